@@ -1,0 +1,1 @@
+"""Supervisor side of corral: configuration, the pool's decisions and the loop that applies them."""

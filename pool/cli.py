@@ -1,0 +1,205 @@
+"""The `corral` command: run the daemon, check a configuration, show the pool's status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+import redis
+import redis.asyncio
+
+from pool.config import ConfigError, CorralConfig, load_config, parse_queue_flag
+from pool.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from pool.metrics import read_snapshots
+from workers.errors import ProcessorImportError
+from workers.logs import configure
+from workers.main import redact
+from workers.registry import resolve
+
+log = logging.getLogger("corral")
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="corral", description="A BullMQ-compatible worker pool daemon.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", "-c", help="TOML file (default config/corral.toml, or $CORRAL_CONFIG)")
+        p.add_argument("--redis-url", help="Redis to use (or $REDIS_URL); none: run an embedded redis-server")
+
+    run = sub.add_parser("run", help="run the supervisor and its workers")
+    common(run)
+    run.add_argument("--queue", "-q", action="append", metavar="NAME=module:function[@CONCURRENCY]",
+                     help="a queue and its processor; repeatable; replaces the file's [[queues]]")
+    run.add_argument("--min-workers", type=int)
+    run.add_argument("--max-workers", type=int)
+    run.add_argument("--max-memory-mb", type=int)
+    run.add_argument("--log-level")
+
+    check = sub.add_parser("check", help="validate the configuration and import every processor")
+    common(check)
+    check.add_argument("--queue", "-q", action="append", metavar="NAME=module:function[@CONCURRENCY]")
+
+    status = sub.add_parser("status", help="print the latest metrics snapshot of every daemon")
+    common(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    return ap
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    over: dict[str, Any] = {}
+    pool = {k: v for k in ("min_workers", "max_workers", "max_memory_mb")
+            if (v := getattr(args, k, None)) is not None}
+    if pool:
+        over["pool"] = pool
+    if getattr(args, "redis_url", None):
+        over["redis"] = {"url": args.redis_url}
+    if getattr(args, "queue", None):
+        over["queues"] = [parse_queue_flag(f) for f in args.queue]
+    if getattr(args, "log_level", None):
+        over["log_level"] = args.log_level
+    return over
+
+
+def _fail(message: str, code: int = EXIT_CONFIG) -> int:
+    print(f"corral: error: {message}", file=sys.stderr)
+    return code
+
+
+def check_processors(cfg: CorralConfig) -> None:
+    for q in cfg.queues:
+        resolve(q.processor)
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Like gunicorn and celery: processors named by module path resolve from the current directory.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    args = _parser().parse_args(argv)
+    try:
+        cfg = load_config(args.config, overrides=_overrides(args))
+    except ConfigError as e:
+        if args.command == "status" and "no queues configured" in str(e):
+            cfg = None  # status needs only Redis
+        else:
+            return _fail(str(e))
+    if args.command == "status":
+        return _status(args, cfg)
+    assert cfg is not None
+    try:
+        check_processors(cfg)
+    except ProcessorImportError as e:
+        return _fail(str(e))
+    if args.command == "check":
+        for q in cfg.queues:
+            print(f"ok  {q.name}: {q.processor} (concurrency {q.concurrency})")
+        return 0
+    return run(cfg)
+
+
+def run(cfg: CorralConfig) -> int:
+    configure(cfg.log_level, "supervisor", {"role": "supervisor"})
+    embedded: EmbeddedRedis | None = None
+    url = cfg.redis.url
+    if not url:
+        embedded = EmbeddedRedis(cfg.redis.embedded_port, cfg.redis.embedded_dir)
+        try:
+            url = embedded.start()
+        except EmbeddedRedisError as e:
+            return _fail(str(e))
+        log.info("embedded redis-server on %s (data in %s)", url, cfg.redis.embedded_dir)
+    try:
+        problem = _redis_problem(url)
+        if problem:
+            return _fail(problem)
+        from pool.supervisor import Supervisor
+
+        return asyncio.run(Supervisor(cfg, url).run())
+    finally:
+        if embedded is not None:
+            embedded.stop()
+            log.info("embedded redis-server stopped")
+
+
+def _redis_problem(url: str) -> str | None:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+        client.ping()
+        version = str(client.info("server").get("redis_version", "0"))
+        client.close()
+    except ValueError as e:
+        return f"Redis URL {redact(url)!r} is not valid: {e}"
+    except (redis.exceptions.RedisError, OSError) as e:
+        return f"cannot reach Redis at {redact(url)}: {e}"
+    if tuple(int(x) for x in version.split(".")[:2]) < (6, 2):
+        return f"Redis {version} at {redact(url)} is too old: BullMQ 6 needs 6.2 or newer"
+    return None
+
+
+def _status(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
+    url = args.redis_url or (cfg.redis.url if cfg else "") or os.environ.get("REDIS_URL") or ""
+    prefix = cfg.redis.prefix if cfg else "bull"
+    if not url:
+        port = cfg.redis.embedded_port if cfg else 6380
+        url = f"redis://127.0.0.1:{port}/0"  # the embedded server's address
+    problem = _redis_problem(url)
+    if problem:
+        return _fail(problem, 1)
+
+    async def read() -> list[dict[str, Any]]:
+        client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        try:
+            return await read_snapshots(client, prefix)
+        finally:
+            await client.aclose()
+
+    snaps = asyncio.run(read())
+    if args.json:
+        print(json.dumps({"daemons": snaps}, indent=2))
+        return 0 if snaps else 1
+    if not snaps:
+        print(f"no corral daemon has reported to {redact(url)} (prefix {prefix!r})")
+        return 1
+    for s in snaps:
+        print(format_snapshot(s))
+    return 0
+
+
+def format_snapshot(s: dict[str, Any]) -> str:
+    age = time.time() - s["at"]
+    stale = "  (STALE: no report for %.0fs)" % age if age > 3 * 5 + 5 else ""
+    lines = [
+        f"daemon {s['daemonId']} on {s['host']} pid {s['pid']}, up {s['uptime']:.0f}s, "
+        f"reported {age:.1f}s ago{stale}",
+        f"  workers: {s['totalWorkers']} (busy {s['activeWorkers']}, idle {s['idleWorkers']}, "
+        f"starting {s['startingWorkers']}, draining {s['drainingWorkers']}); "
+        f"limits {s['limits']['minWorkers']}..{s['limits']['maxWorkers']}",
+        f"  jobs: processed {s['totalProcessed']}, failed {s['totalFailed']}, "
+        f"avg {s['averageProcessingTime']:.1f} ms, throughput {s['throughput']:.1f}/s, queue depth {s['queueDepth']}",
+    ]
+    for q, d in s["queues"].items():
+        lines.append(f"  queue {q}: waiting {d['waiting']} prioritized {d['prioritized']} delayed {d['delayed']} "
+                     f"(due {d['delayedDue']}) active {d['active']}{' PAUSED' if d['paused'] else ''}")
+    for w in s["workers"]:
+        lines.append(f"  worker {w['workerId']} pid {w['pid']}: {w['state']}, {w['rssMb']} MB, "
+                     f"done {w['completed']} failed {w['failed']}")
+    r = s["restarts"]
+    if r["total"]:
+        lines.append(f"  restarts: {r['total']} " + ", ".join(f"{k}={v}" for k, v in r["byReason"].items()))
+        for e in r["recent"][-5:]:
+            lines.append(f"    {e['workerId']} pid {e['pid']}: {e['reason']}")
+    if s["limits"].get("lastStartError"):
+        lines.append(f"  last start error: {s['limits']['lastStartError']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""One worker process as the supervisor holds it: start, talk, measure, kill."""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.context
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import psutil
+
+from pool.policy import WorkerObs
+from workers.main import run_worker
+from workers.protocol import Heartbeat, WorkerSettings
+
+
+
+def mp_context() -> multiprocessing.context.BaseContext:
+    """fork: a worker starts in milliseconds with the processors the supervisor already imported.
+
+    Not forkserver: when a service manager signals the whole process group (systemd's default), the
+    fork server dies too, and with it every worker's exit sentinel: the supervisor would think live
+    workers dead and hand their jobs back while they still run them. `run_worker` resets what a
+    forked child must not keep from the supervisor (its event loop, signal handlers, pipes).
+    """
+    return multiprocessing.get_context("fork")
+
+
+@dataclass
+class WorkerProcess:
+    settings: WorkerSettings
+    process: Any  # multiprocessing.Process of the forkserver context
+    conn: Connection
+    spawned_at: float
+    recycle_after: int | None
+    last_seen: float = 0.0
+    ready: bool = False
+    heartbeat: Heartbeat | None = None
+    rss_bytes: int = 0
+    drain_requested_at: float | None = None
+    drain_reason: str = ""
+    kill_reason: str = ""  # set when the supervisor kills it; "" for any other death
+    blame_jobs: bool = False
+    start_error: str = ""
+    idle_since: float | None = None
+    _ps: psutil.Process | None = field(default=None, repr=False)
+
+    @property
+    def worker_id(self) -> str:
+        return self.settings.worker_id
+
+    @property
+    def pid(self) -> int | None:
+        pid: int | None = self.process.pid
+        return pid
+
+    @classmethod
+    def start(cls, settings: WorkerSettings, recycle_after: int | None,
+              inherited_fds: tuple[int, ...] = ()) -> WorkerProcess:
+        """`inherited_fds`: the supervisor's ends of other workers' pipes, which the child closes so
+        that each worker alone holds its pipe open and sees EOF when the supervisor dies."""
+        ctx = mp_context()
+        parent, child = ctx.Pipe(duplex=True)
+        proc = ctx.Process(target=run_worker, args=(settings, child, (*inherited_fds, parent.fileno())),
+                           name=f"corral-worker-{settings.worker_id}", daemon=False)
+        proc.start()
+        child.close()  # the child has its own copy; closing ours lets us see EOF when it dies
+        now = time.time()
+        return cls(settings=settings, process=proc, conn=parent, spawned_at=now, recycle_after=recycle_after,
+                   last_seen=now)
+
+    def state(self) -> str:
+        if self.drain_requested_at is not None:
+            return "draining"
+        if not self.ready or self.heartbeat is None:
+            return "starting"
+        return self.heartbeat.state
+
+    def observe(self) -> WorkerObs:
+        hb = self.heartbeat
+        state = self.state()
+        return WorkerObs(
+            worker_id=self.worker_id,
+            state=state,  # type: ignore[arg-type]
+            started_at=self.spawned_at,
+            last_seen=self.last_seen,
+            rss_bytes=self.rss_bytes,
+            jobs_held=len(hb.jobs) if hb else 0,
+            jobs_done=(hb.completed + hb.failed) if hb else 0,
+            recycle_after=self.recycle_after,
+            drain_requested_at=self.drain_requested_at,
+            idle_since=self.idle_since,
+        )
+
+    def send(self, command: str) -> bool:
+        try:
+            self.conn.send(command)
+            return True
+        except (BrokenPipeError, OSError):
+            return False
+
+    def measure_rss(self) -> int:
+        """RSS of the worker and every process under it (a build's child counts against its worker)."""
+        if self.pid is None:
+            return 0
+        try:
+            if self._ps is None:
+                self._ps = psutil.Process(self.pid)
+            total = int(self._ps.memory_info().rss)
+            for child in self._ps.children(recursive=True):
+                try:
+                    total += int(child.memory_info().rss)
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            return self.rss_bytes
+        self.rss_bytes = total
+        return total
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its whole process tree."""
+        pid = self.pid
+        if pid is None:
+            return
+        victims: list[psutil.Process] = []
+        try:
+            victims = psutil.Process(pid).children(recursive=True)
+        except psutil.Error:
+            pass
+        for v in victims:
+            try:
+                v.kill()
+            except psutil.Error:
+                pass
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def exit_description(self) -> str:
+        code = self.process.exitcode
+        if code is None:
+            return "still running"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exited with code {code}"

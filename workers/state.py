@@ -1,0 +1,60 @@
+"""What a worker process knows about itself; read by the heartbeat and the lock keeper thread."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+
+from workers.protocol import HeldJob, WorkerState
+
+
+@dataclass
+class WorkerContext:
+    worker_id: str
+    worker_name: str
+    lock_duration_ms: int
+    draining: bool = False
+    started: bool = False
+    completed: int = 0
+    failed: int = 0
+    processing_seconds: float = 0.0
+    lost_locks: int = 0
+    per_queue: dict[str, list[int]] = field(default_factory=dict)
+    _held: dict[str, HeldJob] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _tokens: itertools.count[int] = field(default_factory=itertools.count)
+
+    def new_token(self) -> str:
+        # "<worker id>:<n>": the supervisor finds a dead worker's locks by this prefix.
+        return f"{self.worker_id}:{next(self._tokens)}"
+
+    def hold(self, job: HeldJob) -> None:
+        with self._lock:
+            self._held[job.token] = job
+
+    def release(self, token: str) -> None:
+        with self._lock:
+            self._held.pop(token, None)
+
+    def held(self) -> tuple[HeldJob, ...]:
+        with self._lock:
+            return tuple(self._held.values())
+
+    def record(self, queue: str, *, ok: bool, seconds: float) -> None:
+        counts = self.per_queue.setdefault(queue, [0, 0])
+        if ok:
+            self.completed += 1
+            counts[0] += 1
+        else:
+            self.failed += 1
+            counts[1] += 1
+        self.processing_seconds += seconds
+
+    @property
+    def state(self) -> WorkerState:
+        if not self.started:
+            return "starting"
+        if self.draining:
+            return "draining"
+        return "busy" if self._held else "idle"

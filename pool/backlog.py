@@ -82,7 +82,7 @@ class EventWatcher:
         try:
             while True:
                 try:
-                    resp = await client.xread(last, count=200, block=5000)  # type: ignore[arg-type]
+                    resp = await client.xread(last, count=200, block=5000)
                     failures = 0
                 except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
                     failures += 1

@@ -175,7 +175,7 @@ def _status(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
 
 def format_snapshot(s: dict[str, Any]) -> str:
     age = time.time() - s["at"]
-    stale = "  (STALE: no report for %.0fs)" % age if age > 3 * 5 + 5 else ""
+    stale = f"  (STALE: no report for {age:.0f}s)" if age > 20 else ""
     lines = [
         f"daemon {s['daemonId']} on {s['host']} pid {s['pid']}, up {s['uptime']:.0f}s, "
         f"reported {age:.1f}s ago{stale}",

@@ -74,6 +74,7 @@ class Supervisor:
         self._stopping = False
         self._stop_now = False
         self._reaping: set[asyncio.Task[None]] = set()
+        self._listener_tasks: set[asyncio.Future[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.client: redis.asyncio.Redis | None = None
         self.scripts: dict[str, AsyncScripts] = {}
@@ -188,13 +189,13 @@ class Supervisor:
             if w.process.exitcode is None:
                 w.measure_rss()
         for action in policy.health_actions([w.observe() for w in self.workers.values()], now, self.limits):
-            w = self.workers.get(action.worker_id)
-            if w is None:
+            target = self.workers.get(action.worker_id)
+            if target is None:
                 continue
             if isinstance(action, policy.Kill):
-                self._kill(w, action.reason, blame=action.blame_jobs)
+                self._kill(target, action.reason, blame=action.blame_jobs)
             else:
-                self._drain(w, action.reason)
+                self._drain(target, action.reason)
         if self._backlog_dirty or now - self._last_probe >= self.cfg.pool.poll_interval:
             await self._probe()
         self._scale(now)
@@ -263,8 +264,9 @@ class Supervisor:
                          for q in self.cfg.queues),
             lock_duration_ms=p.lock_duration_ms, heartbeat_interval=p.heartbeat_interval,
             log_level=self.cfg.log_level,
+            max_jobs=policy.recycle_threshold(p.max_jobs_per_worker, p.max_jobs_jitter, random.random()),
         )
-        recycle = policy.recycle_threshold(p.max_jobs_per_worker, p.max_jobs_jitter, random.random())
+        recycle = settings.max_jobs
         others = tuple(o.conn.fileno() for o in self.workers.values() if not o.conn.closed)
         w = WorkerProcess.start(settings, recycle, others)
         self.workers[w.worker_id] = w
@@ -306,6 +308,10 @@ class Supervisor:
         w.last_seen = now
         if isinstance(msg, Heartbeat):
             w.heartbeat = msg
+            if msg.state == "draining" and w.drain_requested_at is None:
+                # The worker drains on its own (it reached max_jobs, or got SIGTERM directly).
+                w.drain_requested_at = now
+                w.drain_reason = msg.drain_reason
             self.counters.update(w.worker_id, msg.completed, msg.failed, msg.processing_seconds, msg.per_queue)
             if msg.state == "idle":
                 w.idle_since = w.idle_since or now
@@ -429,7 +435,9 @@ class Supervisor:
             try:
                 result = cb(payload)
                 if inspect.isawaitable(result):
-                    asyncio.ensure_future(result)
+                    task = asyncio.ensure_future(result)
+                    self._listener_tasks.add(task)
+                    task.add_done_callback(self._listener_tasks.discard)
             except Exception:
                 log.exception("%s listener failed", event)
 
@@ -451,7 +459,7 @@ class Supervisor:
         for w in list(self.workers.values()):
             self._kill(w, "shutdown timeout" if not self._stop_now else "stopped at once", blame=False)
         end = time.monotonic() + 10
-        while (self.workers or self._reaping) and time.monotonic() < end:
+        while (self.workers or self._reaping) and time.monotonic() < end:  # noqa: ASYNC110 - reaping is callback-driven
             await asyncio.sleep(0.05)
         if self._reaping:
             await asyncio.gather(*self._reaping, return_exceptions=True)

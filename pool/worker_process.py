@@ -9,6 +9,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from multiprocessing.context import ForkContext
 from typing import Any
 
 import psutil
@@ -18,8 +19,7 @@ from workers.main import run_worker
 from workers.protocol import Heartbeat, WorkerSettings
 
 
-
-def mp_context() -> multiprocessing.context.BaseContext:
+def mp_context() -> ForkContext:
     """fork: a worker starts in milliseconds with the processors the supervisor already imported.
 
     Not forkserver: when a service manager signals the whole process group (systemd's default), the
@@ -27,7 +27,9 @@ def mp_context() -> multiprocessing.context.BaseContext:
     workers dead and hand their jobs back while they still run them. `run_worker` resets what a
     forked child must not keep from the supervisor (its event loop, signal handlers, pipes).
     """
-    return multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("fork")
+    assert isinstance(ctx, ForkContext)
+    return ctx
 
 
 @dataclass

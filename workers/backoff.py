@@ -33,4 +33,4 @@ def backoff_delay_ms(backoff: Any, attempts_made: int, rng: random.Random | None
     if jitter > 0:
         r = (rng or random).random()
         base = base * (1 - jitter) + r * base * jitter
-    return int(round(base))
+    return round(base)

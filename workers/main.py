@@ -87,7 +87,9 @@ class Worker:
         self.settings = settings
         self.conn = conn
         self.processors = processors
-        self.ctx = WorkerContext(settings.worker_id, worker_name(settings), settings.lock_duration_ms)
+        self.ctx = WorkerContext(settings.worker_id, worker_name(settings), settings.lock_duration_ms,
+                                 max_jobs=settings.max_jobs)
+        self.ctx.on_drain = self._drain
         self.consumers: list[QueueConsumer] = []
         self.proc = psutil.Process()
         self.proc.cpu_percent(None)
@@ -120,6 +122,7 @@ class Worker:
             return
         log.info("worker %s draining: %s", self.settings.worker_id, why)
         self.ctx.draining = True
+        self.ctx.drain_reason = why
         for c in self.consumers:
             c.stop_fetching()
 
@@ -205,7 +208,7 @@ class Worker:
         self.send(Heartbeat(
             worker_id=c.worker_id, pid=os.getpid(), state=c.state, jobs=c.held(), completed=c.completed,
             failed=c.failed, processing_seconds=c.processing_seconds, rss_bytes=rss, cpu_percent=cpu,
-            sent_at=time.time(), lost_locks=c.lost_locks,
+            sent_at=time.time(), lost_locks=c.lost_locks, drain_reason=c.drain_reason,
             per_queue={q: (v[0], v[1]) for q, v in c.per_queue.items()},
         ))
 

@@ -31,6 +31,7 @@ class WorkerSettings:
     lock_duration_ms: int = 30_000
     heartbeat_interval: float = 1.0
     log_level: str = "INFO"
+    max_jobs: int | None = None  # recycle: stop fetching after this many jobs, finish, exit
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Heartbeat:
     cpu_percent: float
     sent_at: float
     lost_locks: int = 0
+    drain_reason: str = ""
     per_queue: dict[str, tuple[int, int]] = field(default_factory=dict)  # queue -> (completed, failed)
 
 

@@ -47,7 +47,8 @@ def _processor(obj: Any, where: str) -> Processor:
     if not callable(obj):
         raise ProcessorImportError(f"{where} is not callable (got {type(obj).__name__})")
     func = obj
-    is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None))
+    # An instance with `async def __call__` is async too.
+    is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__)
     return Processor(func=func, is_async=is_async, data_model=getattr(func, "data_model", None))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from workers.protocol import HeldJob, WorkerState
@@ -14,7 +15,10 @@ class WorkerContext:
     worker_id: str
     worker_name: str
     lock_duration_ms: int
+    max_jobs: int | None = None
     draining: bool = False
+    drain_reason: str = ""
+    on_drain: Callable[[str], None] | None = None
     started: bool = False
     completed: int = 0
     failed: int = 0
@@ -50,6 +54,10 @@ class WorkerContext:
             self.failed += 1
             counts[1] += 1
         self.processing_seconds += seconds
+        done = self.completed + self.failed
+        if self.max_jobs is not None and done >= self.max_jobs and not self.draining and self.on_drain:
+            # Decided here, before the job is finished, so that finishing it fetches no next job.
+            self.on_drain(f"recycled after {done} jobs (max_jobs_per_worker)")
 
     @property
     def state(self) -> WorkerState:

@@ -1,0 +1,88 @@
+"""Processors used by the pool tests: misbehaving on purpose (memory hogs, hangs, crashes)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import redis
+from pydantic import BaseModel, Field
+
+from workers.job import Job
+
+_HOARD: list[bytes] = []
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(os.environ["CORRAL_TEST_REDIS_URL"])
+
+
+def _mark(job: Job) -> None:
+    """Count every execution of a job in Redis, to prove a job ran (or did not run) twice."""
+    r = _redis()
+    r.hincrby("test:runs", job.id, 1)
+    r.hset("test:pids", job.id, os.getpid())
+
+
+async def tracked(job: Job) -> dict[str, Any]:
+    """Records the run, sleeps data.seconds (async), returns data."""
+    _mark(job)
+    await asyncio.sleep(float(job.data.get("seconds", 0)))
+    return {"echo": job.data, "pid": os.getpid()}
+
+
+def tracked_sync(job: Job) -> dict[str, Any]:
+    """A `def` processor: runs in a thread, may burn CPU for data.cpu seconds without losing its lock."""
+    _mark(job)
+    end = time.monotonic() + float(job.data.get("cpu", 0))
+    n = 0
+    while time.monotonic() < end:
+        n += sum(i * i for i in range(1000))
+    job.progress(50)
+    job.log("halfway")
+    job.progress(100)
+    return {"pid": os.getpid(), "n": n > -1}
+
+
+async def hog(job: Job) -> str:
+    """Allocates data.mb megabytes and holds them for data.hold seconds: a memory-hungry job."""
+    _mark(job)
+    mb = int(job.data.get("mb", 100))
+    _HOARD.append(os.urandom(1024) * (mb * 1024))
+    await asyncio.sleep(float(job.data.get("hold", 5)))
+    return "survived"
+
+
+async def hang(job: Job) -> None:
+    """Blocks the event loop (a CPU-bound or stuck `async def`): heartbeats stop."""
+    _mark(job)
+    time.sleep(float(job.data.get("seconds", 3600)))
+
+
+async def progress(job: Job) -> str:
+    await job.update_progress(10)
+    job.progress({"step": "two"})
+    job.log("a log line")
+    return "done"
+
+
+class Payload(BaseModel):
+    id: str = Field(min_length=1)
+    count: int
+
+
+async def validated(job: Job) -> int:
+    data: Payload = job.data
+    return data.count
+
+
+validated.data_model = Payload  # type: ignore[attr-defined]
+
+
+async def not_json(job: Job) -> object:
+    return object()
+
+
+by_name = {"tracked": tracked, "validated": validated}

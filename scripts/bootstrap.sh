@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install what corral needs on a fresh Debian machine, idempotently; sourced by run.sh and test.sh.
+#   BOOTSTRAP_DEV=1  also the test tools (pytest, ruff, mypy) and the Node packages of the interop tests.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+export DEBIAN_FRONTEND=noninteractive
+
+apt_install() {  # apt_install <command to look for> <debian package>...
+  local cmd=$1; shift
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  echo "bootstrap: installing $* with apt-get" >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+apt_install redis-server redis-server
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "bootstrap: creating $VENV" >&2
+  python3 -m venv "$VENV"
+fi
+extras=""
+[ "${BOOTSTRAP_DEV:-0}" = 1 ] && extras="[dev]"
+stamp="$VENV/.installed$extras"
+want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "bootstrap: installing Python packages$extras" >&2
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT$extras"
+  echo "$want" > "$stamp"
+fi
+
+if [ "${BOOTSTRAP_DEV:-0}" = 1 ]; then
+  apt_install node nodejs npm
+  if [ ! -d "$ROOT/tests/node/node_modules" ] || [ "$ROOT/tests/node/package-lock.json" -nt "$ROOT/tests/node/node_modules" ]; then
+    echo "bootstrap: installing Node packages for the interop tests" >&2
+    (cd "$ROOT/tests/node" && npm ci --silent --no-audit --no-fund && touch node_modules)
+  fi
+fi
+export PATH="$VENV/bin:$PATH"

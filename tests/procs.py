@@ -86,3 +86,25 @@ async def not_json(job: Job) -> object:
 
 
 by_name = {"tracked": tracked, "validated": validated}
+
+
+async def _echo(job: Job) -> Any:
+    return job.data
+
+
+async def _fail(job: Job) -> None:
+    raise ValueError(str(job.data.get("message", "failed")))
+
+
+async def _flaky(job: Job) -> dict[str, int]:
+    if job.attempts_made < int(job.data.get("fail_times", 1)):
+        raise RuntimeError(f"flaky attempt {job.attempts_made + 1}")
+    return {"succeeded_on_attempt": job.attempts_made + 1}
+
+
+async def _ordered(job: Job) -> int:
+    _redis().rpush("test:order", job.data["tag"])
+    return int(job.data.get("n", 0))
+
+
+interop = {"echo": _echo, "fail": _fail, "flaky": _flaky, "progress": progress, "ordered": _ordered}

@@ -96,8 +96,9 @@ def test_run_status_and_sigterm(redis_url: str) -> None:
     proc = start("--redis-url", redis_url, "--queue", f"{Q}=workers.processors.builtin:echo@4",
                  "--min-workers", "1", "--max-workers", "2")
     try:
-        from bullmq import Queue  # the Python producer
         import asyncio
+
+        from bullmq import Queue  # the Python producer
 
         async def produce() -> list[str]:
             q = Queue(Q, {"connection": redis_url})

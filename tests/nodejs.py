@@ -14,6 +14,9 @@ def ensure_node_modules() -> None:
     if (NODE_DIR / "node_modules" / "bullmq").exists():
         return
     res = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True)
+    if res.returncode != 0:  # see scripts/bootstrap.sh: npm install keeps the locked versions
+        res = subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True,
+                             text=True)
     if res.returncode != 0:
         raise RuntimeError(f"npm ci in {NODE_DIR} failed:\n{res.stderr[-2000:]}")
 

@@ -29,14 +29,15 @@ from pool.backlog import Backlog, EventWatcher, probe
 from pool.config import CorralConfig
 from pool.handback import hand_back_jobs
 from pool.metrics import Counters, Restart, Throughput, build_snapshot, publish
-from pool.worker_process import WorkerProcess
+from pool.worker_process import WorkerProcess, process_tree
 from workers.bullmq_scripts import AsyncScripts, QueueKeys
 from workers.main import redact
 from workers.protocol import Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
 
 log = logging.getLogger("corral.supervisor")
 
-TICK_SECONDS = 0.25  # health checks and RSS samples; backlog changes wake the loop sooner
+TICK_SECONDS = 0.25  # health checks; backlog changes and worker exits wake the loop sooner
+RSS_SAMPLE_SECONDS = 0.5
 
 
 class Supervisor:
@@ -71,6 +72,7 @@ class Supervisor:
         self._wake = asyncio.Event()
         self._backlog_dirty = True
         self._last_probe = 0.0
+        self._last_rss_sample = 0.0
         self._stopping = False
         self._stop_now = False
         self._reaping: set[asyncio.Task[None]] = set()
@@ -185,9 +187,12 @@ class Supervisor:
 
     async def _step(self) -> None:
         now = time.time()
-        for w in list(self.workers.values()):
-            if w.process.exitcode is None:
-                w.measure_rss()
+        if now - self._last_rss_sample >= RSS_SAMPLE_SECONDS:
+            self._last_rss_sample = now
+            tree = process_tree()
+            for w in list(self.workers.values()):
+                if w.process.exitcode is None:
+                    w.measure_rss(tree)
         for action in policy.health_actions([w.observe() for w in self.workers.values()], now, self.limits):
             target = self.workers.get(action.worker_id)
             if target is None:

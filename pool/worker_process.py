@@ -32,6 +32,16 @@ def mp_context() -> ForkContext:
     return ctx
 
 
+def process_tree() -> dict[int, list[int]]:
+    """parent pid -> child pids, for the whole machine, read once."""
+    tree: dict[int, list[int]] = {}
+    for p in psutil.process_iter(["ppid"]):
+        ppid = p.info.get("ppid")
+        if ppid:
+            tree.setdefault(int(ppid), []).append(p.pid)
+    return tree
+
+
 @dataclass
 class WorkerProcess:
     settings: WorkerSettings
@@ -105,21 +115,28 @@ class WorkerProcess:
         except (BrokenPipeError, OSError):
             return False
 
-    def measure_rss(self) -> int:
-        """RSS of the worker and every process under it (a build's child counts against its worker)."""
+    def measure_rss(self, children_of: dict[int, list[int]]) -> int:
+        """RSS of the worker and every process under it (a build's child counts against its worker).
+
+        `children_of` is one snapshot of the process table for all workers (see `process_tree`):
+        walking /proc once per sample rather than once per worker keeps the supervisor cheap.
+        """
         if self.pid is None:
             return 0
         try:
             if self._ps is None:
                 self._ps = psutil.Process(self.pid)
             total = int(self._ps.memory_info().rss)
-            for child in self._ps.children(recursive=True):
-                try:
-                    total += int(child.memory_info().rss)
-                except psutil.Error:
-                    pass
         except psutil.Error:
             return self.rss_bytes
+        stack = list(children_of.get(self.pid, ()))
+        while stack:
+            pid = stack.pop()
+            stack.extend(children_of.get(pid, ()))
+            try:
+                total += int(psutil.Process(pid).memory_info().rss)
+            except psutil.Error:
+                pass
         self.rss_bytes = total
         return total
 

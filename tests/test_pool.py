@@ -252,3 +252,32 @@ async def test_paused_queue_does_not_scale_up(redis_url: str, r: redis.Redis) ->
 
 def _snap_values(snaps: list[dict[str, Any]], key: str) -> list[Any]:
     return [s[key] for s in snaps]
+
+
+async def test_malformed_raw_jobs_fail_at_once_and_the_worker_stays_up(redis_url: str, r: redis.Redis) -> None:
+    """What a buggy producer may write straight into Redis: each ends failed with a reason naming the part."""
+    bad: dict[str, dict[str, bytes | str]] = {
+        "bad-json": {"name": "t", "data": "{not json", "opts": "{}"},
+        "bad-utf8": {"name": "t", "data": b'{"x": "\xff\xfe"}', "opts": "{}"},
+        "opts-list": {"name": "t", "data": "{}", "opts": "[1, 2]"},
+        "truncated": {"name": "t", "data": '{"emails": [1, 2', "opts": '{"attempts": 3}'},
+    }
+    for job_id, fields in bad.items():
+        r.hset(f"bull:{Q}:{job_id}", mapping={"timestamp": int(time.time() * 1000), **fields})
+        r.lpush(f"bull:{Q}:wait", job_id)
+    r.zadd(f"bull:{Q}:marker", {"0": 0})
+    cfg = make_config(redis_url, [(Q, "tests.procs:tracked", 1)], min_workers=1, max_workers=1)
+    async with RunningPool(cfg) as pool:
+        pids = {w.pid for w in pool.sup.workers.values()}
+        await wait_for(lambda: all(job_state(r, Q, i) == "failed" for i in bad), 15, "malformed jobs to fail")
+        [good] = await add_jobs(redis_url, Q, [("t", {"ok": True}, {})])
+        await wait_for(lambda: job_state(r, Q, good) == "completed", 10, "a good job after them")
+        assert {w.pid for w in pool.sup.workers.values()} == pids
+    reasons = {i: job_hash(r, Q, i)["failedReason"] for i in bad if i != "bad-utf8"}
+    reasons["bad-utf8"] = r.hget(f"bull:{Q}:bad-utf8", "failedReason").decode()
+    assert "job data is not valid JSON" in reasons["bad-json"]
+    assert "job data is not valid UTF-8" in reasons["bad-utf8"]
+    assert "job opts is not a JSON object" in reasons["opts-list"]
+    assert "job data is not valid JSON" in reasons["truncated"]
+    assert job_hash(r, Q, "truncated")["atm"] == "1"  # no retries despite attempts: 3
+    assert all(runs(r, i) == 0 for i in bad)  # the processor never saw them

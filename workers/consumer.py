@@ -101,14 +101,23 @@ class QueueConsumer:
 
     async def _slot(self) -> None:
         while not self.ctx.draining:
-            token = self.ctx.new_token()
-            res = await self._fetch(token)
-            if res.job_id is None:
-                await self._park()
-                continue
-            self._wake_one()  # there may be more where this came from
-            while res.job_id is not None:
-                res = await self._process(res, token)
+            try:
+                await self._serve()
+            except Exception:
+                # A bug or an unexpected Redis answer must not take the worker down with the job it
+                # holds: log it, breathe, carry on. A job left active is recovered by its lock expiry.
+                log.exception("queue %s: slot error; continuing", self.spec.name, extra={"queue": self.spec.name})
+                await asyncio.sleep(1.0)
+
+    async def _serve(self) -> None:
+        token = self.ctx.new_token()
+        res = await self._fetch(token)
+        if res.job_id is None:
+            await self._park()
+            return
+        self._wake_one()  # there may be more where this came from
+        while res.job_id is not None:
+            res = await self._process(res, token)
 
     async def _fetch(self, token: str) -> FetchResult:
         wait = self._rate_limited_until - time.monotonic()

@@ -61,7 +61,15 @@ class Job:
 
 
 def parse_job_hash(raw: dict[str, str]) -> tuple[str, Any, dict[str, Any], int, int]:
-    """name, data, opts, attemptsMade, timestamp from a BullMQ job hash; bad JSON is an InvalidJobError."""
+    """name, data, opts, attemptsMade, timestamp from a BullMQ job hash; bad JSON is an InvalidJobError.
+
+    Redis replies are decoded with `surrogateescape`, so bytes that are not UTF-8 arrive as lone
+    surrogates: such a job is refused here by name instead of crashing the reply parser.
+    """
+    for field_name in ("name", "data", "opts"):
+        value = raw.get(field_name)
+        if value is not None and not _is_utf8(value):
+            raise InvalidJobError(f"job {field_name} is not valid UTF-8 text")
     opts = _decode_json(raw.get("opts"), "opts", {})
     if not isinstance(opts, dict):
         raise InvalidJobError("job opts is not a JSON object")
@@ -73,6 +81,14 @@ def parse_job_hash(raw: dict[str, str]) -> tuple[str, Any, dict[str, Any], int, 
         int(raw.get("atm") or raw.get("attemptsMade") or 0),
         int(raw.get("timestamp") or 0),
     )
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 async def drain_posted(pending: list[asyncio.Future[None]]) -> None:

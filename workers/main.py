@@ -138,7 +138,8 @@ class Worker:
             # Non-blocking calls (Lua scripts) may time out; the blocking BZPOPMIN connections must
             # not, or redis-py turns every long block into a hidden timeout-and-retry.
             client = redis.asyncio.Redis.from_url(s.redis_url, decode_responses=True, socket_timeout=30,
-                                                  socket_connect_timeout=5, health_check_interval=30)
+                                                  socket_connect_timeout=5, health_check_interval=30,
+                                                  encoding_errors="surrogateescape")
             clients.append(client)
             await client.ping()
             for q in s.queues:

@@ -13,6 +13,7 @@ from pool.policy import (
     Kill,
     Limits,
     QueueDemand,
+    ScaleDecision,
     ScalerState,
     WorkerObs,
     health_action,
@@ -111,61 +112,64 @@ def test_fleet_share_takes_a_part_of_the_backlog() -> None:
 
 # -- scaling --------------------------------------------------------------------------------------
 
-def decide(demands: list[QueueDemand], workers: list[WorkerObs], state: ScalerState = ScalerState(),
-           now: float = NOW, **kw: object) -> object:
+EMPTY = ScalerState()
+
+
+def decide(demands: list[QueueDemand], workers: list[WorkerObs], state: ScalerState = EMPTY,
+           now: float = NOW, **kw: object) -> ScaleDecision:
     opts = {"min_workers": 1, "max_workers": 5, "scale_down_delay": 30.0, **kw}
     return scale(now, demands, workers, state, **opts)  # type: ignore[arg-type]
 
 
 def test_grows_at_once_to_the_backlog_clamped_to_max() -> None:
     d = decide([demand(3)], [worker("a")])
-    assert d.spawn == 2 and "scale up 1 -> 3" in d.reason and "runnable=3" in d.reason  # type: ignore[attr-defined]
+    assert d.spawn == 2 and "scale up 1 -> 3" in d.reason and "runnable=3" in d.reason
     d = decide([demand(50)], [worker("a")])
-    assert d.spawn == 4  # type: ignore[attr-defined]
+    assert d.spawn == 4
 
 
 def test_keeps_min_workers_with_no_backlog() -> None:
     d = decide([demand(0)], [], min_workers=2)
-    assert d.spawn == 2  # type: ignore[attr-defined]
+    assert d.spawn == 2
 
 
 def test_starting_workers_count_so_a_backlog_is_not_spawned_for_twice() -> None:
     d = decide([demand(3)], [worker("a"), worker("b", state="starting"), worker("c", state="starting")])
-    assert d.spawn == 0  # type: ignore[attr-defined]
+    assert d.spawn == 0
 
 
 def test_draining_workers_do_not_count_as_serving() -> None:
     d = decide([demand(2)], [worker("a", state="draining"), worker("b")])
-    assert d.spawn == 1  # type: ignore[attr-defined]
+    assert d.spawn == 1
 
 
 def test_shrinks_only_after_the_delay_and_only_idle_workers_oldest_idle_first() -> None:
     ws = [worker("busy", state="busy", jobs_held=1, idle_since=None), worker("new", idle_since=NOW - 5),
           worker("old", idle_since=NOW - 500), worker("start", state="starting")]
     first = decide([demand(0)], ws)
-    assert first.drain == () and first.state.low_since == NOW  # type: ignore[attr-defined]
-    early = decide([demand(0)], ws, state=first.state, now=NOW + 29)  # type: ignore[attr-defined]
-    assert early.drain == ()  # type: ignore[attr-defined]
-    late = decide([demand(0)], ws, state=first.state, now=NOW + 31)  # type: ignore[attr-defined]
-    assert late.drain == ("old", "new")  # type: ignore[attr-defined]
-    assert "scale down 4 -> 2" in late.reason and late.state.low_since is None  # type: ignore[attr-defined]
+    assert first.drain == () and first.state.low_since == NOW
+    early = decide([demand(0)], ws, state=first.state, now=NOW + 29)
+    assert early.drain == ()
+    late = decide([demand(0)], ws, state=first.state, now=NOW + 31)
+    assert late.drain == ("old", "new")
+    assert "scale down 4 -> 2" in late.reason and late.state.low_since is None
 
 
 def test_demand_coming_back_resets_the_shrink_clock() -> None:
     ws = [worker("a"), worker("b")]
     low = decide([demand(0)], ws)
-    back = decide([demand(2)], ws, state=low.state, now=NOW + 10)  # type: ignore[attr-defined]
-    assert back.state.low_since is None and back.drain == ()  # type: ignore[attr-defined]
+    back = decide([demand(2)], ws, state=low.state, now=NOW + 10)
+    assert back.state.low_since is None and back.drain == ()
 
 
 def test_autoscale_off_keeps_min() -> None:
     d = decide([demand(100)], [worker("a")], min_workers=2, autoscale=False)
-    assert d.spawn == 1 and "autoscaling off" in d.reason  # type: ignore[attr-defined]
+    assert d.spawn == 1 and "autoscaling off" in d.reason
 
 
 def test_several_queues_the_most_demanding_wins() -> None:
     d = decide([demand(2, queue="a"), demand(8, queue="b", per_worker_concurrency=2)], [worker("x")])
-    assert d.spawn == 3  # type: ignore[attr-defined]
+    assert d.spawn == 3
 
 
 states = st.sampled_from(["starting", "idle", "busy", "draining"])

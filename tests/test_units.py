@@ -1,0 +1,181 @@
+"""Small pure pieces: configuration precedence and errors, backoff, job parsing, processor paths, counters."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pool.config import ConfigError, load_config, parse_queue_flag
+from pool.metrics import Counters, Throughput, build_snapshot
+from workers.backoff import UnknownBackoffError, backoff_delay_ms
+from workers.bullmq_scripts import keep_jobs, parse_fetch
+from workers.errors import InvalidJobError, ProcessorImportError
+from workers.job import parse_job_hash
+from workers.registry import resolve
+
+QUEUE = '[[queues]]\nname = "q"\nprocessor = "workers.processors.builtin:echo"\n'
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "corral.toml"
+    p.write_text(text)
+    return p
+
+
+# -- configuration ----------------------------------------------------------------------------------
+
+def test_defaults_file_env_flags_precedence(tmp_path: Path) -> None:
+    f = write(tmp_path, "[pool]\nmin_workers = 1\nmax_workers = 6\nmax_memory_mb = 300\n" + QUEUE)
+    cfg = load_config(f, env={})
+    assert (cfg.pool.min_workers, cfg.pool.max_workers, cfg.pool.max_memory_mb) == (1, 6, 300)
+    assert cfg.pool.heartbeat_timeout == 30.0 and cfg.redis.url == ""  # defaults
+    cfg = load_config(f, env={"CORRAL_MIN_WORKERS": "3", "REDIS_URL": "redis://h:1/0"})
+    assert cfg.pool.min_workers == 3 and cfg.redis.url == "redis://h:1/0"  # env beats file
+    cfg = load_config(f, env={"CORRAL_MIN_WORKERS": "3"}, overrides={"pool": {"min_workers": 4}})
+    assert cfg.pool.min_workers == 4 and cfg.pool.max_workers == 6  # flags beat env, rest kept
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("[pool]\nmin_wrokers = 1\n" + QUEUE, "pool.min_wrokers: unknown key"),
+    ("surprise = 1\n" + QUEUE, "surprise: unknown key"),
+    ("[pool]\nmin_workers = 5\nmax_workers = 2\n" + QUEUE, "min_workers (5) is greater than max_workers (2)"),
+    ("[pool]\nmax_memory_mb = 512\nhard_memory_mb = 100\n" + QUEUE, "hard_memory_mb (100) is below max_memory_mb"),
+    ('[[queues]]\nname = "a:b"\nprocessor = "m:f"\n', "must be non-empty, without ':'"),
+    ('[[queues]]\nname = "a"\nprocessor = "not a path"\n', "must look like 'package.module:function'"),
+    (QUEUE + QUEUE, "queue 'q' is configured twice"),
+    ("[pool]\nmin_workers = 1\n", "no queues configured"),
+    ("[pool\n", "not valid TOML"),
+    ('[pool]\nmax_workers = "lots"\n' + QUEUE, "pool.max_workers"),
+])
+def test_bad_configuration_gives_one_line_naming_it(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text), env={})
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml", env={})
+
+
+def test_queue_flags() -> None:
+    assert parse_queue_flag("emails=app.jobs:run") == {"name": "emails", "processor": "app.jobs:run"}
+    assert parse_queue_flag("emails=app.jobs:run@5")["concurrency"] == 5
+    for bad in ("emails", "=a:b", "emails=", "emails=a:b@x"):
+        with pytest.raises(ConfigError):
+            parse_queue_flag(bad)
+
+
+def test_the_shipped_config_files_are_valid() -> None:
+    for f in sorted(Path(__file__).resolve().parent.parent.glob("config/*.toml")):
+        cfg = load_config(f, env={})
+        for q in cfg.queues:
+            resolve(q.processor)
+
+
+# -- backoff ----------------------------------------------------------------------------------------
+
+def test_backoffs_as_node_computes_them() -> None:
+    assert backoff_delay_ms(None, 1) == 0
+    assert backoff_delay_ms(500, 3) == 500
+    assert [backoff_delay_ms({"type": "fixed", "delay": 300}, n) for n in (1, 2, 3)] == [300, 300, 300]
+    assert [backoff_delay_ms({"type": "exponential", "delay": 2000}, n) for n in (1, 2, 3)] == [2000, 4000, 8000]
+    rng = random.Random(1)
+    for _ in range(50):
+        d = backoff_delay_ms({"type": "fixed", "delay": 1000, "jitter": 0.5}, 1, rng)
+        assert 500 <= d <= 1000
+    with pytest.raises(UnknownBackoffError, match="unknown backoff strategy 'custom'"):
+        backoff_delay_ms({"type": "custom", "delay": 1}, 1)
+
+
+# -- job hashes and script replies ------------------------------------------------------------------
+
+def test_parse_job_hash() -> None:
+    name, data, opts, atm, ts = parse_job_hash({"name": "n", "data": '{"a": 1}', "opts": '{"attempts": 3}',
+                                                "atm": "2", "timestamp": "17"})
+    assert (name, data, opts, atm, ts) == ("n", {"a": 1}, {"attempts": 3}, 2, 17)
+    with pytest.raises(InvalidJobError, match="job data is not valid JSON"):
+        parse_job_hash({"name": "n", "data": "{", "opts": "{}"})
+    with pytest.raises(InvalidJobError, match="job opts is not a JSON object"):
+        parse_job_hash({"name": "n", "data": "{}", "opts": "3"})
+
+
+@given(st.text(), st.text())
+def test_parse_job_hash_only_ever_raises_invalid_job(data: str, opts: str) -> None:
+    try:
+        parse_job_hash({"name": "n", "data": data, "opts": opts})
+    except InvalidJobError:
+        pass
+
+
+def test_keep_jobs_matches_node() -> None:
+    assert keep_jobs(True) == {"count": 0}
+    assert keep_jobs(False) == {"count": -1} and keep_jobs(None) == {"count": -1}
+    assert keep_jobs(1000) == {"count": 1000}
+    assert keep_jobs({"age": 3600, "count": 10}) == {"age": 3600, "count": 10}
+
+
+def test_parse_fetch_shapes() -> None:
+    got = parse_fetch([["name", "n", "data", "{}"], "7", 0, 0])
+    assert got.job_id == "7" and got.job == {"name": "n", "data": "{}"}
+    assert parse_fetch(None).job_id is None
+    limited = parse_fetch([0, 0, 1500, 0])
+    assert limited.job_id is None and limited.rate_limit_ms == 1500
+    assert parse_fetch([0, 0, 0, 1_700_000_000_000]).next_delayed_ms == 1_700_000_000_000
+
+
+# -- processor paths ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("path", "needle"), [
+    ("no_colon", "not of the form 'module:attribute'"),
+    ("corral_missing_mod:f", "cannot import module 'corral_missing_mod'"),
+    ("workers.processors.builtin:missing", "has no attribute 'missing'"),
+    ("workers.processors.builtin:__doc__", "is not callable"),
+])
+def test_resolve_errors_are_clear(path: str, needle: str) -> None:
+    with pytest.raises(ProcessorImportError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        resolve(path)
+
+
+def test_resolve_mapping_and_unknown_names() -> None:
+    procs = resolve("tests.procs:interop")
+    assert procs.for_name("q", "echo").is_async
+    with pytest.raises(InvalidJobError, match=r"no processor for job name 'zzz' on queue 'q' \(known names: echo"):
+        procs.for_name("q", "zzz")
+    assert not resolve("tests.procs:tracked_sync").default.is_async  # type: ignore[union-attr]
+    assert resolve("tests.procs:validated").default.data_model is not None  # type: ignore[union-attr]
+
+
+# -- counting -------------------------------------------------------------------------------------
+
+def test_counters_count_each_job_once() -> None:
+    c = Counters()
+    c.update("a", 5, 1, 2.0, {"q": (5, 1)})
+    c.update("a", 5, 1, 2.0, {"q": (5, 1)})  # the same heartbeat twice
+    c.update("b", 3, 0, 1.0, {"q": (3, 0)})
+    c.update("a", 7, 1, 3.0, {"q": (7, 1)})  # later totals replace, never add
+    assert c.totals() == (10, 1, 4.0)
+    assert c.queue_totals() == {"q": {"completed": 10, "failed": 1}}
+
+
+def test_throughput_over_the_window() -> None:
+    t = Throughput(window=60)
+    assert t.add(0, 0) == 0
+    assert t.add(10, 100) == 10.0
+    assert t.add(100, 1000) == pytest.approx(900 / 90)  # the sample at t=0 left the window
+
+
+def test_snapshot_counts_busy_as_active_not_idle() -> None:
+    c = Counters()
+    c.update("a", 4, 0, 2.0, {})
+    snap = build_snapshot(daemon_id="d", host="h", pid=1, started_at=0, counters=c, backlog={}, throughput=1.5,
+                          workers=[{"state": "busy"}, {"state": "idle"}, {"state": "busy"}, {"state": "starting"}],
+                          restarts=[], restart_counts={}, scaling=[], limits={}, now=10)
+    assert (snap["activeWorkers"], snap["idleWorkers"], snap["startingWorkers"]) == (2, 1, 1)
+    assert snap["totalProcessed"] == 4 and snap["averageProcessingTime"] == 500.0 and snap["queueDepth"] == 0
+    json.dumps(snap)

@@ -281,3 +281,18 @@ async def test_malformed_raw_jobs_fail_at_once_and_the_worker_stays_up(redis_url
     assert "job data is not valid JSON" in reasons["truncated"]
     assert job_hash(r, Q, "truncated")["atm"] == "1"  # no retries despite attempts: 3
     assert all(runs(r, i) == 0 for i in bad)  # the processor never saw them
+
+
+async def test_global_rate_limit_is_waited_out_not_stalled_on(redis_url: str, r: redis.Redis) -> None:
+    """BullMQ's queue-wide rate limit (meta max/duration): the stock Python worker stalls on it; we wait."""
+    r.hset(f"bull:{Q}:meta", mapping={"max": 4, "duration": 1000})
+    cfg = make_config(redis_url, [(Q, "tests.procs:tracked", 4)], min_workers=1, max_workers=1)
+    async with RunningPool(cfg):
+        started = time.monotonic()
+        ids = await add_jobs(redis_url, Q, [("t", {}, {}) for _ in range(12)])
+        await wait_for(lambda: all_in(r, ids, "completed"), 20, "rate-limited jobs to complete")
+        elapsed = time.monotonic() - started
+    # 12 jobs at 4 per second need at least two full windows after the first.
+    assert elapsed >= 2.0, elapsed
+    done = sorted(int(job_hash(r, Q, i)["finishedOn"]) for i in ids)
+    assert done[-1] - done[0] >= 2000

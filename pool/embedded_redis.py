@@ -7,7 +7,9 @@ own session so the Ctrl-C meant for the supervisor does not kill it before the w
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +25,11 @@ class EmbeddedRedis:
         self.port = port
         self.dir = Path(directory)
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def throwaway(cls) -> EmbeddedRedis:
+        """A server on a free port with its files in a new temporary folder, for scripts and benchmarks."""
+        return cls(free_port(), tempfile.mkdtemp(prefix="corral-redis-"))
 
     @property
     def url(self) -> str:
@@ -76,6 +83,12 @@ class EmbeddedRedis:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _answers(url: str) -> bool:

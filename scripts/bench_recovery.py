@@ -14,10 +14,8 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -71,10 +69,7 @@ def main() -> int:
     embedded = None
     url = args.redis_url
     if not url:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        embedded = EmbeddedRedis(port, tempfile.mkdtemp(prefix="corral-bench-"))
+        embedded = EmbeddedRedis.throwaway()
         url = embedded.start()
     os.environ["CORRAL_TEST_REDIS_URL"] = url
     try:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -100,10 +98,7 @@ def main() -> int:
     embedded = None
     url = args.redis_url or cfg.redis.url
     if not url:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        embedded = EmbeddedRedis(port, tempfile.mkdtemp(prefix="corral-loading-"))
+        embedded = EmbeddedRedis.throwaway()
         url = embedded.start()
     try:
         specs = tuple(QueueSpec(q.name, q.processor, q.concurrency) for q in cfg.queues)

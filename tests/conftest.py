@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -10,16 +9,12 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from pool.embedded_redis import free_port
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     d = tempfile.mkdtemp()
     p = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", d],
                          stdout=subprocess.DEVNULL)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from pool.embedded_redis import free_port
 from tests.pool_harness import RunningPool, add_jobs, job_state, make_config, wait_for
 
 Q = "restart-test"
@@ -21,9 +21,7 @@ class PersistentRedis:
     """A redis-server with an append-only file, restartable on the same port (as in production)."""
 
     def __init__(self, directory: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+        self.port = free_port()
         self.dir = directory
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"redis://127.0.0.1:{self.port}/0"

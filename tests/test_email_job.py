@@ -1,0 +1,91 @@
+"""The email job through the real pool: validation, SQLite results, idempotence."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from tests.pool_harness import RunningPool, add_jobs, job_hash, job_state, make_config, wait_for
+
+Q = "email-processing"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str) -> Path:
+    path = tmp_path / "emails.sqlite"
+    monkeypatch.setenv("CORRAL_EMAIL_DATABASE", str(path))
+    monkeypatch.setenv("CORRAL_TEST_REDIS_URL", redis_url)
+    from workers.email.settings import load_settings
+
+    load_settings.cache_clear()
+    return path
+
+
+def email(i: int, conv: str = "c1", **kw: Any) -> dict[str, Any]:
+    base = {"id": f"{conv}-e{i}", "subject": f"PO 45001234{i:02d} update", "body": "Please ship PO #4500123456 today.",
+            "sender_email": "anna.meyer@acme-industrial.com", "received_at": f"2025-03-0{i + 1}T09:00:00Z",
+            "conversation_id": conv}
+    return {**base, **kw}
+
+
+def job_data(emails: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
+    return {"id": "job-1", "conversationId": "c1", "emails": emails, "priority": "high", "options": {}, **kw}
+
+
+def rows(path: Path) -> list[sqlite3.Row]:
+    con = sqlite3.connect(path)
+    con.row_factory = sqlite3.Row
+    try:
+        return con.execute("SELECT * FROM email_results ORDER BY email_id").fetchall()
+    finally:
+        con.close()
+
+
+async def test_emails_analysed_stored_once_and_summarised(redis_url: str, db_path: Path) -> None:
+    r = redis.Redis.from_url(redis_url)
+    cfg = make_config(redis_url, [(Q, "workers.email.processor:processors", 2)], min_workers=1, max_workers=1)
+    data = job_data([email(0), email(1), email(2)])
+    async with RunningPool(cfg):
+        [a] = await add_jobs(redis_url, Q, [("process-emails", data, {})])
+        await wait_for(lambda: job_state(r, Q, a) == "completed", 20, "the job")
+        [b] = await add_jobs(redis_url, Q, [("process-emails", data, {})])  # the same emails again
+        await wait_for(lambda: job_state(r, Q, b) == "completed", 20, "the repeat")
+    summary = json.loads(job_hash(r, Q, a)["returnvalue"])
+    assert [e["id"] for e in summary["emails"]] == ["c1-e0", "c1-e1", "c1-e2"]
+    assert all(e["phases"] == ["phase1"] and e["priority"] == "medium" for e in summary["emails"])
+    stored = rows(db_path)
+    assert [s["email_id"] for s in stored] == ["c1-e0", "c1-e1", "c1-e2"]  # one row per email, not two
+    assert all(s["runs"] == 2 for s in stored)
+    p1 = json.loads(stored[0]["phase1"])
+    assert p1["entities"]["po_numbers"] == ["4500123400", "4500123456"] and p1["sender_category"] == "key_customer"
+    assert p1["chain_analysis"]["is_complete_chain"] and p1["chain_analysis"]["email_count"] == 3
+    con = sqlite3.connect(db_path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.parametrize(("mutate", "field"), [
+    (lambda d: d.pop("emails"), "emails"),
+    (lambda d: d.update(emails="not a list"), "emails"),
+    (lambda d: d["emails"][0].pop("id"), "emails.0.id"),
+    (lambda d: d["emails"][1].update(body="x" * 300_000), "emails.1.body"),
+    (lambda d: d["emails"][0].update(subject="bad\x00text"), "emails.0.subject"),
+    (lambda d: d["emails"][0].update(received_at="yesterday"), "emails.0.received_at"),
+    (lambda d: d.update(priority="whenever"), "priority"),
+])
+async def test_bad_data_fails_at_once_naming_the_field_and_writes_nothing(
+        redis_url: str, db_path: Path, mutate: Any, field: str) -> None:
+    r = redis.Redis.from_url(redis_url)
+    data = job_data([email(0), email(1)])
+    mutate(data)
+    cfg = make_config(redis_url, [(Q, "workers.email.processor:processors", 1)], min_workers=1, max_workers=1)
+    async with RunningPool(cfg):
+        [j] = await add_jobs(redis_url, Q, [("process-emails", data, {"attempts": 3})])
+        await wait_for(lambda: job_state(r, Q, j) == "failed", 20, "the bad job to fail")
+    h = job_hash(r, Q, j)
+    assert h["atm"] == "1" and f"field '{field}'" in h["failedReason"], h["failedReason"]
+    assert not db_path.exists() or rows(db_path) == []

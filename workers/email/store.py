@@ -1,0 +1,187 @@
+"""SQLite storage of the email analysis, through aiosqlite: WAL mode, one connection per worker process,
+schema created and migrated by the code.
+
+Idempotent by construction: emails and results are upserted by email id inside one transaction per
+job, so a job retried, or run twice after its worker was killed, leaves exactly one result row per
+email, and a job that fails half-way leaves nothing of itself.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+# Each entry migrates from version i to i + 1; never edit one that has shipped, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE emails (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        sender_email TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        importance TEXT,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX emails_conversation ON emails (conversation_id, received_at);
+    CREATE TABLE email_results (
+        email_id TEXT PRIMARY KEY REFERENCES emails (id),
+        job_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        workflow_state TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        phases_run TEXT NOT NULL,        -- JSON list of phases that ran for real
+        phases_fallback TEXT NOT NULL,   -- JSON object: phase -> why it fell back
+        needs_reanalysis INTEGER NOT NULL DEFAULT 0,
+        phase1 TEXT NOT NULL,            -- JSON, full output
+        phase2 TEXT,                     -- JSON, full output of the model (NULL if it did not run)
+        phase3 TEXT,
+        models TEXT NOT NULL,            -- JSON: phase -> model name
+        timings_ms TEXT NOT NULL,        -- JSON: phase -> milliseconds
+        analysis_version TEXT NOT NULL,
+        analyzed_at REAL NOT NULL,
+        runs INTEGER NOT NULL DEFAULT 1  -- how often this email was analysed (retries, re-analysis)
+    );
+    CREATE INDEX results_reanalysis ON email_results (needs_reanalysis) WHERE needs_reanalysis = 1;
+    """,
+)
+
+
+@dataclass
+class EmailRow:
+    id: str
+    conversation_id: str
+    subject: str
+    body: str
+    sender_email: str
+    received_at: datetime
+    importance: str | None
+
+
+@dataclass
+class ResultRow:
+    email_id: str
+    job_id: str
+    conversation_id: str
+    workflow_state: str
+    priority: str
+    phases_run: list[str]
+    phases_fallback: dict[str, str]
+    phase1: dict[str, Any]
+    phase2: dict[str, Any] | None
+    phase3: dict[str, Any] | None
+    models: dict[str, str]
+    timings_ms: dict[str, float]
+    analysis_version: str
+
+    @property
+    def needs_reanalysis(self) -> bool:
+        return bool(self.phases_fallback)
+
+
+class EmailStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.db: aiosqlite.Connection | None = None
+
+    async def open(self) -> EmailStore:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = await aiosqlite.connect(self.path, timeout=30)
+        await self.db.execute("PRAGMA journal_mode=WAL")
+        await self.db.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash in WAL mode
+        await self.db.execute("PRAGMA foreign_keys=ON")
+        await self.db.execute("PRAGMA busy_timeout=30000")  # several workers share the file
+        await self._migrate()
+        return self
+
+    async def close(self) -> None:
+        if self.db is not None:
+            await self.db.close()
+            self.db = None
+
+    async def _migrate(self) -> None:
+        db = self._conn()
+        await db.execute("BEGIN IMMEDIATE")  # one migrating worker at a time
+        try:
+            (version,) = await (await db.execute("PRAGMA user_version")).fetchone() or (0,)
+            for i in range(int(version), len(MIGRATIONS)):
+                for statement in MIGRATIONS[i].split(";"):
+                    if statement.strip():
+                        await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {i + 1}")
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+    def _conn(self) -> aiosqlite.Connection:
+        if self.db is None:
+            raise RuntimeError("EmailStore is not open")
+        return self.db
+
+    async def upsert_emails(self, emails: Sequence[EmailRow]) -> None:
+        """Store the emails of a job (so chain analysis sees the conversation's history)."""
+        db = self._conn()
+        now = time.time()
+        await db.executemany(
+            """INSERT INTO emails (id, conversation_id, subject, body, sender_email, received_at, importance,
+                                   updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET conversation_id = excluded.conversation_id,
+                 subject = excluded.subject, body = excluded.body, sender_email = excluded.sender_email,
+                 received_at = excluded.received_at, importance = excluded.importance,
+                 updated_at = excluded.updated_at""",
+            [(e.id, e.conversation_id, e.subject, e.body, e.sender_email, e.received_at.isoformat(), e.importance,
+              now) for e in emails],
+        )
+
+    async def conversation_times(self, conversation_id: str) -> list[tuple[str, datetime]]:
+        cur = await self._conn().execute(
+            "SELECT id, received_at FROM emails WHERE conversation_id = ? ORDER BY received_at", (conversation_id,))
+        return [(row[0], datetime.fromisoformat(row[1])) for row in await cur.fetchall()]
+
+    async def upsert_results(self, results: Sequence[ResultRow]) -> None:
+        db = self._conn()
+        now = time.time()
+        await db.executemany(
+            """INSERT INTO email_results (email_id, job_id, conversation_id, workflow_state, priority, phases_run,
+                   phases_fallback, needs_reanalysis, phase1, phase2, phase3, models, timings_ms, analysis_version,
+                   analyzed_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (email_id) DO UPDATE SET job_id = excluded.job_id,
+                 conversation_id = excluded.conversation_id, workflow_state = excluded.workflow_state,
+                 priority = excluded.priority, phases_run = excluded.phases_run,
+                 phases_fallback = excluded.phases_fallback, needs_reanalysis = excluded.needs_reanalysis,
+                 phase1 = excluded.phase1, phase2 = excluded.phase2, phase3 = excluded.phase3,
+                 models = excluded.models, timings_ms = excluded.timings_ms,
+                 analysis_version = excluded.analysis_version, analyzed_at = excluded.analyzed_at,
+                 runs = email_results.runs + 1""",
+            [(r.email_id, r.job_id, r.conversation_id, r.workflow_state, r.priority, json.dumps(r.phases_run),
+              json.dumps(r.phases_fallback), int(r.needs_reanalysis), json.dumps(r.phase1),
+              _json_or_null(r.phase2), _json_or_null(r.phase3), json.dumps(r.models), json.dumps(r.timings_ms),
+              r.analysis_version, now) for r in results],
+        )
+
+    async def save_job(self, emails: Sequence[EmailRow], results: Sequence[ResultRow]) -> None:
+        """Emails and their results in one transaction: all of a job, or nothing of it."""
+        db = self._conn()
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await self.upsert_emails(emails)
+            await self.upsert_results(results)
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+
+def _json_or_null(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value)

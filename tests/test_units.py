@@ -72,10 +72,16 @@ def test_queue_flags() -> None:
 
 
 def test_the_shipped_config_files_are_valid() -> None:
-    for f in sorted(Path(__file__).resolve().parent.parent.glob("config/*.toml")):
+    root = Path(__file__).resolve().parent.parent
+    for f in [root / "config" / "corral.toml", *sorted(root.glob("config/examples/*.toml"))]:
         cfg = load_config(f, env={})
         for q in cfg.queues:
             resolve(q.processor)
+    from workers.email.rules import load_senders
+    from workers.email.settings import load_settings
+
+    settings = load_settings()
+    assert load_senders(str(settings.path(settings.senders))).category("x@ourcompany.com") == "internal"
 
 
 # -- backoff ----------------------------------------------------------------------------------------

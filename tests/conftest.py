@@ -42,3 +42,23 @@ def node_modules() -> None:
     from tests.nodejs import ensure_node_modules
 
     ensure_node_modules()
+
+
+@pytest.fixture(scope="session")
+def ollama_standin() -> Iterator[str]:
+    """The Ollama-API stand-in (tests/ollama_standin.py) in its own process, on a free port."""
+    import sys
+    import urllib.request
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tests.ollama_standin", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"{url}/api/version", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait()

@@ -23,6 +23,7 @@ import psutil
 import redis
 import redis.asyncio
 
+from workers import runtime
 from workers.bullmq_scripts import QueueKeys, SyncScripts
 from workers.consumer import QueueConsumer
 from workers.errors import ProcessorImportError
@@ -55,6 +56,7 @@ def run_worker(settings: WorkerSettings, conn: Connection, close_fds: tuple[int,
     # Ctrl-C reaches the whole process group; only the supervisor decides what a worker does.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_worker_logging(settings)
+    runtime.settings = settings
     try:
         processors = {q.name: resolve(q.processor) for q in settings.queues}
     except ProcessorImportError as e:

@@ -10,9 +10,23 @@ import asyncio
 import time
 from typing import Any
 
+import ollama
+import redis.asyncio
+
+from workers import runtime
+from workers.email.limits import OllamaLimiter, PoolSemaphore
+from workers.email.llm import (
+    OllamaUnavailable,
+    Phase2Output,
+    Phase3Output,
+    PhaseResult,
+    ask,
+    phase2_prompt,
+    phase3_prompt,
+)
 from workers.email.rules import RULES_VERSION, analyse, chain_analysis, load_senders
-from workers.email.schema import EmailJob
-from workers.email.settings import load_settings
+from workers.email.schema import Email, EmailJob
+from workers.email.settings import EmailSettings, OllamaSettings, load_settings
 from workers.email.store import EmailRow, EmailStore, ResultRow
 from workers.job import Job
 
@@ -32,9 +46,37 @@ async def store() -> EmailStore:
     return _store
 
 
+_limiter: OllamaLimiter | None = None
+
+
+def limiter(settings: OllamaSettings) -> OllamaLimiter:
+    global _limiter
+    if _limiter is None:
+        url = runtime.redis_url()
+        pool = None
+        if url:
+            client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+            pool = PoolSemaphore(client, f"{runtime.key_prefix()}:corral:ollama-slots", settings.pool_concurrency)
+        _limiter = OllamaLimiter(settings.per_worker_concurrency, pool)
+    return _limiter
+
+
+class JobTimeout(Exception):
+    pass
+
+
 async def process_emails(job: Job) -> dict[str, Any]:
     data: EmailJob = job.data
     settings = load_settings()
+    seconds = (data.options.timeout or settings.default_timeout_ms) / 1000
+    try:
+        return await asyncio.wait_for(_process(job, data, settings), seconds)
+    except TimeoutError:
+        raise JobTimeout(f"job took longer than its timeout of {seconds:g}s (options.timeout); "
+                         "nothing was stored") from None
+
+
+async def _process(job: Job, data: EmailJob, settings: EmailSettings) -> dict[str, Any]:
     senders = load_senders(str(settings.path(settings.senders)))
     db = await store()
 
@@ -56,15 +98,32 @@ async def process_emails(job: Job) -> dict[str, Any]:
         ordered = sorted(history.items(), key=lambda kv: kv[1])
         chains[conv] = chain_analysis([t for _, t in ordered], email_ids=[i for i, _ in ordered])
 
+    for r in rows:
+        phase1[r.id]["chain_analysis"] = chains[r.conversation_id]
+    p2: dict[str, PhaseResult] = {}
+    p3: dict[str, PhaseResult] = {}
+    if settings.ollama.enabled:
+        p2, p3 = await _llm_phases(job, data, settings.ollama, phase1, chains)
+
     results = []
     for r in rows:
         p1 = phase1[r.id]
-        p1["chain_analysis"] = chains[r.conversation_id]
+        run, fallback, models, ms = ["phase1"], {}, {}, {"phase1": timings[r.id]}
+        for name, res in (("phase2", p2.get(r.id)), ("phase3", p3.get(r.conversation_id))):
+            if res is None:
+                continue
+            models[name] = res.model
+            ms[name] = res.ms
+            if res.output is not None:
+                run.append(name)
+            else:
+                fallback[name] = res.fallback_reason or "no answer"
         results.append(ResultRow(
             email_id=r.id, job_id=job.id, conversation_id=r.conversation_id,
-            workflow_state=p1["workflow_state"], priority=p1["priority"], phases_run=["phase1"],
-            phases_fallback={}, phase1=p1, phase2=None, phase3=None, models={},
-            timings_ms={"phase1": timings[r.id]}, analysis_version=ANALYSIS_VERSION,
+            workflow_state=p1["workflow_state"], priority=p1["priority"], phases_run=run,
+            phases_fallback=fallback, phase1=p1, phase2=_output(p2.get(r.id)),
+            phase3=_output(p3.get(r.conversation_id)), models=models, timings_ms=ms,
+            analysis_version=ANALYSIS_VERSION,
         ))
     await db.save_job(rows, results)
     job.progress(100)
@@ -75,6 +134,50 @@ async def process_emails(job: Job) -> dict[str, Any]:
                     "workflowState": res.workflow_state, "fallbacks": res.phases_fallback}
                    for res in results],
     }
+
+
+def _output(res: PhaseResult | None) -> dict[str, Any] | None:
+    return res.output if res is not None else None
+
+
+async def _llm_phases(job: Job, data: EmailJob, cfg: OllamaSettings, phase1: dict[str, dict[str, Any]],
+                      chains: dict[str, dict[str, Any]]) -> tuple[dict[str, PhaseResult], dict[str, PhaseResult]]:
+    """Phase 2 per email, Phase 3 per complete conversation. An outage retries the job later while
+    attempts remain (nothing stored); on the last attempt it completes with Phase 1 and marks the LLM
+    phases as fallbacks with the reason, so the emails can be re-analysed when Ollama is back."""
+    client = ollama.AsyncClient(host=cfg.host)
+    slot = limiter(cfg).slot
+    try:
+        p2_list = await asyncio.gather(*(
+            ask(client, cfg.phase2_model,
+                phase2_prompt(e.subject, e.sender_email, e.received_at.isoformat(), e.body, phase1[e.id]),
+                Phase2Output, temperature=cfg.phase2_temperature, limiter=slot,
+                request_timeout=cfg.request_timeout)
+            for e in data.emails))
+        p2 = {e.id: res for e, res in zip(data.emails, p2_list, strict=True)}
+        job.progress({"phase": 2, "emails": len(p2)})
+        p3: dict[str, PhaseResult] = {}
+        for conv, chain in chains.items():
+            mails = [e for e in data.emails if data.conversation_of(e) == conv]
+            critical = cfg.phase3_for_critical and any(phase1[e.id]["priority"] == "critical" for e in mails)
+            if chain["is_complete_chain"] or data.options.forceAllPhases or critical:
+                prompt = phase3_prompt(_brief(mails), [p2[e.id].output for e in mails])
+                p3[conv] = await ask(client, cfg.phase3_model, prompt, Phase3Output,
+                                     temperature=cfg.phase3_temperature, limiter=slot,
+                                     request_timeout=cfg.request_timeout)
+        return p2, p3
+    except OllamaUnavailable as e:
+        if job.attempts_made + 1 < job.attempts:
+            raise  # BullMQ retries the job with its backoff; nothing has been stored
+        reason = f"{e} (last attempt: stored Phase 1 only, marked for re-analysis)"
+        down = {e2.id: PhaseResult(None, cfg.phase2_model, 0.0, reason) for e2 in data.emails}
+        return down, {conv: PhaseResult(None, cfg.phase3_model, 0.0, reason) for conv in chains
+                      if chains[conv]["is_complete_chain"] or data.options.forceAllPhases}
+
+
+def _brief(mails: list[Email]) -> list[dict[str, str]]:
+    return [{"received_at": m.received_at.isoformat(), "sender": m.sender_email, "subject": m.subject,
+             "body": m.body} for m in mails]
 
 
 process_emails.data_model = EmailJob  # type: ignore[attr-defined]

@@ -1,0 +1,134 @@
+"""Phases 2 and 3 against the Ollama-API stand-in: real client, real HTTP, scripted answers and failures."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from tests.pool_harness import RunningPool, add_jobs, job_hash, job_state, make_config, wait_for
+from tests.test_email_job import email, job_data, rows
+
+Q = "email-processing"
+
+
+@pytest.fixture
+def email_cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str, ollama_standin: str) -> Any:
+    def configure(phase2: str = "good", phase3: str = "good", **ollama: Any) -> Path:
+        db = tmp_path / "emails.sqlite"
+        opts = {"host": ollama_standin, "phase2_model": phase2, "phase3_model": phase3, "request_timeout": 5.0,
+                **ollama}
+        lines = [f'database = "{db}"', "[ollama]"] + [f"{k} = {json.dumps(v)}" for k, v in opts.items()]
+        cfg = tmp_path / "email.toml"
+        cfg.write_text("\n".join(lines) + "\n")
+        monkeypatch.setenv("CORRAL_EMAIL_CONFIG", str(cfg))
+        monkeypatch.delenv("CORRAL_EMAIL_DATABASE", raising=False)
+        monkeypatch.delenv("OLLAMA_HOST", raising=False)
+        monkeypatch.setenv("CORRAL_TEST_REDIS_URL", redis_url)
+        from workers.email.settings import load_settings
+
+        load_settings.cache_clear()  # workers fork from this process: they must not inherit a stale cache
+        return db
+
+    return configure
+
+
+def stats(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/stats") as r:
+        result: dict[str, Any] = json.loads(r.read())
+    return result
+
+
+async def run_job(redis_url: str, data: dict[str, Any], opts: dict[str, Any], state: str = "completed",
+                  **pool: Any) -> dict[str, str]:
+    r = redis.Redis.from_url(redis_url)
+    cfg = make_config(redis_url, [(Q, "workers.email.processor:processors", 2)], min_workers=1, max_workers=1,
+                      **pool)
+    async with RunningPool(cfg):
+        [j] = await add_jobs(redis_url, Q, [("process-emails", data, opts)])
+        await wait_for(lambda: job_state(r, Q, j) == state, 40, f"the job to end {state}")
+    return job_hash(r, Q, j)
+
+
+async def test_all_three_phases_run_and_every_output_is_stored(redis_url: str, email_cfg: Any) -> None:
+    db = email_cfg("good", "good-large")
+    h = await run_job(redis_url, job_data([email(0), email(1), email(2)]), {})
+    summary = json.loads(h["returnvalue"])
+    assert all(e["phases"] == ["phase1", "phase2", "phase3"] and e["fallbacks"] == {} for e in summary["emails"])
+    stored = rows(db)
+    assert len(stored) == 3 and all(s["needs_reanalysis"] == 0 for s in stored)
+    p2 = json.loads(stored[0]["phase2"])
+    assert p2["business_process"] == "order fulfilment" and p2["confidence"] == 0.8
+    assert json.loads(stored[0]["phase3"])["executive_summary"] == "Customer chasing a delivery."
+    assert json.loads(stored[0]["models"]) == {"phase2": "good", "phase3": "good-large"}
+    assert set(json.loads(stored[0]["timings_ms"])) == {"phase1", "phase2", "phase3"}
+
+
+async def test_phase3_only_for_complete_chains_unless_forced(redis_url: str, email_cfg: Any) -> None:
+    db = email_cfg()
+    short = [email(0)]
+    h = await run_job(redis_url, job_data(short), {})
+    assert json.loads(h["returnvalue"])["emails"][0]["phases"] == ["phase1", "phase2"]
+    assert rows(db)[0]["phase3"] is None
+    h = await run_job(redis_url, job_data(short, id="job-2", options={"forceAllPhases": True}), {})
+    assert json.loads(h["returnvalue"])["emails"][0]["phases"] == ["phase1", "phase2", "phase3"]
+
+
+@pytest.mark.parametrize("model", ["garbage", "wrong-shape"])
+async def test_garbage_answers_are_fallbacks_never_stored_as_real(redis_url: str, email_cfg: Any,
+                                                                  model: str) -> None:
+    db = email_cfg(model, model)
+    h = await run_job(redis_url, job_data([email(0), email(1), email(2)]), {})
+    for e in json.loads(h["returnvalue"])["emails"]:
+        assert e["phases"] == ["phase1"]
+        assert e["fallbacks"]["phase2"].startswith("invalid answer twice")
+        assert "phase3" in e["fallbacks"]
+    stored = rows(db)
+    assert all(s["phase2"] is None and s["phase3"] is None and s["needs_reanalysis"] == 1 for s in stored)
+
+
+async def test_one_bad_answer_is_retried_with_a_stricter_prompt(redis_url: str, email_cfg: Any,
+                                                                ollama_standin: str) -> None:
+    email_cfg("garbage-once")
+    h = await run_job(redis_url, job_data([email(0)]), {})
+    assert json.loads(h["returnvalue"])["emails"][0]["phases"] == ["phase1", "phase2"]
+    assert stats(ollama_standin)["requests"].get("garbage-once", 0) >= 2
+
+
+async def test_outage_retries_then_stores_phase1_marked_for_reanalysis(redis_url: str, email_cfg: Any) -> None:
+    db = email_cfg("error", "error")
+    opts = {"attempts": 2, "backoff": {"type": "fixed", "delay": 200}}
+    h = await run_job(redis_url, job_data([email(0), email(1), email(2)]), opts)
+    assert h["atm"] == "2"  # the first attempt was retried through BullMQ's backoff
+    summary = json.loads(h["returnvalue"])
+    assert all("Ollama answered 500" in e["fallbacks"]["phase2"] for e in summary["emails"])
+    stored = rows(db)
+    assert len(stored) == 3 and all(s["needs_reanalysis"] == 1 and s["runs"] == 1 for s in stored)
+
+
+async def test_a_hanging_ollama_hits_the_job_timeout_and_stores_nothing(redis_url: str, email_cfg: Any) -> None:
+    db = email_cfg("hang", request_timeout=30.0)
+    data = job_data([email(0)], options={"timeout": 1500})
+    h = await run_job(redis_url, data, {"attempts": 1}, state="failed")
+    assert "longer than its timeout of 1.5s" in h["failedReason"]
+    assert not db.exists() or rows(db) == []
+
+
+async def test_pool_wide_ollama_concurrency_is_capped(redis_url: str, email_cfg: Any, ollama_standin: str) -> None:
+    email_cfg("slow", per_worker_concurrency=3, pool_concurrency=2)
+    r = redis.Redis.from_url(redis_url)
+    urllib.request.urlopen(urllib.request.Request(f"{ollama_standin}/reset", method="POST"))
+    cfg = make_config(redis_url, [(Q, "workers.email.processor:processors", 2)], min_workers=2, max_workers=2)
+    jobs = [("process-emails", job_data([email(i, conv=f"c{n}") for i in range(2)], id=f"j{n}",
+                                        conversationId=f"c{n}"), {}) for n in range(4)]
+    async with RunningPool(cfg):
+        ids = await add_jobs(redis_url, Q, jobs)
+        await wait_for(lambda: all(job_state(r, Q, i) == "completed" for i in ids), 60, "all jobs")
+    s = stats(ollama_standin)
+    assert s["requests"]["slow"] >= 8
+    assert s["max_in_flight"] == 2  # 2 workers x 3 local slots, held to 2 by the pool-wide lease

@@ -1,0 +1,162 @@
+"""Phases 2 and 3 of the email analysis: an LLM through Ollama's API, with the official `ollama` client.
+
+Every answer is asked for as JSON matching a schema (Ollama's structured outputs), validated with the
+same pydantic model, and retried once with a stricter prompt. A phase that still has no valid answer
+is recorded as a fallback with its reason: no invented answer is ever stored as a real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import ollama
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class MissedEntities(_Out):
+    project_names: list[str] = Field(default_factory=list)
+    company_names: list[str] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list)
+    products: list[str] = Field(default_factory=list)
+    technical_specs: list[str] = Field(default_factory=list)
+    locations: list[str] = Field(default_factory=list)
+    other_references: list[str] = Field(default_factory=list)
+
+
+class ActionItem(_Out):
+    task: str
+    owner: str
+    deadline: str
+    revenue_impact: str | None = None
+
+
+class Phase2Output(_Out):
+    workflow_validation: str
+    missed_entities: MissedEntities
+    action_items: list[ActionItem]
+    risk_assessment: str
+    initial_response: str
+    confidence: float = Field(ge=0, le=1)
+    business_process: str
+    extracted_requirements: list[str]
+
+
+class StrategicInsights(_Out):
+    opportunity: str
+    risk: str
+    relationship: str
+
+
+class WorkflowIntelligence(_Out):
+    predicted_next_steps: list[str]
+    bottleneck_risks: list[str]
+    optimization_opportunities: list[str]
+
+
+class Phase3Output(_Out):
+    strategic_insights: StrategicInsights
+    executive_summary: str
+    escalation_needed: bool
+    revenue_impact: str
+    cross_email_patterns: list[str]
+    workflow_intelligence: WorkflowIntelligence
+
+
+class OllamaUnavailable(Exception):
+    """Ollama cannot be reached or refuses to serve: worth retrying the job later, not a bad answer."""
+
+
+@dataclass
+class PhaseResult:
+    output: dict[str, Any] | None
+    model: str
+    ms: float
+    fallback_reason: str | None = None
+    attempts: int = 0
+
+
+SYSTEM = ("You analyse business emails for an operations team. Answer with one JSON object only, "
+          "matching the given schema exactly. Do not invent facts that are not in the email.")
+STRICT = ("Your previous answer was not valid: {error}. Answer again with ONLY a JSON object that matches "
+          "this JSON schema, every required key present, no prose, no markdown:\n{schema}")
+
+
+async def ask(
+    client: ollama.AsyncClient,
+    model: str,
+    prompt: str,
+    schema: type[_Out],
+    *,
+    temperature: float,
+    limiter: Callable[[], AbstractAsyncContextManager[Any]],
+    request_timeout: float,
+) -> PhaseResult:
+    """One phase: the question, and at most one retry with a stricter prompt."""
+    messages: list[dict[str, str]] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
+    json_schema = schema.model_json_schema()
+    started = time.perf_counter()
+    error = ""
+    for attempt in (1, 2):
+        try:
+            async with limiter():
+                response = await asyncio.wait_for(
+                    client.chat(model=model, messages=messages, format=json_schema,
+                                options={"temperature": temperature}),
+                    request_timeout,
+                )
+        except (httpx.TransportError, ConnectionError, TimeoutError) as e:
+            raise OllamaUnavailable(f"Ollama unreachable: {type(e).__name__}: {e}") from e
+        except ollama.ResponseError as e:
+            if e.status_code >= 500 or e.status_code == 404:
+                # 404: the model is not pulled there; 5xx: the server is failing. Neither is the email's fault.
+                raise OllamaUnavailable(f"Ollama answered {e.status_code}: {e.error}") from e
+            raise
+        content = response.message.content or ""
+        try:
+            parsed = schema.model_validate_json(content)
+            return PhaseResult(parsed.model_dump(), model, _ms(started), None, attempt)
+        except ValidationError as e:
+            error = _short(e)
+        messages = [*messages, {"role": "assistant", "content": content[:2000]},
+                    {"role": "user", "content": STRICT.format(error=error, schema=json.dumps(json_schema))}]
+    return PhaseResult(None, model, _ms(started), f"invalid answer twice: {error}", 2)
+
+
+def _short(e: ValidationError) -> str:
+    first = e.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(root)"
+    return f"{e.error_count()} error(s), first at '{where}': {first['msg']}"
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def phase2_prompt(subject: str, sender: str, received_at: str, body: str, phase1: dict[str, Any]) -> str:
+    p1 = {k: phase1[k] for k in ("entities", "workflow_state", "priority", "detected_patterns") if k in phase1}
+    return (f"Subject: {subject}\nFrom: {sender}\nDate: {received_at}\n\nBody (first 1000 characters):\n"
+            f"{body[:1000]}\n\nRule-based analysis so far: {json.dumps(p1)}\n\n"
+            "Validate the workflow state, list entities the rules missed, action items, risks, a short "
+            "initial response, your confidence (0 to 1), the business process and the requirements.")
+
+
+def phase3_prompt(conversation: list[dict[str, str]], phase2: list[dict[str, Any] | None]) -> str:
+    lines = []
+    for mail, p2 in zip(conversation, phase2, strict=True):
+        lines.append(f"- {mail['received_at']} {mail['sender']}: {mail['subject']}\n  {mail['body'][:400]}")
+        if p2:
+            lines.append(f"  (analysis: {p2.get('business_process', '')}; risk: {p2.get('risk_assessment', '')})")
+    return ("This is a complete conversation between a customer and our team, oldest first:\n" + "\n".join(lines)
+            + "\n\nGive strategic insights, an executive summary, whether to escalate, the revenue impact, "
+            "patterns across the emails and the workflow outlook.")

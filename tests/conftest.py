@@ -60,5 +60,9 @@ def ollama_standin() -> Iterator[str]:
         except OSError:
             time.sleep(0.05)
     yield url
-    proc.terminate()
-    proc.wait()
+    proc.terminate()  # a "hang" request may be open: do not wait on uvicorn's graceful shutdown for it
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

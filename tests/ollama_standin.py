@@ -10,7 +10,7 @@ socket, with scripted behaviour chosen by the model name a client asks for:
   missing       HTTP 404 (model not pulled)
   hang          never answers
 
-GET /stats reports requests per model and the most requests in flight at once; POST /reset zeroes them.
+GET /stats reports, per model, the requests and the most in flight at once; POST /reset zeroes them.
 Run: python -m tests.ollama_standin PORT
 """
 
@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-STATE: dict[str, Any] = {"in_flight": 0, "max_in_flight": 0, "requests": {}, "seen": {}}
+STATE: dict[str, Any] = {"in_flight": {}, "max_in_flight": {}, "requests": {}, "seen": {}}
 
 PHASE2 = {
     "workflow_validation": "ORDER_MANAGEMENT confirmed", "missed_entities": {
@@ -64,8 +64,8 @@ async def chat(request: Request) -> JSONResponse:
     model = body.get("model", "")
     kind = model.split(":")[0]
     STATE["requests"][model] = STATE["requests"].get(model, 0) + 1
-    STATE["in_flight"] += 1
-    STATE["max_in_flight"] = max(STATE["max_in_flight"], STATE["in_flight"])
+    flying = STATE["in_flight"][model] = STATE["in_flight"].get(model, 0) + 1
+    STATE["max_in_flight"][model] = max(STATE["max_in_flight"].get(model, 0), flying)
     try:
         await asyncio.sleep(float(request.query_params.get("latency", "0.05")))
         if kind == "error":
@@ -88,11 +88,11 @@ async def chat(request: Request) -> JSONResponse:
                 return reply(model, "Sure! Here is the analysis you asked for: ...")
         return reply(model, good)
     finally:
-        STATE["in_flight"] -= 1
+        STATE["in_flight"][model] -= 1
 
 
 async def reset(request: Request) -> JSONResponse:
-    STATE.update(max_in_flight=STATE["in_flight"], requests={}, seen={})
+    STATE.update(max_in_flight=dict(STATE["in_flight"]), requests={}, seen={})
     return JSONResponse({"ok": True})
 
 
@@ -113,4 +113,4 @@ app = Starlette(routes=[Route("/api/chat", chat, methods=["POST"]), Route("/api/
                         Route("/reset", reset, methods=["POST"])])
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", timeout_graceful_shutdown=1)

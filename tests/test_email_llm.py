@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,10 @@ def stats(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{url}/stats") as r:
         result: dict[str, Any] = json.loads(r.read())
     return result
+
+
+def reset(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{url}/reset", method="POST"))
 
 
 async def run_job(redis_url: str, data: dict[str, Any], opts: dict[str, Any], state: str = "completed",
@@ -122,7 +125,7 @@ async def test_a_hanging_ollama_hits_the_job_timeout_and_stores_nothing(redis_ur
 async def test_pool_wide_ollama_concurrency_is_capped(redis_url: str, email_cfg: Any, ollama_standin: str) -> None:
     email_cfg("slow", per_worker_concurrency=3, pool_concurrency=2)
     r = redis.Redis.from_url(redis_url)
-    urllib.request.urlopen(urllib.request.Request(f"{ollama_standin}/reset", method="POST"))
+    reset(ollama_standin)
     cfg = make_config(redis_url, [(Q, "workers.email.processor:processors", 2)], min_workers=2, max_workers=2)
     jobs = [("process-emails", job_data([email(i, conv=f"c{n}") for i in range(2)], id=f"j{n}",
                                         conversationId=f"c{n}"), {}) for n in range(4)]
@@ -131,4 +134,4 @@ async def test_pool_wide_ollama_concurrency_is_capped(redis_url: str, email_cfg:
         await wait_for(lambda: all(job_state(r, Q, i) == "completed" for i in ids), 60, "all jobs")
     s = stats(ollama_standin)
     assert s["requests"]["slow"] >= 8
-    assert s["max_in_flight"] == 2  # 2 workers x 3 local slots, held to 2 by the pool-wide lease
+    assert s["max_in_flight"]["slow"] == 2  # 2 workers x 3 local slots, held to 2 by the pool-wide lease

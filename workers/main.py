@@ -35,6 +35,7 @@ from workers.state import WorkerContext
 log = logging.getLogger("corral.worker")
 
 EXIT_START_FAILED = 3
+SHUTDOWN_HOOK_SECONDS = 10.0
 
 
 def worker_name(settings: WorkerSettings) -> str:
@@ -65,7 +66,10 @@ def run_worker(settings: WorkerSettings, conn: Connection, close_fds: tuple[int,
     worker = Worker(settings, conn, processors)
     signal.signal(signal.SIGTERM, lambda *_: worker.request_drain("SIGTERM"))
     code = asyncio.run(worker.run())
-    sys.exit(code)
+    logging.shutdown()
+    # Leave now: a processor's library may have left a non-daemon thread behind (aiosqlite does), and
+    # multiprocessing would join it forever. Our own work is done and flushed.
+    os._exit(code)
 
 
 def _forget_parent(close_fds: tuple[int, ...]) -> None:
@@ -174,6 +178,7 @@ class Worker:
             self._keeper_stop.set()
             self._loop.remove_reader(self.conn.fileno())
             self._executor.shutdown(wait=False, cancel_futures=True)
+            await _run_shutdown_hooks()
             await _close_all(clients)
         return 0
 
@@ -248,6 +253,14 @@ def redact(url: str) -> str:
         return url
     scheme, _, rest = url.partition("://")
     return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+async def _run_shutdown_hooks() -> None:
+    for hook in runtime.shutdown_hooks:
+        try:
+            await asyncio.wait_for(hook(), SHUTDOWN_HOOK_SECONDS)
+        except Exception:
+            log.exception("a processor's shutdown hook failed")
 
 
 async def _close_all(clients: list[redis.asyncio.Redis]) -> None:

@@ -43,6 +43,7 @@ async def store() -> EmailStore:
         if _store is None:
             settings = load_settings()
             _store = await EmailStore(settings.path(settings.database)).open()
+            runtime.on_shutdown(_store.close)
     return _store
 
 
@@ -56,6 +57,7 @@ def limiter(settings: OllamaSettings) -> OllamaLimiter:
         pool = None
         if url:
             client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+            runtime.on_shutdown(client.aclose)
             pool = PoolSemaphore(client, f"{runtime.key_prefix()}:corral:ollama-slots", settings.pool_concurrency)
         _limiter = OllamaLimiter(settings.per_worker_concurrency, pool)
     return _limiter

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -47,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate the configuration and import every processor")
     common(check)
     check.add_argument("--queue", "-q", action="append", metavar="NAME=module:function[@CONCURRENCY]")
+
+    enqueue = sub.add_parser("enqueue-emails", help="queue process-emails jobs from a JSON file (one job or a list)")
+    common(enqueue)
+    enqueue.add_argument("file", help="JSON job data as the Node producers send it; - for stdin")
 
     status = sub.add_parser("status", help="print the latest metrics snapshot of every daemon")
     common(status)
@@ -87,12 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config, overrides=_overrides(args))
     except ConfigError as e:
-        if args.command == "status" and "no queues configured" in str(e):
+        if args.command in ("status", "enqueue-emails") and "no queues configured" in str(e):
             cfg = None  # status needs only Redis
         else:
             return _fail(str(e))
     if args.command == "status":
         return _status(args, cfg)
+    if args.command == "enqueue-emails":
+        return _enqueue_emails(args, cfg)
     assert cfg is not None
     try:
         check_processors(cfg)
@@ -144,12 +151,40 @@ def _redis_problem(url: str) -> str | None:
     return None
 
 
-def _status(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
+def _redis_url_for_client(args: argparse.Namespace, cfg: CorralConfig | None) -> str:
+    """A client command's Redis: the flag, the config, $REDIS_URL, else the embedded server's address."""
     url = args.redis_url or (cfg.redis.url if cfg else "") or os.environ.get("REDIS_URL") or ""
-    prefix = cfg.redis.prefix if cfg else "bull"
     if not url:
-        port = cfg.redis.embedded_port if cfg else 6380
-        url = f"redis://127.0.0.1:{port}/0"  # the embedded server's address
+        url = f"redis://127.0.0.1:{cfg.redis.embedded_port if cfg else 6380}/0"
+    return str(url)
+
+
+def _enqueue_emails(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
+    from pydantic import ValidationError
+
+    from workers.consumer import describe_validation_error
+    from workers.email.producer import enqueue_emails
+
+    try:
+        raw = json.loads(sys.stdin.read() if args.file == "-" else Path(args.file).read_text())
+    except (OSError, ValueError) as e:
+        return _fail(f"cannot read job data from {args.file}: {e}")
+    jobs = raw if isinstance(raw, list) else [raw]
+    url = _redis_url_for_client(args, cfg)
+    problem = _redis_problem(url)
+    if problem:
+        return _fail(problem, 1)
+    try:
+        ids = asyncio.run(enqueue_emails(url, jobs, prefix=cfg.redis.prefix if cfg else "bull"))
+    except ValidationError as e:
+        return _fail(describe_validation_error(e))
+    print(json.dumps({"queued": ids}))
+    return 0
+
+
+def _status(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
+    url = _redis_url_for_client(args, cfg)
+    prefix = cfg.redis.prefix if cfg else "bull"
     problem = _redis_problem(url)
     if problem:
         return _fail(problem, 1)

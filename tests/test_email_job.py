@@ -89,3 +89,27 @@ async def test_bad_data_fails_at_once_naming_the_field_and_writes_nothing(
     h = job_hash(r, Q, j)
     assert h["atm"] == "1" and f"field '{field}'" in h["failedReason"], h["failedReason"]
     assert not db_path.exists() or rows(db_path) == []
+
+
+def test_python_producer_applies_the_original_defaults(redis_url: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    r = redis.Redis.from_url(redis_url)
+    good = tmp_path / "job.json"
+    good.write_text(json.dumps(job_data([email(0)], priority="critical")))
+    root = Path(__file__).resolve().parent.parent
+    res = subprocess.run([sys.executable, "-m", "pool.cli", "enqueue-emails", str(good), "--redis-url", redis_url],
+                         capture_output=True, text=True, cwd=root, timeout=30)
+    assert res.returncode == 0, res.stderr
+    [job_id] = json.loads(res.stdout)["queued"]
+    h = job_hash(r, Q, job_id)
+    opts = json.loads(h["opts"])
+    assert h["name"] == "process-emails" and h["priority"] == "1"  # critical -> BullMQ priority 1
+    assert opts["attempts"] == 3 and opts["backoff"] == {"type": "exponential", "delay": 2000}
+    assert opts["removeOnComplete"] == 1000 and opts["removeOnFail"] == 5000
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(job_data([email(0, id="")])))
+    res = subprocess.run([sys.executable, "-m", "pool.cli", "enqueue-emails", str(bad), "--redis-url", redis_url],
+                         capture_output=True, text=True, cwd=root, timeout=30)
+    assert res.returncode == 2 and "field 'emails.0.id'" in res.stderr

@@ -185,3 +185,22 @@ def test_snapshot_counts_busy_as_active_not_idle() -> None:
     assert (snap["activeWorkers"], snap["idleWorkers"], snap["startingWorkers"]) == (2, 1, 1)
     assert snap["totalProcessed"] == 4 and snap["averageProcessingTime"] == 500.0 and snap["queueDepth"] == 0
     json.dumps(snap)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                           max_leaves=20)
+
+
+@given(st.dictionaries(st.sampled_from(["id", "conversationId", "emails", "priority", "options", "x"]), json_values))
+def test_email_job_validation_fails_only_with_a_described_validation_error(data: dict[str, object]) -> None:
+    from pydantic import ValidationError
+
+    from workers.consumer import describe_validation_error
+    from workers.email.schema import EmailJob
+
+    try:
+        EmailJob.model_validate(data)
+    except ValidationError as e:
+        message = describe_validation_error(e)
+        assert message.startswith("invalid job data: field '") and "\n" not in message

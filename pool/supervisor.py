@@ -38,6 +38,7 @@ log = logging.getLogger("corral.supervisor")
 
 TICK_SECONDS = 0.25  # health checks; backlog changes and worker exits wake the loop sooner
 RSS_SAMPLE_SECONDS = 0.5
+MIN_PROBE_GAP_SECONDS = 0.05
 
 
 class Supervisor:
@@ -201,7 +202,9 @@ class Supervisor:
                 self._kill(target, action.reason, blame=action.blame_jobs)
             else:
                 self._drain(target, action.reason)
-        if self._backlog_dirty or now - self._last_probe >= self.cfg.pool.poll_interval:
+        since = now - self._last_probe
+        # Events wake us at once, but a busy producer emits thousands a second: one probe per 50 ms is plenty.
+        if (self._backlog_dirty and since >= MIN_PROBE_GAP_SECONDS) or since >= self.cfg.pool.poll_interval:
             await self._probe()
         self._scale(now)
 

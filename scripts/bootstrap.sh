@@ -35,9 +35,7 @@ if [ "${BOOTSTRAP_DEV:-0}" = 1 ]; then
   apt_install node nodejs npm
   if [ ! -d "$ROOT/tests/node/node_modules" ] || [ "$ROOT/tests/node/package-lock.json" -nt "$ROOT/tests/node/node_modules" ]; then
     echo "bootstrap: installing Node packages for the interop tests" >&2
-    # npm ci refuses this lockfile on some registry mirrors (optional platform packages it cannot list);
-    # npm install still installs the locked versions.
-    (cd "$ROOT/tests/node" && { npm ci --silent --no-audit --no-fund 2>/dev/null || npm install --silent --no-audit --no-fund; } && touch node_modules)
+    (cd "$ROOT/tests/node" && npm ci --silent --no-audit --no-fund && touch node_modules)
   fi
 fi
 export PATH="$VENV/bin:$PATH"

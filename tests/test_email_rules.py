@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from workers.email.entities import extract_entities
 from workers.email.rules import analyse, chain_analysis, priority_for, urgency_score, workflow_state
@@ -102,3 +104,22 @@ def test_chain_analysis() -> None:
     long = chain_analysis([t, t + timedelta(hours=13), t + timedelta(hours=30), t + timedelta(hours=40)])
     assert long["is_complete_chain"] and long["completeness_score"] == 100
     assert chain_analysis([t])["span_hours"] == 0.0
+
+
+def _gated_rules() -> list[tuple[str, object]]:
+    from workers.email import rules
+
+    return [(name, rule) for name, rule in rules.WORKFLOW_RULES] + [("EXPEDITE", rules.EXPEDITE),
+                                                                    ("CANCEL", rules.CANCEL)]
+
+
+_RULE_WORDS = ["delivered", "RMA", "Return Authorization", "in transit", "P.O.", "PO", "po", "Follow-Up", "rush",
+               "ASAP", "same day", "cancelled", "Competitor", "switching suppliers", "another vendor", "border",
+               "know", "İ", "ǅ", "K", "ß", "\u212a", "\n", " ", ".", "-", "PÖ"]
+
+
+@given(st.lists(st.sampled_from(_RULE_WORDS) | st.text(max_size=6), max_size=12).map(" ".join))
+def test_substring_gates_never_hide_a_match(text: str) -> None:
+    """The `in` pre-check is only a shortcut: with or without it, every rule finds the same thing."""
+    for name, rule in _gated_rules():
+        assert rule.search(text, text.lower()) == (rule.pattern.search(text) is not None), name  # type: ignore[attr-defined]

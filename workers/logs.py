@@ -67,6 +67,8 @@ def configure(level: str, role: str, static: dict[str, Any]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request at INFO: one line per Ollama call or upload drowns the pool's own events.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
 
 
 def configure_worker_logging(settings: WorkerSettings) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import ollama
@@ -24,52 +24,59 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# Bounds on every string and list. They go into the JSON schema, so the server's grammar keeps the model inside
+# them: without them a small model repeats list items until it runs out of tokens and the answer is cut-off JSON.
+Short = Annotated[str, Field(max_length=300)]
+Text = Annotated[str, Field(max_length=1200)]
+Items = Annotated[list[Short], Field(max_length=8)]
+
+
 class MissedEntities(_Out):
-    project_names: list[str] = Field(default_factory=list)
-    company_names: list[str] = Field(default_factory=list)
-    people: list[str] = Field(default_factory=list)
-    products: list[str] = Field(default_factory=list)
-    technical_specs: list[str] = Field(default_factory=list)
-    locations: list[str] = Field(default_factory=list)
-    other_references: list[str] = Field(default_factory=list)
+    project_names: Items = Field(default_factory=list)
+    company_names: Items = Field(default_factory=list)
+    people: Items = Field(default_factory=list)
+    products: Items = Field(default_factory=list)
+    technical_specs: Items = Field(default_factory=list)
+    locations: Items = Field(default_factory=list)
+    other_references: Items = Field(default_factory=list)
 
 
 class ActionItem(_Out):
-    task: str
-    owner: str
-    deadline: str
-    revenue_impact: str | None = None
+    task: Short
+    owner: Short
+    deadline: Short
+    revenue_impact: Short | None = None
 
 
 class Phase2Output(_Out):
-    workflow_validation: str
+    workflow_validation: Short
     missed_entities: MissedEntities
-    action_items: list[ActionItem]
-    risk_assessment: str
-    initial_response: str
+    action_items: Annotated[list[ActionItem], Field(max_length=8)]
+    risk_assessment: Text
+    initial_response: Text
     confidence: float = Field(ge=0, le=1)
-    business_process: str
-    extracted_requirements: list[str]
+    business_process: Short
+    extracted_requirements: Items
 
 
 class StrategicInsights(_Out):
-    opportunity: str
-    risk: str
-    relationship: str
+    opportunity: Text
+    risk: Text
+    relationship: Text
 
 
 class WorkflowIntelligence(_Out):
-    predicted_next_steps: list[str]
-    bottleneck_risks: list[str]
-    optimization_opportunities: list[str]
+    predicted_next_steps: Items
+    bottleneck_risks: Items
+    optimization_opportunities: Items
 
 
 class Phase3Output(_Out):
     strategic_insights: StrategicInsights
-    executive_summary: str
+    executive_summary: Text
     escalation_needed: bool
-    revenue_impact: str
-    cross_email_patterns: list[str]
+    revenue_impact: Short
+    cross_email_patterns: Items
     workflow_intelligence: WorkflowIntelligence
 
 
@@ -99,6 +106,7 @@ async def ask(
     schema: type[_Out],
     *,
     temperature: float,
+    num_predict: int = 1536,
     limiter: Callable[[], AbstractAsyncContextManager[Any]],
     request_timeout: float,
 ) -> PhaseResult:
@@ -112,7 +120,7 @@ async def ask(
             async with limiter():
                 response = await asyncio.wait_for(
                     client.chat(model=model, messages=messages, format=json_schema,
-                                options={"temperature": temperature}),
+                                options={"temperature": temperature, "num_predict": num_predict}),
                     request_timeout,
                 )
         except (httpx.TransportError, ConnectionError, TimeoutError) as e:

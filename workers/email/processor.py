@@ -153,7 +153,7 @@ async def _llm_phases(job: Job, data: EmailJob, cfg: OllamaSettings, phase1: dic
         p2_list = await asyncio.gather(*(
             ask(client, cfg.phase2_model,
                 phase2_prompt(e.subject, e.sender_email, e.received_at.isoformat(), e.body, phase1[e.id]),
-                Phase2Output, temperature=cfg.phase2_temperature, limiter=slot,
+                Phase2Output, temperature=cfg.phase2_temperature, num_predict=cfg.num_predict, limiter=slot,
                 request_timeout=cfg.request_timeout)
             for e in data.emails))
         p2 = {e.id: res for e, res in zip(data.emails, p2_list, strict=True)}
@@ -165,7 +165,7 @@ async def _llm_phases(job: Job, data: EmailJob, cfg: OllamaSettings, phase1: dic
             if chain["is_complete_chain"] or data.options.forceAllPhases or critical:
                 prompt = phase3_prompt(_brief(mails), [p2[e.id].output for e in mails])
                 p3[conv] = await ask(client, cfg.phase3_model, prompt, Phase3Output,
-                                     temperature=cfg.phase3_temperature, limiter=slot,
+                                     temperature=cfg.phase3_temperature, num_predict=cfg.num_predict, limiter=slot,
                                      request_timeout=cfg.request_timeout)
         return p2, p3
     except OllamaUnavailable as e:

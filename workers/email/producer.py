@@ -6,11 +6,14 @@ before it is queued, so a bad job is refused here rather than failing in a worke
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from bullmq import Queue
 
-from workers.email.schema import PRIORITY_MAP, EmailJob
+from workers.email.schema import MAX_EMAILS_PER_JOB, PRIORITY_MAP, EmailJob
 
 QUEUE = "email-processing"
 JOB_NAME = "process-emails"
@@ -27,15 +30,55 @@ def job_options(job: EmailJob, **overrides: Any) -> dict[str, Any]:
 
 
 async def enqueue_emails(redis_url: str, jobs: list[dict[str, Any]], *, prefix: str = "bull",
-                         **opts: Any) -> list[str]:
-    """Validate and add each job; returns the BullMQ job ids. Raises pydantic.ValidationError on bad data."""
+                         job_ids: list[str] | None = None, **opts: Any) -> list[str]:
+    """Validate and add each job; returns the BullMQ job ids. Raises pydantic.ValidationError on bad data.
+
+    `job_ids`: BullMQ ids to add under; BullMQ ignores an add whose id is already in the queue."""
     parsed = [EmailJob.model_validate(j) for j in jobs]
     queue = Queue(QUEUE, {"connection": redis_url, "prefix": prefix})
     try:
         ids = []
-        for raw, job in zip(jobs, parsed, strict=True):
-            added = await queue.add(JOB_NAME, raw, job_options(job, **opts))
+        for i, (raw, job) in enumerate(zip(jobs, parsed, strict=True)):
+            extra = {"jobId": job_ids[i]} if job_ids else {}
+            added = await queue.add(JOB_NAME, raw, job_options(job, **extra, **opts))
             ids.append(str(added.id))
         return ids
     finally:
         await queue.close()
+
+
+_PRIORITY_ORDER = ("low", "medium", "high", "critical")
+
+
+def reanalysis_jobs(database: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Jobs for every email whose stored result says a phase fell back (Ollama was down or answered garbage),
+    one per conversation so Phase 3 sees the chain, with the data as a producer would send it.
+
+    Each job's BullMQ id is derived from its emails and their run counts: running the command again before
+    the workers got to them adds nothing, and after a new run that fell back again it queues them anew."""
+    if not database.exists():
+        raise FileNotFoundError(f"no email database at {database}")
+    con = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            """SELECT e.id, e.conversation_id, e.subject, e.body, e.sender_email, e.received_at, e.importance,
+                      r.priority, r.runs
+               FROM email_results r JOIN emails e ON e.id = r.email_id
+               WHERE r.needs_reanalysis = 1 ORDER BY e.conversation_id, e.received_at, e.id""").fetchall()
+    finally:
+        con.close()
+    by_conversation: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        by_conversation.setdefault(row[1], []).append(row)
+    jobs, ids = [], []
+    for conversation, members in by_conversation.items():
+        for start in range(0, len(members), MAX_EMAILS_PER_JOB):
+            chunk = members[start:start + MAX_EMAILS_PER_JOB]
+            digest = hashlib.sha256(repr([(m[0], m[8]) for m in chunk]).encode()).hexdigest()[:16]
+            emails = [{"id": m[0], "conversation_id": m[1], "subject": m[2], "body": m[3], "sender_email": m[4],
+                       "received_at": m[5], **({"importance": m[6]} if m[6] else {})} for m in chunk]
+            priority = max((m[7] for m in chunk), key=_PRIORITY_ORDER.index)
+            jobs.append({"id": f"reanalyse-{conversation}-{digest}", "conversationId": conversation,
+                         "emails": emails, "priority": priority, "options": {}})
+            ids.append(f"reanalyse-{digest}")
+    return jobs, ids

@@ -23,15 +23,31 @@ def _words(*words: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(words) + r")\b", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Rule:
+    """A pattern and the lower-case substrings one of which every match contains: the cheap `in` test on the
+    lower-cased text skips most regex scans (each scan costs ~10 us on a typical email, an `in` a few dozen ns)."""
+
+    pattern: re.Pattern[str]
+    hints: tuple[str, ...]
+
+    def search(self, text: str, low: str) -> bool:
+        return any(h in low for h in self.hints) and self.pattern.search(text) is not None
+
+
+def _word_rule(*words: str) -> Rule:
+    return Rule(_words(*words), tuple(w.replace("\\", "").lower() for w in words))
+
+
 # Checked in this order; the first that matches names the state.
-WORKFLOW_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("COMPLETION", _words("delivered", "completed", "resolved", "closed", "received in full", "all set")),
-    ("RETURNS", _words("return", "returns", "returned", "RMA", "refund", "return authorization")),
-    ("SHIPPING", _words("shipped", "shipping", "shipment", "tracking", "freight", "carrier", "in transit",
-                        "delivery")),
-    ("QUOTE_PROCESSING", _words("quote", "quotes", "quotation", "pricing", "RFQ", "price list")),
-    ("ORDER_MANAGEMENT", _words("order", "orders", "purchase order", "PO", "P\\.O\\.", "invoice", "reorder")),
-    ("IN_PROGRESS", _words("in progress", "working on", "processing", "status", "follow-up", "update")),
+WORKFLOW_RULES: tuple[tuple[str, Rule], ...] = (
+    ("COMPLETION", _word_rule("delivered", "completed", "resolved", "closed", "received in full", "all set")),
+    ("RETURNS", _word_rule("return", "returns", "returned", "RMA", "refund", "return authorization")),
+    ("SHIPPING", _word_rule("shipped", "shipping", "shipment", "tracking", "freight", "carrier", "in transit",
+                            "delivery")),
+    ("QUOTE_PROCESSING", _word_rule("quote", "quotes", "quotation", "pricing", "RFQ", "price list")),
+    ("ORDER_MANAGEMENT", _word_rule("order", "orders", "purchase order", "PO", "P\\.O\\.", "invoice", "reorder")),
+    ("IN_PROGRESS", _word_rule("in progress", "working on", "processing", "status", "follow-up", "update")),
 )
 
 URGENCY_WEIGHTS: tuple[tuple[re.Pattern[str], int], ...] = (
@@ -55,10 +71,11 @@ _KEY_PHRASES = [(p, re.compile(r"\b" + re.escape(p) + r"\b", re.IGNORECASE)) for
 _URGENCY_HINTS = (("urgent",), ("critical",), ("emergency",), ("asap", "a.s.a.p"), ("immediate",), ("escalat",),
                   ("deadline",), ("today",), ("now",))
 
-EXPEDITE = _words("expedite", "expedited", "rush", "overnight", "asap", "same day")
-CANCEL = re.compile(r"\b(?:cancel\w*|competitor|reconsider|switch(?:ing)? suppliers?|another vendor)\b",
-                    re.IGNORECASE)
+EXPEDITE = _word_rule("expedite", "expedited", "rush", "overnight", "asap", "same day")
+CANCEL = Rule(re.compile(r"\b(?:cancel\w*|competitor|reconsider|switch(?:ing)? suppliers?|another vendor)\b",
+                         re.IGNORECASE), ("cancel", "competitor", "reconsider", "switch", "another vendor"))
 QUANTITY = re.compile(r"\b(\d[\d,]*)\s*(?:units|pcs|pieces|cases|pallets)\b", re.IGNORECASE)
+_QUANTITY_HINTS = ("unit", "pcs", "piece", "case", "pallet")
 HIGH_VALUE = 50_000.0
 BULK_QUANTITY = 100
 
@@ -103,9 +120,10 @@ class Phase1Result:
         return dict(vars(self))
 
 
-def workflow_state(text: str) -> str:
-    for state, pattern in WORKFLOW_RULES:
-        if pattern.search(text):
+def workflow_state(text: str, lower: str | None = None) -> str:
+    low = text.lower() if lower is None else lower
+    for state, rule in WORKFLOW_RULES:
+        if rule.search(text, low):
             return state
     return "START_POINT"
 
@@ -136,20 +154,21 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
     amounts = entities.amounts
     financial = round(sum(amounts), 2)
     patterns = []
-    quantities = [int(q.replace(",", "")) for q in QUANTITY.findall(text)]
+    quantities = ([int(q.replace(",", "")) for q in QUANTITY.findall(text)]
+                  if any(h in low for h in _QUANTITY_HINTS) else [])
     if any(q >= BULK_QUANTITY for q in quantities) or len(entities.part_numbers) >= 3:
         patterns.append("bulk_order")
     if score >= 5:
         patterns.append("high_urgency")
     if financial > HIGH_VALUE:
         patterns.append("high_value")
-    if EXPEDITE.search(text):
+    if EXPEDITE.search(text, low):
         patterns.append("expedited_processing")
-    if CANCEL.search(text):
+    if CANCEL.search(text, low):
         patterns.append("cancellation_risk")
     return Phase1Result(
         entities=entities.as_dict(),
-        workflow_state=workflow_state(text),
+        workflow_state=workflow_state(text, low),
         urgency_score=score,
         priority=priority_for(score),
         financial_impact=financial,

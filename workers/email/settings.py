@@ -25,6 +25,9 @@ class OllamaSettings(BaseModel):
     per_worker_concurrency: int = Field(3, ge=1)
     pool_concurrency: int = Field(4, ge=1)
     request_timeout: float = Field(120.0, gt=0)
+    # Ollama's default is unbounded: a model that loops would run until request_timeout. The output schemas are
+    # bounded, so a complete answer fits well inside this; a cut-off one is invalid JSON and counts as a bad answer.
+    num_predict: int = Field(1536, ge=64)
     phase3_for_critical: bool = True
 
 

@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-workers", type=int)
     run.add_argument("--max-memory-mb", type=int)
     run.add_argument("--log-level")
+    run.add_argument("--http-port", type=int, help="the HTTP server's port (default 5454; 0: any free port)")
+    run.add_argument("--no-http", action="store_true", help="serve no HTTP (no intake route, no metrics)")
 
     check = sub.add_parser("check", help="validate the configuration and import every processor")
     common(check)
@@ -80,6 +82,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         over["queues"] = [parse_queue_flag(f) for f in args.queue]
     if getattr(args, "log_level", None):
         over["log_level"] = args.log_level
+    http = {k: v for k, v in (("port", getattr(args, "http_port", None)),
+                              ("enabled", False if getattr(args, "no_http", False) else None)) if v is not None}
+    if http:
+        over["http"] = http
     return over
 
 
@@ -138,9 +144,13 @@ def run(cfg: CorralConfig) -> int:
         problem = _redis_problem(url)
         if problem:
             return _fail(problem)
+        from pool.http import HttpBindError
         from pool.supervisor import Supervisor
 
-        return asyncio.run(Supervisor(cfg, url).run())
+        try:
+            return asyncio.run(Supervisor(cfg, url).run())
+        except HttpBindError as e:
+            return _fail(str(e))
     finally:
         if embedded is not None:
             embedded.stop()

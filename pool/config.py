@@ -97,9 +97,16 @@ class QueueConfig(_Strict):
         return v
 
 
+class HttpConfig(_Strict):
+    enabled: bool = True
+    host: str = Field("127.0.0.1", description="0.0.0.0 to accept other hosts (desci-server, Prometheus)")
+    port: int = Field(5454, ge=0, le=65535, description="0: any free port (tests)")
+
+
 class CorralConfig(_Strict):
     redis: RedisConfig = RedisConfig()
     pool: PoolConfig = PoolConfig()
+    http: HttpConfig = HttpConfig()
     queues: list[QueueConfig] = Field(default_factory=list)
     log_level: str = "INFO"
 
@@ -127,6 +134,8 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "CORRAL_REDIS_URL": ("redis", "url"),
     "CORRAL_REDIS_PREFIX": ("redis", "prefix"),
     "CORRAL_LOG_LEVEL": ("", "log_level"),
+    "CORRAL_HTTP_HOST": ("http", "host"),
+    "CORRAL_HTTP_PORT": ("http", "port"),
     **{f"CORRAL_{name.upper()}": ("pool", name) for name in PoolConfig.model_fields},
 }
 

@@ -28,7 +28,9 @@ from pool import policy
 from pool.backlog import Backlog, EventWatcher, probe
 from pool.config import CorralConfig
 from pool.handback import hand_back_jobs
+from pool.http import HttpServer
 from pool.metrics import Counters, Restart, Throughput, build_snapshot, publish
+from pool.web import WebApp
 from pool.worker_process import WorkerProcess, process_tree
 from workers.bullmq_scripts import AsyncScripts, QueueKeys
 from workers.main import redact
@@ -81,6 +83,8 @@ class Supervisor:
         self._tasks: list[asyncio.Task[None]] = []
         self.client: redis.asyncio.Redis | None = None
         self.scripts: dict[str, AsyncScripts] = {}
+        self.http: HttpServer | None = None
+        self.web: WebApp | None = None
 
     # -- public API ----------------------------------------------------------------------------------
 
@@ -148,6 +152,15 @@ class Supervisor:
         log.info("supervisor %s up: redis %s, queues %s, workers %d..%d, memory limit %d MB",
                  self.daemon_id, redact(self.redis_url), ", ".join(self.queue_names),
                  self.cfg.pool.min_workers, self.cfg.pool.max_workers, self.cfg.pool.max_memory_mb)
+        if self.cfg.http.enabled:
+            self.web = WebApp(self.redis_url, self.prefix, served={q.name for q in self.cfg.queues})
+            self.http = HttpServer(self.cfg.http, self.web.app)
+            try:
+                await self.http.start()
+            except BaseException:
+                await self.web.close()
+                await self.client.aclose()
+                raise
         watcher = EventWatcher(self.redis_url, self.prefix, self.queue_names, self._on_backlog_event)
         self._tasks = [
             asyncio.create_task(self._guard(watcher.run(), "event watcher")),
@@ -171,6 +184,10 @@ class Supervisor:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
             await self._publish_final()
+            if self.http is not None:
+                await self.http.stop()
+            if self.web is not None:
+                await self.web.close()
             await self.client.aclose()
         return 0
 
@@ -276,6 +293,8 @@ class Supervisor:
         )
         recycle = settings.max_jobs
         others = tuple(o.conn.fileno() for o in self.workers.values() if not o.conn.closed)
+        if self.http is not None:
+            others += self.http.filenos()  # a worker must not keep the daemon's port open
         w = WorkerProcess.start(settings, recycle, others)
         self.workers[w.worker_id] = w
         loop = asyncio.get_running_loop()
@@ -353,6 +372,9 @@ class Supervisor:
         w.conn.close()
         self.workers.pop(w.worker_id, None)
         exit_desc = w.exit_description()
+        if orphans := w.kill_orphans():
+            log.warning("worker %s (pid %s) left %d child process(es) running; killed them", w.worker_id, w.pid,
+                        orphans, extra={"worker_id": w.worker_id})
         clean = w.drain_requested_at is not None and w.process.exitcode == 0 and not w.kill_reason
         never_started = not w.ready and not self._stopping and (
             not w.kill_reason or w.kill_reason.startswith("did not start"))

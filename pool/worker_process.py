@@ -58,6 +58,9 @@ class WorkerProcess:
     kill_reason: str = ""  # set when the supervisor kills it; "" for any other death
     blame_jobs: bool = False
     start_error: str = ""
+    # The processes under the worker at the last sample. A worker that dies on its own leaves its children
+    # (a build) to init: the supervisor kills them from this list, since /proc no longer links them to it.
+    descendants: list[psutil.Process] = field(default_factory=list)
     idle_since: float | None = None
     _ps: psutil.Process | None = field(default=None, repr=False)
 
@@ -129,15 +132,20 @@ class WorkerProcess:
             total = int(self._ps.memory_info().rss)
         except psutil.Error:
             return self.rss_bytes
+        known = {p.pid: p for p in self.descendants}
+        descendants: list[psutil.Process] = []
         stack = list(children_of.get(self.pid, ()))
         while stack:
             pid = stack.pop()
             stack.extend(children_of.get(pid, ()))
             try:
-                total += int(psutil.Process(pid).memory_info().rss)
+                proc = known.get(pid) or psutil.Process(pid)
+                total += int(proc.memory_info().rss)
+                descendants.append(proc)
             except psutil.Error:
                 pass
         self.rss_bytes = total
+        self.descendants = descendants
         return total
 
     def kill(self) -> None:
@@ -159,6 +167,18 @@ class WorkerProcess:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+    def kill_orphans(self) -> int:
+        """SIGKILL what the dead worker left running; returns how many. psutil refuses a reused pid."""
+        killed = 0
+        for proc in self.descendants:
+            try:
+                proc.kill()
+                killed += 1
+            except psutil.Error:
+                pass
+        self.descendants = []
+        return killed
 
     def exit_description(self) -> str:
         code = self.process.exitcode

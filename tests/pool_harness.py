@@ -27,9 +27,12 @@ FAST_POOL = {
 }
 
 
-def make_config(redis_url: str, queues: list[tuple[str, str, int]], **pool: Any) -> CorralConfig:
+def make_config(redis_url: str, queues: list[tuple[str, str, int]], *, http: dict[str, Any] | None = None,
+                **pool: Any) -> CorralConfig:
+    """A fast pool on `redis_url`; no HTTP server unless `http` (e.g. {"port": 0}) asks for one."""
     return CorralConfig.model_validate({
         "redis": {"url": redis_url},
+        "http": {"enabled": False} if http is None else http,
         "pool": {**FAST_POOL, **pool},
         "queues": [{"name": n, "processor": p, "concurrency": c} for n, p, c in queues],
         "log_level": "INFO",

@@ -24,6 +24,7 @@ FAST_ENV = {
     "CORRAL_HEARTBEAT_INTERVAL": "0.2",
     "CORRAL_POLL_INTERVAL": "0.2",
     "CORRAL_LOG_FORMAT": "json",
+    "CORRAL_HTTP_PORT": "0",  # tests run side by side with an operator's daemon on 5454
 }
 
 
@@ -181,3 +182,46 @@ def test_embedded_port_taken_is_a_clear_error(redis_server: object, tmp_path: Pa
                    '[[queues]]\nname = "a"\nprocessor = "workers.processors.builtin:echo"\n')
     res = corral("run", "--config", str(cfg))
     assert res.returncode == 2 and f"port {port} already has a Redis on it" in res.stderr
+
+
+def test_default_config_serves_both_job_types_and_the_intake_route(redis_url: str, tmp_path: Path) -> None:
+    checked = corral("check", "--redis-url", redis_url)
+    assert checked.returncode == 0, checked.stderr
+    assert "ok  email-processing" in checked.stdout and "ok  myst-build" in checked.stdout
+
+    import httpx
+
+    port = free_port()
+    proc = start("--redis-url", redis_url, "--http-port", str(port), "--min-workers", "1", "--max-workers", "1",
+                 env={"INTERNAL_SERVICE_SECRET": "cli-secret", "CORRAL_EMAIL_DATABASE": str(tmp_path / "e.db"),
+                      "CORRAL_MYST_CONFIG": str(tmp_path / "none.toml")})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def up() -> bool:
+            try:
+                return httpx.get(base + "/openapi.json", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(up, 20, "the HTTP server")
+        assert "/v1/services/process-journal-submission" in httpx.get(base + "/openapi.json").json()["paths"]
+        r = httpx.post(base + "/v1/services/process-journal-submission", json={"url": "x"},
+                       headers={"X-Internal-Secret": "cli-secret"})
+        assert r.status_code == 400 and r.json()["ok"] is False
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_http_port_taken_is_a_clear_error(redis_url: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = corral("run", "--redis-url", redis_url, "--http-port", str(port), "--min-workers", "0")
+    assert res.returncode == 2
+    assert f"cannot serve HTTP on 127.0.0.1:{port}: Address already in use" in res.stderr

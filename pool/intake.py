@@ -1,0 +1,188 @@
+"""The MYST intake route: `POST /v1/services/process-journal-submission` queues a `myst-build` job.
+
+The order of the checks is the caller's contract: size (413), secret (401, compared in constant time),
+body (400 naming the field), Redis (503); then 202 with the job's status URL. The BullMQ job id is the
+request's jobId, so a repeated submission finds its job instead of building twice.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+import redis.asyncio
+from bullmq import Job, Queue
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from workers.myst.processor import JOB_NAME
+from workers.myst.schema import Submission
+from workers.myst.settings import MystSettings
+from workers.myst.source import BadSourceUrl, parse_blob_url
+
+log = logging.getLogger("corral.intake")
+
+PATH = "/v1/services/process-journal-submission"
+SECRET_HEADER = "X-Internal-Secret"
+
+
+class Accepted(BaseModel):
+    jobId: str
+    uuid: str
+    message: str
+    state: str
+    statusUrl: str
+
+
+class AcceptedResponse(BaseModel):
+    ok: bool = True
+    data: Accepted
+
+
+class JobStatus(BaseModel):
+    jobId: str
+    state: str
+    progress: Any = None
+    attemptsMade: int = 0
+    failedReason: str | None = None
+    returnvalue: Any = None
+    finishedOn: int | None = None
+
+
+class StatusResponse(BaseModel):
+    ok: bool = True
+    data: JobStatus
+
+
+class ErrorResponse(BaseModel):
+    ok: bool = False
+    message: str
+    field: str | None = None
+
+
+def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"ok": False, "message": message}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=status)
+
+
+def _validation_message(e: ValidationError) -> tuple[str, str]:
+    first = e.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(body)"
+    msg = first["msg"].removeprefix("Value error, ")
+    return field, f"{field}: {msg}" + (f" ({e.error_count() - 1} more)" if e.error_count() > 1 else "")
+
+
+def _openapi_body() -> dict[str, Any]:
+    schema = Submission.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {400: "invalid body; `field` names the failing field", 401: "missing or wrong X-Internal-Secret",
+            404: "no such job", 413: "body over the size limit", 503: "Redis is unreachable"}
+    return {c: {"model": ErrorResponse, "description": text[c]} for c in codes}
+
+
+class Intake:
+    def __init__(self, redis_url: str, prefix: str, settings: MystSettings, secret: str) -> None:
+        if not secret:
+            raise ValueError("the intake route needs a secret")
+        self.settings = settings
+        self.secret = secret.encode()
+        # Fail fast when Redis is down (503), instead of bullmq's default of retrying for minutes.
+        self.client = redis.asyncio.Redis.from_url(
+            redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
+            retry=Retry(NoBackoff(), 0))
+        self.queue = Queue(settings.queue, {"connection": self.client, "prefix": prefix})
+        self.prefix = prefix
+        self.router = APIRouter(tags=["MYST journal submissions"])
+        self.router.add_api_route(
+            PATH, self.submit, methods=["POST"], status_code=202, response_model=AcceptedResponse,
+            responses=_errors(400, 401, 413, 503), openapi_extra=_openapi_body(),
+            summary="Queue a MyST build of a GitHub repository",
+            description="Checks X-Internal-Secret, validates the body, and queues a `myst-build` job whose "
+                        "BullMQ id is `jobId` (a repeated jobId returns the existing job).")
+        self.router.add_api_route(
+            PATH + "/{job_id}", self.status, methods=["GET"], response_model=StatusResponse,
+            responses=_errors(401, 404, 503), summary="A submission's state, progress and failure reason")
+
+    async def close(self) -> None:
+        await self.queue.close()
+        await self.client.aclose()
+
+    def _authorised(self, request: Request) -> bool:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        return hmac.compare_digest(given, self.secret)
+
+    async def _read_body(self, request: Request) -> bytes | None:
+        limit = self.settings.max_body_kb * 1024
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            return None
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def submit(self, request: Request) -> JSONResponse:
+        body = await self._read_body(request)
+        if body is None:
+            return _error(413, f"body is over {self.settings.max_body_kb} KB")
+        if not self._authorised(request):
+            return _error(401, "Unauthorized")
+        try:
+            raw = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as e:
+            return _error(400, f"body is not valid JSON: {e}", "(body)")
+        try:
+            sub = Submission.model_validate(raw)
+        except ValidationError as e:
+            field, message = _validation_message(e)
+            return _error(400, message, field)
+        try:
+            parse_blob_url(sub.url, self.settings.github_base_url)
+        except BadSourceUrl as e:
+            return _error(400, f"url: {e}", "url")
+        status_url = str(request.url_for("status", job_id=sub.jobId))
+        try:
+            existed = bool(await self.client.exists(f"{self.prefix}:{self.settings.queue}:{sub.jobId}"))
+            if not existed:
+                keep = self.settings.keep_jobs_seconds
+                await self.queue.add(JOB_NAME, sub.model_dump(mode="json"), {
+                    "jobId": sub.jobId, "attempts": self.settings.attempts,
+                    "backoff": {"type": "exponential", "delay": self.settings.backoff_ms},
+                    "removeOnComplete": {"age": keep}, "removeOnFail": {"age": keep}})
+            state = await self.queue.getJobState(sub.jobId)
+        except (redis.RedisError, OSError) as e:
+            log.warning("submission %s not queued: Redis unreachable: %s", sub.jobId, e)
+            return _error(503, f"the job queue is unavailable, try again later ({type(e).__name__})")
+        message = "Job already queued; not queued again" if existed else "Job queued for processing"
+        log.info("submission %s (node %s): %s", sub.jobId, sub.uuid, message.lower())
+        data = Accepted(jobId=sub.jobId, uuid=sub.uuid, message=message, state=state, statusUrl=status_url)
+        return JSONResponse(AcceptedResponse(data=data).model_dump(), status_code=202,
+                            headers={"Location": status_url})
+
+    async def status(self, request: Request, job_id: str) -> JSONResponse:
+        if not self._authorised(request):
+            return _error(401, "Unauthorized")
+        try:
+            job = await Job.fromId(self.queue, job_id)
+            state = await self.queue.getJobState(job_id) if job else "unknown"
+        except (redis.RedisError, OSError) as e:
+            return _error(503, f"the job queue is unavailable, try again later ({type(e).__name__})")
+        if job is None:
+            return _error(404, f"no job {job_id!r} in queue {self.settings.queue!r}")
+        data = JobStatus(jobId=job_id, state=state, progress=job.progress, attemptsMade=job.attemptsMade,
+                         failedReason=job.failedReason or None, returnvalue=job.returnvalue,
+                         finishedOn=job.finishedOn or None)
+        return JSONResponse(StatusResponse(data=data).model_dump())

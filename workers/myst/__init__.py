@@ -1,0 +1,1 @@
+"""MYST journal submission builds: a GitHub repository holding a MyST article, built and uploaded."""

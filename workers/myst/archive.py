@@ -1,0 +1,133 @@
+"""Download a repository archive and unpack it, refusing what could harm the machine.
+
+The archive comes from the internet on behalf of whoever can submit a job: the download is streamed with a
+timeout and a size limit, and extraction rejects paths that leave the folder (zip slip), absolute paths,
+symbolic links, and more files or more bytes than configured — counted on the bytes actually written, since
+a zip's declared sizes can lie (zip bombs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import httpx
+
+CHUNK = 1 << 16
+
+
+class ArchiveError(Exception):
+    """The archive cannot be used; the message says why. Not worth retrying."""
+
+
+class NotFound(Exception):
+    """No archive at that URL (404)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_download_bytes: int
+    max_extract_bytes: int
+    max_entries: int
+
+
+async def download(client: httpx.AsyncClient, url: str, dest: Path, limits: Limits, time_limit: float) -> int:
+    """Stream `url` into `dest` within `time_limit` seconds in all; returns its size.
+
+    httpx errors (network, 5xx) and TimeoutError propagate: they are transient."""
+    async with asyncio.timeout(time_limit):
+        return await _stream(client, url, dest, limits)
+
+
+async def _stream(client: httpx.AsyncClient, url: str, dest: Path, limits: Limits) -> int:
+    written = 0
+    async with client.stream("GET", url, follow_redirects=True) as response:
+        if response.status_code == 404:
+            raise NotFound(url)
+        if 400 <= response.status_code < 500:
+            raise ArchiveError(f"GET {url} answered {response.status_code}")
+        response.raise_for_status()
+        declared = int(response.headers.get("content-length") or 0)
+        if declared > limits.max_download_bytes:
+            raise ArchiveError(f"archive is {declared} bytes, over the {limits.max_download_bytes} byte limit")
+        with dest.open("wb") as f:
+            async for chunk in response.aiter_bytes(CHUNK):
+                written += len(chunk)
+                if written > limits.max_download_bytes:
+                    raise ArchiveError(f"archive is over the {limits.max_download_bytes} byte download limit")
+                f.write(chunk)
+    return written
+
+
+def _safe_name(info: zipfile.ZipInfo) -> PurePosixPath:
+    name = info.filename.replace("\\", "/")
+    path = PurePosixPath(name)
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise ArchiveError(f"archive entry {info.filename!r} has an absolute path")
+    if ".." in path.parts:
+        raise ArchiveError(f"archive entry {info.filename!r} points outside the folder (zip slip)")
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        raise ArchiveError(f"archive entry {info.filename!r} is a symbolic link")
+    # Many zip writers store permission bits only (no file type): those entries are plain files.
+    if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
+        raise ArchiveError(f"archive entry {info.filename!r} is not a regular file or folder")
+    return path
+
+
+def extract(archive: Path, dest: Path, limits: Limits) -> None:
+    """Unpack `archive` into `dest`, all or nothing: on any refusal `dest` is removed."""
+    try:
+        with zipfile.ZipFile(archive) as z:
+            infos = z.infolist()
+            if len(infos) > limits.max_entries:
+                raise ArchiveError(f"archive has {len(infos)} entries, over the limit of {limits.max_entries}")
+            names = [_safe_name(i) for i in infos]  # refuse before writing anything
+            declared = sum(i.file_size for i in infos)
+            if declared > limits.max_extract_bytes:
+                raise ArchiveError(f"archive unpacks to {declared} bytes, over the {limits.max_extract_bytes} "
+                                   "byte limit")
+            dest.mkdir(parents=True, exist_ok=True)
+            root = dest.resolve()
+            total = 0
+            for info, name in zip(infos, names, strict=True):
+                target = (root / name).resolve()
+                if not target.is_relative_to(root):
+                    raise ArchiveError(f"archive entry {info.filename!r} points outside the folder (zip slip)")
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(info) as src, open(target, "xb") as out:
+                    while chunk := src.read(CHUNK):
+                        total += len(chunk)
+                        if total > limits.max_extract_bytes:
+                            raise ArchiveError(f"archive unpacks to more than {limits.max_extract_bytes} bytes "
+                                               "(its declared sizes are wrong: a zip bomb?)")
+                        out.write(chunk)
+                os.chmod(target, 0o644)
+    except zipfile.BadZipFile as e:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise ArchiveError(f"not a valid zip archive: {e}") from None
+    except FileExistsError as e:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise ArchiveError(f"archive holds {e.filename} twice (or as both a file and a folder)") from None
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+
+
+def project_folder(extracted: Path, folder: str) -> Path:
+    """GitHub archives hold one top folder (`{repo}-{ref}`); the project is `folder` inside it."""
+    tops = [p for p in extracted.iterdir() if p.is_dir()]
+    if len(tops) != 1 or any(p.is_file() for p in extracted.iterdir()):
+        raise ArchiveError("archive does not have the single top folder of a GitHub archive")
+    project = (tops[0] / folder).resolve() if folder else tops[0].resolve()
+    if not project.is_relative_to(tops[0].resolve()):
+        raise ArchiveError(f"folder {folder!r} is outside the repository")
+    return project

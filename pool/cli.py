@@ -18,6 +18,7 @@ import redis.asyncio
 
 from pool.config import ConfigError, CorralConfig, load_config, parse_queue_flag
 from pool.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from pool.fleet import is_live
 from pool.metrics import read_snapshots
 from workers.errors import ProcessorImportError
 from workers.logs import configure
@@ -28,7 +29,7 @@ log = logging.getLogger("corral")
 
 EXIT_CONFIG = 2
 # Commands that talk to Redis (and the email database) but run no processors: no [[queues]] needed.
-CLIENT_COMMANDS = ("status", "enqueue-emails", "reanalyse-emails")
+CLIENT_COMMANDS = ("status", "watch", "enqueue-emails", "reanalyse-emails")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="print the latest metrics snapshot of every daemon")
     common(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    watch = sub.add_parser("watch", help="a live terminal view of every daemon on the Redis")
+    common(watch)
+    watch.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (default 1)")
+    watch.add_argument("--once", action="store_true", help="print one frame and exit")
     return ap
 
 
@@ -113,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(str(e))
     if args.command == "status":
         return _status(args, cfg)
+    if args.command == "watch":
+        return _watch(args, cfg)
     if args.command == "enqueue-emails":
         return _enqueue_emails(args, cfg)
     if args.command == "reanalyse-emails":
@@ -254,12 +262,29 @@ def _status(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
     return 0
 
 
+def _watch(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
+    from pool.watch import watch
+
+    url = _redis_url_for_client(args, cfg)
+    problem = _redis_problem(url)
+    if problem:
+        return _fail(problem, 1)
+    try:
+        return asyncio.run(watch(url, cfg.redis.prefix if cfg else "bull", max(0.2, args.interval), args.once))
+    except KeyboardInterrupt:
+        return 0
+
+
 def format_snapshot(s: dict[str, Any]) -> str:
     age = time.time() - s["at"]
-    stale = f"  (STALE: no report for {age:.0f}s)" if age > 20 else ""
+    if s.get("stopped"):
+        stale = "  (stopped)"
+    else:
+        stale = "" if is_live(s, time.time()) else f"  (SILENT: no report for {age:.0f}s)"
+    shares = ", ".join(f"{q} {v:.2f}" for q, v in (s.get("fleetShare") or {}).items() if v < 1)
     lines = [
         f"daemon {s['daemonId']} on {s['host']} pid {s['pid']}, up {s['uptime']:.0f}s, "
-        f"reported {age:.1f}s ago{stale}",
+        f"reported {age:.1f}s ago{stale}" + (f"; fleet share {shares}" if shares else ""),
         f"  workers: {s['totalWorkers']} (busy {s['activeWorkers']}, idle {s['idleWorkers']}, "
         f"starting {s['startingWorkers']}, draining {s['drainingWorkers']}); "
         f"limits {s['limits']['minWorkers']}..{s['limits']['maxWorkers']}",

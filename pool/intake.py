@@ -176,8 +176,10 @@ class Intake:
         if not self._authorised(request):
             return _error(401, "Unauthorized")
         try:
+            # State first: the Lua script that moves a job to completed/failed writes its hash in the same step,
+            # so a final state read first guarantees the hash read next has the result and reason.
+            state = await self.queue.getJobState(job_id)
             job = await Job.fromId(self.queue, job_id)
-            state = await self.queue.getJobState(job_id) if job else "unknown"
         except (redis.RedisError, OSError) as e:
             return _error(503, f"the job queue is unavailable, try again later ({type(e).__name__})")
         if job is None:

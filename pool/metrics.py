@@ -16,6 +16,7 @@ from typing import Any
 import redis.asyncio
 
 from pool.backlog import Backlog
+from workers.telemetry import Labels, TelemetrySnapshot
 
 SNAPSHOT_TTL_SECONDS = 24 * 3600
 
@@ -65,6 +66,47 @@ class Counters:
                 t["completed"] += c
                 t["failed"] += f
         return out
+
+
+HistogramKey = tuple[str, Labels]
+
+
+@dataclass
+class TelemetryTotals:
+    """Workers' telemetry summed: histograms over every worker that ever ran, gauges over live ones.
+
+    A reaped worker's histograms are folded into `retired`, so a pool that recycles workers for months
+    keeps one entry per series rather than one per worker."""
+
+    live: dict[str, TelemetrySnapshot] = field(default_factory=dict)
+    retired: dict[HistogramKey, tuple[list[int], float]] = field(default_factory=dict)
+
+    def update(self, worker_id: str, snapshot: TelemetrySnapshot) -> None:
+        self.live[worker_id] = snapshot
+
+    def retire(self, worker_id: str) -> None:
+        snap = self.live.pop(worker_id, None)
+        if snap is not None:
+            _fold(self.retired, snap)
+
+    def histograms(self) -> dict[HistogramKey, tuple[list[int], float]]:
+        out = {k: (list(c), t) for k, (c, t) in self.retired.items()}
+        for snap in self.live.values():
+            _fold(out, snap)
+        return out
+
+    def gauges(self) -> dict[HistogramKey, float]:
+        out: dict[HistogramKey, float] = {}
+        for snap in self.live.values():
+            for g in snap.gauges:
+                out[(g.name, g.labels)] = out.get((g.name, g.labels), 0.0) + g.value
+        return out
+
+
+def _fold(into: dict[HistogramKey, tuple[list[int], float]], snap: TelemetrySnapshot) -> None:
+    for h in snap.histograms:
+        counts, total = into.get((h.name, h.labels), ([0] * len(h.counts), 0.0))
+        into[(h.name, h.labels)] = ([a + b for a, b in zip(counts, h.counts, strict=True)], total + h.total)
 
 
 @dataclass

@@ -145,6 +145,8 @@ def scale(
         need = max((workers_needed(d) for d in demands), default=0)
         desired = max(min_workers, min(max_workers, need))
         why = _describe(demands, need)
+        if need < min_workers:
+            why = f"min_workers {min_workers}; {why}"
     else:
         desired, why = min_workers, "autoscaling off"
     if current < desired:

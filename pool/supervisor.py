@@ -24,12 +24,12 @@ from typing import Any
 import redis.asyncio
 import redis.exceptions
 
-from pool import policy
+from pool import fleet, policy
 from pool.backlog import Backlog, EventWatcher, probe
 from pool.config import CorralConfig
 from pool.handback import hand_back_jobs
 from pool.http import HttpServer
-from pool.metrics import Counters, Restart, Throughput, build_snapshot, publish
+from pool.metrics import Counters, Restart, TelemetryTotals, Throughput, build_snapshot, publish, read_snapshots
 from pool.web import WebApp
 from pool.worker_process import WorkerProcess, process_tree
 from workers.bullmq_scripts import AsyncScripts, QueueKeys
@@ -60,6 +60,11 @@ class Supervisor:
         )
         self.workers: dict[str, WorkerProcess] = {}
         self.counters = Counters()
+        self.telemetry = TelemetryTotals()
+        self.capacity = fleet.capacity(config.pool.max_workers, {q.name: q.concurrency for q in config.queues})
+        self.fleet_shares: dict[str, float] = {}  # queue -> part of its backlog we scale for (fleet.py)
+        self.scaling_counts: Counter[str] = Counter()  # "up" / "down"
+        self.last_step_at = time.time()
         self.throughput = Throughput()
         self.backlog: dict[str, Backlog] = {}
         self.restarts: deque[Restart] = deque(maxlen=200)
@@ -81,6 +86,7 @@ class Supervisor:
         self._reaping: set[asyncio.Task[None]] = set()
         self._listener_tasks: set[asyncio.Future[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._background_stop = False  # the background loops' exit, should a cancellation be swallowed
         self.client: redis.asyncio.Redis | None = None
         self.scripts: dict[str, AsyncScripts] = {}
         self.http: HttpServer | None = None
@@ -102,6 +108,10 @@ class Supervisor:
             log.info("stop requested: no new jobs; finishing jobs in hand within %gs", self.cfg.pool.shutdown_timeout)
             self._stopping = True
         self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def snapshot(self) -> dict[str, Any]:
         now = time.time()
@@ -131,6 +141,8 @@ class Supervisor:
                     "lastStartError": self.last_start_error or None},
             now=now,
         )
+        snap.update(capacity=self.capacity, fleetShare=dict(self.fleet_shares),
+                    metricsInterval=self.cfg.pool.metrics_interval, stopped=self._stopping and not self.workers)
         self.last_snapshot = snap
         return snap
 
@@ -153,7 +165,7 @@ class Supervisor:
                  self.daemon_id, redact(self.redis_url), ", ".join(self.queue_names),
                  self.cfg.pool.min_workers, self.cfg.pool.max_workers, self.cfg.pool.max_memory_mb)
         if self.cfg.http.enabled:
-            self.web = WebApp(self.redis_url, self.prefix, served={q.name for q in self.cfg.queues})
+            self.web = WebApp(self)
             self.http = HttpServer(self.cfg.http, self.web.app)
             try:
                 await self.http.start()
@@ -163,9 +175,9 @@ class Supervisor:
                 raise
         watcher = EventWatcher(self.redis_url, self.prefix, self.queue_names, self._on_backlog_event)
         self._tasks = [
-            asyncio.create_task(self._guard(watcher.run(), "event watcher")),
-            asyncio.create_task(self._guard(self._stalled_loop(), "stalled check")),
-            asyncio.create_task(self._guard(self._metrics_loop(), "metrics")),
+            asyncio.create_task(self._guard(watcher.run(), "event watcher"), name="event watcher"),
+            asyncio.create_task(self._guard(self._stalled_loop(), "stalled check"), name="stalled check"),
+            asyncio.create_task(self._guard(self._metrics_loop(), "metrics"), name="metrics"),
         ]
         try:
             while not self._stopping:
@@ -177,17 +189,22 @@ class Supervisor:
                 self._wake.clear()
             await self._shutdown()
         finally:
+            self._background_stop = True
             for t in self._tasks:
                 t.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            # Bounded: a cancellation that lands inside a Redis call can be swallowed by the client, and the
+            # daemon must stop anyway.
+            _, stuck = await asyncio.wait(self._tasks, timeout=5)
+            for t in stuck:
+                log.warning("background task %s did not stop within 5s; leaving it", t.get_name())
             if threading.current_thread() is threading.main_thread():
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
             await self._publish_final()
+            if self.web is not None:
+                await self.web.close()  # first: ends the dashboard's streams, which would hold the server open
             if self.http is not None:
                 await self.http.stop()
-            if self.web is not None:
-                await self.web.close()
             await self.client.aclose()
         return 0
 
@@ -205,6 +222,7 @@ class Supervisor:
 
     async def _step(self) -> None:
         now = time.time()
+        self.last_step_at = now  # /healthz: the loop is turning
         if now - self._last_rss_sample >= RSS_SAMPLE_SECONDS:
             self._last_rss_sample = now
             tree = process_tree()
@@ -247,7 +265,7 @@ class Supervisor:
             out.append(policy.QueueDemand(
                 queue=q.name, runnable=b.runnable, held=held[q.name], paused=b.paused,
                 global_concurrency=b.global_concurrency, fleet_active=b.active,
-                per_worker_concurrency=q.concurrency,
+                per_worker_concurrency=q.concurrency, fleet_share=self.fleet_shares.get(q.name, 1.0),
             ))
         return out
 
@@ -275,7 +293,9 @@ class Supervisor:
         entry = {"at": round(now, 3), "spawn": decision.spawn, "drain": list(decision.drain),
                  "reason": decision.reason, "workers": len(self.workers)}
         self.scaling_log.append(entry)
-        log.info(decision.reason, extra={"event": "scale", "spawn": decision.spawn, "drain": len(decision.drain)})
+        self.scaling_counts["up" if decision.spawn else "down"] += 1
+        log.info(decision.reason, extra={"event": "scale", "spawn": decision.spawn, "drain": len(decision.drain),
+                                         "reason": decision.reason, "workers": len(self.workers)})
         self._emit("scale", entry)
 
     # -- worker lifecycle ---------------------------------------------------------------------------
@@ -340,6 +360,7 @@ class Supervisor:
                 w.drain_requested_at = now
                 w.drain_reason = msg.drain_reason
             self.counters.update(w.worker_id, msg.completed, msg.failed, msg.processing_seconds, msg.per_queue)
+            self.telemetry.update(w.worker_id, msg.telemetry)
             if msg.state == "idle":
                 w.idle_since = w.idle_since or now
             else:
@@ -371,6 +392,7 @@ class Supervisor:
         w.process.join(timeout=1)
         w.conn.close()
         self.workers.pop(w.worker_id, None)
+        self.telemetry.retire(w.worker_id)
         exit_desc = w.exit_description()
         if orphans := w.kill_orphans():
             log.warning("worker %s (pid %s) left %d child process(es) running; killed them", w.worker_id, w.pid,
@@ -430,7 +452,7 @@ class Supervisor:
     async def _stalled_loop(self) -> None:
         """BullMQ's stalled-job check; its `stalled-check` key makes it run once per interval fleet-wide."""
         p = self.cfg.pool
-        while True:
+        while not self._background_stop:
             await asyncio.sleep(p.stalled_interval_ms / 1000)
             for q, scripts in self.scripts.items():
                 try:
@@ -441,15 +463,23 @@ class Supervisor:
                     log.warning("stalled check on %s failed: %s", q, e)
 
     async def _metrics_loop(self) -> None:
+        """Publish a snapshot (our registration in the fleet), then read the peers' for our shares."""
         assert self.client is not None
-        while True:
-            await asyncio.sleep(self.cfg.pool.metrics_interval)
+        while not self._background_stop:
             snap = self.snapshot()
             self._emit("metrics", snap)
             try:
                 await publish(self.client, self.prefix, snap)
+                peers = await read_snapshots(self.client, self.prefix)
+                shares = fleet.shares(self.daemon_id, self.capacity, peers, time.time())
+                if shares != self.fleet_shares and (self.fleet_shares or min(shares.values(), default=1) < 1):
+                    log.info("fleet shares now %s", ", ".join(f"{q} {v:.2f}" for q, v in shares.items()),
+                             extra={"event": "fleet", "peers": sum(fleet.is_live(p, time.time()) for p in peers)})
+                    self.fleet_shares = shares
+                    self._backlog_dirty = True
             except (redis.exceptions.RedisError, OSError) as e:
                 log.warning("could not publish metrics: %s", e)
+            await asyncio.sleep(self.cfg.pool.metrics_interval)
 
     async def _publish_final(self) -> None:
         assert self.client is not None

@@ -33,6 +33,8 @@ fi
 
 if [ "${BOOTSTRAP_DEV:-0}" = 1 ]; then
   apt_install node nodejs npm
+  # The dashboard test drives Debian's chromium through Playwright (no browser download from the internet).
+  apt_install chromium chromium
   if [ ! -d "$ROOT/tests/node/node_modules" ] || [ "$ROOT/tests/node/package-lock.json" -nt "$ROOT/tests/node/node_modules" ]; then
     echo "bootstrap: installing Node packages for the interop tests" >&2
     (cd "$ROOT/tests/node" && npm ci --silent --no-audit --no-fund && touch node_modules)

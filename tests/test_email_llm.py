@@ -208,3 +208,41 @@ def test_reanalyse_names_a_missing_database(capsys: pytest.CaptureFixture[str], 
 
     assert main(["reanalyse-emails", "--database", str(tmp_path / "nope.sqlite"), "--dry-run"]) == 2
     assert "no email database at" in capsys.readouterr().err
+
+
+async def test_ollama_calls_show_in_prometheus_while_in_flight_and_after(redis_url: str, email_cfg: Any,
+                                                                         ollama_standin: str) -> None:
+    """corral_ollama_requests_in_flight while calls run, and their latency histogram once done."""
+    import httpx
+
+    from tests.test_operators import sample, scrape
+
+    email_cfg("slow", "slow")
+    reset(ollama_standin)
+    r = redis.Redis.from_url(redis_url)
+    cfg = make_config(redis_url, [(Q, "workers.email.processor:processors", 2)], http={"port": 0},
+                      min_workers=1, max_workers=1)
+    async with RunningPool(cfg) as pool:
+        assert pool.sup.http is not None
+        base = f"http://127.0.0.1:{pool.sup.http.port}"
+        [j] = await add_jobs(redis_url, Q, [("process-emails", job_data([email(0), email(1)]),
+                                             {"priority": 1})])
+        seen_in_flight = 0.0
+        while job_state(r, Q, j) != "completed":
+            s = await scrape(base)
+            seen_in_flight = max(seen_in_flight, sample(s, "corral_ollama_requests_in_flight", model="slow") or 0)
+            await asyncio.sleep(0.05)
+        calls = stats(ollama_standin)["requests"]["slow"]
+
+        async def counted() -> bool:
+            s = await scrape(base)
+            return sample(s, "corral_ollama_request_duration_seconds_count", model="slow") == calls
+
+        await wait_for(counted, 5, "every Ollama call in the histogram")
+        s = await scrape(base)
+        assert seen_in_flight >= 1  # heartbeats every 0.2 s, calls of 0.35 s: seen while they ran
+        assert sample(s, "corral_ollama_requests_in_flight", model="slow") == 0
+        assert (sample(s, "corral_ollama_request_duration_seconds_sum", model="slow") or 0) >= 0.3 * calls
+        assert sample(s, "corral_ollama_request_duration_seconds_bucket", model="slow", le="0.25") == 0
+        async with httpx.AsyncClient() as c:
+            assert (await c.get(base + "/readyz")).status_code == 200

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from workers.protocol import WorkerSettings
 
 # Fields a LogRecord always has; anything else was passed with `extra=` and is worth printing.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName",
+                                                                         "color_message"}  # uvicorn's ANSI copy
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
@@ -69,6 +70,8 @@ def configure(level: str, role: str, static: dict[str, Any]) -> None:
     root.setLevel(level.upper())
     # httpx logs every request at INFO: one line per Ollama call or upload drowns the pool's own events.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    # uvicorn announces its start and stop at INFO; corral logs the one line that matters ("HTTP on ...").
+    logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, root.level))
 
 
 def configure_worker_logging(settings: WorkerSettings) -> None:

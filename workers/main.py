@@ -25,12 +25,13 @@ import redis.asyncio
 
 from workers import runtime
 from workers.bullmq_scripts import QueueKeys, SyncScripts
-from workers.consumer import QueueConsumer
+from workers.consumer import QueueConsumer, _seen_names
 from workers.errors import ProcessorImportError
 from workers.logs import configure_worker_logging
 from workers.protocol import Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
 from workers.registry import QueueProcessors, resolve
 from workers.state import WorkerContext
+from workers.telemetry import TELEMETRY
 
 log = logging.getLogger("corral.worker")
 
@@ -54,6 +55,8 @@ def client_name(prefix: str, queue: str, name: str) -> str:
 def run_worker(settings: WorkerSettings, conn: Connection, close_fds: tuple[int, ...] = ()) -> None:
     """multiprocessing target, in a child forked from the supervisor."""
     _forget_parent(close_fds)
+    TELEMETRY.reset()
+    _seen_names.clear()
     # Ctrl-C reaches the whole process group; only the supervisor decides what a worker does.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_worker_logging(settings)
@@ -218,6 +221,7 @@ class Worker:
             failed=c.failed, processing_seconds=c.processing_seconds, rss_bytes=rss, cpu_percent=cpu,
             sent_at=time.time(), lost_locks=c.lost_locks, drain_reason=c.drain_reason,
             per_queue={q: (v[0], v[1]) for q, v in c.per_queue.items()},
+            telemetry=TELEMETRY.snapshot(),
         ))
 
     def _keep_locks(self) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from workers.telemetry import TelemetrySnapshot
+
 WorkerState = Literal["starting", "idle", "busy", "draining"]
 
 
@@ -75,6 +77,7 @@ class Heartbeat:
     lost_locks: int = 0
     drain_reason: str = ""
     per_queue: dict[str, tuple[int, int]] = field(default_factory=dict)  # queue -> (completed, failed)
+    telemetry: TelemetrySnapshot = field(default_factory=TelemetrySnapshot)
 
 
 @dataclass(frozen=True)

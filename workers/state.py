@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from workers.protocol import HeldJob, WorkerState
+from workers.telemetry import TELEMETRY
 
 
 @dataclass
@@ -45,7 +46,9 @@ class WorkerContext:
         with self._lock:
             return tuple(self._held.values())
 
-    def record(self, queue: str, *, ok: bool, seconds: float) -> None:
+    def record(self, queue: str, name: str, *, ok: bool, seconds: float) -> None:
+        TELEMETRY.observe("job_duration_seconds", seconds, queue=queue, job_name=name,
+                          status="completed" if ok else "failed")
         counts = self.per_queue.setdefault(queue, [0, 0])
         if ok:
             self.completed += 1

@@ -19,6 +19,8 @@ import httpx
 import ollama
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from workers.telemetry import TELEMETRY
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -118,11 +120,12 @@ async def ask(
     for attempt in (1, 2):
         try:
             async with limiter():
-                response = await asyncio.wait_for(
-                    client.chat(model=model, messages=messages, format=json_schema,
-                                options={"temperature": temperature, "num_predict": num_predict}),
-                    request_timeout,
-                )
+                with TELEMETRY.track("ollama", model=model):  # inside the limiter: time on the server, not queued
+                    response = await asyncio.wait_for(
+                        client.chat(model=model, messages=messages, format=json_schema,
+                                    options={"temperature": temperature, "num_predict": num_predict}),
+                        request_timeout,
+                    )
         except (httpx.TransportError, ConnectionError, TimeoutError) as e:
             raise OllamaUnavailable(f"Ollama unreachable: {type(e).__name__}: {e}") from e
         except ollama.ResponseError as e:

@@ -1,6 +1,7 @@
 """Small processors for smoke tests, benchmarks and load checks.
 
-Use them as `--queue NAME=workers.processors.builtin:noop` (or `:echo`, `:sleep`, `:fail`).
+Use them as `--queue NAME=workers.processors.builtin:noop` (or `:echo`, `:sleep`, `:fail`, or `:by_name`
+for all four, chosen by the job name).
 """
 
 from __future__ import annotations
@@ -36,3 +37,7 @@ async def fail(job: Job) -> None:
     if data.get("unrecoverable"):
         raise UnrecoverableError(message)
     raise RuntimeError(message)
+
+
+# All of the above by job name, for one queue with mixed jobs: `--queue smoke=workers.processors.builtin:by_name`.
+by_name = {"noop": noop, "echo": echo, "sleep": sleep, "fail": fail}

@@ -1,0 +1,87 @@
+"""The live dashboard: one static page fed by server-sent events of the supervisor's metrics snapshots.
+
+`GET /` the page (pool/static/dashboard.html, no external assets: it works on a host without internet),
+`GET /api/snapshot` the latest snapshot and the recent history, `GET /api/events` the stream: one
+`snapshot` event per metrics interval. The history lives in memory: the charts cover the last
+`HISTORY` snapshots (30 minutes at the default 5 s interval) and restart empty with the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, JSONResponse
+from sse_starlette.sse import EventSourceResponse
+
+if TYPE_CHECKING:
+    from pool.supervisor import Supervisor
+
+HISTORY = 360
+SUBSCRIBER_BACKLOG = 16  # a client this far behind misses snapshots rather than growing our memory
+
+
+def history_point(snap: dict[str, Any]) -> dict[str, Any]:
+    """What the time charts need from one snapshot: small, since the page loads all of them."""
+    return {"at": snap["at"], "workers": snap["totalWorkers"], "busy": snap["activeWorkers"],
+            "backlog": snap["queueDepth"], "throughput": snap["throughput"],
+            "processed": snap["totalProcessed"], "failed": snap["totalFailed"]}
+
+
+class Dashboard:
+    def __init__(self, sup: Supervisor) -> None:
+        self.sup = sup
+        self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self.latest: dict[str, Any] | None = None
+        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._page = resources.files("pool").joinpath("static/dashboard.html").read_text(encoding="utf-8")
+        sup.on("metrics", self._on_snapshot)
+        self.router = APIRouter(tags=["dashboard"])
+        self.router.add_api_route("/", self.page, methods=["GET"], response_class=HTMLResponse,
+                                  summary="The live dashboard", include_in_schema=False)
+        self.router.add_api_route("/api/snapshot", self.snapshot, methods=["GET"],
+                                  summary="The latest metrics snapshot and the recent history")
+        self.router.add_api_route("/api/events", self.events, methods=["GET"],
+                                  summary="Server-sent events: one `snapshot` per metrics interval")
+
+    def _on_snapshot(self, snap: dict[str, Any]) -> None:
+        self.latest = snap
+        self.history.append(history_point(snap))
+        for q in list(self._subscribers):
+            if q.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    q.get_nowait()  # drop the oldest: the newest snapshot is the one worth showing
+            q.put_nowait(snap)
+
+    async def page(self) -> HTMLResponse:
+        return HTMLResponse(self._page)
+
+    async def snapshot(self) -> JSONResponse:
+        return JSONResponse({"latest": self.latest or self.sup.snapshot(), "history": list(self.history)})
+
+    async def events(self) -> EventSourceResponse:
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(SUBSCRIBER_BACKLOG)
+        self._subscribers.add(queue)
+
+        async def stream() -> AsyncIterator[dict[str, str]]:
+            try:
+                while (snap := await queue.get()) is not None:
+                    yield {"event": "snapshot", "data": json.dumps(snap)}
+            finally:
+                self._subscribers.discard(queue)
+
+        return EventSourceResponse(stream(), ping=15)
+
+    async def close(self) -> None:
+        """End every open stream, so the HTTP server's graceful stop does not wait on them."""
+        for q in list(self._subscribers):
+            if q.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    q.get_nowait()
+            q.put_nowait(None)

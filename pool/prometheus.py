@@ -1,0 +1,156 @@
+"""`/metrics`: the pool's state as Prometheus metrics, read from the supervisor at scrape time.
+
+A custom collector rather than metric objects updated as things happen: the supervisor already holds
+every figure (worker states, RSS, backlog, restarts, the workers' cumulative telemetry), so a scrape
+reads them as they are and nothing can drift. Its own registry, so several supervisors in one process
+(tests) do not collide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+from workers.telemetry import BUCKETS, Labels
+
+if TYPE_CHECKING:
+    from pool.supervisor import Supervisor
+
+WORKER_STATES = ("starting", "idle", "busy", "draining")
+JOB_DURATION = "job_duration_seconds"
+
+
+class PoolCollector(Collector):
+    def __init__(self, sup: Supervisor) -> None:
+        self.sup = sup
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._workers()
+        yield from self._queues()
+        yield from self._jobs()
+        yield from self._events()
+        yield from self._processor_telemetry()
+
+    def _workers(self) -> Iterator[Metric]:
+        sup = self.sup
+        states = GaugeMetricFamily("corral_workers", "Worker processes by state", labels=["state"])
+        counts = dict.fromkeys(WORKER_STATES, 0)
+        for w in sup.workers.values():
+            counts[w.state()] = counts.get(w.state(), 0) + 1
+        for state, n in counts.items():
+            states.add_metric([state], n)
+        yield states
+        bounds = GaugeMetricFamily("corral_workers_bound", "The pool's configured size bounds", labels=["bound"])
+        bounds.add_metric(["min"], sup.cfg.pool.min_workers)
+        bounds.add_metric(["max"], sup.cfg.pool.max_workers)
+        yield bounds
+        rss = GaugeMetricFamily("corral_worker_resident_memory_bytes",
+                                "RSS of a worker and its child processes", labels=["worker_id"])
+        for w in sup.workers.values():
+            rss.add_metric([w.worker_id], w.rss_bytes)
+        yield rss
+        limit = GaugeMetricFamily("corral_worker_memory_limit_bytes",
+                                  "Worker RSS limits: soft (drain and replace) and hard (kill)", labels=["kind"])
+        limit.add_metric(["soft"], sup.limits.max_memory_bytes)
+        limit.add_metric(["hard"], sup.limits.hard_memory_bytes)
+        yield limit
+
+    def _queues(self) -> Iterator[Metric]:
+        jobs = GaugeMetricFamily("corral_queue_jobs", "Jobs in a BullMQ queue by state, at the last probe",
+                                 labels=["queue", "state"])
+        paused = GaugeMetricFamily("corral_queue_paused", "1 when the queue is paused", labels=["queue"])
+        share = GaugeMetricFamily("corral_fleet_share",
+                                  "Part of a queue's backlog this daemon scales for (shared with its peers)",
+                                  labels=["queue"])
+        for q, b in sorted(self.sup.backlog.items()):
+            for state, n in (("waiting", b.wait), ("prioritized", b.prioritized), ("delayed", b.delayed_total),
+                             ("delayed_due", b.delayed_due), ("active", b.active)):
+                jobs.add_metric([q, state], n)
+            paused.add_metric([q], 1 if b.paused else 0)
+            share.add_metric([q], self.sup.fleet_shares.get(q, 1.0))
+        yield jobs
+        yield paused
+        yield share
+
+    def _jobs(self) -> Iterator[Metric]:
+        completed = CounterMetricFamily("corral_jobs_completed", "Jobs completed by this daemon's workers",
+                                        labels=["queue", "job_name"])
+        failed = CounterMetricFamily("corral_jobs_failed", "Job attempts that failed on this daemon's workers",
+                                     labels=["queue", "job_name"])
+        duration = HistogramMetricFamily("corral_job_duration_seconds", "Time a processor took per job",
+                                         labels=["queue", "job_name"])
+        merged: dict[tuple[str, str], tuple[list[int], float]] = {}
+        for (name, labels), (counts, total) in sorted(self.sup.telemetry.histograms().items()):
+            if name != JOB_DURATION:
+                continue
+            lb = dict(labels)
+            key = (lb.get("queue", ""), lb.get("job_name", ""))
+            (completed if lb.get("status") == "completed" else failed).add_metric(list(key), sum(counts))
+            have, sum_ = merged.get(key, ([0] * len(counts), 0.0))
+            merged[key] = ([a + b for a, b in zip(have, counts, strict=True)], sum_ + total)
+        for key, (counts, total) in merged.items():
+            duration.add_metric(list(key), _cumulative(counts), total)
+        yield completed
+        yield failed
+        yield duration
+
+    def _events(self) -> Iterator[Metric]:
+        restarts = CounterMetricFamily("corral_worker_restarts", "Workers replaced, by reason", labels=["reason"])
+        for reason, n in sorted(self.sup.restart_counts.items()):
+            restarts.add_metric([reason], n)
+        yield restarts
+        scaling = CounterMetricFamily("corral_scaling_decisions", "Scaling decisions taken", labels=["direction"])
+        for direction in ("up", "down"):
+            scaling.add_metric([direction], self.sup.scaling_counts.get(direction, 0))
+        yield scaling
+
+    def _processor_telemetry(self) -> Iterator[Metric]:
+        """What processors measure (Ollama calls, ...), named `corral_<name>` with their own labels."""
+        by_name: dict[str, list[tuple[Labels, list[int], float]]] = {}
+        for (name, labels), (counts, total) in sorted(self.sup.telemetry.histograms().items()):
+            if name != JOB_DURATION:
+                by_name.setdefault(name, []).append((labels, counts, total))
+        for name, series in by_name.items():
+            keys = [k for k, _ in series[0][0]]
+            fam = HistogramMetricFamily(f"corral_{name}", f"{name} reported by workers", labels=keys)
+            for labels, counts, total in series:
+                fam.add_metric([v for _, v in labels], _cumulative(counts), total)
+            yield fam
+        gauges: dict[str, list[tuple[Labels, float]]] = {}
+        for (name, labels), value in sorted(self.sup.telemetry.gauges().items()):
+            gauges.setdefault(name, []).append((labels, value))
+        for name, gseries in gauges.items():
+            gfam = GaugeMetricFamily(f"corral_{name}", f"{name} reported by live workers",
+                                     labels=[k for k, _ in gseries[0][0]])
+            for labels, value in gseries:
+                gfam.add_metric([v for _, v in labels], value)
+            yield gfam
+
+
+def _cumulative(counts: list[int]) -> list[tuple[str, float]]:
+    out, running = [], 0
+    for bound, n in zip((*BUCKETS, float("inf")), counts, strict=True):
+        running += n
+        out.append(("+Inf" if bound == float("inf") else repr(bound), float(running)))
+    return out
+
+
+def metrics_endpoint(sup: Supervisor) -> Callable[[Request], Awaitable[Response]]:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PoolCollector(sup))
+    ProcessCollector(namespace="corral_supervisor", registry=registry)  # the supervisor's own CPU and memory
+    PlatformCollector(registry=registry)
+
+    async def metrics(request: Request) -> Response:
+        # Prometheus text or OpenMetrics, as the scraper's Accept header asks.
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(registry), media_type=content_type)
+
+    return metrics

@@ -1,0 +1,79 @@
+"""Pure parts of the operators' view: fleet shares, worker telemetry and how the supervisor sums it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pool import fleet
+from pool.metrics import TelemetryTotals
+from pool.prometheus import _cumulative
+from workers.telemetry import BUCKETS, Telemetry
+
+NOW = 1_000_000.0
+
+
+def snap(daemon: str, capacity: dict[str, int], at: float = NOW, interval: float = 5.0,
+         stopped: bool = False) -> dict[str, object]:
+    return {"daemonId": daemon, "capacity": capacity, "at": at, "metricsInterval": interval, "stopped": stopped}
+
+
+def test_alone_a_daemon_takes_the_whole_backlog() -> None:
+    assert fleet.shares("a", {"q": 10}, [snap("a", {"q": 10})], NOW) == {"q": 1.0}
+
+
+def test_shares_follow_capacity_per_queue() -> None:
+    peers = [snap("b", {"q": 30, "other": 5}), snap("c", {"x": 100})]
+    assert fleet.shares("a", {"q": 10, "x": 0}, peers, NOW) == {"q": 0.25, "x": 0.0}
+
+
+def test_stopped_and_silent_peers_do_not_count() -> None:
+    peers = [snap("b", {"q": 10}, stopped=True), snap("c", {"q": 10}, at=NOW - 3 * 5.0 - 2.1),
+             snap("d", {"q": 10}, at=NOW - 3 * 5.0 - 1.9)]
+    assert fleet.shares("a", {"q": 10}, peers, NOW) == {"q": 0.5}  # only d is live
+    assert fleet.capacity(4, {"q": 3, "r": 1}) == {"q": 12, "r": 4}
+
+
+@given(st.lists(st.integers(1, 50), min_size=1, max_size=6))
+def test_live_shares_add_up_to_one(capacities: list[int]) -> None:
+    snaps = [snap(f"d{i}", {"q": c}) for i, c in enumerate(capacities)]
+    total = sum(fleet.shares(f"d{i}", {"q": c}, snaps, NOW)["q"] for i, c in enumerate(capacities))
+    assert total == pytest.approx(1.0)
+
+
+def test_telemetry_buckets_counts_and_gauges() -> None:
+    t = Telemetry()
+    for v in (0.001, 0.3, 0.3, 5000.0):
+        t.observe("job_duration_seconds", v, queue="q", job_name="j", status="completed")
+    with t.track("ollama", model="m"):
+        [g] = t.snapshot().gauges
+        assert (g.name, g.labels, g.value) == ("ollama_requests_in_flight", (("model", "m"),), 1)
+    s = t.snapshot()
+    assert {g.value for g in s.gauges} == {0}
+    job = next(h for h in s.histograms if h.name == "job_duration_seconds")
+    assert job.labels == (("job_name", "j"), ("queue", "q"), ("status", "completed"))
+    assert job.counts[0] == 1 and job.counts[BUCKETS.index(0.5)] == 2 and job.counts[-1] == 1
+    assert job.total == pytest.approx(5000.601)
+    cumulative = _cumulative(list(job.counts))
+    assert cumulative[-1] == ("+Inf", 4.0) and cumulative[BUCKETS.index(0.25)][1] == 1.0
+    t.reset()
+    assert t.snapshot().histograms == ()
+
+
+def test_supervisor_totals_keep_dead_workers_counts_but_not_their_gauges() -> None:
+    a, b = Telemetry(), Telemetry()
+    a.observe("x_seconds", 0.1, k="v")
+    a.add("busy", 2)
+    b.observe("x_seconds", 0.1, k="v")
+    totals = TelemetryTotals()
+    totals.update("a", a.snapshot())
+    totals.update("b", b.snapshot())
+    totals.update("b", b.snapshot())  # a repeated heartbeat counts nothing twice
+    assert sum(totals.histograms()[("x_seconds", (("k", "v"),))][0]) == 2
+    assert totals.gauges() == {("busy", ()): 2}
+    totals.retire("a")
+    assert sum(totals.histograms()[("x_seconds", (("k", "v"),))][0]) == 2
+    assert totals.gauges() == {}
+    totals.retire("a")  # reaped twice: still counted once
+    assert sum(totals.histograms()[("x_seconds", (("k", "v"),))][0]) == 2

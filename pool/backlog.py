@@ -17,7 +17,6 @@ from workers.bullmq_scripts import QueueKeys
 log = logging.getLogger("corral.supervisor")
 
 # Events after which there may be more runnable work than at the last probe.
-WAKE_EVENTS = {"added", "waiting", "delayed", "resumed"}
 
 
 @dataclass(frozen=True)
@@ -66,13 +65,21 @@ async def probe(client: redis.asyncio.Redis, prefix: str, queues: Sequence[str])
 class EventWatcher:
     """XREAD BLOCK on every queue's event stream; calls `on_wake` when work may have appeared.
 
+    It only needs to know that a stream moved, not what it says: a busy queue writes two events per job
+    (thousands a second), and reading them all cost the supervisor a core's tenth. So each wake reads one
+    entry per stream, jumps to the newest entry, wakes the scaler, and re-arms at most every `min_gap`
+    seconds. Jumping before waking is what keeps it exact: everything up to the newest entry happened
+    before the probe that the wake triggers, and everything after it wakes the next read.
+
     Its own connection, with no socket timeout: a blocking read must not be cut by one.
     """
 
-    def __init__(self, redis_url: str, prefix: str, queues: Sequence[str], on_wake: Callable[[str], None]) -> None:
+    def __init__(self, redis_url: str, prefix: str, queues: Sequence[str], on_wake: Callable[[str], None],
+                 min_gap: float = 0.05) -> None:
         self.redis_url = redis_url
         self.streams = {QueueKeys(prefix, q).key("events"): q for q in queues}
         self.on_wake = on_wake
+        self.min_gap = min_gap
 
     async def run(self) -> None:
         client = redis.asyncio.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=None,
@@ -82,7 +89,15 @@ class EventWatcher:
         try:
             while True:
                 try:
-                    resp = await client.xread(last, count=200, block=5000)
+                    resp = await client.xread(last, count=1, block=5000)
+                    moved = [stream for stream, entries in resp or [] if entries]
+                    if moved:
+                        pipe = client.pipeline(transaction=False)
+                        for stream in moved:
+                            pipe.xrevrange(stream, "+", "-", count=1)
+                        for stream, newest in zip(moved, await pipe.execute(), strict=True):
+                            if newest:
+                                last[stream] = newest[0][0]
                     failures = 0
                 except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
                     failures += 1
@@ -90,11 +105,9 @@ class EventWatcher:
                         log.warning("event stream watch: Redis unreachable (%s); polling only until it returns", e)
                     await asyncio.sleep(min(5.0, 0.2 * failures))
                     continue
-                for stream, entries in resp or []:
-                    if not entries:
-                        continue
-                    last[stream] = entries[-1][0]
-                    if any(fields.get("event") in WAKE_EVENTS for _, fields in entries):
-                        self.on_wake(self.streams[stream])
+                for stream in moved:
+                    self.on_wake(self.streams[stream])
+                if moved:
+                    await asyncio.sleep(self.min_gap)
         finally:
             await client.aclose()

@@ -20,6 +20,8 @@ import msgpack
 from redis.asyncio import Redis as AsyncRedis
 from redis.commands.core import AsyncScript, Script
 
+from workers.batching import ScriptBatcher
+
 SCRIPT_DIR = Path(bullmq.__file__).parent / "commands"
 
 # name -> file; the number is the script's key count, part of BullMQ's naming.
@@ -121,6 +123,9 @@ def parse_fetch(raw: Any) -> FetchResult:
     return FetchResult(job if job_id else None, job_id, limit, delay_until)
 
 
+FINISH_JOB_KEY = 11  # the job hash's place in moveToFinished's KEYS
+
+
 class AsyncScripts:
     """The scripts a consumer runs on its (non-blocking) asyncio connection."""
 
@@ -132,7 +137,14 @@ class AsyncScripts:
         self._s: dict[str, AsyncScript] = {
             n: client.register_script(load_source(n)) for n in SCRIPT_FILES
         }
+        self._batch = ScriptBatcher(client)
         k = keys.key
+        # moveToFinished's keys per target, built once: only the job's own key changes from job to job.
+        self._finish_keys = {
+            t: (k("wait"), k("active"), k("prioritized"), k("events"), k("stalled"), k("limiter"), k("delayed"),
+                k("paused"), k("meta"), k("pc"), k(t), "", k(f"metrics:{t}"), k("marker"))
+            for t in ("completed", "failed")
+        }
         self._active_keys = [k("wait"), k("active"), k("prioritized"), k("events"), k("stalled"),
                              k("limiter"), k("delayed"), k("paused"), k("meta"), k("pc"), k("marker")]
 
@@ -142,10 +154,12 @@ class AsyncScripts:
             use_bin_type=True,
         ))
 
+    async def _run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """The hot scripts go through the batcher: the calls of one loop turn share one round trip."""
+        return await self._batch.call(self._s[name], keys, args)
+
     async def move_to_active(self, token: str) -> FetchResult:
-        raw = await self._s["moveToActive"](
-            keys=self._active_keys, args=[self.keys.base, now_ms(), self._fetch_opts(token)]
-        )
+        raw = await self._run("moveToActive", self._active_keys, [self.keys.base, now_ms(), self._fetch_opts(token)])
         return parse_fetch(raw)
 
     async def move_to_finished(
@@ -164,10 +178,8 @@ class AsyncScripts:
         fields: Mapping[str, str] | None = None,
         next_token: str = "",
     ) -> FetchResult:
-        k = self.keys.key
-        keys = [k("wait"), k("active"), k("prioritized"), k("events"), k("stalled"), k("limiter"),
-                k("delayed"), k("paused"), k("meta"), k("pc"), k(target), self.keys.job(job_id),
-                k(f"metrics:{target}"), k("marker")]
+        keys = list(self._finish_keys[target])
+        keys[FINISH_JOB_KEY] = self.keys.job(job_id)
         opts = msgpack.packb({
             # The token of the finished job removes its lock; the same token is then set on the
             # fetched-next job, as Node does.
@@ -189,7 +201,7 @@ class AsyncScripts:
                            self.keys.base, opts]
         if fields:
             args.append(flat_fields(fields))
-        raw = await self._s["moveToFinished"](keys=keys, args=args)
+        raw = await self._run("moveToFinished", keys, args)
         if isinstance(raw, int) and raw < 0:
             raise ScriptError("moveToFinished", job_id, raw)
         return parse_fetch(raw)
@@ -199,7 +211,7 @@ class AsyncScripts:
         keys = [k("active"), k("wait"), k("paused"), self.keys.job(job_id), k("meta"), k("events"),
                 k("delayed"), k("prioritized"), k("pc"), k("marker"), k("stalled")]
         args = [self.keys.base, now_ms(), "RPUSH" if lifo else "LPUSH", job_id, token, flat_fields(fields)]
-        raw = await self._s["retryJob"](keys=keys, args=args)
+        raw = await self._run("retryJob", keys, args)
         if isinstance(raw, int) and raw < 0:
             raise ScriptError("retryJob", job_id, raw)
 
@@ -208,24 +220,20 @@ class AsyncScripts:
         keys = [k("marker"), k("active"), k("prioritized"), k("delayed"), self.keys.job(job_id), k("events"),
                 k("meta"), k("stalled"), k("wait"), k("limiter"), k("pc")]
         args = [self.keys.base, str(now_ms()), job_id, token, delay_ms, "0", flat_fields(fields), "0"]
-        raw = await self._s["moveToDelayed"](keys=keys, args=args)
+        raw = await self._run("moveToDelayed", keys, args)
         if isinstance(raw, int) and raw < 0:
             raise ScriptError("moveToDelayed", job_id, raw)
 
     async def update_progress(self, job_id: str, progress: Any) -> None:
         k = self.keys.key
-        raw = await self._s["updateProgress"](
-            keys=[self.keys.job(job_id), k("events"), k("meta")],
-            args=[job_id, json.dumps(progress, separators=(",", ":"), allow_nan=False)],
-        )
+        raw = await self._run("updateProgress", [self.keys.job(job_id), k("events"), k("meta")],
+                              [job_id, json.dumps(progress, separators=(",", ":"), allow_nan=False)])
         if isinstance(raw, int) and raw < 0:
             raise ScriptError("updateProgress", job_id, raw)
 
     async def add_log(self, job_id: str, line: str, keep_logs: int | None) -> None:
-        await self._s["addLog"](
-            keys=[self.keys.job(job_id), self.keys.job(job_id) + ":logs"],
-            args=[job_id, line, "" if keep_logs is None else keep_logs],
-        )
+        await self._run("addLog", [self.keys.job(job_id), self.keys.job(job_id) + ":logs"],
+                        [job_id, line, "" if keep_logs is None else keep_logs])
 
 
     async def hand_back(self, job_id: str, token: str) -> int:

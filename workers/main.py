@@ -25,6 +25,7 @@ import redis.asyncio
 
 from workers import runtime
 from workers.bullmq_scripts import QueueKeys, SyncScripts
+from workers.connection import async_client
 from workers.consumer import QueueConsumer, _seen_names
 from workers.errors import ProcessorImportError
 from workers.logs import configure_worker_logging
@@ -146,9 +147,8 @@ class Worker:
         try:
             # Non-blocking calls (Lua scripts) may time out; the blocking BZPOPMIN connections must
             # not, or redis-py turns every long block into a hidden timeout-and-retry.
-            client = redis.asyncio.Redis.from_url(s.redis_url, decode_responses=True, socket_timeout=30,
-                                                  socket_connect_timeout=5, health_check_interval=30,
-                                                  encoding_errors="surrogateescape")
+            client = async_client(s.redis_url, decode_responses=True, socket_timeout=30, socket_connect_timeout=5,
+                                  health_check_interval=30, encoding_errors="surrogateescape")
             clients.append(client)
             await client.ping()
             for q in s.queues:

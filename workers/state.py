@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from workers.protocol import HeldJob, WorkerState
-from workers.telemetry import TELEMETRY
+from workers.telemetry import TELEMETRY, Labels
 
 
 @dataclass
@@ -26,6 +26,7 @@ class WorkerContext:
     processing_seconds: float = 0.0
     lost_locks: int = 0
     per_queue: dict[str, list[int]] = field(default_factory=dict)
+    _labels: dict[tuple[str, str, bool], Labels] = field(default_factory=dict)
     _held: dict[str, HeldJob] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tokens: itertools.count[int] = field(default_factory=itertools.count)
@@ -47,8 +48,11 @@ class WorkerContext:
             return tuple(self._held.values())
 
     def record(self, queue: str, name: str, *, ok: bool, seconds: float) -> None:
-        TELEMETRY.observe("job_duration_seconds", seconds, queue=queue, job_name=name,
-                          status="completed" if ok else "failed")
+        labels = self._labels.get((queue, name, ok))
+        if labels is None:
+            labels = self._labels[(queue, name, ok)] = (
+                ("job_name", name), ("queue", queue), ("status", "completed" if ok else "failed"))
+        TELEMETRY.observe_labelled("job_duration_seconds", labels, seconds)
         counts = self.per_queue.setdefault(queue, [0, 0])
         if ok:
             self.completed += 1

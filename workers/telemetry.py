@@ -65,7 +65,11 @@ class Telemetry:
         self._gauges = {}
 
     def observe(self, name: str, seconds: float, **labels: str) -> None:
-        key = (name, tuple(sorted(labels.items())))
+        self.observe_labelled(name, tuple(sorted(labels.items())), seconds)
+
+    def observe_labelled(self, name: str, labels: Labels, seconds: float) -> None:
+        """`observe` with the labels already sorted: for the consumer, once per job."""
+        key = (name, labels)
         with self._lock:
             h = self._histograms.get(key)
             if h is None:

@@ -6,9 +6,11 @@
 
 Throughput: the same no-op job set (`--jobs`, added with `addBulk` before each consumer starts) is
 consumed by a Node BullMQ 6 worker (concurrency 50), the stock Python `bullmq` Worker (concurrency 50),
-and the corral pool with the no-op processor at each setting of a small sweep; the best corral setting
-is compared. Each consumer is timed from BullMQ's own job hashes: jobs / (last finishedOn - first
-processedOn), so every consumer is measured the same way, by what it wrote to Redis.
+and the corral pool with the no-op processor at each setting of a small sweep, `--rounds` times each,
+interleaved; medians are compared. Node runs with BullMQ's per-minute metrics on, as corral records them
+by default, and both are also run without. Each consumer is timed from BullMQ's own job hashes:
+jobs / (last finishedOn - first processedOn), so every consumer is measured the same way, by what it
+wrote to Redis.
 
 Latency (medians of `--runs`): a new worker's spawn to its first job; autoscale reaction (1,000 jobs
 appear: time until max workers are busy); recovery (a worker SIGKILLed mid-job: time until the job runs
@@ -27,6 +29,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -60,7 +63,10 @@ async def main(url, queue, n):
 asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 """
 # (workers, concurrency per worker); recycling off: a no-op cannot leak, and the sweep is about the consumer.
-CORRAL_SETTINGS = [(1, 50), (2, 50), (2, 100), (3, 50), (4, 50)]
+CORRAL_SETTINGS = [(1, 50), (1, 100), (2, 50), (2, 100), (3, 50)]
+# BullMQ's per-minute metrics, a week of points: corral's default, and what Node's worker is given to match.
+# (The stock Python worker has no metrics option.) Without them each job costs Redis an HGET and an HINCRBY less.
+METRICS_POINTS = 10080
 
 
 # -- throughput ---------------------------------------------------------------------------------------
@@ -102,9 +108,9 @@ def wait_completed(r: redis.Redis, queue: str, n: int, proc: subprocess.Popen[by
         time.sleep(0.05)
 
 
-def run_node(url: str, r: redis.Redis, queue: str, n: int) -> float:
-    proc = subprocess.Popen(["node", str(NODE_WORKER), url, queue, "50", str(n)], cwd=NODE_WORKER.parent,
-                            stdout=subprocess.DEVNULL)
+def run_node(url: str, r: redis.Redis, queue: str, n: int, metrics: int) -> float:
+    proc = subprocess.Popen(["node", str(NODE_WORKER), url, queue, "50", str(n), str(metrics)],
+                            cwd=NODE_WORKER.parent, stdout=subprocess.DEVNULL)
     wait_completed(r, queue, n, proc, 600)
     proc.wait(60)
     return rate_from_hashes(r, queue, n)
@@ -117,43 +123,58 @@ def run_stock_python(url: str, r: redis.Redis, queue: str, n: int) -> float:
     return rate_from_hashes(r, queue, n)
 
 
-def run_corral(url: str, r: redis.Redis, queue: str, n: int, workers: int, concurrency: int) -> float:
+def run_corral(url: str, r: redis.Redis, queue: str, n: int, workers: int, concurrency: int,
+               metrics: int = METRICS_POINTS) -> float:
     env = {**os.environ, "CORRAL_LOG_LEVEL": "WARNING", "CORRAL_MAX_JOBS_PER_WORKER": "0"}
+    config = Path(tempfile.mkstemp(suffix=".toml")[1])
+    config.write_text(f'[[queues]]\nname = "{queue}"\nprocessor = "workers.processors.builtin:noop"\n'
+                      f"concurrency = {concurrency}\nmetrics_max_data_points = {metrics}\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pool.cli", "run", "--no-http", "--redis-url", url,
-         "--queue", f"{queue}=workers.processors.builtin:noop@{concurrency}",
+        [sys.executable, "-m", "pool.cli", "run", "--no-http", "--redis-url", url, "--config", str(config),
          "--min-workers", str(workers), "--max-workers", str(workers)], cwd=ROOT, env=env)
     try:
         wait_completed(r, queue, n, proc, 600)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
+        config.unlink()
     return rate_from_hashes(r, queue, n)
 
 
-def throughput(url: str, n: int) -> dict[str, Any]:
+def throughput(url: str, n: int, rounds: int) -> dict[str, Any]:
+    """Each consumer `rounds` times, interleaved so a noisy minute hits them all; medians compared."""
     r = redis.Redis.from_url(url)
-    results: dict[str, Any] = {"jobs": n}
+    runs: dict[str, list[float]] = {}
 
-    def one(label: str, run: Any) -> float:
+    def one(label: str, run: Any) -> None:
         queue = f"bench-{label}-{time.time_ns()}"
         fill(url, queue, n)
         rate = float(run(queue))
         r.delete(*[k for k in r.scan_iter(f"bull:{queue}:*", count=10_000)])  # keep Redis small between runs
-        print(f"  {label:<28} {rate:>9,.0f} jobs/s", flush=True)
-        return rate
+        runs.setdefault(label, []).append(rate)
+        print(f"  {label:<34} {rate:>9,.0f} jobs/s", flush=True)
 
-    results["node_bullmq6_c50"] = one("node-bullmq6-c50", lambda q: run_node(url, r, q, n))
-    results["stock_python_bullmq_c50"] = one("stock-python-bullmq-c50", lambda q: run_stock_python(url, r, q, n))
-    sweep = {}
-    for workers, conc in CORRAL_SETTINGS:
-        sweep[f"{workers}x{conc}"] = one(f"corral-{workers}-workers-c{conc}",
-                                         lambda q, w=workers, c=conc: run_corral(url, r, q, n, w, c))
-    best = max(sweep, key=lambda k: sweep[k])
-    results.update(corral_sweep=sweep, corral_best_setting=best, corral_best=sweep[best],
-                   corral_vs_node=sweep[best] / results["node_bullmq6_c50"],
-                   corral_vs_stock_python=sweep[best] / results["stock_python_bullmq_c50"])
-    return results
+    for _ in range(rounds):
+        one("node-bullmq6-c50", lambda q: run_node(url, r, q, n, METRICS_POINTS))
+        one("node-bullmq6-c50-no-metrics", lambda q: run_node(url, r, q, n, 0))
+        one("stock-python-bullmq-c50", lambda q: run_stock_python(url, r, q, n))
+        for workers, conc in CORRAL_SETTINGS:
+            one(f"corral-{workers}x{conc}", lambda q, w=workers, c=conc: run_corral(url, r, q, n, w, c))
+        best_now = max((k for k in runs if k.startswith("corral-") and "no-metrics" not in k),
+                       key=lambda k: statistics.median(runs[k]))
+        w, c = (int(x) for x in best_now.removeprefix("corral-").split("x"))
+        one(f"{best_now}-no-metrics", lambda q, w=w, c=c: run_corral(url, r, q, n, w, c, metrics=0))
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    best = max((k for k in med if k.startswith("corral-") and "no-metrics" not in k), key=lambda k: med[k])
+    best_plain = max((k for k in med if k.endswith("-no-metrics") and k.startswith("corral-")),
+                     key=lambda k: med[k])
+    return {
+        "jobs": n, "rounds": rounds, "runs": runs, "medians": med,
+        "corral_best_setting": best.removeprefix("corral-"),
+        "corral_vs_node": med[best] / med["node-bullmq6-c50"],
+        "corral_vs_stock_python": med[best] / med["stock-python-bullmq-c50"],
+        "corral_vs_node_both_without_metrics": med[best_plain] / med["node-bullmq6-c50-no-metrics"],
+    }
 
 
 # -- latency ------------------------------------------------------------------------------------------
@@ -234,7 +255,8 @@ def latency(url: str, runs: int) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jobs", type=int, default=20_000)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=3, help="latency runs")
+    ap.add_argument("--rounds", type=int, default=3, help="throughput rounds (every consumer once per round)")
     ap.add_argument("--only", choices=["throughput", "latency"])
     ap.add_argument("--json", default=str(ROOT / "data" / "bench_throughput.json"))
     ap.add_argument("--redis-url", default="")
@@ -254,9 +276,13 @@ def main() -> int:
     try:
         if args.only != "latency":
             print(f"throughput, {args.jobs:,} no-op jobs each:", flush=True)
-            report["throughput"] = t = throughput(url, args.jobs)
-            print(f"  best corral ({t['corral_best_setting']}): {t['corral_vs_node']:.2f} x Node, "
-                  f"{t['corral_vs_stock_python']:.1f} x stock Python", flush=True)
+            report["throughput"] = t = throughput(url, args.jobs, args.rounds)
+            print(f"medians of {args.rounds} rounds:", flush=True)
+            for label, rate in t["medians"].items():
+                print(f"  {label:<34} {rate:>9,.0f} jobs/s", flush=True)
+            print(f"best corral ({t['corral_best_setting']}, BullMQ metrics on as by default): "
+                  f"{t['corral_vs_node']:.2f} x Node with metrics, {t['corral_vs_stock_python']:.1f} x stock Python; "
+                  f"both without metrics: {t['corral_vs_node_both_without_metrics']:.2f} x Node", flush=True)
         if args.only != "throughput":
             print(f"latency, medians of {args.runs} runs:", flush=True)
             report["latency"] = latency(url, args.runs)

@@ -115,7 +115,8 @@ def test_a_github_archive_unpacks_and_the_project_folder_is_found(tmp_path: Path
     ([("a/../../x", b"x")], "zip slip"),
     ([("/abs/x", b"x")], "absolute path"),
     ([("C:/x", b"x")], "absolute path"),
-    ([("a/x", b"1"), ("a/x", b"2")], "twice"),
+    ([("a/x", b"1"), ("a/x", b"2")], "holds a/x twice"),
+    ([("a", b"1"), ("a/a/a", b"2")], "as both a file and a folder"),  # found by the fuzz test below
     ([(f"a/{i}", b"") for i in range(51)], "over the limit of 50"),
     ([("a/big", b"\0" * 1_000_001)], "over the 1000000 byte limit"),
 ])

@@ -114,9 +114,10 @@ def extract(archive: Path, dest: Path, limits: Limits) -> None:
     except zipfile.BadZipFile as e:
         shutil.rmtree(dest, ignore_errors=True)
         raise ArchiveError(f"not a valid zip archive: {e}") from None
-    except FileExistsError as e:
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as e:
         shutil.rmtree(dest, ignore_errors=True)
-        raise ArchiveError(f"archive holds {e.filename} twice (or as both a file and a folder)") from None
+        name = Path(e.filename).relative_to(dest.resolve()) if e.filename else "an entry"
+        raise ArchiveError(f"archive holds {name} twice, or as both a file and a folder") from None
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise

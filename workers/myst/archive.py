@@ -116,8 +116,8 @@ def extract(archive: Path, dest: Path, limits: Limits) -> None:
         raise ArchiveError(f"not a valid zip archive: {e}") from None
     except (FileExistsError, NotADirectoryError, IsADirectoryError) as e:
         shutil.rmtree(dest, ignore_errors=True)
-        name = Path(e.filename).relative_to(dest.resolve()) if e.filename else "an entry"
-        raise ArchiveError(f"archive holds {name} twice, or as both a file and a folder") from None
+        where = os.path.relpath(e.filename, dest.resolve()) if e.filename else "an entry"
+        raise ArchiveError(f"archive holds {where} twice, or as both a file and a folder") from None
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise

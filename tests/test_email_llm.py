@@ -148,8 +148,10 @@ async def test_real_model_answers_hold_up_through_client_prompts_schema_and_vali
     """
     from workers.email.llm import Phase2Output, Phase3Output
 
+    # Temperature 0: greedy decoding, the same run every time (sampled, anywhere from 0 to 2 of the 4 answers
+    # fitted in num_predict from one run to the next).
     db = email_cfg("smollm2:135m", "smollm2:135m", host=real_model, request_timeout=120.0, num_predict=768,
-                   per_worker_concurrency=1)
+                   per_worker_concurrency=1, phase2_temperature=0.0, phase3_temperature=0.0)
     mails = [email(0, body="PO 4500123456 is late. Please confirm the new delivery date by Friday."),
              email(1, body="Invoice INV-2231 for $4,500 is attached. Payment is due in 30 days.")]
     h = await run_job(redis_url, job_data(mails, options={"forceAllPhases": True, "timeout": 600_000}), {},

@@ -90,7 +90,11 @@ async function chat(body) {
       session.setChatHistory([...history]);
       const content = await session.prompt(prompt, {
         grammar: await grammarFor(body.format),
+        // Ollama's own sampling defaults, so a model behaves here as it would under Ollama.
         temperature: options.temperature ?? 0.8,
+        topK: options.top_k ?? 40,
+        topP: options.top_p ?? 0.9,
+        repeatPenalty: { penalty: options.repeat_penalty ?? 1.1, lastTokens: options.repeat_last_n ?? 64 },
         maxTokens: options.num_predict ?? 1024,
         seed: options.seed,
       });

@@ -1,7 +1,7 @@
 """The dashboard in a real headless browser: Debian's chromium driven by Playwright.
 
 The page must fill itself from the daemon and then keep updating without a reload while jobs run, a
-worker dies and the pool scales. The screenshot lands in tests/artifacts/dashboard.png (CI keeps it).
+worker dies and the pool scales. The screenshot lands in tests/artifacts/dashboard.png.
 """
 
 from __future__ import annotations

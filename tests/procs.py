@@ -108,3 +108,12 @@ async def _ordered(job: Job) -> int:
 
 
 interop = {"echo": _echo, "fail": _fail, "flaky": _flaky, "progress": progress, "ordered": _ordered}
+
+
+async def many_progress(job: Job) -> int:
+    """100 progress updates without waiting for any: they must land in order, ending at 100."""
+    for i in range(1, 101):
+        job.progress(i)
+        if i % 10 == 0:
+            await asyncio.sleep(0)  # let some go out in separate batches
+    return 100

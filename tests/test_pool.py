@@ -296,3 +296,11 @@ async def test_global_rate_limit_is_waited_out_not_stalled_on(redis_url: str, r:
     assert elapsed >= 1.9, elapsed
     done = sorted(int(job_hash(r, Q, i)["finishedOn"]) for i in ids)
     assert done[-1] - done[0] >= 1900  # the third window opens 2 s after the first, less one job's time
+
+
+async def test_progress_updates_land_in_the_order_they_were_made(redis_url: str, r: redis.Redis) -> None:
+    cfg = make_config(redis_url, [(Q, "tests.procs:many_progress", 5)], min_workers=1, max_workers=1)
+    async with RunningPool(cfg):
+        ids = await add_jobs(redis_url, Q, [("p", {}, {}) for _ in range(10)])
+        await wait_for(lambda: all_in(r, ids, "completed"), 30, "the jobs")
+    assert [json.loads(job_hash(r, Q, i)["progress"]) for i in ids] == [100] * 10

@@ -231,7 +231,10 @@ class QueueConsumer:
 
         def post(make: Callable[[], Any]) -> None:
             def start() -> None:
-                pending.append(asyncio.ensure_future(make()))
+                # Each write waits for the job's previous one: the calls go out in batches, and two batches
+                # may reach Redis in either order; progress 50 then 100 must end at 100.
+                previous = pending[-1] if pending else None
+                pending.append(asyncio.ensure_future(_after(previous, make)))
             if _in_loop_thread(loop):
                 start()
             else:
@@ -335,6 +338,12 @@ def _stacktrace(raw: dict[str, str], opts: dict[str, Any], err: BaseException) -
 
 async def _call(fn: Callable[[], None]) -> None:
     fn()
+
+
+async def _after(previous: asyncio.Future[None] | None, make: Callable[[], Any]) -> None:
+    if previous is not None:
+        await asyncio.wait([previous])  # its failure is its own caller's to report
+    await make()
 
 
 _seen_names: set[str] = set()  # cleared by a forked worker (main.py)

@@ -16,8 +16,6 @@ from workers.bullmq_scripts import QueueKeys
 
 log = logging.getLogger("corral.supervisor")
 
-# Events after which there may be more runnable work than at the last probe.
-
 
 @dataclass(frozen=True)
 class Backlog:

@@ -54,10 +54,7 @@ class Dashboard:
         self.latest = snap
         self.history.append(history_point(snap))
         for q in list(self._subscribers):
-            if q.full():
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    q.get_nowait()  # drop the oldest: the newest snapshot is the one worth showing
-            q.put_nowait(snap)
+            _offer(q, snap)
 
     async def page(self) -> HTMLResponse:
         return HTMLResponse(self._page)
@@ -81,7 +78,12 @@ class Dashboard:
     async def close(self) -> None:
         """End every open stream, so the HTTP server's graceful stop does not wait on them."""
         for q in list(self._subscribers):
-            if q.full():
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    q.get_nowait()
-            q.put_nowait(None)
+            _offer(q, None)
+
+
+def _offer(q: asyncio.Queue[dict[str, Any] | None], item: dict[str, Any] | None) -> None:
+    """Put without waiting; a full queue drops its oldest: the newest snapshot is the one worth showing."""
+    if q.full():
+        with contextlib.suppress(asyncio.QueueEmpty):
+            q.get_nowait()
+    q.put_nowait(item)

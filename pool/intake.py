@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from workers.bullmq_scripts import QueueKeys
 from workers.myst.processor import JOB_NAME
 from workers.myst.schema import Submission
 from workers.myst.settings import MystSettings
@@ -101,7 +102,7 @@ class Intake:
             redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
             retry=Retry(NoBackoff(), 0))
         self.queue = Queue(settings.queue, {"connection": self.client, "prefix": prefix})
-        self.prefix = prefix
+        self.keys = QueueKeys(prefix, settings.queue)
         self.router = APIRouter(tags=["MYST journal submissions"])
         self.router.add_api_route(
             PATH, self.submit, methods=["POST"], status_code=202, response_model=AcceptedResponse,
@@ -155,7 +156,7 @@ class Intake:
             return _error(400, f"url: {e}", "url")
         status_url = str(request.url_for("status", job_id=sub.jobId))
         try:
-            existed = bool(await self.client.exists(f"{self.prefix}:{self.settings.queue}:{sub.jobId}"))
+            existed = bool(await self.client.exists(self.keys.job(sub.jobId)))
             if not existed:
                 keep = self.settings.keep_jobs_seconds
                 await self.queue.add(JOB_NAME, sub.model_dump(mode="json"), {

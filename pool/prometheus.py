@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from pool.metrics import HistogramKey
 from workers.telemetry import BUCKETS, Labels
 
 if TYPE_CHECKING:
@@ -32,11 +33,12 @@ class PoolCollector(Collector):
         self.sup = sup
 
     def collect(self) -> Iterator[Metric]:
+        histograms = sorted(self.sup.telemetry.histograms().items())  # folded once per scrape
         yield from self._workers()
         yield from self._queues()
-        yield from self._jobs()
+        yield from self._jobs(histograms)
         yield from self._events()
-        yield from self._processor_telemetry()
+        yield from self._processor_telemetry(histograms)
 
     def _workers(self) -> Iterator[Metric]:
         sup = self.sup
@@ -79,7 +81,7 @@ class PoolCollector(Collector):
         yield paused
         yield share
 
-    def _jobs(self) -> Iterator[Metric]:
+    def _jobs(self, histograms: list[tuple[HistogramKey, tuple[list[int], float]]]) -> Iterator[Metric]:
         completed = CounterMetricFamily("corral_jobs_completed", "Jobs completed by this daemon's workers",
                                         labels=["queue", "job_name"])
         failed = CounterMetricFamily("corral_jobs_failed", "Job attempts that failed on this daemon's workers",
@@ -87,7 +89,7 @@ class PoolCollector(Collector):
         duration = HistogramMetricFamily("corral_job_duration_seconds", "Time a processor took per job",
                                          labels=["queue", "job_name"])
         merged: dict[tuple[str, str], tuple[list[int], float]] = {}
-        for (name, labels), (counts, total) in sorted(self.sup.telemetry.histograms().items()):
+        for (name, labels), (counts, total) in histograms:
             if name != JOB_DURATION:
                 continue
             lb = dict(labels)
@@ -111,10 +113,11 @@ class PoolCollector(Collector):
             scaling.add_metric([direction], self.sup.scaling_counts.get(direction, 0))
         yield scaling
 
-    def _processor_telemetry(self) -> Iterator[Metric]:
+    def _processor_telemetry(self, histograms: list[tuple[HistogramKey, tuple[list[int], float]]]
+                             ) -> Iterator[Metric]:
         """What processors measure (Ollama calls, ...), named `corral_<name>` with their own labels."""
         by_name: dict[str, list[tuple[Labels, list[int], float]]] = {}
-        for (name, labels), (counts, total) in sorted(self.sup.telemetry.histograms().items()):
+        for (name, labels), (counts, total) in histograms:
             if name != JOB_DURATION:
                 by_name.setdefault(name, []).append((labels, counts, total))
         for name, series in by_name.items():

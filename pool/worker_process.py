@@ -153,16 +153,10 @@ class WorkerProcess:
         pid = self.pid
         if pid is None:
             return
-        victims: list[psutil.Process] = []
         try:
-            victims = psutil.Process(pid).children(recursive=True)
+            _kill_all(psutil.Process(pid).children(recursive=True))
         except psutil.Error:
             pass
-        for v in victims:
-            try:
-                v.kill()
-            except psutil.Error:
-                pass
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -170,13 +164,7 @@ class WorkerProcess:
 
     def kill_orphans(self) -> int:
         """SIGKILL what the dead worker left running; returns how many. psutil refuses a reused pid."""
-        killed = 0
-        for proc in self.descendants:
-            try:
-                proc.kill()
-                killed += 1
-            except psutil.Error:
-                pass
+        killed = _kill_all(self.descendants)
         self.descendants = []
         return killed
 
@@ -190,3 +178,15 @@ class WorkerProcess:
             except ValueError:
                 return f"killed by signal {-code}"
         return f"exited with code {code}"
+
+
+def _kill_all(procs: list[psutil.Process]) -> int:
+    """SIGKILL each; returns how many were still there to kill."""
+    killed = 0
+    for proc in procs:
+        try:
+            proc.kill()
+            killed += 1
+        except psutil.Error:
+            pass
+    return killed

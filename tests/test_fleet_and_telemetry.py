@@ -77,3 +77,16 @@ def test_supervisor_totals_keep_dead_workers_counts_but_not_their_gauges() -> No
     assert totals.gauges() == {}
     totals.retire("a")  # reaped twice: still counted once
     assert sum(totals.histograms()[("x_seconds", (("k", "v"),))][0]) == 2
+
+
+def test_job_name_labels_are_bounded() -> None:
+    from workers.state import MAX_JOB_NAMES, WorkerContext
+
+    ctx = WorkerContext(worker_id="w", worker_name="n", lock_duration_ms=30_000)
+    assert ctx._label_for("send-email") == "send-email"
+    assert ctx._label_for("x" * 65) == ctx._label_for("") == ctx._label_for("bad\n") == "_invalid"
+    assert ctx._label_for("not-utf8-\udcff") == "_invalid"  # a lone surrogate kept from a non-UTF-8 name
+    for i in range(MAX_JOB_NAMES):
+        ctx._label_for(f"name-{i}")
+    assert ctx._label_for("one-too-many") == "_other"
+    assert ctx._label_for("name-3") == "name-3" and ctx._label_for("send-email") == "send-email"

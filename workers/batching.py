@@ -6,9 +6,11 @@ command. ioredis, under Node's BullMQ, writes every command to one socket withou
 of why a Node worker outruns a Python one. Batching the turn's calls gets the same effect: one write,
 replies read back in order, and each caller's future resolved with its own reply or error.
 
-Semantics are unchanged: each call is still its own atomic EVALSHA (no MULTI), errors stay per call,
-and a script Redis does not know (NOSCRIPT, e.g. after a restart or SCRIPT FLUSH) is run again through
-redis-py's Script object, which loads it.
+Each call is still its own atomic EVALSHA (no MULTI), errors stay per call, and a script Redis does not
+know (NOSCRIPT, e.g. after a restart or SCRIPT FLUSH) is run again through redis-py's Script object,
+which loads it. One thing changes: calls in different batches travel on different connections and may
+reach Redis in either order. Callers that need an order await each call before the next (a job's
+progress and log writes are chained in consumer.py).
 """
 
 from __future__ import annotations

@@ -212,10 +212,10 @@ class QueueConsumer:
                 raise UnrecoverableError(f"processor returned a value that is not JSON-serialisable: {e}") from None
         except Exception as err:
             await drain_posted(pending)
-            self.ctx.record(self.spec.name, _job_name(raw), ok=False, seconds=time.perf_counter() - started)
+            self.ctx.record(self.spec.name, raw.get("name", ""), ok=False, seconds=time.perf_counter() - started)
             nxt = await self._fail(job_id, token, raw, opts, attempts_made, err)
         else:
-            self.ctx.record(self.spec.name, _job_name(raw), ok=True, seconds=time.perf_counter() - started)
+            self.ctx.record(self.spec.name, raw.get("name", ""), ok=True, seconds=time.perf_counter() - started)
             nxt = await self._finish(
                 job_id, token, target="completed", value=value,
                 keep=keep_jobs(opts.get("removeOnComplete")), opts=opts, attempts_made=attempts_made,
@@ -344,30 +344,6 @@ async def _after(previous: asyncio.Future[None] | None, make: Callable[[], Any])
     if previous is not None:
         await asyncio.wait([previous])  # its failure is its own caller's to report
     await make()
-
-
-_seen_names: set[str] = set()  # cleared by a forked worker (main.py)
-MAX_JOB_NAMES = 100  # label values per worker: a producer writing a new name per job must not flood Prometheus
-
-
-def _job_name(raw: dict[str, str]) -> str:
-    """The job's name as a metrics label: bounded in length and in number of distinct values."""
-    name = raw.get("name", "")
-    if not name or len(name) > 64 or not name.isprintable() or not _utf8(name):
-        return "_invalid"
-    if name not in _seen_names:
-        if len(_seen_names) >= MAX_JOB_NAMES:
-            return "_other"
-        _seen_names.add(name)
-    return name
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode()
-        return True
-    except UnicodeEncodeError:
-        return False
 
 
 def _in_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:

@@ -27,7 +27,7 @@ import uvloop
 from workers import runtime
 from workers.bullmq_scripts import QueueKeys, SyncScripts
 from workers.connection import async_client
-from workers.consumer import QueueConsumer, _seen_names
+from workers.consumer import QueueConsumer
 from workers.errors import ProcessorImportError
 from workers.logs import configure_worker_logging
 from workers.protocol import Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
@@ -58,7 +58,6 @@ def run_worker(settings: WorkerSettings, conn: Connection, close_fds: tuple[int,
     """multiprocessing target, in a child forked from the supervisor."""
     _forget_parent(close_fds)
     TELEMETRY.reset()
-    _seen_names.clear()
     # Ctrl-C reaches the whole process group; only the supervisor decides what a worker does.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_worker_logging(settings)

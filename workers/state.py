@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from workers.protocol import HeldJob, WorkerState
 from workers.telemetry import TELEMETRY, Labels
 
+MAX_JOB_NAMES = 100  # distinct job-name label values per worker
+
 
 @dataclass
 class WorkerContext:
@@ -27,6 +29,7 @@ class WorkerContext:
     lost_locks: int = 0
     per_queue: dict[str, list[int]] = field(default_factory=dict)
     _labels: dict[tuple[str, str, bool], Labels] = field(default_factory=dict)
+    _job_names: set[str] = field(default_factory=set)
     _held: dict[str, HeldJob] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tokens: itertools.count[int] = field(default_factory=itertools.count)
@@ -48,6 +51,7 @@ class WorkerContext:
             return tuple(self._held.values())
 
     def record(self, queue: str, name: str, *, ok: bool, seconds: float) -> None:
+        name = self._label_for(name)
         labels = self._labels.get((queue, name, ok))
         if labels is None:
             labels = self._labels[(queue, name, ok)] = (
@@ -65,6 +69,17 @@ class WorkerContext:
         if self.max_jobs is not None and done >= self.max_jobs and not self.draining and self.on_drain:
             # Decided here, before the job is finished, so that finishing it fetches no next job.
             self.on_drain(f"recycled after {done} jobs (max_jobs_per_worker)")
+
+    def _label_for(self, name: str) -> str:
+        """A job name as a metrics label: bounded in length and in distinct values (a producer that writes
+        a new name per job must not flood Prometheus). Not printable includes lone surrogates (not UTF-8)."""
+        if not name or len(name) > 64 or not name.isprintable():
+            return "_invalid"
+        if name not in self._job_names:
+            if len(self._job_names) >= MAX_JOB_NAMES:
+                return "_other"
+            self._job_names.add(name)
+        return name
 
     @property
     def state(self) -> WorkerState:

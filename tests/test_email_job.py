@@ -113,3 +113,31 @@ def test_python_producer_applies_the_original_defaults(redis_url: str, tmp_path:
     res = subprocess.run([sys.executable, "-m", "pool.cli", "enqueue-emails", str(bad), "--redis-url", redis_url],
                          capture_output=True, text=True, cwd=root, timeout=30)
     assert res.returncode == 2 and "field 'emails.0.id'" in res.stderr
+
+
+async def test_jobs_of_one_worker_saving_at_once_each_commit_whole(tmp_path: Path) -> None:
+    """A worker's jobs share one SQLite connection: two saves at once must not nest their transactions, and one
+    that fails must not take the other's rows with it (it did: "cannot start a transaction within a transaction")."""
+    import asyncio
+    from datetime import datetime
+
+    from workers.email.store import EmailRow, EmailStore, ResultRow
+
+    def job(conv: str, *, broken: bool = False) -> tuple[list[EmailRow], list[ResultRow]]:
+        emails = [EmailRow(f"{conv}-e{i}", conv, "s", "b", "x@y.z", datetime(2025, 3, 1), None) for i in range(3)]
+        results = [ResultRow(e.id, f"job-{conv}", conv, "pending", "low", ["phase1"], {}, {}, None, None, {}, {},
+                             "v1") for e in emails]
+        if broken:  # a result for an email that is not stored: the foreign key fails the job's transaction
+            results.append(ResultRow("nowhere", f"job-{conv}", conv, "pending", "low", [], {}, {}, None, None, {},
+                                     {}, "v1"))
+        return emails, results
+
+    store = await EmailStore(tmp_path / "e.db").open()
+    try:
+        outcomes = await asyncio.gather(*(store.save_job(*job(c, broken=c == "c2")) for c in ("c1", "c2", "c3")),
+                                        return_exceptions=True)
+    finally:
+        await store.close()
+    assert outcomes[0] is None and outcomes[2] is None, outcomes
+    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    assert [r["email_id"] for r in rows(tmp_path / "e.db")] == [f"c{c}-e{i}" for c in (1, 3) for i in range(3)]

@@ -3,59 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
-from pool.embedded_redis import free_port
 from tests.pool_harness import RunningPool, add_jobs, job_state, make_config, wait_for
+from tests.redis_server import RedisServer
 
 Q = "restart-test"
 
 
-class PersistentRedis:
-    """A redis-server with an append-only file, restartable on the same port (as in production)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.dir = directory
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", ""], stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                redis.Redis.from_url(self.url).ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-
 @pytest.fixture
-def persistent_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PersistentRedis]:
-    server = PersistentRedis(tmp_path)
+def persistent_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisServer]:
+    """A redis-server with an append-only file, restartable on the same port (as in production)."""
+    server = RedisServer(directory=tmp_path, appendonly=True)
     server.start()
     monkeypatch.setenv("CORRAL_TEST_REDIS_URL", server.url)
     yield server
     server.stop()
 
 
-async def test_redis_restart_mid_load_loses_no_job(persistent_redis: PersistentRedis) -> None:
+async def test_redis_restart_mid_load_loses_no_job(persistent_redis: RedisServer) -> None:
     url = persistent_redis.url
     cfg = make_config(url, [(Q, "tests.procs:tracked", 3)], min_workers=2, max_workers=2,
                       lock_duration_ms=10_000, stalled_interval_ms=2000)

@@ -20,7 +20,7 @@ import msgpack
 from redis.asyncio import Redis as AsyncRedis
 from redis.commands.core import AsyncScript, Script
 
-from workers.batching import ScriptBatcher
+from workers.multiplex import MultiplexedConnection
 
 SCRIPT_DIR = Path(bullmq.__file__).parent / "commands"
 
@@ -127,17 +127,20 @@ FINISH_JOB_KEY = 11  # the job hash's place in moveToFinished's KEYS
 
 
 class AsyncScripts:
-    """The scripts a consumer runs on its (non-blocking) asyncio connection."""
+    """The scripts a consumer (or the supervisor) runs.
 
-    def __init__(self, client: AsyncRedis, keys: QueueKeys, worker_name: str, lock_duration_ms: int) -> None:
+    With `conn`, a worker's multiplexed connection, the calls of one loop turn share one write (see
+    workers/multiplex.py); without, they go through the redis-py client one by one.
+    """
+
+    def __init__(self, client: AsyncRedis, keys: QueueKeys, worker_name: str, lock_duration_ms: int,
+                 conn: MultiplexedConnection | None = None) -> None:
         self.client = client
+        self.conn = conn
         self.keys = keys
         self.worker_name = worker_name
         self.lock_duration_ms = lock_duration_ms
-        self._s: dict[str, AsyncScript] = {
-            n: client.register_script(load_source(n)) for n in SCRIPT_FILES
-        }
-        self._batch = ScriptBatcher(client)
+        self._s: dict[str, AsyncScript] = {n: client.register_script(load_source(n)) for n in SCRIPT_FILES}
         k = keys.key
         # moveToFinished's keys per target, built once: only the job's own key changes from job to job.
         self._finish_keys = {
@@ -155,8 +158,10 @@ class AsyncScripts:
         ))
 
     async def _run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """The hot scripts go through the batcher: the calls of one loop turn share one round trip."""
-        return await self._batch.call(self._s[name], keys, args)
+        script = self._s[name]
+        if self.conn is None:
+            return await script(keys=list(keys), args=list(args))
+        return await self.conn.run_script(script.sha, script.script, keys, args)
 
     async def move_to_active(self, token: str) -> FetchResult:
         raw = await self._run("moveToActive", self._active_keys, [self.keys.base, now_ms(), self._fetch_opts(token)])

@@ -25,6 +25,7 @@ from workers.backoff import UnknownBackoffError, backoff_delay_ms
 from workers.bullmq_scripts import AsyncScripts, FetchResult, QueueKeys, ScriptError, keep_jobs
 from workers.errors import InvalidJobError, UnrecoverableError
 from workers.job import Job, drain_posted, parse_job_hash
+from workers.multiplex import MultiplexedConnection
 from workers.protocol import HeldJob, QueueSpec
 from workers.registry import Processor, QueueProcessors
 from workers.state import WorkerContext
@@ -64,6 +65,7 @@ class QueueConsumer:
         spec: QueueSpec,
         processors: QueueProcessors,
         client: AsyncRedis,
+        conn: MultiplexedConnection,
         blocking: AsyncRedis,
         ctx: WorkerContext,
         prefix: str,
@@ -74,7 +76,7 @@ class QueueConsumer:
         self.blocking = blocking
         self.ctx = ctx
         self.keys = QueueKeys(prefix, spec.name)
-        self.scripts = AsyncScripts(client, self.keys, ctx.worker_name, ctx.lock_duration_ms)
+        self.scripts = AsyncScripts(client, self.keys, ctx.worker_name, ctx.lock_duration_ms, conn)
         self.run_sync = run_sync
         self._parked: deque[asyncio.Future[None]] = deque()
         self._want_marker = asyncio.Event()
@@ -231,10 +233,9 @@ class QueueConsumer:
 
         def post(make: Callable[[], Any]) -> None:
             def start() -> None:
-                # Each write waits for the job's previous one: the calls go out in batches, and two batches
-                # may reach Redis in either order; progress 50 then 100 must end at 100.
-                previous = pending[-1] if pending else None
-                pending.append(asyncio.ensure_future(_after(previous, make)))
+                # The write is queued on the worker's one script connection as the task starts, before the
+                # next posted one: progress 50 then 100 reaches Redis in that order and ends at 100.
+                pending.append(asyncio.ensure_future(make()))
             if _in_loop_thread(loop):
                 start()
             else:
@@ -338,12 +339,6 @@ def _stacktrace(raw: dict[str, str], opts: dict[str, Any], err: BaseException) -
 
 async def _call(fn: Callable[[], None]) -> None:
     fn()
-
-
-async def _after(previous: asyncio.Future[None] | None, make: Callable[[], Any]) -> None:
-    if previous is not None:
-        await asyncio.wait([previous])  # its failure is its own caller's to report
-    await make()
 
 
 def _in_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:

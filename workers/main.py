@@ -26,10 +26,10 @@ import uvloop
 
 from workers import runtime
 from workers.bullmq_scripts import QueueKeys, SyncScripts
-from workers.connection import async_client
 from workers.consumer import QueueConsumer
 from workers.errors import ProcessorImportError
 from workers.logs import configure_worker_logging
+from workers.multiplex import MultiplexedConnection
 from workers.protocol import Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
 from workers.registry import QueueProcessors, resolve
 from workers.state import WorkerContext
@@ -148,14 +148,18 @@ class Worker:
     async def run(self) -> int:
         self._loop = asyncio.get_running_loop()
         s = self.settings
-        clients: list[redis.asyncio.Redis] = []
+        clients: list[redis.asyncio.Redis | MultiplexedConnection] = []
         try:
             # Non-blocking calls (Lua scripts) may time out; the blocking BZPOPMIN connections must
             # not, or redis-py turns every long block into a hidden timeout-and-retry.
-            client = async_client(s.redis_url, decode_responses=True, socket_timeout=30, socket_connect_timeout=5,
-                                  health_check_interval=30, encoding_errors="surrogateescape")
+            client = redis.asyncio.Redis.from_url(
+                s.redis_url, decode_responses=True, socket_timeout=30, socket_connect_timeout=5,
+                health_check_interval=30, encoding_errors="surrogateescape")
             clients.append(client)
             await client.ping()
+            conn = MultiplexedConnection(s.redis_url, reply_timeout=30, connect_timeout=5)
+            clients.append(conn)
+            await conn.call("PING")
             for q in s.queues:
                 blocking = redis.asyncio.Redis.from_url(
                     s.redis_url, decode_responses=True, socket_timeout=None, socket_connect_timeout=5,
@@ -164,7 +168,7 @@ class Worker:
                 )
                 clients.append(blocking)
                 await blocking.ping()
-                self.consumers.append(QueueConsumer(q, self.processors[q.name], client, blocking, self.ctx,
+                self.consumers.append(QueueConsumer(q, self.processors[q.name], client, conn, blocking, self.ctx,
                                                     s.prefix, self._run_sync))
         except (redis.exceptions.RedisError, OSError) as e:
             self.send(StartFailed(s.worker_id, f"cannot reach Redis at {redact(s.redis_url)}: {e}"))
@@ -272,7 +276,7 @@ async def _run_shutdown_hooks() -> None:
             log.exception("a processor's shutdown hook failed")
 
 
-async def _close_all(clients: list[redis.asyncio.Redis]) -> None:
+async def _close_all(clients: list[redis.asyncio.Redis | MultiplexedConnection]) -> None:
     for c in clients:
         try:
             await c.aclose()

@@ -8,6 +8,7 @@ email, and a job that fails half-way leaves nothing of itself.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Sequence
@@ -91,6 +92,10 @@ class EmailStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.db: aiosqlite.Connection | None = None
+        # The worker's jobs share this one connection, and SQLite has one transaction per connection: a second
+        # job's BEGIN inside the first's fails ("cannot start a transaction within a transaction"), and a read
+        # in between would see the other job's uncommitted rows. Each job's turn on it is whole.
+        self._turn = asyncio.Lock()
 
     async def open(self) -> EmailStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +132,7 @@ class EmailStore:
             raise RuntimeError("EmailStore is not open")
         return self.db
 
-    async def upsert_emails(self, emails: Sequence[EmailRow]) -> None:
+    async def _upsert_emails(self, emails: Sequence[EmailRow]) -> None:
         """Store the emails of a job (so chain analysis sees the conversation's history)."""
         db = self._conn()
         now = time.time()
@@ -144,11 +149,14 @@ class EmailStore:
         )
 
     async def conversation_times(self, conversation_id: str) -> list[tuple[str, datetime]]:
-        cur = await self._conn().execute(
-            "SELECT id, received_at FROM emails WHERE conversation_id = ? ORDER BY received_at", (conversation_id,))
-        return [(row[0], datetime.fromisoformat(row[1])) for row in await cur.fetchall()]
+        async with self._turn:
+            cur = await self._conn().execute(
+                "SELECT id, received_at FROM emails WHERE conversation_id = ? ORDER BY received_at",
+                (conversation_id,))
+            rows = await cur.fetchall()
+        return [(row[0], datetime.fromisoformat(row[1])) for row in rows]
 
-    async def upsert_results(self, results: Sequence[ResultRow]) -> None:
+    async def _upsert_results(self, results: Sequence[ResultRow]) -> None:
         db = self._conn()
         now = time.time()
         await db.executemany(
@@ -173,14 +181,15 @@ class EmailStore:
     async def save_job(self, emails: Sequence[EmailRow], results: Sequence[ResultRow]) -> None:
         """Emails and their results in one transaction: all of a job, or nothing of it."""
         db = self._conn()
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            await self.upsert_emails(emails)
-            await self.upsert_results(results)
-            await db.commit()
-        except BaseException:
-            await db.rollback()
-            raise
+        async with self._turn:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._upsert_emails(emails)
+                await self._upsert_results(results)
+                await db.commit()
+            except BaseException:
+                await db.rollback()
+                raise
 
 
 def _json_or_null(value: dict[str, Any] | None) -> str | None:

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """CPU per job of the consumer and of Redis: corral's worker against Node's (a benchmark, not a test).
 
-    python scripts/bench_cpu_per_job.py [--jobs 20000] [--rounds 3]
+    python scripts/bench_cpu_per_job.py [--jobs 100000] [--rounds 3]
 
 Throughput on a small shared VM swings with its neighbours; CPU time spent per job does much less, and
 it says where a gap comes from: the consumer process or Redis. Each round runs, on one embedded Redis and
-the same no-op jobs, corral (1 worker x 50, uvloop), corral on asyncio's own loop, and a Node BullMQ 6
-worker (concurrency 50), all with BullMQ's per-minute metrics, and prints the consumer's CPU time per job
-(`psutil`), Redis's (`INFO cpu`) and the jobs per second.
+the same no-op jobs, corral (1 worker x 50) and a Node BullMQ 6 worker (concurrency 50), both with
+BullMQ's per-minute metrics, and prints the consumer's CPU time per job (`psutil`; for corral the worker
+and, apart, its supervisor), Redis's (`INFO cpu`), how busy Redis was (its CPU seconds over the run's wall
+time: near 1.0, one core, Redis is the limit) and the jobs per second.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def redis_cpu(r: redis.Redis) -> float:
     return float(info["used_cpu_user"] + info["used_cpu_sys"])
 
 
-def consume(url: str, r: redis.Redis, label: str, queue: str, n: int) -> float:
-    """Run one consumer until the queue is done; returns its CPU seconds."""
+def consume(url: str, r: redis.Redis, label: str, queue: str, n: int) -> tuple[float, float]:
+    """Run one consumer until the queue is done; returns its CPU seconds and its supervisor's (corral)."""
     if label == "node":
         proc = subprocess.Popen(["node", str(NODE_WORKER), url, queue, "50", str(n), str(METRICS_POINTS)],
                                 cwd=NODE_WORKER.parent, stdout=subprocess.DEVNULL)
@@ -49,9 +50,8 @@ def consume(url: str, r: redis.Redis, label: str, queue: str, n: int) -> float:
                 break
             time.sleep(0.02)
         assert last is not None
-        return float(last.user + last.system)
-    env = {**os.environ, "CORRAL_LOG_LEVEL": "WARNING", "CORRAL_MAX_JOBS_PER_WORKER": "0",
-           "CORRAL_EVENT_LOOP": label}
+        return float(last.user + last.system), 0.0
+    env = {**os.environ, "CORRAL_LOG_LEVEL": "WARNING", "CORRAL_MAX_JOBS_PER_WORKER": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "pool.cli", "run", "--no-http", "--redis-url", url,
                              "--queue", f"{queue}=workers.processors.builtin:noop@50",
                              "--min-workers", "1", "--max-workers", "1"], cwd=ROOT, env=env)
@@ -59,41 +59,46 @@ def consume(url: str, r: redis.Redis, label: str, queue: str, n: int) -> float:
     while not sup.children():
         time.sleep(0.01)
     worker = sup.children()[0]
+    start = sup.cpu_times()  # its own start-up (imports) is not the cost of jobs
     while r.zcard(f"bull:{queue}:completed") < n:
         time.sleep(0.02)
-    t = worker.cpu_times()
+    t, s = worker.cpu_times(), sup.cpu_times()
     proc.send_signal(signal.SIGTERM)
     proc.wait(30)
-    return float(t.user + t.system)
+    return float(t.user + t.system), float(s.user + s.system - start.user - start.system)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--jobs", type=int, default=20_000)
+    ap.add_argument("--jobs", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     n = args.jobs
     embedded = EmbeddedRedis.throwaway()
     url = embedded.start()
     r = redis.Redis.from_url(url)
-    results: dict[str, list[tuple[float, float, float]]] = {}
+    # per run: consumer us/job, supervisor us/job, Redis us/job, Redis busy (cores), jobs/s
+    results: dict[str, list[tuple[float, float, float, float, float]]] = {}
     try:
         for i in range(args.rounds):
-            for label in ("uvloop", "asyncio", "node"):
+            for label in ("corral", "node"):
                 queue = f"cpu-{label}-{i}"
                 fill(url, queue, n)
                 before = redis_cpu(r)
-                consumer = consume(url, r, label, queue, n)
+                consumer, supervisor = consume(url, r, label, queue, n)
+                redis_seconds = redis_cpu(r) - before
+                rate = rate_from_hashes(r, queue, n)
                 results.setdefault(label, []).append(
-                    (consumer / n * 1e6, (redis_cpu(r) - before) / n * 1e6, rate_from_hashes(r, queue, n)))
+                    (consumer / n * 1e6, supervisor / n * 1e6, redis_seconds / n * 1e6, redis_seconds * rate / n, rate))
                 r.flushall()
     finally:
         embedded.stop()
     for label, rows in results.items():
         med = [statistics.median(col) for col in zip(*rows, strict=True)]
-        print(f"{label:<8} consumer {[round(a) for a, _, _ in rows]} us/job (median {med[0]:.0f}), "
-              f"redis {[round(b) for _, b, _ in rows]} us/job (median {med[1]:.0f}), "
-              f"{med[2]:,.0f} jobs/s median")
+        print(f"{label:<7} consumer {[round(x[0]) for x in rows]} us/job (median {med[0]:.0f}"
+              + (f", supervisor {med[1]:.1f}" if label == "corral" else "") + "), "
+              f"redis {[round(x[2]) for x in rows]} us/job (median {med[2]:.0f}, busy {med[3]:.2f} core), "
+              f"{med[4]:,.0f} jobs/s median")
     return 0
 
 

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Throughput and latency, side by side on one Redis (a benchmark that prints figures, not a test).
 
-    python scripts/bench_throughput.py [--jobs 20000] [--runs 3] [--json data/bench_throughput.json]
-                                       [--only throughput|latency] [--redis-url URL]
+    python scripts/bench_throughput.py [--jobs 100000] [--stock-jobs 20000] [--rounds 3] [--runs 3]
+                                       [--json data/bench_throughput.json] [--only throughput|latency]
+                                       [--redis-url URL]
 
 Throughput: the same no-op job set (`--jobs`, added with `addBulk` before each consumer starts) is
-consumed by a Node BullMQ 6 worker (concurrency 50), the stock Python `bullmq` Worker (concurrency 50),
+consumed by a Node BullMQ 6 worker (concurrency 50), the stock Python `bullmq` Worker (concurrency 50,
+on `--stock-jobs`: at a twentieth of the speed, a smaller set gives the same rate in reasonable time),
 and the corral pool with the no-op processor at each setting of a small sweep, `--rounds` times each,
-interleaved; medians are compared. Node runs with BullMQ's per-minute metrics on, as corral records them
-by default, and both are also run without. Each consumer is timed from BullMQ's own job hashes:
+interleaved; medians are compared. 100,000 jobs make each run last seconds, past Node's JIT warm-up and
+the pool's start (with 20,000, a run lasted under a second and its figure swung with the first jobs).
+Node runs with BullMQ's per-minute metrics on, as corral records them by default, and both are also run
+without. Each consumer is timed from BullMQ's own job hashes:
 jobs / (last finishedOn - first processedOn), so every consumer is measured the same way, by what it
 wrote to Redis.
 
@@ -141,37 +145,39 @@ def run_corral(url: str, r: redis.Redis, queue: str, n: int, workers: int, concu
     return rate_from_hashes(r, queue, n)
 
 
-def throughput(url: str, n: int, rounds: int) -> dict[str, Any]:
+def throughput(url: str, n: int, stock_n: int, rounds: int) -> dict[str, Any]:
     """Each consumer `rounds` times, interleaved so a noisy minute hits them all; medians compared."""
     r = redis.Redis.from_url(url)
     runs: dict[str, list[float]] = {}
 
-    def one(label: str, run: Any) -> None:
+    def one(label: str, run: Any, jobs: int = n) -> None:
         queue = f"bench-{label}-{time.time_ns()}"
-        fill(url, queue, n)
-        rate = float(run(queue))
+        fill(url, queue, jobs)
+        rate = float(run(queue, jobs))
         r.delete(*[k for k in r.scan_iter(f"bull:{queue}:*", count=10_000)])  # keep Redis small between runs
         runs.setdefault(label, []).append(rate)
         print(f"  {label:<34} {rate:>9,.0f} jobs/s", flush=True)
 
     for _ in range(rounds):
-        one("node-bullmq6-c50", lambda q: run_node(url, r, q, n, METRICS_POINTS))
-        one("node-bullmq6-c50-no-metrics", lambda q: run_node(url, r, q, n, 0))
-        one("stock-python-bullmq-c50", lambda q: run_stock_python(url, r, q, n))
+        one("node-bullmq6-c50", lambda q, k: run_node(url, r, q, k, METRICS_POINTS))
+        one("node-bullmq6-c50-no-metrics", lambda q, k: run_node(url, r, q, k, 0))
+        one("stock-python-bullmq-c50", lambda q, k: run_stock_python(url, r, q, k), stock_n)
         for workers, conc in CORRAL_SETTINGS:
-            one(f"corral-{workers}x{conc}", lambda q, w=workers, c=conc: run_corral(url, r, q, n, w, c))
+            one(f"corral-{workers}x{conc}", lambda q, k, w=workers, c=conc: run_corral(url, r, q, k, w, c))
         best_now = max((k for k in runs if k.startswith("corral-") and "no-metrics" not in k),
                        key=lambda k: statistics.median(runs[k]))
         w, c = (int(x) for x in best_now.removeprefix("corral-").split("x"))
-        one(f"{best_now}-no-metrics", lambda q, w=w, c=c: run_corral(url, r, q, n, w, c, metrics=0))
+        one(f"{best_now}-no-metrics", lambda q, k, w=w, c=c: run_corral(url, r, q, k, w, c, metrics=0))
     med = {k: statistics.median(v) for k, v in runs.items()}
     best = max((k for k in med if k.startswith("corral-") and "no-metrics" not in k), key=lambda k: med[k])
     best_plain = max((k for k in med if k.endswith("-no-metrics") and k.startswith("corral-")),
                      key=lambda k: med[k])
     return {
-        "jobs": n, "rounds": rounds, "runs": runs, "medians": med,
+        "jobs": n, "stock_python_jobs": stock_n, "rounds": rounds, "runs": runs, "medians": med,
         "corral_best_setting": best.removeprefix("corral-"),
         "corral_vs_node": med[best] / med["node-bullmq6-c50"],
+        # Like for like: one process at concurrency 50, as the Node worker (no pick of the best of a sweep).
+        "corral_1x50_vs_node": med["corral-1x50"] / med["node-bullmq6-c50"],
         "corral_vs_stock_python": med[best] / med["stock-python-bullmq-c50"],
         "corral_vs_node_both_without_metrics": med[best_plain] / med["node-bullmq6-c50-no-metrics"],
     }
@@ -254,7 +260,8 @@ def latency(url: str, runs: int) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--jobs", type=int, default=20_000)
+    ap.add_argument("--jobs", type=int, default=100_000)
+    ap.add_argument("--stock-jobs", type=int, default=20_000, help="jobs for the stock Python worker")
     ap.add_argument("--runs", type=int, default=3, help="latency runs")
     ap.add_argument("--rounds", type=int, default=3, help="throughput rounds (every consumer once per round)")
     ap.add_argument("--only", choices=["throughput", "latency"])
@@ -276,13 +283,14 @@ def main() -> int:
     try:
         if args.only != "latency":
             print(f"throughput, {args.jobs:,} no-op jobs each:", flush=True)
-            report["throughput"] = t = throughput(url, args.jobs, args.rounds)
+            report["throughput"] = t = throughput(url, args.jobs, args.stock_jobs, args.rounds)
             print(f"medians of {args.rounds} rounds:", flush=True)
             for label, rate in t["medians"].items():
                 print(f"  {label:<34} {rate:>9,.0f} jobs/s", flush=True)
             print(f"best corral ({t['corral_best_setting']}, BullMQ metrics on as by default): "
                   f"{t['corral_vs_node']:.2f} x Node with metrics, {t['corral_vs_stock_python']:.1f} x stock Python; "
-                  f"both without metrics: {t['corral_vs_node_both_without_metrics']:.2f} x Node", flush=True)
+                  f"both without metrics: {t['corral_vs_node_both_without_metrics']:.2f} x Node; "
+                  f"corral 1x50: {t['corral_1x50_vs_node']:.2f} x Node", flush=True)
         if args.only != "throughput":
             print(f"latency, medians of {args.runs} runs:", flush=True)
             report["latency"] = latency(url, args.runs)

@@ -4,12 +4,14 @@ worker would have produced."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+from collections import Counter
 from typing import Any
 
 import pytest
 import redis
 
-from tests.nodejs import NodeEvents, produce, run_node
+from tests.nodejs import NODE_DIR, NodeEvents, produce, run_node
 from tests.pool_harness import RunningPool, add_jobs, make_config, wait_for
 from workers.main import client_name, worker_name
 
@@ -145,3 +147,51 @@ async def test_stalled_job_of_a_vanished_worker_is_recovered(redis_url: str, r: 
         async with RunningPool(cfg):
             seen = await asyncio.to_thread(listener.result)
     assert [e["event"] for e in seen["events"] if e["event"] in ("stalled", "completed")] == ["stalled", "completed"]
+
+
+async def test_beside_a_node_worker_under_load_each_job_runs_once_and_leaves_nodes_events(
+        redis_url: str, r: redis.Redis) -> None:
+    """A Node BullMQ 6 worker (c=50) and two corral workers (c=50 each) share 2,000 no-op jobs and 40 that outlive
+    their 1 s lock: each job is started once (no lock lost, none taken back as stalled), no lock is left, and
+    corral's jobs leave the events Node's do, field for field."""
+    from bullmq import Queue
+
+    node = subprocess.Popen(["node", str(NODE_DIR / "worker.mjs"), redis_url, Q, "50", "1000000"],  # noqa: ASYNC220
+                            cwd=NODE_DIR, stdout=subprocess.DEVNULL)
+    producer = Queue(Q, {"connection": redis_url})
+    try:
+        await producer.add("noop", {"warm-up": True}, {})  # only Node consumes yet: once it is done, Node is up
+        await wait_for(lambda: r.zcard(f"bull:{Q}:completed") == 1, 30, "the Node worker's first job")
+        cfg = make_config(redis_url, [(Q, "workers.processors.builtin:by_name", 50)], min_workers=2, max_workers=2,
+                          lock_duration_ms=1000, stalled_interval_ms=1000)
+        async with RunningPool(cfg):
+            await producer.addBulk([{"name": "noop", "data": {"i": i}, "opts": {}} for i in range(2000)]
+                                   + [{"name": "sleep", "data": {"seconds": 1.5}, "opts": {}} for _ in range(40)])
+            await wait_for(lambda: r.zcard(f"bull:{Q}:completed") == 2041, 60, "every job completed")
+    finally:
+        await producer.close()
+        node.terminate()
+        node.wait(10)
+
+    ids = [i.decode() for i in r.zrange(f"bull:{Q}:completed", 0, -1)]
+    pipe = r.pipeline(transaction=False)
+    for i in ids:
+        pipe.hmget(f"bull:{Q}:{i}", "ats", "atm", "pb")
+    by_whom: dict[str, str] = {}
+    for i, (ats, atm, pb) in zip(ids, pipe.execute(), strict=True):
+        assert (ats, atm) == (b"1", b"1"), f"job {i} started {ats!r} times, attempted {atm!r}"
+        by_whom[i] = "corral" if pb and pb.startswith(b"corral-") else "node"
+    assert r.keys(f"bull:{Q}:*:lock") == []
+    share = Counter(by_whom.values())
+    assert share["corral"] > 0 and share["node"] > 0, share
+
+    # Per job, the events its consumer wrote: names and field names in order (values differ: ids, timestamps).
+    written: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for _, fields in r.xrange(f"bull:{Q}:events", "-", "+"):
+        event, job_id = fields[b"event"].decode(), fields.get(b"jobId", b"").decode()
+        if job_id in by_whom and event not in ("added", "waiting"):
+            written.setdefault(job_id, []).append((event, tuple(sorted(k.decode() for k in fields))))
+    assert not any(e == "stalled" for seq in written.values() for e, _ in seq)
+    shapes = {who: {tuple(written[i]) for i in ids if by_whom[i] == who and i in written} for who in ("corral", "node")}
+    assert shapes["corral"] == shapes["node"] == {(("active", ("event", "jobId", "prev")),
+                                                   ("completed", ("event", "jobId", "prev", "returnvalue")))}

@@ -22,7 +22,6 @@ from typing import Any
 import psutil
 import redis
 import redis.asyncio
-import uvloop
 
 from workers import runtime
 from workers.bullmq_scripts import QueueKeys, SyncScripts
@@ -69,11 +68,7 @@ def run_worker(settings: WorkerSettings, conn: Connection, close_fds: tuple[int,
         sys.exit(EXIT_START_FAILED)
     worker = Worker(settings, conn, processors)
     signal.signal(signal.SIGTERM, lambda *_: worker.request_drain("SIGTERM"))
-    # uvloop: the event loop was the largest cost of a busy worker (py-spy: ~40% of its time in asyncio's
-    # own Python code for tasks, futures and sockets); libuv's loop runs the same coroutines.
-    # CORRAL_EVENT_LOOP=asyncio opts out, should a processor's library not get on with uvloop.
-    factory = None if os.environ.get("CORRAL_EVENT_LOOP", "uvloop") == "asyncio" else uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
+    with asyncio.Runner() as runner:
         code = runner.run(worker.run())
     logging.shutdown()
     # Leave now: a processor's library may have left a non-daemon thread behind (aiosqlite does), and

@@ -8,6 +8,8 @@ forgets (the worker name for `processedBy` on a fetched-next job) and skip its p
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -60,6 +62,12 @@ class ScriptError(RuntimeError):
 
 def load_source(name: str) -> str:
     return (SCRIPT_DIR / SCRIPT_FILES[name]).read_text()
+
+
+@functools.cache
+def source_and_sha(name: str) -> tuple[str, str]:
+    source = load_source(name)
+    return source, hashlib.sha1(source.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -129,18 +137,19 @@ FINISH_JOB_KEY = 11  # the job hash's place in moveToFinished's KEYS
 class AsyncScripts:
     """The scripts a consumer (or the supervisor) runs.
 
-    With `conn`, a worker's multiplexed connection, the calls of one loop turn share one write (see
-    workers/multiplex.py); without, they go through the redis-py client one by one.
+    A worker passes its multiplexed connection: the calls of one loop turn share one write (see
+    workers/multiplex.py). The supervisor passes a redis-py client: its few calls go one by one.
     """
 
-    def __init__(self, client: AsyncRedis, keys: QueueKeys, worker_name: str, lock_duration_ms: int,
-                 conn: MultiplexedConnection | None = None) -> None:
+    def __init__(self, client: AsyncRedis | MultiplexedConnection, keys: QueueKeys, worker_name: str,
+                 lock_duration_ms: int) -> None:
         self.client = client
-        self.conn = conn
         self.keys = keys
         self.worker_name = worker_name
         self.lock_duration_ms = lock_duration_ms
-        self._s: dict[str, AsyncScript] = {n: client.register_script(load_source(n)) for n in SCRIPT_FILES}
+        self._s: dict[str, AsyncScript] = {}
+        if not isinstance(client, MultiplexedConnection):
+            self._s = {n: client.register_script(source_and_sha(n)[0]) for n in SCRIPT_FILES}
         k = keys.key
         # moveToFinished's keys per target, built once: only the job's own key changes from job to job.
         self._finish_keys = {
@@ -158,10 +167,10 @@ class AsyncScripts:
         ))
 
     async def _run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        script = self._s[name]
-        if self.conn is None:
-            return await script(keys=list(keys), args=list(args))
-        return await self.conn.run_script(script.sha, script.script, keys, args)
+        if isinstance(self.client, MultiplexedConnection):
+            source, sha = source_and_sha(name)
+            return await self.client.run_script(sha, source, keys, args)
+        return await self._s[name](keys=list(keys), args=list(args))
 
     async def move_to_active(self, token: str) -> FetchResult:
         raw = await self._run("moveToActive", self._active_keys, [self.keys.base, now_ms(), self._fetch_opts(token)])
@@ -250,16 +259,15 @@ class AsyncScripts:
         k = self.keys.key
         keys = [k("active"), k("wait"), k("stalled"), k("paused"), k("meta"), k("limiter"),
                 k("prioritized"), k("marker"), k("events")]
-        raw = await self._s["moveJobFromActiveToWait"](keys=keys, args=[job_id, token, self.keys.job(job_id)])
+        raw = await self._run("moveJobFromActiveToWait", keys, [job_id, token, self.keys.job(job_id)])
         return int(raw) if isinstance(raw, int) and raw < 0 else 0
 
     async def move_stalled_to_wait(self, max_stalled_count: int, stalled_interval_ms: int) -> list[str]:
         k = self.keys.key
         keys = [k("stalled"), k("wait"), k("active"), k("stalled-check"), k("meta"), k("paused"),
                 k("marker"), k("events"), k("repeat")]
-        raw = await self._s["moveStalledJobsToWait"](
-            keys=keys, args=[max_stalled_count, self.keys.base, now_ms(), stalled_interval_ms]
-        )
+        raw = await self._run("moveStalledJobsToWait", keys,
+                              [max_stalled_count, self.keys.base, now_ms(), stalled_interval_ms])
         return [str(x) for x in (raw or [])]
 
 

@@ -64,7 +64,6 @@ class QueueConsumer:
         self,
         spec: QueueSpec,
         processors: QueueProcessors,
-        client: AsyncRedis,
         conn: MultiplexedConnection,
         blocking: AsyncRedis,
         ctx: WorkerContext,
@@ -76,7 +75,7 @@ class QueueConsumer:
         self.blocking = blocking
         self.ctx = ctx
         self.keys = QueueKeys(prefix, spec.name)
-        self.scripts = AsyncScripts(client, self.keys, ctx.worker_name, ctx.lock_duration_ms, conn)
+        self.scripts = AsyncScripts(conn, self.keys, ctx.worker_name, ctx.lock_duration_ms)
         self.run_sync = run_sync
         self._parked: deque[asyncio.Future[None]] = deque()
         self._want_marker = asyncio.Event()

@@ -145,13 +145,9 @@ class Worker:
         s = self.settings
         clients: list[redis.asyncio.Redis | MultiplexedConnection] = []
         try:
-            # Non-blocking calls (Lua scripts) may time out; the blocking BZPOPMIN connections must
-            # not, or redis-py turns every long block into a hidden timeout-and-retry.
-            client = redis.asyncio.Redis.from_url(
-                s.redis_url, decode_responses=True, socket_timeout=30, socket_connect_timeout=5,
-                health_check_interval=30, encoding_errors="surrogateescape")
-            clients.append(client)
-            await client.ping()
+            # The script calls of every queue share one connection, where a reply later than 30 s means a lost
+            # one. The blocking BZPOPMIN connections must have no timeout, or redis-py turns every long block
+            # into a hidden timeout-and-retry.
             conn = MultiplexedConnection(s.redis_url, reply_timeout=30, connect_timeout=5)
             clients.append(conn)
             await conn.call("PING")
@@ -163,7 +159,7 @@ class Worker:
                 )
                 clients.append(blocking)
                 await blocking.ping()
-                self.consumers.append(QueueConsumer(q, self.processors[q.name], client, conn, blocking, self.ctx,
+                self.consumers.append(QueueConsumer(q, self.processors[q.name], conn, blocking, self.ctx,
                                                     s.prefix, self._run_sync))
         except (redis.exceptions.RedisError, OSError) as e:
             self.send(StartFailed(s.worker_id, f"cannot reach Redis at {redact(s.redis_url)}: {e}"))

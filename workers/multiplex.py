@@ -14,6 +14,7 @@ before; reconnecting on the next call after a connection is lost. A reply that t
 behind it can no longer be matched to their calls.
 
 Order: calls reach Redis in the order they were made, on one connection, until it is lost.
+Calls are made from the event loop's thread (a `def` processor's job writes are handed to it).
 """
 
 from __future__ import annotations

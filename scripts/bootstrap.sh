@@ -33,6 +33,7 @@ fi
 
 if [ "${BOOTSTRAP_DEV:-0}" = 1 ]; then
   apt_install node nodejs npm
+  apt_install openssl openssl  # the TLS Redis of the connection tests makes its certificate with it
   # The dashboard test drives Debian's chromium through Playwright (no browser download from the internet).
   apt_install chromium chromium
   if [ ! -d "$ROOT/tests/node/node_modules" ] || [ "$ROOT/tests/node/package-lock.json" -nt "$ROOT/tests/node/node_modules" ]; then

@@ -1,4 +1,4 @@
-"""BullMQ's own Lua scripts, bound to a redis-py client.
+"""BullMQ's own Lua scripts, run on a worker's multiplexed connection or a redis-py client.
 
 The scripts are the wire protocol: we load them from the `bullmq` package (byte-identical to Node
 BullMQ 6's) and only pack their arguments here, the way Node's `scripts.ts` does. Packing them

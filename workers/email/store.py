@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -113,19 +114,26 @@ class EmailStore:
             self.db = None
 
     async def _migrate(self) -> None:
-        db = self._conn()
-        await db.execute("BEGIN IMMEDIATE")  # one migrating worker at a time
-        try:
+        async with self._transaction() as db:  # IMMEDIATE: one migrating worker at a time
             (version,) = await (await db.execute("PRAGMA user_version")).fetchone() or (0,)
             for i in range(int(version), len(MIGRATIONS)):
                 for statement in MIGRATIONS[i].split(";"):
                     if statement.strip():
                         await db.execute(statement)
                 await db.execute(f"PRAGMA user_version = {i + 1}")
-            await db.commit()
-        except BaseException:
-            await db.rollback()
-            raise
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error, and the connection's only user meanwhile."""
+        db = self._conn()
+        async with self._turn:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                await db.commit()
+            except BaseException:
+                await db.rollback()
+                raise
 
     def _conn(self) -> aiosqlite.Connection:
         if self.db is None:
@@ -180,16 +188,9 @@ class EmailStore:
 
     async def save_job(self, emails: Sequence[EmailRow], results: Sequence[ResultRow]) -> None:
         """Emails and their results in one transaction: all of a job, or nothing of it."""
-        db = self._conn()
-        async with self._turn:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                await self._upsert_emails(emails)
-                await self._upsert_results(results)
-                await db.commit()
-            except BaseException:
-                await db.rollback()
-                raise
+        async with self._transaction():
+            await self._upsert_emails(emails)
+            await self._upsert_results(results)
 
 
 def _json_or_null(value: dict[str, Any] | None) -> str | None:

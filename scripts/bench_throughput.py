@@ -7,7 +7,7 @@
 
 Throughput: the same no-op job set (`--jobs`, added with `addBulk` before each consumer starts) is
 consumed by a Node BullMQ 6 worker (concurrency 50), the stock Python `bullmq` Worker (concurrency 50,
-on `--stock-jobs`: at a twentieth of the speed, a smaller set gives the same rate in reasonable time),
+on `--stock-jobs`: at about a sixth of the speed, a smaller set gives its rate in reasonable time),
 and the corral pool with the no-op processor at each setting of a small sweep, `--rounds` times each,
 interleaved; medians are compared. 100,000 jobs make each run last seconds, past Node's JIT warm-up and
 the pool's start (with 20,000, a run lasted under a second and its figure swung with the first jobs).

@@ -76,11 +76,21 @@ _QUEUE_NAME = re.compile(r"^[^:\s]+$")
 _PROCESSOR = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
+class LimiterConfig(_Strict):
+    """A worker's own rate limit on its queue (Node's Worker `limiter`): at most `max` jobs per `duration` ms,
+    counted across every worker of the queue that uses the same limiter."""
+
+    max: int = Field(ge=1)
+    duration: int = Field(ge=1, description="milliseconds")
+
+
 class QueueConfig(_Strict):
     name: str
     processor: str
     concurrency: int = Field(1, ge=1, le=1000)
     metrics_max_data_points: int = Field(10080, ge=0)
+    limiter: LimiterConfig | None = None
+    max_started_attempts: int | None = Field(None, ge=1, description="fail a job started more often than this")
 
     @field_validator("name")
     @classmethod

@@ -1,33 +1,50 @@
 """Giving a dead worker's jobs back to the queue at once, instead of after BullMQ's stalled check.
 
-A worker's lock tokens are "<worker id>:<n>", so the jobs it held are exactly the active jobs whose
-lock value starts with its id: that catches even a job it fetched after its last heartbeat. With
-the token in hand, BullMQ's own moveJobFromActiveToWait moves the job back atomically, and only if
-the lock is still that worker's.
+Which jobs: those whose lock token starts with the worker's id (tokens are "<worker id>:<n>", so this catches a
+job fetched after the last heartbeat), plus those its last heartbeat listed (the supervisor's own record). The
+record matters for a worker that froze: its lock thread froze too, its locks expired, and no lock names it any
+more. A job from the record whose lock is gone is first locked by the supervisor (SET NX, so a job someone else
+took meanwhile is left alone) and then moved like the others.
+
+How: BullMQ's own moveJobFromActiveToWait, which moves a job only if the lock is the given one. Then, as BullMQ's
+stalled check does for a job it recovers, a `stalled` event is written and the job's stalled counter (`stc`) is
+incremented, so `QueueEvents.on('stalled')` listeners and `job.stalledCounter` see a hand-back as what it is.
+BullMQ's `maxStalledCount` is not applied here: whether a job dies for the crash is corral's poison policy below,
+which can tell a culprit from a bystander where the stalled check cannot.
+
+Blame (kills for cause only: memory, hang, crash): a job that was alone in its worker when the worker died is the
+culprit; its kill count (`corral:kills` on its hash) goes up, and at `max_kills` it ends failed. When the worker
+held several jobs, none is counted: each goes back marked as a suspect (`corral:suspect`), and the next worker
+that takes a suspect runs it alone (workers.consumer). A suspect that kills its worker then is the culprit; a
+bystander finishes and is cleared. So only the job that brings workers down fails, however many shared its worker.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis.asyncio
+import redis.exceptions
 
 from pool.policy import poison_verdict
 from workers.bullmq_scripts import AsyncScripts, QueueKeys, ScriptError, keep_jobs
+from workers.job import KILLS_FIELD, SUSPECT_FIELD
 
 log = logging.getLogger("corral.supervisor")
 
-KILLS_FIELD = "corral:kills"  # on the job's hash, so it goes away with the job
+RECLAIM_LOCK_MS = 10_000  # how long the supervisor holds a reclaimed job's lock while it moves it
 
 
 @dataclass(frozen=True)
 class HandedBack:
     queue: str
     job_id: str
-    outcome: str  # "waiting" or "failed"
+    outcome: str  # "waiting", "failed" or "gone" (someone else has it, or it finished)
     kills: int
+    suspect: bool = False
 
 
 async def held_by(client: redis.asyncio.Redis, keys: QueueKeys, worker_id: str) -> list[tuple[str, str]]:
@@ -43,34 +60,87 @@ async def held_by(client: redis.asyncio.Redis, keys: QueueKeys, worker_id: str) 
     return [(j, t) for j, t in zip(ids, tokens, strict=True) if t and t.startswith(mark)]
 
 
+async def _reclaim(client: redis.asyncio.Redis, keys: QueueKeys, job_id: str, token: str, reclaim_token: str
+                   ) -> str | None:
+    """The token to move a recorded job with: its own if it still holds the lock; ours, set with NX, if the lock
+    expired while the job is still active; None when another worker holds it or it left `active`."""
+    lock_key = keys.job(job_id) + ":lock"
+    current = await client.get(lock_key)
+    if current == token:
+        return token
+    if current is not None:
+        return None
+    if not await client.set(lock_key, reclaim_token, nx=True, px=RECLAIM_LOCK_MS):
+        return None
+    if await client.lpos(keys.key("active"), job_id) is None:
+        await client.delete(lock_key)  # it finished or the stalled check moved it: not ours to move
+        return None
+    return reclaim_token
+
+
+async def mark_stalled(client: redis.asyncio.Redis, keys: QueueKeys, job_id: str) -> None:
+    """What BullMQ's stalled check writes for a job it recovers: `stc` + 1 and a `stalled` event."""
+    try:
+        await client.hincrby(keys.job(job_id), "stc", 1)
+    except redis.exceptions.ResponseError:
+        await client.hset(keys.job(job_id), "stc", 1)  # a corrupt counter: the job is recovered all the same
+    max_events = await client.hget(keys.key("meta"), "opts.maxLenEvents") or 10000
+    await client.xadd(keys.key("events"), {"event": "stalled", "jobId": job_id}, maxlen=int(max_events),
+                      approximate=True)
+
+
 async def hand_back_jobs(
     client: redis.asyncio.Redis,
     scripts: AsyncScripts,
     worker_id: str,
+    recorded: Iterable[tuple[str, str]],
     *,
     blame: bool,
     reason: str,
     max_kills: int,
 ) -> list[HandedBack]:
-    """Return every job `worker_id` held to its queue; if the worker was killed for cause (`blame`),
-    count that against each job, and fail a job that has now killed `max_kills` workers."""
+    """Return every job `worker_id` held on this queue (by live lock, or by `recorded` (job id, token) pairs from
+    its last heartbeat) to the queue; if it was killed for cause (`blame`), apply the poison policy above."""
+    keys = scripts.keys
+    jobs = dict(recorded)
+    jobs.update(await held_by(client, keys, worker_id))
+    alone = len(jobs) == 1
     out: list[HandedBack] = []
-    for job_id, token in await held_by(client, scripts.keys, worker_id):
-        job_key = scripts.keys.job(job_id)
-        kills = int(await client.hincrby(job_key, KILLS_FIELD, 1)) if blame else 0
-        if blame and poison_verdict(kills, max_kills):
-            if await _fail_poison(client, scripts, job_id, token, kills, reason, max_kills):
-                out.append(HandedBack(scripts.keys.queue, job_id, "failed", kills))
+    for job_id, token in jobs.items():
+        move_with = await _reclaim(client, keys, job_id, token, f"{worker_id}:handback")
+        kills = 0
+        if blame and alone:
+            kills = await _count_kill(client, keys, job_id)
+        if move_with is None:
+            # Another worker has it now, or it finished: moving it would risk running it twice.
+            log.info("job %s of dead worker %s not handed back: no longer its own", job_id, worker_id,
+                     extra={"queue": keys.queue, "job_id": job_id})
+            out.append(HandedBack(keys.queue, job_id, "gone", kills))
             continue
-        code = await scripts.hand_back(job_id, token)
+        if kills and poison_verdict(kills, max_kills):
+            if await _fail_poison(client, scripts, job_id, move_with, kills, reason, max_kills):
+                out.append(HandedBack(keys.queue, job_id, "failed", kills))
+                continue
+        suspect = blame and not alone
+        if suspect:
+            await client.hset(keys.job(job_id), SUSPECT_FIELD, reason[:200])
+        code = await scripts.hand_back(job_id, move_with)
         if code == 0:
-            out.append(HandedBack(scripts.keys.queue, job_id, "waiting", kills))
+            await mark_stalled(client, keys, job_id)
+            out.append(HandedBack(keys.queue, job_id, "waiting", kills, suspect))
         else:
-            # The lock expired first (-2) or another worker has it now (-6): the stalled check or that
-            # worker owns the job; moving it would risk running it twice.
             log.info("job %s of dead worker %s not handed back: lock no longer its own (code %s)",
-                     job_id, worker_id, code, extra={"queue": scripts.keys.queue, "job_id": job_id})
+                     job_id, worker_id, code, extra={"queue": keys.queue, "job_id": job_id})
+            out.append(HandedBack(keys.queue, job_id, "gone", kills))
     return out
+
+
+async def _count_kill(client: redis.asyncio.Redis, keys: QueueKeys, job_id: str) -> int:
+    try:
+        return int(await client.hincrby(keys.job(job_id), KILLS_FIELD, 1))
+    except redis.exceptions.ResponseError:
+        await client.hset(keys.job(job_id), KILLS_FIELD, 1)
+        return 1
 
 
 async def _fail_poison(client: redis.asyncio.Redis, scripts: AsyncScripts, job_id: str, token: str,
@@ -78,9 +148,15 @@ async def _fail_poison(client: redis.asyncio.Redis, scripts: AsyncScripts, job_i
     raw_opts, atm = await client.hmget(scripts.keys.job(job_id), ["opts", "atm"])
     try:
         opts = json.loads(raw_opts or "{}")
-    except ValueError:
+        if not isinstance(opts, dict):
+            opts = {}
+    except (ValueError, RecursionError):
         opts = {}
-    attempts_made = int(atm or 0)
+    try:
+        attempts_made = int(atm or 0)
+    except ValueError:
+        attempts_made = 0
+        await client.hset(scripts.keys.job(job_id), "atm", 0)
     failed_reason = (f"job killed its worker {kills} times (max_kills={max_kills}); last: {reason}. "
                      "Not retried: it would crash the pool again")
     try:

@@ -305,7 +305,9 @@ class Supervisor:
         settings = WorkerSettings(
             worker_id=uuid.uuid4().hex[:10], daemon_id=self.daemon_id, redis_url=self.redis_url,
             prefix=self.prefix,
-            queues=tuple(QueueSpec(q.name, q.processor, q.concurrency, q.metrics_max_data_points)
+            queues=tuple(QueueSpec(q.name, q.processor, q.concurrency, q.metrics_max_data_points,
+                                   (q.limiter.max, q.limiter.duration) if q.limiter else None,
+                                   q.max_started_attempts)
                          for q in self.cfg.queues),
             lock_duration_ms=p.lock_duration_ms, heartbeat_interval=p.heartbeat_interval,
             log_level=self.cfg.log_level,
@@ -429,11 +431,13 @@ class Supervisor:
 
     async def _hand_back(self, w: WorkerProcess, *, blame: bool, reason: str) -> None:
         assert self.client is not None
+        held = w.heartbeat.jobs if w.heartbeat else ()
         for q, scripts in self.scripts.items():
+            recorded = [(j.job_id, j.token) for j in held if j.queue == q]
             for attempt in range(5):
                 try:
-                    done = await hand_back_jobs(self.client, scripts, w.worker_id, blame=blame, reason=reason,
-                                                max_kills=self.cfg.pool.max_kills)
+                    done = await hand_back_jobs(self.client, scripts, w.worker_id, recorded, blame=blame,
+                                                reason=reason, max_kills=self.cfg.pool.max_kills)
                     break
                 except (redis.exceptions.RedisError, OSError) as e:
                     if attempt == 4:
@@ -443,8 +447,11 @@ class Supervisor:
                     else:
                         await asyncio.sleep(0.2 * (attempt + 1))
             for h in done:
-                log.info("job %s of worker %s %s (kills %d)", h.job_id, w.worker_id,
-                         "back in the queue" if h.outcome == "waiting" else "failed as poison", h.kills,
+                what = {"waiting": "back in the queue", "failed": "failed as poison",
+                        "gone": "already elsewhere"}[h.outcome]
+                if h.suspect:
+                    what += ", a suspect to run alone next"
+                log.info("job %s of worker %s %s (kills %d)", h.job_id, w.worker_id, what, h.kills,
                          extra={"queue": h.queue, "job_id": h.job_id, "worker_id": w.worker_id})
 
     # -- background loops ---------------------------------------------------------------------------

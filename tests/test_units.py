@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from pool.config import ConfigError, load_config, parse_queue_flag
 from pool.metrics import Counters, Throughput, build_snapshot
-from workers.backoff import UnknownBackoffError, backoff_delay_ms
+from workers.backoff import InvalidBackoffError, UnknownBackoffError, backoff_delay_ms
 from workers.bullmq_scripts import keep_jobs, parse_fetch
 from workers.errors import InvalidJobError, ProcessorImportError
-from workers.job import parse_job_hash
+from workers.job import attempts_of, parse_job_hash
 from workers.registry import resolve
 
 QUEUE = '[[queues]]\nname = "q"\nprocessor = "workers.processors.builtin:echo"\n'
@@ -99,16 +99,58 @@ def test_backoffs_as_node_computes_them() -> None:
         backoff_delay_ms({"type": "custom", "delay": 1}, 1)
 
 
+@pytest.mark.parametrize(("backoff", "named"), [
+    ({"type": "fixed", "delay": "soon"}, "'backoff.delay'"), ({"type": "fixed", "delay": -5}, "'backoff.delay' is negative"),
+    ({"type": "exponential", "delay": 10, "jitter": 2}, "'backoff.jitter'"), ("later", "'backoff'"),
+    (float("inf"), "'backoff'"),
+])
+def test_invalid_backoffs_are_named(backoff: object, named: str) -> None:
+    with pytest.raises(InvalidBackoffError, match=named):
+        backoff_delay_ms(backoff, 1)
+
+
 # -- job hashes and script replies ------------------------------------------------------------------
 
 def test_parse_job_hash() -> None:
-    name, data, opts, atm, ts = parse_job_hash({"name": "n", "data": '{"a": 1}', "opts": '{"attempts": 3}',
-                                                "atm": "2", "timestamp": "17"})
-    assert (name, data, opts, atm, ts) == ("n", {"a": 1}, {"attempts": 3}, 2, 17)
+    h = parse_job_hash({"name": "n", "data": '{"a": 1}', "opts": '{"attempts": 3}', "atm": "2", "ats": "3",
+                        "stc": "1", "timestamp": "17", "rjk": "tick", "defa": "stalled", "parentKey": "bull:p:1",
+                        "parent": '{"id": "1", "queueKey": "bull:p"}'})
+    assert (h.name, h.data, h.opts, h.attempts_made, h.attempts_started, h.stalled_counter, h.timestamp) == (
+        "n", {"a": 1}, {"attempts": 3}, 2, 3, 1, 17)
+    assert (h.repeat_job_key, h.deferred_failure, h.parent_key) == ("tick", "stalled", "bull:p:1")
+    assert h.parent == {"id": "1", "queueKey": "bull:p"}
     with pytest.raises(InvalidJobError, match="job data is not valid JSON"):
         parse_job_hash({"name": "n", "data": "{", "opts": "{}"})
     with pytest.raises(InvalidJobError, match="job opts is not a JSON object"):
         parse_job_hash({"name": "n", "data": "{}", "opts": "3"})
+
+
+@pytest.mark.parametrize(("field", "value", "named"), [
+    ("atm", "x", "'atm'"), ("ats", "1.5", "'ats'"), ("stc", "NaN", "'stc'"), ("timestamp", "yesterday", "'timestamp'"),
+    ("data", "[" * 200_000, "data is nested too deeply"), ("data", "NaN", "data is not valid JSON"),
+    ("parent", "{", "parent is not valid JSON"), ("opts", '{"attempts": Infinity}', "opts is not valid JSON"),
+])
+def test_corrupt_fields_are_named(field: str, value: str, named: str) -> None:
+    raw = {"name": "n", "data": "{}", "opts": "{}", "timestamp": "1", field: value}
+    with pytest.raises(InvalidJobError, match=named):
+        parse_job_hash(raw)
+
+
+def test_a_deleted_hash_is_not_a_job() -> None:
+    # What moveToActive leaves of a job whose hash was deleted while it waited.
+    with pytest.raises(InvalidJobError, match="job hash is missing"):
+        parse_job_hash({"processedOn": "1", "pb": "w", "ats": "1"})
+
+
+@pytest.mark.parametrize(("attempts", "ok"), [(None, 1), (3, 3), (0, 1), ("4", 4), (3.0, 3), ("x", None),
+                                               (float("nan"), None), (1e999, None), (2.5, None), (True, None)])
+def test_attempts_option(attempts: object, ok: int | None) -> None:
+    opts = {} if attempts is None else {"attempts": attempts}
+    if ok is None:
+        with pytest.raises(InvalidJobError, match="'attempts'"):
+            attempts_of(opts)
+    else:
+        assert attempts_of(opts) == ok
 
 
 @given(st.text(), st.text())

@@ -1,13 +1,33 @@
-"""BullMQ's built-in retry backoffs, computed as Node's `Backoffs.calculate` does."""
+"""BullMQ's built-in retry backoffs, computed as Node's `Backoffs.calculate` does.
+
+A job's `opts.backoff` comes from any producer, so every value is checked: a delay that is not a finite,
+non-negative number or a jitter outside 0..1 is an InvalidBackoffError naming the option, and the job is not retried
+(Node would pass such a value on to Redis, where the retry script fails half-way).
+"""
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
 
 class UnknownBackoffError(ValueError):
     pass
+
+
+class InvalidBackoffError(ValueError):
+    pass
+
+
+def _number(value: Any, what: str, *, default: float = 0.0) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidBackoffError(f"job option '{what}' is not a finite number: {str(value)[:40]!r}")
+    if value < 0:
+        raise InvalidBackoffError(f"job option '{what}' is negative: {value}")
+    return float(value)
 
 
 def backoff_delay_ms(backoff: Any, attempts_made: int, rng: random.Random | None = None) -> int:
@@ -17,20 +37,22 @@ def backoff_delay_ms(backoff: Any, attempts_made: int, rng: random.Random | None
     """
     if backoff is None or backoff is False:
         return 0
-    if isinstance(backoff, (int, float)) and not isinstance(backoff, bool):
-        return int(backoff)
     if not isinstance(backoff, dict):
-        raise UnknownBackoffError(f"backoff option {backoff!r} is neither a number nor an object")
+        if isinstance(backoff, int | float) and not isinstance(backoff, bool):
+            return round(_number(backoff, "backoff"))
+        raise InvalidBackoffError(f"job option 'backoff' is neither a number nor an object: {str(backoff)[:40]!r}")
     kind = backoff.get("type")
-    delay = float(backoff.get("delay") or 0)
+    delay = _number(backoff.get("delay"), "backoff.delay")
+    jitter = _number(backoff.get("jitter"), "backoff.jitter")
+    if jitter > 1:
+        raise InvalidBackoffError(f"job option 'backoff.jitter' must be between 0 and 1, got {jitter}")
     if kind == "fixed":
-        base = delay
+        top = delay
     elif kind == "exponential":
-        base = (2 ** (attempts_made - 1)) * delay
+        top = round(2 ** (attempts_made - 1) * delay)
     else:
         raise UnknownBackoffError(f"unknown backoff strategy {kind!r} (corral knows 'fixed' and 'exponential')")
-    jitter = float(backoff.get("jitter") or 0)
     if jitter > 0:
         r = (rng or random).random()
-        base = base * (1 - jitter) + r * base * jitter
-    return round(base)
+        return math.floor(r * top * jitter + top * (1 - jitter))
+    return round(top)

@@ -37,27 +37,40 @@ SCRIPT_FILES = {
     "moveJobFromActiveToWait": "moveJobFromActiveToWait-9.lua",
     "updateProgress": "updateProgress-3.lua",
     "addLog": "addLog-2.lua",
+    "moveToWaitingChildren": "moveToWaitingChildren-7.lua",
+    "updateData": "updateData-1.lua",
+    "extendLock": "extendLock-2.lua",
 }
 
-# BullMQ's error codes (src/enums/error-code.ts).
+# BullMQ 6's error codes (src/enums/error-code.ts) and the messages Node's `finishedErrors` builds from them: a job
+# failed because of one carries the same failedReason under corral as under a Node worker.
 ERROR_CODES = {
-    -1: "job does not exist",
-    -2: "job lock is missing",
-    -3: "job is not in the active state",
-    -4: "job has pending dependencies",
-    -5: "parent job does not exist",
-    -6: "job lock is held by another worker",
-    -7: "parent job cannot be replaced",
-    -9: "job has failed children",
+    -1: "Missing key for job {job_id}. {command}",
+    -2: "Missing lock for job {job_id}. {command}",
+    -3: "Job {job_id} is not in the {state} state. {command}",
+    -4: "Job {job_id} has pending dependencies. {command}",
+    -5: "Missing key for parent job {parent_key}. {command}",
+    -6: "Lock mismatch for job {job_id}. Cmd {command} from {state}",
+    -7: "The parent job {parent_key} cannot be replaced. {command}",
+    -8: "Job {job_id} belongs to a job scheduler and cannot be removed directly. {command}",
+    -9: "Cannot complete job {job_id} because it has at least one failed child. {command}",
+    -10: "Cannot create job scheduler iteration - job ID already exists. {command}",
+    -11: "Cannot create job scheduler iteration - current and next time slots already have jobs. {command}",
 }
+JOB_NOT_EXIST, LOCK_MISSING, NOT_IN_STATE, PENDING_CHILDREN = -1, -2, -3, -4
+LOCK_MISMATCH, FAILED_CHILDREN = -6, -9
 
 
 class ScriptError(RuntimeError):
-    """A BullMQ script answered with one of its negative error codes."""
+    """A BullMQ script answered with one of its negative error codes; the message is Node's for that code."""
 
-    def __init__(self, command: str, job_id: str, code: int) -> None:
+    def __init__(self, command: str, job_id: str, code: int, *, state: str = "active", parent_key: str = "") -> None:
         self.code = code
-        super().__init__(f"{command} on job {job_id}: {ERROR_CODES.get(code, f'error code {code}')}")
+        self.command = command
+        self.job_id = job_id
+        template = ERROR_CODES.get(code, "Unknown code {code} error for {job_id}. {command}")
+        super().__init__(template.format(job_id=job_id, command=command, state=state, parent_key=parent_key,
+                                         code=code))
 
 
 def load_source(name: str) -> str:
@@ -89,14 +102,22 @@ class QueueKeys:
 
 
 def keep_jobs(remove_opt: Any) -> dict[str, Any]:
-    """Translate a job's removeOnComplete/removeOnFail option as Node's `getKeepJobs` does."""
-    if isinstance(remove_opt, bool):
-        return {"count": 0} if remove_opt else {"count": -1}
-    if isinstance(remove_opt, int):
-        return {"count": remove_opt}
+    """Translate a job's removeOnComplete/removeOnFail option as Node's `getKeepJobs` does.
+
+    moveToFinished does arithmetic on count, age and limit after it has taken the job off `active`: a value that
+    is not a number would stop the script there and lose the job. Only finite numbers are passed on."""
+    if remove_opt is None:
+        return {"count": -1}
     if isinstance(remove_opt, Mapping):
-        return dict(remove_opt)
-    return {"count": -1}
+        return {k: int(v) for k, v in remove_opt.items()
+                if k in ("count", "age", "limit") and _finite_number(v)}
+    if _finite_number(remove_opt):
+        return {"count": int(remove_opt)}
+    return {"count": 0} if remove_opt else {"count": -1}
+
+
+def _finite_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
 
 
 def flat_fields(fields: Mapping[str, str]) -> bytes:
@@ -131,6 +152,16 @@ def parse_fetch(raw: Any) -> FetchResult:
     return FetchResult(job if job_id else None, job_id, limit, delay_until)
 
 
+MAX_SAFE_INTEGER = 2**53 - 1  # Node's Number.MAX_SAFE_INTEGER, the value it writes into the limiter key
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 FINISH_JOB_KEY = 11  # the job hash's place in moveToFinished's KEYS
 
 
@@ -142,11 +173,14 @@ class AsyncScripts:
     """
 
     def __init__(self, client: AsyncRedis | MultiplexedConnection, keys: QueueKeys, worker_name: str,
-                 lock_duration_ms: int) -> None:
+                 lock_duration_ms: int, limiter: Mapping[str, int] | None = None) -> None:
         self.client = client
         self.keys = keys
         self.worker_name = worker_name
         self.lock_duration_ms = lock_duration_ms
+        # The worker's own rate limit ({max, duration}), as Node's Worker `limiter` option: moveToActive counts jobs
+        # in the queue's limiter key and stops handing out jobs past `max` per `duration` ms.
+        self.limiter = dict(limiter) if limiter else None
         self._s: dict[str, AsyncScript] = {}
         if not isinstance(client, MultiplexedConnection):
             self._s = {n: client.register_script(source_and_sha(n)[0]) for n in SCRIPT_FILES}
@@ -162,7 +196,7 @@ class AsyncScripts:
 
     def _fetch_opts(self, token: str) -> bytes:
         return bytes(msgpack.packb(
-            {"token": token, "lockDuration": self.lock_duration_ms, "limiter": None, "name": self.worker_name},
+            {"token": token, "lockDuration": self.lock_duration_ms, "limiter": self.limiter, "name": self.worker_name},
             use_bin_type=True,
         ))
 
@@ -171,6 +205,18 @@ class AsyncScripts:
             source, sha = source_and_sha(name)
             return await self.client.run_script(sha, source, keys, args)
         return await self._s[name](keys=list(keys), args=list(args))
+
+    async def _command(self, *args: Any) -> Any:
+        """A plain Redis command on either transport (replies as the multiplexed connection gives them)."""
+        if isinstance(self.client, MultiplexedConnection):
+            return await self.client.call(*args)
+        return await self.client.execute_command(*args)
+
+    async def _hash(self, key: str) -> dict[str, str]:
+        raw = await self._command("HGETALL", key)
+        if isinstance(raw, dict):
+            return {str(k): str(v) for k, v in raw.items()}
+        return dict(zip(raw[::2], raw[1::2], strict=True))
 
     async def move_to_active(self, token: str) -> FetchResult:
         raw = await self._run("moveToActive", self._active_keys, [self.keys.base, now_ms(), self._fetch_opts(token)])
@@ -199,7 +245,7 @@ class AsyncScripts:
             # fetched-next job, as Node does.
             "token": token,
             "keepJobs": keep,
-            "limiter": None,
+            "limiter": self.limiter,
             "lockDuration": self.lock_duration_ms,
             "attempts": attempts,
             "attemptsMade": attempts_made,
@@ -229,11 +275,15 @@ class AsyncScripts:
         if isinstance(raw, int) and raw < 0:
             raise ScriptError("retryJob", job_id, raw)
 
-    async def move_to_delayed(self, job_id: str, token: str, *, delay_ms: int, fields: Mapping[str, str]) -> None:
+    async def move_to_delayed(self, job_id: str, token: str, *, delay_ms: int, fields: Mapping[str, str] | None = None,
+                              skip_attempt: bool = False) -> None:
+        """A retry after a backoff (`fields`: the failure), or the processor's own `job.move_to_delayed`
+        (`skip_attempt`: the attempt is not counted, as Node's Job.moveToDelayed)."""
         k = self.keys.key
         keys = [k("marker"), k("active"), k("prioritized"), k("delayed"), self.keys.job(job_id), k("events"),
                 k("meta"), k("stalled"), k("wait"), k("limiter"), k("pc")]
-        args = [self.keys.base, str(now_ms()), job_id, token, delay_ms, "0", flat_fields(fields), "0"]
+        args = [self.keys.base, str(now_ms()), job_id, token, delay_ms, "1" if skip_attempt else "0",
+                flat_fields(fields) if fields else "", "0"]
         raw = await self._run("moveToDelayed", keys, args)
         if isinstance(raw, int) and raw < 0:
             raise ScriptError("moveToDelayed", job_id, raw)
@@ -249,18 +299,76 @@ class AsyncScripts:
         await self._run("addLog", [self.keys.job(job_id), self.keys.job(job_id) + ":logs"],
                         [job_id, line, "" if keep_logs is None else keep_logs])
 
+    async def move_to_waiting_children(self, job_id: str, token: str, child_key: str = "") -> bool:
+        """True when the job now waits for its children; False when it has none pending (it stays active)."""
+        k = self.keys.key
+        job_key = self.keys.job(job_id)
+        keys = [k("active"), k("waiting-children"), job_key, job_key + ":dependencies", job_key + ":unsuccessful",
+                k("stalled"), k("events")]
+        raw = await self._run("moveToWaitingChildren", keys, [token, child_key, str(now_ms()), job_id, self.keys.base])
+        if raw == 0:
+            return True
+        if raw == 1:
+            return False
+        raise ScriptError("moveToWaitingChildren", job_id, int(raw))
 
-    async def hand_back(self, job_id: str, token: str) -> int:
-        """Move an active job whose lock `token` we know back to wait at once (moveJobFromActiveToWait).
+    async def update_data(self, job_id: str, data: Any) -> None:
+        raw = await self._run("updateData", [self.keys.job(job_id)],
+                              [json.dumps(data, separators=(",", ":"), allow_nan=False)])
+        if isinstance(raw, int) and raw < 0:
+            raise ScriptError("updateData", job_id, raw)
 
-        Returns 0 on success or BullMQ's negative code (-2: the lock already expired, -6: another
-        worker holds it now), which callers treat as "not ours to hand back".
-        """
+    async def extend_lock(self, job_id: str, token: str, duration_ms: int) -> bool:
+        raw = await self._run("extendLock", [self.keys.job(job_id) + ":lock", self.keys.key("stalled")],
+                              [token, duration_ms, job_id])
+        return bool(raw == 1)
+
+    async def children_values(self, job_id: str) -> dict[str, Any]:
+        """The return values of a parent's processed children, by child job key, JSON-decoded (Node's
+        `getChildrenValues`)."""
+        return {k: _json_or_text(v) for k, v in (await self._hash(self.keys.job(job_id) + ":processed")).items()}
+
+    async def ignored_children_failures(self, job_id: str) -> dict[str, str]:
+        """The failure reasons of children whose failure the parent ignores (`ignoreDependencyOnFailure`), by key."""
+        return await self._hash(self.keys.job(job_id) + ":failed")
+
+    async def dependencies(self, job_id: str) -> dict[str, Any]:
+        """processed (key -> value), unprocessed (keys), ignored (key -> reason), failed (keys): Node's
+        `getDependencies()` without paging."""
+        base = self.keys.job(job_id)
+        processed = await self.children_values(job_id)
+        unprocessed = await self._command("SMEMBERS", base + ":dependencies")
+        ignored = await self._hash(base + ":failed")
+        failed = await self._command("ZRANGE", base + ":unsuccessful", 0, -1)
+        return {"processed": processed, "unprocessed": sorted(unprocessed), "ignored": ignored,
+                "failed": list(failed)}
+
+    async def set_rate_limit(self, ms: int) -> None:
+        """Node's `queue.rateLimit(ms)`: every worker of the queue stops fetching for `ms`."""
+        await self._command("SET", self.keys.key("limiter"), MAX_SAFE_INTEGER, "PX", int(ms))
+
+
+    async def move_to_wait(self, job_id: str, token: str) -> int:
+        """moveJobFromActiveToWait: an active job whose lock `token` we hold goes back to wait (or prioritized).
+
+        Returns the queue's rate-limit TTL in ms (0 when not limited); raises ScriptError with BullMQ's code
+        (-1 no job, -2 lock expired, -6 another worker's lock)."""
         k = self.keys.key
         keys = [k("active"), k("wait"), k("stalled"), k("paused"), k("meta"), k("limiter"),
                 k("prioritized"), k("marker"), k("events")]
         raw = await self._run("moveJobFromActiveToWait", keys, [job_id, token, self.keys.job(job_id)])
-        return int(raw) if isinstance(raw, int) and raw < 0 else 0
+        if isinstance(raw, int) and raw < 0:
+            raise ScriptError("moveJobFromActiveToWait", job_id, raw)
+        return max(0, int(raw or 0))
+
+    async def hand_back(self, job_id: str, token: str) -> int:
+        """A dead worker's job back to wait at once: 0, or BullMQ's negative code (-2: the lock already
+        expired, -6: another worker holds it now), which callers treat as "not ours to hand back"."""
+        try:
+            await self.move_to_wait(job_id, token)
+        except ScriptError as e:
+            return e.code
+        return 0
 
     async def move_stalled_to_wait(self, max_stalled_count: int, stalled_interval_ms: int) -> list[str]:
         k = self.keys.key

@@ -4,28 +4,68 @@
 moveToFinished *with fetch-next*, so a busy slot costs one round trip per job. Idle slots park on a
 shared waiter that blocks on the queue's marker (BZPOPMIN), as Node's worker does; a slot that
 wakes and finds a job wakes the next one, so a burst fans out without a thundering herd.
+
+What Node's `Worker` and `Job` classes do outside Lua is done here too: a job BullMQ has marked for a deferred
+failure (`defa`: a failed child with failParentOnFailure, or stalled past maxStalledCount) fails without running;
+a job made by a job scheduler adds the scheduler's next iteration when it is taken; a processor may move its own
+job (delayed, waiting-children, wait) or rate-limit the queue; and every code a finishing script can answer with
+has its outcome (`finish_outcome`), so no job is left active with nobody to finish it.
+
+Jobs written by other clients can carry anything: a hash whose fields BullMQ's scripts cannot handle is repaired
+just enough for those scripts to run (see `_repair`) and failed at once with a reason naming the field.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis.exceptions
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis as AsyncRedis
 
-from workers.backoff import UnknownBackoffError, backoff_delay_ms
-from workers.bullmq_scripts import AsyncScripts, FetchResult, QueueKeys, ScriptError, keep_jobs
-from workers.errors import InvalidJobError, UnrecoverableError
-from workers.job import Job, drain_posted, parse_job_hash
+from workers.backoff import InvalidBackoffError, UnknownBackoffError, backoff_delay_ms
+from workers.bullmq_scripts import (
+    FAILED_CHILDREN,
+    JOB_NOT_EXIST,
+    LOCK_MISMATCH,
+    LOCK_MISSING,
+    NOT_IN_STATE,
+    PENDING_CHILDREN,
+    AsyncScripts,
+    FetchResult,
+    QueueKeys,
+    ScriptError,
+    keep_jobs,
+)
+from workers.errors import (
+    DelayedError,
+    InvalidJobError,
+    JobMovedError,
+    RateLimitError,
+    UnrecoverableError,
+    WaitingChildrenError,
+    WaitingError,
+)
+from workers.job import (
+    SUSPECT_FIELD,
+    Job,
+    JobHash,
+    attempts_of,
+    corrupt_counters,
+    drain_posted,
+    parse_job_hash,
+)
 from workers.multiplex import MultiplexedConnection
+from workers.producers import Producers, SchedulingError
 from workers.protocol import HeldJob, QueueSpec
 from workers.registry import Processor, QueueProcessors
 from workers.state import WorkerContext
@@ -35,7 +75,9 @@ log = logging.getLogger("corral.worker")
 MAX_BLOCK_SECONDS = 5.0  # cap on one BZPOPMIN, so a drain or a delayed job is never waited on long
 REDIS_RETRY_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0)  # backoff while Redis is unreachable
 FINISH_RETRY_SECONDS = 30.0  # keep trying to record a result this long (one lock duration)
+HALF_FETCHED_SCAN = 1000  # how deep into `active` to look for a job a failed script left locked with our token
 NO_JOB = FetchResult(None, None, 0, 0)
+STARTED_TOO_OFTEN = "job started more than allowable limit"  # Node's reason for maxStartedAttempts
 
 
 def describe_validation_error(err: ValidationError) -> str:
@@ -59,6 +101,51 @@ def validate_data(proc: Processor, data: Any) -> Any:
         raise InvalidJobError(describe_validation_error(e)) from None
 
 
+# -- what a finishing script's answer means ------------------------------------------------------------------
+
+
+class Outcome(enum.Enum):
+    RECORDED = "recorded"  # the script did its job
+    FAIL_ATTEMPT = "fail attempt"  # completion refused (pending children): fail this attempt, retries as usual
+    FAIL_FOR_GOOD = "fail for good"  # completion refused (a child failed): fail without retries
+    GONE = "gone"  # the job's hash no longer exists: take its id out of `active`, nothing to record
+    NOT_OURS = "not ours"  # lock expired or taken, or job already moved: BullMQ's stalled check owns it
+
+
+def finish_outcome(code: int, target: str) -> Outcome:
+    """What to do when moveToFinished (target "completed"/"failed"), retryJob or moveToDelayed answers `code`.
+
+    -4 and -9 only come back when completing; the lock codes (-2, -6) and -3 mean the job is someone else's: a
+    job whose lock expired is moved by BullMQ's stalled check within two stalled intervals, never left active.
+    Codes no finishing script returns (-5, -7, -8, -10, -11, or new ones) are treated as the job not being ours,
+    logged as an error so they are seen."""
+    if code == PENDING_CHILDREN and target == "completed":
+        return Outcome.FAIL_ATTEMPT
+    if code == FAILED_CHILDREN and target == "completed":
+        return Outcome.FAIL_FOR_GOOD
+    if code == JOB_NOT_EXIST:
+        return Outcome.GONE
+    return Outcome.NOT_OURS
+
+
+@dataclass
+class _Attempt:
+    """One job in a slot's hands."""
+
+    job_id: str
+    token: str
+    raw: dict[str, str]
+    opts: dict[str, Any]
+    attempts_made: int
+    started: float  # perf_counter when taken
+    job: Job | None = None
+    seconds: float = 0.0  # how long the processor took
+
+    @property
+    def name(self) -> str:
+        return self.raw.get("name", "")
+
+
 class QueueConsumer:
     def __init__(
         self,
@@ -69,18 +156,22 @@ class QueueConsumer:
         ctx: WorkerContext,
         prefix: str,
         run_sync: Callable[[Callable[..., Any], Any], asyncio.Future[Any]],
+        producers: Producers | None = None,
     ) -> None:
         self.spec = spec
         self.processors = processors
         self.blocking = blocking
         self.ctx = ctx
         self.keys = QueueKeys(prefix, spec.name)
-        self.scripts = AsyncScripts(conn, self.keys, ctx.worker_name, ctx.lock_duration_ms)
+        limiter = {"max": spec.limiter[0], "duration": spec.limiter[1]} if spec.limiter else None
+        self.scripts = AsyncScripts(conn, self.keys, ctx.worker_name, ctx.lock_duration_ms, limiter)
         self.run_sync = run_sync
+        self.producers = producers
         self._parked: deque[asyncio.Future[None]] = deque()
         self._want_marker = asyncio.Event()
         self._next_delayed_ms = 0
         self._rate_limited_until = 0.0
+        self._running: dict[str, tuple[Job, asyncio.Future[Any]]] = {}
 
     # -- the slots -------------------------------------------------------------------------------
 
@@ -100,6 +191,18 @@ class QueueConsumer:
                 fut.set_result(None)
         self._want_marker.set()
 
+    def cancel(self, job_id: str, reason: str) -> bool:
+        """Cancel a running job (Node's `worker.cancelJob`): its processor task gets CancelledError (a `def`
+        processor sees `job.cancelled`), and the attempt fails with the reason. False if we do not hold it."""
+        running = self._running.get(job_id)
+        if running is None:
+            return False
+        job, task = running
+        job.cancel_reason = reason or "cancelled"
+        job._cancelled.set()
+        task.cancel()
+        return True
+
     async def _slot(self) -> None:
         while not self.ctx.draining:
             try:
@@ -111,6 +214,8 @@ class QueueConsumer:
                 await asyncio.sleep(1.0)
 
     async def _serve(self) -> None:
+        if self.ctx.gate.exclusive:
+            await self.ctx.gate.wait_open()  # a suspect runs alone in this worker: fetch nothing meanwhile
         token = self.ctx.new_token()
         res = await self._fetch(token)
         if res.job_id is None:
@@ -133,8 +238,30 @@ class QueueConsumer:
                     log.warning("queue %s: Redis unreachable while fetching: %s", self.spec.name, e)
                     return NO_JOB
                 await asyncio.sleep(REDIS_RETRY_SECONDS[attempt])
+            except redis.exceptions.ResponseError as e:
+                # The script stopped half-way on a job whose counters are not integers: it is locked with our
+                # token in `active`. Find it and hand it to _process, which repairs and fails it by name.
+                return await self._half_fetched(token, e)
         self._note_limits(res)
         return res
+
+    async def _half_fetched(self, token: str, err: Exception) -> FetchResult:
+        job_id = await self._find_locked_by(token)
+        if job_id is None:
+            log.error("queue %s: fetching failed inside BullMQ's script: %s", self.spec.name, err)
+            await asyncio.sleep(1.0)
+            return NO_JOB
+        raw = await self.scripts._hash(self.keys.job(job_id))
+        log.warning("queue %s: job %s stopped BullMQ's script half-way (%s); failing it", self.spec.name, job_id,
+                    err, extra={"queue": self.spec.name, "job_id": job_id})
+        return FetchResult(raw, job_id, 0, 0)
+
+    async def _find_locked_by(self, token: str) -> str | None:
+        ids = await self.scripts._command("LRANGE", self.keys.key("active"), 0, HALF_FETCHED_SCAN - 1)
+        for job_id in ids:
+            if await self.scripts._command("GET", self.keys.job(job_id) + ":lock") == token:
+                return str(job_id)
+        return None
 
     def _note_limits(self, res: FetchResult) -> None:
         if res.rate_limit_ms > 0:
@@ -192,43 +319,99 @@ class QueueConsumer:
         assert res.job_id is not None
         job_id = res.job_id
         raw = res.job or {}
-        held = HeldJob(self.spec.name, job_id, token, time.time())
-        self.ctx.hold(held)
-        started = time.perf_counter()
-        opts: dict[str, Any] = {}
-        attempts_made = 0
+        self.ctx.hold(HeldJob(self.spec.name, job_id, token, time.time()))
+        attempt = _Attempt(job_id, token, raw, {}, 0, time.perf_counter())
         pending: list[asyncio.Future[None]] = []
         try:
-            name, data, opts, attempts_made, timestamp = parse_job_hash(raw)
-            proc = self.processors.for_name(self.spec.name, name)
-            job = self._job(job_id, name, validate_data(proc, data), opts, attempts_made, timestamp, token, pending)
-            if proc.is_async:
-                result = await proc.func(job)
-            else:
-                result = await self.run_sync(proc.func, job)
-            await drain_posted(pending)
             try:
-                value = json.dumps(result, separators=(",", ":"), allow_nan=False)
-            except (TypeError, ValueError) as e:
-                raise UnrecoverableError(f"processor returned a value that is not JSON-serialisable: {e}") from None
+                parsed = parse_job_hash(raw)
+                attempt.opts, attempt.attempts_made = parsed.opts, parsed.attempts_made
+                attempts_of(parsed.opts)  # a corrupt `attempts` fails the job before it runs
+            except InvalidJobError as err:
+                await self._repair(job_id, raw)
+                return await self._failed(attempt, err)
+            if parsed.repeat_job_key:
+                await self._schedule_next(job_id, raw)
+            refusal = self._refusal(parsed)
+            if refusal:
+                # BullMQ decided this job fails (or it started too often): fail it without running it, as Node does.
+                return await self._failed(attempt, UnrecoverableError(refusal))
+            if SUSPECT_FIELD in raw:
+                return await self._run_alone(attempt, parsed, pending)
+            return await self._run_and_record(attempt, parsed, pending)
+        finally:
+            self._running.pop(job_id, None)
+            self.ctx.release(token)
+
+    async def _run_and_record(self, attempt: _Attempt, parsed: JobHash, pending: list[asyncio.Future[None]]
+                              ) -> FetchResult:
+        gate = self.ctx.gate
+        if gate.exclusive:
+            await gate.wait_open()
+        gate.enter()
+        try:
+            return await self._attempt(attempt, parsed, pending)
+        finally:
+            gate.leave()
+
+    async def _run_alone(self, attempt: _Attempt, parsed: JobHash, pending: list[asyncio.Future[None]]
+                         ) -> FetchResult:
+        """A suspect (it shared a worker that was killed) runs with no other job in this worker, so that if it is
+        the culprit, the next kill names it alone (pool/handback.py)."""
+        gate = self.ctx.gate
+        log.info("queue %s: job %s shared a killed worker; running it alone", self.spec.name, attempt.job_id,
+                 extra={"queue": self.spec.name, "job_id": attempt.job_id})
+        await gate.enter_alone()
+        try:
+            return await self._attempt(attempt, parsed, pending)
+        finally:
+            # It ran alone and its worker lived: not the culprit.
+            await self.scripts._command("HDEL", self.keys.job(attempt.job_id), SUSPECT_FIELD)
+            gate.leave_alone()
+
+    async def _attempt(self, attempt: _Attempt, parsed: JobHash, pending: list[asyncio.Future[None]]
+                       ) -> FetchResult:
+        try:
+            value = await self._run_processor(attempt, parsed, pending)
+        except JobMovedError as moved:
+            await drain_posted(pending)
+            return await self._moved(attempt, moved)
         except Exception as err:
             await drain_posted(pending)
-            self.ctx.record(self.spec.name, raw.get("name", ""), ok=False, seconds=time.perf_counter() - started)
-            nxt = await self._fail(job_id, token, raw, opts, attempts_made, err)
-        else:
-            self.ctx.record(self.spec.name, raw.get("name", ""), ok=True, seconds=time.perf_counter() - started)
-            nxt = await self._finish(
-                job_id, token, target="completed", value=value,
-                keep=keep_jobs(opts.get("removeOnComplete")), opts=opts, attempts_made=attempts_made,
-            )
-        finally:
-            self.ctx.release(token)
-        return nxt
+            return await self._failed(attempt, err)
+        return await self._finish(attempt, target="completed", value=value)
 
-    def _job(self, job_id: str, name: str, data: Any, opts: dict[str, Any], attempts_made: int,
-             timestamp: int, token: str, pending: list[asyncio.Future[None]]) -> Job:
+    def _refusal(self, parsed: JobHash) -> str | None:
+        if parsed.deferred_failure:
+            return parsed.deferred_failure
+        limit = self.spec.max_started_attempts
+        if limit and limit < parsed.attempts_started:
+            return STARTED_TOO_OFTEN
+        return None
+
+    async def _run_processor(self, attempt: _Attempt, parsed: JobHash, pending: list[asyncio.Future[None]]) -> str:
+        proc = self.processors.for_name(self.spec.name, parsed.name)
+        job = self._job(attempt, parsed, validate_data(proc, parsed.data), pending)
+        attempt.job = job
+        call: Awaitable[Any] = proc.func(job) if proc.is_async else self.run_sync(proc.func, job)
+        task = asyncio.ensure_future(call)
+        self._running[attempt.job_id] = (job, task)
+        try:
+            result = await task
+        except asyncio.CancelledError:
+            if job.cancel_reason is None:
+                raise  # the worker itself is being cancelled
+            raise RuntimeError(f"cancelled: {job.cancel_reason}") from None
+        finally:
+            attempt.seconds = time.perf_counter() - attempt.started
+        await drain_posted(pending)
+        try:
+            return json.dumps(result, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise UnrecoverableError(f"processor returned a value that is not JSON-serialisable: {e}") from None
+
+    def _job(self, attempt: _Attempt, parsed: JobHash, data: Any, pending: list[asyncio.Future[None]]) -> Job:
         loop = asyncio.get_running_loop()
-        keep_logs = opts.get("keepLogs", opts.get("kl"))
 
         def post(make: Callable[[], Any]) -> None:
             def start() -> None:
@@ -243,83 +426,215 @@ class QueueConsumer:
                 asyncio.run_coroutine_threadsafe(_call(start), loop).result()
 
         return Job(
-            queue=self.spec.name, id=job_id, name=name, data=data, opts=opts,
-            attempts_made=attempts_made, timestamp=timestamp, token=token, _post=post,
-            _progress_write=lambda v: self.scripts.update_progress(job_id, v),
-            _log_write=lambda line: self.scripts.add_log(job_id, line, keep_logs),
+            queue=self.spec.name, id=attempt.job_id, name=parsed.name, data=data, opts=parsed.opts,
+            attempts_made=parsed.attempts_made, timestamp=parsed.timestamp, token=attempt.token, _post=post,
+            _scripts=self.scripts, _producers=self.producers, _loop=loop, attempts_started=parsed.attempts_started,
+            stalled_counter=parsed.stalled_counter, parent_key=parsed.parent_key,
+            repeat_job_key=parsed.repeat_job_key,
         )
 
-    async def _fail(self, job_id: str, token: str, raw: dict[str, str], opts: dict[str, Any],
-                    attempts_made: int, err: BaseException) -> FetchResult:
-        reason = str(err) or type(err).__name__
-        stack = _stacktrace(raw, opts, err)
-        fields = {"failedReason": reason, "stacktrace": json.dumps(stack, separators=(",", ":"))}
-        attempts = int(opts.get("attempts") or 1)
-        retry = not isinstance(err, UnrecoverableError) and attempts_made + 1 < attempts
-        if isinstance(err, UnrecoverableError):
-            log.warning("job %s on %s failed without retries: %s", job_id, self.spec.name, reason,
-                        extra={"queue": self.spec.name, "job_id": job_id})
-        if retry:
+    async def _schedule_next(self, job_id: str, raw: dict[str, str]) -> None:
+        """Node's Worker adds a job scheduler's next iteration when it takes the current one; so do we. A failure is
+        logged and the job still runs (Node would leave it unprocessed until it stalls)."""
+        if self.producers is None:
+            return
+        try:
+            nxt = await self.producers.next_iteration(self.spec.name, job_id, raw)
+        except (SchedulingError, redis.exceptions.RedisError, OSError) as e:
+            log.error("queue %s: failed to add the next iteration of the job scheduler of job %s: %s",
+                      self.spec.name, job_id, e, extra={"queue": self.spec.name, "job_id": job_id})
+            return
+        if nxt:
+            log.debug("queue %s: job scheduler %s: next iteration %s", self.spec.name, raw.get("rjk"), nxt)
+
+    # -- recording what happened -----------------------------------------------------------------
+
+    async def _moved(self, attempt: _Attempt, moved: JobMovedError) -> FetchResult:
+        """The processor moved its own job (or rate-limited the queue): nothing to complete or fail."""
+        if isinstance(moved, RateLimitError):
             try:
-                delay = backoff_delay_ms(opts.get("backoff"), attempts_made + 1)
-            except UnknownBackoffError as e:
-                reason = f"{reason} (not retried: {e})"
-                fields["failedReason"] = reason
-                delay = -1
-            if delay >= 0:
-                return await self._retry(job_id, token, delay, fields, bool(opts.get("lifo")))
-        return await self._finish(
-            job_id, token, target="failed", value=reason, keep=keep_jobs(opts.get("removeOnFail")),
-            opts=opts, attempts_made=attempts_made, fields=fields,
-        )
+                ttl = await self.scripts.move_to_wait(attempt.job_id, attempt.token)
+            except ScriptError as e:
+                return self._refused(attempt, e, "failed")
+            if ttl > 0:
+                self._rate_limited_until = time.monotonic() + ttl / 1000
+            return NO_JOB
+        if await self._still_ours(attempt):
+            # DelayedError & co. without the move: a processor bug. Failing the attempt beats leaving the job
+            # active until its lock expires (which is what Node does).
+            what = {DelayedError: "move_to_delayed", WaitingChildrenError: "move_to_waiting_children",
+                    WaitingError: "move_to_wait"}.get(type(moved), "a move")
+            return await self._failed(attempt, RuntimeError(
+                f"processor raised {type(moved).__name__} without calling job.{what}() first"))
+        return NO_JOB
 
-    async def _retry(self, job_id: str, token: str, delay: int, fields: dict[str, str], lifo: bool) -> FetchResult:
+    async def _still_ours(self, attempt: _Attempt) -> bool:
+        lock = await self.scripts._command("GET", self.keys.job(attempt.job_id) + ":lock")
+        return bool(lock == attempt.token)
+
+    async def _failed(self, attempt: _Attempt, err: BaseException) -> FetchResult:
+        reason = str(err) or type(err).__name__
+        if isinstance(err, UnrecoverableError):
+            log.warning("job %s on %s failed without retries: %s", attempt.job_id, self.spec.name, reason,
+                        extra={"queue": self.spec.name, "job_id": attempt.job_id})
+        fields = {"failedReason": reason,
+                  "stacktrace": json.dumps(_stacktrace(attempt.raw, attempt.opts, err), separators=(",", ":"))}
+        delay, note = self._retry_delay(attempt, err)
+        if note:
+            reason = fields["failedReason"] = f"{reason} (not retried: {note})"
+        if delay is not None:
+            return await self._retry(attempt, delay, fields)
+        return await self._finish(attempt, target="failed", value=reason, fields=fields)
+
+    def _retry_delay(self, attempt: _Attempt, err: BaseException) -> tuple[int | None, str]:
+        """(delay in ms before the retry or None for no retry, why a retry that was due is not made)."""
+        if isinstance(err, UnrecoverableError):
+            return None, ""
+        try:
+            attempts = attempts_of(attempt.opts)
+        except InvalidJobError as e:
+            return None, str(e)
+        if attempt.attempts_made + 1 >= attempts:
+            return None, ""
+        if attempt.job is not None and attempt.job.discarded:
+            return None, "the processor discarded the job"
+        try:
+            return backoff_delay_ms(attempt.opts.get("backoff"), attempt.attempts_made + 1), ""
+        except (UnknownBackoffError, InvalidBackoffError) as e:
+            return None, str(e)
+
+    async def _retry(self, attempt: _Attempt, delay: int, fields: dict[str, str]) -> FetchResult:
         async def once() -> FetchResult:
             if delay > 0:
-                await self.scripts.move_to_delayed(job_id, token, delay_ms=delay, fields=fields)
+                await self.scripts.move_to_delayed(attempt.job_id, attempt.token, delay_ms=delay, fields=fields)
             else:
-                await self.scripts.retry_job(job_id, token, lifo=lifo, fields=fields)
+                await self.scripts.retry_job(attempt.job_id, attempt.token, lifo=bool(attempt.opts.get("lifo")),
+                                             fields=fields)
+            self._count(attempt, "retried")
             return NO_JOB
-        return await self._with_redis_retry(job_id, once)
+        return await self._record(attempt, "failed", once)
 
-    async def _finish(self, job_id: str, token: str, *, target: str, value: str, keep: dict[str, Any],
-                      opts: dict[str, Any], attempts_made: int,
+    def _count(self, attempt: _Attempt, status: str) -> None:
+        """Telemetry and counters, once the outcome is in Redis."""
+        self.ctx.record(self.spec.name, attempt.name, status=status, seconds=attempt.seconds)
+
+    async def _finish(self, attempt: _Attempt, *, target: str, value: str,
                       fields: dict[str, str] | None = None) -> FetchResult:
+        opts = attempt.opts
+        try:
+            attempts = attempts_of(opts)
+        except InvalidJobError:
+            attempts = attempt.attempts_made + 1  # a corrupt `attempts`: this failure is the last
+
         async def once() -> FetchResult:
             res = await self.scripts.move_to_finished(
-                job_id, token, target=target, value=value, keep=keep,
-                attempts=int(opts.get("attempts") or 1), attempts_made=attempts_made,
+                attempt.job_id, attempt.token, target=target, value=value,
+                keep=keep_jobs(opts.get("removeOnComplete" if target == "completed" else "removeOnFail")),
+                attempts=attempts, attempts_made=attempt.attempts_made,
                 max_metrics_size=self.spec.metrics_max_data_points or "",
-                fetch_next=not self.ctx.draining, job_opts=opts, fields=fields,
+                fetch_next=not (self.ctx.draining or self.ctx.gate.exclusive), job_opts=opts, fields=fields,
             )
+            self._count(attempt, target)
             self._note_limits(res)
             return res
-        return await self._with_redis_retry(job_id, once)
 
-    async def _with_redis_retry(self, job_id: str, once: Callable[[], Any]) -> FetchResult:
-        """Record a job's outcome, riding out a Redis blip; a lost lock means the job is someone else's."""
+        try:
+            return await self._record(attempt, target, once)
+        except _Refused as r:
+            outcome = finish_outcome(r.error.code, target)
+            if outcome is Outcome.FAIL_ATTEMPT:
+                return await self._failed(attempt, RuntimeError(str(r.error)))
+            return await self._failed(attempt, UnrecoverableError(str(r.error)))
+
+    async def _record(self, attempt: _Attempt, target: str, once: Callable[[], Awaitable[FetchResult]]
+                      ) -> FetchResult:
+        """Record a job's outcome, riding out a Redis blip; each refusal code gets its outcome (`finish_outcome`)."""
         deadline = time.monotonic() + FINISH_RETRY_SECONDS
-        attempt = 0
+        tries = 0
         while True:
             try:
-                result: FetchResult = await once()
-                return result
+                return await once()
             except ScriptError as e:
-                # -2/-6: our lock expired and the job was (or will be) recovered elsewhere; -1/-3:
-                # it is gone or no longer active (for instance an earlier try of this very call did
-                # land before the connection dropped). Either way there is nothing left to record.
-                self.ctx.lost_locks += 1
-                log.warning("queue %s: could not record job %s: %s", self.spec.name, job_id, e,
-                            extra={"queue": self.spec.name, "job_id": job_id})
-                return NO_JOB
+                if finish_outcome(e.code, target) in (Outcome.FAIL_ATTEMPT, Outcome.FAIL_FOR_GOOD):
+                    raise _Refused(e) from None
+                if finish_outcome(e.code, target) is Outcome.GONE:
+                    await self._forget(attempt)
+                    return NO_JOB
+                return self._refused(attempt, e, target)
+            except redis.exceptions.ResponseError as e:
+                # A Lua error: a hash holds something BullMQ's script cannot handle.
+                locked = await self._find_locked_by(attempt.token)
+                if locked is not None and locked != attempt.job_id:
+                    # Ours is recorded; the job fetched next stopped the script half-way: fail it by name next.
+                    return await self._half_fetched(attempt.token, e)
+                if tries or not await self._repair(attempt.job_id, attempt.raw, force=True):
+                    log.error("queue %s: BullMQ refused to record job %s: %s; it stays active until the stalled "
+                              "check moves it", self.spec.name, attempt.job_id, e,
+                              extra={"queue": self.spec.name, "job_id": attempt.job_id})
+                    return NO_JOB
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
                 if time.monotonic() > deadline:
                     log.error("queue %s: gave up recording job %s after Redis stayed unreachable: %s; "
                               "its lock will expire and BullMQ's stalled check will run it again",
-                              self.spec.name, job_id, e, extra={"queue": self.spec.name, "job_id": job_id})
+                              self.spec.name, attempt.job_id, e,
+                              extra={"queue": self.spec.name, "job_id": attempt.job_id})
                     return NO_JOB
-                await asyncio.sleep(REDIS_RETRY_SECONDS[min(attempt, len(REDIS_RETRY_SECONDS) - 1)])
-                attempt += 1
+                await asyncio.sleep(REDIS_RETRY_SECONDS[min(tries, len(REDIS_RETRY_SECONDS) - 1)])
+            tries += 1
+
+    def _refused(self, attempt: _Attempt, e: ScriptError, target: str) -> FetchResult:
+        """-2/-6: our lock expired or another worker holds it; -3: the job already left `active` (the stalled
+        check moved it, or an earlier try of this very call landed before a connection dropped). The job is
+        someone else's: BullMQ's stalled check recovers one whose lock expired."""
+        if e.code in (LOCK_MISSING, LOCK_MISMATCH):
+            self.ctx.lost_locks += 1
+            log.warning("queue %s: could not record job %s as %s: %s; BullMQ's stalled check owns it now",
+                        self.spec.name, attempt.job_id, target, e,
+                        extra={"queue": self.spec.name, "job_id": attempt.job_id})
+        elif e.code == NOT_IN_STATE:
+            log.info("queue %s: job %s was no longer active when recorded as %s", self.spec.name, attempt.job_id,
+                     target, extra={"queue": self.spec.name, "job_id": attempt.job_id})
+        else:
+            log.error("queue %s: BullMQ answered code %s recording job %s: %s", self.spec.name, e.code,
+                      attempt.job_id, e, extra={"queue": self.spec.name, "job_id": attempt.job_id})
+        return NO_JOB
+
+    async def _forget(self, attempt: _Attempt) -> None:
+        """The job's hash was deleted while it ran: nothing can be recorded, and BullMQ's stalled check would turn
+        the bare id back into a job. Take the id out of `active` and `stalled`, and drop our lock."""
+        k = self.keys
+        log.warning("queue %s: job %s was deleted while it ran; nothing recorded", self.spec.name, attempt.job_id,
+                    extra={"queue": self.spec.name, "job_id": attempt.job_id})
+        await self.scripts._command("LREM", k.key("active"), 0, attempt.job_id)
+        await self.scripts._command("SREM", k.key("stalled"), attempt.job_id)
+        await self.scripts._command("DEL", k.job(attempt.job_id) + ":lock")
+
+    async def _repair(self, job_id: str, raw: dict[str, str], *, force: bool = False) -> bool:
+        """Make a corrupt job hash one BullMQ's scripts can finish: counters that are not integers are set to 0 and
+        a `parent` that is not JSON is removed (after logging them). True if anything was repaired."""
+        key = self.keys.job(job_id)
+        if force:
+            raw = await self.scripts._hash(key)
+        bad = corrupt_counters(raw)
+        for name in bad:
+            await self.scripts._command("HSET", key, name, "0")
+        if raw.get("parent"):
+            try:
+                json.loads(raw["parent"])
+            except ValueError:
+                bad.append("parent")
+                await self.scripts._command("HDEL", key, "parent")
+        if bad:
+            log.warning("queue %s: job %s had corrupt fields %s (%s); reset so it can be failed", self.spec.name,
+                        job_id, ", ".join(bad), ", ".join(f"{b}={raw.get(b, '')[:40]!r}" for b in bad),
+                        extra={"queue": self.spec.name, "job_id": job_id})
+        return bool(bad)
+
+
+class _Refused(Exception):
+    def __init__(self, error: ScriptError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _stacktrace(raw: dict[str, str], opts: dict[str, Any], err: BaseException) -> list[str]:
@@ -327,11 +642,11 @@ def _stacktrace(raw: dict[str, str], opts: dict[str, Any], err: BaseException) -
         stack = json.loads(raw.get("stacktrace") or "[]")
         if not isinstance(stack, list):
             stack = []
-    except ValueError:
+    except (ValueError, RecursionError):
         stack = []
     stack.append("".join(traceback.format_exception(err)).rstrip())
     limit = opts.get("stackTraceLimit")
-    if isinstance(limit, int) and limit >= 0:
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
         stack = stack[-limit:] if limit else []
     return stack
 

@@ -29,7 +29,8 @@ from workers.consumer import QueueConsumer
 from workers.errors import ProcessorImportError
 from workers.logs import configure_worker_logging
 from workers.multiplex import MultiplexedConnection
-from workers.protocol import Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
+from workers.producers import Producers
+from workers.protocol import CancelJob, Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
 from workers.registry import QueueProcessors, resolve
 from workers.state import WorkerContext
 from workers.telemetry import TELEMETRY
@@ -143,7 +144,9 @@ class Worker:
     async def run(self) -> int:
         self._loop = asyncio.get_running_loop()
         s = self.settings
-        clients: list[redis.asyncio.Redis | MultiplexedConnection] = []
+        clients: list[redis.asyncio.Redis | MultiplexedConnection | Producers] = []
+        producers = Producers(s.redis_url, s.prefix)  # connects on first use: most workers never add a job
+        clients.append(producers)
         try:
             # The script calls of every queue share one connection, where a reply later than 30 s means a lost
             # one. The blocking BZPOPMIN connections must have no timeout, or redis-py turns every long block
@@ -160,7 +163,7 @@ class Worker:
                 clients.append(blocking)
                 await blocking.ping()
                 self.consumers.append(QueueConsumer(q, self.processors[q.name], conn, blocking, self.ctx,
-                                                    s.prefix, self._run_sync))
+                                                    s.prefix, self._run_sync, producers))
         except (redis.exceptions.RedisError, OSError) as e:
             self.send(StartFailed(s.worker_id, f"cannot reach Redis at {redact(s.redis_url)}: {e}"))
             await _close_all(clients)
@@ -198,6 +201,11 @@ class Worker:
             self._drain("asked by the supervisor")
         elif cmd == "ping":
             self.send(Pong(self.settings.worker_id, time.time()))
+        elif isinstance(cmd, CancelJob):
+            for c in self.consumers:
+                if c.spec.name == cmd.queue and c.cancel(cmd.job_id, cmd.reason):
+                    log.info("job %s on %s cancelled: %s", cmd.job_id, cmd.queue, cmd.reason,
+                             extra={"queue": cmd.queue, "job_id": cmd.job_id})
 
     async def _heartbeat_loop(self) -> None:
         # Sent from the event loop on purpose: if a processor blocks the loop, heartbeats stop and
@@ -267,7 +275,7 @@ async def _run_shutdown_hooks() -> None:
             log.exception("a processor's shutdown hook failed")
 
 
-async def _close_all(clients: list[redis.asyncio.Redis | MultiplexedConnection]) -> None:
+async def _close_all(clients: list[redis.asyncio.Redis | MultiplexedConnection | Producers]) -> None:
     for c in clients:
         try:
             await c.aclose()

@@ -19,6 +19,8 @@ class QueueSpec:
     processor: str  # "module:attribute"
     concurrency: int = 1
     metrics_max_data_points: int = 10080  # a week of per-minute points, as BullMQ's MetricsTime.ONE_WEEK
+    limiter: tuple[int, int] | None = None  # (max jobs, per duration ms): Node's Worker `limiter` option
+    max_started_attempts: int | None = None  # Node's Worker `maxStartedAttempts`
 
 
 @dataclass(frozen=True)
@@ -89,4 +91,15 @@ class Pong:
 WorkerMessage = Ready | StartFailed | Heartbeat | Pong
 
 # supervisor -> worker
-Command = Literal["drain", "ping"]
+
+
+@dataclass(frozen=True)
+class CancelJob:
+    """Cancel a job this worker runs (Node's `worker.cancelJob`): its processor task is cancelled."""
+
+    queue: str
+    job_id: str
+    reason: str
+
+
+Command = Literal["drain", "ping"] | CancelJob

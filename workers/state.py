@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 from collections.abc import Callable
@@ -11,6 +12,51 @@ from workers.protocol import HeldJob, WorkerState
 from workers.telemetry import TELEMETRY, Labels
 
 MAX_JOB_NAMES = 100  # distinct job-name label values per worker
+
+
+class Gate:
+    """Lets one job run alone in its worker: a suspect from a worker that died with several jobs in hand
+    (pool/handback.py). While a job waits for or holds the gate, no slot fetches; jobs already in hand finish.
+
+    Ordinary jobs pass with a counter and no await, so the hot path pays nothing while no suspect is around."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.exclusive = False
+        self._changed: asyncio.Event | None = None
+
+    async def wait_open(self) -> None:
+        while self.exclusive:
+            await self._wait()
+
+    def enter(self) -> None:
+        """An ordinary job starts (call after `wait_open` when `exclusive`)."""
+        self.running += 1
+
+    def leave(self) -> None:
+        self.running -= 1
+        if self.exclusive:
+            self._notify()
+
+    async def enter_alone(self) -> None:
+        await self.wait_open()
+        self.exclusive = True
+        while self.running:
+            await self._wait()
+
+    def leave_alone(self) -> None:
+        self.exclusive = False
+        self._notify()
+
+    async def _wait(self) -> None:
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        await self._changed.wait()
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
 
 
 @dataclass
@@ -23,6 +69,7 @@ class WorkerContext:
     drain_reason: str = ""
     on_drain: Callable[[str], None] | None = None
     started: bool = False
+    taken: int = 0
     completed: int = 0
     failed: int = 0
     processing_seconds: float = 0.0
@@ -30,6 +77,7 @@ class WorkerContext:
     per_queue: dict[str, list[int]] = field(default_factory=dict)
     _labels: dict[tuple[str, str, bool], Labels] = field(default_factory=dict)
     _job_names: set[str] = field(default_factory=set)
+    gate: Gate = field(default_factory=Gate)
     _held: dict[str, HeldJob] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tokens: itertools.count[int] = field(default_factory=itertools.count)
@@ -41,6 +89,10 @@ class WorkerContext:
     def hold(self, job: HeldJob) -> None:
         with self._lock:
             self._held[job.token] = job
+        self.taken += 1
+        if self.max_jobs is not None and self.taken >= self.max_jobs and not self.draining and self.on_drain:
+            # Decided when the job is taken, before it is finished, so that finishing it fetches no next job.
+            self.on_drain(f"recycled after {self.taken} jobs (max_jobs_per_worker)")
 
     def release(self, token: str) -> None:
         with self._lock:
@@ -50,7 +102,9 @@ class WorkerContext:
         with self._lock:
             return tuple(self._held.values())
 
-    def record(self, queue: str, name: str, *, ok: bool, seconds: float) -> None:
+    def record(self, queue: str, name: str, *, status: str, seconds: float) -> None:
+        """One attempt's outcome, once it is in Redis: "completed", "failed" (for good) or "retried"."""
+        ok = status == "completed"
         name = self._label_for(name)
         labels = self._labels.get((queue, name, ok))
         if labels is None:
@@ -65,10 +119,6 @@ class WorkerContext:
             self.failed += 1
             counts[1] += 1
         self.processing_seconds += seconds
-        done = self.completed + self.failed
-        if self.max_jobs is not None and done >= self.max_jobs and not self.draining and self.on_drain:
-            # Decided here, before the job is finished, so that finishing it fetches no next job.
-            self.on_drain(f"recycled after {done} jobs (max_jobs_per_worker)")
 
     def _label_for(self, name: str) -> str:
         """A job name as a metrics label: bounded in length and in distinct values (a producer that writes

@@ -100,7 +100,8 @@ def test_backoffs_as_node_computes_them() -> None:
 
 
 @pytest.mark.parametrize(("backoff", "named"), [
-    ({"type": "fixed", "delay": "soon"}, "'backoff.delay'"), ({"type": "fixed", "delay": -5}, "'backoff.delay' is negative"),
+    ({"type": "fixed", "delay": "soon"}, "'backoff.delay'"),
+    ({"type": "fixed", "delay": -5}, "'backoff.delay' is negative"),
     ({"type": "exponential", "delay": 10, "jitter": 2}, "'backoff.jitter'"), ("later", "'backoff'"),
     (float("inf"), "'backoff'"),
 ])

@@ -29,7 +29,7 @@ log = logging.getLogger("corral")
 
 EXIT_CONFIG = 2
 # Commands that talk to Redis (and the email database) but run no processors: no [[queues]] needed.
-CLIENT_COMMANDS = ("status", "watch", "enqueue-emails", "reanalyse-emails")
+CLIENT_COMMANDS = ("status", "watch", "cancel", "enqueue-emails", "reanalyse-emails")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="print the latest metrics snapshot of every daemon")
     common(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    cancel = sub.add_parser("cancel", help="cancel a running job (its processor task is cancelled; the attempt fails)")
+    common(cancel)
+    cancel.add_argument("queue")
+    cancel.add_argument("job_id")
+    cancel.add_argument("--reason", default="cancelled by an operator")
 
     watch = sub.add_parser("watch", help="a live terminal view of every daemon on the Redis")
     common(watch)
@@ -121,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         return _status(args, cfg)
     if args.command == "watch":
         return _watch(args, cfg)
+    if args.command == "cancel":
+        return _cancel(args, cfg)
     if args.command == "enqueue-emails":
         return _enqueue_emails(args, cfg)
     if args.command == "reanalyse-emails":
@@ -260,6 +268,29 @@ def _status(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
     for s in snaps:
         print(format_snapshot(s))
     return 0
+
+
+def _cancel(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
+    from pool.cancel import CancelRequest, publish
+
+    url = _redis_url_for_client(args, cfg)
+    problem = _redis_problem(url)
+    if problem:
+        return _fail(problem, 1)
+
+    async def send() -> int:
+        client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        try:
+            return await publish(client, cfg.redis.prefix if cfg else "bull",
+                                 CancelRequest(args.queue, args.job_id, args.reason))
+        finally:
+            await client.aclose()
+
+    heard = asyncio.run(send())
+    print(json.dumps({"queue": args.queue, "jobId": args.job_id, "daemonsListening": heard}))
+    if not heard:
+        print("corral: no daemon is listening on this Redis; nothing was cancelled", file=sys.stderr)
+    return 0 if heard else 1
 
 
 def _watch(args: argparse.Namespace, cfg: CorralConfig | None) -> int:

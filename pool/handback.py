@@ -1,10 +1,10 @@
 """Giving a dead worker's jobs back to the queue at once, instead of after BullMQ's stalled check.
 
 Which jobs: those whose lock token starts with the worker's id (tokens are "<worker id>:<n>", so this catches a
-job fetched after the last heartbeat), plus those its last heartbeat listed (the supervisor's own record). The
-record matters for a worker that froze: its lock thread froze too, its locks expired, and no lock names it any
-more. A job from the record whose lock is gone is first locked by the supervisor (SET NX, so a job someone else
-took meanwhile is left alone) and then moved like the others.
+job fetched after the last heartbeat), those its last heartbeat listed (the supervisor's own record), and those
+still active without a lock whose processedBy names the worker. The last two matter for a worker that froze: its
+lock thread froze too, its locks expired, and no lock names it any more. A job whose lock is gone is first locked
+by the supervisor (SET NX, so a job someone else took meanwhile is left alone) and then moved like the others.
 
 How: BullMQ's own moveJobFromActiveToWait, which moves a job only if the lock is the given one. Then, as BullMQ's
 stalled check does for a job it recovers, a `stalled` event is written and the job's stalled counter (`stc`) is
@@ -47,17 +47,27 @@ class HandedBack:
     suspect: bool = False
 
 
-async def held_by(client: redis.asyncio.Redis, keys: QueueKeys, worker_id: str) -> list[tuple[str, str]]:
-    """(job id, token) of the active jobs whose lock belongs to `worker_id`: O(active), run only on a death."""
+async def held_by(client: redis.asyncio.Redis, keys: QueueKeys, worker_id: str, worker_name: str
+                  ) -> list[tuple[str, str]]:
+    """(job id, token) of the active jobs `worker_id` held: their lock is its, or their lock expired and the job's
+    processedBy names it (a worker that froze right after taking a job, before any heartbeat listed it; the token is
+    then ""). O(active), run only on a death."""
     ids: list[str] = await client.lrange(keys.key("active"), 0, -1)
     if not ids:
         return []
     pipe = client.pipeline(transaction=False)
     for job_id in ids:
         pipe.get(keys.job(job_id) + ":lock")
-    tokens = await pipe.execute()
+        pipe.hget(keys.job(job_id), "pb")
+    replies = await pipe.execute()
     mark = f"{worker_id}:"
-    return [(j, t) for j, t in zip(ids, tokens, strict=True) if t and t.startswith(mark)]
+    out = []
+    for job_id, token, pb in zip(ids, replies[::2], replies[1::2], strict=True):
+        if token and token.startswith(mark):
+            out.append((job_id, token))
+        elif token is None and pb == worker_name:
+            out.append((job_id, ""))
+    return out
 
 
 async def _reclaim(client: redis.asyncio.Redis, keys: QueueKeys, job_id: str, token: str, reclaim_token: str
@@ -66,7 +76,7 @@ async def _reclaim(client: redis.asyncio.Redis, keys: QueueKeys, job_id: str, to
     expired while the job is still active; None when another worker holds it or it left `active`."""
     lock_key = keys.job(job_id) + ":lock"
     current = await client.get(lock_key)
-    if current == token:
+    if token and current == token:
         return token
     if current is not None:
         return None
@@ -93,6 +103,7 @@ async def hand_back_jobs(
     client: redis.asyncio.Redis,
     scripts: AsyncScripts,
     worker_id: str,
+    worker_name: str,
     recorded: Iterable[tuple[str, str]],
     *,
     blame: bool,
@@ -103,7 +114,8 @@ async def hand_back_jobs(
     its last heartbeat) to the queue; if it was killed for cause (`blame`), apply the poison policy above."""
     keys = scripts.keys
     jobs = dict(recorded)
-    jobs.update(await held_by(client, keys, worker_id))
+    for job_id, token in await held_by(client, keys, worker_id, worker_name):
+        jobs[job_id] = token or jobs.get(job_id, "")
     alone = len(jobs) == 1
     out: list[HandedBack] = []
     for job_id, token in jobs.items():

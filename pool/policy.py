@@ -15,6 +15,9 @@ from typing import Literal
 MB = 1024 * 1024
 
 ObservedState = Literal["starting", "idle", "busy", "draining"]
+# Why a worker was replaced: the label of the restarts counter, carried by the action that decided it.
+RestartCategory = Literal["start_failed", "hung", "memory", "drain_timeout", "recycled", "scale_down", "shutdown",
+                          "crashed", "other"]
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,19 @@ class Kill:
     worker_id: str
     reason: str
     blame_jobs: bool  # count this death against the jobs it held (poison-job protection)
+    category: RestartCategory = "other"
+
+    @property
+    def wants_stacks(self) -> bool:
+        """A stuck worker: dump its Python stacks to the log before killing it (gunicorn's abort does the same)."""
+        return self.category in ("hung", "drain_timeout")
 
 
 @dataclass(frozen=True)
 class Drain:
     worker_id: str
     reason: str
+    category: RestartCategory = "other"
 
 
 HealthAction = Kill | Drain
@@ -62,23 +72,26 @@ def health_action(w: WorkerObs, now: float, limits: Limits) -> HealthAction | No
     """What to do about one worker's health, most urgent rule first."""
     if w.state == "starting":
         if now - w.started_at > limits.start_timeout:
-            return Kill(w.worker_id, f"did not start within {limits.start_timeout:g}s", blame_jobs=False)
+            return Kill(w.worker_id, f"did not start within {limits.start_timeout:g}s", blame_jobs=False,
+                        category="start_failed")
         return None
     silent = now - w.last_seen
     if silent > limits.heartbeat_timeout:
         return Kill(w.worker_id, f"no heartbeat for {silent:.1f}s (timeout {limits.heartbeat_timeout:g}s): hung",
-                    blame_jobs=True)
+                    blame_jobs=True, category="hung")
     if w.rss_bytes > limits.hard_memory_bytes:
         return Kill(w.worker_id, f"RSS {w.rss_bytes / MB:.0f} MB over the hard ceiling "
-                                 f"{limits.hard_memory_bytes / MB:.0f} MB", blame_jobs=True)
+                                 f"{limits.hard_memory_bytes / MB:.0f} MB", blame_jobs=True, category="memory")
     if w.state == "draining":
         if w.drain_requested_at is not None and now - w.drain_requested_at > limits.drain_timeout:
-            return Kill(w.worker_id, f"did not finish draining within {limits.drain_timeout:g}s", blame_jobs=True)
+            return Kill(w.worker_id, f"did not finish draining within {limits.drain_timeout:g}s", blame_jobs=True,
+                        category="drain_timeout")
         return None
     if w.rss_bytes > limits.max_memory_bytes:
-        return Drain(w.worker_id, f"RSS {w.rss_bytes / MB:.0f} MB over the limit {limits.max_memory_bytes / MB:.0f} MB")
+        return Drain(w.worker_id, f"RSS {w.rss_bytes / MB:.0f} MB over the limit {limits.max_memory_bytes / MB:.0f} MB",
+                     "memory")
     if w.recycle_after is not None and w.jobs_done >= w.recycle_after:
-        return Drain(w.worker_id, f"recycled after {w.jobs_done} jobs (max_jobs_per_worker)")
+        return Drain(w.worker_id, f"recycled after {w.jobs_done} jobs (max_jobs_per_worker)", "recycled")
     return None
 
 

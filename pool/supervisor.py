@@ -12,19 +12,22 @@ import inspect
 import logging
 import os
 import random
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio
 import redis.exceptions
 
-from pool import fleet, policy
+from pool import cancel, fleet, policy
 from pool.backlog import Backlog, EventWatcher, probe
 from pool.config import CorralConfig
 from pool.handback import hand_back_jobs
@@ -33,14 +36,15 @@ from pool.metrics import Counters, Restart, TelemetryTotals, Throughput, build_s
 from pool.web import WebApp
 from pool.worker_process import WorkerProcess, process_tree
 from workers.bullmq_scripts import AsyncScripts, QueueKeys
-from workers.main import redact
-from workers.protocol import Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
+from workers.main import redact, worker_name
+from workers.protocol import CancelJob, Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
 
 log = logging.getLogger("corral.supervisor")
 
 TICK_SECONDS = 0.25  # health checks; backlog changes and worker exits wake the loop sooner
 RSS_SAMPLE_SECONDS = 0.5
 MIN_PROBE_GAP_SECONDS = 0.05
+STACK_DUMP_WAIT_SECONDS = 1.0  # how long a stuck worker gets to write its stacks before it is killed
 
 
 class Supervisor:
@@ -91,6 +95,8 @@ class Supervisor:
         self.scripts: dict[str, AsyncScripts] = {}
         self.http: HttpServer | None = None
         self.web: WebApp | None = None
+        # Workers write their stacks here when asked before a kill (0700: stacks can show data).
+        self.stack_dir = Path(tempfile.mkdtemp(prefix="corral-stacks-"))
 
     # -- public API ----------------------------------------------------------------------------------
 
@@ -108,6 +114,15 @@ class Supervisor:
             log.info("stop requested: no new jobs; finishing jobs in hand within %gs", self.cfg.pool.shutdown_timeout)
             self._stopping = True
         self._wake.set()
+
+    def cancel_job(self, request: cancel.CancelRequest) -> bool:
+        """Ask the worker holding the job to cancel it; False when none of ours holds it."""
+        for w in self.workers.values():
+            if w.heartbeat and any(j.queue == request.queue and j.job_id == request.job_id for j in w.heartbeat.jobs):
+                log.info("cancelling job %s on %s (worker %s): %s", request.job_id, request.queue, w.worker_id,
+                         request.reason, extra={"queue": request.queue, "job_id": request.job_id})
+                return w.send(CancelJob(request.queue, request.job_id, request.reason))
+        return False
 
     @property
     def stopping(self) -> bool:
@@ -178,6 +193,8 @@ class Supervisor:
             asyncio.create_task(self._guard(watcher.run(), "event watcher"), name="event watcher"),
             asyncio.create_task(self._guard(self._stalled_loop(), "stalled check"), name="stalled check"),
             asyncio.create_task(self._guard(self._metrics_loop(), "metrics"), name="metrics"),
+            asyncio.create_task(self._guard(cancel.listen(self.redis_url, self.prefix, self.cancel_job), "cancel"),
+                                name="cancel channel"),
         ]
         try:
             while not self._stopping:
@@ -206,6 +223,7 @@ class Supervisor:
             if self.http is not None:
                 await self.http.stop()
             await self.client.aclose()
+            shutil.rmtree(self.stack_dir, ignore_errors=True)
         return 0
 
     async def _guard(self, coro: Any, what: str) -> None:
@@ -234,9 +252,10 @@ class Supervisor:
             if target is None:
                 continue
             if isinstance(action, policy.Kill):
-                self._kill(target, action.reason, blame=action.blame_jobs)
+                self._kill(target, action.reason, blame=action.blame_jobs, category=action.category,
+                           dump_stacks=action.wants_stacks)
             else:
-                self._drain(target, action.reason)
+                self._drain(target, action.reason, action.category)
         since = now - self._last_probe
         # Events wake us at once, but a busy producer emits thousands a second: one probe per 50 ms is plenty.
         if (self._backlog_dirty and since >= MIN_PROBE_GAP_SECONDS) or since >= self.cfg.pool.poll_interval:
@@ -287,7 +306,7 @@ class Supervisor:
         for wid in decision.drain:
             w = self.workers.get(wid)
             if w is not None:
-                self._drain(w, "scale down")
+                self._drain(w, "scale down", "scale_down")
 
     def _record_scaling(self, now: float, decision: policy.ScaleDecision) -> None:
         entry = {"at": round(now, 3), "spawn": decision.spawn, "drain": list(decision.drain),
@@ -302,8 +321,9 @@ class Supervisor:
 
     def _spawn(self) -> WorkerProcess:
         p = self.cfg.pool
+        worker_id = uuid.uuid4().hex[:10]
         settings = WorkerSettings(
-            worker_id=uuid.uuid4().hex[:10], daemon_id=self.daemon_id, redis_url=self.redis_url,
+            worker_id=worker_id, daemon_id=self.daemon_id, redis_url=self.redis_url,
             prefix=self.prefix,
             queues=tuple(QueueSpec(q.name, q.processor, q.concurrency, q.metrics_max_data_points,
                                    (q.limiter.max, q.limiter.duration) if q.limiter else None,
@@ -312,6 +332,7 @@ class Supervisor:
             lock_duration_ms=p.lock_duration_ms, heartbeat_interval=p.heartbeat_interval,
             log_level=self.cfg.log_level,
             max_jobs=policy.recycle_threshold(p.max_jobs_per_worker, p.max_jobs_jitter, random.random()),
+            stack_file=str(self.stack_dir / f"{worker_id}.stacks"),
         )
         recycle = settings.max_jobs
         others = tuple(o.conn.fileno() for o in self.workers.values() if not o.conn.closed)
@@ -325,25 +346,40 @@ class Supervisor:
         log.debug("spawned worker %s pid %s", w.worker_id, w.pid, extra={"worker_id": w.worker_id})
         return w
 
-    def _drain(self, w: WorkerProcess, reason: str) -> None:
+    def _drain(self, w: WorkerProcess, reason: str, category: policy.RestartCategory) -> None:
         if w.drain_requested_at is not None:
             return
         w.drain_requested_at = time.time()
-        w.drain_reason = reason
-        if reason not in ("scale down", "shutdown"):
+        w.drain_reason, w.drain_category = reason, category
+        if category not in ("scale_down", "shutdown"):
             log.info("draining worker %s: %s", w.worker_id, reason,
                      extra={"worker_id": w.worker_id, "worker_pid": w.pid, "reason": reason})
         if not w.send("drain"):
-            self._kill(w, f"{reason}; its pipe is closed", blame=False)
+            self._kill(w, f"{reason}; its pipe is closed", blame=False, category=category)
 
-    def _kill(self, w: WorkerProcess, reason: str, *, blame: bool) -> None:
+    def _kill(self, w: WorkerProcess, reason: str, *, blame: bool, category: policy.RestartCategory,
+              dump_stacks: bool = False) -> None:
         if w.kill_reason:
             return
-        w.kill_reason = reason
+        w.kill_reason, w.kill_category = reason, category
         w.blame_jobs = blame
         log.warning("killing worker %s (pid %s): %s", w.worker_id, w.pid, reason,
                     extra={"worker_id": w.worker_id, "worker_pid": w.pid, "reason": reason})
-        w.kill()
+        if dump_stacks:
+            task = asyncio.create_task(self._dump_then_kill(w))
+            self._reaping.add(task)
+            task.add_done_callback(self._reaping.discard)
+        else:
+            w.kill()
+
+    async def _dump_then_kill(self, w: WorkerProcess) -> None:
+        """Ask a stuck worker for its Python stacks (faulthandler, on SIGUSR1), log them, then kill it."""
+        try:
+            stacks = await w.dump_stacks(STACK_DUMP_WAIT_SECONDS)
+            log.error("worker %s (pid %s) %s", w.worker_id, w.pid, stacks,
+                      extra={"worker_id": w.worker_id, "worker_pid": w.pid, "event": "stacks"})
+        finally:
+            w.kill()
 
     def _on_message(self, w: WorkerProcess) -> None:
         try:
@@ -361,6 +397,7 @@ class Supervisor:
                 # The worker drains on its own (it reached max_jobs, or got SIGTERM directly).
                 w.drain_requested_at = now
                 w.drain_reason = msg.drain_reason
+                w.drain_category = "recycled" if msg.drain_recycled else "other"
             self.counters.update(w.worker_id, msg.completed, msg.failed, msg.processing_seconds, msg.per_queue)
             self.telemetry.update(w.worker_id, msg.telemetry)
             if msg.state == "idle":
@@ -393,6 +430,7 @@ class Supervisor:
     async def _reap(self, w: WorkerProcess) -> None:
         w.process.join(timeout=1)
         w.conn.close()
+        w.remove_stack_file()
         self.workers.pop(w.worker_id, None)
         self.telemetry.retire(w.worker_id)
         exit_desc = w.exit_description()
@@ -401,7 +439,7 @@ class Supervisor:
                         orphans, extra={"worker_id": w.worker_id})
         clean = w.drain_requested_at is not None and w.process.exitcode == 0 and not w.kill_reason
         never_started = not w.ready and not self._stopping and (
-            not w.kill_reason or w.kill_reason.startswith("did not start"))
+            not w.kill_reason or w.kill_category == "start_failed")
         if w.start_error or never_started:
             reason = w.start_error or f"died before it was ready ({exit_desc})"
             self.start_failures += 1
@@ -411,11 +449,11 @@ class Supervisor:
             log.error("worker %s failed to start: %s; next start in %.1fs (failure %d in a row)",
                       w.worker_id, reason, delay, self.start_failures,
                       extra={"worker_id": w.worker_id, "reason": reason})
-            category = "start_failed"
+            category: policy.RestartCategory = "start_failed"
         elif w.kill_reason:
-            reason, category = w.kill_reason, _category(w.kill_reason)
+            reason, category = w.kill_reason, w.kill_category
         elif clean:
-            reason, category = w.drain_reason, _category(w.drain_reason)
+            reason, category = w.drain_reason, w.drain_category
         else:
             reason, category = f"died unexpectedly: {exit_desc}", "crashed"
             log.error("worker %s (pid %s) %s", w.worker_id, w.pid, reason,
@@ -436,8 +474,8 @@ class Supervisor:
             recorded = [(j.job_id, j.token) for j in held if j.queue == q]
             for attempt in range(5):
                 try:
-                    done = await hand_back_jobs(self.client, scripts, w.worker_id, recorded, blame=blame,
-                                                reason=reason, max_kills=self.cfg.pool.max_kills)
+                    done = await hand_back_jobs(self.client, scripts, w.worker_id, worker_name(w.settings), recorded,
+                                                blame=blame, reason=reason, max_kills=self.cfg.pool.max_kills)
                     break
                 except (redis.exceptions.RedisError, OSError) as e:
                     if attempt == 4:
@@ -515,7 +553,7 @@ class Supervisor:
         busy = sum(1 for w in self.workers.values() if w.heartbeat and w.heartbeat.jobs)
         log.info("shutting down %d workers (%d busy), up to %gs", len(self.workers), busy, timeout)
         for w in list(self.workers.values()):
-            self._drain(w, "shutdown")
+            self._drain(w, "shutdown", "shutdown")
         deadline = time.monotonic() + timeout
         while self.workers and time.monotonic() < deadline and not self._stop_now:
             self._wake.clear()
@@ -524,7 +562,8 @@ class Supervisor:
             except TimeoutError:
                 pass
         for w in list(self.workers.values()):
-            self._kill(w, "shutdown timeout" if not self._stop_now else "stopped at once", blame=False)
+            self._kill(w, "shutdown timeout" if not self._stop_now else "stopped at once", blame=False,
+                       category="shutdown")
         end = time.monotonic() + 10
         while (self.workers or self._reaping) and time.monotonic() < end:  # noqa: ASYNC110 - reaping is callback-driven
             await asyncio.sleep(0.05)
@@ -532,19 +571,3 @@ class Supervisor:
             await asyncio.gather(*self._reaping, return_exceptions=True)
         log.info("all workers stopped")
 
-
-def _category(reason: str) -> str:
-    r = reason.lower()
-    if r.startswith("scale down"):
-        return "scale_down"
-    if r.startswith("shutdown") or r.startswith("stopped at once"):
-        return "shutdown"
-    if "heartbeat" in r:
-        return "hung"
-    if "rss" in r or "memory" in r:
-        return "memory"
-    if "recycled" in r:
-        return "recycled"
-    if "draining" in r:
-        return "drain_timeout"
-    return "other"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import multiprocessing.context
 import os
@@ -10,13 +11,14 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkContext
+from pathlib import Path
 from typing import Any
 
 import psutil
 
-from pool.policy import WorkerObs
+from pool.policy import RestartCategory, WorkerObs
 from workers.main import run_worker
-from workers.protocol import Heartbeat, WorkerSettings
+from workers.protocol import Command, Heartbeat, WorkerSettings
 
 
 def mp_context() -> ForkContext:
@@ -55,7 +57,9 @@ class WorkerProcess:
     rss_bytes: int = 0
     drain_requested_at: float | None = None
     drain_reason: str = ""
+    drain_category: RestartCategory = "other"
     kill_reason: str = ""  # set when the supervisor kills it; "" for any other death
+    kill_category: RestartCategory = "other"
     blame_jobs: bool = False
     start_error: str = ""
     # The processes under the worker at the last sample. A worker that dies on its own leaves its children
@@ -111,7 +115,7 @@ class WorkerProcess:
             idle_since=self.idle_since,
         )
 
-    def send(self, command: str) -> bool:
+    def send(self, command: Command) -> bool:
         try:
             self.conn.send(command)
             return True
@@ -168,6 +172,32 @@ class WorkerProcess:
         self.descendants = []
         return killed
 
+    async def dump_stacks(self, wait: float) -> str:
+        """Ask the worker for its Python stacks (SIGUSR1, see workers.main) and return them, or why there are none."""
+        pid, path = self.pid, Path(self.settings.stack_file)
+        if pid is None or not self.settings.stack_file:
+            return "left no stacks (no stack file)"
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_STOPPED:
+                return "is stopped (SIGSTOP or a debugger): it cannot write its stacks"
+            os.kill(pid, signal.SIGUSR1)
+        except (psutil.Error, ProcessLookupError):
+            return "is gone: no stacks"
+        deadline = time.monotonic() + wait
+        size = -1
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            now_size = _size(path)
+            if now_size and now_size == size:
+                break  # written and no longer growing
+            size = now_size
+        text = _read(path)
+        return f"hung; its Python stacks:\n{text}" if text else f"did not write its stacks within {wait:g}s"
+
+    def remove_stack_file(self) -> None:
+        if self.settings.stack_file:
+            Path(self.settings.stack_file).unlink(missing_ok=True)
+
     def exit_description(self) -> str:
         code = self.process.exitcode
         if code is None:
@@ -178,6 +208,20 @@ class WorkerProcess:
             except ValueError:
                 return f"killed by signal {-code}"
         return f"exited with code {code}"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
 
 
 def _kill_all(procs: list[psutil.Process]) -> int:

@@ -117,3 +117,36 @@ async def many_progress(job: Job) -> int:
         if i % 10 == 0:
             await asyncio.sleep(0)  # let some go out in separate batches
     return 100
+
+
+async def freeze(job: Job) -> None:
+    """Freezes its whole worker, lock thread included (as SIGSTOP or a C extension stuck holding the GIL would)."""
+    _mark(job)
+    import signal
+
+    os.kill(os.getpid(), signal.SIGSTOP)
+
+
+async def cancellable(job: Job) -> str:
+    """Sleeps data.seconds; records in Redis that it saw its cancellation."""
+    _mark(job)
+    try:
+        await asyncio.sleep(float(job.data.get("seconds", 30)))
+    except asyncio.CancelledError:
+        _redis().hset("test:cancelled", job.id, job.cancel_reason or "")
+        raise
+    return "not cancelled"
+
+
+async def discards(job: Job) -> None:
+    """Fails for good on its first attempt, whatever attempts it has left."""
+    _mark(job)
+    job.discard()
+    raise RuntimeError("cannot go on")
+
+
+async def fuzz(job: Job) -> Any:
+    """For corrupted jobs: fails when its data asks to, else returns a small value."""
+    if isinstance(job.data, dict) and job.data.get("fail"):
+        raise RuntimeError("asked to fail")
+    return "done"

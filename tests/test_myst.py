@@ -361,7 +361,7 @@ async def test_a_dead_worker_takes_its_build_with_it(daemon: Any, standins: Stan
     build = _build_processes(marker)
     assert all(p.ppid() != 1 for p in build)  # under the worker, not already orphaned
     if how == "supervisor kills the worker":
-        pool.sup._kill(worker, "test: RSS over the hard ceiling", blame=False)
+        pool.sup._kill(worker, "test: RSS over the hard ceiling", blame=False, category="memory")
     else:
         os.kill(worker.pid, signal.SIGKILL)
     await wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in build), 10,

@@ -101,6 +101,9 @@ class QueueKeys:
         return f"{self.prefix}:{self.queue}:{job_id}"
 
 
+MAX_SAFE_INTEGER = 2**53 - 1  # Node's Number.MAX_SAFE_INTEGER, the value it writes into the limiter key
+
+
 def keep_jobs(remove_opt: Any) -> dict[str, Any]:
     """Translate a job's removeOnComplete/removeOnFail option as Node's `getKeepJobs` does.
 
@@ -109,15 +112,20 @@ def keep_jobs(remove_opt: Any) -> dict[str, Any]:
     if remove_opt is None:
         return {"count": -1}
     if isinstance(remove_opt, Mapping):
-        return {k: int(v) for k, v in remove_opt.items()
+        return {k: _bounded(v) for k, v in remove_opt.items()
                 if k in ("count", "age", "limit") and _finite_number(v)}
     if _finite_number(remove_opt):
-        return {"count": int(remove_opt)}
+        return {"count": _bounded(remove_opt)}
     return {"count": 0} if remove_opt else {"count": -1}
 
 
 def _finite_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+
+def _bounded(v: float) -> int:
+    """Within what a Lua number holds exactly (and msgpack packs): a larger count or age means "all"."""
+    return max(-MAX_SAFE_INTEGER, min(MAX_SAFE_INTEGER, int(v)))
 
 
 def flat_fields(fields: Mapping[str, str]) -> bytes:
@@ -150,9 +158,6 @@ def parse_fetch(raw: Any) -> FetchResult:
     limit = int(raw[2] or 0) if len(raw) > 2 else 0
     delay_until = int(raw[3] or 0) if len(raw) > 3 else 0
     return FetchResult(job if job_id else None, job_id, limit, delay_until)
-
-
-MAX_SAFE_INTEGER = 2**53 - 1  # Node's Number.MAX_SAFE_INTEGER, the value it writes into the limiter key
 
 
 def _json_or_text(value: str) -> Any:

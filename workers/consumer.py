@@ -63,9 +63,11 @@ from workers.job import (
     corrupt_counters,
     drain_posted,
     parse_job_hash,
+    valid_parent,
+    valid_parent_key,
 )
 from workers.multiplex import MultiplexedConnection
-from workers.producers import Producers, SchedulingError
+from workers.producers import Producers
 from workers.protocol import HeldJob, QueueSpec
 from workers.registry import Processor, QueueProcessors
 from workers.state import WorkerContext
@@ -339,6 +341,14 @@ class QueueConsumer:
             if SUSPECT_FIELD in raw:
                 return await self._run_alone(attempt, parsed, pending)
             return await self._run_and_record(attempt, parsed, pending)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            raise  # the slot waits for Redis; the job's lock expires and the stalled check recovers it
+        except Exception as err:
+            # Something in the hash that no rule above foresaw made recording the job fail: fail it with what is
+            # known to be safe, rather than leave it to stall and break the same way again.
+            log.exception("queue %s: job %s could not be handled; failing it", self.spec.name, job_id,
+                          extra={"queue": self.spec.name, "job_id": job_id})
+            return await self._last_resort(attempt, err)
         finally:
             self._running.pop(job_id, None)
             self.ctx.release(token)
@@ -440,7 +450,7 @@ class QueueConsumer:
             return
         try:
             nxt = await self.producers.next_iteration(self.spec.name, job_id, raw)
-        except (SchedulingError, redis.exceptions.RedisError, OSError) as e:
+        except Exception as e:
             log.error("queue %s: failed to add the next iteration of the job scheduler of job %s: %s",
                       self.spec.name, job_id, e, extra={"queue": self.spec.name, "job_id": job_id})
             return
@@ -609,6 +619,19 @@ class QueueConsumer:
         await self.scripts._command("SREM", k.key("stalled"), attempt.job_id)
         await self.scripts._command("DEL", k.job(attempt.job_id) + ":lock")
 
+    async def _last_resort(self, attempt: _Attempt, err: Exception) -> FetchResult:
+        await self._repair(attempt.job_id, attempt.raw, force=True)
+        reason = f"corral could not handle this job: {type(err).__name__}: {err}"[:1000]
+        try:
+            await self.scripts.move_to_finished(
+                attempt.job_id, attempt.token, target="failed", value=reason, keep={"count": -1},
+                attempts=attempt.attempts_made + 1, attempts_made=attempt.attempts_made, max_metrics_size="",
+                fetch_next=False, job_opts={}, fields={"failedReason": reason})
+        except Exception as e:
+            log.error("queue %s: job %s could not be failed either: %s", self.spec.name, attempt.job_id, e,
+                      extra={"queue": self.spec.name, "job_id": attempt.job_id})
+        return NO_JOB
+
     async def _repair(self, job_id: str, raw: dict[str, str], *, force: bool = False) -> bool:
         """Make a corrupt job hash one BullMQ's scripts can finish: counters that are not integers are set to 0 and
         a `parent` that is not JSON is removed (after logging them). True if anything was repaired."""
@@ -618,12 +641,12 @@ class QueueConsumer:
         bad = corrupt_counters(raw)
         for name in bad:
             await self.scripts._command("HSET", key, name, "0")
-        if raw.get("parent"):
-            try:
-                json.loads(raw["parent"])
-            except ValueError:
-                bad.append("parent")
-                await self.scripts._command("HDEL", key, "parent")
+        # moveToFinished decodes `parent` with cjson and reads its fields, and splits `parentKey`: a value it cannot
+        # use stops it half-way, after it took the job off `active`.
+        for name, valid in (("parent", valid_parent), ("parentKey", valid_parent_key)):
+            if raw.get(name) and not valid(raw[name]):
+                bad.append(name)
+                await self.scripts._command("HDEL", key, name)
         if bad:
             log.warning("queue %s: job %s had corrupt fields %s (%s); reset so it can be failed", self.spec.name,
                         job_id, ", ".join(bad), ", ".join(f"{b}={raw.get(b, '')[:40]!r}" for b in bad),

@@ -77,7 +77,7 @@ def _refuse_constant(name: str) -> Any:
 
 def _integer(raw: dict[str, str], field_name: str, *, default: int = 0) -> int:
     value = raw.get(field_name)
-    if value is None or value == "":
+    if value is None:
         return default
     try:
         return int(value)
@@ -90,9 +90,9 @@ def corrupt_counters(raw: dict[str, str]) -> list[str]:
     bad = []
     for name in COUNTER_FIELDS:
         value = raw.get(name)
-        if value not in (None, ""):
+        if value is not None:
             try:
-                int(value)
+                int(value)  # what Redis's HINCRBY takes: not "", not "1.5"
             except ValueError:
                 bad.append(name)
     return bad
@@ -117,8 +117,10 @@ def parse_job_hash(raw: dict[str, str]) -> JobHash:
         raise InvalidJobError("job opts is not a JSON object")
     data = _decode_json(raw.get("data"), "data", {})
     parent = _decode_json(raw.get("parent"), "parent", None)
-    if parent is not None and not isinstance(parent, dict):
-        raise InvalidJobError("job parent is not a JSON object")
+    if raw.get("parent") and not valid_parent(raw["parent"]):
+        raise InvalidJobError("job parent is not a JSON object with a string id and queueKey")
+    if raw.get("parentKey") and not valid_parent_key(raw["parentKey"]):
+        raise InvalidJobError("job parentKey is not a job key ('<prefix>:<queue>:<id>')")
     timestamp = raw.get("timestamp")
     try:
         ts = int(float(timestamp)) if timestamp not in (None, "") else 0
@@ -147,17 +149,39 @@ def _is_utf8(text: str) -> bool:
         return False
 
 
+MAX_ATTEMPTS = 2**31 - 1  # beyond it a value is a producer's bug (and would not pack into a script's arguments)
+
+
 def attempts_of(opts: dict[str, Any]) -> int:
-    """`opts.attempts` as BullMQ uses it (absent or 0: one attempt); anything but a whole number is refused."""
+    """`opts.attempts` as BullMQ uses it (absent or 0: one attempt); anything but a whole number up to MAX_ATTEMPTS
+    is refused."""
     value = opts.get("attempts")
     if value is None:
         return 1
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)  # Node compares a numeric string as a number
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) == float("inf") \
-            or int(value) != value:
-        raise InvalidJobError(f"job option 'attempts' must be a whole number, got {json.dumps(value)[:40]}")
+            or int(value) != value or value > MAX_ATTEMPTS:
+        raise InvalidJobError(f"job option 'attempts' must be a whole number up to {MAX_ATTEMPTS}, "
+                              f"got {json.dumps(value)[:40]}")
     return max(1, int(value))
+
+
+def valid_parent_key(raw: str) -> bool:
+    """moveToFinished takes the parent's id from after the last ':' of `parentKey`; without one it stops half-way."""
+    return ":" in raw
+
+
+def valid_parent(raw: str) -> bool:
+    """True if `raw` is a `parent` field moveToFinished can use: a JSON object (within cjson's depth limit of 1000)
+    whose `id` and `queueKey` are strings. Anything else stops the script after it took the job off `active`."""
+    if raw.count("{") + raw.count("[") >= 1000:
+        return False
+    try:
+        parent = _decode_json(raw, "parent", None)
+    except InvalidJobError:
+        return False
+    return isinstance(parent, dict) and isinstance(parent.get("id"), str) and isinstance(parent.get("queueKey"), str)
 
 
 # -- the job in a processor's hands --------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import faulthandler
 import logging
 import os
 import signal
@@ -61,6 +62,7 @@ def run_worker(settings: WorkerSettings, conn: Connection, close_fds: tuple[int,
     # Ctrl-C reaches the whole process group; only the supervisor decides what a worker does.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_worker_logging(settings)
+    _stacks_on_sigusr1(settings.stack_file)
     runtime.settings = settings
     try:
         processors = {q.name: resolve(q.processor) for q in settings.queues}
@@ -75,6 +77,16 @@ def run_worker(settings: WorkerSettings, conn: Connection, close_fds: tuple[int,
     # Leave now: a processor's library may have left a non-daemon thread behind (aiosqlite does), and
     # multiprocessing would join it forever. Our own work is done and flushed.
     os._exit(code)
+
+
+def _stacks_on_sigusr1(path: str) -> None:
+    """On SIGUSR1, write every thread's Python stack to `path`: the supervisor asks before it kills a worker that
+    stopped answering, and logs where it hung. faulthandler writes from a C signal handler, so it works even while
+    a thread holds the GIL in a stuck C extension."""
+    if not path:
+        return
+    stack_file = open(path, "w")  # stays open for the process's life, as faulthandler needs
+    faulthandler.register(signal.SIGUSR1, file=stack_file, all_threads=True)
 
 
 def _forget_parent(close_fds: tuple[int, ...]) -> None:
@@ -227,7 +239,7 @@ class Worker:
         self.send(Heartbeat(
             worker_id=c.worker_id, pid=os.getpid(), state=c.state, jobs=c.held(), completed=c.completed,
             failed=c.failed, processing_seconds=c.processing_seconds, rss_bytes=rss, cpu_percent=cpu,
-            sent_at=time.time(), lost_locks=c.lost_locks, drain_reason=c.drain_reason,
+            sent_at=time.time(), lost_locks=c.lost_locks, drain_reason=c.drain_reason, drain_recycled=c.drain_recycled,
             per_queue={q: (v[0], v[1]) for q, v in c.per_queue.items()},
             telemetry=TELEMETRY.snapshot(),
         ))

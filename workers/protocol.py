@@ -36,6 +36,7 @@ class WorkerSettings:
     heartbeat_interval: float = 1.0
     log_level: str = "INFO"
     max_jobs: int | None = None  # recycle: stop fetching after this many jobs, finish, exit
+    stack_file: str = ""  # where the worker writes its Python stacks on SIGUSR1 (faulthandler)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Heartbeat:
     sent_at: float
     lost_locks: int = 0
     drain_reason: str = ""
+    drain_recycled: bool = False  # the worker drains because it reached max_jobs
     per_queue: dict[str, tuple[int, int]] = field(default_factory=dict)  # queue -> (completed, failed)
     telemetry: TelemetrySnapshot = field(default_factory=TelemetrySnapshot)
 

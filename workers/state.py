@@ -67,6 +67,7 @@ class WorkerContext:
     max_jobs: int | None = None
     draining: bool = False
     drain_reason: str = ""
+    drain_recycled: bool = False
     on_drain: Callable[[str], None] | None = None
     started: bool = False
     taken: int = 0
@@ -92,6 +93,7 @@ class WorkerContext:
         self.taken += 1
         if self.max_jobs is not None and self.taken >= self.max_jobs and not self.draining and self.on_drain:
             # Decided when the job is taken, before it is finished, so that finishing it fetches no next job.
+            self.drain_recycled = True
             self.on_drain(f"recycled after {self.taken} jobs (max_jobs_per_worker)")
 
     def release(self, token: str) -> None:

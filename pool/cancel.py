@@ -1,0 +1,66 @@
+"""Cancelling a running job from anywhere: `corral cancel QUEUE JOB_ID` publishes on a Redis channel that every
+daemon on that Redis listens to; the one whose worker holds the job asks that worker to cancel it (Node's
+`worker.cancelJob`: the processor's task gets CancelledError, the attempt fails with "cancelled: <reason>" and is
+retried per the job's attempts, as a Node processor that rejects on its abort signal would be)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis.asyncio
+import redis.exceptions
+
+log = logging.getLogger("corral.supervisor")
+
+
+def channel(prefix: str) -> str:
+    return f"{prefix}:corral:cancel"
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    queue: str
+    job_id: str
+    reason: str
+
+    def encode(self) -> str:
+        return json.dumps({"queue": self.queue, "jobId": self.job_id, "reason": self.reason})
+
+    @classmethod
+    def decode(cls, raw: str) -> CancelRequest | None:
+        try:
+            d = json.loads(raw)
+            return cls(str(d["queue"]), str(d["jobId"]), str(d.get("reason") or "cancelled"))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+async def publish(client: redis.asyncio.Redis, prefix: str, request: CancelRequest) -> int:
+    """How many daemons heard it."""
+    return int(await client.publish(channel(prefix), request.encode()))
+
+
+async def listen(redis_url: str, prefix: str, on_request: Callable[[CancelRequest], object]) -> None:
+    """Subscribe until cancelled; a lost connection is retried with a backoff."""
+    failures = 0
+    while True:
+        client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True, socket_timeout=None,
+                                              socket_connect_timeout=5)
+        try:
+            async with client.pubsub() as ps:
+                await ps.subscribe(channel(prefix))
+                failures = 0
+                async for msg in ps.listen():
+                    if msg.get("type") == "message" and (req := CancelRequest.decode(msg["data"])):
+                        on_request(req)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
+            failures += 1
+            if failures == 3:
+                log.warning("cancel channel: Redis unreachable (%s); retrying", e)
+            await asyncio.sleep(min(5.0, 0.2 * failures))
+        finally:
+            await client.aclose()

@@ -251,6 +251,7 @@ class QueueConsumer:
 
     async def _fail(self, job_id: str, token: str, raw: dict[str, str], opts: dict[str, Any],
                     attempts_made: int, err: BaseException) -> FetchResult:
+        self.ctx.finishing(token)
         reason = str(err) or type(err).__name__
         stack = _stacktrace(raw, opts, err)
         fields = {"failedReason": reason, "stacktrace": json.dumps(stack, separators=(",", ":"))}
@@ -285,6 +286,8 @@ class QueueConsumer:
     async def _finish(self, job_id: str, token: str, *, target: str, value: str, keep: dict[str, Any],
                       opts: dict[str, Any], attempts_made: int,
                       fields: dict[str, str] | None = None) -> FetchResult:
+        self.ctx.finishing(token)
+
         async def once() -> FetchResult:
             res = await self.scripts.move_to_finished(
                 job_id, token, target=target, value=value, keep=keep,

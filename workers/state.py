@@ -31,6 +31,7 @@ class WorkerContext:
     _labels: dict[tuple[str, str, bool], Labels] = field(default_factory=dict)
     _job_names: set[str] = field(default_factory=set)
     _held: dict[str, HeldJob] = field(default_factory=dict)
+    _finishing: set[str] = field(default_factory=set)  # tokens whose finishing script is under way
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tokens: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -42,9 +43,22 @@ class WorkerContext:
         with self._lock:
             self._held[job.token] = job
 
+    def finishing(self, token: str) -> None:
+        """The job's outcome is being written: from here its lock goes away on purpose."""
+        with self._lock:
+            if token in self._held:
+                self._finishing.add(token)
+
     def release(self, token: str) -> None:
         with self._lock:
             self._held.pop(token, None)
+            self._finishing.discard(token)
+
+    def still_working_on(self, job: HeldJob) -> bool:
+        """The job is still in hand under the same token and not being finished: if its lock is gone now,
+        it was lost, not released."""
+        with self._lock:
+            return self._held.get(job.token) == job and job.token not in self._finishing
 
     def held(self) -> tuple[HeldJob, ...]:
         with self._lock:

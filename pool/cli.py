@@ -22,8 +22,8 @@ from pool.fleet import is_live
 from pool.metrics import read_snapshots
 from workers.errors import ProcessorImportError
 from workers.logs import configure
-from workers.main import redact
 from workers.registry import resolve
+from workers.urls import redact
 
 log = logging.getLogger("corral")
 

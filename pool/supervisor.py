@@ -33,8 +33,8 @@ from pool.metrics import Counters, Restart, TelemetryTotals, Throughput, build_s
 from pool.web import WebApp
 from pool.worker_process import WorkerProcess, process_tree
 from workers.bullmq_scripts import AsyncScripts, QueueKeys
-from workers.main import redact
 from workers.protocol import Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
+from workers.urls import redact
 
 log = logging.getLogger("corral.supervisor")
 

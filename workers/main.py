@@ -34,6 +34,7 @@ from workers.protocol import Heartbeat, HeldJob, Pong, QueueSpec, Ready, StartFa
 from workers.registry import QueueProcessors, resolve
 from workers.state import WorkerContext
 from workers.telemetry import TELEMETRY
+from workers.urls import redact
 
 log = logging.getLogger("corral.worker")
 
@@ -263,14 +264,6 @@ def renew_locks(ctx: WorkerContext, scripts: Mapping[str, SyncScripts], held: Se
                             extra={"queue": qname, "job_id": h.job_id})
                 lost.append(h)
     return lost
-
-
-def redact(url: str) -> str:
-    """A Redis URL without its password, for messages."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
 async def _run_shutdown_hooks() -> None:

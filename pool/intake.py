@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from starlette.requests import ClientDisconnect
 
 from workers.bullmq_scripts import QueueKeys
 from workers.myst.processor import JOB_NAME
@@ -136,7 +137,10 @@ class Intake:
         return b"".join(chunks)
 
     async def submit(self, request: Request) -> JSONResponse:
-        body = await self._read_body(request)
+        try:
+            body = await self._read_body(request)
+        except ClientDisconnect:  # gone, or cut off by the server's body timeout: no one reads this answer
+            return _error(408, "the body did not arrive")
         if body is None:
             return _error(413, f"body is over {self.settings.max_body_kb} KB")
         if not self._authorised(request):

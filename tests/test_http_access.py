@@ -1,0 +1,251 @@
+"""The HTTP surface against strangers: the access token (required off loopback), and slow clients cut off.
+
+A real daemon (supervisor, workers, uvicorn) on a real socket; the browser case in Debian's chromium.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pool.access import COOKIE
+from pool.config import ConfigError, load_config
+from tests.pool_harness import RunningPool, make_config, wait_for
+
+TOKEN = "test-token-0123456789abcdef"
+SECRET = "intake-secret-for-tests"
+INTAKE = "/v1/services/process-journal-submission"
+ROOT = Path(__file__).resolve().parent.parent
+GUARDED = ["/", "/api/snapshot", "/metrics", "/readyz", "/docs", "/openapi.json", "/nowhere"]
+
+Daemon = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+async def daemon(redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[Daemon]:
+    """`await daemon(**http settings)` -> the base URL of a running daemon (no workers: min 0)."""
+    monkeypatch.setenv("INTERNAL_SERVICE_SECRET", SECRET)  # the intake route, with its own secret
+    monkeypatch.setenv("CORRAL_MYST_CONFIG", str(tmp_path / "myst.toml"))
+    from workers.myst.settings import load_settings
+
+    load_settings.cache_clear()
+    pools: list[RunningPool] = []
+
+    async def start(**http: Any) -> str:
+        pool = RunningPool(make_config(redis_url, [("q", "workers.processors.builtin:noop", 1)],
+                                       http={"port": 0, **http}, min_workers=0, max_workers=1))
+        await pool.__aenter__()
+        pools.append(pool)
+        await wait_for(lambda: pool.sup.http is not None and pool.sup.http.started, 10, "the HTTP server")
+        assert pool.sup.http is not None
+        return f"http://127.0.0.1:{pool.sup.http.port}"
+
+    yield start
+    for pool in pools:
+        await pool.__aexit__(None, None, None)
+    load_settings.cache_clear()
+
+
+# -- when a token is required ------------------------------------------------------------------------------
+
+
+def _load(tmp_path: Path, env: dict[str, str], **http: Any) -> Any:
+    f = tmp_path / "c.toml"
+    f.write_text('[[queues]]\nname = "q"\nprocessor = "workers.processors.builtin:noop"\n')
+    return load_config(f, env=env, overrides={"http": http} if http else None)
+
+
+def test_token_settings(tmp_path: Path) -> None:
+    for host in ("0.0.0.0", "::", "10.1.2.3", "corral.example.org"):
+        with pytest.raises(ConfigError, match=f"host {host} is not a loopback address: set http.token"):
+            _load(tmp_path, {}, host=host)
+        assert _load(tmp_path, {"CORRAL_HTTP_TOKEN": TOKEN}, host=host).http.access_token == TOKEN
+        assert _load(tmp_path, {}, host=host, enabled=False).http.access_token == ""  # no server, no need
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"):
+        assert _load(tmp_path, {}, host=host).http.access_token == ""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    assert _load(tmp_path, {"CORRAL_HTTP_TOKEN_FILE": str(token_file)}, host="0.0.0.0").http.access_token == TOKEN
+    with pytest.raises(ConfigError, match="token_file /nonexistent: No such file or directory"):
+        _load(tmp_path, {"CORRAL_HTTP_TOKEN_FILE": "/nonexistent"})
+    with pytest.raises(ConfigError, match="set one of token and token_file"):
+        _load(tmp_path, {"CORRAL_HTTP_TOKEN_FILE": str(token_file)}, token=TOKEN)
+    with pytest.raises(ConfigError, match="at least 16 characters"):
+        _load(tmp_path, {"CORRAL_HTTP_TOKEN": "short"})
+    assert _load(tmp_path, {"CORRAL_HTTP_OPEN_MONITORING": "true"}).http.open_monitoring is True
+
+
+def test_corral_run_off_loopback_without_a_token_is_one_line_and_exit_2(redis_url: str) -> None:
+    res = subprocess.run([sys.executable, "-m", "pool.cli", "run", "--redis-url", redis_url, "--queue",
+                          "q=workers.processors.builtin:noop"], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                         env={**os.environ, "CORRAL_HTTP_HOST": "0.0.0.0", "CORRAL_HTTP_PORT": "0"})
+    assert res.returncode == 2
+    [line] = res.stderr.strip().splitlines()
+    assert "host 0.0.0.0 is not a loopback address: set http.token (or CORRAL_HTTP_TOKEN" in line
+
+
+# -- what the token guards ---------------------------------------------------------------------------------
+
+
+async def test_the_token_guards_everything_but_healthz_and_the_intake_route(daemon: Daemon) -> None:
+    base = await daemon(token=TOKEN)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+        for path in GUARDED:
+            refused = await c.get(path)
+            assert refused.status_code == 401, path
+            assert (await c.get(path, headers={"Authorization": f"Bearer {TOKEN[:-1]}x"})).status_code == 401
+        assert "token=" in (await c.get("/")).text  # the page says how to get in
+        api = await c.get("/api/snapshot")
+        assert api.headers["www-authenticate"].startswith("Bearer") and "[http] token" in api.json()["message"]
+        assert "daemonId" not in api.text and "pid" not in api.text
+        for path in GUARDED[:-1]:
+            assert (await c.get(path, headers=bearer)).status_code == 200, path
+        assert (await c.get("/nowhere", headers=bearer)).status_code == 404
+        async with c.stream("GET", "/api/events") as events:
+            assert events.status_code == 401
+        async with c.stream("GET", "/api/events", headers=bearer) as events:
+            assert events.status_code == 200 and events.headers["content-type"].startswith("text/event-stream")
+        assert (await c.get("/healthz")).status_code == 200  # probes stay open
+        # The intake route answers to its own secret alone: no token needed, the secret still is.
+        assert (await c.post(INTAKE, json={})).status_code == 401
+        bad = await c.post(INTAKE, json={"url": "x"}, headers={"X-Internal-Secret": SECRET})
+        assert bad.status_code == 400 and bad.json()["ok"] is False
+        assert (await c.get(f"{INTAKE}/some-job", headers={"X-Internal-Secret": SECRET})).status_code == 404
+
+
+async def test_a_browser_gets_a_session_cookie_for_the_page_and_its_stream(daemon: Daemon) -> None:
+    base = await daemon(token=TOKEN)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+        wrong = await c.get("/", params={"token": "not-the-token-at-all"})
+        assert wrong.status_code == 401 and COOKIE not in wrong.cookies
+        login = await c.get("/", params={"token": TOKEN})
+        assert login.status_code == 303 and login.headers["location"] == "./"  # the token leaves the URL
+        set_cookie = login.headers["set-cookie"].lower()
+        assert "httponly" in set_cookie and "samesite=strict" in set_cookie and "path=/" in set_cookie
+        session = login.cookies[COOKIE]
+        assert TOKEN not in session
+        page = await c.get("/")  # httpx keeps the cookie, as a browser does
+        assert page.status_code == 200 and "<title>" in page.text
+        assert (await c.get("/api/snapshot")).json()["latest"]["daemonId"]
+        async with c.stream("GET", "/api/events") as events:
+            assert events.status_code == 200
+    async with httpx.AsyncClient(base_url=base, timeout=10, cookies={COOKIE: session[:-1] + "0"}) as forged:
+        assert (await forged.get("/api/snapshot")).status_code == 401
+
+
+async def test_open_monitoring_lets_prometheus_and_probes_in_without_the_token(daemon: Daemon) -> None:
+    base = await daemon(token=TOKEN, open_monitoring=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+        assert (await c.get("/metrics")).status_code == 200
+        assert (await c.get("/readyz")).status_code in (200, 503)  # answered, not refused
+        assert (await c.get("/readyz")).json()["checks"]["redis"] == "ok"
+        for path in ("/", "/api/snapshot", "/docs"):
+            assert (await c.get(path)).status_code == 401, path
+
+
+async def test_without_a_token_on_loopback_everything_answers_as_before(daemon: Daemon) -> None:
+    base = await daemon()
+    async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+        for path in GUARDED[:-1]:
+            assert (await c.get(path)).status_code == 200, path
+
+
+async def test_the_dashboard_works_in_a_real_browser_with_the_token(daemon: Daemon) -> None:
+    import shutil
+
+    from playwright.async_api import async_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.fail("chromium is not installed: run scripts/test.sh (it installs Debian's chromium)")
+    base = await daemon(token=TOKEN)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            page = await browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(f"{base}/?token={TOKEN}")
+            assert page.url == f"{base}/"
+            await page.wait_for_selector("#conn.live", timeout=10_000)  # the event stream is open
+            await page.wait_for_function("document.getElementById('s-bounds').textContent === '0..1'",
+                                         timeout=10_000)  # the snapshot fetch worked
+            assert errors == []
+            stranger = await (await browser.new_context()).new_page()  # another browser profile: no cookie
+            response = await stranger.goto(f"{base}/")
+            assert response is not None and response.status == 401
+        finally:
+            await browser.close()
+
+
+# -- slow clients ------------------------------------------------------------------------------------------
+
+
+async def _trickle(port: int, head: bytes, drip: bytes) -> bytes:
+    """Send `head`, then one byte of `drip` every 0.2 s until the server closes; return what it answered."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head)
+
+    async def drip_bytes() -> None:
+        for i in range(len(drip)):
+            await asyncio.sleep(0.2)
+            writer.write(drip[i:i + 1])
+            await writer.drain()
+
+    dripping = asyncio.create_task(drip_bytes())
+    try:
+        return await asyncio.wait_for(reader.read(), 30)  # to EOF: the server closed the connection
+    finally:
+        dripping.cancel()
+        await asyncio.gather(dripping, return_exceptions=True)
+        writer.close()
+
+
+async def test_slow_clients_are_cut_off_and_others_still_served(daemon: Daemon) -> None:
+    base = await daemon(header_timeout=1, body_timeout=1)
+    port = int(base.rsplit(":", 1)[1])
+    headers = [_trickle(port, b"GET / HTTP/1.1\r\nHost: corral\r\nX-Slow: ", b"a" * 1000) for _ in range(40)]
+    bodies = [_trickle(port, f"POST {INTAKE} HTTP/1.1\r\nHost: corral\r\nContent-Type: application/json\r\n"
+                             "Content-Length: 1000\r\n\r\n{".encode(), b" " * 999) for _ in range(10)]
+    silent = [_trickle(port, b"", b"") for _ in range(5)]  # connect and say nothing
+    slow = asyncio.gather(*headers, *bodies, *silent)
+    await asyncio.sleep(0.3)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+        assert (await c.get("/healthz")).status_code == 200  # served while 55 connections trickle
+    answers = await slow
+    for answer in answers[:40] + answers[50:]:
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"the request's headers did not arrive within 1s" in answer
+    for answer in answers[40:50]:
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"the request's body did not arrive within 1s" in answer
+    async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+        assert (await c.get("/healthz")).status_code == 200
+
+
+async def healthz_ok(c: httpx.AsyncClient) -> bool:
+    return (await c.get("/healthz")).status_code == 200
+
+
+async def test_connections_beyond_the_limit_are_refused_at_once(daemon: Daemon) -> None:
+    base = await daemon(max_connections=10, header_timeout=60)
+    port = int(base.rsplit(":", 1)[1])
+    idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(10)]
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+            async def healthz() -> int:
+                return (await c.get("/healthz")).status_code
+
+            assert await healthz() == 503  # the eleventh connection
+            idle.pop()[1].close()
+            await wait_for(lambda: healthz_ok(c), 10, "a connection free again")
+    finally:
+        for _, writer in idle:
+            writer.close()

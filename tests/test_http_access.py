@@ -249,3 +249,69 @@ async def test_connections_beyond_the_limit_are_refused_at_once(daemon: Daemon) 
     finally:
         for _, writer in idle:
             writer.close()
+
+
+# -- the intake route: URLs and keys -------------------------------------------------------------------------
+
+GH = "https://github.com"
+
+
+def submission(url: str = f"{GH}/corral-dev/articles/blob/main/paper/myst.yml", job_id: str = "import-42") -> Any:
+    return {"url": url, "jobId": job_id, "uuid": "node-1",
+            "parsedDocument": {"project": {"exports": [{"format": "meca", "output": "exports/m.meca.zip"}]}}}
+
+
+@pytest.mark.parametrize(("url", "needle"), [
+    # '%2F' smuggles a level and a '..' into one segment: path a/../../etc/myst.yml once decoded (was 202)
+    (f"{GH}/o/r/blob/main/a%2F..%2F..%2Fetc/myst.yml", "branch or path segment 'a/../../etc' holds a '/'"),
+    (f"{GH}/o/r/blob/feature%2F..%2F../myst.yml", "branch or path segment 'feature/../..' holds a '/'"),
+    (f"{GH}/o%2F..%2Fother/r/blob/main/myst.yml", "owner segment 'o/../other' holds a '/'"),
+    (f"{GH}/o/r%2F..%2Fx/blob/main/myst.yml", "repository segment 'r/../x' holds a '/'"),
+    (f"{GH}/o/r/blob/main/a%5C..%5Cb/myst.yml", "holds a '/', a '\\' or a control character"),
+    (f"{GH}/o/r/blob/main/a%00b/myst.yml", "holds a '/', a '\\' or a control character"),
+    (f"{GH}/o/r/blob/main/%2e%2e/myst.yml", "has an empty, '.' or '..' path segment"),
+    (f"{GH}/o/r/blob/main/%2E/myst.yml", "has an empty, '.' or '..' path segment"),
+    (f"{GH}/%2e%2e/r/blob/main/myst.yml", "owner name '..' is not a valid GitHub name"),
+])
+async def test_percent_encoding_cannot_smuggle_a_path_into_the_url(daemon: Daemon, url: str, needle: str) -> None:
+    from workers.myst.source import BadSourceUrl, parse_blob_url
+
+    with pytest.raises(BadSourceUrl):
+        parse_blob_url(url)
+    base = await daemon()
+    async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+        r = await c.post(INTAKE, json=submission(url), headers={"X-Internal-Secret": SECRET})
+    assert r.status_code == 400 and r.json()["field"] == "url" and needle in r.json()["message"], r.text
+
+
+def test_encoded_names_that_stay_in_their_segment_are_fine() -> None:
+    from workers.myst.source import parse_blob_url
+
+    [first, second] = parse_blob_url(f"{GH}/o/r/blob/release%2Dv1/my%20paper/myst.yml")
+    assert (first.ref, first.path) == ("release-v1", "my paper/myst.yml")
+    assert (second.ref, second.folder) == ("release-v1/my paper", "")
+
+
+async def test_only_jobs_are_jobs_on_the_status_route(daemon: Daemon, redis_url: str) -> None:
+    import redis as sync_redis
+
+    base = await daemon()
+    headers = {"X-Internal-Secret": SECRET}
+    async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+        queued = await c.post(INTAKE, json=submission(), headers=headers)
+        assert queued.status_code == 202, queued.text
+        assert (await c.get(f"{INTAKE}/import-42", headers=headers)).json()["data"]["state"] == "waiting"
+        r = sync_redis.Redis.from_url(redis_url)
+        q = "bull:myst-build"
+        assert r.type(f"{q}:meta") == b"hash" and r.type(f"{q}:id") == b"string"  # the queue's own keys exist
+        assert r.type(f"{q}:events") == b"stream" and r.type(f"{q}:wait") == b"list"
+        r.hset(f"{q}:stray", mapping={"some": "hash"})  # a hash that is no job
+        r.set(f"{q}:plain-string", "x")
+        for name in ("meta", "id", "events", "wait", "marker", "stalled-check", "stray", "plain-string",
+                     "never-queued", "a:b", "1234"):
+            got = await c.get(f"{INTAKE}/{name}", headers=headers)
+            assert got.status_code == 404 and got.json()["ok"] is False, (name, got.text)
+        # and no submission can take such an id
+        refused = await c.post(INTAKE, json=submission(job_id="meta"), headers=headers)
+        assert refused.status_code == 400 and refused.json()["field"] == "jobId"
+        assert "queue key names" in refused.json()["message"]

@@ -6,9 +6,11 @@ would call sys.exit from inside the loop).
 uvicorn times out idle keep-alive connections but never a request still arriving: a client that trickles
 its headers or body a byte at a time holds a connection (and the memory behind it) for ever, and a few
 hundred of them starve the dashboard. `GuardedH11Protocol` gives each request `header_timeout` seconds
-for its headers and `body_timeout` for its body, then answers 408 and closes; it also refuses connections
-beyond `max_connections` at once (503), where uvicorn's `limit_concurrency` would hold them open until
-they sent a whole request. HTTP/1.1 runs one request at a time per connection, so this caps requests too.
+for its headers and `body_timeout` for its body, then answers 408 and closes. It also caps open
+connections at `max_connections`: a new one beyond it closes the connection that has owed a request the
+longest (408), and is refused (503) only when every connection is serving a request. uvicorn's
+`limit_concurrency` would instead answer 503 to everyone while slow clients hold the slots. HTTP/1.1 runs
+one request at a time per connection, so this caps requests too.
 """
 
 from __future__ import annotations
@@ -47,14 +49,15 @@ class GuardedH11Protocol(H11Protocol):
     max_connections = 100
     _phase = ""  # what the deadline running now waits for: "headers", "body" or nothing
     _deadline: asyncio.TimerHandle | None = None
+    _waiting_since: float | None = None  # since when the client owes us a request (None: one is being served)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.max_connections:
-            log.debug("refused a connection from %s: %d open", self.client, len(self.connections) - 1)
-            self._answer_and_close(503, "too many connections")
-            return
         self._watch(fresh=True)
+        if self._open_connections() > self.max_connections and not self._make_room():
+            log.debug("refused a connection from %s: %d open, all serving requests", self.client,
+                      self.max_connections)
+            self._answer_and_close(503, f"too many connections (at most {self.max_connections})")
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -68,10 +71,34 @@ class GuardedH11Protocol(H11Protocol):
         self._arm("")
         super().connection_lost(exc)
 
+    def _open_connections(self) -> int:
+        return sum(1 for c in self.connections if not c.transport.is_closing())
+
+    def _make_room(self) -> bool:
+        """Full: close the connection that has owed us a request the longest (a slow client, or an idle
+        keep-alive one) so this one gets its turn. A flood of slow clients then pushes out its own oldest,
+        and a client that sends its request at once is served. False if every connection is serving one."""
+        waiting = [c for c in self.connections if isinstance(c, GuardedH11Protocol) and c is not self
+                   and c._waiting_since is not None and not c.transport.is_closing()]
+        if not waiting:
+            return False
+        oldest = min(waiting, key=lambda c: c._waiting_since or 0.0)
+        log.debug("closed a connection from %s to make room (at most %d)", oldest.client, self.max_connections)
+        if oldest._phase == "headers":
+            oldest._answer_and_close(408, f"closed for a newer connection (at most {self.max_connections})")
+        else:
+            oldest.transport.close()  # idle between requests: as uvicorn's keep-alive timeout does
+        return True
+
     def _watch(self, *, fresh: bool = False) -> None:
         """Arm the deadline for what the client still owes. The phase's deadline is not moved by data that
         arrives within it: a byte now and then must not keep a request going."""
         state = self.conn.their_state
+        if state is h11.IDLE:
+            if self._waiting_since is None:
+                self._waiting_since = self.loop.time()
+        else:
+            self._waiting_since = None
         if state is h11.SEND_BODY:
             self._arm("body")
         elif state is h11.IDLE and (fresh or self.conn.trailing_data[0]):

@@ -234,20 +234,42 @@ async def healthz_ok(c: httpx.AsyncClient) -> bool:
     return (await c.get("/healthz")).status_code == 200
 
 
-async def test_connections_beyond_the_limit_are_refused_at_once(daemon: Daemon) -> None:
+async def test_a_full_server_makes_room_by_closing_the_longest_waiting_connection(daemon: Daemon) -> None:
     base = await daemon(max_connections=10, header_timeout=60)
     port = int(base.rsplit(":", 1)[1])
-    idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(10)]
+    idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(10)]  # connected, silent
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as c:
-            async def healthz() -> int:
-                return (await c.get("/healthz")).status_code
-
-            assert await healthz() == 503  # the eleventh connection
-            idle.pop()[1].close()
-            await wait_for(lambda: healthz_ok(c), 10, "a connection free again")
+        clients = [httpx.AsyncClient(base_url=base, timeout=10) for _ in range(3)]
+        for c in clients:  # each on a connection of its own, kept open: each pushes out the oldest silent one
+            assert await healthz_ok(c)
+        for reader, _ in idle[:3]:
+            answer = await asyncio.wait_for(reader.read(), 10)
+            assert answer.startswith(b"HTTP/1.1 408 ") and b"closed for a newer connection (at most 10)" in answer
+        for c in clients:
+            assert await healthz_ok(c)  # served again on its kept connection
+            await c.aclose()
     finally:
         for _, writer in idle:
+            writer.close()
+
+
+async def test_connections_beyond_the_limit_are_refused_when_all_are_serving(daemon: Daemon) -> None:
+    base = await daemon(max_connections=10)
+    port = int(base.rsplit(":", 1)[1])
+    streams = []
+    for _ in range(10):  # the dashboard's event stream: a request in progress for as long as it is open
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /api/events HTTP/1.1\r\nHost: corral\r\n\r\n")
+        assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 200")
+        streams.append(writer)
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+            refused = await c.get("/healthz")
+            assert refused.status_code == 503 and "too many connections (at most 10)" in refused.text
+            streams.pop().close()
+            await wait_for(lambda: healthz_ok(c), 10, "a connection free again")
+    finally:
+        for writer in streams:
             writer.close()
 
 

@@ -52,10 +52,12 @@ class TokenGuard:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        if self._authorised(request):
+        if request.url.path == "/" and "token" in request.query_params:
+            await self._login(request, request.query_params["token"])(scope, receive, send)
+        elif self._authorised(request):
             await self.app(scope, receive, send)
-            return
-        await self._refuse(request)(scope, receive, send)
+        else:
+            await self._refuse(request)(scope, receive, send)
 
     def _open(self, path: str) -> bool:
         return path in self.open_paths or any(
@@ -68,14 +70,16 @@ class TokenGuard:
         cookie = request.cookies.get(COOKIE, "")
         return bool(cookie) and hmac.compare_digest(cookie.encode(), self.session)
 
+    def _login(self, request: Request, offered: str) -> Response:
+        """`/?token=`: a session cookie and the same page without the token in its URL (and history)."""
+        if not hmac.compare_digest(offered.encode(), self.token):
+            return self._refuse(request)
+        page = RedirectResponse("./", status_code=303)
+        page.set_cookie(COOKIE, self.session.decode(), httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+        return page
+
     def _refuse(self, request: Request) -> Response:
-        offered = request.query_params.get("token")
-        if request.url.path == "/" and offered is not None:
-            if hmac.compare_digest(offered.encode(), self.token):
-                page = RedirectResponse("./", status_code=303)  # the same page, without the token in the URL
-                page.set_cookie(COOKIE, self.session.decode(), httponly=True, samesite="strict",
-                                secure=request.url.scheme == "https")
-                return page
         if request.url.path == "/":
             return HTMLResponse(_LOGIN_PAGE, status_code=401)
         return JSONResponse({"ok": False, "message": "missing or wrong access token: send 'Authorization: Bearer "

@@ -127,7 +127,7 @@ class HttpConfig(_Strict):
     def _access(self) -> HttpConfig:
         if self.token and self.token_file:
             raise ValueError("set one of token and token_file, not both")
-        token = self.token
+        token = self.token.strip()
         if self.token_file:
             try:
                 token = Path(self.token_file).read_text().strip()

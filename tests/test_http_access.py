@@ -135,6 +135,7 @@ async def test_a_browser_gets_a_session_cookie_for_the_page_and_its_stream(daemo
         assert TOKEN not in session
         page = await c.get("/")  # httpx keeps the cookie, as a browser does
         assert page.status_code == 200 and "<title>" in page.text
+        assert (await c.get("/", params={"token": TOKEN})).status_code == 303  # logged in: still out of the URL
         assert (await c.get("/api/snapshot")).json()["latest"]["daemonId"]
         async with c.stream("GET", "/api/events") as events:
             assert events.status_code == 200

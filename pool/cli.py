@@ -16,14 +16,14 @@ from typing import Any
 import redis
 import redis.asyncio
 
-from pool.config import ConfigError, CorralConfig, load_config, parse_queue_flag
-from pool.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from pool.config import ConfigError, CorralConfig, RedisConfig, load_config, parse_queue_flag
+from pool.embedded_redis import EmbeddedRedis, EmbeddedRedisError, client_url
 from pool.fleet import is_live
 from pool.metrics import read_snapshots
 from workers.errors import ProcessorImportError
 from workers.logs import configure
-from workers.main import redact
 from workers.registry import resolve
+from workers.urls import redact
 
 log = logging.getLogger("corral")
 
@@ -123,16 +123,19 @@ def main(argv: list[str] | None = None) -> int:
             cfg = None  # status needs only Redis
         else:
             return _fail(str(e))
-    if args.command == "status":
-        return _status(args, cfg)
-    if args.command == "watch":
-        return _watch(args, cfg)
-    if args.command == "cancel":
-        return _cancel(args, cfg)
-    if args.command == "enqueue-emails":
-        return _enqueue_emails(args, cfg)
-    if args.command == "reanalyse-emails":
-        return _reanalyse_emails(args, cfg)
+    try:
+        if args.command == "status":
+            return _status(args, cfg)
+        if args.command == "watch":
+            return _watch(args, cfg)
+        if args.command == "cancel":
+            return _cancel(args, cfg)
+        if args.command == "enqueue-emails":
+            return _enqueue_emails(args, cfg)
+        if args.command == "reanalyse-emails":
+            return _reanalyse_emails(args, cfg)
+    except EmbeddedRedisError as e:  # the embedded server's password file cannot be read
+        return _fail(str(e))
     assert cfg is not None
     try:
         check_processors(cfg)
@@ -155,7 +158,7 @@ def run(cfg: CorralConfig) -> int:
             url = embedded.start()
         except EmbeddedRedisError as e:
             return _fail(str(e))
-        log.info("embedded redis-server on %s (data in %s)", url, cfg.redis.embedded_dir)
+        log.info("embedded redis-server on %s (data in %s)", redact(url), cfg.redis.embedded_dir)
     try:
         problem = _redis_problem(url)
         if problem:
@@ -189,10 +192,12 @@ def _redis_problem(url: str) -> str | None:
 
 
 def _redis_url_for_client(args: argparse.Namespace, cfg: CorralConfig | None) -> str:
-    """A client command's Redis: the flag, the config, $REDIS_URL, else the embedded server's address."""
+    """A client command's Redis: the flag, the config, $REDIS_URL, else the embedded server (its password
+    read from its folder)."""
     url = args.redis_url or (cfg.redis.url if cfg else "") or os.environ.get("REDIS_URL") or ""
     if not url:
-        url = f"redis://127.0.0.1:{cfg.redis.embedded_port if cfg else 6380}/0"
+        embedded = cfg.redis if cfg else RedisConfig()
+        url = client_url(embedded.embedded_port, embedded.embedded_dir)
     return str(url)
 
 

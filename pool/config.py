@@ -6,6 +6,7 @@ exits non-zero before it touches Redis or starts a worker.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "corral.toml"
@@ -107,10 +108,54 @@ class QueueConfig(_Strict):
         return v
 
 
+MIN_TOKEN_LENGTH = 16
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may well resolve to a public address
+
+
 class HttpConfig(_Strict):
     enabled: bool = True
     host: str = Field("127.0.0.1", description="0.0.0.0 to accept other hosts (desci-server, Prometheus)")
     port: int = Field(5454, ge=0, le=65535, description="0: any free port (tests)")
+    token: str = Field("", description="access token of the dashboard, API, docs, /metrics and /readyz; "
+                                       "required when host is not a loopback address")
+    token_file: str = Field("", description="a file holding the token, instead of `token`")
+    open_monitoring: bool = Field(False, description="/metrics and /readyz answer without the token")
+    max_connections: int = Field(100, ge=1, description="open connections at most; more are refused")
+    header_timeout: float = Field(10.0, gt=0, description="seconds for a request's headers to arrive")
+    body_timeout: float = Field(30.0, gt=0, description="seconds for a request's body to arrive")
+    _token: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _access(self) -> HttpConfig:
+        if self.token and self.token_file:
+            raise ValueError("set one of token and token_file, not both")
+        token = self.token.strip()
+        if self.token_file:
+            try:
+                token = Path(self.token_file).read_text().strip()
+            except OSError as e:
+                raise ValueError(f"token_file {self.token_file}: {e.strerror}") from None
+        if token and len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"the access token must have at least {MIN_TOKEN_LENGTH} characters "
+                             "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))' makes one)")
+        if self.enabled and not token and not is_loopback(self.host):
+            raise ValueError(f"host {self.host} is not a loopback address: set http.token (or CORRAL_HTTP_TOKEN, or "
+                             "http.token_file) so the dashboard and API do not answer anyone")
+        self._token = token
+        return self
+
+    @property
+    def access_token(self) -> str:
+        """The token from `token` or `token_file`; empty: no token (loopback only)."""
+        return self._token
 
 
 class CorralConfig(_Strict):
@@ -146,6 +191,9 @@ ENV_KEYS: dict[str, tuple[str, str]] = {
     "CORRAL_LOG_LEVEL": ("", "log_level"),
     "CORRAL_HTTP_HOST": ("http", "host"),
     "CORRAL_HTTP_PORT": ("http", "port"),
+    "CORRAL_HTTP_TOKEN": ("http", "token"),
+    "CORRAL_HTTP_TOKEN_FILE": ("http", "token_file"),
+    "CORRAL_HTTP_OPEN_MONITORING": ("http", "open_monitoring"),
     **{f"CORRAL_{name.upper()}": ("pool", name) for name in PoolConfig.model_fields},
 }
 

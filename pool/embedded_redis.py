@@ -2,10 +2,18 @@
 
 It persists to an append-only file under data/redis, so jobs survive a daemon restart, and runs in its
 own session so the Ctrl-C meant for the supervisor does not kill it before the workers hand back.
+
+It listens on loopback only, but any local user could still queue jobs (MYST builds run shell commands):
+so it requires a password, made once and kept in `<dir>/password` (mode 0600). The daemon's URL carries
+it; `corral status` and the other client commands read the same file. redis-server gets it on stdin, not
+in its arguments, which any local user can read with `ps`.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -14,6 +22,9 @@ import time
 from pathlib import Path
 
 import redis
+
+PASSWORD_FILE = "password"
+_PASSWORD = re.compile(r"^[A-Za-z0-9_-]{16,256}$")  # safe unquoted in a URL and in redis.conf
 
 
 class EmbeddedRedisError(Exception):
@@ -24,6 +35,7 @@ class EmbeddedRedis:
     def __init__(self, port: int, directory: str | Path) -> None:
         self.port = port
         self.dir = Path(directory)
+        self.password = ""  # read or made by start()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -33,7 +45,7 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return _url(self.port, self.password)
 
     def start(self, timeout: float = 10.0) -> str:
         binary = shutil.which("redis-server")
@@ -42,21 +54,26 @@ class EmbeddedRedis:
                 "no Redis URL given and redis-server is not installed: install it (apt-get install redis-server) "
                 "or pass --redis-url / REDIS_URL"
             )
-        if _answers(self.url):
+        if _redis_on(self.port):
             raise EmbeddedRedisError(
-                f"port {self.port} already has a Redis on it: pass --redis-url {self.url} to use it, "
-                "or set redis.embedded_port to another port"
+                f"port {self.port} already has a Redis on it: pass --redis-url redis://127.0.0.1:{self.port}/0 "
+                "(with its password) to use it, or set redis.embedded_port to another port"
             )
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the append-only file holds every job's data
+        self.password = ensure_password(self.dir)
         log_file = self.dir / "redis.log"
+        # "-": the rest of the configuration (the password) comes on stdin.
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+            [binary, "-", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
              "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
              "--maxmemory-policy", "noeviction",  # BullMQ needs every key it writes to stay
              "--logfile", str(log_file), "--daemonize", "no"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True,
         )
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"requirepass {self.password}\n".encode())
+        self.proc.stdin.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -85,6 +102,44 @@ class EmbeddedRedis:
             proc.wait()
 
 
+def ensure_password(directory: Path) -> str:
+    """The embedded server's password, made on first use (also for a data folder from before passwords)."""
+    path = directory / PASSWORD_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return read_password(directory)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(32) + "\n")
+    return read_password(directory)
+
+
+def read_password(directory: Path) -> str:
+    path = directory / PASSWORD_FILE
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # readable by others: tighten it, as it guards every job
+        password = path.read_text().strip()
+    except OSError as e:
+        raise EmbeddedRedisError(f"cannot read the embedded Redis password {path}: {e.strerror} (run as the "
+                                 "daemon's user, or pass --redis-url)") from None
+    if not _PASSWORD.match(password):
+        raise EmbeddedRedisError(f"{path} must hold one password of 16-256 letters, digits, '-' or '_'; "
+                                 "delete it and corral makes a new one")
+    return password
+
+
+def client_url(port: int, directory: str | Path) -> str:
+    """The URL a client command uses for the embedded server: with its password once one was made."""
+    directory = Path(directory)
+    password = read_password(directory) if (directory / PASSWORD_FILE).exists() else ""
+    return _url(port, password)
+
+
+def _url(port: int, password: str) -> str:
+    return f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -94,5 +149,15 @@ def free_port() -> int:
 def _answers(url: str) -> bool:
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=0.2, socket_timeout=0.5).ping())
+    except (redis.exceptions.RedisError, OSError):
+        return False
+
+
+def _redis_on(port: int) -> bool:
+    """A Redis answers on the port, with or without a password (ours or anyone's)."""
+    try:
+        return bool(redis.Redis.from_url(_url(port, ""), socket_connect_timeout=0.2, socket_timeout=0.5).ping())
+    except redis.exceptions.AuthenticationError:
+        return True
     except (redis.exceptions.RedisError, OSError):
         return False

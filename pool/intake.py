@@ -19,10 +19,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from starlette.requests import ClientDisconnect
 
 from workers.bullmq_scripts import QueueKeys
 from workers.myst.processor import JOB_NAME
-from workers.myst.schema import Submission
+from workers.myst.schema import Submission, is_job_id
 from workers.myst.settings import MystSettings
 from workers.myst.source import BadSourceUrl, parse_blob_url
 
@@ -114,6 +115,14 @@ class Intake:
             PATH + "/{job_id}", self.status, methods=["GET"], response_model=StatusResponse,
             responses=_errors(401, 404, 503), summary="A submission's state, progress and failure reason")
 
+    async def _is_job(self, job_id: str) -> bool:
+        """A job is a hash with BullMQ's `name` and `timestamp`; any other key is not one."""
+        key = self.keys.job(job_id)
+        if await self.client.type(key) != "hash":
+            return False
+        name, timestamp = await self.client.hmget(key, ["name", "timestamp"])
+        return name is not None and timestamp is not None
+
     async def close(self) -> None:
         await self.queue.close()
         await self.client.aclose()
@@ -136,7 +145,10 @@ class Intake:
         return b"".join(chunks)
 
     async def submit(self, request: Request) -> JSONResponse:
-        body = await self._read_body(request)
+        try:
+            body = await self._read_body(request)
+        except ClientDisconnect:  # gone, or cut off by the server's body timeout: no one reads this answer
+            return _error(408, "the body did not arrive")
         if body is None:
             return _error(413, f"body is over {self.settings.max_body_kb} KB")
         if not self._authorised(request):
@@ -176,7 +188,12 @@ class Intake:
     async def status(self, request: Request, job_id: str) -> JSONResponse:
         if not self._authorised(request):
             return _error(401, "Unauthorized")
+        missing = _error(404, f"no job {job_id[:200]!r} in queue {self.settings.queue!r}")
+        if not is_job_id(job_id):
+            return missing  # `meta`, `events`, `id`, ...: the queue's own keys, not jobs
         try:
+            if not await self._is_job(job_id):
+                return missing
             # State first: the Lua script that moves a job to completed/failed writes its hash in the same step,
             # so a final state read first guarantees the hash read next has the result and reason.
             state = await self.queue.getJobState(job_id)
@@ -184,7 +201,7 @@ class Intake:
         except (redis.RedisError, OSError) as e:
             return _error(503, f"the job queue is unavailable, try again later ({type(e).__name__})")
         if job is None:
-            return _error(404, f"no job {job_id!r} in queue {self.settings.queue!r}")
+            return missing
         data = JobStatus(jobId=job_id, state=state, progress=job.progress, attemptsMade=job.attemptsMade,
                          failedReason=job.failedReason or None, returnvalue=job.returnvalue,
                          finishedOn=job.finishedOn or None)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio
 
 from pool.backlog import Backlog
-from workers.telemetry import Labels, TelemetrySnapshot
+from workers.state import MAX_JOB_NAMES
+from workers.telemetry import GaugeData, HistogramData, Labels, TelemetrySnapshot
 
 SNAPSHOT_TTL_SECONDS = 24 * 3600
 
@@ -69,6 +71,9 @@ class Counters:
 
 
 HistogramKey = tuple[str, Labels]
+JOB_NAME = "job_name"
+OTHER_JOB_NAME = "_other"
+_SHARED_JOB_NAMES = frozenset({OTHER_JOB_NAME, "_invalid"})  # what workers already fold names into
 
 
 @dataclass
@@ -76,13 +81,19 @@ class TelemetryTotals:
     """Workers' telemetry summed: histograms over every worker that ever ran, gauges over live ones.
 
     A reaped worker's histograms are folded into `retired`, so a pool that recycles workers for months
-    keeps one entry per series rather than one per worker."""
+    keeps one entry per series rather than one per worker. Each worker bounds its own job-name labels,
+    but every replacement starts with an empty set: the daemon admits at most `max_job_names` distinct
+    names in the order it first sees them and folds the rest into `_other`, for live and retired workers
+    alike. A name keeps its fate for the daemon's life (the set only grows, and once full nothing joins),
+    so no series ever moves and counters never go backwards."""
 
     live: dict[str, TelemetrySnapshot] = field(default_factory=dict)
     retired: dict[HistogramKey, tuple[list[int], float]] = field(default_factory=dict)
+    max_job_names: int = MAX_JOB_NAMES
+    job_names: set[str] = field(default_factory=set)
 
     def update(self, worker_id: str, snapshot: TelemetrySnapshot) -> None:
-        self.live[worker_id] = snapshot
+        self.live[worker_id] = self._bounded(snapshot)
 
     def retire(self, worker_id: str) -> None:
         snap = self.live.pop(worker_id, None)
@@ -102,11 +113,45 @@ class TelemetryTotals:
                 out[(g.name, g.labels)] = out.get((g.name, g.labels), 0.0) + g.value
         return out
 
+    def _job_name(self, name: str) -> str:
+        if name in self.job_names or name in _SHARED_JOB_NAMES:
+            return name
+        if len(self.job_names) < self.max_job_names:
+            self.job_names.add(name)
+            return name
+        return OTHER_JOB_NAME
+
+    def _labels(self, labels: Labels) -> Labels:
+        if not any(k == JOB_NAME for k, _ in labels):
+            return labels
+        return tuple((k, self._job_name(v) if k == JOB_NAME else v) for k, v in labels)
+
+    def _bounded(self, snap: TelemetrySnapshot) -> TelemetrySnapshot:
+        """The snapshot with its job names admitted or folded; series that fold together are summed."""
+        hists = [(h, self._labels(h.labels)) for h in snap.histograms]
+        gauges = [(g, self._labels(g.labels)) for g in snap.gauges]
+        if all(lb == h.labels for h, lb in hists) and all(lb == g.labels for g, lb in gauges):
+            return snap  # nothing folded: the usual case
+        merged: dict[HistogramKey, tuple[list[int], float]] = {}
+        for h, lb in hists:
+            _add(merged, (h.name, lb), h.counts, h.total)
+        values: dict[HistogramKey, float] = {}
+        for g, lb in gauges:
+            values[(g.name, lb)] = values.get((g.name, lb), 0.0) + g.value
+        return TelemetrySnapshot(
+            histograms=tuple(HistogramData(n, lb, tuple(c), t) for (n, lb), (c, t) in merged.items()),
+            gauges=tuple(GaugeData(n, lb, v) for (n, lb), v in values.items()))
+
 
 def _fold(into: dict[HistogramKey, tuple[list[int], float]], snap: TelemetrySnapshot) -> None:
     for h in snap.histograms:
-        counts, total = into.get((h.name, h.labels), ([0] * len(h.counts), 0.0))
-        into[(h.name, h.labels)] = ([a + b for a, b in zip(counts, h.counts, strict=True)], total + h.total)
+        _add(into, (h.name, h.labels), h.counts, h.total)
+
+
+def _add(into: dict[HistogramKey, tuple[list[int], float]], key: HistogramKey, counts: Sequence[int],
+         total: float) -> None:
+    have, sum_ = into.get(key, ([0] * len(counts), 0.0))
+    into[key] = ([a + b for a, b in zip(have, counts, strict=True)], sum_ + total)
 
 
 @dataclass

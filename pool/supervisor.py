@@ -36,8 +36,9 @@ from pool.metrics import Counters, Restart, TelemetryTotals, Throughput, build_s
 from pool.web import WebApp
 from pool.worker_process import WorkerProcess, process_tree
 from workers.bullmq_scripts import AsyncScripts, QueueKeys
-from workers.main import redact, worker_name
+from workers.main import worker_name
 from workers.protocol import CancelJob, Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
+from workers.urls import redact
 
 log = logging.getLogger("corral.supervisor")
 

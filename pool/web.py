@@ -4,6 +4,9 @@
 - `/metrics`: Prometheus (pool/prometheus.py)
 - `/`, `/api/snapshot`, `/api/events`: the live dashboard (pool/dashboard.py)
 - `/v1/services/process-journal-submission`: the MYST intake route, when a secret is set (pool/intake.py)
+
+With `[http] token` set, everything but `/healthz` and the intake route (which has its own secret) needs it
+(pool/access.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+from pool.access import TokenGuard
 from pool.dashboard import Dashboard
 from pool.health import health_router
 from pool.prometheus import metrics_endpoint
@@ -35,14 +39,19 @@ class WebApp:
         self.dashboard = Dashboard(sup)
         self.app.include_router(self.dashboard.router)
         self._closers.append(self.dashboard.close)
-        self._mount_intake(sup)
+        intake_path = self._mount_intake(sup)
+        http = sup.cfg.http
+        if http.access_token:
+            self.app.add_middleware(TokenGuard, token=http.access_token, open_monitoring=http.open_monitoring,
+                                    own_auth_prefixes=[intake_path] if intake_path else [])
 
-    def _mount_intake(self, sup: Supervisor) -> None:
+    def _mount_intake(self, sup: Supervisor) -> str | None:
+        """Mount the MYST intake route if its secret is set; its path, which that secret guards."""
         token = secret()
         if not token:
             log.warning("MYST intake route off: %s is not set", SECRET_ENV)
-            return
-        from pool.intake import Intake
+            return None
+        from pool.intake import PATH, Intake
 
         settings = load_settings()
         if settings.queue not in {q.name for q in sup.cfg.queues}:
@@ -52,6 +61,7 @@ class WebApp:
         intake = Intake(sup.redis_url, sup.prefix, settings, token)
         self.app.include_router(intake.router)
         self._closers.append(intake.close)
+        return PATH
 
     async def close(self) -> None:
         for close in self._closers:

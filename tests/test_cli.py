@@ -160,9 +160,13 @@ def test_embedded_redis_started_persisted_and_stopped(tmp_path: Path, no_redis_e
     proc = start("--config", str(cfg))
     url = f"redis://127.0.0.1:{port}/0"
     try:
+        # `corral status` with no URL finds the embedded server and its password by itself.
         wait_until(lambda: corral("status", "--json", "--config", str(cfg)).returncode == 0, 20,
                    "the daemon to report through its embedded Redis")
-        r = redis.Redis.from_url(url)
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis.from_url(url).ping()  # any other local process: refused
+        password = (tmp_path / "redis" / "password").read_text().strip()
+        r = redis.Redis.from_url(f"redis://:{password}@127.0.0.1:{port}/0")
         assert r.config_get("appendonly")["appendonly"] == "yes"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
@@ -172,6 +176,8 @@ def test_embedded_redis_started_persisted_and_stopped(tmp_path: Path, no_redis_e
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
     assert (tmp_path / "redis").exists()
+    log = proc.stderr.read() if proc.stderr else ""
+    assert f"embedded redis-server on redis://:***@127.0.0.1:{port}/0" in log and password not in log
 
 
 def test_embedded_port_taken_is_a_clear_error(redis_server: object, tmp_path: Path, no_redis_env: None) -> None:

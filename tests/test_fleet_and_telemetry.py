@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pool import fleet
 from pool.metrics import TelemetryTotals
 from pool.prometheus import _cumulative
-from workers.telemetry import BUCKETS, Telemetry
+from workers.telemetry import BUCKETS, Telemetry, TelemetrySnapshot
 
 NOW = 1_000_000.0
 
@@ -90,3 +90,56 @@ def test_job_name_labels_are_bounded() -> None:
         ctx._label_for(f"name-{i}")
     assert ctx._label_for("one-too-many") == "_other"
     assert ctx._label_for("name-3") == "name-3" and ctx._label_for("send-email") == "send-email"
+
+
+def _worker_snapshot(names: list[str]) -> TelemetrySnapshot:
+    t = Telemetry()
+    for name in names:
+        t.observe("job_duration_seconds", 0.01, queue="q", job_name=name, status="completed")
+    t.observe("ollama_request_duration_seconds", 0.5, model="m")  # a processor's series: left alone
+    return t.snapshot()
+
+
+def test_job_name_labels_are_bounded_per_daemon_across_recycled_workers() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pool.config import CorralConfig
+    from pool.prometheus import PoolCollector
+    from pool.supervisor import Supervisor
+    from workers.state import MAX_JOB_NAMES
+
+    cfg = CorralConfig.model_validate({"queues": [{"name": "q", "processor": "workers.processors.builtin:noop"}]})
+    sup = Supervisor(cfg, "redis://127.0.0.1:1/0")  # not run: only its telemetry is read
+    # 80 workers in turn (a pool recycling for weeks), each running 60 jobs with names no one used before,
+    # plus the worker's own overflow and a name the first worker used: 4,800 distinct names in all.
+    for w in range(80):
+        names = [f"job-{w}-{i}" for i in range(60)] + ["_other", "job-0-0"]
+        sup.telemetry.update(f"w{w}", _worker_snapshot(names))
+        sup.telemetry.update(f"w{w}", _worker_snapshot(names))  # a repeated heartbeat
+        if w < 79:
+            sup.telemetry.retire(f"w{w}")
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PoolCollector(sup))
+    families = {f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())}
+    completed = {s.labels["job_name"]: s.value for s in families["corral_jobs_completed"].samples
+                 if s.name == "corral_jobs_completed_total"}
+    assert len(completed) == MAX_JOB_NAMES + 1  # the first 100 names seen, and _other
+    assert {f"job-0-{i}" for i in range(60)} | {f"job-1-{i}" for i in range(40)} | {"_other"} == set(completed)
+    assert completed["job-0-0"] == 81  # two from the first worker, one from each other: never folded
+    assert sum(completed.values()) == 80 * 62  # folded, not lost
+    buckets = {s.labels["job_name"] for s in families["corral_job_duration_seconds"].samples}
+    assert buckets == set(completed)
+    [ollama] = [s for s in families["corral_ollama_request_duration_seconds"].samples if s.name.endswith("_count")]
+    assert ollama.value == 80
+
+
+def test_a_job_name_keeps_its_series_once_the_daemon_set_is_full() -> None:
+    totals = TelemetryTotals(max_job_names=2)
+    totals.update("a", _worker_snapshot(["x", "y"]))
+    totals.update("b", _worker_snapshot(["z", "x"]))  # z comes too late: _other, x stays x
+    totals.retire("a")
+    totals.update("b", _worker_snapshot(["z", "x", "x"]))
+    names = {dict(lb)["job_name"]: sum(c) for (n, lb), (c, _) in totals.histograms().items()
+             if n == "job_duration_seconds"}
+    assert names == {"x": 3, "y": 1, "_other": 1}

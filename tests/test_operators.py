@@ -144,6 +144,33 @@ async def test_dashboard_stream_sends_snapshots(ops_pool: tuple[RunningPool, str
         r["workerId"] for r in events[-1]["restarts"]["recent"]}
 
 
+async def test_job_name_labels_stay_bounded_per_daemon_through_recycles(redis_url: str) -> None:
+    """250 names, none repeated, through workers recycled every 40 jobs: each worker sees fewer than its own
+    cap of 100, so only the daemon-wide cap keeps /metrics at 100 names and `_other`."""
+    from workers.state import MAX_JOB_NAMES
+
+    q = "names"
+    r = redis.Redis.from_url(redis_url)
+    cfg = make_config(redis_url, [(q, "workers.processors.builtin:noop", 5)], http={"port": 0},
+                      min_workers=1, max_workers=1, max_jobs_per_worker=40, max_jobs_jitter=0)
+    async with RunningPool(cfg) as pool:
+        assert pool.sup.http is not None
+        base = f"http://127.0.0.1:{pool.sup.http.port}"
+        ids = await add_jobs(redis_url, q, [(f"name-{i}", {}, {}) for i in range(250)])
+        await wait_for(lambda: all(job_state(r, q, i) == "completed" for i in ids), 60, "the jobs done")
+
+        async def all_counted() -> Samples | None:
+            s = await scrape(base)
+            done = [v for (name, labels), v in s.items()
+                    if name == "corral_jobs_completed_total" and ("queue", q) in labels]
+            return s if sum(done) == 250 else None
+
+        s = await wait_for(all_counted, 15, "every job counted")
+        names = {dict(labels)["job_name"] for (name, labels) in s if name == "corral_jobs_completed_total"}
+        assert len(names) == MAX_JOB_NAMES + 1 and "_other" in names, len(names)
+        assert pool.sup.restart_counts["recycled"] >= 5
+
+
 # -- several daemons on one Redis ---------------------------------------------------------------------------
 
 

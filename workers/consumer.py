@@ -483,6 +483,7 @@ class QueueConsumer:
         return bool(lock == attempt.token)
 
     async def _failed(self, attempt: _Attempt, err: BaseException) -> FetchResult:
+        self.ctx.finishing(attempt.token)
         reason = str(err) or type(err).__name__
         if isinstance(err, UnrecoverableError):
             log.warning("job %s on %s failed without retries: %s", attempt.job_id, self.spec.name, reason,
@@ -530,6 +531,7 @@ class QueueConsumer:
 
     async def _finish(self, attempt: _Attempt, *, target: str, value: str,
                       fields: dict[str, str] | None = None) -> FetchResult:
+        self.ctx.finishing(attempt.token)
         opts = attempt.opts
         try:
             attempts = attempts_of(opts)

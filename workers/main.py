@@ -16,6 +16,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
@@ -31,10 +32,11 @@ from workers.errors import ProcessorImportError
 from workers.logs import configure_worker_logging
 from workers.multiplex import MultiplexedConnection
 from workers.producers import Producers
-from workers.protocol import CancelJob, Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
+from workers.protocol import CancelJob, Heartbeat, HeldJob, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
 from workers.registry import QueueProcessors, resolve
 from workers.state import WorkerContext
 from workers.telemetry import TELEMETRY
+from workers.urls import redact
 
 log = logging.getLogger("corral.worker")
 
@@ -252,31 +254,36 @@ class Worker:
         interval = s.lock_duration_ms / 2000
         try:
             while not self._keeper_stop.wait(interval):
-                by_queue: dict[str, list[tuple[str, str]]] = {}
-                for h in self.ctx.held():
-                    by_queue.setdefault(h.queue, []).append((h.job_id, h.token))
-                for qname, pairs in by_queue.items():
-                    try:
-                        lost = scripts[qname].extend_locks([p[0] for p in pairs], [p[1] for p in pairs],
-                                                           s.lock_duration_ms)
-                    except redis.exceptions.RedisError as e:
-                        log.warning("lock renewal on %s failed: %s", qname, e)
-                        continue
-                    for job_id in lost:
-                        # Node emits 'lockRenewalFailed' and carries on; so do we. Finishing the job
-                        # will then fail cleanly, and the stalled check gives it to someone else.
-                        log.warning("lost the lock of job %s on %s", job_id, qname,
-                                    extra={"queue": qname, "job_id": job_id})
+                renew_locks(self.ctx, scripts, self.ctx.held(), s.lock_duration_ms)
         finally:
             client.close()
 
 
-def redact(url: str) -> str:
-    """A Redis URL without its password, for messages."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+def renew_locks(ctx: WorkerContext, scripts: Mapping[str, SyncScripts], held: Sequence[HeldJob],
+                duration_ms: int) -> list[HeldJob]:
+    """Renew the locks of `held` (the jobs in hand a moment ago); warn about, and return, those really lost.
+
+    A job that finished since `held` was read has no lock any more, and that is no loss: extendLocks
+    reports it all the same. Only a job still in hand under the same token, and not being finished, lost
+    its lock. (A finish that finds its lock gone reports it itself.)"""
+    by_queue: dict[str, list[HeldJob]] = {}
+    for h in held:
+        by_queue.setdefault(h.queue, []).append(h)
+    lost: list[HeldJob] = []
+    for qname, jobs in by_queue.items():
+        try:
+            failed = set(scripts[qname].extend_locks([j.job_id for j in jobs], [j.token for j in jobs], duration_ms))
+        except redis.exceptions.RedisError as e:
+            log.warning("lock renewal on %s failed: %s", qname, e)
+            continue
+        for h in jobs:
+            if h.job_id in failed and ctx.still_working_on(h):
+                # Node emits 'lockRenewalFailed' and carries on; so do we. Finishing the job will then
+                # fail cleanly, and the stalled check gives it to someone else.
+                log.warning("lost the lock of job %s on %s", h.job_id, qname,
+                            extra={"queue": qname, "job_id": h.job_id})
+                lost.append(h)
+    return lost
 
 
 async def _run_shutdown_hooks() -> None:

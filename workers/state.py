@@ -80,6 +80,7 @@ class WorkerContext:
     _job_names: set[str] = field(default_factory=set)
     gate: Gate = field(default_factory=Gate)
     _held: dict[str, HeldJob] = field(default_factory=dict)
+    _finishing: set[str] = field(default_factory=set)  # tokens whose finishing script is under way
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tokens: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -96,9 +97,22 @@ class WorkerContext:
             self.drain_recycled = True
             self.on_drain(f"recycled after {self.taken} jobs (max_jobs_per_worker)")
 
+    def finishing(self, token: str) -> None:
+        """The job's outcome is being written: from here its lock goes away on purpose."""
+        with self._lock:
+            if token in self._held:
+                self._finishing.add(token)
+
     def release(self, token: str) -> None:
         with self._lock:
             self._held.pop(token, None)
+            self._finishing.discard(token)
+
+    def still_working_on(self, job: HeldJob) -> bool:
+        """The job is still in hand under the same token and not being finished: if its lock is gone now,
+        it was lost, not released."""
+        with self._lock:
+            return self._held.get(job.token) == job and job.token not in self._finishing
 
     def held(self) -> tuple[HeldJob, ...]:
         with self._lock:

@@ -6,6 +6,7 @@ import re
 from pathlib import PurePosixPath
 from typing import Annotated
 
+from bullmq.queue_keys import QueueKeys as BullQueueKeys
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # desci-server's job ids and node uuids: letters, digits, '-', '_', '.', '='; never ':' (BullMQ's key separator),
@@ -30,7 +31,29 @@ def _relative_path(value: str) -> str:
     return str(p)
 
 
+# The names BullMQ gives a queue's own keys (`bull:<queue>:meta`, `:id`, `:events`, ...): a job with such an id
+# would be that key, so `GET .../meta` would read the queue's meta hash as a job.
+QUEUE_KEY_NAMES = frozenset(n for n in BullQueueKeys().getKeys("") if n)
+
+
+def _job_id(value: str) -> str:
+    _id(value)
+    if value in QUEUE_KEY_NAMES:
+        raise ValueError(f"must not be one of BullMQ's queue key names ({', '.join(sorted(QUEUE_KEY_NAMES))})")
+    return value
+
+
+def is_job_id(value: str) -> bool:
+    """The rule a submission's jobId follows, for the status route."""
+    try:
+        _job_id(value)
+    except ValueError:
+        return False
+    return True
+
+
 Id = Annotated[str, AfterValidator(_id)]
+JobId = Annotated[str, AfterValidator(_job_id)]
 
 
 class Export(BaseModel):
@@ -57,6 +80,6 @@ class Submission(BaseModel):
 
     url: Annotated[str, Field(min_length=1, max_length=2000,
                               description="GitHub blob URL of the article's myst.yml")]
-    jobId: Annotated[Id, Field(description="desci-server's import job id; also the BullMQ job id")]
+    jobId: Annotated[JobId, Field(description="desci-server's import job id; also the BullMQ job id")]
     uuid: Annotated[Id, Field(description="the desci node's uuid")]
     parsedDocument: Annotated[ParsedDocument, Field(description="the parsed myst.yml")]

@@ -63,6 +63,12 @@ def parse_blob_url(url: str, github_base: str = "https://github.com") -> list[Re
     parts = [unquote(p) for p in path.strip("/").split("/")]
     if len(parts) < 5 or parts[2] != "blob":
         raise BadSourceUrl("must look like https://github.com/OWNER/REPO/blob/BRANCH/.../myst.yml")
+    for i, part in enumerate(parts):
+        # Split first, decoded after: a '%2F' must not add a level, nor bring a '..' with it ("a%2F..%2F..").
+        if any(c in part for c in "/\\") or not part.isprintable():
+            what = ("owner", "repository")[i] if i < 2 else "branch or path"
+            raise BadSourceUrl(f"{what} segment {part[:100]!r} holds a '/', a '\\' or a control character once "
+                               "percent-decoded")
     owner, repo, rest = parts[0], parts[1], parts[3:]
     for what, name in (("owner", owner), ("repository", repo)):
         if not _NAME.match(name) or name in (".", ".."):

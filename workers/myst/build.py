@@ -23,6 +23,12 @@ class BuildFailed(Exception):
     """The build command is missing or timed out: nothing it left can be trusted."""
 
 
+class BuildTimedOut(BuildFailed):
+    def __init__(self, command: str) -> None:
+        super().__init__(f"build command timed out: {command}")
+        self.command = command
+
+
 @dataclass(frozen=True)
 class BuildRun:
     command: str
@@ -60,7 +66,7 @@ async def run_build(command: str | Sequence[str], cwd: Path, time_limit: float, 
     except TimeoutError:
         _kill_group(proc.pid)
         await proc.wait()
-        raise BuildFailed(f"build command timed out after {time_limit:g}s: {shown}") from None
+        raise BuildTimedOut(shown) from None
     except BaseException:  # cancelled (job timeout, shutdown): leave no build running
         _kill_group(proc.pid)
         raise

@@ -25,7 +25,7 @@ import httpx
 from workers.errors import UnrecoverableError
 from workers.job import Job
 from workers.myst.archive import ArchiveError, Limits, NotFound, download, extract, project_folder
-from workers.myst.build import BuildFailed, BuildRun, run_build
+from workers.myst.build import BuildFailed, BuildRun, BuildTimedOut, run_build
 from workers.myst.cache import TemplateCache
 from workers.myst.desci import COMPLETED, FAILED, IN_PROGRESS, Desci, UploadRefused
 from workers.myst.errors import error_lines
@@ -171,6 +171,8 @@ async def _build(job: Job, s: MystSettings, plan: Plan, project: Path) -> Built:
         try:
             run = await run_build(command, project, max(deadline - time.monotonic(), 0.001), job.log,
                                   _build_env(s, cache))
+        except BuildTimedOut as e:  # build_timeout covers all of the plan's commands
+            raise UnrecoverableError(f"build command timed out after {s.build_timeout:g}s: {e.command}") from None
         except BuildFailed as e:
             raise UnrecoverableError(str(e)) from None
         runs.append(run)

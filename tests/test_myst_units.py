@@ -440,3 +440,8 @@ def test_the_typst_command_compiles_a_pdf_and_says_what_is_wrong(tmp_path: Path)
     bad = subprocess.run([shim, "compile", str(tmp_path / "b.typ")], env=env, capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 1 and "unknown variable: undefined-function" in bad.stderr
+
+
+def test_a_missing_latex_says_what_to_do() -> None:
+    [line] = error_lines(["🖨  Rendering PDF (tpl) to _build/temp/x/l.pdf", "/bin/sh: 1: latexmk: not found"])
+    assert line.startswith("/bin/sh: 1: latexmk: not found (LaTeX PDF exports need latexmk and TeX Live")

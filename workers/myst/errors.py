@@ -13,10 +13,11 @@ import re
 _BOX = re.compile(r"^\s*[│╭╰╮╯─]")  # boxen's frame: the update notice
 _NOISE = re.compile(r"^(building myst-cli session with API URL|To resolve this, run:|To list valid templates)")
 _ERROR = re.compile(r"⛔|💥|^\s*(error|fatal)\b|\b(Error|ERR!)\b|\bfailed\b|\bProblem (with|downloading) template"
-                    r"|must be installed|command not found|No such file|Traceback|Cannot find", re.IGNORECASE)
+                    r"|must be installed|not found|No such file|Traceback|Cannot find", re.IGNORECASE)
 _DOWNLOAD = re.compile(r"request to (\S+) failed, reason: (.+)$")
 _TYPST_DOWNLOAD = re.compile(r"failed to download package \((\S+?): (.+)\)$")
 MAX_LINE = 300
+NO_LATEX = "LaTeX PDF exports need latexmk and TeX Live, which corral does not install: use a typst template"
 
 
 def _clean(line: str) -> str:
@@ -25,6 +26,8 @@ def _clean(line: str) -> str:
         return f"could not download {m[1]} ({m[2].strip()})"
     if m := _TYPST_DOWNLOAD.search(line):
         return f"could not download typst package {m[1]} ({m[2].strip()})"
+    if re.search(r"\blatexmk: (command )?not found", line):
+        return f"{line} ({NO_LATEX})"
     return line.removeprefix("⛔️").strip()
 
 
@@ -49,13 +52,3 @@ def last_lines(lines: list[str], count: int = 5) -> list[str]:
 def summary(lines: list[str]) -> str:
     """One line for a reason: the error lines, else the last lines, else 'no output'."""
     return " | ".join(error_lines(lines) or last_lines(lines)) or "no output"
-
-
-def downloads_failed(lines: list[str]) -> list[str]:
-    """The URLs a build could not download (templates, typst packages): what point 7 asks to name."""
-    urls = []
-    for line in lines:
-        m = _DOWNLOAD.search(line) or _TYPST_DOWNLOAD.search(line)
-        if m and m[1] not in urls:
-            urls.append(m[1])
-    return urls

@@ -295,6 +295,41 @@ async def test_a_code_repository_and_a_seven_page_project_share_the_template_cac
     assert leftovers(work) == []
 
 
+PIXI_STANDIN = """#!{python}
+# pixi cannot be installed here (no registry has it): this stand-in runs a task of ./pixi.toml as pixi does.
+import subprocess, sys, tomllib
+assert sys.argv[1] == "run", sys.argv
+open({record!r}, "a").write(sys.argv[2] + "\\n")
+task = tomllib.load(open("pixi.toml", "rb"))["tasks"][sys.argv[2]]
+sys.exit(subprocess.run(["/bin/sh", "-c", task]).returncode)
+"""
+
+
+@pytest.mark.slow
+async def test_the_repository_pixi_task_builds_when_pixi_is_installed(daemon: Any, standins: StandIns,
+                                                                      tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir, record = tmp_path / "bin", tmp_path / "pixi-runs"
+    bin_dir.mkdir()
+    (bin_dir / "pixi").write_text(PIXI_STANDIN.format(python=sys.executable, record=str(record)))
+    (bin_dir / "pixi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{MYST.parent}:{os.environ['PATH']}")
+    base, _, work = await daemon()
+    serve_project(standins, "code-repo")
+    body = submission(standins, url=blob(standins, "paper/myst.yml"), parsedDocument={"project": {"exports": [
+        {"format": "meca", "output": "exports/article.meca.zip"}]}})
+    assert (await post(base, body)).status_code == 202
+    status = await until_done(base, "job-abc.1")
+    assert status["state"] == "completed", status
+    assert record.read_text() == "build-meca\n"
+    result = status["returnvalue"]
+    assert result["build"] == "the repository's pixi task 'build-meca'" and result["outcome"] == "completed"
+    # the task's last mystmd run was --site: the MECA is known from the submission, judged by its output path
+    assert exports_of(result)[("meca", "exports/article.meca.zip")] == ("delivered", "")
+    assert "exports/article.meca/article.xml" in standins.uploads[-1].files
+    assert leftovers(work) == []
+
+
 @pytest.mark.slow
 async def test_a_template_that_cannot_be_downloaded_is_named_in_the_reason(daemon: Any, standins: StandIns) -> None:
     """mystmd's real error, not its version table: the download that failed is in failedReason and FAILED."""

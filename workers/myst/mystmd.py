@@ -10,6 +10,9 @@ holds and what is installed: the repository's own pixi task when its manifest de
 2. `myst build --site`: the site content, in its own run, so that a site theme that cannot be had does not
    take the exports with it (`myst build --all` does both in one run and writes its log only at the end).
 
+A pixi task or a custom command may run mystmd several times: corral reads the log of its last run, and judges
+the submission's exports by their output paths (docs/myst.md).
+
 Which exports the project has, and where mystmd writes each (its default `_build/exports/...` names when the
 export has no `output`), comes from mystmd itself: every `myst build` writes the exports it resolved, with
 absolute output paths, to `_build/logs/myst.build.json`.

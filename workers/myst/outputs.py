@@ -175,7 +175,8 @@ def _unpack_meca(path: Path, output: str, target: Path, limits: Limits, fate: Fa
         return
     members = sorted(p for p in target.rglob("*") if p.is_file())
     names = {p.relative_to(target).as_posix() for p in members}
-    # mystmd still zips a MECA when the JATS export beside it failed (`myst build --meca` alone does too).
+    # mystmd zips a MECA even when parts of it failed ("Error copying file"): one without its JATS article is
+    # not the article desci-server imports.
     if not any(n.endswith(".xml") and "/" not in n and n != "manifest.xml" for n in names):
         fate.reason = "the MECA holds no JATS article (its JATS export was not built)"
         return

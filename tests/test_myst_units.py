@@ -445,3 +445,15 @@ def test_the_typst_command_compiles_a_pdf_and_says_what_is_wrong(tmp_path: Path)
 def test_a_missing_latex_says_what_to_do() -> None:
     [line] = error_lines(["🖨  Rendering PDF (tpl) to _build/temp/x/l.pdf", "/bin/sh: 1: latexmk: not found"])
     assert line.startswith("/bin/sh: 1: latexmk: not found (LaTeX PDF exports need latexmk and TeX Live")
+
+
+def test_a_link_out_of_the_project_is_never_delivered(tmp_path: Path) -> None:
+    project, secret_dir = tmp_path / "p", tmp_path / "elsewhere"
+    project.mkdir()
+    secret_dir.mkdir()
+    before = snapshot(project)
+    (secret_dir / "paper.pdf").write_bytes(b"%PDF not the project's")
+    (project / "exports").symlink_to(secret_dir)  # a build that links its output folder out of the project
+    [fate] = judge(project, [Resolved("pdf", "myst.yml", "exports/paper.pdf")], [], before, [], tmp_path / "u",
+                   LIMITS)
+    assert fate.status == "failed" and fate.files == []

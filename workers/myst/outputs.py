@@ -63,12 +63,15 @@ def snapshot(folder: Path) -> Snapshot:
 
 
 def written(project: Path, relative: str, before: Snapshot) -> bool:
+    """True for a regular file inside the project (no link out of it) that the build created or rewrote."""
     p = project / relative
     try:
         st = p.lstat()
     except (FileNotFoundError, NotADirectoryError):
         return False
-    return p.is_file() and not p.is_symlink() and before.get(relative) != (st.st_mtime_ns, st.st_size, st.st_ino)
+    inside = p.resolve().is_relative_to(project.resolve())
+    return inside and p.is_file() and not p.is_symlink() and before.get(relative) != (st.st_mtime_ns, st.st_size,
+                                                                                       st.st_ino)
 
 
 # -- which exports ----------------------------------------------------------------------------------------

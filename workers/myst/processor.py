@@ -2,9 +2,12 @@
 
     --queue myst-build=workers.myst.processor:processors
 
-Each step is reported to desci-server (IN_PROGRESS with the step, then COMPLETED or FAILED with the reason)
-and to the BullMQ job (progress, log). Every path, success or failure, removes the job's folder; a folder
-left by a killed worker is removed when the job runs again, or by the sweep of old folders.
+Each step is reported to desci-server (IN_PROGRESS with the step) and to the BullMQ job (progress, log). The
+end: COMPLETED when every export to deliver was delivered; FAILED "Partial import: ..." after uploading what
+was built when some failed (the BullMQ job completes, its return value has each export's fate); FAILED with
+the reason, and a failed BullMQ job, when nothing could be delivered (docs/myst.md). Every path, success or
+failure, removes the job's folder; a folder left by a killed worker is removed when the job runs again, or by
+the sweep of old folders.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ def final_status(exports: list[dict[str, Any]]) -> tuple[str, str]:
     failed = [e for e in exports if e["status"] == EXPORT_FAILED]
     names = ", ".join(_name(e) for e in done)
     if not failed:
-        return COMPLETED, f"Files exported successfully (delivered: {names})"
+        return COMPLETED, f"Files exported successfully (delivered: {names})"[:MAX_MESSAGE]
     lines = "; ".join(f"{_name(e)}: {e['reason']}" for e in failed)
     return FAILED, (f"Partial import: {len(done)} of {len(done) + len(failed)} exports delivered ({names}); "
                     f"failed: {lines}")[:MAX_MESSAGE]

@@ -31,8 +31,19 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# The MYST job builds with mystmd (PyPI mystmd, installed above), which runs on Node.js 20 or newer. Debian 12's
+# nodejs is 18: then Node.js 20 comes from the npm registry's `node` package (its binary), into the venv.
+apt_install npm nodejs npm
+node_major() { local v; v=$(node -v 2>/dev/null || echo v0); v=${v#v}; echo "${v%%.*}"; }
+if [ "$(node_major)" -lt 20 ]; then
+  if [ ! -x "$VENV/node/node_modules/.bin/node" ]; then
+    echo "bootstrap: installing Node.js 20 for mystmd (npm package node@20, into $VENV/node)" >&2
+    npm install --silent --no-audit --no-fund --prefix "$VENV/node" node@20
+  fi
+  export PATH="$VENV/node/node_modules/.bin:$PATH"
+fi
+
 if [ "${BOOTSTRAP_DEV:-0}" = 1 ]; then
-  apt_install node nodejs npm
   apt_install openssl openssl  # the TLS Redis of the connection tests makes its certificate with it
   # The dashboard test drives Debian's chromium through Playwright (no browser download from the internet).
   apt_install chromium chromium

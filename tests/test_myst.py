@@ -1,5 +1,6 @@
-"""MYST journal builds end to end: the daemon's intake route, the `myst-build` job with a real `mystmd` build,
-GitHub and desci-server played by local HTTP servers (tests/web_standins.py)."""
+"""MYST journal builds end to end: the daemon's intake route, the `myst-build` job with a real `mystmd` build
+of MyST projects of several shapes (tests/fixtures/myst-projects), GitHub, desci-server and mystmd's template
+server played by local HTTP servers (tests/web_standins.py)."""
 
 from __future__ import annotations
 
@@ -21,13 +22,15 @@ import pytest
 import redis
 from openapi_spec_validator import validate
 
-from tests.pool_harness import RunningPool, job_hash, make_config, wait_for
+from pool.embedded_redis import free_port
+from tests.pool_harness import RunningPool, make_config, wait_for
 from tests.redis_server import RedisServer
 from tests.web_standins import Serving, StandIns, github_archive
 
 Q = "myst-build"
 SECRET = "s3cret-for-tests"
 FIXTURE = Path(__file__).parent / "fixtures" / "myst-article"
+PROJECTS = Path(__file__).parent / "fixtures" / "myst-projects"
 MYST = Path(sys.executable).parent / "myst"
 BUILD = f"{MYST} build --jats && {MYST} build --meca && {MYST} build --site"
 # A repository whose names have dots and dashes, a branch with a slash, the article in a subfolder.
@@ -50,14 +53,15 @@ def myst_cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standins: StandIns
 
     def configure(**over: Any) -> Path:
         work = tmp_path / "work"
-        opts = {"github_base_url": standins.url, "desci_server_url": standins.url, "build_command": BUILD,
+        opts = {"github_base_url": standins.url, "desci_server_url": standins.url, "build_command": "",
+                "myst_api_url": standins.api_url, "cache_dir": str(tmp_path / "cache"),
                 "work_dir": str(work), "attempts": 1, "backoff_ms": 100, "build_timeout": 120.0,
                 "status_attempts": 2, **over}
         cfg = tmp_path / "myst.toml"
         cfg.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in opts.items()))
         monkeypatch.setenv("CORRAL_MYST_CONFIG", str(cfg))
         monkeypatch.setenv("INTERNAL_SERVICE_SECRET", SECRET)
-        for var in ("DESCI_SERVER_URL", "GITHUB_BASE_URL", "CORRAL_MYST_BUILD_COMMAND"):
+        for var in ("DESCI_SERVER_URL", "GITHUB_BASE_URL", "CORRAL_MYST_BUILD_COMMAND", "CORRAL_MYST_API_URL"):
             monkeypatch.delenv(var, raising=False)
         from workers.myst.settings import load_settings
 
@@ -133,10 +137,30 @@ def leftovers(work: Path) -> list[str]:
 # -- the whole path --------------------------------------------------------------------------------------
 
 
+def serve_project(standins: StandIns, name: str, branch: str = "main", owner: str = OWNER,
+                  repo: str = REPO) -> None:
+    """A fixture project as its whole repository's archive on the GitHub stand-in."""
+    top = f"{repo}-{branch.replace('/', '-')}"
+    standins.archives[f"/{owner}/{repo}/archive/refs/heads/{branch}.zip"] = github_archive(PROJECTS / name, top)
+
+
+def blob(standins: StandIns, path: str, branch: str = "main") -> str:
+    return f"{standins.url}/{OWNER}/{REPO}/blob/{branch}/{path}"
+
+
+def exports_of(result: dict[str, Any]) -> dict[tuple[str, str], tuple[str, str]]:
+    return {(e["format"], e["output"]): (e["status"], e["reason"]) for e in result["exports"]}
+
+
+@pytest.mark.slow
 async def test_submission_is_built_uploaded_and_reported(daemon: Any, standins: StandIns, redis_url: str) -> None:
+    """The journal article (root myst.yml, a notebook, BibTeX): exports without `output` found where mystmd
+    wrote them, a real typst PDF, every site page; built by mystmd directly (the default), on a slashed branch."""
     base, _pool, work = await daemon()
-    serve_repo(standins)
-    r = await post(base, submission(standins))
+    serve_project(standins, "journal-article", BRANCH)
+    body = submission(standins, url=blob(standins, "myst.yml", BRANCH), parsedDocument={"project": {"exports": [
+        {"format": "meca"}, {"format": "typst", "template": "corral-article-typst", "output": "exports/article.pdf"}]}})
+    r = await post(base, body)
     assert r.status_code == 202, r.text
     body = r.json()
     assert body["ok"] is True and body["data"]["jobId"] == "job-abc.1" and body["data"]["uuid"] == "node-uuid-123"
@@ -146,34 +170,51 @@ async def test_submission_is_built_uploaded_and_reported(daemon: Any, standins: 
     status = await until_done(base, "job-abc.1")
     assert status["state"] == "completed", status
     assert status["progress"] == 100
+    result = status["returnvalue"]
+    assert result["outcome"] == "completed", json.dumps(result["exports"])
+    assert exports_of(result) == {
+        ("meca", "_build/exports/myst.zip"): ("delivered", ""),  # no `output`: mystmd's own default name
+        ("xml", "_build/exports/myst.xml"): ("skipped", "JATS is delivered inside the MECA"),
+        ("typst", "exports/article.pdf"): ("delivered", ""),
+        ("site", "_build/site"): ("delivered", ""),
+    }
 
     [upload] = standins.uploads
     assert (upload.uuid, upload.job_id, upload.secret) == ("node-uuid-123", "job-abc.1", SECRET)
     assert upload.fields == {"uuid": "node-uuid-123", "contextPath": "root"}
     names = set(upload.files)
-    assert {"exports/manuscript.meca/manifest.xml", "exports/manuscript.meca/article.xml",
-            "exports/manuscript.meca/bundle/myst.yml", "exports/manuscript.meca/bundle/index.md",
-            "_build/site/content/index.json"} <= names
-    assert not any(n.endswith((".pdf", ".typ", ".zip")) for n in names)  # not built here: skipped, not faked
-    assert b"<article" in upload.files["exports/manuscript.meca/article.xml"]
-    assert json.loads(upload.files["_build/site/content/index.json"])["frontmatter"]["title"].startswith("Rate")
+    assert {"_build/exports/myst/manifest.xml", "_build/exports/myst/myst.xml", "_build/exports/myst/bundle/myst.yml",
+            "_build/exports/myst/bundle/analysis.ipynb", "_build/exports/myst/bundle/references.bib",
+            "exports/article.pdf", "_build/site/config.json", "_build/site/content/index.json",
+            "_build/site/content/analysis.json"} <= names
+    assert names == set(result["uploaded"])
+    pdf = upload.files["exports/article.pdf"]
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 5000  # typst's real PDF
+    assert b"<article" in upload.files["_build/exports/myst/myst.xml"]
+    page = json.loads(upload.files["_build/site/content/analysis.json"])
+    assert page["kind"] == "Notebook"
+    # the notebook's stored PNG output is a site asset, sent because a page references it
+    pngs = [n for n in names if n.startswith("_build/site/public/") and n.endswith(".png")]
+    assert pngs and all(upload.files[n].startswith(b"\x89PNG") for n in pngs)
+    assert json.loads(upload.files["_build/site/config.json"])["projects"][0]["title"].startswith("Back-pressure")
     # the archive was looked for as branch "release" first (no such branch), then "release/v1.2"
     assert standins.downloads[-1] == f"/{OWNER}/{REPO}/archive/refs/heads/{BRANCH}.zip"
+    # the typst template and the site theme came from mystmd's template server (the stand-in), once
+    assert sorted(standins.template_downloads) == ["site/myst/book-theme", "typst/myst/corral-article-typst"]
 
     steps = standins.statuses_of("job-abc.1")
     assert [s for s, _ in steps] == ["IN_PROGRESS", "IN_PROGRESS", "IN_PROGRESS", "COMPLETED"]
     assert steps[0][1] == "Downloading repo files..."
-    assert steps[1][1].startswith("Building the repo files...") and FOLDER in steps[1][1]
+    assert steps[1][1].startswith("Building the repo files... (mystmd directly")
     assert steps[2][1] == "Exporting files..."
-    assert steps[3][1] == "Files exported successfully"
+    assert steps[3][1] == ("Files exported successfully (delivered: meca _build/exports/myst.zip, "
+                           "typst exports/article.pdf, site _build/site)")
     assert all(s["secret"] == SECRET for s in standins.statuses)
 
-    h = job_hash(redis.Redis.from_url(redis_url), Q, "job-abc.1")
-    result = json.loads(h["returnvalue"])
-    assert any("pdf: exports/manuscript.pdf was not built" in s for s in result["skipped"])
     logs = redis.Redis.from_url(redis_url).lrange(f"bull:{Q}:job-abc.1:logs", 0, -1)
     assert any(b"Downloading repo files" in line for line in logs)
-    assert any(b"Built index.md" in line for line in logs)  # the build's own output
+    assert any(b"Built analysis.ipynb" in line for line in logs)  # the build's own output
+    assert b"export meca _build/exports/myst.zip: delivered" in logs
     assert leftovers(work) == []
 
     # the same jobId again: answered, not built twice
@@ -181,6 +222,128 @@ async def test_submission_is_built_uploaded_and_reported(daemon: Any, standins: 
     assert again.status_code == 202 and again.json()["data"]["message"].startswith("Job already queued")
     assert again.json()["data"]["state"] == "completed"
     assert len(standins.uploads) == 1
+
+
+@pytest.mark.slow
+async def test_exports_through_extends_and_committed_files_give_a_partial_import(daemon: Any, standins: StandIns,
+                                                                                 redis_url: str) -> None:
+    """A paper in papers/NAME/ whose exports are all in the file it `extends:`; its PDF cannot be built (its
+    template is not on the template server) and the PDF the author committed is not sent in its place."""
+    base, _pool, work = await daemon()
+    serve_project(standins, "proceedings")
+    body = submission(standins, url=blob(standins, "papers/queue-simulation/myst.yml"),
+                      parsedDocument={"project": {"title": "Simulating queues with bursty arrivals"}})
+    assert (await post(base, body)).status_code == 202
+    status = await until_done(base, "job-abc.1")
+    assert status["state"] == "completed", status  # the job ran to its end; the import is partial
+    result = status["returnvalue"]
+    assert result["outcome"] == "partial"
+    fates = exports_of(result)
+    assert fates[("meca", "exports/meca.zip")] == ("delivered", "")
+    assert fates[("xml", "exports/article.xml")][0] == "skipped"
+    pdf_status, pdf_reason = fates[("pdf", "exports/paper.pdf")]
+    assert pdf_status == "failed" and "not built (the repository's own copy was not sent)" in pdf_reason
+    assert "tex/myst/cwq-proceedings-tex" in pdf_reason and "404" in pdf_reason  # which download failed
+    assert fates[("site", "_build/site")] == ("delivered", "")
+
+    [upload] = standins.uploads
+    assert "exports/paper.pdf" not in upload.files  # committed, not built
+    assert {"exports/meca/manifest.xml", "exports/meca/article.xml",
+            "_build/site/content/main.json"} <= set(upload.files)
+    assert any(n.endswith(".png") for n in upload.files)  # the figure the page shows
+    last = standins.statuses_of("job-abc.1")[-1]
+    assert last[0] == "FAILED" and last[1].startswith("Partial import: 2 of 3 exports delivered")
+    assert "pdf exports/paper.pdf:" in last[1] and "cwq-proceedings-tex" in last[1]
+    assert "COMPLETED" not in [s for s, _ in standins.statuses_of("job-abc.1")]
+    assert leftovers(work) == []
+
+
+@pytest.mark.slow
+async def test_a_code_repository_and_a_seven_page_project_share_the_template_cache(daemon: Any,
+                                                                                   standins: StandIns) -> None:
+    """An article without a toc in paper/ of a code repository (its page is article.json), then seven pages
+    with figures: the second build takes the site theme from the cache instead of downloading it again."""
+    base, _pool, work = await daemon()
+    serve_project(standins, "code-repo")
+    body = submission(standins, url=blob(standins, "paper/myst.yml"), parsedDocument={"project": {"exports": [
+        {"format": "meca", "output": "exports/article.meca.zip"}]}})
+    assert (await post(base, body)).status_code == 202
+    status = await until_done(base, "job-abc.1")
+    assert status["state"] == "completed" and status["returnvalue"]["outcome"] == "completed", status
+    assert "pixi is not installed (the repository has a 'build-meca' task)" in status["returnvalue"]["build"]
+    files = standins.uploads[-1].files
+    assert "_build/site/content/article.json" in files and "_build/site/content/index.json" not in files
+    assert files["exports/article.typ"].startswith(b"// Created with jtex")
+    assert "exports/article.meca/article.xml" in files
+    assert standins.template_downloads == ["site/myst/book-theme"]
+
+    serve_project(standins, "lecture-notes")
+    body = submission(standins, job_id="job-abc.2", url=blob(standins, "myst.yml"),
+                      parsedDocument={"project": {"exports": [{"format": "meca", "output": "exports/notes.meca.zip"}]}})
+    assert (await post(base, body)).status_code == 202
+    status = await until_done(base, "job-abc.2")
+    assert status["state"] == "completed" and status["returnvalue"]["outcome"] == "completed", status
+    files = standins.uploads[-1].files
+    pages = {n.removeprefix("_build/site/content/") for n in files if n.startswith("_build/site/content/")}
+    assert pages == {"index.json", "arrivals.json", "service.json", "little.json", "workers.json", "limits.json",
+                     "failures.json"}
+    nav = json.loads(files["_build/site/config.json"])["projects"][0]["pages"]
+    assert len([p for p in nav if "slug" in p]) == 6
+    assert len([n for n in files if n.startswith("_build/site/public/") and n.endswith(".png")]) == 2
+    assert standins.template_downloads == ["site/myst/book-theme"]  # not again: the cache had it
+    assert status["returnvalue"]["cachedTemplates"] == []
+    assert leftovers(work) == []
+
+
+PIXI_STANDIN = """#!{python}
+# pixi cannot be installed here (no registry has it): this stand-in runs a task of ./pixi.toml as pixi does.
+import subprocess, sys, tomllib
+assert sys.argv[1] == "run", sys.argv
+open({record!r}, "a").write(sys.argv[2] + "\\n")
+task = tomllib.load(open("pixi.toml", "rb"))["tasks"][sys.argv[2]]
+sys.exit(subprocess.run(["/bin/sh", "-c", task]).returncode)
+"""
+
+
+@pytest.mark.slow
+async def test_the_repository_pixi_task_builds_when_pixi_is_installed(daemon: Any, standins: StandIns,
+                                                                      tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir, record = tmp_path / "bin", tmp_path / "pixi-runs"
+    bin_dir.mkdir()
+    (bin_dir / "pixi").write_text(PIXI_STANDIN.format(python=sys.executable, record=str(record)))
+    (bin_dir / "pixi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{MYST.parent}:{os.environ['PATH']}")
+    base, _, work = await daemon()
+    serve_project(standins, "code-repo")
+    body = submission(standins, url=blob(standins, "paper/myst.yml"), parsedDocument={"project": {"exports": [
+        {"format": "meca", "output": "exports/article.meca.zip"}]}})
+    assert (await post(base, body)).status_code == 202
+    status = await until_done(base, "job-abc.1")
+    assert status["state"] == "completed", status
+    assert record.read_text() == "build-meca\n"
+    result = status["returnvalue"]
+    assert result["build"] == "the repository's pixi task 'build-meca'" and result["outcome"] == "completed"
+    # the task's last mystmd run was --site: the MECA is known from the submission, judged by its output path
+    assert exports_of(result)[("meca", "exports/article.meca.zip")] == ("delivered", "")
+    assert "exports/article.meca/article.xml" in standins.uploads[-1].files
+    assert leftovers(work) == []
+
+
+@pytest.mark.slow
+async def test_a_template_that_cannot_be_downloaded_is_named_in_the_reason(daemon: Any, standins: StandIns) -> None:
+    """mystmd's real error, not its version table: the download that failed is in failedReason and FAILED."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    base, _, work = await daemon(build_command=f"{MYST} build --typst", myst_api_url=closed)
+    serve_repo(standins)
+    assert (await post(base, submission(standins))).status_code == 202
+    status = await until_done(base, "job-abc.1", 60)
+    assert status["state"] == "failed", status
+    reason = status["failedReason"]
+    assert f"could not download {closed}/templates/typst/myst/lapreprint-typst" in reason, reason
+    assert "ECONNREFUSED" in reason and "Update available" not in reason
+    assert standins.statuses_of("job-abc.1")[-1] == ("FAILED", reason)
+    assert standins.uploads == [] and leftovers(work) == []
 
 
 # -- the intake route's answers ----------------------------------------------------------------------------

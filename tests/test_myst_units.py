@@ -1,10 +1,16 @@
-"""The MYST job's pure parts: blob URL readings, safe extraction, the submission schema."""
+"""The MYST job's parts without a daemon: blob URL readings, safe extraction, the submission schema, error
+lines, the build plan, each export's fate, the shared cache, the typst command."""
 
 from __future__ import annotations
 
 import io
+import json
+import os
 import stat
+import subprocess
+import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,7 +19,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from workers.myst.archive import ArchiveError, Limits, extract, project_folder
-from workers.myst.schema import Submission
+from workers.myst.cache import TemplateCache
+from workers.myst.errors import error_lines, summary
+from workers.myst.mystmd import EXPORT_FLAGS, Resolved, manifests, pixi_tasks, plan_build, read_build_log
+from workers.myst.outputs import judge, judge_site, match_requested, snapshot
+from workers.myst.processor import final_status
+from workers.myst.schema import Export, Submission
 from workers.myst.source import BadSourceUrl, RepoRef, parse_blob_url
 
 GH = "https://github.com"
@@ -191,3 +202,258 @@ def test_submission_refusals_name_the_field(over: dict[str, object], field: str)
     with pytest.raises(ValidationError) as e:
         Submission.model_validate(_body(**over))
     assert field in str(e.value)
+
+
+# -- what went wrong: the error lines of a build's output ----------------------------------------------------
+
+FAILED_REQUEST = "failed, reason: getaddrinfo ENOTFOUND api.mystmd.org"
+MYSTMD_OUTPUT = f"""building myst-cli session with API URL: https://api.mystmd.org
+📬 Performing exports:
+   myst.yml -> exports/paper.pdf
+🔍 Querying template metadata from https://api.mystmd.org/templates/typst/myst/lapreprint-typst
+Error: request to https://api.mystmd.org/templates/typst/myst/lapreprint-typst {FAILED_REQUEST}
+
+To list valid templates, try the command "myst templates list"
+Error: request to https://api.mystmd.org/templates/typst/myst/lapreprint-typst {FAILED_REQUEST}
+⛔️ exports/meca.zip Error copying file to: _build/temp/mystDkvFsL
+error: failed to download package (https://packages.typst.org/preview/tablex-0.0.9.tar.gz: Dns Failed: resolve dns name)
+  ┌─ _build/temp/x/myst-imports.typ:1:8
+1 │ #import "@preview/tablex:0.0.9": tablex
+
+   ╭────────────────────────────────────────────╮
+   │     Update available! v1.11.0 ≫ v1.8.3     │
+   │   Run `pip install -U mystmd` to update.   │
+   ╰────────────────────────────────────────────╯
+""".splitlines()
+
+
+def test_error_lines_name_each_failed_download_once_and_never_the_update_notice() -> None:
+    assert error_lines(MYSTMD_OUTPUT) == [
+        "could not download https://api.mystmd.org/templates/typst/myst/lapreprint-typst "
+        "(getaddrinfo ENOTFOUND api.mystmd.org)",
+        "exports/meca.zip Error copying file to: _build/temp/mystDkvFsL",
+        "could not download typst package https://packages.typst.org/preview/tablex-0.0.9.tar.gz "
+        "(Dns Failed: resolve dns name)",
+    ]
+    assert "Update available" not in summary(MYSTMD_OUTPUT)
+
+
+def test_without_error_lines_the_last_lines_say_what_happened() -> None:
+    lines = ["📖 Built index.md in 3 ms.", "🌎 Building MyST site", *MYSTMD_OUTPUT[-5:]]
+    assert summary(lines) == "📖 Built index.md in 3 ms. | 🌎 Building MyST site"
+    assert summary([]) == "no output"
+
+
+# -- which build: the repository's pixi task, mystmd directly, or the operator's command -------------------
+
+
+def test_the_build_plan_is_a_function_of_the_repository_and_the_tools() -> None:
+    myst = ["/venv/bin/myst"]
+    plan = plan_build("", "build-meca", {"build-meca"}, "/usr/bin/pixi", myst)
+    assert (plan.kind, plan.commands) == ("pixi", [["/usr/bin/pixi", "run", "build-meca"]])
+    plan = plan_build("", "build-meca", {"build-meca"}, None, myst)
+    assert plan.kind == "mystmd" and plan.why == "mystmd directly: pixi is not installed (the repository has a " \
+        "'build-meca' task)"
+    assert plan.commands == [[*myst, "build", *EXPORT_FLAGS], [*myst, "build", "--site"]]
+    assert plan_build("", "build-meca", {"start"}, "/usr/bin/pixi", myst).kind == "mystmd"
+    plan = plan_build("make paper", "build-meca", {"build-meca"}, "/usr/bin/pixi", myst)
+    assert (plan.kind, plan.commands) == ("command", ["make paper"])
+
+
+def test_pixi_tasks_are_read_from_pixi_toml_and_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "paper").mkdir()
+    (tmp_path / "paper" / "pixi.toml").write_text('[tasks]\nbuild-meca = "myst build --meca"\n'
+                                                  '[feature.docs.tasks]\nstart = "myst start"\n')
+    (tmp_path / "pyproject.toml").write_text('[tool.pixi.tasks]\ntest = "pytest"\n')
+    found = manifests(tmp_path / "paper", tmp_path)
+    assert found == [tmp_path / "paper" / "pixi.toml", tmp_path / "pyproject.toml"]
+    assert pixi_tasks(found[0]) == {"build-meca", "start"} and pixi_tasks(found[1]) == {"test"}
+    (tmp_path / "pyproject.toml").write_text("not [toml")
+    assert pixi_tasks(tmp_path / "pyproject.toml") == set()
+
+
+def test_mystmd_build_log_gives_outputs_relative_to_the_project(tmp_path: Path) -> None:
+    (tmp_path / "_build" / "logs").mkdir(parents=True)
+    (tmp_path / "_build" / "logs" / "myst.build.json").write_text(json.dumps({"exports": [
+        {"format": "meca", "output": f"{tmp_path}/_build/exports/myst.zip", "$file": f"{tmp_path}/myst.yml"},
+        {"format": "typst", "output": f"{tmp_path}/../elsewhere.pdf", "$file": f"{tmp_path}/paper.md"},
+        {"format": "pdf"},  # no output: not an export mystmd resolved
+    ]}))
+    assert read_build_log(tmp_path) == [Resolved("meca", "myst.yml", "_build/exports/myst.zip"),
+                                        Resolved("typst", "paper.md", "../elsewhere.pdf")]
+    (tmp_path / "_build" / "logs" / "myst.build.json").write_text("{not json")
+    assert read_build_log(tmp_path) is None
+
+
+# -- each export's fate ----------------------------------------------------------------------------------
+
+
+def _meca(path: Path, with_jats: bool = True) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entries = [("manifest.xml", b"<manifest/>"), ("bundle/myst.yml", b"version: 1\n")]
+    path.write_bytes(_zip(entries + ([("article.xml", b"<article/>")] if with_jats else [])))
+
+
+def test_only_files_this_build_wrote_are_delivered(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    (project / "exports").mkdir(parents=True)
+    (project / "exports" / "paper.pdf").write_bytes(b"%PDF committed")
+    (project / "exports" / "old.pdf").write_bytes(b"%PDF committed too")
+    before = snapshot(project)
+    _meca(project / "_build" / "exports" / "myst.zip")  # built, at mystmd's default path
+    (project / "exports" / "old.pdf").write_bytes(b"%PDF rebuilt")  # rewritten by the build: built
+    resolved = [Resolved("meca", "myst.yml", "_build/exports/myst.zip"),
+                Resolved("pdf", "myst.yml", "exports/paper.pdf"),
+                Resolved("typst", "myst.yml", "exports/old.pdf"),
+                Resolved("xml", "myst.yml", "_build/exports/myst.xml"),
+                Resolved("typst", "myst.yml", "../outside.pdf")]
+    errors = ["could not download https://api.mystmd.org/templates/tex/myst/plain_latex (ENOTFOUND)",
+              "could not download https://api.mystmd.org/templates/typst/myst/x (ENOTFOUND)"]
+    fates = judge(project, resolved, [], before, errors, tmp_path / "unpacked", LIMITS)
+    assert [(f.format, f.status) for f in fates] == [("meca", "delivered"), ("pdf", "failed"), ("typst", "delivered"),
+                                                     ("xml", "skipped"), ("typst", "failed")]
+    assert [u.name for u in fates[0].files] == ["_build/exports/myst/article.xml",
+                                                "_build/exports/myst/bundle/myst.yml",
+                                                "_build/exports/myst/manifest.xml"]
+    # the PDF's reason is the LaTeX template's download, not the typst one's
+    assert fates[1].reason == ("not built (the repository's own copy was not sent): could not download "
+                               "https://api.mystmd.org/templates/tex/myst/plain_latex (ENOTFOUND)")
+    assert fates[4].reason == "its output is outside the project folder"
+
+
+def test_a_meca_without_its_jats_article_is_not_delivered(tmp_path: Path) -> None:
+    before = snapshot(tmp_path)
+    _meca(tmp_path / "exports" / "a.meca.zip", with_jats=False)
+    [fate] = judge(tmp_path, [Resolved("meca", "myst.yml", "exports/a.meca.zip")], [], before, [],
+                   tmp_path / "u", LIMITS)
+    assert fate.status == "failed" and "no JATS article" in fate.reason and fate.files == []
+
+
+def test_submission_exports_are_matched_to_what_mystmd_resolved(tmp_path: Path) -> None:
+    resolved = [Resolved("meca", "myst.yml", "_build/exports/myst.zip"),
+                Resolved("typst", "myst.yml", "_build/exports/myst_typst/myst.pdf")]
+    wanted = [Export(format="meca"), Export(format="typst"), Export(format="pdf", output="exports/x.pdf"),
+              Export(format="docx"), Export(format="pdf")]
+    missing = match_requested(resolved, wanted)
+    assert [(m.format, m.output) for m in missing] == [("pdf", "exports/x.pdf"), ("docx", None), ("pdf", None)]
+    fates = judge(tmp_path, resolved, wanted, snapshot(tmp_path), ["⛔️ bad export"], tmp_path / "u", LIMITS)
+    assert [(f.format, f.source, f.status) for f in fates[2:]] == [
+        ("pdf", "submission", "failed"), ("docx", "submission", "skipped"), ("pdf", "submission", "failed")]
+    assert fates[4].reason == "requested, but mystmd resolved no such export from the project: ⛔️ bad export"
+
+
+def test_the_site_is_its_config_every_page_and_the_assets_they_reference(tmp_path: Path) -> None:
+    site = tmp_path / "_build" / "site"
+    (site / "content").mkdir(parents=True)
+    (site / "public").mkdir()
+    (site / "content" / "stale.json").write_text("{}")  # committed by the repository
+    before = snapshot(tmp_path)
+    (site / "config.json").write_text(json.dumps({"projects": [{"exports": [{"url": "/paper-1a2b.pdf"}]}]}))
+    (site / "content" / "index.json").write_text(json.dumps({"mdast": {"url": "/fig-3c4d.png"}}))
+    (site / "content" / "methods.json").write_text("{}")
+    for name in ("paper-1a2b.pdf", "fig-3c4d.png", "unused-5e6f.png"):
+        (site / "public" / name).write_bytes(b"x")
+    fate = judge_site(tmp_path, before, [])
+    assert fate.status == "delivered"
+    assert [u.name for u in fate.files] == [
+        "_build/site/config.json", "_build/site/content/index.json", "_build/site/content/methods.json",
+        "_build/site/public/fig-3c4d.png", "_build/site/public/paper-1a2b.pdf"]
+    fate = judge_site(tmp_path, snapshot(tmp_path), ["could not download https://x/templates/site/myst/book-theme"])
+    assert fate.status == "failed" and "book-theme" in fate.reason
+
+
+def test_final_status_is_completed_only_when_nothing_failed() -> None:
+    done = {"format": "meca", "output": "a.zip", "status": "delivered", "reason": ""}
+    skipped = {"format": "xml", "output": "a.xml", "status": "skipped", "reason": "inside the MECA"}
+    failed = {"format": "pdf", "output": "a.pdf", "status": "failed", "reason": "could not download T"}
+    assert final_status([done, skipped]) == ("COMPLETED", "Files exported successfully (delivered: meca a.zip)")
+    assert final_status([done, skipped, failed]) == (
+        "FAILED", "Partial import: 1 of 2 exports delivered (meca a.zip); failed: pdf a.pdf: could not download T")
+
+
+# -- the shared cache ------------------------------------------------------------------------------------
+
+
+def _template(folder: Path, text: str = "x") -> None:
+    folder.mkdir(parents=True)
+    (folder / "template.yml").write_text("myst: v1\n")
+    (folder / "template.typ").write_text(text)
+    (folder / "template.zip").write_bytes(b"the download itself")
+
+
+def test_cache_keeps_what_a_build_downloaded_and_gives_it_to_the_next(tmp_path: Path) -> None:
+    cache = TemplateCache(tmp_path / "cache", max_bytes=10_000)
+    first = tmp_path / "job1" / "_build" / "templates"
+    _template(first / "site" / "myst" / "book-theme")  # the repository's own copy: dropped, never cached
+    assert cache.seed(first) == set() and not first.exists()
+    _template(first / "typst" / "myst" / "lapreprint-typst", "downloaded")
+    _template(first / "typst" / ("0f" * 32))  # a template named by URL: mystmd keys it by the URL's sha256
+    (first / "tex" / "myst" / "broken").mkdir(parents=True)  # a failed download: no template.yml
+    assert cache.keep(first, set()) == ["typst/" + "0f" * 32, "typst/myst/lapreprint-typst"]
+    assert not (cache.templates / "typst/myst/lapreprint-typst" / "template.zip").exists()
+
+    second = tmp_path / "job2" / "_build" / "templates"
+    seeded = cache.seed(second)
+    assert seeded == {"typst/myst/lapreprint-typst", "typst/" + "0f" * 32}
+    assert (second / "typst/myst/lapreprint-typst/template.typ").read_text() == "downloaded"
+    assert cache.keep(second, seeded) == []
+
+
+def test_cache_stays_within_its_bound_removing_the_oldest(tmp_path: Path) -> None:
+    cache = TemplateCache(tmp_path / "cache", max_bytes=2_500)
+    for i in range(4):
+        job = tmp_path / f"job{i}" / "_build" / "templates"
+        _template(job / "typst" / "myst" / f"t{i}", "y" * 1000)
+        cache.keep(job, set())
+        os.utime(cache.templates / "typst" / "myst" / f"t{i}", (1000 + i, 1000 + i))
+    cache.evict()
+    assert cache.keys() == ["typst/myst/t2", "typst/myst/t3"] and cache.size() <= 2_500
+
+
+def test_concurrent_builds_adding_the_same_template_leave_one_whole_copy(tmp_path: Path) -> None:
+    cache = TemplateCache(tmp_path / "cache", max_bytes=10_000_000)
+    jobs = []
+    for i in range(8):
+        job = tmp_path / f"job{i}" / "_build" / "templates"
+        _template(job / "site" / "myst" / "book-theme", f"copy {i}")
+        jobs.append(job)
+    with ThreadPoolExecutor(8) as pool:
+        added = list(pool.map(lambda job: cache.keep(job, set()), jobs))
+    assert sum(len(a) for a in added) == 1  # the first wins; the others find it there
+    assert cache.keys() == ["site/myst/book-theme"]
+    assert (cache.templates / "site/myst/book-theme/template.typ").read_text().startswith("copy ")
+    assert list((tmp_path / "cache" / "incoming").iterdir()) == []
+
+
+# -- typst, for mystmd, from the typst Python package ----------------------------------------------------
+
+
+def test_the_typst_command_compiles_a_pdf_and_says_what_is_wrong(tmp_path: Path) -> None:
+    shim = Path(__file__).resolve().parent.parent / "workers" / "myst" / "shim" / "typst"
+    env = {**os.environ, "CORRAL_PYTHON": sys.executable, "TYPST_PACKAGE_CACHE_PATH": str(tmp_path / "pkgs")}
+    version = subprocess.run([shim, "--version"], env=env, capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("typst 0.15.0")
+    (tmp_path / "a.typ").write_text("= Title\n\nSome text and $x^2$.\n")
+    subprocess.run([shim, "compile", str(tmp_path / "a.typ")], env=env, check=True, timeout=60)
+    assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF-")
+    (tmp_path / "b.typ").write_text("#undefined-function()\n")
+    bad = subprocess.run([shim, "compile", str(tmp_path / "b.typ")], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 1 and "unknown variable: undefined-function" in bad.stderr
+
+
+def test_a_missing_latex_says_what_to_do() -> None:
+    [line] = error_lines(["🖨  Rendering PDF (tpl) to _build/temp/x/l.pdf", "/bin/sh: 1: latexmk: not found"])
+    assert line.startswith("/bin/sh: 1: latexmk: not found (LaTeX PDF exports need latexmk and TeX Live")
+
+
+def test_a_link_out_of_the_project_is_never_delivered(tmp_path: Path) -> None:
+    project, secret_dir = tmp_path / "p", tmp_path / "elsewhere"
+    project.mkdir()
+    secret_dir.mkdir()
+    before = snapshot(project)
+    (secret_dir / "paper.pdf").write_bytes(b"%PDF not the project's")
+    (project / "exports").symlink_to(secret_dir)  # a build that links its output folder out of the project
+    [fate] = judge(project, [Resolved("pdf", "myst.yml", "exports/paper.pdf")], [], before, [], tmp_path / "u",
+                   LIMITS)
+    assert fate.status == "failed" and fate.files == []

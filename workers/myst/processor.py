@@ -2,17 +2,24 @@
 
     --queue myst-build=workers.myst.processor:processors
 
-Each step is reported to desci-server (IN_PROGRESS with the step, then COMPLETED or FAILED with the reason)
-and to the BullMQ job (progress, log). Every path, success or failure, removes the job's folder; a folder
-left by a killed worker is removed when the job runs again, or by the sweep of old folders.
+Each step is reported to desci-server (IN_PROGRESS with the step) and to the BullMQ job (progress, log). The
+end: COMPLETED when every export to deliver was delivered; FAILED "Partial import: ..." after uploading what
+was built when some failed (the BullMQ job completes, its return value has each export's fate); FAILED with
+the reason, and a failed BullMQ job, when nothing could be delivered (docs/myst.md). Every path, success or
+failure, removes the job's folder; a folder left by a killed worker is removed when the job runs again, or by
+the sweep of old folders.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
+import os
 import shutil
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +28,21 @@ import httpx
 from workers.errors import UnrecoverableError
 from workers.job import Job
 from workers.myst.archive import ArchiveError, Limits, NotFound, download, extract, project_folder
-from workers.myst.build import BuildFailed, run_build
-from workers.myst.collect import collect
+from workers.myst.build import BuildFailed, BuildRun, BuildTimedOut, run_build
+from workers.myst.cache import TemplateCache
 from workers.myst.desci import COMPLETED, FAILED, IN_PROGRESS, Desci, UploadRefused
+from workers.myst.errors import error_lines
+from workers.myst.mystmd import BUILD_LOG, Plan, Resolved, default_plan, read_build_log
+from workers.myst.outputs import DELIVERED, SKIPPED, Fate, Snapshot, judge, judge_site, snapshot, written
+from workers.myst.outputs import FAILED as EXPORT_FAILED
 from workers.myst.schema import Submission
 from workers.myst.settings import MystSettings, load_settings, secret
 from workers.myst.source import BadSourceUrl, RepoRef, parse_blob_url
 
 log = logging.getLogger("corral.myst")
 MB = 1024 * 1024
+MAX_MESSAGE = 4000  # a status message or failure reason: long enough for every export's line
+TYPST_SHIM = Path(__file__).resolve().parent / "shim"
 
 
 async def build_submission(job: Job) -> dict[str, Any]:
@@ -53,8 +66,25 @@ async def build_submission(job: Job) -> dict[str, Any]:
             raise
         finally:
             await _remove(work)
-        await desci.status(sub.uuid, sub.jobId, COMPLETED, "Files exported successfully")
+        status, message = final_status(result["exports"])
+        await desci.status(sub.uuid, sub.jobId, status, message)
     return result
+
+
+def final_status(exports: list[dict[str, Any]]) -> tuple[str, str]:
+    """COMPLETED only when every export to deliver was delivered; a partial import is FAILED, saying so."""
+    done = [e for e in exports if e["status"] == DELIVERED]
+    failed = [e for e in exports if e["status"] == EXPORT_FAILED]
+    names = ", ".join(_name(e) for e in done)
+    if not failed:
+        return COMPLETED, f"Files exported successfully (delivered: {names})"[:MAX_MESSAGE]
+    lines = "; ".join(f"{_name(e)}: {e['reason']}" for e in failed)
+    return FAILED, (f"Partial import: {len(done)} of {len(done) + len(failed)} exports delivered ({names}); "
+                    f"failed: {lines}")[:MAX_MESSAGE]
+
+
+def _name(export: dict[str, Any]) -> str:
+    return f"{export['format']} {export['output']}".strip()
 
 
 async def _run(job: Job, sub: Submission, s: MystSettings, client: httpx.AsyncClient, desci: Desci,
@@ -83,33 +113,101 @@ async def _run(job: Job, sub: Submission, s: MystSettings, client: httpx.AsyncCl
     if not (project / "myst.yml").is_file():
         raise UnrecoverableError(f"no myst.yml at {ref.path} in {ref.owner}/{ref.repo}@{ref.ref}")
 
-    await step(30, f"Building the repo files... ({s.build_command} in {ref.folder or 'the repository root'})")
+    top = await asyncio.to_thread(project_folder, work / "src", "")
+    plan = await asyncio.to_thread(default_plan, s.build_command, s.pixi_task, project, top, s.myst_command)
+    await step(30, f"Building the repo files... ({plan.why}, in {ref.folder or 'the repository root'})")
     started = time.monotonic()
-    try:
-        await run_build(s.build_command, project, s.build_timeout, job.log)
-    except BuildFailed as e:
-        raise UnrecoverableError(str(e)) from None
+    built = await _build(job, s, plan, project)
     build_seconds = round(time.monotonic() - started, 1)
 
     await step(70, "Exporting files...")
     try:
-        found = await asyncio.to_thread(collect, project, sub.parsedDocument.project.exports, work / "unpacked",
-                                        limits)
+        fates = await asyncio.to_thread(judge, project, built.resolved, sub.parsedDocument.project.exports,
+                                        built.before, built.export_errors, work / "unpacked", limits)
+        site = await asyncio.to_thread(judge_site, project, built.before, built.site_errors)
     except ArchiveError as e:
         raise UnrecoverableError(f"the built MECA archive: {e}") from None
-    if not found.files:
-        raise UnrecoverableError("the build produced none of the exports to upload: " + "; ".join(found.skipped))
-    if found.total_bytes > s.max_upload_mb * MB:
-        raise UnrecoverableError(f"exports total {found.total_bytes} bytes, over max_upload_mb ({s.max_upload_mb})")
-    for line in found.skipped:
-        job.log(f"skipped {line}")
+    if built.no_site_config and site.status == EXPORT_FAILED:
+        site.status, site.reason = SKIPPED, "the project has no site configuration"
+    fates.append(site)
+    for fate in fates:
+        job.log(f"export {fate.line()}")
+    delivered = [f for f in fates if f.status == DELIVERED]
+    if not delivered:
+        raise UnrecoverableError(_nothing_built(built, fates))
+    files = [u for f in delivered for u in f.files]
+    total = sum(u.path.stat().st_size for u in files)
+    if total > s.max_upload_mb * MB:
+        raise UnrecoverableError(f"exports total {total} bytes, over max_upload_mb ({s.max_upload_mb})")
     try:
-        await desci.upload(sub.uuid, sub.jobId, found.files)
+        await desci.upload(sub.uuid, sub.jobId, files)
     except UploadRefused as e:
         raise UnrecoverableError(str(e)) from None
     job.progress(100)
-    return {"jobId": sub.jobId, "uuid": sub.uuid, "source": str(ref), "buildSeconds": build_seconds,
-            "uploaded": [f.name for f in found.files], "skipped": found.skipped}
+    outcome = "completed" if not any(f.status == EXPORT_FAILED for f in fates) else "partial"
+    return {"jobId": sub.jobId, "uuid": sub.uuid, "source": str(ref), "build": plan.why,
+            "buildSeconds": build_seconds, "outcome": outcome, "exports": [f.as_dict() for f in fates],
+            "uploaded": [u.name for u in files], "cachedTemplates": built.cached}
+
+
+@dataclass
+class Built:
+    before: Snapshot
+    resolved: list[Resolved]
+    export_errors: list[str]
+    site_errors: list[str]
+    no_site_config: bool
+    failed_runs: list[BuildRun]
+    cached: list[str]
+
+
+async def _build(job: Job, s: MystSettings, plan: Plan, project: Path) -> Built:
+    """Run the plan's commands within build_timeout in all; what they wrote is judged afterwards."""
+    cache = TemplateCache(s.path(s.cache_dir), int(s.max_cache_mb * MB))
+    templates = project / "_build" / "templates"
+    seeded = await asyncio.to_thread(cache.seed, templates)
+    before = await asyncio.to_thread(snapshot, project)
+    deadline = time.monotonic() + s.build_timeout
+    runs: list[BuildRun] = []
+    resolved: list[Resolved] = []
+    for i, command in enumerate(plan.commands):
+        try:
+            run = await run_build(command, project, max(deadline - time.monotonic(), 0.001), job.log,
+                                  _build_env(s, cache))
+        except BuildTimedOut as e:  # build_timeout covers all of the plan's commands
+            raise UnrecoverableError(f"build command timed out after {s.build_timeout:g}s: {e.command}") from None
+        except BuildFailed as e:
+            raise UnrecoverableError(str(e)) from None
+        runs.append(run)
+        if i == 0 or plan.kind != "mystmd":  # mystmd's exports run; a pixi task or command: its last myst run
+            if await asyncio.to_thread(written, project, BUILD_LOG.as_posix(), before):
+                found: list[Resolved] | None = await asyncio.to_thread(read_build_log, project)
+                resolved = found or []
+    cached = await asyncio.to_thread(cache.keep, templates, seeded)
+    for key in cached:
+        job.log(f"template {key} kept in the shared cache")
+    every = [line for run in runs for line in run.lines]
+    site_lines = runs[-1].lines if plan.kind == "mystmd" else every
+    export_lines = runs[0].lines if plan.kind == "mystmd" else every
+    return Built(before, resolved, error_lines(export_lines), error_lines(site_lines),
+                 any("No site configuration found" in line for line in site_lines),
+                 [r for r in runs if r.returncode != 0], cached)
+
+
+def _build_env(s: MystSettings, cache: TemplateCache) -> dict[str, str]:
+    env = {"CORRAL_PYTHON": sys.executable, "TYPST_PACKAGE_CACHE_PATH": str(cache.typst_packages)}
+    if s.myst_api_url:
+        env["API_URL"] = s.myst_api_url
+    if shutil.which("typst") is None and importlib.util.find_spec("typst") is not None:
+        env["PATH"] = f"{TYPST_SHIM}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
+    return env
+
+
+def _nothing_built(built: Built, fates: list[Fate]) -> str:
+    runs = "; ".join(f"build command exited with {r.returncode}: {r.command}" for r in built.failed_runs)
+    failed = "; ".join(f.line() for f in fates if f.status == EXPORT_FAILED)
+    return (f"the build produced none of the exports to deliver{f' ({runs})' if runs else ''}: "
+            f"{failed or 'the project declares none'}")[:MAX_MESSAGE]
 
 
 async def _download(client: httpx.AsyncClient, candidates: list[RepoRef], dest: Path, limits: Limits,

@@ -24,7 +24,14 @@ class MystSettings(BaseModel):
     queue: str = "myst-build"
     github_base_url: str = "https://github.com"
     desci_server_url: str = "http://host.docker.internal:5420"  # or $DESCI_SERVER_URL
-    build_command: str = "pixi run build-meca"  # run by /bin/sh in the folder that holds myst.yml
+    # "" (default): the repository's pixi task `pixi_task` when it has one and pixi is installed, else mystmd
+    # directly (see docs/myst.md). Anything else: the operator's own command, run by /bin/sh in the project folder.
+    build_command: str = ""
+    pixi_task: str = Field("build-meca", pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    myst_command: str = ""  # "" = the `myst` installed beside corral's Python (PyPI mystmd), else `myst` on PATH
+    myst_api_url: str = ""  # mystmd's template server (its API_URL); "" = mystmd's default, api.mystmd.org
+    cache_dir: str = "data/myst-cache"  # templates and typst packages shared by all builds
+    max_cache_mb: float = Field(2000.0, gt=0)
     build_timeout: float = Field(900.0, gt=0)
     download_timeout: float = Field(120.0, gt=0)
     max_download_mb: float = Field(200.0, gt=0)
@@ -57,7 +64,7 @@ def load_settings() -> MystSettings:
     except tomllib.TOMLDecodeError as e:
         raise MystConfigError(f"{path}: not valid TOML: {e}") from None
     for env, key in (("DESCI_SERVER_URL", "desci_server_url"), ("GITHUB_BASE_URL", "github_base_url"),
-                     ("CORRAL_MYST_BUILD_COMMAND", "build_command")):
+                     ("CORRAL_MYST_BUILD_COMMAND", "build_command"), ("CORRAL_MYST_API_URL", "myst_api_url")):
         if os.environ.get(env):
             raw[key] = os.environ[env]
     try:

@@ -63,6 +63,26 @@ def limiter(settings: OllamaSettings) -> OllamaLimiter:
     return _limiter
 
 
+_ollama: ollama.AsyncClient | None = None
+
+
+def ollama_client(settings: OllamaSettings) -> ollama.AsyncClient:
+    """The worker process's one Ollama client: its HTTP connection pool is reused by every job, its own `timeout`
+    bounds each request, and it is closed when the worker shuts down (a client per job leaked its connections)."""
+    global _ollama
+    if _ollama is None:
+        _ollama = ollama.AsyncClient(host=settings.host, timeout=settings.request_timeout)
+        runtime.on_shutdown(_close_ollama)
+    return _ollama
+
+
+async def _close_ollama() -> None:
+    global _ollama
+    if _ollama is not None:
+        client, _ollama = _ollama, None
+        await client.close()  # type: ignore[no-untyped-call]
+
+
 class JobTimeout(Exception):
     pass
 
@@ -147,14 +167,13 @@ async def _llm_phases(job: Job, data: EmailJob, cfg: OllamaSettings, phase1: dic
     """Phase 2 per email, Phase 3 per complete conversation. An outage retries the job later while
     attempts remain (nothing stored); on the last attempt it completes with Phase 1 and marks the LLM
     phases as fallbacks with the reason, so the emails can be re-analysed when Ollama is back."""
-    client = ollama.AsyncClient(host=cfg.host)
+    client = ollama_client(cfg)
     slot = limiter(cfg).slot
     try:
         p2_list = await asyncio.gather(*(
             ask(client, cfg.phase2_model,
                 phase2_prompt(e.subject, e.sender_email, e.received_at.isoformat(), e.body, phase1[e.id]),
-                Phase2Output, temperature=cfg.phase2_temperature, num_predict=cfg.num_predict, limiter=slot,
-                request_timeout=cfg.request_timeout)
+                Phase2Output, temperature=cfg.phase2_temperature, num_predict=cfg.num_predict, limiter=slot)
             for e in data.emails))
         p2 = {e.id: res for e, res in zip(data.emails, p2_list, strict=True)}
         job.progress({"phase": 2, "emails": len(p2)})
@@ -165,8 +184,7 @@ async def _llm_phases(job: Job, data: EmailJob, cfg: OllamaSettings, phase1: dic
             if chain["is_complete_chain"] or data.options.forceAllPhases or critical:
                 prompt = phase3_prompt(_brief(mails), [p2[e.id].output for e in mails])
                 p3[conv] = await ask(client, cfg.phase3_model, prompt, Phase3Output,
-                                     temperature=cfg.phase3_temperature, num_predict=cfg.num_predict, limiter=slot,
-                                     request_timeout=cfg.request_timeout)
+                                     temperature=cfg.phase3_temperature, num_predict=cfg.num_predict, limiter=slot)
         return p2, p3
     except OllamaUnavailable as e:
         if job.attempts_made + 1 < job.attempts:

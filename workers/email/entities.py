@@ -30,8 +30,8 @@ from workers.email.parts import TOKEN, PartCatalogue
 US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 
 # ---------------------------------------------------------------------------------------------------- ids
-_FILLER = (r"(?:\s*(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n[°º]\.?|ref\.?|reference|id|#|:|-|is|was|are|ist"
-           r"|est|es|è)(?![a-z]))*\s*")
+_FILLER = (r"(?:\s*(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n[°º.]\.?|ref\.?|reference|id|#|:|-|is|was|are|ist"
+           r"|est|es|è|\n>+)(?![a-z]))*\s*")
 _ID = r"#?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # More ids after the first: "POs 4500207714, 4500207715 and 4500207716".
 _MORE = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bor\b|\boder\b|\bou\b|\bo\b)\s*#?\s*"
@@ -45,16 +45,22 @@ def _cue_rule(cues: str) -> re.Pattern[str]:
 PO_CUES = (r"(?:customer|your|our|my|the|client|cust\.?)?\s*(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
            r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
            r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
-           r"|inkooporder(?:nummer)?|inköpsorder|zamówienie(?:\s+zakupu)?|nr\s+zamówienia|oc")
+           r"|inkooporder(?:nummer)?|inkoopnummer|inköpsorder|zamówienie(?:\s+zakupu)?|nr\s+zamówienia|oc"
+           r"|commande|bestelnummer|ordine\s+(?:n[°º.]?|nr\.?)")
 PO = _cue_rule(PO_CUES)
-PO_ALNUM = re.compile(r"(?<![\w-])po-(?=[a-z0-9-]*[a-z]{2})[a-z0-9]+(?:-[a-z0-9]+)+(?![\w-])")
+# A PO id that carries "PO" itself: "PO-ACM-22817", "PO/2025/06/118", "KDG-PO-558210" (as written, whole).
+PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{2}|/))[a-z0-9]+(?:[-/][a-z0-9]+)+"
+                      r"(?![\w/-])|(?<![\w/-])[a-z]{2,5}-po-\d+(?:-[a-z0-9]+)*(?![\w/-])")
+# SAP's default number range for purchase orders: ten digits from 4500000000. A customer's PO wherever it stands
+# (the distributor's own order numbers are in other ranges).
+PO_SAP = re.compile(r"(?<![\w/.,-])45\d{8}(?![\w/-]|[.,]\d)")
 _PO_HINTS = ("po", "p.o", "p/o", "purchase", "bestell", "commande", "compra", "acquisto", "inkoop", "inköp",
              "zamówi", "oc")
 
 QUOTE_CUES = (r"quotes?|quotation(?:\s+number)?|quote\s+ref|offer|angebot(?:snummer|s-?nr\.?)?|devis|offerta"
               r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert")
 QUOTE = _cue_rule(QUOTE_CUES)
-QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}|qt-?\d{4,8}|quo-?\d{4,8})(?![\w-])")
+QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}|qt-?(?:[a-z]{2,4}-)?\d{4,8}|quo-?\d{4,8})(?![\w-])")
 _QUOTE_HINTS = ("quot", "offer", "angebot", "devis", "cotiza", "presupuesto", "orçamento", "cotação", "rfq", "q-",
                 "qt")
 
@@ -65,6 +71,19 @@ CASE = _cue_rule(CASE_CUES)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10})(?![\w-])")
 _CASE_HINTS = ("case", "ticket", "incident", "request", "sr", "störung", "fall", "vorgang", "caso", "incidencia",
                "chamado", "dossier", "ärende", "zgłosz", "reclam", "réclam", "inc", "ritm", "cs-", "tkt", "cas")
+
+
+# Right before a number: it is some other id (an invoice, a tracking number, a phone ...), not a PO.
+_OTHER_ID_BEFORE = re.compile(r"(?:invoice|inv|rechnung|facture|factura|fattura|tracking|awb|s/n|serial|tel|phone|fax"
+                              r"|mobile|iban|account|konto|utr|ref|sales\s+order|so|order\s+confirmation|our\s+order"
+                              r"|auftrag|auftragsbestätigung|ordernummer|delivery|lieferschein)\b[^\n\d]{0,8}$")
+
+
+# Ids after an order cue that are the distributor's or something else: sales and webshop orders, invoices, returns.
+_NOT_PO_PREFIXES = frozenset({"SO", "WS", "SHOP", "INV", "RE", "RMA", "BOL", "CM", "DN", "ASN", "AWB", "CS", "INC",
+                              "TKT", "Q", "QT", "AB"})
+# An RMA is a return authorisation, not a support case.
+_NOT_CASE_PREFIXES = frozenset({"RMA", "SO", "PO", "INV", "BOL", "CM", "Q", "QT", "RE"})
 
 
 def _valid_id(value: str) -> bool:
@@ -203,37 +222,59 @@ PHONE = re.compile(
 _PHONE_CUE = re.compile(
     r"(?:tel|tél|phone|ph|mobile|mob|cell|cellphone|fax|call|ring|reach|dial|hotline|telefon|telefono|teléfono"
     r"|telefone|handy|móvil|movil|cel|celular|tlf|t|m|f|p|o|d|direct|office|main|switchboard|whatsapp|mobil"
-    r"|portable|numéro|number|nummer|numero|número|at|on|or|/)\b[^\n\d]{0,12}$",
+    r"|portable|numéro|number|nummer|numero|número|at|on|or|au|unter|al|allo|op|pod|no|numer|telefonisch|kom"
+    r"|tlf|puhelin|tel\.|/)\b[^\n\d]{0,12}$",
 )
 _NOT_PHONE_CUE = re.compile(
     r"(?:meeting|conference|webinar|access|participant|attendee|host|dial-in\s+pin|event)\s*(?:id|code|number|no\.?)"
     r"[^\n\d]{0,6}$|(?:passcode|password|pin|code|id|kennwort|kenncode|code\s+secret|contraseña|pw)\s*[:#]?\s*$"
-    r"|(?:po|p\.o\.|order|invoice|case|ticket|tracking|s/n|serial|account|acct|iban|vat|ust|quote|rma|sr|bol"
-    r"|incident|ref|reference|auftrag|bestellung|rechnung|commande|pedido|ordine)\s*(?:no\.?|number|nr\.?|#|:)*"
-    r"\s*[:#]?\s*$",
+    r"|(?:po|p\.o\.|order\w*|invoice|case|ticket|tracking|s/n|serial|account|acct|iban|vat|ust|quote|rma|sr|bol"
+    r"|incident|ref|reference|auftrag\w*|bestell\w*|rechnung\w*|commande|pedido|ordine|kunden\w*|konto\w*"
+    r"|cep|plz|zip|postcode|postal\s+code|nip|regon|krs|hrb|siret|siren|cnpj|cpf|gst|gstin|pan|abn|utr|neft"
+    r"|sold-to|ship-to|customer|cust)"
+    r"(?:\s+(?:confirmation|number|no\.?|nr\.?|id|ref|code))*\s*(?:no\.?|number|nr\.?|#|:)*\s*[:#(]?\s*$",
 )
+_COUNTRY_CODE = re.compile(r"\+([1-9]\d{0,2})[\s(]")
 _NANP = re.compile(r"(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}")
 URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+")
 
 
-def _phone(raw: str, ext: str | None, locale: Locale, cue: bool) -> str | None:
+def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> str | None:
+    """A phone number in its normal form, or None. A national number ("030 1234 5678", "04 72 33 18 90") is read in
+    the first of `regions` (the sender's, then the countries of addresses and numbers in the text) where it is a
+    valid number; North American numbers only need to be possible (the 555 numbers of examples are not valid)."""
     digits = sum(c.isdigit() for c in raw)
     if not 7 <= digits <= 15:
         return None
     intl = raw.startswith("+") or raw.startswith("00")
     if not (intl or cue or _NANP.fullmatch(raw.strip())):
         return None
-    try:
-        number = phonenumbers.parse(raw, locale.region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
+    number = None
+    for region in (regions[:1] if intl else regions):
+        try:
+            candidate = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if candidate.country_code == 1:
+            if _nanp_shape(candidate.national_number) and not candidate.italian_leading_zero:
+                number = candidate
+                break
+        elif phonenumbers.is_valid_number(candidate):
+            number = candidate
+            break
+    if number is None:
         return None
     national = str(number.national_number)
     if number.italian_leading_zero:
         national = "0" * (number.number_of_leading_zeros or 1) + national
     value = national if number.country_code == 1 else f"+{number.country_code}{national}"
     return value + (f"x{ext}" if ext else "")
+
+
+def _nanp_shape(national: int) -> bool:
+    """Ten digits, area code and exchange each starting 2-9: what every North American number looks like."""
+    digits = str(national)
+    return len(digits) == 10 and digits[0] not in "01" and digits[3] not in "01"
 
 
 EMAIL = re.compile(r"(?<![\w.+-])[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}(?![\w])")
@@ -284,6 +325,7 @@ class _Extractor:
     def __init__(self, text: str, low: str, locale: Locale, parts: PartCatalogue | None, received: date | None):
         self.text, self.low, self.locale, self.parts, self.received = text, low, locale, parts, received
         self.scan = low if len(low) == len(text) else _same_length_lower(text)
+        self._regions: tuple[str, ...] | None = None
         self.e = Entities()
         self.taken: list[tuple[int, int]] = []
 
@@ -319,10 +361,17 @@ class _Extractor:
     # -- ids
     def ids(self) -> None:
         text = self.scan
-        if "po-" in text:
+        if "po-" in text or "po/" in text:
             for m in PO_ALNUM.finditer(text):
-                _add(self.e.po_numbers, m.group(0).upper())
-                self.claim(*m.span())
+                value = m.group(0).upper()
+                if not (value.startswith("PO-") and value[3:].isdigit()):
+                    _add(self.e.po_numbers, value)
+                    self.claim(*m.span())
+        if "45" in text:
+            for m in PO_SAP.finditer(text):
+                if self.free(*m.span()) and not _OTHER_ID_BEFORE.search(text, max(0, m.start() - 25), m.start()):
+                    _add(self.e.po_numbers, m.group(0))
+                    self.claim(*m.span())
         if self.has(_QUOTE_HINTS):
             for m in QUOTE_BARE.finditer(text):
                 if self.free(*m.span()):
@@ -334,19 +383,20 @@ class _Extractor:
                     _add(self.e.case_numbers, m.group(1).upper())
                     self.claim(*m.span())
         if self.has(_PO_HINTS):
-            self.cued(PO, self.e.po_numbers, po=True)
+            self.cued(PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
         if self.has(_QUOTE_HINTS):
             self.cued(QUOTE, self.e.quote_numbers)
         if self.has(_CASE_HINTS):
-            self.cued(CASE, self.e.case_numbers)
+            self.cued(CASE, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
 
-    def cued(self, rule: re.Pattern[str], into: list[str], *, po: bool = False) -> None:
+    def cued(self, rule: re.Pattern[str], into: list[str], *, po: bool = False,
+             not_prefixes: frozenset[str] = frozenset()) -> None:
         text = self.scan
         for m in rule.finditer(text):
             if not self.free(*m.span(1)):
                 continue
             first = m.group(1).upper()
-            if not _valid_id(first):
+            if not _valid_id(first) or first.split("-", 1)[0] in not_prefixes:
                 continue
             if po and first.startswith("PO-") and first[3:].isdigit():
                 first = first[3:]  # "PO-4500123456": the label, then the digits
@@ -512,6 +562,23 @@ class _Extractor:
                         self.claim(*m.span())
 
     # -- phones
+    def phone_regions(self) -> tuple[str, ...]:
+        """The sender's region, then those of the country-code domains of addresses and of "+CC" numbers in the
+        text: a quoted French signature's "04 72 33 18 90" is French even when the sender is not."""
+        if self._regions is None:
+            regions = [self.locale.region]
+            for address in self.e.emails:
+                tld = address.rsplit(".", 1)[-1].upper()
+                region = "GB" if tld == "UK" else tld
+                if len(tld) == 2 and region not in regions and phonenumbers.country_code_for_region(region):
+                    regions.append(region)
+            for m in _COUNTRY_CODE.finditer(self.scan) if "+" in self.scan else ():
+                region = phonenumbers.region_code_for_country_code(int(m.group(1)))
+                if region != "ZZ" and region not in regions:
+                    regions.append(region)
+            self._regions = tuple(regions)
+        return self._regions
+
     def phones(self) -> None:
         text = self.scan
         pos = 0
@@ -522,7 +589,8 @@ class _Extractor:
                 before = text[max(0, s - 30):s]
                 if not _NOT_PHONE_CUE.search(before):
                     raw = (m.group(1) or "") + m.group(2)
-                    value = _phone(raw, m.group(3), self.locale, _PHONE_CUE.search(before) is not None)
+                    value = _phone(raw, m.group(3), self.phone_regions(),
+                                   _PHONE_CUE.search(before) is not None)
             if value:
                 _add(self.e.phones, value)
                 self.claim(s, t)

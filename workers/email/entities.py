@@ -180,6 +180,22 @@ DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?\s+(\d{1,2})(?:st|nd|rd|
                       r"(?:,?\s+(\d{4})(?!\d))?")
 DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?"
                       r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-)(?:de\s+)?(\d{4}|\d{2})(?![\d:]))?")
+# A day and month without a year: "6/27", "15/09", "25.06." (a German date ends with its dot), "23-06". Fractions
+# ("1/2 of the pallets") and decimals are no dates: a form that is not zero-padded needs a date word before it.
+DATE_SHORT = re.compile(r"(?<![\w/.:,$€£-])(\d{1,2})([./-])(\d{1,2})(\.)?(?![\w/:%-]|[.,]?\d)")
+_DATE_CUE_BEFORE = re.compile(
+    r"(?:\b(?:by|on|until|till|til|before|after|from|to|due|eta|etd|date|dated|deadline|expires?|expired\s+on|"
+    r"through|thru|since|for|than|mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday"
+    r"|sunday|am|bis|vom|zum|ab|seit|le|au|du|jusqu'au|avant|el|del|al|hasta|desde|entro|il|dal|tot|op|vóór|em"
+    r"|até|de|do|od|na|per|termin|liefertermin|lieferdatum|zustellung|livraison|entrega|consegna|levering)"
+    r"|montag|dienstag|mittwoch|donnerstag|freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|miércoles"
+    r"|jueves|viernes|lunedì|martedì|mercoledì|giovedì|venerdì|maandag|dinsdag|woensdag|donderdag|vrijdag"
+    r"|segunda|terça|quarta|quinta|sexta)[\s,.:]*$")
+# "del 23 al 27 de junio", "23-27 June", "June 23-27": the first day of a range before a month-name date.
+_DASHES = "-\u2013\u2014"  # hyphen, en dash, em dash
+_RANGE_START = re.compile(r"(\d{1,2})(?:st|nd|rd|th|\.)?\s*(?:[" + _DASHES + r"]|to|al|au|bis|till|until|through|a|t/m"
+                          r"|tot|do)\s*$")
+_RANGE_END = re.compile(r"\s*(?:[" + _DASHES + r"]|to|through|until|till)\s*(\d{1,2})(?:st|nd|rd|th)?(?![\d/.:])")
 _VERSION_BEFORE = re.compile(r"(?:version|rev\.?|v|ver\.?|release|firmware|fw|build)\s*$")
 
 
@@ -545,6 +561,8 @@ class _Extractor:
                 if iso:
                     _add(e.dates, iso)
                     self.claim(*m.span())
+        if self.received is not None and ("/" in text or "." in text or "-" in text):
+            self.short_dates(text)
         if any(h in low for h in _MONTH_HINTS):
             for rx, month_group, day_group in ((DATE_DMY, 2, 1), (DATE_MDY, 1, 2)):
                 for m in rx.finditer(text):
@@ -560,6 +578,40 @@ class _Extractor:
                     if iso:
                         _add(e.dates, iso)
                         self.claim(*m.span())
+                        self.range_dates(m, rx is DATE_DMY, month, iso)
+
+    def range_dates(self, m: re.Match[str], day_first: bool, month: int, iso: str) -> None:
+        """The other end of a range written once: "23 al 27 de junio de 2025", "June 23-27"."""
+        year = int(iso[:4])
+        if day_first:
+            r = _RANGE_START.search(self.scan, max(0, m.start() - 16), m.start())
+        else:
+            r = _RANGE_END.match(self.scan, m.end(2))
+        if r is not None:
+            other = _iso(year, month, int(r.group(1)))
+            if other:
+                _add(self.e.dates, other)
+                self.claim(*r.span())
+
+    def short_dates(self, text: str) -> None:
+        for m in DATE_SHORT.finditer(text):
+            if not self.free(*m.span()) or _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
+                continue
+            first, sep, second, trailing_dot = m.group(1), m.group(2), m.group(3), m.group(4)
+            if sep == "." and not trailing_dot and not (len(second) == 2 and second[0] == "0"):
+                continue  # "1.50" is a number; "25.06." and "25.06" (zero-padded month) are dates
+            padded = len(first) == 2 and len(second) == 2 and (first[0] == "0" or second[0] == "0")
+            if not (padded or trailing_dot or _DATE_CUE_BEFORE.search(text, max(0, m.start() - 24), m.start())):
+                continue
+            a, b = int(first), int(second)
+            day_first = self.locale.day_first or sep == "." or a > 12
+            if b > 12 and a <= 12:
+                day_first = False
+            day, month = (a, b) if day_first else (b, a)
+            iso = _nearest(month, day, self.received) if 1 <= month <= 12 else None
+            if iso:
+                _add(self.e.dates, iso)
+                self.claim(*m.span())
 
     # -- phones
     def phone_regions(self) -> tuple[str, ...]:

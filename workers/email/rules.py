@@ -250,7 +250,7 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
     workflow state, urgency and patterns from the subject and the new text only; auto-replies are never urgent."""
     text = f"{subject}\n{body}"
     low = text.lower()
-    locale = (locales or load_locales()).for_sender(sender_email)
+    locale = (locales or load_locales()).for_sender(sender_email, received_at.utcoffset() if received_at else None)
     received = received_at.date() if received_at is not None else None
     entities = extract_entities(text, low, locale=locale, parts=parts or load_parts(), received=received)
     segments = split_email(body, low[len(subject) + 1:])

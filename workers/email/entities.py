@@ -105,14 +105,17 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "dollar": "$", "pounds": "GBP", "pound": "GBP", "€uro": "EUR"}
 _CUR_BEFORE = (r"(?:us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|s?fr\.|rs\.?"
                r"|(?:" + _CODES + r")(?![a-z]))")
-_CUR_AFTER = r"(?:\$|€|£|zł|kr\.?|:-|(?:" + _CODES + r"|euros?|dollars?|pounds?)(?![a-z]))"
-_NUM = (r"(?:\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
+_CUR_AFTER = r"(?:\$|€|£|zł|kr(?![a-zà-ž])\.?|:-|(?:" + _CODES + r"|euros?|dollars?|pounds?)(?![a-z]))"
+_NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
+        r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
         r"|\d{1,3}(?: \d{3})+[.,]\d{2}(?!\d)"
         r"|\d+(?:[.,]\d{1,2})?(?![\d]))")
 _MULT = r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?)(?![a-z]))?"
 AMOUNT = re.compile(
     r"(?<![\w$€£])(?P<c1>" + _CUR_BEFORE + r")\s{0,6}(?P<n1>" + _NUM + r")(?P<m1>" + _MULT + r")"
     r"|(?<![\w.,])(?P<n2>" + _NUM + r")(?P<m2>" + _MULT + r")\s?(?P<c2>" + _CUR_AFTER + r")"
+    # a label naming the currency, then the number: "Order total (USD): 49,917.50"
+    r"|\((?P<c3>" + _CUR_BEFORE + r")\)[ \t]*:?[ \t]{0,40}(?P<n3>" + _NUM + r")(?P<m3>" + _MULT + r")"
 )
 _AMOUNT_HINTS = ("$", "€", "£", "¥", "₹", "zł", "kr", "fr.", "rs", ":-", "dollar", "euro", "pound",
                  *_CODES.split("|"))
@@ -304,6 +307,9 @@ _PO_COLUMN = re.compile(r"^(?:(?:customer|cust\.?|your|client)\s+)?(?:po|p\.o\.|
 _PRICE_COLUMN = re.compile(r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe"
                            r"|importo|bedrag|total|summe|subtotal|gesamt|ext\.?\s*price|line\s+total|net|value"
                            r"|wert|valor", re.IGNORECASE)
+# A label with letters, then one number at the end of the line (a currency sign may follow it).
+_TOTAL_LINE = re.compile(r"^\s*\|?\s*[A-Za-zÀ-ž][^\n\d|]*(?:\d+\s*%)?[^\n\d|]*?[:|]?\s+(\d[\d.,' \u00a0]*\d)\s*(?:[A-Za-z$€£zł]{0,3})"
+                         r"\s*\|?\s*$")
 _COLUMN_CURRENCY = re.compile(r"(?<![A-Za-z])(" + _CODES + r")(?![A-Za-z])|([$€£¥₹])", re.IGNORECASE)
 
 
@@ -436,19 +442,34 @@ class _Extractor:
         offset = 0
         header: list[str] | None = None
         kinds: dict[int, tuple[str, str | None]] = {}
+        currency: str | None = None  # of the table's priced columns: its totals lines below are in it too
         for line in lines:
             cells = [c for c in _CELL_SPLIT.split(line.strip().strip("|")) if c != ""]
             if len(cells) >= 2:
                 found = self._column_kinds(cells)
                 if found:
                     header, kinds = cells, found
+                    currency = next((c for k, c in found.values() if k == "amount"), None)
                 elif header is not None and abs(len(cells) - len(header)) <= 1:
                     self._row(cells, kinds, len(header), line, offset)
+                elif currency is not None and _TOTAL_LINE.match(line):
+                    self._total(line, currency)
                 else:
-                    header = None
-            elif line.strip() and not set(line.strip()) <= set("-=|+_ :"):
+                    header, currency = None, None
+            elif currency is not None and _TOTAL_LINE.match(line):
+                self._total(line, currency)
+            elif not line.strip():
+                currency = None
+            elif not set(line.strip()) <= set("-=|+_ :"):
                 header = None
             offset += len(line) + 1
+
+    def _total(self, line: str, currency: str) -> None:
+        """A totals line below a priced table ("Total net:   17 335,00"): its last number is in the table's currency."""
+        m = _TOTAL_LINE.match(line)
+        value = parse_number(m.group(1), self.locale.decimal_comma) if m else None
+        if value is not None:
+            _add(self.e.amounts, _amount(value, self.locale.dollar if currency == "$" else currency))
 
     def _column_kinds(self, cells: list[str]) -> dict[int, tuple[str, str | None]]:
         kinds: dict[int, tuple[str, str | None]] = {}
@@ -521,8 +542,8 @@ class _Extractor:
         for m in AMOUNT.finditer(self.scan):
             if not self.free(*m.span()):
                 continue
-            number, mult, cur = (m.group("n1"), m.group("m1"), m.group("c1")) if m.group("n1") else (
-                m.group("n2"), m.group("m2"), m.group("c2"))
+            i = 1 if m.group("n1") else 2 if m.group("n2") else 3
+            number, mult, cur = m.group(f"n{i}"), m.group(f"m{i}"), m.group(f"c{i}")
             value = parse_number(number, self.locale.decimal_comma)
             if value is None:
                 continue

@@ -308,7 +308,8 @@ _PRICE_COLUMN = re.compile(r"price|preis|prix|precio|prezzo|prijs|preço|pris|ce
                            r"|importo|bedrag|total|summe|subtotal|gesamt|ext\.?\s*price|line\s+total|net|value"
                            r"|wert|valor", re.IGNORECASE)
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
-_TOTAL_LINE = re.compile(r"^\s*\|?\s*[A-Za-zÀ-ž][^\n\d|]*(?:\d+\s*%)?[^\n\d|]*?[:|]?\s+(\d[\d.,' \u00a0]*\d)\s*(?:[A-Za-z$€£zł]{0,3})"
+_TOTAL_LINE = re.compile(r"^\s*\|?\s*[A-Za-zÀ-ž][^\n\d|]*(?:\d+\s*%)?[^\n\d|]*?[:|]?\s+(\d[\d.,' \u00a0]*\d)"
+                         r"\s*(?:[A-Za-z$€£zł]{0,3})"
                          r"\s*\|?\s*$")
 _COLUMN_CURRENCY = re.compile(r"(?<![A-Za-z])(" + _CODES + r")(?![A-Za-z])|([$€£¥₹])", re.IGNORECASE)
 
@@ -527,15 +528,48 @@ class _Extractor:
                     continue
                 _add(self.e.part_numbers, token)
                 self.claim(s, t)
-        for m in _TOKEN.finditer(text):
+        for m in _TOKEN.finditer(text):  # a manufacturer's format, anywhere (written in any case: "UDM-Pro")
             token = m.group(0)
             s, t = m.span()
+            if token == self.scan[s:t] and _HAS_LETTER.search(token):
+                continue  # all lower case: a word, a unit ("3yr", "24x7"), not a part number
+            token = token.upper()
             if not cat.is_part_shape(token) or not self.free(s, t):
                 continue
             if cat.excluded(token, text[max(0, s - 30):s]):
                 continue
             _add(self.e.part_numbers, token)
             self.claim(s, t)
+        if any(c in self.scan for c in _QTY_HINTS):
+            self.product_lines(cat)
+
+    def product_lines(self, cat: PartCatalogue) -> None:
+        """In a line that orders a quantity ("2 x APCRBC133 spare battery", "- 40 x Dock, 40AY0090US"), the code
+        right after the quantity and the code that ends the line are part numbers, whatever their vendor."""
+        text, scan = self.text, self.scan
+        seen_lines: set[int] = set()
+        for q in _QTY_MARK.finditer(scan):
+            start = scan.rfind("\n", 0, q.start()) + 1
+            end = scan.find("\n", q.end())
+            end = len(scan) if end < 0 else end
+            candidates = []
+            after = _CODE.match(text, q.end())
+            if after:
+                candidates.append(after.span(1))
+            if start not in seen_lines:
+                seen_lines.add(start)
+                tail = _LINE_END_CODE.search(text, q.end(), end)
+                if tail:
+                    candidates.append(tail.span(1))
+            for s, t in candidates:
+                token = text[s:t]
+                if (len(token) < 5 or token.upper() != token or not any(c.isdigit() for c in token)
+                        or not any(c.isalpha() for c in token) or not self.free(s, t)):
+                    continue
+                if cat.excluded(token, text[max(0, s - 30):s]):
+                    continue
+                _add(self.e.part_numbers, token)
+                self.claim(s, t)
 
     # -- amounts
     def amounts(self) -> None:
@@ -674,7 +708,16 @@ class _Extractor:
 
 
 _NEXT_WORD = re.compile(r"[\d(]+[^\d(]")
-_TOKEN = re.compile(r"(?<![\w#/.-])" + TOKEN + r"(?![\w#/-]|\.\w)")
+# A token that may be a part number: it has a digit, or is an upper-case code with a dash ("GLC-LH-SMD", "UDM-Pro").
+_TOKEN = re.compile(r"(?<![\w#/.-])(?=[A-Za-z0-9#/+=-]*\d|[A-Z]{2,}\d?-[A-Za-z])"
+                    + TOKEN.replace("A-Z", "A-Za-z") + r"(?![\w#/-]|\.\w)")
+_HAS_LETTER = re.compile(r"[a-z]")
+# A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück".
+_QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?"
+                       r"|st\.|uds\.?|un\.?|unid\.?|stuks|pièces|pcs)(?![a-z0-9])\s*")
+_QTY_HINTS = ("x", "\u00d7", "pc", "pz", "stk", "stück", "unit", "ea", "szt", "st.", "ud", "un", "stuks", "pièces")
+_CODE = re.compile(r"(?:of\s+)?([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
+_LINE_END_CODE = re.compile(r"[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)\)?[ \t.]*$")
 _MONTH_HINTS = tuple(sorted({m[:3] for m in MONTHS}))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from workers.email.entities import extract_entities
 from workers.email.locales import LocaleTable, load_locales
 from workers.email.parts import PartCatalogue, load_parts
-from workers.email.segment import is_auto_reply, split_email
+from workers.email.segment import is_auto_reply, is_out_of_office, split_email
 
 RULES_VERSION = "phase1-2026.12"
 SENDERS_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "email_senders.toml"
@@ -49,101 +49,170 @@ def _phrases(*phrases: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(parts).replace(r"\ ", r"\s+") + r")(?!\w)")
 
 
-# What the new message is about: each state's words (English first, then the mailbox's other languages). The state
-# with the most distinct matches wins; ties go to the earlier state in this order.
+# What the new message is about. Each state has words (1 point each, distinct words counted once) and strong
+# phrases that say it outright (3 points each): "any update on", "you can close this", "please find attached our
+# PO". The state with the most points wins; ties go to the earlier state in _STATE_ORDER. Lower case, English first,
+# then the other languages of the mailbox.
 WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
     "RETURNS": (
         "return", "returns", "returned", "returning", "rma", "refund", "refunds", "refunded", "credit note",
         "credit memo", "damaged", "defective", "doa", "dead on arrival", "faulty", "wrong item", "wrong part",
         "wrong model", "warranty", "replacement unit", "advance replacement", "send back", "sent back",
-        "retoure", "rücksendung", "zurücksenden", "gutschrift", "defekt", "beschädigt", "garantie", "reklamation",
-        "retour", "renvoyer", "remboursement", "avoir", "défectueux", "endommagé", "devolución", "devolver",
-        "reembolso", "defectuoso", "dañado", "garantía", "reso", "rimborso", "difettoso", "danneggiato",
-        "garanzia", "terugsturen", "terugbetaling", "defect", "beschadigd", "devolução", "defeituoso",
-        "danificado", "garantia", "retur", "återbetalning", "trasig", "zwrot", "reklamacja", "uszkodzony",
+        "retoure", "rücksendung", "zurücksenden", "gutschrift", "defekt", "beschädigt", "garantie", "garantiefall",
+        "reklamation", "retour", "renvoyer", "remboursement", "avoir", "défectueux", "endommagé", "endommagés",
+        "devolución", "devolver", "reembolso", "defectuoso", "dañado", "garantía", "reso", "rimborso", "difettoso",
+        "danneggiato", "guasto", "garanzia", "terugsturen", "terugbetaling", "defect", "beschadigd", "devolução",
+        "defeituoso", "danificado", "garantia", "retur", "återbetalning", "trasig", "zwrot", "reklamacja",
+        "uszkodzony",
     ),
     "SHIPPING": (
         "ship", "ships", "shipped", "shipping", "shipment", "shipments", "tracking", "track", "delivery",
-        "deliveries", "deliver", "dispatch", "dispatched", "carrier", "freight", "courier", "in transit",
-        "out for delivery", "eta", "not arrived", "hasn't arrived", "has not arrived", "not been delivered",
-        "not received", "haven't received", "have not received", "lost", "missing parcel", "parcel", "package",
-        "late", "delayed", "delay", "pickup", "pick-up", "collection", "lieferung", "liefertermin", "liefern",
-        "versand", "versendet", "sendung", "sendungsverfolgung", "zustellung", "spedition", "lieferverzug",
-        "livraison", "livrer", "expédition", "expédié", "colis", "transporteur", "envío", "entrega", "enviado",
-        "transportista", "paquete", "spedizione", "consegna", "corriere", "spedito", "levering", "verzending",
-        "zending", "bezorging", "geleverd", "envio", "transportadora", "leverans", "frakt", "dostawa", "wysyłka",
-        "przesyłka",
+        "deliveries", "deliver", "dispatch", "dispatched", "carrier", "freight", "courier", "in transit", "eta",
+        "lost", "parcel", "package", "late", "delayed", "delay", "pickup", "pick-up", "lieferung", "liefertermin",
+        "liefern", "versand", "versendet", "verschickt", "sendung", "zustellung", "zugestellt", "spedition",
+        "lieferverzug", "paket", "livraison", "livrer", "livré", "expédition", "expédié", "colis", "transporteur",
+        "envío", "entrega", "enviado", "transportista", "paquete", "spedizione", "consegna", "corriere", "spedito",
+        "levering", "verzending", "zending", "bezorging", "geleverd", "envio", "rastreio", "rastreamento",
+        "previsão de entrega", "transportadora", "leverans", "frakt", "dostawa", "wysyłka", "przesyłka",
     ),
     "COMPLETION": (
-        "received in full", "all received", "goods received", "arrived safely", "arrived in good condition",
-        "arrived today", "received today", "resolved", "issue resolved", "problem solved", "fixed", "works now",
-        "working now", "all set", "all good", "close the ticket", "close the case", "please close", "can be closed",
-        "closed", "payment sent", "payment made", "payment has been", "paid", "remittance", "done", "completed",
-        "erhalten", "erledigt", "gelöst", "geschlossen", "bezahlt", "überwiesen", "reçu", "résolu", "clôturé",
-        "payé", "réglé", "recibido", "recibidos", "resuelto", "cerrado", "pagado", "ricevuto", "ricevuti",
-        "risolto", "chiuso", "pagato", "ontvangen", "opgelost", "gesloten", "betaald", "recebido", "resolvido",
-        "fechado", "pago", "mottagit", "löst", "stängd", "betald", "otrzymaliśmy", "rozwiązany", "zapłacone",
+        "resolved", "fixed", "solved", "closed", "paid", "completed", "erledigt", "gelöst", "geschlossen", "bezahlt",
+        "überwiesen", "résolu", "clôturé", "payé", "réglé", "resuelto", "cerrado", "pagado", "risolto", "chiuso",
+        "pagato", "opgelost", "gesloten", "betaald", "resolvido", "fechado", "löst", "stängd", "betald",
+        "rozwiązany", "zapłacone",
     ),
     "QUOTE_PROCESSING": (
-        "quote", "quotes", "quotation", "quoted", "pricing", "price", "prices", "rfq", "best price", "discount",
-        "offer", "proposal", "price list", "angebot", "preis", "preise", "rabatt", "devis", "prix", "offre",
-        "remise", "cotización", "presupuesto", "precio", "oferta", "descuento", "preventivo", "offerta", "prezzo",
-        "sconto", "offerte", "prijs", "prijsopgave", "korting", "orçamento", "cotação", "preço", "desconto",
-        "offert", "pris", "wycena", "cena", "rabat",
+        "quote", "quotes", "quotation", "quoted", "pricing", "price", "prices", "rfq", "discount", "offer",
+        "proposal", "angebot", "preis", "preise", "rabatt", "devis", "prix", "offre", "remise", "cotización",
+        "presupuesto", "precio", "oferta", "descuento", "preventivo", "offerta", "prezzo", "sconto", "offerte",
+        "prijs", "prijsopgave", "korting", "orçamento", "cotação", "preço", "desconto", "offert", "pris", "wycena",
+        "cena", "rabat",
     ),
     "ORDER_MANAGEMENT": (
-        "order", "orders", "purchase order", "po", "p.o", "place an order", "placing", "invoice", "invoices",
-        "cancel", "cancel*", "order confirmation", "confirm the order", "reorder", "billing", "payment terms",
-        "bestellung", "bestellen", "auftrag", "auftragsbestätigung", "rechnung", "stornieren", "storno",
-        "commande", "commander", "facture", "annuler", "pedido", "factura", "cancelar", "ordine", "ordinare",
-        "fattura", "annullare", "bestelling", "bestellen", "factuur", "annuleren", "encomenda", "fatura",
-        "beställning", "faktura", "zamówienie", "anulować",
+        "order", "orders", "purchase order", "po", "p.o", "invoice", "invoices", "cancel", "cancelled", "canceled",
+        "reorder", "billing", "payment terms", "order confirmation", "order acknowledgement", "bestellung",
+        "bestellen", "bestellt", "auftrag", "auftragsbestätigung", "rechnung", "stornieren", "storno", "commande",
+        "facture", "annuler", "pedido", "factura", "cancelar", "ordine", "fattura", "annullare", "bestelling",
+        "factuur", "annuleren", "encomenda", "fatura", "faturamento", "beställning", "faktura", "zamówienie",
+        "anulować",
     ),
     "IN_PROGRESS": (
-        "any update", "any updates", "an update", "update on", "status", "still waiting", "still working",
-        "working on", "in progress", "following up", "follow up", "follow-up", "chasing", "chase", "checking in",
-        "any news", "when can we expect", "haven't heard", "have not heard", "looking into", "investigating",
-        "we are checking", "sachstand", "nachfrage", "zwischenstand", "in bearbeitung", "des nouvelles",
-        "relance", "en cours", "novedades", "en curso", "en proceso", "aggiornamento", "in corso",
-        "stand van zaken", "in behandeling", "novidades", "andamento", "em andamento", "uppdatering",
+        "status", "update", "still", "pending", "in progress", "follow up", "follow-up", "noch", "encore",
+        "todavía", "ancora", "nog", "ainda", "wciąż",
     ),
 }
-_STATE_ORDER = ("RETURNS", "SHIPPING", "COMPLETION", "QUOTE_PROCESSING", "ORDER_MANAGEMENT", "IN_PROGRESS")
-WORKFLOW_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (state, _phrases(*WORKFLOW_WORDS[state])) for state in _STATE_ORDER)
+STRONG_PHRASES: dict[str, tuple[str, ...]] = {
+    "RETURNS": (
+        r"return authori[sz]ation", r"rma (?:request|number|for)", r"need (?:an? )?rma", r"arrived (?:damaged|broken)",
+        r"(?:doa|dead on arrival)", r"send (?:it|them|the \w+) back", r"warranty (?:claim|replacement)",
+        r"(?:advance|warranty) replacement", r"credit (?:for|note for)",
+    ),
+    "SHIPPING": (
+        r"delivery date", r"tracking (?:number|no|info|link)", r"out for delivery", r"delivery attempt",
+        r"(?:has|have|was|were|been) (?:not )?delivered", r"(?:not|never) (?:arrived|been delivered|shown up)",
+        r"(?:hasn't|haven't|has not|have not|didn't|did not) (?:arrived|received|shown up|turned up)",
+        r"when (?:will|can|do|does)\b.{0,40}\b(?:ship|arrive|deliver|be delivered)", r"is (?:now )?(?:on its way|in transit)",
+        r"wann kommt", r"liefertermin", r"nicht (?:da|angekommen|eingetroffen|geliefert)", r"previsão de entrega",
+        r"fecha de entrega", r"data di consegna", r"date de livraison", r"nog niet ontvangen", r"ist unterwegs",
+        r"partial (?:delivery|shipment)", r"teillieferung", r"faltam", r"still missing",
+    ),
+    "COMPLETION": (
+        r"(?:you|we) (?:can|may) close", r"(?:please )?close (?:this|it|the (?:ticket|case|rma|incident|request))",
+        r"close (?:this|it) (?:one )?out", r"can be closed", r"has been resolved", r"issue (?:is )?resolved",
+        r"all set\b", r"all good\b", r"we're good", r"we are good", r"back up(?: and running)?",
+        r"(?:is |are )?working (?:fine|again|perfectly|now)", r"works (?:fine|again|now)",
+        r"(?:received|got) (?:the |all |everything|it|them|in full|today|this morning|complete)",
+        r"(?:arrived|showed up|turned up) (?:this morning|today|at|safely|in good|complete|fine)",
+        r"(?:arrived|showed up|turned up)\.", r"received (?:and|in full)", r"shows on our statement",
+        r"(?:released|sent|made) (?:the )?payment", r"payment (?:released|sent|made|done)",
+        r"erledigt", r"eingegangen", r"vollständig", r"geschlossen werden", r"läuft (?:seit .{0,20})?wieder",
+        r"entwarnung", r"(?:clôturer|fermer) le (?:dossier|ticket)", r"nous convient", r"bien reçu",
+        r"podéis cerrar", r"pueden cerrar", r"recibido", r"funciona (?:perfectamente|bien)", r"operando normalmente",
+        r"quedó instalado", r"risolto", r"ripartit[ao]", r"ricevut[oi]", r"alles binnen", r"compleet",
+        r"recebemos tudo", r"tudo certo", r"dotarł", r"wszystko się zgadza", r"problema (?:è )?risolto",
+        r"sache schließen", r"fall kann", r"kann geschlossen",
+    ),
+    "QUOTE_PROCESSING": (
+        r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
+        r"quote (?:on|for)", r"best price", r"(?:migliore|vostra) offerta", r"richiesta (?:di )?offerta",
+        r"angebot (?:für|über)", r"bitte um (?:ein )?angebot", r"demande de (?:devis|prix)", r"solicitud de cotización",
+        r"extend (?:it|the quote)", r"sharpen the pencil", r"pricing approval", r"can you (?:do|beat|match)",
+    ),
+    "ORDER_MANAGEMENT": (
+        r"(?:please find |attached is |attached |enclosed )(?:our |the )?(?:po|purchase order|order)",
+        r"(?:put|place|placing) (?:in )?an order", r"please accept our order", r"(?:cut|send|issue) the po",
+        r"(?:new|sent you a new) purchase order", r"order (?:acknowledg(?:e)?ment|confirmation)",
+        r"thank you for your order", r"segue em anexo o pedido", r"w załączeniu (?:przesyłam )?zamówienie",
+        r"in allegato (?:il )?(?:nostro )?ordine", r"ci-joint (?:notre )?(?:bon de )?commande",
+        r"anbei (?:unsere )?bestellung", r"cancel (?:po|the order|order)", r"umstellen", r"end-of-life",
+    ),
+    "IN_PROGRESS": (
+        r"any (?:update|news|progress)", r"update on", r"following up", r"follow(?:ing)? up on", r"chasing",
+        r"checking in", r"still (?:waiting|haven't|have not|no)", r"haven't heard", r"have not heard",
+        r"no (?:one|body) has (?:called|replied|answered)", r"nobody has", r"alguma novidade", r"novedades",
+        r"nessuno ci ha", r"chi se ne sta occupando", r"gibt es (?:schon )?neuigkeiten", r"des nouvelles",
+        r"wie ist der stand", r"stand van zaken", r"any eta",
+    ),
+}
+_STATE_ORDER = ("COMPLETION", "IN_PROGRESS", "RETURNS", "SHIPPING", "QUOTE_PROCESSING", "ORDER_MANAGEMENT")
+WORKFLOW_RULES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (state, _phrases(*WORKFLOW_WORDS[state]),
+     re.compile(r"(?<!\w)(?:" + "|".join(STRONG_PHRASES[state]) + r")"))
+    for state in _STATE_ORDER)
+# "not received", "noch nicht": a closing phrase after one of these is not one.
+_NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
 
-# How fast to act: production or business stopped (critical), urgent with a real deadline (high). Lower case.
-CRITICAL = _phrases(
-    "line down", "lines down", "production down", "production outage", "production stopped", "production halted",
-    "production is down", "production has stopped", "production standstill", "plant down", "plant is down",
-    "system down", "systems down", "system is down", "site down", "site is down", "network down", "network is down",
-    "server down", "server is down", "outage", "all users", "users affected", "users are affected",
-    "nobody can work", "no one can work", "cannot operate", "can't operate", "operations halted",
-    "operations stopped", "business stopped", "business is stopped", "shut down", "standstill", "safety issue",
-    "safety hazard", "fire hazard", "line stopped", "production line", "produktionsstillstand", "stillstand",
-    "steht still", "stehen still", "produktion steht", "totalausfall", "arrêt de production", "production arrêtée",
-    "ligne arrêtée", "panne générale", "línea parada", "producción parada", "producción detenida",
-    "fermo produzione", "produzione ferma", "linea ferma", "productie ligt stil", "productie stil", "stilstand",
-    "produção parada", "linha parada", "produktionsstopp", "przestój", "produkcja stoi",
-)
+# How fast to act: production or a business stopped (critical), urgent with a real deadline (high). Lower case.
+CRITICAL = re.compile(
+    r"(?<!\w)(?:"
+    r"(?:production\s+)?lines?\s*\d*\s+(?:is\s+|are\s+)?(?:still\s+)?down|(?:production|plant|site|factory|warehouse"
+    r"|system|systems|network|server|servers|line|operations?|business)\s+(?:is\s+|are\s+|has\s+|have\s+)?(?:still\s+)?"
+    r"(?:completely\s+)?(?:down|stopped|halted|offline|at a standstill)|production (?:outage|stop|standstill)"
+    r"|outage|all users|users (?:are )?affected|nobody can work|no one can work|can(?:'t|not) (?:work|ship|operate)"
+    r"|standstill|safety (?:issue|hazard|risk)|fire hazard|injur\w*"
+    r"|produktionsstillstand|stillstand|steh(?:t|en) still|(?:werkstatt|produktion|linie|band) steht|ausgefallen"
+    r"|alle (?:benutzer|mitarbeiter|user) (?:sind )?betroffen|totalausfall"
+    r"|arrêt de (?:la )?production|production (?:est )?arrêtée|ligne arrêtée|en panne|tous les utilisateurs"
+    r"|caída total|sin servicio|(?:operación|producción|línea)\s+(?:\w+\s+)?(?:está\s+)?(?:detenida|parada)"
+    r"|todos los usuarios|línea parada"
+    r"|(?:linea|produzione) (?:di produzione )?fer\w+|fermo produzione|operai fermi|tutti gli utenti"
+    r"|productie (?:ligt )?stil|alle gebruikers|produção parada|linha parada|todos os usuários"
+    r"|produktionsstopp|przestój|produkcja stoi|wszyscy użytkownicy"
+    r")(?!\w)")
 URGENT = _phrases(
-    "urgent", "urgently", "urgency", "asap", "a.s.a.p", "as soon as possible", "immediately", "immediate",
-    "right away", "today", "tomorrow", "by eod", "end of day", "by cob", "by noon", "expedite", "expedited", "rush",
-    "escalat*", "penalty", "penalties", "deadline", "emergency", "critical", "top priority", "high priority",
-    "time-sensitive", "time sensitive", "dringend", "eilig", "sofort", "heute", "morgen", "eskalation",
-    "urgente", "urgence", "en urgence", "immédiatement", "aujourd'hui", "demain", "hoy", "mañana", "inmediato",
-    "oggi", "domani", "subito", "spoed", "spoedig", "vandaag", "hoje", "amanhã", "brådskande", "idag", "imorgon",
-    "pilne", "pilnie", "dzisiaj", "jutro",
+    "urgent", "urgently", "asap", "a.s.a.p", "as soon as possible", "immediately", "right away", "by eod",
+    "end of day", "by cob", "expedite", "expedited", "rush", "escalat*", "penalty", "penalties", "emergency",
+    "top priority", "high priority", "time-sensitive", "time sensitive", "dringend", "eilig", "sofort",
+    "schnellstmöglich", "vertragsstrafe", "urgente", "urgence", "en urgence", "immédiatement", "inmediato",
+    "de inmediato", "subito", "spoed", "brådskande", "pilne", "pilnie",
 )
-# A message that needs no action: FYI, thanks, newsletters, notifications. Lower case.
+# A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
+DEADLINE = re.compile(
+    r"(?<!\w)(?:need\w*|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per|voor"
+    r"|até|do|get|ship|send|deliver\w*)\s+(?:\w+\s+){0,4}?(?:today|tomorrow|tonight|eod|heute|morgen früh|demain"
+    r"|aujourd'hui|hoy|mañana|oggi|domani|vandaag|morgen|hoje|amanhã|dzisiaj|jutro)(?!\w)"
+    r"|(?<!\w)(?:today|tomorrow|hoy|mañana|hoje|oggi|heute)\s*(?:!|please|pls|por favor|bitte)")
+# A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
 QUIET = _phrases(
-    "fyi", "for your information", "for your records", "no action needed", "no action required", "no rush",
-    "no hurry", "not urgent", "newsletter", "unsubscribe", "zur info", "zur kenntnis", "pour info",
-    "pour information", "para su información", "per conoscenza", "ter info", "ter informatie",
+    "fyi", "for your information", "for your records", "for your information and records", "no action needed",
+    "no action required", "no need to", "no rush", "no hurry", "not urgent", "newsletter", "unsubscribe",
+    "zur info", "zur kenntnis", "pour info", "pour information", "para su información", "per conoscenza",
+    "ter info", "ter informatie", "heads up", "just so you're aware", "sorry for the noise",
 )
+NO_ACTION = _phrases("no action needed", "no action required", "no need to", "nothing to do", "kein handlungsbedarf")
 THANKS = _phrases("thanks", "thank you", "thx", "many thanks", "danke", "vielen dank", "merci", "gracias", "grazie",
-                  "bedankt", "dank je", "obrigado", "obrigada", "tack", "dziękuję", "great", "perfect", "approved",
-                  "+1", "ok", "noted", "received")
+                  "bedankt", "dank je", "obrigado", "obrigada", "tack", "dziękuję", "dziękujemy", "got it", "noted",
+                  "much appreciated", "appreciated", "cheers")
+REQUEST = re.compile(
+    r"\?|(?<!\w)(?:please|pls|plz|kindly|can you|could you|can someone|would you|need|needs|must|bitte|können sie"
+    r"|könnt ihr|merci de|pourriez|pouvez-vous|por favor|podría|puede|per favore|potete|graag|kunnen jullie|proszę"
+    r"|favor)(?!\w)")
+# Automated senders and notices: they need no action from the mailbox (a carrier's "out for delivery").
+NOTIFICATION = re.compile(r"(?<!\w)(?:do not reply|don't reply|please do not reply|no-?reply|do_not_reply"
+                          r"|this (?:is an? )?(?:automated|automatic|system-generated)|nicht (?:auf diese|darauf) antworten"
+                          r"|ne pas répondre|no responda|non rispondere|niet beantwoorden)")
+_NOREPLY_SENDER = re.compile(r"^(?:no-?reply|do[-_]?not[-_]?reply|noreply|notifications?|mailer-daemon|postmaster"
+                             r"|auto|alerts?|mcinfo|info-?serve|tracking)[\w.+-]*@", re.IGNORECASE)
 URGENCY_CAP = 10
 
 KEY_PHRASES = ("purchase order", "return authorization", "expedite", "overnight", "cancel", "price increase",
@@ -207,32 +276,93 @@ class Phase1Result:
         return dict(vars(self))
 
 
-def workflow_state(text: str, lower: str | None = None) -> str:
-    """The state of a message, from its subject and new text: the state with the most distinct words found."""
+def workflow_scores(now_low: str, subject_low: str = "", subject_weight: float = 1.0) -> dict[str, float]:
+    """Points per state: distinct words (1) and strong phrases (3) in the new text, and the subject's at
+    `subject_weight` (a reply's subject is the thread's, not this message's). Closing phrases after a negation
+    ("not received") do not count."""
+    scores: dict[str, float] = {}
+    for state, words, strong in WORKFLOW_RULES:
+        points = 0.0
+        for text, weight in ((now_low, 1.0), (subject_low, subject_weight)):
+            if not text or not weight:
+                continue
+            points += weight * len(set(words.findall(text)))
+            for m in strong.finditer(text):
+                if state == "COMPLETION" and _NEGATED.search(text, max(0, m.start() - 30), m.start()):
+                    continue
+                points += 3 * weight
+        if points:
+            scores[state] = points
+    return scores
+
+
+def workflow_state(text: str, lower: str | None = None, *, subject: str = "", reply: bool = False) -> str:
+    """The state a message is about, from its new text (and subject): the state with the most points."""
     low = text.lower() if lower is None else lower
-    best, best_count = "START_POINT", 0
-    for state, rule in WORKFLOW_RULES:
-        count = len(set(rule.findall(low)))
-        if count > best_count:
-            best, best_count = state, count
-    return best
+    scores = workflow_scores(low, subject.lower(), 0.5 if reply else 1.0)
+    if not scores:
+        return "START_POINT"
+    return max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s)))
 
 
 def urgency_score(text: str, lower: str | None = None) -> int:
-    """0..10: 5 per sign that production or a business has stopped (at most two), 2 per distinct urgent word
-    (at most 4). Counted in the subject and new text only: a quoted "urgent" is someone else's."""
+    """0..10: 5 per distinct sign that production or a business has stopped (at most two), 2 per distinct urgent
+    word or today/tomorrow deadline (at most 4). Only on the subject and new text: a quoted "urgent" is someone
+    else's."""
     low = text.lower() if lower is None else lower
     critical = len(set(CRITICAL.findall(low)))
-    urgent = len(set(URGENT.findall(low)))
+    urgent = len(set(URGENT.findall(low))) + len(DEADLINE.findall(low))
     return min(URGENCY_CAP, 5 * min(critical, 2) + min(4, 2 * urgent))
 
 
 def is_quiet(new_text: str, lower: str | None = None) -> bool:
-    """A message that asks for nothing: FYI, a newsletter, or a short thanks/ok without a question."""
+    """A message that asks for nothing: "no action needed", or FYI, thanks or a newsletter without a request."""
     low = new_text.lower() if lower is None else lower
-    if QUIET.search(low):
+    if NO_ACTION.search(low):
         return True
-    return len(low) < 160 and "?" not in low and THANKS.search(low) is not None
+    if REQUEST.search(low):
+        return False
+    return QUIET.search(low) is not None or THANKS.search(low) is not None or not low.strip()
+
+
+def is_notification(sender_email: str, new_low: str) -> bool:
+    """Sent by a system (no-reply sender, "do not reply to this e-mail"): it needs no answer."""
+    return _NOREPLY_SENDER.match(sender_email) is not None or NOTIFICATION.search(new_low) is not None
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: str
+    urgency: int
+    priority: str
+    auto_reply: bool
+
+
+def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str, str] | None = None) -> Decision:
+    """Workflow state, urgency and priority of a message, from its subject and new text (a pure function).
+
+    An out-of-office reply is START_POINT and low; any auto-reply or system notification is low. A short thanks or
+    FYI with no state words of its own is START_POINT whatever the thread's subject says. A message that closes the
+    matter (COMPLETION) is low: the thread's urgent subject is history. A reply's subject counts half."""
+    reply = _SUBJECT_PREFIX.match(subject) is not None
+    clean_subject = _SUBJECT_PREFIX.sub("", subject)
+    new_low, subject_low = new_text.lower(), clean_subject.lower()
+    auto = is_auto_reply(subject, new_text, headers)
+    if is_out_of_office(subject, new_text):
+        return Decision("START_POINT", 0, "low", True)
+    quiet = is_quiet(new_text, new_low)
+    own = workflow_scores(new_low)
+    if quiet and not own:
+        state = "START_POINT"
+    else:
+        scores = workflow_scores(new_low, subject_low, 0.5 if reply else 1.0)
+        state = (max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s))) if scores
+                 else "START_POINT")
+    closing = state == "COMPLETION"
+    score = urgency_score(new_text if closing else f"{clean_subject}\n{new_text}")
+    if auto or closing or is_notification(sender_email, new_low):
+        return Decision(state, 0 if auto else score, "low", auto)
+    return Decision(state, score, priority_for(score, quiet), auto)
 
 
 def priority_for(score: int, quiet: bool = False) -> str:
@@ -253,11 +383,11 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
     locale = (locales or load_locales()).for_sender(sender_email, received_at.utcoffset() if received_at else None)
     received = received_at.date() if received_at is not None else None
     entities = extract_entities(text, low, locale=locale, parts=parts or load_parts(), received=received)
-    segments = split_email(body, low[len(subject) + 1:])
-    auto = is_auto_reply(subject, segments.new, headers)
+    segments = split_email(body, low[len(subject) + 1:], sender_email)
+    decision = decide(subject, segments.new, sender_email, headers)
     now = f"{_SUBJECT_PREFIX.sub('', subject)}\n{segments.new}"
     now_low = now.lower()
-    score = 0 if auto else urgency_score(now, now_low)
+    auto, score = decision.auto_reply, decision.urgency
     by_currency: dict[str, float] = {}
     for a in entities.amounts:
         by_currency[a["currency"]] = round(by_currency.get(a["currency"], 0.0) + a["value"], 2)
@@ -276,9 +406,9 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
         patterns.append("cancellation_risk")
     return Phase1Result(
         entities=entities.as_dict(),
-        workflow_state="START_POINT" if auto else workflow_state(now, now_low),
+        workflow_state=decision.state,
         urgency_score=score,
-        priority="low" if auto else priority_for(score, is_quiet(segments.new)),
+        priority=decision.priority,
         financial_impact=by_currency.get("USD", 0.0),
         key_phrases=[p for p, rx in _KEY_PHRASES if p in now_low and rx.search(now)],
         sender_category=(senders or load_senders()).category(sender_email),

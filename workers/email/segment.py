@@ -120,8 +120,27 @@ class Segments:
     quoted: str     # replies and forwards below it, with their headers, signatures and footers
 
 
-def split_email(body: str, low: str | None = None) -> Segments:
-    """`low`: body.lower() if the caller has it."""
+# Local parts that name a role, not a person: no signature line to look for.
+_ROLE_WORDS = frozenset({"info", "sales", "support", "service", "services", "noreply", "reply", "orders", "order",
+                         "accounts", "admin", "office", "team", "mail", "contact", "hello", "billing", "purchasing",
+                         "einkauf", "verkauf", "vertrieb", "compras", "achats", "acquisti", "inkoop", "helpdesk",
+                         "servicedesk", "customer", "customerservice", "logistics", "finance", "not", "notifications"})
+
+
+def _name_line(low: str, sender_email: str, start: int, end: int) -> int | None:
+    """Where a short line holding the sender's name (from the address: "l.murphy" -> "murphy") starts: a signature
+    without a sign-off ("Can you send a quote? Cheers,\nLachlan Murphy\nIT Coordinator")."""
+    local = sender_email.split("@", 1)[0].lower()
+    names = [t for t in re.split(r"[._+-]+", local) if len(t) >= 3 and t.isalpha() and t not in _ROLE_WORDS]
+    if not names:
+        return None
+    rx = re.compile(r"\n[ \t]*(?:[^\n]{0,30}[^\w\n])?(?:" + "|".join(map(re.escape, names)) + r")(?![\w@.])[^\n@]{0,30}(?![^\n])")
+    m = rx.search("\n" + low, start, end + 1)
+    return m.start() if m else None
+
+
+def split_email(body: str, low: str | None = None, sender_email: str = "") -> Segments:
+    """`low`: body.lower() if the caller has it; `sender_email`: to find a signature that has no sign-off."""
     low = body.lower() if low is None else low
     end = QUOTE_START.start(body, low)
     end = len(body) if end is None else end
@@ -133,6 +152,11 @@ def split_email(body: str, low: str | None = None) -> Segments:
     if sig is not None and not body[:sig].strip():  # the sign-off is all there is: it is the message
         line_end = body.find("\n", sig + 1)
         sig = SIGNATURE_START.start(body, low, line_end, head_end) if line_end > 0 else None
+    if sender_email and len(low) == len(body):
+        first_line = body.find("\n")
+        named = _name_line(low, sender_email, max(first_line, 0) + 1, head_end if sig is None else sig)
+        if named is not None and body[:named].strip():
+            sig = named
     new_end = head_end if sig is None else sig
     return Segments(body[:new_end].strip(), body[new_end:head_end].strip(), body[head_end:end].strip(),
                     body[end:])
@@ -159,9 +183,6 @@ AUTO_BODY = re.compile(
     r"\b(?:(?:i\s+am|i'm|i\s+will\s+be|currently)\s+(?:currently\s+)?(?:out\s+of\s+(?:the\s+)?office|away|on\s+"
     r"(?:annual\s+|parental\s+|sick\s+)?(?:leave|holiday|vacation|pto))"
     r"|out\s+of\s+(?:the\s+)?office\s+(?:until|from|through|till)|limited\s+access\s+to\s+(?:my\s+)?e-?mail"
-    r"|this\s+is\s+an\s+automat(?:ed|ic)\s+(?:reply|response|message|notification|acknowledge?ment)"
-    r"|(?:we\s+have|we've)\s+received\s+your\s+(?:request|e-?mail|message|inquiry|enquiry|ticket)"
-    r"|do\s+not\s+reply\s+to\s+this\s+(?:e-?mail|message)|(?:please\s+)?do\s+not\s+respond\s+to\s+this"
     r"|ich\s+bin\s+(?:bis|vom|ab|derzeit|zurzeit)\b[^.\n]{0,60}(?:nicht\s+im\s+büro|abwesend|urlaub|nicht\s+erreichbar)"
     r"|(?:bin|befinde\s+mich)\s+(?:derzeit\s+|zurzeit\s+)?(?:nicht\s+im\s+büro|im\s+urlaub|abwesend)"
     r"|je\s+suis\s+(?:actuellement\s+)?(?:absent|en\s+congé)|estoy\s+(?:fuera\s+de\s+la\s+oficina|de\s+vacaciones)"
@@ -178,6 +199,26 @@ _AUTO_BODY_HINTS = ("office", "away", "leave", "holiday", "vacation", "automat",
                     "férias", "ausente", "semester", "ledig", "borta", "urlopie", "biurem", " pto")
 
 
+# Automatic acknowledgements: "we have received your request", "this is an automated response".
+ACK_BODY = re.compile(
+    r"\b(?:this\s+is\s+an\s+automat(?:ed|ic)\s+(?:reply|response|message|acknowledge?ment|confirmation)"
+    r"|(?:we\s+have|we've)\s+received\s+your\s+(?:request|e-?mail|message|inquiry|enquiry)"
+    r"|your\s+(?:request|ticket|case)\s+(?:has\s+been|was)\s+(?:received|logged|created|opened)"
+    r"|wir\s+haben\s+ihre\s+(?:anfrage|nachricht|e-?mail)\s+erhalten|nous\s+avons\s+bien\s+reçu\s+votre"
+    r"|hemos\s+recibido\s+su|abbiamo\s+ricevuto\s+la\s+sua|wij\s+hebben\s+uw\s+\w+\s+ontvangen"
+    r"|recebemos\s+a\s+sua)",
+    re.IGNORECASE,
+)
+
+
+def is_out_of_office(subject: str, new_text: str) -> bool:
+    """An out-of-office reply, by its subject or what its new text says."""
+    if AUTO_SUBJECT.search(subject):
+        return True
+    low = new_text.lower()
+    return any(h in low for h in _AUTO_BODY_HINTS) and AUTO_BODY.search(new_text) is not None
+
+
 def is_auto_reply(subject: str, new_text: str, headers: Mapping[str, str] | None = None) -> bool:
     """An out-of-office reply or an automatic acknowledgement: by its headers (RFC 3834 `Auto-Submitted` and the
     others mail systems set), else by its subject, else by what its new text says."""
@@ -185,7 +226,8 @@ def is_auto_reply(subject: str, new_text: str, headers: Mapping[str, str] | None
         test = _AUTO_HEADERS.get(name.lower())
         if test is not None and test(value):
             return True
-    if AUTO_SUBJECT.search(subject):
+    if is_out_of_office(subject, new_text):
         return True
     low = new_text.lower()
-    return any(h in low for h in _AUTO_BODY_HINTS) and AUTO_BODY.search(new_text) is not None
+    return ("received" in low or "automat" in low or "erhalten" in low or "reçu" in low or "recib" in low
+            or "ricevut" in low or "ontvangen" in low or "recebemos" in low) and ACK_BODY.search(new_text) is not None

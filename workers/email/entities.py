@@ -275,7 +275,7 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
         except phonenumbers.NumberParseException:
             continue
         if candidate.country_code == 1:
-            if _nanp_shape(candidate.national_number) and not candidate.italian_leading_zero:
+            if _nanp_shape(candidate.national_number or 0) and not candidate.italian_leading_zero:
                 number = candidate
                 break
         elif phonenumbers.is_valid_number(candidate):

@@ -15,7 +15,7 @@ from typing import Any
 from workers.email.entities import extract_entities
 from workers.email.locales import LocaleTable, load_locales
 from workers.email.parts import PartCatalogue, load_parts
-from workers.email.segment import is_auto_reply, is_out_of_office, split_email
+from workers.email.segment import is_acknowledgement, is_auto_reply, is_out_of_office, split_email
 
 RULES_VERSION = "phase1-2026.12"
 SENDERS_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "email_senders.toml"
@@ -62,8 +62,8 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "reklamation", "retour", "renvoyer", "remboursement", "avoir", "défectueux", "endommagé", "endommagés",
         "devolución", "devolver", "reembolso", "defectuoso", "dañado", "garantía", "reso", "rimborso", "difettoso",
         "danneggiato", "guasto", "garanzia", "terugsturen", "terugbetaling", "defect", "beschadigd", "devolução",
-        "defeituoso", "danificado", "garantia", "retur", "återbetalning", "trasig", "zwrot", "reklamacja",
-        "uszkodzony",
+        "defeituoso", "defeito", "troca", "danificado", "garantia", "retur", "återbetalning", "trasig", "zwrot",
+        "reklamacja", "uszkodzony",
     ),
     "SHIPPING": (
         "ship", "ships", "shipped", "shipping", "shipment", "shipments", "tracking", "track", "delivery",
@@ -104,14 +104,15 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
 STRONG_PHRASES: dict[str, tuple[str, ...]] = {
     "RETURNS": (
         r"return authori[sz]ation", r"rma (?:request|number|for)", r"need (?:an? )?rma", r"arrived (?:damaged|broken)",
-        r"(?:doa|dead on arrival)", r"send (?:it|them|the \w+) back", r"warranty (?:claim|replacement)",
+        r"(?:doa|dead on arrival)", r"send (?:\w+ ){0,2}back", r"warranty (?:claim|replacement)",
         r"(?:advance|warranty) replacement", r"credit (?:for|note for)",
     ),
     "SHIPPING": (
         r"delivery date", r"tracking (?:number|no|info|link)", r"out for delivery", r"delivery attempt",
         r"(?:has|have|was|were|been) (?:not )?delivered", r"(?:not|never) (?:arrived|been delivered|shown up)",
         r"(?:hasn't|haven't|has not|have not|didn't|did not) (?:arrived|received|shown up|turned up)",
-        r"when (?:will|can|do|does)\b.{0,40}\b(?:ship|arrive|deliver|be delivered)", r"is (?:now )?(?:on its way|in transit)",
+        r"when (?:will|can|do|does)\b.{0,40}\b(?:ship|arrive|deliver|be delivered)",
+        r"is (?:now )?(?:on its way|in transit)",
         r"wann kommt", r"liefertermin", r"nicht (?:da|angekommen|eingetroffen|geliefert)", r"previsão de entrega",
         r"fecha de entrega", r"data di consegna", r"date de livraison", r"nog niet ontvangen", r"ist unterwegs",
         r"partial (?:delivery|shipment)", r"teillieferung", r"faltam", r"still missing",
@@ -121,7 +122,7 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"close (?:this|it) (?:one )?out", r"can be closed", r"has been resolved", r"issue (?:is )?resolved",
         r"all set\b", r"all good\b", r"we're good", r"we are good", r"back up(?: and running)?",
         r"(?:is |are )?working (?:fine|again|perfectly|now)", r"works (?:fine|again|now)",
-        r"(?:received|got) (?:the |all |everything|it|them|in full|today|this morning|complete)",
+        r"(?:received|got) (?:the goods|all |everything|them|in full|today|this morning|complete)",
         r"(?:arrived|showed up|turned up) (?:this morning|today|at|safely|in good|complete|fine)",
         r"(?:arrived|showed up|turned up)\.", r"received (?:and|in full)", r"shows on our statement",
         r"(?:released|sent|made) (?:the )?payment", r"payment (?:released|sent|made|done)",
@@ -137,6 +138,7 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"quote (?:on|for)", r"best price", r"(?:migliore|vostra) offerta", r"richiesta (?:di )?offerta",
         r"angebot (?:für|über)", r"bitte um (?:ein )?angebot", r"demande de (?:devis|prix)", r"solicitud de cotización",
         r"extend (?:it|the quote)", r"sharpen the pencil", r"pricing approval", r"can you (?:do|beat|match)",
+        r"(?:see|find|attached(?: is)?) (?:our |the |your |my )?(?:updated |revised )?(?:quote|quotation|offer)",
     ),
     "ORDER_MANAGEMENT": (
         r"(?:please find |attached is |attached |enclosed )(?:our |the )?(?:po|purchase order|order)",
@@ -144,7 +146,7 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:new|sent you a new) purchase order", r"order (?:acknowledg(?:e)?ment|confirmation)",
         r"thank you for your order", r"segue em anexo o pedido", r"w załączeniu (?:przesyłam )?zamówienie",
         r"in allegato (?:il )?(?:nostro )?ordine", r"ci-joint (?:notre )?(?:bon de )?commande",
-        r"anbei (?:unsere )?bestellung", r"cancel (?:po|the order|order)", r"umstellen", r"end-of-life",
+        r"anbei (?:erhalten sie )?(?:unsere )?bestellung", r"cancel (?:po|the order|order)",
     ),
     "IN_PROGRESS": (
         r"any (?:update|news|progress)", r"update on", r"following up", r"follow(?:ing)? up on", r"chasing",
@@ -183,15 +185,19 @@ URGENT = _phrases(
     "urgent", "urgently", "asap", "a.s.a.p", "as soon as possible", "immediately", "right away", "by eod",
     "end of day", "by cob", "expedite", "expedited", "rush", "escalat*", "penalty", "penalties", "emergency",
     "top priority", "high priority", "time-sensitive", "time sensitive", "dringend", "eilig", "sofort",
-    "schnellstmöglich", "vertragsstrafe", "urgente", "urgence", "en urgence", "immédiatement", "inmediato",
-    "de inmediato", "subito", "spoed", "brådskande", "pilne", "pilnie",
+    "schnellstmöglich", "so schnell wie möglich", "vertragsstrafe", "urgente", "urgence", "en urgence",
+    "immédiatement", "au plus vite", "dès que possible", "inmediato", "de inmediato", "lo antes posible", "subito",
+    "il prima possibile", "spoed", "zo snel mogelijk", "o mais rápido possível", "brådskande", "pilne", "pilnie",
+    "jak najszybciej",
 )
 # A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
 DEADLINE = re.compile(
     r"(?<!\w)(?:need\w*|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per|voor"
     r"|até|do|get|ship|send|deliver\w*)\s+(?:\w+\s+){0,4}?(?:today|tomorrow|tonight|eod|heute|morgen früh|demain"
     r"|aujourd'hui|hoy|mañana|oggi|domani|vandaag|morgen|hoje|amanhã|dzisiaj|jutro)(?!\w)"
-    r"|(?<!\w)(?:today|tomorrow|hoy|mañana|hoje|oggi|heute)\s*(?:!|please|pls|por favor|bitte)")
+    r"|(?<!\w)(?:today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen)\s*(?:!|please|pls|por favor|bitte)"
+    r"|(?<!\w)(?:today|vandaag|heute|hoy|oggi|hoje|aujourd'hui)\s+(?:\w+\s+)?(?:nodig|benötigt|needed|necesario"
+    r"|necessario|nécessaire|brauchen)(?!\w)")
 # A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
 QUIET = _phrases(
     "fyi", "for your information", "for your records", "for your information and records", "no action needed",
@@ -209,7 +215,8 @@ REQUEST = re.compile(
     r"|favor)(?!\w)")
 # Automated senders and notices: they need no action from the mailbox (a carrier's "out for delivery").
 NOTIFICATION = re.compile(r"(?<!\w)(?:do not reply|don't reply|please do not reply|no-?reply|do_not_reply"
-                          r"|this (?:is an? )?(?:automated|automatic|system-generated)|nicht (?:auf diese|darauf) antworten"
+                          r"|this (?:is an? )?(?:automated|automatic|system-generated)"
+                          r"|nicht (?:auf diese|darauf) antworten"
                           r"|ne pas répondre|no responda|non rispondere|niet beantwoorden)")
 _NOREPLY_SENDER = re.compile(r"^(?:no-?reply|do[-_]?not[-_]?reply|noreply|notifications?|mailer-daemon|postmaster"
                              r"|auto|alerts?|mcinfo|info-?serve|tracking)[\w.+-]*@", re.IGNORECASE)
@@ -322,7 +329,9 @@ def is_quiet(new_text: str, lower: str | None = None) -> bool:
         return True
     if REQUEST.search(low):
         return False
-    return QUIET.search(low) is not None or THANKS.search(low) is not None or not low.strip()
+    if QUIET.search(low) is not None or not low.strip():
+        return True
+    return len(low) <= 200 and THANKS.search(low) is not None  # a thanks, not a long message ending in thanks
 
 
 def is_notification(sender_email: str, new_low: str) -> bool:
@@ -348,8 +357,8 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
     clean_subject = _SUBJECT_PREFIX.sub("", subject)
     new_low, subject_low = new_text.lower(), clean_subject.lower()
     auto = is_auto_reply(subject, new_text, headers)
-    if is_out_of_office(subject, new_text):
-        return Decision("START_POINT", 0, "low", True)
+    if is_out_of_office(subject, new_text) or (auto and is_acknowledgement(subject, new_text, headers)):
+        return Decision("START_POINT", 0, "low", True)  # "out of office", "your ticket has been opened"
     quiet = is_quiet(new_text, new_low)
     own = workflow_scores(new_low)
     if quiet and not own:
@@ -358,7 +367,7 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
         scores = workflow_scores(new_low, subject_low, 0.5 if reply else 1.0)
         state = (max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s))) if scores
                  else "START_POINT")
-    closing = state == "COMPLETION"
+    closing = state == "COMPLETION" and own.get("COMPLETION", 0.0) >= 3  # said outright, not one weak word
     score = urgency_score(new_text if closing else f"{clean_subject}\n{new_text}")
     if auto or closing or is_notification(sender_email, new_low):
         return Decision(state, 0 if auto else score, "low", auto)

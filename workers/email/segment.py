@@ -134,7 +134,8 @@ def _name_line(low: str, sender_email: str, start: int, end: int) -> int | None:
     names = [t for t in re.split(r"[._+-]+", local) if len(t) >= 3 and t.isalpha() and t not in _ROLE_WORDS]
     if not names:
         return None
-    rx = re.compile(r"\n[ \t]*(?:[^\n]{0,30}[^\w\n])?(?:" + "|".join(map(re.escape, names)) + r")(?![\w@.])[^\n@]{0,30}(?![^\n])")
+    rx = re.compile(r"\n[ \t]*(?:[^\n]{0,30}[^\w\n])?(?:" + "|".join(map(re.escape, names))
+                    + r")(?![\w@.])[^\n@]{0,30}(?![^\n])")
     m = rx.search("\n" + low, start, end + 1)
     return m.start() if m else None
 
@@ -206,9 +207,20 @@ ACK_BODY = re.compile(
     r"|your\s+(?:request|ticket|case)\s+(?:has\s+been|was)\s+(?:received|logged|created|opened)"
     r"|wir\s+haben\s+ihre\s+(?:anfrage|nachricht|e-?mail)\s+erhalten|nous\s+avons\s+bien\s+reçu\s+votre"
     r"|hemos\s+recibido\s+su|abbiamo\s+ricevuto\s+la\s+sua|wij\s+hebben\s+uw\s+\w+\s+ontvangen"
-    r"|recebemos\s+a\s+sua)",
+    r"|recebemos\s+a\s+sua"
+    r"|(?:case|ticket|incident|request)\s+(?:\w+\s+)?(?:has\s+been|was)\s+(?:created|opened|logged|received)"
+    r"|opened\s+on\s+your\s+behalf|unter\s+der\s+ticketnummer|eingangsbestätigung|accusé\s+de\s+réception)",
     re.IGNORECASE,
 )
+
+
+def is_acknowledgement(subject: str, new_text: str, headers: Mapping[str, str] | None = None) -> bool:
+    """An automatic reply that only says a message arrived or a ticket was opened (RFC 3834 "auto-replied",
+    or the words of one)."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "auto-submitted" and value.strip().lower() == "auto-replied":
+            return True
+    return ACK_BODY.search(subject) is not None or ACK_BODY.search(new_text) is not None
 
 
 def is_out_of_office(subject: str, new_text: str) -> bool:

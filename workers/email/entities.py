@@ -54,6 +54,16 @@ PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{
 # SAP's default number range for purchase orders: ten digits from 4500000000. A customer's PO wherever it stands
 # (the distributor's own order numbers are in other ranges).
 PO_SAP = re.compile(r"(?<![\w/.,-])45\d{8}(?![\w/-]|[.,]\d)")
+# The words (letters only) at least one of which each rule's matches contain.
+_PO_WORDS = frozenset({"po", "pos", "p", "purchase", "bestellung", "bestellnummer", "bestell", "bestellnr", "commande",
+                       "orden", "pedido", "ordem", "ordine", "inkooporder", "inkoopordernummer", "inkoopnummer",
+                       "inköpsorder", "zamówienie", "zamówienia", "oc", "bestelnummer"})
+_QUOTE_WORDS = frozenset({"quote", "quotes", "quotation", "offer", "angebot", "angebotsnummer", "angebots", "devis",
+                          "offerta", "cotización", "cotizacion", "presupuesto", "offerte", "orçamento", "cotação",
+                          "oferta", "rfq", "offert", "q", "qt", "quo"})
+_CASE_WORDS = frozenset({"case", "cases", "ticket", "tickets", "incident", "request", "sr", "störung", "ticketnummer",
+                         "fall", "fallnummer", "vorgang", "vorgangsnummer", "caso", "incidencia", "chamado", "dossier",
+                         "ärende", "zgłoszenie", "reclamo", "réclamation", "inc", "ritm", "cs", "tkt", "cas"})
 _PO_HINTS = ("po", "p.o", "p/o", "purchase", "bestell", "commande", "compra", "acquisto", "inkoop", "inköp",
              "zamówi", "oc")
 
@@ -348,6 +358,8 @@ class _Extractor:
     def __init__(self, text: str, low: str, locale: Locale, parts: PartCatalogue | None, received: date | None):
         self.text, self.low, self.locale, self.parts, self.received = text, low, locale, parts, received
         self.scan = low if len(low) == len(text) else _same_length_lower(text)
+        # The words of the text (letters only): a rule whose cue words are all absent is not run at all.
+        self.words = frozenset(_LETTERS.findall(self.scan))
         self._regions: tuple[str, ...] | None = None
         self.e = Entities()
         self.taken: list[tuple[int, int]] = []
@@ -357,6 +369,9 @@ class _Extractor:
 
     def claim(self, s: int, t: int) -> None:
         self.taken.append((s, t))
+
+    def has_word(self, words: frozenset[str]) -> bool:
+        return not self.words.isdisjoint(words)
 
     def has(self, hints: tuple[str, ...]) -> bool:
         low = self.low
@@ -395,21 +410,21 @@ class _Extractor:
                 if self.free(*m.span()) and not _OTHER_ID_BEFORE.search(text, max(0, m.start() - 25), m.start()):
                     _add(self.e.po_numbers, m.group(0))
                     self.claim(*m.span())
-        if self.has(_QUOTE_HINTS):
+        if self.has_word(_QUOTE_WORDS):
             for m in QUOTE_BARE.finditer(text):
                 if self.free(*m.span()):
                     _add(self.e.quote_numbers, m.group(1).upper())
                     self.claim(*m.span())
-        if self.has(_CASE_HINTS):
+        if self.has_word(_CASE_WORDS):
             for m in CASE_BARE.finditer(text):
                 if self.free(*m.span()):
                     _add(self.e.case_numbers, m.group(1).upper())
                     self.claim(*m.span())
-        if self.has(_PO_HINTS):
+        if self.has_word(_PO_WORDS):
             self.cued(PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
-        if self.has(_QUOTE_HINTS):
+        if self.has_word(_QUOTE_WORDS):
             self.cued(QUOTE, self.e.quote_numbers)
-        if self.has(_CASE_HINTS):
+        if self.has_word(_CASE_WORDS):
             self.cued(CASE, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
 
     def cued(self, rule: re.Pattern[str], into: list[str], *, po: bool = False,
@@ -618,7 +633,7 @@ class _Extractor:
                     self.claim(*m.span())
         if self.received is not None and ("/" in text or "." in text or "-" in text):
             self.short_dates(text)
-        if any(h in low for h in _MONTH_HINTS):
+        if self.has_word(_MONTH_WORDS):
             for rx, month_group, day_group in ((DATE_DMY, 2, 1), (DATE_MDY, 1, 2)):
                 for m in rx.finditer(text):
                     if not self.free(*m.span()):
@@ -718,7 +733,8 @@ _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk
 _QTY_HINTS = ("x", "\u00d7", "pc", "pz", "stk", "stück", "unit", "ea", "szt", "st.", "ud", "un", "stuks", "pièces")
 _CODE = re.compile(r"(?:of\s+)?([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
 _LINE_END_CODE = re.compile(r"[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)\)?[ \t.]*$")
-_MONTH_HINTS = tuple(sorted({m[:3] for m in MONTHS}))
+_MONTH_WORDS = frozenset(MONTHS)
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 def extract_entities(text: str, lower: str | None = None, *, locale: Locale = US, parts: PartCatalogue | None = None,

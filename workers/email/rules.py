@@ -157,8 +157,18 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
     ),
 }
 _STATE_ORDER = ("COMPLETION", "IN_PROGRESS", "RETURNS", "SHIPPING", "QUOTE_PROCESSING", "ORDER_MANAGEMENT")
-WORKFLOW_RULES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
-    (state, _phrases(*WORKFLOW_WORDS[state]),
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _split_words(words: tuple[str, ...]) -> tuple[frozenset[str], re.Pattern[str] | None]:
+    """Single words are looked up in the text's set of words (fast); phrases and words with punctuation by regex."""
+    single = frozenset(w for w in words if _LETTERS.fullmatch(w))
+    multi = [w for w in words if w not in single]
+    return single, (_phrases(*multi) if multi else None)
+
+
+WORKFLOW_RULES: tuple[tuple[str, frozenset[str], re.Pattern[str] | None, re.Pattern[str]], ...] = tuple(
+    (state, *_split_words(WORKFLOW_WORDS[state]),
      re.compile(r"(?<!\w)(?:" + "|".join(STRONG_PHRASES[state]) + r")"))
     for state in _STATE_ORDER)
 # "not received", "noch nicht": a closing phrase after one of these is not one.
@@ -283,23 +293,31 @@ class Phase1Result:
         return dict(vars(self))
 
 
-def workflow_scores(now_low: str, subject_low: str = "", subject_weight: float = 1.0) -> dict[str, float]:
-    """Points per state: distinct words (1) and strong phrases (3) in the new text, and the subject's at
-    `subject_weight` (a reply's subject is the thread's, not this message's). Closing phrases after a negation
+def _points(low: str) -> dict[str, float]:
+    """Points per state in one text: distinct words (1) and strong phrases (3); closing phrases after a negation
     ("not received") do not count."""
+    words = set(_LETTERS.findall(low))
     scores: dict[str, float] = {}
-    for state, words, strong in WORKFLOW_RULES:
-        points = 0.0
-        for text, weight in ((now_low, 1.0), (subject_low, subject_weight)):
-            if not text or not weight:
+    for state, single, multi, strong in WORKFLOW_RULES:
+        points = float(len(single & words))
+        if multi is not None:
+            points += len(set(multi.findall(low)))
+        for m in strong.finditer(low):
+            if state == "COMPLETION" and _NEGATED.search(low, max(0, m.start() - 30), m.start()):
                 continue
-            points += weight * len(set(words.findall(text)))
-            for m in strong.finditer(text):
-                if state == "COMPLETION" and _NEGATED.search(text, max(0, m.start() - 30), m.start()):
-                    continue
-                points += 3 * weight
+            points += 3
         if points:
             scores[state] = points
+    return scores
+
+
+def workflow_scores(now_low: str, subject_low: str = "", subject_weight: float = 1.0) -> dict[str, float]:
+    """Points per state of the new text, plus the subject's at `subject_weight` (a reply's subject is the
+    thread's, not this message's)."""
+    scores = _points(now_low)
+    if subject_low and subject_weight:
+        for state, points in _points(subject_low).items():
+            scores[state] = scores.get(state, 0.0) + subject_weight * points
     return scores
 
 
@@ -360,11 +378,14 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
     if is_out_of_office(subject, new_text) or (auto and is_acknowledgement(subject, new_text, headers)):
         return Decision("START_POINT", 0, "low", True)  # "out of office", "your ticket has been opened"
     quiet = is_quiet(new_text, new_low)
-    own = workflow_scores(new_low)
+    own = _points(new_low)
     if quiet and not own:
         state = "START_POINT"
     else:
-        scores = workflow_scores(new_low, subject_low, 0.5 if reply else 1.0)
+        scores = dict(own)
+        weight = 0.5 if reply else 1.0
+        for s, points in _points(subject_low).items():
+            scores[s] = scores.get(s, 0.0) + weight * points
         state = (max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s))) if scores
                  else "START_POINT")
     closing = state == "COMPLETION" and own.get("COMPLETION", 0.0) >= 3  # said outright, not one weak word

@@ -603,7 +603,7 @@ class _Extractor:
 
     # -- dates
     def dates(self) -> None:
-        text, low, e = self.scan, self.low, self.e
+        text, e = self.scan, self.e
         if "-" in text:
             for m in DATE_ISO.finditer(text):
                 iso = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))

@@ -109,7 +109,8 @@ async def _process(job: Job, data: EmailJob, settings: EmailSettings) -> dict[st
     timings: dict[str, float] = {}
     for e in data.emails:
         t0 = time.perf_counter()
-        phase1[e.id] = analyse(e.subject, e.body, e.sender_email, senders).as_dict()
+        phase1[e.id] = analyse(e.subject, e.body, e.sender_email, senders, received_at=e.received_at,
+                               headers=e.headers).as_dict()
         timings[e.id] = round((time.perf_counter() - t0) * 1000, 3)
     job.progress({"phase": 1, "emails": len(rows)})
 

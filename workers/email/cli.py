@@ -33,7 +33,7 @@ def _documents(text: str) -> Iterator[tuple[str, Any]]:
         if line.strip():
             try:
                 yield f"line {n}", json.loads(line)
-            except ValueError as e:
+            except json.JSONDecodeError as e:
                 raise InputError(f"line {n}: not JSON ({e.msg} at column {e.colno})") from None
 
 
@@ -51,7 +51,7 @@ def _emails(where: str, value: Any) -> Iterator[tuple[str, Any]]:
 
 
 def read_emails(text: str) -> list[Email]:
-    out = []
+    out: list[Email] = []
     for where, doc in _documents(text):
         for place, raw in _emails(where, doc):
             if not isinstance(raw, dict):

@@ -25,7 +25,7 @@ from typing import Any
 import phonenumbers
 
 from workers.email.locales import Locale
-from workers.email.parts import TOKEN, PartCatalogue
+from workers.email.parts import TOKEN, PartCatalogue, load_parts
 
 US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 
@@ -740,7 +740,7 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 def extract_entities(text: str, lower: str | None = None, *, locale: Locale = US, parts: PartCatalogue | None = None,
                      received: date | None = None) -> Entities:
     """`lower`: text.lower() if the caller has it; `locale`: the sender's (day-first dates, decimal commas, what
-    "$" means, the country of national phone numbers); `parts`: the catalogue (workers.email.parts.load_parts);
+    "$" means, the country of national phone numbers); `parts`: the catalogue (default config/email_parts.toml);
     `received`: the email's date, for dates written without a year."""
     low = text.lower() if lower is None else lower
-    return _Extractor(text, low, locale, parts, received).run()
+    return _Extractor(text, low, locale, parts or load_parts(), received).run()

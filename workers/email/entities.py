@@ -187,15 +187,16 @@ MONTHS = {name: num for num, names in _MONTH_NAMES.items() for name in names.spl
 _AMBIGUOUS_MONTHS = frozenset({"out", "set", "mar", "gen", "ago", "dic", "lug", "ott", "dez", "fev", "giu"})
 _MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
 DATE_ISO = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
-DATE_YMD = re.compile(r"(?<![\d/.])(\d{4})([/.])(\d{1,2})\2(\d{1,2})(?![\d/]|\.\d)")
-DATE_NUM = re.compile(r"(?<![\w/.:-])(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?![\w/:-]|[.,]\d)")
 DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?![\d:.]\d|\d)"
                       r"(?:,?\s+(\d{4})(?!\d))?")
 DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?"
                       r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-)(?:de\s+)?(\d{4}|\d{2})(?![\d:]))?")
-# A day and month without a year: "6/27", "15/09", "25.06." (a German date ends with its dot), "23-06". Fractions
-# ("1/2 of the pallets") and decimals are no dates: a form that is not zero-padded needs a date word before it.
-DATE_SHORT = re.compile(r"(?<![\w/.:,$€£-])(\d{1,2})([./-])(\d{1,2})(\.)?(?![\w/:%-]|[.,]?\d)")
+# Every numeric date in one scan: year-month-day, day.month.year, month/day/year, day and month alone.
+DATE_DIGITS = re.compile(r"(?<![\w/.:,$€£-])(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?")
+_NOT_AFTER_DATE = re.compile(r"[\w/:-]|[.,]\d")
+_NOT_AFTER_SHORT = re.compile(r"[\w/:%-]|[.,]?\d")
+# A day and month without a year ("6/27", "15/09", "25.06.", "23-06") that is not zero-padded and has no trailing dot
+# needs a date word before it: "1/2 of the pallets" is no date.
 _DATE_CUE_BEFORE = re.compile(
     r"(?:\b(?:by|on|until|till|til|before|after|from|to|due|eta|etd|date|dated|deadline|expires?|expired\s+on|"
     r"through|thru|since|for|than|mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday"
@@ -460,7 +461,11 @@ class _Extractor:
         kinds: dict[int, tuple[str, str | None]] = {}
         currency: str | None = None  # of the table's priced columns: its totals lines below are in it too
         for line in lines:
-            cells = [c for c in _CELL_SPLIT.split(line.strip().strip("|")) if c != ""]
+            stripped = line.strip()
+            if "|" in stripped or "\t" in stripped or "  " in stripped:  # else one cell: no regex split needed
+                cells = [c for c in _CELL_SPLIT.split(stripped.strip("|")) if c != ""]
+            else:
+                cells = [stripped] if stripped else []
             if len(cells) >= 2:
                 found = self._column_kinds(cells)
                 if found:
@@ -604,35 +609,9 @@ class _Extractor:
     # -- dates
     def dates(self) -> None:
         text, e = self.scan, self.e
-        if "-" in text:
-            for m in DATE_ISO.finditer(text):
-                iso = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-                if iso:
-                    _add(e.dates, iso)
-                    self.claim(*m.span())
-        if "/" in text or "." in text:
-            for m in DATE_YMD.finditer(text):
-                y = _year(m.group(1))
-                iso = _iso(y, int(m.group(3)), int(m.group(4))) if y else None
-                if iso:
-                    _add(e.dates, iso)
-                    self.claim(*m.span())
         if "/" in text or "." in text or "-" in text:
-            for m in DATE_NUM.finditer(text):
-                if not self.free(*m.span()) or _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
-                    continue
-                a, sep, b, y = int(m.group(1)), m.group(2), int(m.group(3)), _year(m.group(4))
-                if y is None:
-                    continue
-                day_first = self.locale.day_first or sep == "." or a > 12
-                if b > 12 and a <= 12:
-                    day_first = False
-                iso = _iso(y, b, a) if day_first else _iso(y, a, b)
-                if iso:
-                    _add(e.dates, iso)
-                    self.claim(*m.span())
-        if self.received is not None and ("/" in text or "." in text or "-" in text):
-            self.short_dates(text)
+            for m in DATE_DIGITS.finditer(text):
+                self.numeric_date(m, text)
         if self.has_word(_MONTH_WORDS):
             for rx, month_group, day_group in ((DATE_DMY, 2, 1), (DATE_MDY, 1, 2)):
                 for m in rx.finditer(text):
@@ -663,25 +642,66 @@ class _Extractor:
                 _add(self.e.dates, other)
                 self.claim(*r.span())
 
-    def short_dates(self, text: str) -> None:
-        for m in DATE_SHORT.finditer(text):
-            if not self.free(*m.span()) or _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
-                continue
-            first, sep, second, trailing_dot = m.group(1), m.group(2), m.group(3), m.group(4)
-            if sep == "." and not trailing_dot and not (len(second) == 2 and second[0] == "0"):
-                continue  # "1.50" is a number; "25.06." and "25.06" (zero-padded month) are dates
-            padded = len(first) == 2 and len(second) == 2 and (first[0] == "0" or second[0] == "0")
-            if not (padded or trailing_dot or _DATE_CUE_BEFORE.search(text, max(0, m.start() - 24), m.start())):
-                continue
-            a, b = int(first), int(second)
-            day_first = self.locale.day_first or sep == "." or a > 12
-            if b > 12 and a <= 12:
-                day_first = False
-            day, month = (a, b) if day_first else (b, a)
-            iso = _nearest(month, day, self.received) if 1 <= month <= 12 else None
-            if iso:
-                _add(self.e.dates, iso)
-                self.claim(*m.span())
+    def numeric_date(self, m: re.Match[str], text: str) -> None:
+        """One candidate of DATE_DIGITS: ISO 2025-06-17 (also in timestamps), 2025/06/17, 17.06.2025, 6/17/25 by the
+        sender's convention, or a day and month without a year (6/27, 15/09, 25.06.) in the year nearest the email's
+        date. Fractions, decimals and version numbers are none."""
+        first, sep, second, third = m.group(1), m.group(2), m.group(3), m.group(4)
+        end = m.end()
+        after = text[end:end + 2]
+        if len(first) == 4:
+            if third is None or len(third) > 2:
+                return
+            if sep == "-":  # ISO: letters may follow (2025-06-17T08:00:00Z)
+                if len(second) != 2 or len(third) != 2 or after[:1].isdigit() or after[:1] == "-":
+                    return
+            elif after[:1].isdigit() or after[:1] == "/" or (after[:1] == "." and after[1:2].isdigit()):
+                return
+            y = _year(first)
+            iso = _iso(y, int(second), int(third)) if y else None
+        elif len(first) > 2:
+            return
+        elif third is not None:
+            if len(third) not in (2, 4) or _NOT_AFTER_DATE.match(after):
+                return
+            if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
+                return
+            y = _year(third)
+            if y is None:
+                return
+            iso = self._day_month(int(first), int(second), sep, y)
+        else:
+            iso = self._short_date(m, text, first, sep, second, after)
+        if iso:
+            _add(self.e.dates, iso)
+            self.claim(m.start(), end + (1 if iso and third is None and after[:1] == "." else 0))
+
+    def _day_month(self, a: int, b: int, sep: str, year: int) -> str | None:
+        day_first = self.locale.day_first or sep == "." or a > 12
+        if b > 12 and a <= 12:
+            day_first = False
+        return _iso(year, b, a) if day_first else _iso(year, a, b)
+
+    def _short_date(self, m: re.Match[str], text: str, first: str, sep: str, second: str, after: str) -> str | None:
+        if self.received is None:
+            return None
+        trailing_dot = after[:1] == "." and not after[1:2].isdigit()
+        rest = after[1:] if trailing_dot else after
+        if _NOT_AFTER_SHORT.match(rest) or (not trailing_dot and after[:1] in ".," and after[1:2].isdigit()):
+            return None
+        if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
+            return None
+        if sep == "." and not trailing_dot and not (len(second) == 2 and second[0] == "0"):
+            return None  # "1.50" is a number; "25.06." and "25.06" (zero-padded month) are dates
+        padded = len(first) == 2 and len(second) == 2 and (first[0] == "0" or second[0] == "0")
+        if not (padded or trailing_dot or _DATE_CUE_BEFORE.search(text, max(0, m.start() - 24), m.start())):
+            return None
+        a, b = int(first), int(second)
+        day_first = self.locale.day_first or sep == "." or a > 12
+        if b > 12 and a <= 12:
+            day_first = False
+        day, month = (a, b) if day_first else (b, a)
+        return _nearest(month, day, self.received) if 1 <= month <= 12 else None
 
     # -- phones
     def phone_regions(self) -> tuple[str, ...]:

@@ -42,6 +42,26 @@ def _word_rule(*words: str) -> Rule:
     return Rule(_words(*words), tuple(w.replace("\\", "").lower() for w in words))
 
 
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+class Phrases:
+    """Whole words or phrases (see _phrases), searched only when the text holds the first word of one of them (a
+    set lookup) or, for prefixes and phrases without letters, the substring: most texts skip the regex scan."""
+
+    def __init__(self, *phrases: str) -> None:
+        self.pattern = _phrases(*phrases)
+        firsts = [(_LETTERS.match(p), p) for p in phrases]
+        prefix = [not m or (p.endswith("*") and m.end() == len(p) - 1) for m, p in firsts]
+        self.words = frozenset(m.group(0) for (m, _), pre in zip(firsts, prefix, strict=True) if m and not pre)
+        self.substrings = tuple(p.rstrip("*") for (_, p), pre in zip(firsts, prefix, strict=True) if pre)
+
+    def findall(self, low: str, words: frozenset[str]) -> list[str]:
+        if words.isdisjoint(self.words) and not any(s in low for s in self.substrings):
+            return []
+        return self.pattern.findall(low)
+
+
 def _phrases(*phrases: str) -> re.Pattern[str]:
     """Whole words or phrases, lower case (the rules run on the lower-cased text); a phrase ending in "*" is a
     prefix ("escalat*": escalate, escalated, escalation)."""
@@ -157,9 +177,6 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
     ),
 }
 _STATE_ORDER = ("COMPLETION", "IN_PROGRESS", "RETURNS", "SHIPPING", "QUOTE_PROCESSING", "ORDER_MANAGEMENT")
-_LETTERS = re.compile(r"[^\W\d_]+")
-
-
 def _split_words(words: tuple[str, ...]) -> tuple[frozenset[str], re.Pattern[str] | None]:
     """Single words are looked up in the text's set of words (fast); phrases and words with punctuation by regex."""
     single = frozenset(w for w in words if _LETTERS.fullmatch(w))
@@ -191,7 +208,7 @@ CRITICAL = re.compile(
     r"|productie (?:ligt )?stil|alle gebruikers|produção parada|linha parada|todos os usuários"
     r"|produktionsstopp|przestój|produkcja stoi|wszyscy użytkownicy"
     r")(?!\w)")
-URGENT = _phrases(
+URGENT = Phrases(
     "urgent", "urgently", "asap", "a.s.a.p", "as soon as possible", "immediately", "right away", "by eod",
     "end of day", "by cob", "expedite", "expedited", "rush", "escalat*", "penalty", "penalties", "emergency",
     "top priority", "high priority", "time-sensitive", "time sensitive", "dringend", "eilig", "sofort",
@@ -208,15 +225,22 @@ DEADLINE = re.compile(
     r"|(?<!\w)(?:today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen)\s*(?:!|please|pls|por favor|bitte)"
     r"|(?<!\w)(?:today|vandaag|heute|hoy|oggi|hoje|aujourd'hui)\s+(?:\w+\s+)?(?:nodig|benötigt|needed|necesario"
     r"|necessario|nécessaire|brauchen)(?!\w)")
+# Substrings one of which every CRITICAL match holds (a cheap test before the scan).
+_CRITICAL_HINTS = ("down", "stop", "halt", "offline", "standstill", "outage", "user", "nobody", "no one", "can't",
+                   "cannot", "safety", "fire", "injur", "still", "steh", "ausgefallen", "betroffen", "arrêt", "panne",
+                   "utilisateurs", "caída", "servicio", "detenida", "parada", "usuarios", "fer", "operai", "utenti",
+                   "stil", "gebruikers", "usuários", "przestój", "stoi", "użytkownicy")
+_DEADLINE_WORDS = frozenset({"today", "tomorrow", "tonight", "eod", "heute", "morgen", "demain", "aujourd", "hui",
+                             "hoy", "mañana", "oggi", "domani", "vandaag", "hoje", "amanhã", "dzisiaj", "jutro"})
 # A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
-QUIET = _phrases(
+QUIET = Phrases(
     "fyi", "for your information", "for your records", "for your information and records", "no action needed",
     "no action required", "no need to", "no rush", "no hurry", "not urgent", "newsletter", "unsubscribe",
     "zur info", "zur kenntnis", "pour info", "pour information", "para su información", "per conoscenza",
     "ter info", "ter informatie", "heads up", "just so you're aware", "sorry for the noise",
 )
-NO_ACTION = _phrases("no action needed", "no action required", "no need to", "nothing to do", "kein handlungsbedarf")
-THANKS = _phrases("thanks", "thank you", "thx", "many thanks", "danke", "vielen dank", "merci", "gracias", "grazie",
+NO_ACTION = Phrases("no action needed", "no action required", "no need to", "nothing to do", "kein handlungsbedarf")
+THANKS = Phrases("thanks", "thank you", "thx", "many thanks", "danke", "vielen dank", "merci", "gracias", "grazie",
                   "bedankt", "dank je", "obrigado", "obrigada", "tack", "dziękuję", "dziękujemy", "got it", "noted",
                   "much appreciated", "appreciated", "cheers")
 REQUEST = re.compile(
@@ -335,21 +359,25 @@ def urgency_score(text: str, lower: str | None = None) -> int:
     word or today/tomorrow deadline (at most 4). Only on the subject and new text: a quoted "urgent" is someone
     else's."""
     low = text.lower() if lower is None else lower
-    critical = len(set(CRITICAL.findall(low)))
-    urgent = len(set(URGENT.findall(low))) + len(DEADLINE.findall(low))
+    words = frozenset(_LETTERS.findall(low))
+    critical = len(set(CRITICAL.findall(low))) if any(h in low for h in _CRITICAL_HINTS) else 0
+    urgent = len(set(URGENT.findall(low, words)))
+    if not words.isdisjoint(_DEADLINE_WORDS):
+        urgent += len(DEADLINE.findall(low))
     return min(URGENCY_CAP, 5 * min(critical, 2) + min(4, 2 * urgent))
 
 
 def is_quiet(new_text: str, lower: str | None = None) -> bool:
     """A message that asks for nothing: "no action needed", or FYI, thanks or a newsletter without a request."""
     low = new_text.lower() if lower is None else lower
-    if NO_ACTION.search(low):
+    words = frozenset(_LETTERS.findall(low))
+    if NO_ACTION.findall(low, words):
         return True
     if REQUEST.search(low):
         return False
-    if QUIET.search(low) is not None or not low.strip():
+    if QUIET.findall(low, words) or not low.strip():
         return True
-    return len(low) <= 200 and THANKS.search(low) is not None  # a thanks, not a long message ending in thanks
+    return len(low) <= 200 and bool(THANKS.findall(low, words))  # a thanks, not a long message ending in thanks
 
 
 def is_notification(sender_email: str, new_low: str) -> bool:

@@ -253,7 +253,7 @@ _PHONE_CUE = re.compile(
     r"(?:tel|tél|phone|ph|mobile|mob|cell|cellphone|fax|call|ring|reach|dial|hotline|telefon|telefono|teléfono"
     r"|telefone|handy|móvil|movil|cel|celular|tlf|t|m|f|p|o|d|direct|office|main|switchboard|whatsapp|mobil"
     r"|portable|numéro|number|nummer|numero|número|at|on|or|au|unter|al|allo|op|pod|no|numer|telefonisch|kom"
-    r"|tlf|puhelin|tel\.|/)\b[^\n\d]{0,12}$",
+    r"|tlf|puhelin|tel\.)\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$",  # "Hotline (24/7): ", "a@b.fr / "
 )
 _NOT_PHONE_CUE = re.compile(
     r"(?:meeting|conference|webinar|access|participant|attendee|host|dial-in\s+pin|event)\s*(?:id|code|number|no\.?)"

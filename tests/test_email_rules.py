@@ -154,3 +154,40 @@ def test_word_gates_never_hide_an_entity(text: str) -> None:
             mock.patch.object(_Extractor, "has", lambda self, hints: True):
         ungated = extract_entities(text, parts=load_parts()).as_dict()
     assert gated == ungated
+
+
+def test_gated_workflow_points_equal_a_plain_scan_on_real_mail() -> None:
+    """Each strong phrase is scanned only when the text holds its required letters, each phrase list only when the
+    text holds a first word: on every email of both corpora the points must be those of plain regex scans."""
+    import re
+
+    from workers.email import rules
+    from workers.email.evaluation import load_rows
+    from workers.email.segment import split_email
+
+    def split(words: tuple[str, ...]) -> tuple[set[str], re.Pattern[str]]:
+        single = {w for w in words if re.fullmatch(r"[^\W\d_]+", w)}
+        multi = [w for w in words if w not in single]
+        return single, rules._phrases(*multi) if multi else re.compile(r"(?!)")
+
+    plain = {state: (*split(rules.WORKFLOW_WORDS[state]),
+                     re.compile(r"(?<!\w)(?:" + "|".join(rules.STRONG_PHRASES[state]) + r")"))
+             for state in rules.WORKFLOW_WORDS}
+
+    def reference(low: str) -> dict[str, float]:
+        out = {}
+        text_words = set(re.findall(r"[^\W\d_]+", low))
+        for state, (single, multi, strong) in plain.items():
+            points = float(len(single & text_words) + len(set(multi.findall(low))))
+            for m in strong.finditer(low):
+                if not (state == "COMPLETION" and rules._NEGATED.search(low, max(0, m.start() - 30), m.start())):
+                    points += 3
+            if points:
+                out[state] = points
+        return out
+
+    root = CORPUS.parent
+    rows = load_rows(CORPUS) + load_rows(root / "email_eval" / "dev.jsonl")
+    for row in rows:
+        for text in (split_email(row["email"]["body"]).new.lower(), row["email"]["subject"].lower()):
+            assert rules._points(text) == reference(text), text[:200]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -177,16 +177,52 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
     ),
 }
 _STATE_ORDER = ("COMPLETION", "IN_PROGRESS", "RETURNS", "SHIPPING", "QUOTE_PROCESSING", "ORDER_MANAGEMENT")
-def _split_words(words: tuple[str, ...]) -> tuple[frozenset[str], re.Pattern[str] | None]:
+def _split_words(words: tuple[str, ...]) -> tuple[frozenset[str], Phrases | None]:
     """Single words are looked up in the text's set of words (fast); phrases and words with punctuation by regex."""
     single = frozenset(w for w in words if _LETTERS.fullmatch(w))
     multi = [w for w in words if w not in single]
-    return single, (_phrases(*multi) if multi else None)
+    return single, (Phrases(*multi) if multi else None)
 
 
-WORKFLOW_RULES: tuple[tuple[str, frozenset[str], re.Pattern[str] | None, re.Pattern[str]], ...] = tuple(
-    (state, *_split_words(WORKFLOW_WORDS[state]),
-     re.compile(r"(?<!\w)(?:" + "|".join(STRONG_PHRASES[state]) + r")"))
+def required_literal(pattern: str) -> str | None:
+    """The longest run of letters every match of `pattern` contains (outside groups, classes, escapes and
+    optional letters), or None: a substring test before the regex scan."""
+    s = re.sub(r"\\.", " ", pattern)
+    s = re.sub(r"\[[^\]]*\]", " ", s)
+    previous = None
+    while previous != s:
+        previous, s = s, re.sub(r"\([^()]*\)(?:[?*+]|\{[^}]*\})?", " ", s)
+    if "|" in s:
+        return None
+    s = re.sub(r"[^\W\d_](?:[?*]|\{0)", " ", s)
+    runs = re.findall(r"[^\W\d_]{3,}", s)
+    return max(runs, key=len) if runs else None
+
+
+class StrongPhrases:
+    """A state's strong phrases as one alternation, scanned with only the phrases whose required letters the text
+    holds: a phrase that cannot match anywhere is left out, so the matches are those of the whole alternation."""
+
+    def __init__(self, phrases: tuple[str, ...]) -> None:
+        self.phrases = phrases
+        self.gates = tuple(required_literal(p) for p in phrases)
+        self._compiled: dict[tuple[int, ...], re.Pattern[str]] = {}
+
+    def finditer(self, low: str) -> Iterator[re.Match[str]]:
+        active = tuple(i for i, gate in enumerate(self.gates) if gate is None or gate in low)
+        if not active:
+            return iter(())
+        rx = self._compiled.get(active)
+        if rx is None:
+            if len(self._compiled) > 512:  # distinct combinations are few; bound the cache anyway
+                self._compiled.clear()
+            rx = self._compiled[active] = re.compile(
+                r"(?<!\w)(?:" + "|".join(self.phrases[i] for i in active) + r")")
+        return rx.finditer(low)
+
+
+WORKFLOW_RULES: tuple[tuple[str, frozenset[str], Phrases | None, StrongPhrases], ...] = tuple(
+    (state, *_split_words(WORKFLOW_WORDS[state]), StrongPhrases(STRONG_PHRASES[state]))
     for state in _STATE_ORDER)
 # "not received", "noch nicht": a closing phrase after one of these is not one.
 _NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
@@ -320,12 +356,12 @@ class Phase1Result:
 def _points(low: str) -> dict[str, float]:
     """Points per state in one text: distinct words (1) and strong phrases (3); closing phrases after a negation
     ("not received") do not count."""
-    words = set(_LETTERS.findall(low))
+    words = frozenset(_LETTERS.findall(low))
     scores: dict[str, float] = {}
     for state, single, multi, strong in WORKFLOW_RULES:
         points = float(len(single & words))
         if multi is not None:
-            points += len(set(multi.findall(low)))
+            points += len(set(multi.findall(low, words)))
         for m in strong.finditer(low):
             if state == "COMPLETION" and _NEGATED.search(low, max(0, m.start() - 30), m.start()):
                 continue

@@ -251,6 +251,8 @@ def _email(args: argparse.Namespace) -> int:
         analyse_file(text, sys.stdout)
     except (OSError, UnicodeDecodeError, InputError) as e:
         return _fail(f"cannot analyse {args.file}: {e}")
+    except ValueError as e:  # a bad email configuration (pydantic, TOML, a part pattern): its file is named
+        return _fail(str(e))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,10 @@ MAIL = {"subject": "URGENT - line 2 down", "body": "Line 2 is down. Please ship 
         "Call 559-555-0134", "sender_email": "c.mendoza@ridgewayfoods.com", "received_at": "2025-06-09T09:02:00-07:00"}
 
 
-def corral(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def corral(*args: str, stdin: str | None = None, env: dict[str, str] | None = None
+           ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pool.cli", *args], input=stdin, capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
+                          cwd=ROOT, timeout=60, env={**os.environ, **(env or {})})
 
 
 def test_analyse_json_lines_from_stdin_and_a_json_file(tmp_path: Path) -> None:
@@ -47,3 +49,19 @@ def test_bad_input_is_named_and_nothing_is_printed(tmp_path: Path) -> None:
     assert res.returncode == 2 and "missing.jsonl" in res.stderr
     res = corral("email", "analyse", "-", stdin="\n")
     assert res.returncode == 2 and "no emails" in res.stderr
+
+
+def test_the_users_own_part_catalogue_and_a_broken_one(tmp_path: Path) -> None:
+    """`corral email analyse` reads the configuration the workers use: a shop's own part format is found; a broken
+    pattern stops the run naming the file and the pattern."""
+    parts = tmp_path / "parts.toml"
+    parts.write_text("cues = []\n[[formats]]\nvendor = 'our shop'\npatterns = ['ZX\\d{4}']\n")
+    cfg = tmp_path / "email.toml"
+    cfg.write_text(f'parts = "{parts}"\n')
+    mail = json.dumps({**MAIL, "body": "Please ship 3 ZX4411 with the next delivery."})
+    res = corral("email", "analyse", "-", stdin=mail, env={"CORRAL_EMAIL_CONFIG": str(cfg)})
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["entities"]["part_numbers"] == ["ZX4411"]
+    parts.write_text("[[formats]]\nvendor = 'broken'\npatterns = ['ZX(']\n")
+    res = corral("email", "analyse", "-", stdin=mail, env={"CORRAL_EMAIL_CONFIG": str(cfg)})
+    assert res.returncode == 2 and str(parts) in res.stderr and "ZX(" in res.stderr and res.stdout == ""

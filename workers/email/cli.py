@@ -14,8 +14,11 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from workers.email.rules import analyse
+from workers.email.locales import load_locales
+from workers.email.parts import load_parts
+from workers.email.rules import analyse, load_senders
 from workers.email.schema import Email
+from workers.email.settings import load_settings
 
 
 class InputError(ValueError):
@@ -69,12 +72,17 @@ def read_emails(text: str) -> list[Email]:
 
 
 def analyse_file(text: str, out: TextIO) -> int:
-    """Validate every email first, then print one JSON line per email: its id and its Phase 1 result. Returns how
-    many emails were analysed."""
+    """Validate every email first, then print one JSON line per email: its id and its Phase 1 result, with the
+    configuration the workers use (config/email.toml or $CORRAL_EMAIL_CONFIG). Returns how many emails were
+    analysed. A bad configuration raises ValueError naming its file."""
     emails = read_emails(text)
+    settings = load_settings()
+    senders = load_senders(str(settings.path(settings.senders)))
+    locales = load_locales(str(settings.path(settings.locales)))
+    parts = load_parts(str(settings.path(settings.parts)))
     for email in emails:
-        result = analyse(email.subject, email.body, email.sender_email, received_at=email.received_at,
-                         headers=email.headers).as_dict()
+        result = analyse(email.subject, email.body, email.sender_email, senders, received_at=email.received_at,
+                         headers=email.headers, locales=locales, parts=parts).as_dict()
         result.pop("chain_analysis", None)  # a conversation's, not one email's: the job computes it
         out.write(json.dumps({"id": email.id, **result}, ensure_ascii=False) + "\n")
     return len(emails)

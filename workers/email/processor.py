@@ -24,6 +24,8 @@ from workers.email.llm import (
     phase2_prompt,
     phase3_prompt,
 )
+from workers.email.locales import load_locales
+from workers.email.parts import load_parts
 from workers.email.rules import RULES_VERSION, analyse, chain_analysis, load_senders
 from workers.email.schema import Email, EmailJob
 from workers.email.settings import EmailSettings, OllamaSettings, load_settings
@@ -100,6 +102,8 @@ async def process_emails(job: Job) -> dict[str, Any]:
 
 async def _process(job: Job, data: EmailJob, settings: EmailSettings) -> dict[str, Any]:
     senders = load_senders(str(settings.path(settings.senders)))
+    locales = load_locales(str(settings.path(settings.locales)))
+    parts = load_parts(str(settings.path(settings.parts)))
     db = await store()
 
     rows = [EmailRow(id=e.id, conversation_id=data.conversation_of(e), subject=e.subject, body=e.body,
@@ -110,7 +114,7 @@ async def _process(job: Job, data: EmailJob, settings: EmailSettings) -> dict[st
     for e in data.emails:
         t0 = time.perf_counter()
         phase1[e.id] = analyse(e.subject, e.body, e.sender_email, senders, received_at=e.received_at,
-                               headers=e.headers).as_dict()
+                               headers=e.headers, locales=locales, parts=parts).as_dict()
         timings[e.id] = round((time.perf_counter() - t0) * 1000, 3)
     job.progress({"phase": 1, "emails": len(rows)})
 

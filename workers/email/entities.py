@@ -64,23 +64,17 @@ _QUOTE_WORDS = frozenset({"quote", "quotes", "quotation", "offer", "angebot", "a
 _CASE_WORDS = frozenset({"case", "cases", "ticket", "tickets", "incident", "request", "sr", "störung", "ticketnummer",
                          "fall", "fallnummer", "vorgang", "vorgangsnummer", "caso", "incidencia", "chamado", "dossier",
                          "ärende", "zgłoszenie", "reclamo", "réclamation", "inc", "ritm", "cs", "tkt", "cas"})
-_PO_HINTS = ("po", "p.o", "p/o", "purchase", "bestell", "commande", "compra", "acquisto", "inkoop", "inköp",
-             "zamówi", "oc")
 
 QUOTE_CUES = (r"quotes?|quotation(?:\s+number)?|quote\s+ref|offer|angebot(?:snummer|s-?nr\.?)?|devis|offerta"
               r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert")
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}|qt-?(?:[a-z]{2,4}-)?\d{4,8}|quo-?\d{4,8})(?![\w-])")
-_QUOTE_HINTS = ("quot", "offer", "angebot", "devis", "cotiza", "presupuesto", "orçamento", "cotação", "rfq", "q-",
-                "qt")
 
 CASE_CUES = (r"(?:support\s+|service\s+)?(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung"
              r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier|ärende"
              r"|zgłoszenie|reclamo|réclamation)")
 CASE = _cue_rule(CASE_CUES)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10})(?![\w-])")
-_CASE_HINTS = ("case", "ticket", "incident", "request", "sr", "störung", "fall", "vorgang", "caso", "incidencia",
-               "chamado", "dossier", "ärende", "zgłosz", "reclam", "réclam", "inc", "ritm", "cs-", "tkt", "cas")
 
 
 # Right before a number: it is some other id (an invoice, a tracking number, a phone ...), not a PO.

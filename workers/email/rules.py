@@ -371,23 +371,26 @@ def _points(low: str) -> dict[str, float]:
     return scores
 
 
-def workflow_scores(now_low: str, subject_low: str = "", subject_weight: float = 1.0) -> dict[str, float]:
-    """Points per state of the new text, plus the subject's at `subject_weight` (a reply's subject is the
-    thread's, not this message's)."""
-    scores = _points(now_low)
+def _combine(own: dict[str, float], subject_low: str, subject_weight: float) -> dict[str, float]:
+    """The new text's points plus the subject's at `subject_weight` (a reply's subject is the thread's)."""
+    scores = dict(own)
     if subject_low and subject_weight:
         for state, points in _points(subject_low).items():
             scores[state] = scores.get(state, 0.0) + subject_weight * points
     return scores
 
 
-def workflow_state(text: str, lower: str | None = None, *, subject: str = "", reply: bool = False) -> str:
-    """The state a message is about, from its new text (and subject): the state with the most points."""
-    low = text.lower() if lower is None else lower
-    scores = workflow_scores(low, subject.lower(), 0.5 if reply else 1.0)
+def _best(scores: dict[str, float]) -> str:
+    """The state with the most points; ties go to the earlier state in _STATE_ORDER; none: START_POINT."""
     if not scores:
         return "START_POINT"
     return max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s)))
+
+
+def workflow_state(text: str, lower: str | None = None, *, subject: str = "", reply: bool = False) -> str:
+    """The state a message is about, from its new text (and subject): the state with the most points."""
+    low = text.lower() if lower is None else lower
+    return _best(_combine(_points(low), subject.lower(), 0.5 if reply else 1.0))
 
 
 def urgency_score(text: str, lower: str | None = None) -> int:
@@ -443,15 +446,7 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
         return Decision("START_POINT", 0, "low", True)  # "out of office", "your ticket has been opened"
     quiet = is_quiet(new_text, new_low)
     own = _points(new_low)
-    if quiet and not own:
-        state = "START_POINT"
-    else:
-        scores = dict(own)
-        weight = 0.5 if reply else 1.0
-        for s, points in _points(subject_low).items():
-            scores[s] = scores.get(s, 0.0) + weight * points
-        state = (max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s))) if scores
-                 else "START_POINT")
+    state = "START_POINT" if quiet and not own else _best(_combine(own, subject_low, 0.5 if reply else 1.0))
     closing = state == "COMPLETION" and own.get("COMPLETION", 0.0) >= 3  # said outright, not one weak word
     score = urgency_score(new_text if closing else f"{clean_subject}\n{new_text}")
     if auto or closing or is_notification(sender_email, new_low):

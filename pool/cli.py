@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     cancel.add_argument("job_id")
     cancel.add_argument("--reason", default="cancelled by an operator")
 
+    email = sub.add_parser("email", help="email analysis tools")
+    email_sub = email.add_subparsers(dest="email_command", required=True)
+    email_analyse = email_sub.add_parser("analyse", help="Phase 1 (rules) of each email in a JSON or JSON-lines file")
+    email_analyse.add_argument("file", help="emails as JSON or JSON lines; - for stdin")
+
     watch = sub.add_parser("watch", help="a live terminal view of every daemon on the Redis")
     common(watch)
     watch.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (default 1)")
@@ -116,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     args = _parser().parse_args(argv)
+    if args.command == "email":  # needs no daemon configuration
+        return _email(args)
     try:
         cfg = load_config(args.config, overrides=_overrides(args))
     except ConfigError as e:
@@ -246,6 +253,19 @@ def _reanalyse_emails(args: argparse.Namespace, cfg: CorralConfig | None) -> int
         return _fail(problem, 1)
     queued = asyncio.run(enqueue_emails(url, jobs, prefix=cfg.redis.prefix if cfg else "bull", job_ids=ids))
     print(json.dumps({"conversations": len(jobs), "emails": emails, "queued": queued}))
+    return 0
+
+
+def _email(args: argparse.Namespace) -> int:
+    from workers.email.cli import InputError, analyse_file
+
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+        analyse_file(text, sys.stdout)
+    except (OSError, UnicodeDecodeError, InputError) as e:
+        return _fail(f"cannot analyse {args.file}: {e}")
+    except ValueError as e:  # a bad email configuration (pydantic, TOML, a part pattern): its file is named
+        return _fail(str(e))
     return 0
 
 

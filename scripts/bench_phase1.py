@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Phase 1 (rules only) throughput on one core, over the sample corpus: a benchmark, not a test.
+"""Phase 1 (rules only) throughput on one core, over labelled corpora: a benchmark, not a test.
 
-    python scripts/bench_phase1.py [--seconds 5]
+    python scripts/bench_phase1.py [--seconds 5] [FILE ...]
 
-Prints emails per second for `analyse()` (entities, workflow, urgency, patterns, sender category).
-The goal in the email issue is at least 5,000 emails/s on one core.
+Prints emails per second for `analyse()` (segmentation, entities, workflow, urgency, auto-reply, patterns,
+sender category) on each corpus: by default the generated one (data/email_corpus.jsonl) and the development
+part of the evaluation set (data/email_eval/dev.jsonl, realistic business mail: quoted chains, signatures,
+footers, tables). The goal in the email issue is at least 5,000 emails/s on one core on each.
 """
 
 from __future__ import annotations
@@ -13,34 +15,56 @@ import argparse
 import json
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from workers.email.locales import load_locales  # noqa: E402
+from workers.email.parts import load_parts  # noqa: E402
 from workers.email.rules import analyse, load_senders  # noqa: E402
+
+DEFAULT = [ROOT / "data" / "email_corpus.jsonl", ROOT / "data" / "email_eval" / "dev.jsonl"]
+
+
+def prepared(path: Path) -> list[tuple[str, str, str, datetime, dict[str, str] | None]]:
+    """The arguments the processor passes, decoded once (validation is the job schema's, not Phase 1's)."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        e: dict[str, Any] = json.loads(line)["email"]
+        out.append((e.get("subject", ""), e["body"], e["sender_email"],
+                    datetime.fromisoformat(e["received_at"].replace("Z", "+00:00")), e.get("headers")))
+    return out
+
+
+def rate(emails: list[tuple[str, str, str, datetime, dict[str, str] | None]], seconds: float) -> tuple[float, float]:
+    senders, locales, parts = load_senders(), load_locales(), load_parts()
+    for subject, body, sender, when, headers in emails[:50]:  # warm up regex caches
+        analyse(subject, body, sender, senders, received_at=when, headers=headers, locales=locales, parts=parts)
+    done = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for subject, body, sender, when, headers in emails:
+            analyse(subject, body, sender, senders, received_at=when, headers=headers, locales=locales, parts=parts)
+        done += len(emails)
+    return done / (time.perf_counter() - start), sum(len(e[1]) for e in emails) / len(emails)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--seconds", type=float, default=5.0, help="per corpus")
+    ap.add_argument("files", nargs="*", type=Path)
     args = ap.parse_args()
-    emails = [json.loads(line)["email"] for line in (ROOT / "data" / "email_corpus.jsonl").read_text().splitlines()]
-    senders = load_senders()
-    for e in emails[:50]:  # warm up regex caches
-        analyse(e["subject"], e["body"], e["sender_email"], senders)
-    done = 0
-    chars = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < args.seconds:
-        for e in emails:
-            analyse(e["subject"], e["body"], e["sender_email"], senders)
-            chars += len(e["body"])
-        done += len(emails)
-    elapsed = time.perf_counter() - start
-    print(f"phase 1: {done} emails in {elapsed:.2f}s = {done / elapsed:,.0f} emails/s on one core "
-          f"(mean body {chars / done:.0f} chars; goal 5,000/s)")
-    return 0
+    files = args.files or [p for p in DEFAULT if p.exists()]
+    worst = float("inf")
+    for path in files:
+        per_second, mean_chars = rate(prepared(path), args.seconds)
+        worst = min(worst, per_second)
+        print(f"phase 1 on {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
+              f"{per_second:,.0f} emails/s on one core (mean body {mean_chars:,.0f} chars; goal 5,000/s)")
+    return 0 if worst >= 5000 else 1
 
 
 if __name__ == "__main__":

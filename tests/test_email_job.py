@@ -141,3 +141,19 @@ async def test_jobs_of_one_worker_saving_at_once_each_commit_whole(tmp_path: Pat
     assert outcomes[0] is None and outcomes[2] is None, outcomes
     assert isinstance(outcomes[1], sqlite3.IntegrityError)
     assert [r["email_id"] for r in rows(tmp_path / "e.db")] == [f"c{c}-e{i}" for c in (1, 3) for i in range(3)]
+
+
+async def test_headers_reach_phase1_and_amounts_are_stored_with_their_currency(redis_url: str, db_path: Path) -> None:
+    """An email's optional `headers` (RFC 3834 Auto-Submitted) mark it an auto-reply: stored as never urgent; amounts
+    are stored as {value, currency} (rows of earlier rule versions keep bare dollar numbers: see the README)."""
+    r = redis.Redis.from_url(redis_url)
+    cfg = make_config(redis_url, [(Q, "workers.email.processor:processors", 1)], min_workers=1, max_workers=1)
+    auto = email(0, subject="Re: URGENT line down", body="Thanks, noted.", headers={"Auto-Submitted": "auto-replied"})
+    priced = email(1, sender_email="k.vogel@bergmann-et.de", body="Bitte liefern, Summe 1.215,50 EUR. Dringend!")
+    async with RunningPool(cfg):
+        [j] = await add_jobs(redis_url, Q, [("process-emails", job_data([auto, priced]), {})])
+        await wait_for(lambda: job_state(r, Q, j) == "completed", 20, "the job")
+    stored = {s["email_id"]: json.loads(s["phase1"]) for s in rows(db_path)}
+    assert stored["c1-e0"]["auto_reply"] and stored["c1-e0"]["priority"] == "low"
+    assert stored["c1-e1"]["entities"]["amounts"] == [{"value": 1215.5, "currency": "EUR"}]
+    assert stored["c1-e1"]["locale"] == "de-DE" and stored["c1-e1"]["priority"] == "high"

@@ -248,3 +248,31 @@ async def test_ollama_calls_show_in_prometheus_while_in_flight_and_after(redis_u
         assert sample(s, "corral_ollama_request_duration_seconds_bucket", model="slow", le="0.25") == 0
         async with httpx.AsyncClient() as c:
             assert (await c.get(base + "/readyz")).status_code == 200
+
+
+async def test_one_ollama_client_per_worker_with_its_own_timeout_closed_on_shutdown(ollama_standin: str) -> None:
+    """A hanging Ollama ends the call at the client's own timeout (as unavailable), every job of the worker shares
+    the client, and the worker's shutdown hooks close it."""
+    from workers import runtime
+    from workers.email import processor
+    from workers.email.llm import OllamaUnavailable, Phase2Output, ask
+    from workers.email.settings import OllamaSettings
+
+    cfg = OllamaSettings(host=ollama_standin, request_timeout=0.5)
+    hooks_before = list(runtime.shutdown_hooks)
+    try:
+        client = processor.ollama_client(cfg)
+        assert processor.ollama_client(cfg) is client
+        limiter = processor.OllamaLimiter(1, None)
+        good = await ask(client, "good", "hi", Phase2Output, temperature=0.1, limiter=limiter.slot)
+        assert good.output is not None
+        with pytest.raises(OllamaUnavailable, match="ReadTimeout"):
+            await ask(client, "hang", "hi", Phase2Output, temperature=0.1, limiter=limiter.slot)
+        new_hooks = [h for h in runtime.shutdown_hooks if h not in hooks_before]
+        assert len(new_hooks) == 1
+        for hook in new_hooks:
+            await hook()
+        assert client._client.is_closed and processor._ollama is None
+    finally:
+        runtime.shutdown_hooks[:] = hooks_before
+        processor._ollama = None

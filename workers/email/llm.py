@@ -7,7 +7,6 @@ is recorded as a fallback with its reason: no invented answer is ever stored as 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -110,9 +109,9 @@ async def ask(
     temperature: float,
     num_predict: int = 1536,
     limiter: Callable[[], AbstractAsyncContextManager[Any]],
-    request_timeout: float,
 ) -> PhaseResult:
-    """One phase: the question, and at most one retry with a stricter prompt."""
+    """One phase: the question, and at most one retry with a stricter prompt. Each request is bounded by the
+    client's own `timeout` (httpx raises a TransportError past it: Ollama counts as unavailable)."""
     messages: list[dict[str, str]] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
     json_schema = schema.model_json_schema()
     started = time.perf_counter()
@@ -121,12 +120,9 @@ async def ask(
         try:
             async with limiter():
                 with TELEMETRY.track("ollama", model=model):  # inside the limiter: time on the server, not queued
-                    response = await asyncio.wait_for(
-                        client.chat(model=model, messages=messages, format=json_schema,
-                                    options={"temperature": temperature, "num_predict": num_predict}),
-                        request_timeout,
-                    )
-        except (httpx.TransportError, ConnectionError, TimeoutError) as e:
+                    response = await client.chat(model=model, messages=messages, format=json_schema,
+                                                 options={"temperature": temperature, "num_predict": num_predict})
+        except (httpx.TransportError, ConnectionError) as e:
             raise OllamaUnavailable(f"Ollama unreachable: {type(e).__name__}: {e}") from e
         except ollama.ResponseError as e:
             if e.status_code >= 500 or e.status_code == 404:

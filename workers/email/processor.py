@@ -24,6 +24,8 @@ from workers.email.llm import (
     phase2_prompt,
     phase3_prompt,
 )
+from workers.email.locales import load_locales
+from workers.email.parts import load_parts
 from workers.email.rules import RULES_VERSION, analyse, chain_analysis, load_senders
 from workers.email.schema import Email, EmailJob
 from workers.email.settings import EmailSettings, OllamaSettings, load_settings
@@ -63,6 +65,26 @@ def limiter(settings: OllamaSettings) -> OllamaLimiter:
     return _limiter
 
 
+_ollama: ollama.AsyncClient | None = None
+
+
+def ollama_client(settings: OllamaSettings) -> ollama.AsyncClient:
+    """The worker process's one Ollama client: its HTTP connection pool is reused by every job, its own `timeout`
+    bounds each request, and it is closed when the worker shuts down (a client per job leaked its connections)."""
+    global _ollama
+    if _ollama is None:
+        _ollama = ollama.AsyncClient(host=settings.host, timeout=settings.request_timeout)
+        runtime.on_shutdown(_close_ollama)
+    return _ollama
+
+
+async def _close_ollama() -> None:
+    global _ollama
+    if _ollama is not None:
+        client, _ollama = _ollama, None
+        await client.close()  # type: ignore[no-untyped-call]
+
+
 class JobTimeout(Exception):
     pass
 
@@ -80,6 +102,8 @@ async def process_emails(job: Job) -> dict[str, Any]:
 
 async def _process(job: Job, data: EmailJob, settings: EmailSettings) -> dict[str, Any]:
     senders = load_senders(str(settings.path(settings.senders)))
+    locales = load_locales(str(settings.path(settings.locales)))
+    parts = load_parts(str(settings.path(settings.parts)))
     db = await store()
 
     rows = [EmailRow(id=e.id, conversation_id=data.conversation_of(e), subject=e.subject, body=e.body,
@@ -89,7 +113,8 @@ async def _process(job: Job, data: EmailJob, settings: EmailSettings) -> dict[st
     timings: dict[str, float] = {}
     for e in data.emails:
         t0 = time.perf_counter()
-        phase1[e.id] = analyse(e.subject, e.body, e.sender_email, senders).as_dict()
+        phase1[e.id] = analyse(e.subject, e.body, e.sender_email, senders, received_at=e.received_at,
+                               headers=e.headers, locales=locales, parts=parts).as_dict()
         timings[e.id] = round((time.perf_counter() - t0) * 1000, 3)
     job.progress({"phase": 1, "emails": len(rows)})
 
@@ -147,14 +172,13 @@ async def _llm_phases(job: Job, data: EmailJob, cfg: OllamaSettings, phase1: dic
     """Phase 2 per email, Phase 3 per complete conversation. An outage retries the job later while
     attempts remain (nothing stored); on the last attempt it completes with Phase 1 and marks the LLM
     phases as fallbacks with the reason, so the emails can be re-analysed when Ollama is back."""
-    client = ollama.AsyncClient(host=cfg.host)
+    client = ollama_client(cfg)
     slot = limiter(cfg).slot
     try:
         p2_list = await asyncio.gather(*(
             ask(client, cfg.phase2_model,
                 phase2_prompt(e.subject, e.sender_email, e.received_at.isoformat(), e.body, phase1[e.id]),
-                Phase2Output, temperature=cfg.phase2_temperature, num_predict=cfg.num_predict, limiter=slot,
-                request_timeout=cfg.request_timeout)
+                Phase2Output, temperature=cfg.phase2_temperature, num_predict=cfg.num_predict, limiter=slot)
             for e in data.emails))
         p2 = {e.id: res for e, res in zip(data.emails, p2_list, strict=True)}
         job.progress({"phase": 2, "emails": len(p2)})
@@ -165,8 +189,7 @@ async def _llm_phases(job: Job, data: EmailJob, cfg: OllamaSettings, phase1: dic
             if chain["is_complete_chain"] or data.options.forceAllPhases or critical:
                 prompt = phase3_prompt(_brief(mails), [p2[e.id].output for e in mails])
                 p3[conv] = await ask(client, cfg.phase3_model, prompt, Phase3Output,
-                                     temperature=cfg.phase3_temperature, num_predict=cfg.num_predict, limiter=slot,
-                                     request_timeout=cfg.request_timeout)
+                                     temperature=cfg.phase3_temperature, num_predict=cfg.num_predict, limiter=slot)
         return p2, p3
     except OllamaUnavailable as e:
         if job.attempts_made + 1 < job.attempts:

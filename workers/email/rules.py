@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from workers.email.entities import extract_entities
+from workers.email.locales import LocaleTable, load_locales
+from workers.email.parts import PartCatalogue, load_parts
+from workers.email.segment import is_acknowledgement, is_auto_reply, is_out_of_office, split_email
 
-RULES_VERSION = "phase1-2026.11"
+RULES_VERSION = "phase1-2026.12"
 SENDERS_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "email_senders.toml"
 
 
@@ -39,37 +42,260 @@ def _word_rule(*words: str) -> Rule:
     return Rule(_words(*words), tuple(w.replace("\\", "").lower() for w in words))
 
 
-# Checked in this order; the first that matches names the state.
-WORKFLOW_RULES: tuple[tuple[str, Rule], ...] = (
-    ("COMPLETION", _word_rule("delivered", "completed", "resolved", "closed", "received in full", "all set")),
-    ("RETURNS", _word_rule("return", "returns", "returned", "RMA", "refund", "return authorization")),
-    ("SHIPPING", _word_rule("shipped", "shipping", "shipment", "tracking", "freight", "carrier", "in transit",
-                            "delivery")),
-    ("QUOTE_PROCESSING", _word_rule("quote", "quotes", "quotation", "pricing", "RFQ", "price list")),
-    ("ORDER_MANAGEMENT", _word_rule("order", "orders", "purchase order", "PO", "P\\.O\\.", "invoice", "reorder")),
-    ("IN_PROGRESS", _word_rule("in progress", "working on", "processing", "status", "follow-up", "update")),
-)
+_LETTERS = re.compile(r"[^\W\d_]+")
 
-URGENCY_WEIGHTS: tuple[tuple[re.Pattern[str], int], ...] = (
-    (_words("urgent", "urgently"), 2),
-    (_words("critical"), 3),
-    (_words("emergency"), 3),
-    (_words("asap", "a\\.s\\.a\\.p\\."), 2),
-    (_words("immediate", "immediately"), 2),
-    (re.compile(r"\bescalat\w*", re.IGNORECASE), 2),
-    (_words("deadline"), 1),
-    (_words("today"), 1),
-    (_words("now"), 1),
+
+class Phrases:
+    """Whole words or phrases (see _phrases), searched only when the text holds the first word of one of them (a
+    set lookup) or, for prefixes and phrases without letters, the substring: most texts skip the regex scan."""
+
+    def __init__(self, *phrases: str) -> None:
+        self.pattern = _phrases(*phrases)
+        firsts = [(_LETTERS.match(p), p) for p in phrases]
+        prefix = [not m or (p.endswith("*") and m.end() == len(p) - 1) for m, p in firsts]
+        self.words = frozenset(m.group(0) for (m, _), pre in zip(firsts, prefix, strict=True) if m and not pre)
+        self.substrings = tuple(p.rstrip("*") for (_, p), pre in zip(firsts, prefix, strict=True) if pre)
+
+    def findall(self, low: str, words: frozenset[str]) -> list[str]:
+        if words.isdisjoint(self.words) and not any(s in low for s in self.substrings):
+            return []
+        return self.pattern.findall(low)
+
+
+def _phrases(*phrases: str) -> re.Pattern[str]:
+    """Whole words or phrases, lower case (the rules run on the lower-cased text); a phrase ending in "*" is a
+    prefix ("escalat*": escalate, escalated, escalation)."""
+    parts = [re.escape(p[:-1]) + r"\w*" if p.endswith("*") else re.escape(p) for p in phrases]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts).replace(r"\ ", r"\s+") + r")(?!\w)")
+
+
+# What the new message is about. Each state has words (1 point each, distinct words counted once) and strong
+# phrases that say it outright (3 points each): "any update on", "you can close this", "please find attached our
+# PO". The state with the most points wins; ties go to the earlier state in _STATE_ORDER. Lower case, English first,
+# then the other languages of the mailbox.
+WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
+    "RETURNS": (
+        "return", "returns", "returned", "returning", "rma", "refund", "refunds", "refunded", "credit note",
+        "credit memo", "damaged", "defective", "doa", "dead on arrival", "faulty", "wrong item", "wrong part",
+        "wrong model", "warranty", "replacement unit", "advance replacement", "send back", "sent back",
+        "retoure", "rücksendung", "zurücksenden", "gutschrift", "defekt", "beschädigt", "garantie", "garantiefall",
+        "reklamation", "retour", "renvoyer", "remboursement", "avoir", "défectueux", "endommagé", "endommagés",
+        "devolución", "devolver", "reembolso", "defectuoso", "dañado", "garantía", "reso", "rimborso", "difettoso",
+        "danneggiato", "guasto", "garanzia", "terugsturen", "terugbetaling", "defect", "beschadigd", "devolução",
+        "defeituoso", "defeito", "troca", "danificado", "garantia", "retur", "återbetalning", "trasig", "zwrot",
+        "reklamacja", "uszkodzony",
+    ),
+    "SHIPPING": (
+        "ship", "ships", "shipped", "shipping", "shipment", "shipments", "tracking", "track", "delivery",
+        "deliveries", "deliver", "dispatch", "dispatched", "carrier", "freight", "courier", "in transit", "eta",
+        "lost", "parcel", "package", "late", "delayed", "delay", "pickup", "pick-up", "lieferung", "liefertermin",
+        "liefern", "versand", "versendet", "verschickt", "sendung", "zustellung", "zugestellt", "spedition",
+        "lieferverzug", "paket", "livraison", "livrer", "livré", "expédition", "expédié", "colis", "transporteur",
+        "envío", "entrega", "enviado", "transportista", "paquete", "spedizione", "consegna", "corriere", "spedito",
+        "levering", "verzending", "zending", "bezorging", "geleverd", "envio", "rastreio", "rastreamento",
+        "previsão de entrega", "transportadora", "leverans", "frakt", "dostawa", "wysyłka", "przesyłka",
+    ),
+    "COMPLETION": (
+        "resolved", "fixed", "solved", "closed", "paid", "completed", "erledigt", "gelöst", "geschlossen", "bezahlt",
+        "überwiesen", "résolu", "clôturé", "payé", "réglé", "resuelto", "cerrado", "pagado", "risolto", "chiuso",
+        "pagato", "opgelost", "gesloten", "betaald", "resolvido", "fechado", "löst", "stängd", "betald",
+        "rozwiązany", "zapłacone",
+    ),
+    "QUOTE_PROCESSING": (
+        "quote", "quotes", "quotation", "quoted", "pricing", "price", "prices", "rfq", "discount", "offer",
+        "proposal", "angebot", "preis", "preise", "rabatt", "devis", "prix", "offre", "remise", "cotización",
+        "presupuesto", "precio", "oferta", "descuento", "preventivo", "offerta", "prezzo", "sconto", "offerte",
+        "prijs", "prijsopgave", "korting", "orçamento", "cotação", "preço", "desconto", "offert", "pris", "wycena",
+        "cena", "rabat",
+    ),
+    "ORDER_MANAGEMENT": (
+        "order", "orders", "purchase order", "po", "p.o", "invoice", "invoices", "cancel", "cancelled", "canceled",
+        "reorder", "billing", "payment terms", "order confirmation", "order acknowledgement", "bestellung",
+        "bestellen", "bestellt", "auftrag", "auftragsbestätigung", "rechnung", "stornieren", "storno", "commande",
+        "facture", "annuler", "pedido", "factura", "cancelar", "ordine", "fattura", "annullare", "bestelling",
+        "factuur", "annuleren", "encomenda", "fatura", "faturamento", "beställning", "faktura", "zamówienie",
+        "anulować",
+    ),
+    "IN_PROGRESS": (
+        "status", "update", "still", "pending", "in progress", "follow up", "follow-up", "noch", "encore",
+        "todavía", "ancora", "nog", "ainda", "wciąż",
+    ),
+}
+STRONG_PHRASES: dict[str, tuple[str, ...]] = {
+    "RETURNS": (
+        r"return authori[sz]ation", r"rma (?:request|number|for)", r"need (?:an? )?rma", r"arrived (?:damaged|broken)",
+        r"(?:doa|dead on arrival)", r"send (?:\w+ ){0,2}back", r"warranty (?:claim|replacement)",
+        r"(?:advance|warranty) replacement", r"credit (?:for|note for)",
+    ),
+    "SHIPPING": (
+        r"delivery date", r"tracking (?:number|no|info|link)", r"out for delivery", r"delivery attempt",
+        r"(?:has|have|was|were|been) (?:not )?delivered", r"(?:not|never) (?:arrived|been delivered|shown up)",
+        r"(?:hasn't|haven't|has not|have not|didn't|did not) (?:arrived|received|shown up|turned up)",
+        r"when (?:will|can|do|does)\b.{0,40}\b(?:ship|arrive|deliver|be delivered)",
+        r"is (?:now )?(?:on its way|in transit)",
+        r"wann kommt", r"liefertermin", r"nicht (?:da|angekommen|eingetroffen|geliefert)", r"previsão de entrega",
+        r"fecha de entrega", r"data di consegna", r"date de livraison", r"nog niet ontvangen", r"ist unterwegs",
+        r"partial (?:delivery|shipment)", r"teillieferung", r"faltam", r"still missing",
+    ),
+    "COMPLETION": (
+        r"(?:you|we) (?:can|may) close", r"(?:please )?close (?:this|it|the (?:ticket|case|rma|incident|request))",
+        r"close (?:this|it) (?:one )?out", r"can be closed", r"has been resolved", r"issue (?:is )?resolved",
+        r"all set\b", r"all good\b", r"we're good", r"we are good", r"back up(?: and running)?",
+        r"(?:is |are )?working (?:fine|again|perfectly|now)", r"works (?:fine|again|now)",
+        r"(?:received|got) (?:the goods|all |everything|them|in full|today|this morning|complete)",
+        r"(?:arrived|showed up|turned up) (?:this morning|today|at|safely|in good|complete|fine)",
+        r"(?:arrived|showed up|turned up)\.", r"received (?:and|in full)", r"shows on our statement",
+        r"(?:released|sent|made) (?:the )?payment", r"payment (?:released|sent|made|done)",
+        r"erledigt", r"eingegangen", r"vollständig", r"geschlossen werden", r"läuft (?:seit .{0,20})?wieder",
+        r"entwarnung", r"(?:clôturer|fermer) le (?:dossier|ticket)", r"nous convient", r"bien reçu",
+        r"podéis cerrar", r"pueden cerrar", r"recibido", r"funciona (?:perfectamente|bien)", r"operando normalmente",
+        r"quedó instalado", r"risolto", r"ripartit[ao]", r"ricevut[oi]", r"alles binnen", r"compleet",
+        r"recebemos tudo", r"tudo certo", r"dotarł", r"wszystko się zgadza", r"problema (?:è )?risolto",
+        r"sache schließen", r"fall kann", r"kann geschlossen",
+    ),
+    "QUOTE_PROCESSING": (
+        r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
+        r"quote (?:on|for)", r"best price", r"(?:migliore|vostra) offerta", r"richiesta (?:di )?offerta",
+        r"angebot (?:für|über)", r"bitte um (?:ein )?angebot", r"demande de (?:devis|prix)", r"solicitud de cotización",
+        r"extend (?:it|the quote)", r"sharpen the pencil", r"pricing approval", r"can you (?:do|beat|match)",
+        r"(?:see|find|attached(?: is)?) (?:our |the |your |my )?(?:updated |revised )?(?:quote|quotation|offer)",
+    ),
+    "ORDER_MANAGEMENT": (
+        r"(?:please find |attached is |attached |enclosed )(?:our |the )?(?:po|purchase order|order)",
+        r"(?:put|place|placing) (?:in )?an order", r"please accept our order", r"(?:cut|send|issue) the po",
+        r"(?:new|sent you a new) purchase order", r"order (?:acknowledg(?:e)?ment|confirmation)",
+        r"thank you for your order", r"segue em anexo o pedido", r"w załączeniu (?:przesyłam )?zamówienie",
+        r"in allegato (?:il )?(?:nostro )?ordine", r"ci-joint (?:notre )?(?:bon de )?commande",
+        r"anbei (?:erhalten sie )?(?:unsere )?bestellung", r"cancel (?:po|the order|order)",
+    ),
+    "IN_PROGRESS": (
+        r"any (?:update|news|progress)", r"update on", r"following up", r"follow(?:ing)? up on", r"chasing",
+        r"checking in", r"still (?:waiting|haven't|have not|no)", r"haven't heard", r"have not heard",
+        r"no (?:one|body) has (?:called|replied|answered)", r"nobody has", r"alguma novidade", r"novedades",
+        r"nessuno ci ha", r"chi se ne sta occupando", r"gibt es (?:schon )?neuigkeiten", r"des nouvelles",
+        r"wie ist der stand", r"stand van zaken", r"any eta",
+    ),
+}
+_STATE_ORDER = ("COMPLETION", "IN_PROGRESS", "RETURNS", "SHIPPING", "QUOTE_PROCESSING", "ORDER_MANAGEMENT")
+def _split_words(words: tuple[str, ...]) -> tuple[frozenset[str], Phrases | None]:
+    """Single words are looked up in the text's set of words (fast); phrases and words with punctuation by regex."""
+    single = frozenset(w for w in words if _LETTERS.fullmatch(w))
+    multi = [w for w in words if w not in single]
+    return single, (Phrases(*multi) if multi else None)
+
+
+def required_literal(pattern: str) -> str | None:
+    """The longest run of letters every match of `pattern` contains (outside groups, classes, escapes and
+    optional letters), or None: a substring test before the regex scan."""
+    s = re.sub(r"\\.", " ", pattern)
+    s = re.sub(r"\[[^\]]*\]", " ", s)
+    previous = None
+    while previous != s:
+        previous, s = s, re.sub(r"\([^()]*\)(?:[?*+]|\{[^}]*\})?", " ", s)
+    if "|" in s:
+        return None
+    s = re.sub(r"[^\W\d_](?:[?*]|\{0)", " ", s)
+    runs = re.findall(r"[^\W\d_]{3,}", s)
+    return max(runs, key=len) if runs else None
+
+
+class StrongPhrases:
+    """A state's strong phrases as one alternation, scanned with only the phrases whose required letters the text
+    holds: a phrase that cannot match anywhere is left out, so the matches are those of the whole alternation."""
+
+    def __init__(self, phrases: tuple[str, ...]) -> None:
+        self.phrases = phrases
+        self.gates = tuple(required_literal(p) for p in phrases)
+        self._compiled: dict[tuple[int, ...], re.Pattern[str]] = {}
+
+    def finditer(self, low: str) -> Iterator[re.Match[str]]:
+        active = tuple(i for i, gate in enumerate(self.gates) if gate is None or gate in low)
+        if not active:
+            return iter(())
+        rx = self._compiled.get(active)
+        if rx is None:
+            if len(self._compiled) > 512:  # distinct combinations are few; bound the cache anyway
+                self._compiled.clear()
+            rx = self._compiled[active] = re.compile(
+                r"(?<!\w)(?:" + "|".join(self.phrases[i] for i in active) + r")")
+        return rx.finditer(low)
+
+
+WORKFLOW_RULES: tuple[tuple[str, frozenset[str], Phrases | None, StrongPhrases], ...] = tuple(
+    (state, *_split_words(WORKFLOW_WORDS[state]), StrongPhrases(STRONG_PHRASES[state]))
+    for state in _STATE_ORDER)
+# "not received", "noch nicht": a closing phrase after one of these is not one.
+_NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
+
+# How fast to act: production or a business stopped (critical), urgent with a real deadline (high). Lower case.
+CRITICAL = re.compile(
+    r"(?<!\w)(?:"
+    r"(?:production\s+)?lines?\s*\d*\s+(?:is\s+|are\s+)?(?:still\s+)?down|(?:production|plant|site|factory|warehouse"
+    r"|system|systems|network|server|servers|line|operations?|business)\s+(?:is\s+|are\s+|has\s+|have\s+)?(?:still\s+)?"
+    r"(?:completely\s+)?(?:down|stopped|halted|offline|at a standstill)|production (?:outage|stop|standstill)"
+    r"|outage|all users|users (?:are )?affected|nobody can work|no one can work|can(?:'t|not) (?:work|ship|operate)"
+    r"|standstill|safety (?:issue|hazard|risk)|fire hazard|injur\w*"
+    r"|produktionsstillstand|stillstand|steh(?:t|en) still|(?:werkstatt|produktion|linie|band) steht|ausgefallen"
+    r"|alle (?:benutzer|mitarbeiter|user) (?:sind )?betroffen|totalausfall"
+    r"|arrêt de (?:la )?production|production (?:est )?arrêtée|ligne arrêtée|en panne|tous les utilisateurs"
+    r"|caída total|sin servicio|(?:operación|producción|línea)\s+(?:\w+\s+)?(?:está\s+)?(?:detenida|parada)"
+    r"|todos los usuarios|línea parada"
+    r"|(?:linea|produzione) (?:di produzione )?fer\w+|fermo produzione|operai fermi|tutti gli utenti"
+    r"|productie (?:ligt )?stil|alle gebruikers|produção parada|linha parada|todos os usuários"
+    r"|produktionsstopp|przestój|produkcja stoi|wszyscy użytkownicy"
+    r")(?!\w)")
+URGENT = Phrases(
+    "urgent", "urgently", "asap", "a.s.a.p", "as soon as possible", "immediately", "right away", "by eod",
+    "end of day", "by cob", "expedite", "expedited", "rush", "escalat*", "penalty", "penalties", "emergency",
+    "top priority", "high priority", "time-sensitive", "time sensitive", "dringend", "eilig", "sofort",
+    "schnellstmöglich", "so schnell wie möglich", "vertragsstrafe", "urgente", "urgence", "en urgence",
+    "immédiatement", "au plus vite", "dès que possible", "inmediato", "de inmediato", "lo antes posible", "subito",
+    "il prima possibile", "spoed", "zo snel mogelijk", "o mais rápido possível", "brådskande", "pilne", "pilnie",
+    "jak najszybciej",
 )
+# A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
+DEADLINE = re.compile(
+    r"(?<!\w)(?:need\w*|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per|voor"
+    r"|até|do|get|ship|send|deliver\w*)\s+(?:\w+\s+){0,4}?(?:today|tomorrow|tonight|eod|heute|morgen früh|demain"
+    r"|aujourd'hui|hoy|mañana|oggi|domani|vandaag|morgen|hoje|amanhã|dzisiaj|jutro)(?!\w)"
+    r"|(?<!\w)(?:today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen)\s*(?:!|please|pls|por favor|bitte)"
+    r"|(?<!\w)(?:today|vandaag|heute|hoy|oggi|hoje|aujourd'hui)\s+(?:\w+\s+)?(?:nodig|benötigt|needed|necesario"
+    r"|necessario|nécessaire|brauchen)(?!\w)")
+# Substrings one of which every CRITICAL match holds (a cheap test before the scan).
+_CRITICAL_HINTS = ("down", "stop", "halt", "offline", "standstill", "outage", "user", "nobody", "no one", "can't",
+                   "cannot", "safety", "fire", "injur", "still", "steh", "ausgefallen", "betroffen", "arrêt", "panne",
+                   "utilisateurs", "caída", "servicio", "detenida", "parada", "usuarios", "fer", "operai", "utenti",
+                   "stil", "gebruikers", "usuários", "przestój", "stoi", "użytkownicy")
+_DEADLINE_WORDS = frozenset({"today", "tomorrow", "tonight", "eod", "heute", "morgen", "demain", "aujourd", "hui",
+                             "hoy", "mañana", "oggi", "domani", "vandaag", "hoje", "amanhã", "dzisiaj", "jutro"})
+# A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
+QUIET = Phrases(
+    "fyi", "for your information", "for your records", "for your information and records", "no action needed",
+    "no action required", "no need to", "no rush", "no hurry", "not urgent", "newsletter", "unsubscribe",
+    "zur info", "zur kenntnis", "pour info", "pour information", "para su información", "per conoscenza",
+    "ter info", "ter informatie", "heads up", "just so you're aware", "sorry for the noise",
+)
+NO_ACTION = Phrases("no action needed", "no action required", "no need to", "nothing to do", "kein handlungsbedarf")
+THANKS = Phrases("thanks", "thank you", "thx", "many thanks", "danke", "vielen dank", "merci", "gracias", "grazie",
+                  "bedankt", "dank je", "obrigado", "obrigada", "tack", "dziękuję", "dziękujemy", "got it", "noted",
+                  "much appreciated", "appreciated", "cheers")
+REQUEST = re.compile(
+    r"\?|(?<!\w)(?:please|pls|plz|kindly|can you|could you|can someone|would you|need|needs|must|bitte|können sie"
+    r"|könnt ihr|merci de|pourriez|pouvez-vous|por favor|podría|puede|per favore|potete|graag|kunnen jullie|proszę"
+    r"|favor)(?!\w)")
+# Automated senders and notices: they need no action from the mailbox (a carrier's "out for delivery").
+NOTIFICATION = re.compile(r"(?<!\w)(?:do not reply|don't reply|please do not reply|no-?reply|do_not_reply"
+                          r"|this (?:is an? )?(?:automated|automatic|system-generated)"
+                          r"|nicht (?:auf diese|darauf) antworten"
+                          r"|ne pas répondre|no responda|non rispondere|niet beantwoorden)")
+_NOREPLY_SENDER = re.compile(r"^(?:no-?reply|do[-_]?not[-_]?reply|noreply|notifications?|mailer-daemon|postmaster"
+                             r"|auto|alerts?|mcinfo|info-?serve|tracking)[\w.+-]*@", re.IGNORECASE)
 URGENCY_CAP = 10
 
 KEY_PHRASES = ("purchase order", "return authorization", "expedite", "overnight", "cancel", "price increase",
                "out of stock", "backorder", "damaged", "invoice", "credit", "refund", "replacement", "lead time",
                "on hold", "quote", "delivery date", "tracking number")
 _KEY_PHRASES = [(p, re.compile(r"\b" + re.escape(p) + r"\b", re.IGNORECASE)) for p in KEY_PHRASES]
-# A substring every match of the rule contains (lower case): a cheap `in` test skips most regex scans.
-_URGENCY_HINTS = (("urgent",), ("critical",), ("emergency",), ("asap", "a.s.a.p"), ("immediate",), ("escalat",),
-                  ("deadline",), ("today",), ("now",))
 
 EXPEDITE = _word_rule("expedite", "expedited", "rush", "overnight", "asap", "same day")
 CANCEL = Rule(re.compile(r"\b(?:cancel\w*|competitor|reconsider|switch(?:ing)? suppliers?|another vendor)\b",
@@ -77,6 +303,10 @@ CANCEL = Rule(re.compile(r"\b(?:cancel\w*|competitor|reconsider|switch(?:ing)? s
 QUANTITY = re.compile(r"\b(\d[\d,]*)\s*(?:units|pcs|pieces|cases|pallets)\b", re.IGNORECASE)
 _QUANTITY_HINTS = ("unit", "pcs", "piece", "case", "pallet")
 HIGH_VALUE = 50_000.0
+# Currencies worth roughly a dollar or more: 50,000 of them is a high-value email. Others are not converted.
+HIGH_VALUE_CURRENCIES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "SGD")
+_SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|aw|fw|fwd|wg|tr|rv|sv|vs|odp|r|antw)\s*(?:\[\d+\])?\s*:)+\s*",
+                             re.IGNORECASE)
 BULK_QUANTITY = 100
 
 
@@ -113,6 +343,9 @@ class Phase1Result:
     key_phrases: list[str]
     sender_category: str
     detected_patterns: list[str]
+    auto_reply: bool = False
+    locale: str = "en-US"
+    financial_impact_by_currency: dict[str, float] = field(default_factory=dict)
     rules_version: str = RULES_VERSION
     chain_analysis: dict[str, Any] = field(default_factory=dict)
 
@@ -120,61 +353,158 @@ class Phase1Result:
         return dict(vars(self))
 
 
-def workflow_state(text: str, lower: str | None = None) -> str:
+def _points(low: str) -> dict[str, float]:
+    """Points per state in one text: distinct words (1) and strong phrases (3); closing phrases after a negation
+    ("not received") do not count."""
+    words = frozenset(_LETTERS.findall(low))
+    scores: dict[str, float] = {}
+    for state, single, multi, strong in WORKFLOW_RULES:
+        points = float(len(single & words))
+        if multi is not None:
+            points += len(set(multi.findall(low, words)))
+        for m in strong.finditer(low):
+            if state == "COMPLETION" and _NEGATED.search(low, max(0, m.start() - 30), m.start()):
+                continue
+            points += 3
+        if points:
+            scores[state] = points
+    return scores
+
+
+def _combine(own: dict[str, float], subject_low: str, subject_weight: float) -> dict[str, float]:
+    """The new text's points plus the subject's at `subject_weight` (a reply's subject is the thread's)."""
+    scores = dict(own)
+    if subject_low and subject_weight:
+        for state, points in _points(subject_low).items():
+            scores[state] = scores.get(state, 0.0) + subject_weight * points
+    return scores
+
+
+def _best(scores: dict[str, float]) -> str:
+    """The state with the most points; ties go to the earlier state in _STATE_ORDER; none: START_POINT."""
+    if not scores:
+        return "START_POINT"
+    return max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s)))
+
+
+def workflow_state(text: str, lower: str | None = None, *, subject: str = "", reply: bool = False) -> str:
+    """The state a message is about, from its new text (and subject): the state with the most points."""
     low = text.lower() if lower is None else lower
-    for state, rule in WORKFLOW_RULES:
-        if rule.search(text, low):
-            return state
-    return "START_POINT"
+    return _best(_combine(_points(low), subject.lower(), 0.5 if reply else 1.0))
 
 
 def urgency_score(text: str, lower: str | None = None) -> int:
+    """0..10: 5 per distinct sign that production or a business has stopped (at most two), 2 per distinct urgent
+    word or today/tomorrow deadline (at most 4). Only on the subject and new text: a quoted "urgent" is someone
+    else's."""
     low = text.lower() if lower is None else lower
-    score = sum(weight * len(p.findall(text))
-                for (p, weight), hints in zip(URGENCY_WEIGHTS, _URGENCY_HINTS, strict=True)
-                if any(h in low for h in hints))
-    return min(URGENCY_CAP, score)
+    words = frozenset(_LETTERS.findall(low))
+    critical = len(set(CRITICAL.findall(low))) if any(h in low for h in _CRITICAL_HINTS) else 0
+    urgent = len(set(URGENT.findall(low, words)))
+    if not words.isdisjoint(_DEADLINE_WORDS):
+        urgent += len(DEADLINE.findall(low))
+    return min(URGENCY_CAP, 5 * min(critical, 2) + min(4, 2 * urgent))
 
 
-def priority_for(score: int) -> str:
+def is_quiet(new_text: str, lower: str | None = None) -> bool:
+    """A message that asks for nothing: "no action needed", or FYI, thanks or a newsletter without a request."""
+    low = new_text.lower() if lower is None else lower
+    words = frozenset(_LETTERS.findall(low))
+    if NO_ACTION.findall(low, words):
+        return True
+    if REQUEST.search(low):
+        return False
+    if QUIET.findall(low, words) or not low.strip():
+        return True
+    return len(low) <= 200 and bool(THANKS.findall(low, words))  # a thanks, not a long message ending in thanks
+
+
+def is_notification(sender_email: str, new_low: str) -> bool:
+    """Sent by a system (no-reply sender, "do not reply to this e-mail"): it needs no answer."""
+    return _NOREPLY_SENDER.match(sender_email) is not None or NOTIFICATION.search(new_low) is not None
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: str
+    urgency: int
+    priority: str
+    auto_reply: bool
+
+
+def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str, str] | None = None) -> Decision:
+    """Workflow state, urgency and priority of a message, from its subject and new text (a pure function).
+
+    An out-of-office reply is START_POINT and low; any auto-reply or system notification is low. A short thanks or
+    FYI with no state words of its own is START_POINT whatever the thread's subject says. A message that closes the
+    matter (COMPLETION) is low: the thread's urgent subject is history. A reply's subject counts half."""
+    reply = _SUBJECT_PREFIX.match(subject) is not None
+    clean_subject = _SUBJECT_PREFIX.sub("", subject)
+    new_low, subject_low = new_text.lower(), clean_subject.lower()
+    auto = is_auto_reply(subject, new_text, headers)
+    if is_out_of_office(subject, new_text) or (auto and is_acknowledgement(subject, new_text, headers)):
+        return Decision("START_POINT", 0, "low", True)  # "out of office", "your ticket has been opened"
+    quiet = is_quiet(new_text, new_low)
+    own = _points(new_low)
+    state = "START_POINT" if quiet and not own else _best(_combine(own, subject_low, 0.5 if reply else 1.0))
+    closing = state == "COMPLETION" and own.get("COMPLETION", 0.0) >= 3  # said outright, not one weak word
+    score = urgency_score(new_text if closing else f"{clean_subject}\n{new_text}")
+    if auto or closing or is_notification(sender_email, new_low):
+        return Decision(state, 0 if auto else score, "low", auto)
+    return Decision(state, score, priority_for(score, quiet), auto)
+
+
+def priority_for(score: int, quiet: bool = False) -> str:
     if score >= 5:
         return "critical"
-    if score >= 3:
+    if score >= 2:
         return "high"
-    if score >= 1:
-        return "medium"
-    return "low"
+    return "low" if quiet else "medium"
 
 
-def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | None = None) -> Phase1Result:
+def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | None = None, *,
+            received_at: datetime | None = None, headers: Mapping[str, str] | None = None,
+            locales: LocaleTable | None = None, parts: PartCatalogue | None = None) -> Phase1Result:
+    """Entities from the whole email (quoted history and signature included), read in the sender's locale;
+    workflow state, urgency and patterns from the subject and the new text only; auto-replies are never urgent."""
     text = f"{subject}\n{body}"
     low = text.lower()
-    entities = extract_entities(text, low)
-    score = urgency_score(text, low)
-    amounts = entities.amounts
-    financial = round(sum(amounts), 2)
+    locale = (locales or load_locales()).for_sender(sender_email, received_at.utcoffset() if received_at else None)
+    received = received_at.date() if received_at is not None else None
+    entities = extract_entities(text, low, locale=locale, parts=parts or load_parts(), received=received)
+    segments = split_email(body, low[len(subject) + 1:], sender_email)
+    decision = decide(subject, segments.new, sender_email, headers)
+    now = f"{_SUBJECT_PREFIX.sub('', subject)}\n{segments.new}"
+    now_low = now.lower()
+    auto, score = decision.auto_reply, decision.urgency
+    by_currency: dict[str, float] = {}
+    for a in entities.amounts:
+        by_currency[a["currency"]] = round(by_currency.get(a["currency"], 0.0) + a["value"], 2)
     patterns = []
-    quantities = ([int(q.replace(",", "")) for q in QUANTITY.findall(text)]
-                  if any(h in low for h in _QUANTITY_HINTS) else [])
+    quantities = ([int(q.replace(",", "")) for q in QUANTITY.findall(now)]
+                  if any(h in now_low for h in _QUANTITY_HINTS) else [])
     if any(q >= BULK_QUANTITY for q in quantities) or len(entities.part_numbers) >= 3:
         patterns.append("bulk_order")
     if score >= 5:
         patterns.append("high_urgency")
-    if financial > HIGH_VALUE:
+    if any(by_currency.get(c, 0.0) > HIGH_VALUE for c in HIGH_VALUE_CURRENCIES):
         patterns.append("high_value")
-    if EXPEDITE.search(text, low):
+    if not auto and EXPEDITE.search(now, now_low):
         patterns.append("expedited_processing")
-    if CANCEL.search(text, low):
+    if not auto and CANCEL.search(now, now_low):
         patterns.append("cancellation_risk")
     return Phase1Result(
         entities=entities.as_dict(),
-        workflow_state=workflow_state(text, low),
+        workflow_state=decision.state,
         urgency_score=score,
-        priority=priority_for(score),
-        financial_impact=financial,
-        key_phrases=[p for p, rx in _KEY_PHRASES if p in low and rx.search(text)],
+        priority=decision.priority,
+        financial_impact=by_currency.get("USD", 0.0),
+        key_phrases=[p for p, rx in _KEY_PHRASES if p in now_low and rx.search(now)],
         sender_category=(senders or load_senders()).category(sender_email),
         detected_patterns=patterns,
+        auto_reply=auto,
+        locale=locale.tag,
+        financial_impact_by_currency=by_currency,
     )
 
 

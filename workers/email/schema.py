@@ -41,6 +41,9 @@ class Email(_Model):
     received_at: datetime
     conversation_id: Id | None = None
     importance: Literal["low", "normal", "high"] | None = None
+    # Notable mail headers, optional: Auto-Submitted (RFC 3834), X-Autoreply, Precedence ... mark auto-replies.
+    headers: Annotated[dict[Annotated[str, Field(max_length=200)], Annotated[Text, Field(max_length=2_000)]],
+                       Field(max_length=100)] | None = None
 
 
 class Options(_Model):

@@ -36,6 +36,8 @@ class EmailSettings(BaseModel):
 
     database: str = "data/email_analysis.sqlite"
     senders: str = "config/email_senders.toml"
+    locales: str = "config/email_locales.toml"  # sender locales: dates, decimal commas, currencies, phone countries
+    parts: str = "config/email_parts.toml"      # the part-number catalogue
     default_timeout_ms: int = Field(180_000, gt=0)  # a job's options.timeout overrides it
     ollama: OllamaSettings = OllamaSettings()
 

@@ -1,0 +1,79 @@
+"""Phase 1 against the evaluation set written outside the project (data/email_eval, see its README.md).
+
+The goal of the email issue on both parts: precision >= 0.95 and recall >= 0.90 for every entity type, workflow
+state >= 0.85, priority within one level >= 0.95. The rules were tuned on dev.jsonl only; heldout.jsonl is only
+measured (scripts/eval_email.py prints both).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workers.email.evaluation import KINDS, evaluate, load_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL = ROOT / "data" / "email_eval"
+
+
+def _meets_goal(part: str) -> None:
+    report = evaluate(load_rows(EVAL / f"{part}.jsonl"))
+    print(f"\n{part}: " + "\n".join(report.lines()))
+    for kind, c in report.entities.items():
+        assert c.precision >= 0.95 and c.recall >= 0.90, (part, kind, c)
+    workflow, near = report.accuracy(report.workflow), report.accuracy(report.priority_near)
+    assert workflow is not None and workflow >= 0.85, (part, workflow)
+    assert near is not None and near >= 0.95, (part, near)
+
+
+def test_phase1_meets_the_goal_on_the_development_part() -> None:
+    _meets_goal("dev")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the held-out goal is not met (measured once, after tuning, at commit 837000e): case recall 0.778 (7 of 9), "
+    "phone precision 0.930, workflow state 0.694; see the README's email section"))
+def test_phase1_meets_the_goal_on_the_held_out_part() -> None:
+    _meets_goal("heldout")
+
+
+# The held-out figures measured once after tuning (837000e), rounded down: a change that loses ground on mail the
+# rules were not tuned on fails here. (Raise them when the rules improve; never tune on heldout.jsonl.)
+HELD_OUT_FLOOR = {"po_numbers": (0.97, 0.92), "quote_numbers": (1.0, 0.90), "case_numbers": (1.0, 0.77),
+                  "part_numbers": (1.0, 0.94), "amounts": (0.95, 0.94), "dates": (1.0, 0.97), "phones": (0.93, 0.91),
+                  "emails": (1.0, 1.0)}
+
+
+def test_held_out_figures_do_not_fall_below_their_measurement() -> None:
+    report = evaluate(load_rows(EVAL / "heldout.jsonl"))
+    for kind, (precision, recall) in HELD_OUT_FLOOR.items():
+        c = report.entities[kind]
+        assert c.precision >= precision and c.recall >= recall, (kind, c)
+    workflow, near = report.accuracy(report.workflow), report.accuracy(report.priority_near)
+    assert workflow is not None and workflow >= 0.69
+    assert near is not None and near >= 0.98
+
+
+def test_the_sets_are_labelled_outside_the_project_and_split_by_conversation() -> None:
+    dev, held = load_rows(EVAL / "dev.jsonl"), load_rows(EVAL / "heldout.jsonl")
+    assert len(dev) + len(held) >= 150
+    assert not {r["conversation_id"] for r in dev} & {r["conversation_id"] for r in held}
+    for row in dev:  # every row carries the labels the evaluation needs (values per type, state, priority)
+        assert set(KINDS) <= set(row["labels"]) and row["labels"]["workflow_state"] and row["labels"]["priority"]
+
+
+def test_eval_script_prints_the_figures_of_a_set() -> None:
+    res = subprocess.run([sys.executable, "scripts/eval_email.py", "data/email_corpus.jsonl", "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    figures = json.loads(res.stdout)
+    assert figures["emails"] == len(load_rows(ROOT / "data" / "email_corpus.jsonl"))
+    assert all(figures["entities"][k]["recall"] >= 0.95 for k in KINDS)
+    assert figures["workflow_state"] is None  # the generated corpus labels entities only
+    bad = subprocess.run([sys.executable, "scripts/eval_email.py", "no-such-file.jsonl"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "no-such-file.jsonl" in bad.stderr

@@ -1,0 +1,187 @@
+"""Splitting real-looking mail (new text, signature, footer, quoted history), auto-replies, sender locales and
+the part catalogue's configuration."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from workers.email.entities import extract_entities
+from workers.email.locales import load_locales
+from workers.email.parts import load_parts
+from workers.email.segment import is_acknowledgement, is_auto_reply, is_out_of_office, split_email
+
+GMAIL = """Hi Mark,
+
+Thanks - PO 4500207714 is approved, please ship Friday.
+
+Best,
+Julia
+
+On Tue, 3 Jun 2025 at 10:02, Mark Stone <mark@distri.com> wrote:
+> Julia, this is urgent: the quote Q-2025-0142 expires today.
+"""
+OUTLOOK = """Hello team,
+
+Any update on ticket 405518? The printer is still down.
+
+Kind regards,
+Peter Hansen
+Procurement Manager | Nordic Build A/S
+
+From: Support <support@distri.com>
+Sent: Monday, June 2, 2025 4:15 PM
+To: Peter Hansen <ph@nordicbuild.dk>
+Subject: RE: Ticket#: 405518 printer fault
+
+The replacement was delivered yesterday, case closed.
+"""
+GERMAN = """Hallo Herr Weber,
+
+bitte senden Sie uns ein Angebot für 10 Stück P19766-B21.
+
+Mit freundlichen Grüßen
+Anna Schmidt
+Tel.: 030 1234 5678
+
+Am 03.06.2025 um 10:02 schrieb Weber, Tom <t.weber@distri.de>:
+> anbei unser Angebot QT88123.
+"""
+FORWARD = """FYI see below, can you check the RMA?
+
+---------- Forwarded message ---------
+From: Carrier Notifications <noreply@ups.com>
+Date: Wed, Jun 4, 2025 at 8:01 AM
+Subject: Delivered: 1Z999AA10123456784
+
+Your package was Delivered at 7:55 AM.
+"""
+FOOTER = """Please find attached invoice INV-2231 for $4,500.
+
+Thanks,
+Rita
+
+--
+Rita Gomez | AR Specialist
+
+CONFIDENTIALITY NOTICE: This e-mail and any attachments are confidential. Urgent matters: legal@example.com.
+"""
+
+
+@pytest.mark.parametrize(("body", "new", "signature_starts", "quoted_starts"), [
+    (GMAIL, "Hi Mark,\n\nThanks - PO 4500207714 is approved, please ship Friday.", "Best,", "On Tue, 3 Jun"),
+    (OUTLOOK, "Hello team,\n\nAny update on ticket 405518? The printer is still down.", "Kind regards",
+     "From: Support"),
+    (GERMAN, "Hallo Herr Weber,\n\nbitte senden Sie uns ein Angebot für 10 Stück P19766-B21.",
+     "Mit freundlichen Grüßen", "Am 03.06.2025"),
+    (FORWARD, "FYI see below, can you check the RMA?", "", "---------- Forwarded"),
+    ("Thanks!\n\nSent from my iPhone\n\n> On Jun 3, 2025, at 10:02 AM, Bob <bob@x.com> wrote:\n> Shipped.",
+     "Thanks!", "Sent from my iPhone", "> On Jun 3"),
+])
+def test_new_text_signature_and_history_are_told_apart(body: str, new: str, signature_starts: str,
+                                                       quoted_starts: str) -> None:
+    s = split_email(body)
+    assert s.new == new
+    assert s.signature.startswith(signature_starts)
+    assert s.quoted.startswith(quoted_starts)
+
+
+def test_footer_and_a_signature_without_sign_off() -> None:
+    s = split_email(FOOTER)
+    assert s.new == "Please find attached invoice INV-2231 for $4,500."
+    assert s.footer.startswith("CONFIDENTIALITY NOTICE") and "Urgent" not in s.new + s.signature
+    body = "Can you send through a quote? Cheers,\nLachlan Murphy\nIT Coordinator | Southern Cross Freight\n"
+    assert split_email(body, sender_email="l.murphy@scfreight.com.au").new == "Can you send through a quote? Cheers,"
+    assert split_email("Ticket update\n\n##- Please type your reply above this line -##\nOld").new == "Ticket update"
+
+
+def test_auto_replies_by_header_subject_and_text() -> None:
+    assert is_auto_reply("Re: PO", "Noted", {"Auto-Submitted": "auto-replied"})
+    assert is_auto_reply("Re: PO", "Noted", {"Precedence": "auto_reply"})
+    assert is_auto_reply("Re: PO", "Noted", {"X-Auto-Response-Suppress": "OOF, AutoReply"})
+    assert not is_auto_reply("Re: PO", "Noted", {"Auto-Submitted": "no", "Precedence": "list"})
+    assert is_out_of_office("Automatische Antwort: Bestellung", "")
+    assert is_out_of_office("Re: order", "Je suis absente du bureau jusqu'au 16 juin.")
+    assert is_out_of_office("Re: order", "I'm out of the office through Friday 6/13 with limited access to email.")
+    assert not is_out_of_office("Re: order", "Our office will be closed on Friday, please order before.")
+    assert is_acknowledgement("Ticket 405518", "Your request has been received and a ticket was opened.")
+    assert not is_acknowledgement("Re: order", "We received the goods, thanks.")
+
+
+def test_locale_by_domain_tld_and_utc_offset(tmp_path: Path) -> None:
+    table = load_locales()
+    assert table.for_sender("a@firma.de").day_first and table.for_sender("a@firma.de").decimal_comma
+    us = table.for_sender("a@acme.com")
+    assert not us.day_first and us.dollar == "USD"
+    assert table.for_sender("a@shop.com.au").dollar == "AUD"
+    assert table.for_sender("a@service-now.com", timedelta(hours=5, minutes=30)).tag == "en-IN"
+    assert table.for_sender("a@acme.com", timedelta(hours=-5)).tag == "en-US"
+    cfg = tmp_path / "locales.toml"
+    cfg.write_text('default = "en-US"\n[domains]\n"acme.com" = "en-GB"\n[countries]\nGB = { day_first = true }\n')
+    custom = load_locales(str(cfg))
+    assert custom.for_sender("x@mail.acme.com").tag == "en-GB" and custom.for_sender("x@mail.acme.com").day_first
+    gb = custom.for_sender("x@acme.com")
+    when = date(2025, 6, 20)
+    assert extract_entities("Due 9/6/25 or 9/6", locale=gb, received=when).dates == ["2025-06-09"]
+    assert extract_entities("Due 9/6/25 or on 9/6", locale=us, received=when).dates == ["2025-09-06"]
+    bad = tmp_path / "bad.toml"  # (configurations are cached by path: read once per worker)
+    bad.write_text('[domains]\n"acme.com" = "english"\n')
+    with pytest.raises(ValueError, match="locale tags must look like 'de-DE'"):
+        load_locales(str(bad))
+
+
+def test_amounts_keep_their_currency_and_the_writers_decimal_convention() -> None:
+    de = load_locales().for_sender("a@firma.de")
+    text = "Summe 1.215,50 € und EUR 3.400, dazu CHF 1'250.00, $4.2k und 58.90 usd; 30 % Rabatt, 12 Stück."
+    got = {(a["value"], a["currency"]) for a in extract_entities(text, locale=de).amounts}
+    assert got == {(1215.5, "EUR"), (3400.0, "EUR"), (1250.0, "CHF"), (4200.0, "USD"), (58.9, "USD")}
+    au = load_locales().for_sender("a@shop.com.au")
+    assert extract_entities("Total $1,215.50 inc GST", locale=au).amounts == [{"value": 1215.5, "currency": "AUD"}]
+    table = "Qty | Part No. | Unit Price (EUR)\n2   | 5512-QRT | 99,00\n"
+    e = extract_entities(table, locale=de)
+    assert e.amounts == [{"value": 99.0, "currency": "EUR"}] and e.part_numbers == ["5512-QRT"]
+
+
+def test_phones_international_with_extensions_and_not_meeting_ids() -> None:
+    de = load_locales().for_sender("a@firma.de")
+    text = ("Tel: +44 (0)20 7946 0958, Mobil 030 1234 5678, US office +1 (555) 201-3344 ext. 214.\n"
+            "Meeting ID: 851 2345 6789 Passcode: 123456 https://x.example/join?pwd=5552013344")
+    assert extract_entities(text, locale=de).phones == ["+442079460958", "+493012345678", "5552013344x214"]
+
+
+def test_part_catalogue_formats_cues_and_other_ids(tmp_path: Path) -> None:
+    text = ("Please quote 10x P19766-B21, 6QN32UT#ABA, C9300-24P-A, GLC-LH-SMD, 20XW00K3US and SKU: 5512-QRT. "
+            "Not RMA-104452, BOL-88231, CM-2231, CVE-2024-3094 or S/N CN12345678.")
+    assert set(extract_entities(text).part_numbers) == {"P19766-B21", "6QN32UT#ABA", "C9300-24P-A", "GLC-LH-SMD",
+                                                        "20XW00K3US", "5512-QRT"}
+    own = tmp_path / "parts.toml"
+    own.write_text('cues = ["art"]\nnot_part_prefixes = ["RMA"]\n[[formats]]\nvendor = "Our shop"\n'
+                   "patterns = ['ZX\\d{4}']\n")
+    catalogue = load_parts(str(own))
+    assert extract_entities("ZX1234 and Art 77-AB12 but not RMA-1234", parts=catalogue).part_numbers == [
+        "77-AB12", "ZX1234"]
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[formats]]\nvendor = 'broken'\npatterns = ['(unclosed']\n")
+    with pytest.raises(ValueError, match="is not a regular expression"):
+        load_parts(str(broken))
+
+
+def test_dates_in_many_forms_and_without_a_year() -> None:
+    received = date(2025, 1, 3)
+    text = ("ISO 2024-12-17T08:00:00Z, 17-Dec-2024, 2024/12/17, am 17.12. und 30.12.2024; "
+            "del 23 al 27 de diciembre de 2024; rev 3.2.1 and 1/2 of the pallets; Sent: Monday, December 2, 2024")
+    got = set(extract_entities(text, locale=load_locales().for_sender("a@b.de"), received=received).dates)
+    assert got == {"2024-12-17", "2024-12-30", "2024-12-23", "2024-12-27", "2024-12-02"}
+    assert extract_entities("delivery by 6/27", received=date(2025, 6, 1)).dates == ["2025-06-27"]
+    assert extract_entities("we shipped 1/2 of the pallets", received=date(2025, 6, 1)).dates == []
+
+
+def test_a_missing_or_malformed_config_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_locales(str(tmp_path / "missing.toml"))
+    bad = tmp_path / "parts.toml"
+    bad.write_text("cues = [")
+    with pytest.raises(ValueError, match=str(bad)):
+        load_parts(str(bad))

@@ -1,0 +1,92 @@
+"""The part-number catalogue of Phase 1 (config/email_parts.toml): manufacturer formats, the cue words that
+announce a part number, and the prefixes and cue words of ids that share its shapes but are something else
+(RMA-, BOL-, CM-, CVE-, tickets, serial and tracking numbers). Users extend it with their vendors' formats."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PARTS_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "email_parts.toml"
+
+# A token that may be a part number: upper-case letters and digits, with "-", "#", "+", "=" or "/" inside.
+TOKEN = r"[A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*"
+
+
+class _Format(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vendor: str
+    patterns: list[str] = Field(min_length=1)
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cues: list[str] = Field(default_factory=list)
+    not_part_prefixes: list[str] = Field(default_factory=list)
+    not_part_cues: list[str] = Field(default_factory=list)
+    formats: list[_Format] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PartCatalogue:
+    formats: re.Pattern[str]          # any manufacturer's format, matched against a whole token
+    cue: re.Pattern[str] | None       # a cue word then its part number (group 1), case-insensitive
+    cue_hints: tuple[str, ...]        # lower-case substrings: a text without any of them has no cue
+    column: re.Pattern[str] | None    # a table header cell naming a part-number column
+    not_part_prefixes: frozenset[str]
+    not_part_before: re.Pattern[str] | None  # a non-part cue ending right before a token
+
+    def is_part_shape(self, token: str) -> bool:
+        return self.formats.fullmatch(token) is not None
+
+    def excluded(self, token: str, before: str) -> bool:
+        """`before`: the text right before the token (a few dozen characters, any case)."""
+        head = token.split("-", 1)[0] if "-" in token else re.match(r"[A-Z]*", token).group(0)  # type: ignore[union-attr]
+        if head in self.not_part_prefixes:
+            return True
+        return self.not_part_before is not None and self.not_part_before.search(before) is not None
+
+
+def _alternation(words: list[str]) -> str:
+    # Longest first, so "part number" wins over "part"; spaces match any run of spaces, "." is optional.
+    ordered = sorted({w.strip().lower() for w in words if w.strip()}, key=len, reverse=True)
+    return "|".join(re.escape(w).replace(r"\ ", r"\s+").replace(r"\.", r"\.?") for w in ordered)
+
+
+@lru_cache(maxsize=4)
+def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
+    try:
+        raw = _File.model_validate(tomllib.loads(Path(path).read_text()))
+    except (tomllib.TOMLDecodeError, ValidationError) as e:
+        raise ValueError(f"{path}: {e}") from e
+    patterns = [p for f in raw.formats for p in f.patterns]
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as e:
+            raise ValueError(f"{path}: format {p!r} is not a regular expression: {e}") from e
+    formats = re.compile("|".join(f"(?:{p})" for p in patterns) if patterns else r"(?!)")
+    cue = column = None
+    hints: tuple[str, ...] = ()
+    if raw.cues:
+        words = _alternation(raw.cues)
+        # The cue, then "no.", "number", "#", ":" in any order, then the token (upper-cased by the caller).
+        cue = re.compile(
+            r"(?<![\w/])(?:" + words + r")"
+            r"(?:\s*(?:(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?)(?![a-z])|#|:|\.|-(?=\s)))*\s*"
+            r"(" + TOKEN.replace("A-Z", "a-z") + r")")  # run on the lower-cased text: no IGNORECASE, faster
+        hints = tuple(sorted({w.strip().lower().split()[0].rstrip(".#:")[:4] for w in raw.cues if w.strip()}))
+        column = re.compile(r"^\s*(?:" + words + r")\s*(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?|#|\.)*\s*$",
+                            re.IGNORECASE)
+    before = None
+    if raw.not_part_cues:
+        before = re.compile(r"(?<![\w/])(?:" + _alternation(raw.not_part_cues) + r")\s*(?:numbers?|nos?\.?|nr\.?|#|:)*"
+                            r"\s*$", re.IGNORECASE)
+    return PartCatalogue(formats, cue, hints, column, frozenset(p.upper() for p in raw.not_part_prefixes), before)

@@ -1,0 +1,245 @@
+"""Split an email body into what the sender wrote now, the quoted history, the signature and the footer.
+
+Entities come from the whole email, but the workflow state and the urgency come from the subject and the new
+text only: a quoted "urgent", a carrier's "Delivered" in a forwarded notification, a legal footer or an
+out-of-office reply must not decide them.
+
+Why not a library: mail-parser-reply 1.36 (the best of the three judged, with quotequail 0.5.4 and
+email-reply-parser 0.5.12: multi-language reply headers, signatures, disclaimers) splits real-looking mail well
+but its patterns backtrack: 180 us for a short email and 2.3 ms for a 3.7 kB one without any reply header, more
+than ten times Phase 1's whole budget (5,000 emails/s). quotequail needs lxml and does not split signatures;
+email-reply-parser is fast but knows English only. The boundaries below are the same kinds those libraries
+look for (reply and forward headers in the languages of the mailbox, "> " quotes, Outlook's header block,
+sign-offs, "Sent from my ...", disclaimers, unsubscribe footers), each a line-anchored pattern, one scan each.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class _Lines:
+    """A pattern for the start of a line, written in lower case and searched in "\n" + the lower-cased text.
+
+    Both are for speed: with re.IGNORECASE, or with `^` under re.MULTILINE, Python's engine tries the pattern at
+    every character (18 us for `^>` in a 3.7 kB email); a leading literal "\n" lets it skip ahead. Offsets are
+    those of the text itself. When lower-casing changes the length (a few Unicode letters), the case-insensitive
+    pattern runs on the text instead.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        assert not re.search(r"\\[A-Z]", pattern), "upper-case escapes change meaning when lower-cased"
+        self.low = re.compile(r"\n" + pattern.lower())
+        self.any_case = re.compile(r"\n" + pattern, re.IGNORECASE)
+
+    def start(self, text: str, low: str, begin: int = 0, end: int | None = None) -> int | None:
+        """Where the first match at or after `begin` (and before `end`) starts, or None."""
+        stop = len(text) if end is None else end
+        if len(low) == len(text):
+            m = self.low.search("\n" + low, begin, stop + 1)
+        else:
+            m = self.any_case.search("\n" + text, begin, stop + 1)
+        return m.start() if m else None  # the "\n" is at offset -1 of the text: its match starts at the line
+
+
+def _lines(pattern: str) -> _Lines:
+    return _Lines(pattern)
+
+
+# Where the history starts: the first line that opens a quote, a reply header or a forwarded message.
+_WROTE = (r"wrote|schrieb|a\s+écrit|escribió|ha\s+scritto|schreef|escreveu|skrev|napisał\(a\)|napisał|kirjoitti"
+          r"|написал")
+_HEADER_FROM = r"From|Von|De|Da|Van|Från|Od|Fra|Lähettäjä"
+_HEADER_NEXT = (r"Sent|Date|To|Subject|Cc|Gesendet|Datum|An|Betreff|Envoyé|Date|À|Objet|Enviado|Fecha|Para"
+                r"|Asunto|Inviato|Data|A|Oggetto|Verzonden|Aan|Onderwerp|Skickat|Till|Ämne|Wysłano|Do|Temat"
+                r"|Enviada|Assunto")
+QUOTE_START = _lines(
+    r"[ \t]*(?:"
+    r">"                                                              # "> " quoted lines
+    r"|-{2,}[ \t]*(?:Original(?:[ \t]+Message)?|Forwarded[ \t]+message|Ursprüngliche[ \t]+Nachricht"
+    r"|Weitergeleitete[ \t]+Nachricht|Message[ \t]+d'origine|Message[ \t]+transféré|Mensaje[ \t]+original"
+    r"|Mensaje[ \t]+reenviado|Messaggio[ \t]+originale|Messaggio[ \t]+inoltrato|Oorspronkelijk[ \t]+bericht"
+    r"|Doorgestuurd[ \t]+bericht|Mensagem[ \t]+original|Mensagem[ \t]+encaminhada|Originalmeddelande"
+    r"|Vidarebefordrat[ \t]+meddelande|Wiadomość[ \t]+oryginalna|Przekazana[ \t]+wiadomość)"  # ---- Original ...
+    r"|Begin[ \t]+forwarded[ \t]+message:"                          # Apple Mail
+    r"|_{8,}[ \t]*(?![^\n])"                                         # Outlook's rule above its header block
+    r"|(?:On|Am|Le|El|Il|Op|Em|Den|Dnia|W[ \t]+dniu)\b[^\n]{0,160}?(?:\n[^\n]{0,100}?)?"
+    r"(?:" + _WROTE + r")\b[^\n]{0,100}:[ \t]*(?![^\n])"
+    r"|\*?(?:" + _HEADER_FROM + r")\*?[ \t]*:[^\n]*\n(?:[^\n]*\n){0,2}?[ \t]*\*?(?:" + _HEADER_NEXT + r")\*?[ \t]*:"
+    r")"
+)
+# Ticketing tools mark where a reply should go ("##- Please type your reply above this line -##"). Searched only
+# when the phrase is there: a pattern that may start anywhere in a line costs a scan of every line.
+TICKET_MARK = _lines(r"[^\n]*above\s+this\s+line")
+
+# Where the signature starts: "-- ", a sign-off alone on its line, or "Sent from my ...". Not at the very start:
+# a message that is only "Thanks!" is a message, not a signature.
+_SIGN_OFFS = (
+    r"(?:best|kind|warm|many|with\s+best)?\s*(?:regards|wishes)|best|cheers|thanks(?:\s+again)?|thank\s+you"
+    r"|many\s+thanks|thx|br|rgds|regards|sincerely|yours\s+(?:sincerely|truly)|respectfully"
+    r"|mit\s+freundlichen\s+grüßen|mit\s+freundlichen\s+grüssen|freundliche\s+grüße|viele\s+grüße|beste\s+grüße"
+    r"|liebe\s+grüße|grüße|gruß|mfg|vg|lg"
+    r"|cordialement|bien\s+cordialement|bien\s+à\s+vous|salutations|merci(?:\s+d'avance)?"
+    r"|saludos(?:\s+cordiales)?|un\s+saludo|atentamente|gracias|cordiales\s+saludos"
+    r"|cordiali\s+saluti|distinti\s+saluti|saluti|grazie"
+    r"|met\s+vriendelijke\s+groet(?:en)?|vriendelijke\s+groet(?:en)?|groeten|mvg"
+    r"|atenciosamente|cumprimentos|abraços|obrigad[oa]"
+    r"|med\s+vänliga\s+hälsningar|vänliga\s+hälsningar|mvh|hälsningar"
+    r"|pozdrawiam|z\s+poważaniem"
+)
+SIGNATURE_START = _lines(
+    r"[ \t]*(?:--[ \t]*(?![^\n])|__[ \t]*(?![^\n])|(?:" + _SIGN_OFFS + r")[ \t]*[,.!]?[ \t]*(?![^\n])"
+    r"|(?:sent|gesendet|envoyé|enviado|inviato|verzonden|skickat|wysłane)\s+(?:from|von|de|da|vanaf|från|z)\s)"
+)
+
+# Where the footer starts: legal disclaimers, confidentiality notices, unsubscribe and mailing-list lines.
+FOOTER_START = _lines(
+    r"[ \t*]*(?:"
+    r"(?:confidentiality|legal|privacy|important)?[ \t]*(?:notice|disclaimer)[ \t]*:?"
+    r"|confidential(?:ity)?\b|disclaimer\b|caution:|external\s+email"
+    r"|this\s+(?:e-?mail|message|communication)\s+(?:and\s+any|is\s+intended|contains|may\s+contain|is\s+confidential)"
+    r"|the\s+information\s+(?:contained\s+)?in\s+this|if\s+you\s+(?:are\s+not|have\s+received)\s+th"
+    r"|(?:to\s+)?unsubscribe\b|you\s+(?:are\s+)?receiv(?:ed|ing)\s+this|manage\s+(?:your\s+)?(?:preferences|subscription)"
+    r"|diese\s+(?:e-?mail|nachricht)\s+(?:enthält|ist|kann)|vertraulichkeitshinweis|haftungsausschluss|abmelden"
+    r"|ce\s+(?:message|courriel|mail)\s+(?:et|est|peut)|avertissement|se\s+désinscrire|désinscription"
+    r"|este\s+(?:mensaje|correo)\s+(?:y|es|contiene|puede)|aviso\s+(?:legal|de\s+confidencialidad)|darse\s+de\s+baja"
+    r"|questo\s+messaggio|questa\s+e-?mail|informativa\s+privacy"
+    r"|dit\s+(?:e-?mail)?\s*bericht\s+(?:is|kan|bevat)|uitschrijven|afmelden"
+    r"|esta\s+mensagem|este\s+e-?mail\s+(?:e|é|pode|contém)"
+    r")"
+)
+
+
+@dataclass(frozen=True)
+class Segments:
+    new: str        # what the sender wrote now
+    signature: str  # sign-off, name, title, phone numbers, "Sent from my iPhone"
+    footer: str     # disclaimers, confidentiality notices, unsubscribe lines (of the new message)
+    quoted: str     # replies and forwards below it, with their headers, signatures and footers
+
+
+# Local parts that name a role, not a person: no signature line to look for.
+_ROLE_WORDS = frozenset({"info", "sales", "support", "service", "services", "noreply", "reply", "orders", "order",
+                         "accounts", "admin", "office", "team", "mail", "contact", "hello", "billing", "purchasing",
+                         "einkauf", "verkauf", "vertrieb", "compras", "achats", "acquisti", "inkoop", "helpdesk",
+                         "servicedesk", "customer", "customerservice", "logistics", "finance", "not", "notifications"})
+
+
+def _name_line(low: str, sender_email: str, start: int, end: int) -> int | None:
+    """Where a short line holding the sender's name (from the address: "l.murphy" -> "murphy") starts: a signature
+    without a sign-off ("Can you send a quote? Cheers,\nLachlan Murphy\nIT Coordinator")."""
+    local = sender_email.split("@", 1)[0].lower()
+    names = [t for t in re.split(r"[._+-]+", local) if len(t) >= 3 and t.isalpha() and t not in _ROLE_WORDS]
+    if not names:
+        return None
+    rx = re.compile(r"\n[ \t]*(?:[^\n]{0,30}[^\w\n])?(?:" + "|".join(map(re.escape, names))
+                    + r")(?![\w@.])[^\n@]{0,30}(?![^\n])")
+    m = rx.search("\n" + low, start, end + 1)
+    return m.start() if m else None
+
+
+def split_email(body: str, low: str | None = None, sender_email: str = "") -> Segments:
+    """`low`: body.lower() if the caller has it; `sender_email`: to find a signature that has no sign-off."""
+    low = body.lower() if low is None else low
+    end = QUOTE_START.start(body, low)
+    end = len(body) if end is None else end
+    if "above this line" in low:
+        end = TICKET_MARK.start(body, low, 0, end) or end
+    footer_at = FOOTER_START.start(body, low, 0, end)
+    head_end = end if footer_at is None else footer_at
+    sig = SIGNATURE_START.start(body, low, 0, head_end)
+    if sig is not None and not body[:sig].strip():  # the sign-off is all there is: it is the message
+        line_end = body.find("\n", sig + 1)
+        sig = SIGNATURE_START.start(body, low, line_end, head_end) if line_end > 0 else None
+    if sender_email and len(low) == len(body):
+        first_line = body.find("\n")
+        named = _name_line(low, sender_email, max(first_line, 0) + 1, head_end if sig is None else sig)
+        if named is not None and body[:named].strip():
+            sig = named
+    new_end = head_end if sig is None else sig
+    return Segments(body[:new_end].strip(), body[new_end:head_end].strip(), body[head_end:end].strip(),
+                    body[end:])
+
+
+# RFC 3834 and the headers of Exchange, Postfix vacation and mailing-list software.
+_AUTO_HEADERS = {
+    "auto-submitted": lambda v: v.strip().lower() not in ("", "no"),
+    "x-autoreply": lambda v: v.strip().lower() not in ("", "no", "false"),
+    "x-autorespond": lambda v: bool(v.strip()),
+    "x-auto-response-suppress": lambda v: bool(set(v.lower().replace(",", " ").split())
+                                               & {"all", "oof", "autoreply"}),
+    "precedence": lambda v: v.strip().lower() in ("auto_reply", "bulk", "junk"),
+    "x-autogenerated": lambda v: v.strip().lower() in ("reply", "forward", "mirror", "redirect"),
+}
+AUTO_SUBJECT = re.compile(
+    r"^\s*(?:automatic\s+reply|auto(?:matic)?[\s-]*(?:reply|response)|out\s+of\s+(?:the\s+)?office|ooo\b"
+    r"|abwesenheit|automatische\s+antwort|réponse\s+automatique|absence|respuesta\s+automática|fuera\s+de\s+la\s+oficina"
+    r"|risposta\s+automatica|fuori\s+ufficio|automatisch\s+antwoord|afwezig|resposta\s+automática|ausente"
+    r"|autosvar|frånvaro|odpowiedź\s+automatyczna|nieobecność)",
+    re.IGNORECASE,
+)
+AUTO_BODY = re.compile(
+    r"\b(?:(?:i\s+am|i'm|i\s+will\s+be|currently)\s+(?:currently\s+)?(?:out\s+of\s+(?:the\s+)?office|away|on\s+"
+    r"(?:annual\s+|parental\s+|sick\s+)?(?:leave|holiday|vacation|pto))"
+    r"|out\s+of\s+(?:the\s+)?office\s+(?:until|from|through|till)|limited\s+access\s+to\s+(?:my\s+)?e-?mail"
+    r"|ich\s+bin\s+(?:bis|vom|ab|derzeit|zurzeit)\b[^.\n]{0,60}(?:nicht\s+im\s+büro|abwesend|urlaub|nicht\s+erreichbar)"
+    r"|(?:bin|befinde\s+mich)\s+(?:derzeit\s+|zurzeit\s+)?(?:nicht\s+im\s+büro|im\s+urlaub|abwesend)"
+    r"|je\s+suis\s+(?:actuellement\s+)?(?:absent|en\s+congé)|estoy\s+(?:fuera\s+de\s+la\s+oficina|de\s+vacaciones)"
+    r"|sono\s+(?:fuori\s+ufficio|in\s+ferie|assente)|ik\s+ben\s+(?:afwezig|niet\s+op\s+kantoor|met\s+vakantie)"
+    r"|estou\s+(?:fora\s+do\s+escritório|de\s+férias|ausente)|jag\s+är\s+(?:på\s+semester|ledig|borta)"
+    r"|jestem\s+(?:na\s+urlopie|poza\s+biurem))",
+    re.IGNORECASE,
+)
+
+# A substring in every match of AUTO_BODY (lower case): the regex itself is tried at every word.
+_AUTO_BODY_HINTS = ("office", "away", "leave", "holiday", "vacation", "automat", "received your", "not re",
+                    "limited access", "büro", "abwesend", "urlaub", "erreichbar", "absent", "congé", "oficina",
+                    "vacaciones", "ufficio", "ferie", "assente", "afwezig", "kantoor", "vakantie", "escritório",
+                    "férias", "ausente", "semester", "ledig", "borta", "urlopie", "biurem", " pto")
+
+
+# Automatic acknowledgements: "we have received your request", "this is an automated response".
+ACK_BODY = re.compile(
+    r"\b(?:this\s+is\s+an\s+automat(?:ed|ic)\s+(?:reply|response|message|acknowledge?ment|confirmation)"
+    r"|(?:we\s+have|we've)\s+received\s+your\s+(?:request|e-?mail|message|inquiry|enquiry)"
+    r"|your\s+(?:request|ticket|case)\s+(?:has\s+been|was)\s+(?:received|logged|created|opened)"
+    r"|wir\s+haben\s+ihre\s+(?:anfrage|nachricht|e-?mail)\s+erhalten|nous\s+avons\s+bien\s+reçu\s+votre"
+    r"|hemos\s+recibido\s+su|abbiamo\s+ricevuto\s+la\s+sua|wij\s+hebben\s+uw\s+\w+\s+ontvangen"
+    r"|recebemos\s+a\s+sua"
+    r"|(?:case|ticket|incident|request)\s+(?:\w+\s+)?(?:has\s+been|was)\s+(?:created|opened|logged|received)"
+    r"|opened\s+on\s+your\s+behalf|unter\s+der\s+ticketnummer|eingangsbestätigung|accusé\s+de\s+réception)",
+    re.IGNORECASE,
+)
+
+
+def is_acknowledgement(subject: str, new_text: str, headers: Mapping[str, str] | None = None) -> bool:
+    """An automatic reply that only says a message arrived or a ticket was opened (RFC 3834 "auto-replied",
+    or the words of one)."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "auto-submitted" and value.strip().lower() == "auto-replied":
+            return True
+    return ACK_BODY.search(subject) is not None or ACK_BODY.search(new_text) is not None
+
+
+def is_out_of_office(subject: str, new_text: str) -> bool:
+    """An out-of-office reply, by its subject or what its new text says."""
+    if AUTO_SUBJECT.search(subject):
+        return True
+    low = new_text.lower()
+    return any(h in low for h in _AUTO_BODY_HINTS) and AUTO_BODY.search(new_text) is not None
+
+
+def is_auto_reply(subject: str, new_text: str, headers: Mapping[str, str] | None = None) -> bool:
+    """An out-of-office reply or an automatic acknowledgement: by its headers (RFC 3834 `Auto-Submitted` and the
+    others mail systems set), else by its subject, else by what its new text says."""
+    for name, value in (headers or {}).items():
+        test = _AUTO_HEADERS.get(name.lower())
+        if test is not None and test(value):
+            return True
+    if is_out_of_office(subject, new_text):
+        return True
+    low = new_text.lower()
+    return ("received" in low or "automat" in low or "erhalten" in low or "reçu" in low or "recib" in low
+            or "ricevut" in low or "ontvangen" in low or "recebemos" in low) and ACK_BODY.search(new_text) is not None

@@ -1,4 +1,8 @@
-"""The `corral` command: run the daemon, check a configuration, show the pool's status, queue email jobs."""
+"""The `corral` command: run the daemon, check a configuration, show and steer the pool; job types add theirs.
+
+`corral run|check|status|watch|cancel` are the daemon's own; `corral enqueue-emails`, `corral email analyse`, ...
+come from the job types' plug-ins (workers.jobtype.Command), found the way the daemon finds the job types.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,21 @@ import asyncio
 import json
 import logging
 import os
-import sqlite3
 import sys
 import time
-from pathlib import Path
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import redis
 import redis.asyncio
 
-from pool.config import ConfigError, CorralConfig, RedisConfig, load_config, parse_queue_flag
+from pool import plugins
+from pool.config import ConfigError, CorralConfig, load_config, parse_queue_flag
 from pool.embedded_redis import EmbeddedRedis, EmbeddedRedisError, client_url
 from pool.fleet import is_live
 from pool.metrics import read_snapshots
 from workers.errors import ProcessorImportError
+from workers.jobtype import Command, CommandContext, CommandError, JobType
 from workers.logs import configure
 from workers.registry import resolve
 from workers.urls import redact
@@ -28,22 +33,36 @@ from workers.urls import redact
 log = logging.getLogger("corral")
 
 EXIT_CONFIG = 2
-# Commands that talk to Redis (and the email database) but run no processors: no [[queues]] needed.
-CLIENT_COMMANDS = ("status", "watch", "cancel", "enqueue-emails", "reanalyse-emails")
 
 
-def _parser() -> argparse.ArgumentParser:
+def corral_version() -> str:
+    try:
+        return version("corral")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", help="TOML file (default: corral.toml or config/corral.toml here, or "
+                                          "$CORRAL_CONFIG; none: built-in defaults)")
+    p.add_argument("--redis-url", help="Redis to use (or $REDIS_URL); run: none starts an embedded redis-server; "
+                                       "other commands: none means the embedded server's address")
+    p.add_argument("--data-dir", help="databases, work folders and the embedded Redis (default ./data, or "
+                                      "$CORRAL_DATA_DIR)")
+    p.add_argument("--embedded-port", type=int, help="the embedded redis-server's port (default 6380, or "
+                                                     "$CORRAL_REDIS_EMBEDDED_PORT)")
+
+
+def _parser(jobtypes: dict[str, JobType]) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="corral", description="A BullMQ-compatible worker pool daemon.")
+    ap.add_argument("--version", action="version", version=f"corral {corral_version()}")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", "-c", help="TOML file (default config/corral.toml, or $CORRAL_CONFIG)")
-        p.add_argument("--redis-url", help="Redis to use (or $REDIS_URL); none: run an embedded redis-server")
-
     run = sub.add_parser("run", help="run the supervisor and its workers")
-    common(run)
+    _common(run)
     run.add_argument("--queue", "-q", action="append", metavar="NAME=module:function[@CONCURRENCY]",
-                     help="a queue and its processor; repeatable; replaces the file's [[queues]]")
+                     help="a queue and its processor; repeatable; replaces every configured queue (the file's "
+                          "and the job types')")
     run.add_argument("--min-workers", type=int)
     run.add_argument("--max-workers", type=int)
     run.add_argument("--max-memory-mb", type=int)
@@ -52,38 +71,30 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-http", action="store_true", help="serve no HTTP (no intake route, no metrics)")
 
     check = sub.add_parser("check", help="validate the configuration and import every processor")
-    common(check)
+    _common(check)
     check.add_argument("--queue", "-q", action="append", metavar="NAME=module:function[@CONCURRENCY]")
 
-    enqueue = sub.add_parser("enqueue-emails", help="queue process-emails jobs from a JSON file (one job or a list)")
-    common(enqueue)
-    enqueue.add_argument("file", help="JSON job data as the Node producers send it; - for stdin")
-
-    again = sub.add_parser("reanalyse-emails",
-                           help="queue again every stored email whose LLM phases fell back (Ollama was down)")
-    common(again)
-    again.add_argument("--database", help="the email SQLite file (default: from config/email.toml)")
-    again.add_argument("--dry-run", action="store_true", help="only count what would be queued")
-
-    status = sub.add_parser("status", help="print the latest metrics snapshot of every daemon")
-    common(status)
+    status = sub.add_parser("status", help="print the latest metrics snapshot of every daemon on the Redis")
+    _common(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
+    watch = sub.add_parser("watch", help="a live terminal view of every daemon on the Redis")
+    _common(watch)
+    watch.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (default 1)")
+    watch.add_argument("--once", action="store_true", help="print one frame and exit")
+
     cancel = sub.add_parser("cancel", help="cancel a running job (its processor task is cancelled; the attempt fails)")
-    common(cancel)
+    _common(cancel)
     cancel.add_argument("queue")
     cancel.add_argument("job_id")
     cancel.add_argument("--reason", default="cancelled by an operator")
 
-    email = sub.add_parser("email", help="email analysis tools")
-    email_sub = email.add_subparsers(dest="email_command", required=True)
-    email_analyse = email_sub.add_parser("analyse", help="Phase 1 (rules) of each email in a JSON or JSON-lines file")
-    email_analyse.add_argument("file", help="emails as JSON or JSON lines; - for stdin")
-
-    watch = sub.add_parser("watch", help="a live terminal view of every daemon on the Redis")
-    common(watch)
-    watch.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (default 1)")
-    watch.add_argument("--once", action="store_true", help="print one frame and exit")
+    for jt in jobtypes.values():
+        for cmd in jt.commands:
+            p = sub.add_parser(cmd.name, help=f"[{jt.name}] {cmd.help}")
+            _common(p)
+            cmd.add_arguments(p)
+            p.set_defaults(jobtype=jt.name, jobtype_command=cmd)
     return ap
 
 
@@ -93,12 +104,15 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             if (v := getattr(args, k, None)) is not None}
     if pool:
         over["pool"] = pool
-    if getattr(args, "redis_url", None):
-        over["redis"] = {"url": args.redis_url}
+    redis_over = {k: v for k, v in (("url", getattr(args, "redis_url", None)),
+                                    ("embedded_port", getattr(args, "embedded_port", None))) if v}
+    if redis_over:
+        over["redis"] = redis_over
     if getattr(args, "queue", None):
         over["queues"] = [parse_queue_flag(f) for f in args.queue]
-    if getattr(args, "log_level", None):
-        over["log_level"] = args.log_level
+    for key in ("log_level", "data_dir"):
+        if getattr(args, key, None):
+            over[key] = getattr(args, key)
     http = {k: v for k, v in (("port", getattr(args, "http_port", None)),
                               ("enabled", False if getattr(args, "no_http", False) else None)) if v is not None}
     if http:
@@ -120,39 +134,68 @@ def main(argv: list[str] | None = None) -> int:
     # Like gunicorn and celery: processors named by module path resolve from the current directory.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    args = _parser().parse_args(argv)
-    if args.command == "email":  # needs no daemon configuration
-        return _email(args)
+    args = _parser(plugins.all_installed()).parse_args(argv)
     try:
         cfg = load_config(args.config, overrides=_overrides(args))
     except ConfigError as e:
-        if args.command in CLIENT_COMMANDS and "no queues configured" in str(e):
-            cfg = None  # status needs only Redis
-        else:
-            return _fail(str(e))
+        return _fail(str(e))
     try:
+        if args.command == "run":
+            return _run_checked(cfg)
+        if args.command == "check":
+            return _check(cfg)
         if args.command == "status":
             return _status(args, cfg)
         if args.command == "watch":
             return _watch(args, cfg)
         if args.command == "cancel":
             return _cancel(args, cfg)
-        if args.command == "enqueue-emails":
-            return _enqueue_emails(args, cfg)
-        if args.command == "reanalyse-emails":
-            return _reanalyse_emails(args, cfg)
+        return _jobtype_command(args, cfg)
     except EmbeddedRedisError as e:  # the embedded server's password file cannot be read
         return _fail(str(e))
-    assert cfg is not None
+    except CommandError as e:
+        return _fail(str(e), e.code)
+    except KeyboardInterrupt:  # a second Ctrl-C while a command waits: no traceback
+        return 130
+
+
+def _check(cfg: CorralConfig) -> int:
     try:
         check_processors(cfg)
     except ProcessorImportError as e:
         return _fail(str(e))
-    if args.command == "check":
-        for q in cfg.queues:
-            print(f"ok  {q.name}: {q.processor} (concurrency {q.concurrency})")
-        return 0
+    for q in cfg.queues:
+        own = f", workers {q.min_workers}..{q.max_workers} of its own" if q.own_workers else ""
+        print(f"ok  {q.name}: {q.processor} (concurrency {q.concurrency}{own})")
+    for name in cfg.jobtypes:
+        print(f"ok  job type {name}")
+    return 0
+
+
+def _run_checked(cfg: CorralConfig) -> int:
+    try:
+        check_processors(cfg)
+    except ProcessorImportError as e:
+        return _fail(str(e))
     return run(cfg)
+
+
+def _jobtype_command(args: argparse.Namespace, cfg: CorralConfig) -> int:
+    cmd: Command = args.jobtype_command
+    name: str = args.jobtype
+
+    def redis_url() -> str:
+        url = _redis_url_for_client(args, cfg)
+        problem = _redis_problem(url)
+        if problem:
+            raise CommandError(problem, 1)
+        return url
+
+    settings = cfg.jobtype_settings.get(name)
+    if settings is None and (jt := plugins.all_installed().get(name)) and jt.settings is not None:
+        settings = jt.settings.model_validate({})  # a job type not enabled here: its defaults
+    return cmd.run(CommandContext(args=args, settings=settings, redis_url=redis_url, prefix=cfg.redis.prefix,
+                                  place=cfg.place))
 
 
 def run(cfg: CorralConfig) -> int:
@@ -160,12 +203,12 @@ def run(cfg: CorralConfig) -> int:
     embedded: EmbeddedRedis | None = None
     url = cfg.redis.url
     if not url:
-        embedded = EmbeddedRedis(cfg.redis.embedded_port, cfg.redis.embedded_dir)
+        embedded = EmbeddedRedis(cfg.redis.embedded_port, cfg.embedded_dir)
         try:
             url = embedded.start()
         except EmbeddedRedisError as e:
             return _fail(str(e))
-        log.info("embedded redis-server on %s (data in %s)", redact(url), cfg.redis.embedded_dir)
+        log.info("embedded redis-server on %s (data in %s)", redact(url), cfg.embedded_dir)
     try:
         problem = _redis_problem(url)
         if problem:
@@ -187,91 +230,26 @@ def _redis_problem(url: str) -> str | None:
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
         client.ping()
-        version = str(client.info("server").get("redis_version", "0"))
+        version_ = str(client.info("server").get("redis_version", "0"))
         client.close()
     except ValueError as e:
         return f"Redis URL {redact(url)!r} is not valid: {e}"
     except (redis.exceptions.RedisError, OSError) as e:
         return f"cannot reach Redis at {redact(url)}: {e}"
-    if tuple(int(x) for x in version.split(".")[:2]) < (6, 2):
-        return f"Redis {version} at {redact(url)} is too old: BullMQ 6 needs 6.2 or newer"
+    if tuple(int(x) for x in version_.split(".")[:2]) < (6, 2):
+        return f"Redis {version_} at {redact(url)} is too old: BullMQ 6 needs 6.2 or newer"
     return None
 
 
-def _redis_url_for_client(args: argparse.Namespace, cfg: CorralConfig | None) -> str:
-    """A client command's Redis: the flag, the config, $REDIS_URL, else the embedded server (its password
-    read from its folder)."""
-    url = args.redis_url or (cfg.redis.url if cfg else "") or os.environ.get("REDIS_URL") or ""
-    if not url:
-        embedded = cfg.redis if cfg else RedisConfig()
-        url = client_url(embedded.embedded_port, embedded.embedded_dir)
-    return str(url)
+def _redis_url_for_client(args: argparse.Namespace, cfg: CorralConfig) -> str:
+    """A client command's Redis: the flag or the configuration (REDIS_URL included), else the embedded server (its
+    password read from its folder)."""
+    return cfg.redis.url or client_url(cfg.redis.embedded_port, cfg.embedded_dir)
 
 
-def _enqueue_emails(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
-    from pydantic import ValidationError
-
-    from workers.consumer import describe_validation_error
-    from workers.email.producer import enqueue_emails
-
-    try:
-        raw = json.loads(sys.stdin.read() if args.file == "-" else Path(args.file).read_text())
-    except (OSError, ValueError) as e:
-        return _fail(f"cannot read job data from {args.file}: {e}")
-    jobs = raw if isinstance(raw, list) else [raw]
+def _status(args: argparse.Namespace, cfg: CorralConfig) -> int:
     url = _redis_url_for_client(args, cfg)
-    problem = _redis_problem(url)
-    if problem:
-        return _fail(problem, 1)
-    try:
-        ids = asyncio.run(enqueue_emails(url, jobs, prefix=cfg.redis.prefix if cfg else "bull"))
-    except ValidationError as e:
-        return _fail(describe_validation_error(e))
-    print(json.dumps({"queued": ids}))
-    return 0
-
-
-def _reanalyse_emails(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
-    from workers.email.producer import enqueue_emails, reanalysis_jobs
-    from workers.email.settings import load_settings
-
-    try:
-        settings = load_settings()
-        database = Path(args.database) if args.database else settings.path(settings.database)
-        jobs, ids = reanalysis_jobs(database)
-    except (OSError, ValueError) as e:  # ValueError: a bad email.toml (pydantic) or not an email database
-        return _fail(str(e))
-    except sqlite3.Error as e:
-        return _fail(f"cannot read {args.database or 'the email database'}: {e}")
-    emails = sum(len(j["emails"]) for j in jobs)
-    if args.dry_run or not jobs:
-        print(json.dumps({"conversations": len(jobs), "emails": emails, "queued": []}))
-        return 0
-    url = _redis_url_for_client(args, cfg)
-    problem = _redis_problem(url)
-    if problem:
-        return _fail(problem, 1)
-    queued = asyncio.run(enqueue_emails(url, jobs, prefix=cfg.redis.prefix if cfg else "bull", job_ids=ids))
-    print(json.dumps({"conversations": len(jobs), "emails": emails, "queued": queued}))
-    return 0
-
-
-def _email(args: argparse.Namespace) -> int:
-    from workers.email.cli import InputError, analyse_file
-
-    try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-        analyse_file(text, sys.stdout)
-    except (OSError, UnicodeDecodeError, InputError) as e:
-        return _fail(f"cannot analyse {args.file}: {e}")
-    except ValueError as e:  # a bad email configuration (pydantic, TOML, a part pattern): its file is named
-        return _fail(str(e))
-    return 0
-
-
-def _status(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
-    url = _redis_url_for_client(args, cfg)
-    prefix = cfg.redis.prefix if cfg else "bull"
+    prefix = cfg.redis.prefix
     problem = _redis_problem(url)
     if problem:
         return _fail(problem, 1)
@@ -295,7 +273,7 @@ def _status(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
     return 0
 
 
-def _cancel(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
+def _cancel(args: argparse.Namespace, cfg: CorralConfig) -> int:
     from pool.cancel import CancelRequest, publish
 
     url = _redis_url_for_client(args, cfg)
@@ -306,7 +284,7 @@ def _cancel(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
     async def send() -> int:
         client = redis.asyncio.Redis.from_url(url, decode_responses=True)
         try:
-            return await publish(client, cfg.redis.prefix if cfg else "bull",
+            return await publish(client, cfg.redis.prefix,
                                  CancelRequest(args.queue, args.job_id, args.reason))
         finally:
             await client.aclose()
@@ -318,7 +296,7 @@ def _cancel(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
     return 0 if heard else 1
 
 
-def _watch(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
+def _watch(args: argparse.Namespace, cfg: CorralConfig) -> int:
     from pool.watch import watch
 
     url = _redis_url_for_client(args, cfg)
@@ -326,7 +304,7 @@ def _watch(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
     if problem:
         return _fail(problem, 1)
     try:
-        return asyncio.run(watch(url, cfg.redis.prefix if cfg else "bull", max(0.2, args.interval), args.once))
+        return asyncio.run(watch(url, cfg.redis.prefix, max(0.2, args.interval), args.once))
     except KeyboardInterrupt:
         return 0
 

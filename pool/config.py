@@ -1,7 +1,9 @@
-"""Configuration: defaults < `corral.toml` < environment < command-line flags.
+"""Configuration: defaults < `corral.toml` < environment < command-line flags, through workers.settings.
 
-Validated with pydantic at start; every problem becomes one line naming the key, and the daemon
-exits non-zero before it touches Redis or starts a worker.
+The file is `--config FILE`, else `$CORRAL_CONFIG`, else `corral.toml` or `config/corral.toml` in the working folder,
+else none: the built-in defaults (documented in the sample config/corral.toml) serve. Each table is a Section
+(pydantic-settings); job types add theirs. Validated at start; every problem becomes one line naming the key or
+variable, and the daemon exits 2 before it touches Redis or starts a worker.
 """
 
 from __future__ import annotations
@@ -9,34 +11,67 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    InstanceOf,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import SettingsConfigDict
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = ROOT / "config" / "corral.toml"
-DATA_DIR = ROOT / "data"
+from pool import plugins
+from workers.jobtype import JobType
+from workers.settings import Place, Section, SettingsError, check_environment, describe, load_section, read_toml
 
-
-class ConfigError(Exception):
-    """One line that names the problem."""
+ConfigError = SettingsError  # one line that names the problem
+CONFIG_NAMES = ("corral.toml", "config/corral.toml")  # looked for in the working folder, in this order
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RedisConfig(_Strict):
+class GeneralConfig(Section):
+    model_config = SettingsConfigDict(env_prefix="CORRAL_")
+    section: ClassVar[str] = ""
+
+    log_level: str = "INFO"
+    jobtypes: list[str] = Field(default_factory=lambda: ["email", "myst"],
+                                description="job types served: entry points of group corral.jobtypes, or module:attr")
+    data_dir: str = Field("data", description="databases, work folders, the embedded Redis; relative to the "
+                                              "working folder")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        if v.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError(f"log_level {v!r} is not one of DEBUG, INFO, WARNING, ERROR")
+        return v.upper()
+
+
+class RedisConfig(Section):
+    model_config = SettingsConfigDict(env_prefix="CORRAL_REDIS_")
+    section: ClassVar[str] = "redis"
+    legacy_env: ClassVar[dict[str, str]] = {"REDIS_URL": "url"}
+
     url: str = Field("", description="redis://... ; empty starts an embedded redis-server")
     prefix: str = "bull"
     embedded_port: int = Field(6380, ge=1, le=65535)
-    embedded_dir: str = str(DATA_DIR / "redis")
+    embedded_dir: str = Field("", description="the embedded server's files; default <data_dir>/redis")
 
 
-class PoolConfig(_Strict):
+class PoolConfig(Section):
+    model_config = SettingsConfigDict(env_prefix="CORRAL_")
+    section: ClassVar[str] = "pool"
+
     min_workers: int = Field(2, ge=0)
     max_workers: int = Field(10, ge=1)
     autoscale: bool = True
@@ -92,6 +127,27 @@ class QueueConfig(_Strict):
     metrics_max_data_points: int = Field(10080, ge=0)
     limiter: LimiterConfig | None = None
     max_started_attempts: int | None = Field(None, ge=1, description="fail a job started more often than this")
+    # A queue with its own worker counts is served by workers of its own (e.g. builds that need 2 GB each), with
+    # its own memory limit; the others share the pool's workers and limits.
+    min_workers: int | None = Field(None, ge=0)
+    max_workers: int | None = Field(None, ge=1)
+    max_memory_mb: int | None = Field(None, ge=16)
+
+    @model_validator(mode="after")
+    def _own_workers(self) -> QueueConfig:
+        if (self.min_workers is None) != (self.max_workers is None):
+            raise ValueError(f"queue {self.name!r}: set both min_workers and max_workers, or neither")
+        if self.min_workers is not None and self.max_workers is not None and self.min_workers > self.max_workers:
+            raise ValueError(f"queue {self.name!r}: min_workers ({self.min_workers}) is greater than max_workers "
+                             f"({self.max_workers})")
+        if self.max_memory_mb is not None and self.min_workers is None:
+            raise ValueError(f"queue {self.name!r}: max_memory_mb needs workers of its own (min_workers and "
+                             "max_workers): the pool's shared workers keep [pool] max_memory_mb")
+        return self
+
+    @property
+    def own_workers(self) -> bool:
+        return self.min_workers is not None
 
     @field_validator("name")
     @classmethod
@@ -120,7 +176,10 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may well resolve to a public address
 
 
-class HttpConfig(_Strict):
+class HttpConfig(Section):
+    model_config = SettingsConfigDict(env_prefix="CORRAL_HTTP_")
+    section: ClassVar[str] = "http"
+
     enabled: bool = True
     host: str = Field("127.0.0.1", description="0.0.0.0 to accept other hosts (desci-server, Prometheus)")
     port: int = Field(5454, ge=0, le=65535, description="0: any free port (tests)")
@@ -158,65 +217,53 @@ class HttpConfig(_Strict):
         return self._token
 
 
+def _defaults(cls: type[Section]) -> Any:
+    return Field(default_factory=lambda: cls.model_validate({}))  # the model's defaults, no environment read
+
+
 class CorralConfig(_Strict):
-    redis: RedisConfig = RedisConfig()
-    pool: PoolConfig = PoolConfig()
-    http: HttpConfig = HttpConfig()
+    """The whole configuration, validated: what load_config returns and what tests build directly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    redis: RedisConfig = _defaults(RedisConfig)
+    pool: PoolConfig = _defaults(PoolConfig)
+    http: HttpConfig = _defaults(HttpConfig)
     queues: list[QueueConfig] = Field(default_factory=list)
     log_level: str = "INFO"
+    data_dir: str = "data"
+    jobtypes: dict[str, InstanceOf[JobType]] = Field(default_factory=dict)  # enabled job types by name
+    jobtype_settings: dict[str, Section] = Field(default_factory=dict)  # their validated tables
+    source: str = ""  # the configuration file, "" for the built-in defaults
 
     @field_validator("log_level")
     @classmethod
     def _level(cls, v: str) -> str:
-        if v.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ValueError(f"log_level {v!r} is not one of DEBUG, INFO, WARNING, ERROR")
-        return v.upper()
+        return GeneralConfig._level(v)
 
     @model_validator(mode="after")
     def _queues(self) -> CorralConfig:
         if not self.queues:
-            raise ValueError("no queues configured: add [[queues]] to the file or pass --queue NAME=module:function")
+            raise ValueError("no queues configured: add [[queues]] to the file, enable a job type or pass "
+                             "--queue NAME=module:function")
         names = [q.name for q in self.queues]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"queue {dupes[0]!r} is configured twice")
         return self
 
+    @property
+    def place(self) -> Place:
+        config_dir = Path(self.source).parent if self.source else Path.cwd()
+        return Place(data_dir=Path(self.data_dir).expanduser(), config_dir=config_dir)
 
-# Environment variables and the key each sets; REDIS_URL is the conventional name.
-ENV_KEYS: dict[str, tuple[str, str]] = {
-    "REDIS_URL": ("redis", "url"),
-    "CORRAL_REDIS_URL": ("redis", "url"),
-    "CORRAL_REDIS_PREFIX": ("redis", "prefix"),
-    "CORRAL_LOG_LEVEL": ("", "log_level"),
-    "CORRAL_HTTP_HOST": ("http", "host"),
-    "CORRAL_HTTP_PORT": ("http", "port"),
-    "CORRAL_HTTP_TOKEN": ("http", "token"),
-    "CORRAL_HTTP_TOKEN_FILE": ("http", "token_file"),
-    "CORRAL_HTTP_OPEN_MONITORING": ("http", "open_monitoring"),
-    **{f"CORRAL_{name.upper()}": ("pool", name) for name in PoolConfig.model_fields},
-}
+    @property
+    def embedded_dir(self) -> Path:
+        return self.place.data(self.redis.embedded_dir or "redis")
 
 
-def _format_error(err: ValidationError, source: str) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return f"{source}: " + "; ".join(parts)
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = v
-    return out
+SECTIONS: tuple[type[Section], ...] = (GeneralConfig, RedisConfig, PoolConfig, HttpConfig)
+TABLES = {"redis", "pool", "http", "queues"}
 
 
 def parse_queue_flag(flag: str) -> dict[str, Any]:
@@ -234,6 +281,14 @@ def parse_queue_flag(flag: str) -> dict[str, Any]:
     return entry
 
 
+def find_config(path: str | Path | None, env: Mapping[str, str]) -> Path | None:
+    if path:
+        return Path(path)
+    if env.get("CORRAL_CONFIG"):
+        return Path(env["CORRAL_CONFIG"])
+    return next((Path(n) for n in CONFIG_NAMES if Path(n).is_file()), None)
+
+
 def load_config(
     path: str | Path | None = None,
     *,
@@ -242,29 +297,76 @@ def load_config(
 ) -> CorralConfig:
     """Build the configuration. `overrides` are the CLI's, shaped like the file."""
     env = os.environ if env is None else env
-    file_path = Path(path) if path else Path(env.get("CORRAL_CONFIG") or DEFAULT_CONFIG)
-    data: dict[str, Any] = {}
-    if path or env.get("CORRAL_CONFIG") or file_path.exists():
-        try:
-            data = tomllib.loads(file_path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {file_path} does not exist") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{file_path}: not valid TOML: {e}") from None
-    source = str(file_path)
+    over = dict(overrides or {})
+    file = find_config(path, env)
+    data = read_toml(file) if file else {}
+    source = str(file) if file else "built-in defaults"
+    top = {k: v for k, v in data.items() if not isinstance(v, dict | list) or k == "jobtypes"}
+    tables = {k: v for k, v in data.items() if k not in top}
 
-    env_layer: dict[str, Any] = {}
-    for var, (section, key) in ENV_KEYS.items():
-        if var in env and env[var] != "":
-            target = env_layer.setdefault(section, {}) if section else env_layer
-            target[key] = env[var]
-    if env_layer:
-        data = _merge(data, env_layer)
-        source += " + environment"
-    if overrides:
-        data = _merge(data, overrides)
-        source += " + flags"
+    general = load_section(GeneralConfig, top, env=env, source=source,
+                           flags={k: over[k] for k in ("log_level", "data_dir", "jobtypes") if k in over})
+    installed = plugins.all_installed()
+    jobtypes = plugins.load_all(general.jobtypes)
+    known = {**installed, **jobtypes}
+    for name in tables:
+        if name not in TABLES and name not in known:
+            raise ConfigError(f"{source}: [{name}]: unknown table (job types: {', '.join(sorted(known)) or 'none'})")
+    check_environment(env, _variables(known.values()))
+
+    redis = load_section(RedisConfig, tables.get("redis", {}), env=env, flags=over.get("redis"), source=source)
+    pool = load_section(PoolConfig, tables.get("pool", {}), env=env, flags=over.get("pool"), source=source)
+    http = load_section(HttpConfig, tables.get("http", {}), env=env, flags=over.get("http"), source=source)
+    settings = {name: _jobtype_settings(jt, tables, file, env, source) for name, jt in jobtypes.items()
+                if jt.settings is not None}
     try:
-        return CorralConfig.model_validate(data)
+        return CorralConfig.model_validate({
+            "redis": redis, "pool": pool, "http": http, "log_level": general.log_level, "data_dir": general.data_dir,
+            "queues": over.get("queues") or _queues(tables.get("queues", []), jobtypes.values()),
+            "jobtypes": jobtypes, "jobtype_settings": settings, "source": str(file or ""),
+        })
     except ValidationError as e:
-        raise ConfigError(_format_error(e, source)) from None
+        raise ConfigError(describe(e, source)) from None
+
+
+def _variables(jobtypes: Any) -> set[str]:
+    names: set[str] = set()
+    for cls in SECTIONS:
+        names |= cls.env_names()
+    for jt in jobtypes:
+        names.add(f"CORRAL_{jt.name.upper()}_CONFIG")
+        if jt.settings is not None:
+            names |= jt.settings.env_names()
+    return names
+
+
+def _jobtype_settings(jt: JobType, tables: dict[str, Any], file: Path | None, env: Mapping[str, str],
+                      source: str) -> Section:
+    """A job type's table of the main file, else its own file (`$CORRAL_<NAME>_CONFIG`, or `<name>.toml` beside
+    the main file), loaded the same way."""
+    assert jt.settings is not None
+    own_var = f"CORRAL_{jt.name.upper()}_CONFIG"
+    own = Path(env[own_var]) if env.get(own_var) else (file.parent / f"{jt.name}.toml" if file else None)
+    if jt.name in tables:
+        table, where = tables[jt.name], source
+    elif own is not None and (own.is_file() or env.get(own_var)):
+        table, where = read_toml(own), str(own)
+    else:
+        table, where = {}, source
+    return load_section(jt.settings, table, env=env, source=where)
+
+
+def _queues(configured: list[Any], jobtypes: Any) -> list[Any]:
+    """The file's [[queues]], then each job type's default queues that the file does not configure itself."""
+    queues = list(configured)
+    names = {q.get("name") for q in queues if isinstance(q, dict)}
+    for jt in jobtypes:
+        for q in jt.queues:
+            if q.name not in names:
+                entry: dict[str, Any] = {"name": q.name, "processor": q.processor, "concurrency": q.concurrency}
+                if q.workers is not None:
+                    entry.update(min_workers=q.workers[0], max_workers=q.workers[1])
+                if q.max_memory_mb is not None:
+                    entry["max_memory_mb"] = q.max_memory_mb
+                queues.append(entry)
+    return queues

@@ -14,14 +14,13 @@ import json
 from collections import deque
 from collections.abc import AsyncIterator
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
-if TYPE_CHECKING:
-    from pool.supervisor import Supervisor
+from pool.state import PoolState
 
 HISTORY = 360
 SUBSCRIBER_BACKLOG = 16  # a client this far behind misses snapshots rather than growing our memory
@@ -35,13 +34,13 @@ def history_point(snap: dict[str, Any]) -> dict[str, Any]:
 
 
 class Dashboard:
-    def __init__(self, sup: Supervisor) -> None:
-        self.sup = sup
+    def __init__(self, state: PoolState) -> None:
+        self.state = state
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self.latest: dict[str, Any] | None = None
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._page = resources.files("pool").joinpath("static/dashboard.html").read_text(encoding="utf-8")
-        sup.on("metrics", self._on_snapshot)
+        state.events.on("metrics", self._on_snapshot)
         self.router = APIRouter(tags=["dashboard"])
         self.router.add_api_route("/", self.page, methods=["GET"], response_class=HTMLResponse,
                                   summary="The live dashboard", include_in_schema=False)
@@ -60,7 +59,7 @@ class Dashboard:
         return HTMLResponse(self._page)
 
     async def snapshot(self) -> JSONResponse:
-        return JSONResponse({"latest": self.latest or self.sup.snapshot(), "history": list(self.history)})
+        return JSONResponse({"latest": self.latest or self.state.snapshot(), "history": list(self.history)})
 
     async def events(self) -> EventSourceResponse:
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(SUBSCRIBER_BACKLOG)

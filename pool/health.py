@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis.exceptions
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-if TYPE_CHECKING:
-    from pool.supervisor import Supervisor
+from pool.state import PoolState
 
 # The loop ticks every 0.25 s; a backlog probe against a hanging Redis can hold one step for its 10 s
 # socket timeout. Silence beyond this means the loop is stuck.
@@ -23,38 +23,38 @@ STUCK_AFTER_SECONDS = 30.0
 REDIS_PING_TIMEOUT = 1.0
 
 
-def health_router(sup: Supervisor) -> APIRouter:
+def health_router(state: PoolState, ping: Callable[[], Awaitable[object]]) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="Liveness: the supervisor's loop is turning")
     async def healthz() -> JSONResponse:
-        silent = time.time() - sup.last_step_at
+        silent = time.time() - state.last_step_at
         ok = silent < STUCK_AFTER_SECONDS
-        return JSONResponse({"ok": ok, "daemonId": sup.daemon_id, "loopSilentSeconds": round(silent, 2)},
-                            status_code=200 if ok else 503)
+        body: dict[str, Any] = {"ok": ok, "daemonId": state.daemon_id, "loopSilentSeconds": round(silent, 2)}
+        if state.tasks_down:
+            body["tasksRestarting"] = dict(state.tasks_down)  # shown, not fatal: they come back by themselves
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @router.get("/readyz", summary="Readiness: Redis answers and at least min_workers are ready")
     async def readyz() -> JSONResponse:
         checks: dict[str, Any] = {}
-        redis_ok = await _ping(sup)
+        redis_ok = await _ping(ping)
         checks["redis"] = "ok" if redis_ok is None else redis_ok
-        ready = sum(1 for w in sup.workers.values() if w.ready and w.drain_requested_at is None)
-        wanted = sup.cfg.pool.min_workers
+        ready = state.ready_workers()
+        wanted = sum(g.min_workers for g in state.groups.values())
         checks["workers"] = f"{ready} ready of min {wanted}"
-        checks["stopping"] = sup.stopping
-        ok = redis_ok is None and ready >= wanted and not sup.stopping
-        return JSONResponse({"ok": ok, "daemonId": sup.daemon_id, "checks": checks},
+        checks["stopping"] = state.stopping
+        ok = redis_ok is None and ready >= wanted and not state.stopping
+        return JSONResponse({"ok": ok, "daemonId": state.daemon_id, "checks": checks},
                             status_code=200 if ok else 503)
 
     return router
 
 
-async def _ping(sup: Supervisor) -> str | None:
+async def _ping(ping: Callable[[], Awaitable[object]]) -> str | None:
     """None when Redis answers, else why not."""
-    if sup.client is None:
-        return "not connected"
     try:
-        await asyncio.wait_for(sup.client.ping(), REDIS_PING_TIMEOUT)
+        await asyncio.wait_for(ping(), REDIS_PING_TIMEOUT)
         return None
     except TimeoutError:
         return f"no answer within {REDIS_PING_TIMEOUT:g}s"

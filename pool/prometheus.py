@@ -9,7 +9,6 @@ reads them as they are and nothing can drift. Its own registry, so several super
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -19,21 +18,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pool.metrics import HistogramKey
+from pool.state import SHARED, PoolState
 from workers.telemetry import BUCKETS, Labels
-
-if TYPE_CHECKING:
-    from pool.supervisor import Supervisor
 
 WORKER_STATES = ("starting", "idle", "busy", "draining")
 JOB_DURATION = "job_duration_seconds"
 
 
 class PoolCollector(Collector):
-    def __init__(self, sup: Supervisor) -> None:
-        self.sup = sup
+    def __init__(self, state: PoolState) -> None:
+        self.state = state
 
     def collect(self) -> Iterator[Metric]:
-        histograms = sorted(self.sup.telemetry.histograms().items())  # folded once per scrape
+        histograms = sorted(self.state.telemetry.histograms().items())  # folded once per scrape
         yield from self._workers()
         yield from self._queues()
         yield from self._jobs(histograms)
@@ -41,7 +38,7 @@ class PoolCollector(Collector):
         yield from self._processor_telemetry(histograms)
 
     def _workers(self) -> Iterator[Metric]:
-        sup = self.sup
+        sup = self.state
         states = GaugeMetricFamily("corral_workers", "Worker processes by state", labels=["state"])
         counts = dict.fromkeys(WORKER_STATES, 0)
         for w in sup.workers.values():
@@ -60,8 +57,9 @@ class PoolCollector(Collector):
         yield rss
         limit = GaugeMetricFamily("corral_worker_memory_limit_bytes",
                                   "Worker RSS limits: soft (drain and replace) and hard (kill)", labels=["kind"])
-        limit.add_metric(["soft"], sup.limits.max_memory_bytes)
-        limit.add_metric(["hard"], sup.limits.hard_memory_bytes)
+        shared = sup.groups.get(SHARED) or next(iter(sup.groups.values()))
+        limit.add_metric(["soft"], shared.limits.max_memory_bytes)
+        limit.add_metric(["hard"], shared.limits.hard_memory_bytes)
         yield limit
 
     def _queues(self) -> Iterator[Metric]:
@@ -71,12 +69,12 @@ class PoolCollector(Collector):
         share = GaugeMetricFamily("corral_fleet_share",
                                   "Part of a queue's backlog this daemon scales for (shared with its peers)",
                                   labels=["queue"])
-        for q, b in sorted(self.sup.backlog.items()):
+        for q, b in sorted(self.state.backlog.items()):
             for state, n in (("waiting", b.wait), ("prioritized", b.prioritized), ("delayed", b.delayed_total),
                              ("delayed_due", b.delayed_due), ("active", b.active)):
                 jobs.add_metric([q, state], n)
             paused.add_metric([q], 1 if b.paused else 0)
-            share.add_metric([q], self.sup.fleet_shares.get(q, 1.0))
+            share.add_metric([q], self.state.fleet_shares.get(q, 1.0))
         yield jobs
         yield paused
         yield share
@@ -105,12 +103,12 @@ class PoolCollector(Collector):
 
     def _events(self) -> Iterator[Metric]:
         restarts = CounterMetricFamily("corral_worker_restarts", "Workers replaced, by reason", labels=["reason"])
-        for reason, n in sorted(self.sup.restart_counts.items()):
+        for reason, n in sorted(self.state.restart_counts.items()):
             restarts.add_metric([reason], n)
         yield restarts
         scaling = CounterMetricFamily("corral_scaling_decisions", "Scaling decisions taken", labels=["direction"])
         for direction in ("up", "down"):
-            scaling.add_metric([direction], self.sup.scaling_counts.get(direction, 0))
+            scaling.add_metric([direction], self.state.scaling_counts.get(direction, 0))
         yield scaling
 
     def _processor_telemetry(self, histograms: list[tuple[HistogramKey, tuple[list[int], float]]]
@@ -127,7 +125,7 @@ class PoolCollector(Collector):
                 fam.add_metric([v for _, v in labels], _cumulative(counts), total)
             yield fam
         gauges: dict[str, list[tuple[Labels, float]]] = {}
-        for (name, labels), value in sorted(self.sup.telemetry.gauges().items()):
+        for (name, labels), value in sorted(self.state.telemetry.gauges().items()):
             gauges.setdefault(name, []).append((labels, value))
         for name, gseries in gauges.items():
             gfam = GaugeMetricFamily(f"corral_{name}", f"{name} reported by live workers",
@@ -145,9 +143,9 @@ def _cumulative(counts: list[int]) -> list[tuple[str, float]]:
     return out
 
 
-def metrics_endpoint(sup: Supervisor) -> Callable[[Request], Awaitable[Response]]:
+def metrics_endpoint(state: PoolState) -> Callable[[Request], Awaitable[Response]]:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(PoolCollector(sup))
+    registry.register(PoolCollector(state))
     ProcessCollector(namespace="corral_supervisor", registry=registry)  # the supervisor's own CPU and memory
     PlatformCollector(registry=registry)
 

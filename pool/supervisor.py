@@ -2,42 +2,52 @@
 
 It observes (heartbeats over pipes, process exits through their sentinels, RSS through psutil, the
 backlog through Redis), asks `policy` what to do, and does it (spawn, drain, kill, hand back). All
-judgement lives in `policy`; this file is plumbing, kept thin on purpose.
+judgement lives in `policy`; this file is plumbing, kept thin on purpose. What it observes and decides is
+kept in `PoolState` (pool/state.py), which the HTTP side and `corral status` read.
+
+`run()` is `start()` (connections, signals, the HTTP server, background loops: each registered on one
+AsyncExitStack with its cleanup), `loop()` (observe, decide, act, until a stop is asked), then the shutdown and
+the stack's cleanups in reverse order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
+import contextlib
+import functools
+import itertools
 import logging
-import os
 import random
 import shutil
 import signal
-import socket
 import tempfile
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio
 import redis.exceptions
+import setproctitle
 
 from pool import cancel, fleet, policy
-from pool.backlog import Backlog, EventWatcher, probe
+from pool.backlog import EventWatcher, probe
 from pool.config import CorralConfig
 from pool.handback import hand_back_jobs
 from pool.http import HttpServer
-from pool.metrics import Counters, Restart, TelemetryTotals, Throughput, build_snapshot, publish, read_snapshots
-from pool.web import WebApp
+from pool.metrics import Restart, publish, read_snapshots
+from pool.state import Group, PoolState
+from pool.tasks import Background
+from pool.web import WebApp, jobtype_routes
 from pool.worker_process import WorkerProcess, process_tree
 from workers.bullmq_scripts import AsyncScripts, QueueKeys
+from workers.jobtype import CheckResult
 from workers.main import worker_name
 from workers.protocol import CancelJob, Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
+from workers.retry import HAND_BACK, retry
 from workers.urls import redact
 
 log = logging.getLogger("corral.supervisor")
@@ -46,301 +56,247 @@ TICK_SECONDS = 0.25  # health checks; backlog changes and worker exits wake the 
 RSS_SAMPLE_SECONDS = 0.5
 MIN_PROBE_GAP_SECONDS = 0.05
 STACK_DUMP_WAIT_SECONDS = 1.0  # how long a stuck worker gets to write its stacks before it is killed
+CHECK_INTERVAL_SECONDS = 15.0  # the job types' dependency checks
 
 
 class Supervisor:
     def __init__(self, config: CorralConfig, redis_url: str, *, daemon_id: str | None = None) -> None:
         self.cfg = config
         self.redis_url = redis_url
-        self.host = socket.gethostname()
-        self.daemon_id = daemon_id or f"{self.host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.prefix = config.redis.prefix
-        self.queue_names = [q.name for q in config.queues]
-        self.limits = policy.Limits(
-            max_memory_bytes=config.pool.max_memory_mb * policy.MB,
-            hard_memory_bytes=config.pool.hard_memory_bytes,
-            heartbeat_timeout=config.pool.heartbeat_timeout,
-            start_timeout=config.pool.start_timeout,
-            drain_timeout=config.pool.drain_timeout,
-        )
-        self.workers: dict[str, WorkerProcess] = {}
-        self.counters = Counters()
-        self.telemetry = TelemetryTotals()
-        self.capacity = fleet.capacity(config.pool.max_workers, {q.name: q.concurrency for q in config.queues})
-        self.fleet_shares: dict[str, float] = {}  # queue -> part of its backlog we scale for (fleet.py)
-        self.scaling_counts: Counter[str] = Counter()  # "up" / "down"
-        self.last_step_at = time.time()
-        self.throughput = Throughput()
-        self.backlog: dict[str, Backlog] = {}
-        self.restarts: deque[Restart] = deque(maxlen=200)
-        self.restart_counts: Counter[str] = Counter()
-        self.scaling_log: deque[dict[str, Any]] = deque(maxlen=200)
-        self.scaler_state = policy.ScalerState()
-        self.start_failures = 0
+        self.state = PoolState(config, daemon_id=daemon_id or "")
+        self.scaler_states = {g: policy.ScalerState() for g in self.state.groups}
+        self.background = Background(self.state)
         self.next_spawn_at = 0.0
-        self.last_start_error = ""
-        self.started_at = time.time()
-        self.last_snapshot: dict[str, Any] | None = None
-        self._listeners: dict[str, list[Callable[[Any], Any]]] = {}
-        self._wake = asyncio.Event()
-        self._backlog_dirty = True
-        self._last_probe = 0.0
-        self._last_rss_sample = 0.0
-        self._stopping = False
-        self._stop_now = False
-        self._reaping: set[asyncio.Task[None]] = set()
-        self._listener_tasks: set[asyncio.Future[Any]] = set()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._background_stop = False  # the background loops' exit, should a cancellation be swallowed
         self.client: redis.asyncio.Redis | None = None
         self.scripts: dict[str, AsyncScripts] = {}
         self.http: HttpServer | None = None
         self.web: WebApp | None = None
-        # Workers write their stacks here when asked before a kill (0700: stacks can show data).
-        self.stack_dir = Path(tempfile.mkdtemp(prefix="corral-stacks-"))
+        self.stack_dir = Path()  # made at start: workers write their stacks here when asked before a kill
+        self._wake = asyncio.Event()
+        self._backlog_dirty = True
+        self._last_probe = 0.0
+        self._last_rss_sample = 0.0
+        self._stop_now = False
+        self._reaping: set[asyncio.Task[None]] = set()
+        self._numbers = itertools.count(1)
 
     # -- public API ----------------------------------------------------------------------------------
 
+    @property
+    def daemon_id(self) -> str:
+        return self.state.daemon_id
+
+    @property
+    def stopping(self) -> bool:
+        return self.state.stopping
+
     def on(self, event: str, callback: Callable[[Any], Any]) -> None:
         """Subscribe to "metrics" (a snapshot dict), "scale" (a decision dict), "restart" (a dict)."""
-        self._listeners.setdefault(event, []).append(callback)
+        self.state.events.on(event, callback)
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.state.snapshot()
 
     def request_stop(self) -> None:
         """First call: graceful shutdown. Second call: stop at once (jobs in hand are still handed back)."""
-        if self._stopping:
+        if self.state.stopping:
             if not self._stop_now:
                 log.warning("second stop signal: killing workers now")
             self._stop_now = True
         else:
             log.info("stop requested: no new jobs; finishing jobs in hand within %gs", self.cfg.pool.shutdown_timeout)
-            self._stopping = True
+            self.state.stopping = True
         self._wake.set()
 
     def cancel_job(self, request: cancel.CancelRequest) -> bool:
         """Ask the worker holding the job to cancel it; False when none of ours holds it."""
-        for w in self.workers.values():
+        for w in self.state.workers.values():
             if w.heartbeat and any(j.queue == request.queue and j.job_id == request.job_id for j in w.heartbeat.jobs):
                 log.info("cancelling job %s on %s (worker %s): %s", request.job_id, request.queue, w.worker_id,
                          request.reason, extra={"queue": request.queue, "job_id": request.job_id})
                 return w.send(CancelJob(request.queue, request.job_id, request.reason))
         return False
 
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
-
-    def snapshot(self) -> dict[str, Any]:
-        now = time.time()
-        completed, failed, _ = self.counters.totals()
-        rate = self.throughput.add(now, completed + failed)
-        workers = []
-        for w in self.workers.values():
-            hb = w.heartbeat
-            workers.append({
-                "workerId": w.worker_id, "pid": w.pid, "state": w.state(),
-                "rssMb": round(w.rss_bytes / policy.MB, 1),
-                "jobs": [{"queue": j.queue, "jobId": j.job_id} for j in hb.jobs] if hb else [],
-                "completed": hb.completed if hb else 0, "failed": hb.failed if hb else 0,
-                "cpuPercent": hb.cpu_percent if hb else 0.0,
-                "uptime": round(now - w.spawned_at, 1),
-                "lastHeartbeatAgo": round(now - w.last_seen, 2),
-                "drainReason": w.drain_reason or None,
-            })
-        snap = build_snapshot(
-            daemon_id=self.daemon_id, host=self.host, pid=os.getpid(), started_at=self.started_at,
-            workers=workers, counters=self.counters, backlog=self.backlog, throughput=rate,
-            restarts=list(self.restarts), restart_counts=dict(self.restart_counts),
-            scaling=list(self.scaling_log),
-            limits={"minWorkers": self.cfg.pool.min_workers, "maxWorkers": self.cfg.pool.max_workers,
-                    "maxMemoryMb": self.cfg.pool.max_memory_mb,
-                    "hardMemoryMb": round(self.limits.hard_memory_bytes / policy.MB),
-                    "lastStartError": self.last_start_error or None},
-            now=now,
-        )
-        snap.update(capacity=self.capacity, fleetShare=dict(self.fleet_shares),
-                    metricsInterval=self.cfg.pool.metrics_interval, stopped=self._stopping and not self.workers)
-        self.last_snapshot = snap
-        return snap
-
-    # -- the loop ------------------------------------------------------------------------------------
+    # -- start, loop, close -------------------------------------------------------------------------
 
     async def run(self) -> int:
-        loop = asyncio.get_running_loop()
-        self.client = redis.asyncio.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=10,
-                                                   socket_connect_timeout=5)
-        await self.client.ping()
-        self.scripts = {
-            q: AsyncScripts(self.client, QueueKeys(self.prefix, q), f"corral-supervisor-{self.daemon_id}",
-                            self.cfg.pool.lock_duration_ms)
-            for q in self.queue_names
-        }
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, self.request_stop)
-        log.info("supervisor %s up: redis %s, queues %s, workers %d..%d, memory limit %d MB",
-                 self.daemon_id, redact(self.redis_url), ", ".join(self.queue_names),
-                 self.cfg.pool.min_workers, self.cfg.pool.max_workers, self.cfg.pool.max_memory_mb)
-        if self.cfg.http.enabled:
-            self.web = WebApp(self)
-            self.http = HttpServer(self.cfg.http, self.web.app)
-            try:
-                await self.http.start()
-            except BaseException:
-                await self.web.close()
-                await self.client.aclose()
-                raise
-        watcher = EventWatcher(self.redis_url, self.prefix, self.queue_names, self._on_backlog_event)
-        self._tasks = [
-            asyncio.create_task(self._guard(watcher.run(), "event watcher"), name="event watcher"),
-            asyncio.create_task(self._guard(self._stalled_loop(), "stalled check"), name="stalled check"),
-            asyncio.create_task(self._guard(self._metrics_loop(), "metrics"), name="metrics"),
-            asyncio.create_task(self._guard(cancel.listen(self.redis_url, self.prefix, self.cancel_job), "cancel"),
-                                name="cancel channel"),
-        ]
-        try:
-            while not self._stopping:
-                await self._step()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
-                except TimeoutError:
-                    pass
-                self._wake.clear()
-            await self._shutdown()
-        finally:
-            self._background_stop = True
-            for t in self._tasks:
-                t.cancel()
-            # Bounded: a cancellation that lands inside a Redis call can be swallowed by the client, and the
-            # daemon must stop anyway.
-            _, stuck = await asyncio.wait(self._tasks, timeout=5)
-            for t in stuck:
-                log.warning("background task %s did not stop within 5s; leaving it", t.get_name())
-            if threading.current_thread() is threading.main_thread():
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(sig)
-            await self._publish_final()
-            if self.web is not None:
-                await self.web.close()  # first: ends the dashboard's streams, which would hold the server open
-            if self.http is not None:
-                await self.http.stop()
-            await self.client.aclose()
-            shutil.rmtree(self.stack_dir, ignore_errors=True)
+        async with contextlib.AsyncExitStack() as stack:
+            await self.start(stack)
+            await self.loop()
         return 0
 
-    async def _guard(self, coro: Any, what: str) -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s task crashed; the pool keeps running without it", what)
+    async def start(self, stack: contextlib.AsyncExitStack) -> None:
+        """Open what the loop needs; each piece registers its cleanup (run in reverse order at exit)."""
+        setproctitle.setproctitle("corral: supervisor")
+        self.client = redis.asyncio.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=10,
+                                                   socket_connect_timeout=5)
+        stack.push_async_callback(self.client.aclose)
+        await self.client.ping()
+        self.scripts = {q: AsyncScripts(self.client, QueueKeys(self.prefix, q), f"corral-supervisor-{self.daemon_id}",
+                                        self.cfg.pool.lock_duration_ms)
+                        for q in self.state.queue_names}
+        self.stack_dir = Path(tempfile.mkdtemp(prefix="corral-stacks-"))  # 0700: stacks can show data
+        stack.callback(shutil.rmtree, self.stack_dir, True)
+        if self.cfg.http.enabled:
+            await self._start_http(stack)
+        stack.push_async_callback(self._publish_final)
+        self._handle_signals(stack)
+        stack.push_async_callback(self.background.stop)
+        self._start_background()
+        p = self.cfg.pool
+        log.info("supervisor %s up: redis %s, queues %s, workers %d..%d, memory limit %d MB", self.daemon_id,
+                 redact(self.redis_url), ", ".join(self.state.queue_names), p.min_workers, p.max_workers,
+                 p.max_memory_mb)
+
+    async def _start_http(self, stack: contextlib.AsyncExitStack) -> None:
+        client = self.client
+        assert client is not None
+        self.web = WebApp(self.state, client.ping, self.cfg, jobtype_routes(self.cfg, self.redis_url))
+        self.http = HttpServer(self.cfg.http, self.web.app)
+        stack.push_async_callback(self.http.stop)
+        stack.push_async_callback(self.web.close)  # before the server stops: ends the dashboard's streams
+        await self.http.start()
+
+    def _handle_signals(self, stack: contextlib.AsyncExitStack) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+            stack.callback(loop.remove_signal_handler, sig)
+
+    def _start_background(self) -> None:
+        watcher = EventWatcher(self.redis_url, self.prefix, self.state.queue_names, self._on_backlog_event)
+        self.background.start("event watcher", watcher.run)
+        self.background.start("stalled check", self._stalled_loop)
+        self.background.start("metrics", self._metrics_loop)
+        self.background.start("cancel channel", lambda: cancel.listen(self.redis_url, self.prefix, self.cancel_job))
+        if any(jt.checks for jt in self.cfg.jobtypes.values()):
+            self.background.start("dependency checks", self._checks_loop)
+
+    async def loop(self) -> None:
+        while not self.state.stopping:
+            await self._step()
+            try:
+                await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+        await self._shutdown()
 
     def _on_backlog_event(self, queue: str) -> None:
         self._backlog_dirty = True
         self._wake.set()
 
+    # -- one step: observe, decide, act ------------------------------------------------------------
+
     async def _step(self) -> None:
         now = time.time()
-        self.last_step_at = now  # /healthz: the loop is turning
+        self.state.last_step_at = now
+        workers = self.state.workers
         if now - self._last_rss_sample >= RSS_SAMPLE_SECONDS:
             self._last_rss_sample = now
             tree = process_tree()
-            for w in list(self.workers.values()):
+            for w in list(workers.values()):
                 if w.process.exitcode is None:
                     w.measure_rss(tree)
-        for action in policy.health_actions([w.observe() for w in self.workers.values()], now, self.limits):
-            target = self.workers.get(action.worker_id)
-            if target is None:
-                continue
-            if isinstance(action, policy.Kill):
-                self._kill(target, action.reason, blame=action.blame_jobs, category=action.category,
-                           dump_stacks=action.wants_stacks)
-            else:
-                self._drain(target, action.reason, action.category)
+        for group in self.state.groups.values():
+            members = [w.observe() for w in workers.values() if w.group == group.name]
+            for action in policy.health_actions(members, now, group.limits):
+                target = workers.get(action.worker_id)
+                if target is None:
+                    continue
+                if isinstance(action, policy.Kill):
+                    self._kill(target, action.reason, blame=action.blame_jobs, category=action.category,
+                               dump_stacks=action.wants_stacks)
+                else:
+                    self._drain(target, action.reason, action.category)
         since = now - self._last_probe
         # Events wake us at once, but a busy producer emits thousands a second: one probe per 50 ms is plenty.
         if (self._backlog_dirty and since >= MIN_PROBE_GAP_SECONDS) or since >= self.cfg.pool.poll_interval:
             await self._probe()
-        self._scale(now)
+        for group in self.state.groups.values():
+            self._scale(group, now)
 
     async def _probe(self) -> None:
         assert self.client is not None
         self._backlog_dirty = False
         self._last_probe = time.time()
         try:
-            self.backlog = await probe(self.client, self.prefix, self.queue_names)
+            self.state.backlog = await probe(self.client, self.prefix, self.state.queue_names)
         except (redis.exceptions.RedisError, OSError) as e:
             log.warning("backlog probe failed: %s (scaling on the last reading)", e)
 
-    def _demands(self) -> list[policy.QueueDemand]:
+    def _demands(self, group: Group) -> list[policy.QueueDemand]:
         held: Counter[str] = Counter()
-        for w in self.workers.values():
+        for w in self.state.workers.values():
             if w.heartbeat:
                 held.update(j.queue for j in w.heartbeat.jobs)
         out = []
-        for q in self.cfg.queues:
-            b = self.backlog.get(q.name)
+        for q in group.queues:
+            b = self.state.backlog.get(q.name)
             if b is None:
                 continue
             out.append(policy.QueueDemand(
                 queue=q.name, runnable=b.runnable, held=held[q.name], paused=b.paused,
                 global_concurrency=b.global_concurrency, fleet_active=b.active,
-                per_worker_concurrency=q.concurrency, fleet_share=self.fleet_shares.get(q.name, 1.0),
+                per_worker_concurrency=q.concurrency, fleet_share=self.state.fleet_shares.get(q.name, 1.0),
             ))
         return out
 
-    def _scale(self, now: float) -> None:
-        p = self.cfg.pool
+    def _scale(self, group: Group, now: float) -> None:
+        members = [w.observe() for w in self.state.workers.values() if w.group == group.name]
         decision = policy.scale(
-            now, self._demands(), [w.observe() for w in self.workers.values()], self.scaler_state,
-            min_workers=p.min_workers, max_workers=p.max_workers, scale_down_delay=p.scale_down_delay,
-            autoscale=p.autoscale,
+            now, self._demands(group), members, self.scaler_states[group.name],
+            min_workers=group.min_workers, max_workers=group.max_workers,
+            scale_down_delay=self.cfg.pool.scale_down_delay, autoscale=self.cfg.pool.autoscale,
         )
-        self.scaler_state = decision.state
-        spawn = decision.spawn
-        if spawn and now < self.next_spawn_at:
+        self.scaler_states[group.name] = decision.state
+        if decision.spawn and now < self.next_spawn_at:
             return  # workers are failing to start: the backoff holds
-        if spawn or decision.drain:
-            self._record_scaling(now, decision)
-        for _ in range(spawn):
-            self._spawn()
+        if decision.spawn or decision.drain:
+            self._record_scaling(group, now, decision)
+        for _ in range(decision.spawn):
+            self._spawn(group)
         for wid in decision.drain:
-            w = self.workers.get(wid)
+            w = self.state.workers.get(wid)
             if w is not None:
                 self._drain(w, "scale down", "scale_down")
 
-    def _record_scaling(self, now: float, decision: policy.ScaleDecision) -> None:
-        entry = {"at": round(now, 3), "spawn": decision.spawn, "drain": list(decision.drain),
-                 "reason": decision.reason, "workers": len(self.workers)}
-        self.scaling_log.append(entry)
-        self.scaling_counts["up" if decision.spawn else "down"] += 1
-        log.info(decision.reason, extra={"event": "scale", "spawn": decision.spawn, "drain": len(decision.drain),
-                                         "reason": decision.reason, "workers": len(self.workers)})
-        self._emit("scale", entry)
+    def _record_scaling(self, group: Group, now: float, decision: policy.ScaleDecision) -> None:
+        members = sum(1 for w in self.state.workers.values() if w.group == group.name)
+        reason = decision.reason if len(self.state.groups) == 1 else f"[{group.name}] {decision.reason}"
+        entry = {"at": round(now, 3), "spawn": decision.spawn, "drain": list(decision.drain), "reason": reason,
+                 "workers": members, "group": group.name}
+        self.state.scaling_log.append(entry)
+        self.state.scaling_counts["up" if decision.spawn else "down"] += 1
+        log.info(reason, extra={"event": "scale", "spawn": decision.spawn, "drain": len(decision.drain),
+                                "reason": reason, "workers": members})
+        self.state.events.emit("scale", entry)
 
     # -- worker lifecycle ---------------------------------------------------------------------------
 
-    def _spawn(self) -> WorkerProcess:
+    def _spawn(self, group: Group) -> WorkerProcess:
         p = self.cfg.pool
         worker_id = uuid.uuid4().hex[:10]
         settings = WorkerSettings(
-            worker_id=worker_id, daemon_id=self.daemon_id, redis_url=self.redis_url,
-            prefix=self.prefix,
+            worker_id=worker_id, daemon_id=self.daemon_id, redis_url=self.redis_url, prefix=self.prefix,
             queues=tuple(QueueSpec(q.name, q.processor, q.concurrency, q.metrics_max_data_points,
                                    (q.limiter.max, q.limiter.duration) if q.limiter else None,
                                    q.max_started_attempts)
-                         for q in self.cfg.queues),
+                         for q in group.queues),
             lock_duration_ms=p.lock_duration_ms, heartbeat_interval=p.heartbeat_interval,
             log_level=self.cfg.log_level,
             max_jobs=policy.recycle_threshold(p.max_jobs_per_worker, p.max_jobs_jitter, random.random()),
-            stack_file=str(self.stack_dir / f"{worker_id}.stacks"),
+            stack_file=str(self.stack_dir / f"{worker_id}.stacks"), number=next(self._numbers),
+            place=self.cfg.place, jobtype_settings=dict(self.cfg.jobtype_settings),
         )
-        recycle = settings.max_jobs
-        others = tuple(o.conn.fileno() for o in self.workers.values() if not o.conn.closed)
+        others = tuple(o.conn.fileno() for o in self.state.workers.values() if not o.conn.closed)
         if self.http is not None:
             others += self.http.filenos()  # a worker must not keep the daemon's port open
-        w = WorkerProcess.start(settings, recycle, others)
-        self.workers[w.worker_id] = w
+        w = WorkerProcess.start(settings, settings.max_jobs, others, group=group.name)
+        self.state.workers[w.worker_id] = w
         loop = asyncio.get_running_loop()
         loop.add_reader(w.conn.fileno(), self._on_message, w)
         loop.add_reader(w.process.sentinel, self._on_exit, w)
@@ -367,9 +323,7 @@ class Supervisor:
         log.warning("killing worker %s (pid %s): %s", w.worker_id, w.pid, reason,
                     extra={"worker_id": w.worker_id, "worker_pid": w.pid, "reason": reason})
         if dump_stacks:
-            task = asyncio.create_task(self._dump_then_kill(w))
-            self._reaping.add(task)
-            task.add_done_callback(self._reaping.discard)
+            self._track(self._dump_then_kill(w))
         else:
             w.kill()
 
@@ -381,6 +335,11 @@ class Supervisor:
                       extra={"worker_id": w.worker_id, "worker_pid": w.pid, "event": "stacks"})
         finally:
             w.kill()
+
+    def _track(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._reaping.add(task)
+        task.add_done_callback(self._reaping.discard)
 
     def _on_message(self, w: WorkerProcess) -> None:
         try:
@@ -399,18 +358,15 @@ class Supervisor:
                 w.drain_requested_at = now
                 w.drain_reason = msg.drain_reason
                 w.drain_category = "recycled" if msg.drain_recycled else "other"
-            self.counters.update(w.worker_id, msg.completed, msg.failed, msg.processing_seconds, msg.per_queue)
-            self.telemetry.update(w.worker_id, msg.telemetry)
-            if msg.state == "idle":
-                w.idle_since = w.idle_since or now
-            else:
-                w.idle_since = None
+            self.state.counters.update(w.worker_id, msg.completed, msg.failed, msg.processing_seconds, msg.per_queue)
+            self.state.telemetry.update(w.worker_id, msg.telemetry)
+            w.idle_since = (w.idle_since or now) if msg.state == "idle" else None
         elif isinstance(msg, Ready):
             w.ready = True
-            if self.start_failures:
+            if self.state.start_failures:
                 log.info("worker %s started; start failures cleared", w.worker_id)
-            self.start_failures = 0
-            self.last_start_error = ""
+            self.state.start_failures = 0
+            self.state.last_start_error = ""
         elif isinstance(msg, StartFailed):
             w.start_error = msg.reason
         elif isinstance(msg, Pong):
@@ -424,67 +380,67 @@ class Supervisor:
             loop.remove_reader(w.conn.fileno())
         except (ValueError, OSError):
             pass
-        task = asyncio.create_task(self._reap(w))
-        self._reaping.add(task)
-        task.add_done_callback(self._reaping.discard)
+        self._track(self._reap(w))
 
     async def _reap(self, w: WorkerProcess) -> None:
         w.process.join(timeout=1)
         w.conn.close()
         w.remove_stack_file()
-        self.workers.pop(w.worker_id, None)
-        self.telemetry.retire(w.worker_id)
-        exit_desc = w.exit_description()
+        self.state.workers.pop(w.worker_id, None)
+        self.state.telemetry.retire(w.worker_id)
         if orphans := w.kill_orphans():
             log.warning("worker %s (pid %s) left %d child process(es) running; killed them", w.worker_id, w.pid,
                         orphans, extra={"worker_id": w.worker_id})
+        reason, category = self._why_gone(w)
+        # A death we did not ask for counts against the jobs it held, like a kill for cause.
+        blame = w.blame_jobs or (category == "crashed" and not self.state.stopping)
+        await self._hand_back(w, blame=blame, reason=reason)
+        if category not in ("scale_down", "shutdown"):
+            self.state.restarts.append(Restart(time.time(), w.worker_id, w.pid, reason))
+            self.state.restart_counts[category] += 1
+            self.state.events.emit("restart", {"workerId": w.worker_id, "pid": w.pid, "reason": reason,
+                                               "category": category})
+        self._wake.set()  # replace it now, not at the next tick
+
+    def _why_gone(self, w: WorkerProcess) -> tuple[str, policy.RestartCategory]:
+        exit_desc = w.exit_description()
         clean = w.drain_requested_at is not None and w.process.exitcode == 0 and not w.kill_reason
-        never_started = not w.ready and not self._stopping and (
+        never_started = not w.ready and not self.state.stopping and (
             not w.kill_reason or w.kill_category == "start_failed")
         if w.start_error or never_started:
             reason = w.start_error or f"died before it was ready ({exit_desc})"
-            self.start_failures += 1
-            delay = policy.respawn_delay(self.start_failures)
+            self.state.start_failures += 1
+            delay = policy.respawn_delay(self.state.start_failures)
             self.next_spawn_at = time.time() + delay
-            self.last_start_error = reason
+            self.state.last_start_error = reason
             log.error("worker %s failed to start: %s; next start in %.1fs (failure %d in a row)",
-                      w.worker_id, reason, delay, self.start_failures,
+                      w.worker_id, reason, delay, self.state.start_failures,
                       extra={"worker_id": w.worker_id, "reason": reason})
-            category: policy.RestartCategory = "start_failed"
-        elif w.kill_reason:
-            reason, category = w.kill_reason, w.kill_category
-        elif clean:
-            reason, category = w.drain_reason, w.drain_category
-        else:
-            reason, category = f"died unexpectedly: {exit_desc}", "crashed"
-            log.error("worker %s (pid %s) %s", w.worker_id, w.pid, reason,
-                      extra={"worker_id": w.worker_id, "reason": reason})
-        # A death we did not ask for counts against the jobs it held, like a kill for cause.
-        blame = w.blame_jobs or (category == "crashed" and not self._stopping)
-        await self._hand_back(w, blame=blame, reason=reason)
-        if category not in ("scale_down", "shutdown"):
-            self.restarts.append(Restart(time.time(), w.worker_id, w.pid, reason))
-            self.restart_counts[category] += 1
-            self._emit("restart", {"workerId": w.worker_id, "pid": w.pid, "reason": reason, "category": category})
-        self._wake.set()  # replace it now, not at the next tick
+            return reason, "start_failed"
+        if w.kill_reason:
+            return w.kill_reason, w.kill_category
+        if clean:
+            return w.drain_reason, w.drain_category
+        reason = f"died unexpectedly: {exit_desc}"
+        log.error("worker %s (pid %s) %s", w.worker_id, w.pid, reason,
+                  extra={"worker_id": w.worker_id, "reason": reason})
+        return reason, "crashed"
 
     async def _hand_back(self, w: WorkerProcess, *, blame: bool, reason: str) -> None:
-        assert self.client is not None
+        client = self.client
+        assert client is not None
         held = w.heartbeat.jobs if w.heartbeat else ()
-        for q, scripts in self.scripts.items():
-            recorded = [(j.job_id, j.token) for j in held if j.queue == q]
-            for attempt in range(5):
-                try:
-                    done = await hand_back_jobs(self.client, scripts, w.worker_id, worker_name(w.settings), recorded,
-                                                blame=blame, reason=reason, max_kills=self.cfg.pool.max_kills)
-                    break
-                except (redis.exceptions.RedisError, OSError) as e:
-                    if attempt == 4:
-                        log.error("could not hand back jobs of worker %s on %s: %s; BullMQ's stalled check "
-                                  "will recover them", w.worker_id, q, e)
-                        done = []
-                    else:
-                        await asyncio.sleep(0.2 * (attempt + 1))
+        for q in w.settings.queues:
+            scripts = self.scripts[q.name]
+            recorded = [(j.job_id, j.token) for j in held if j.queue == q.name]
+            once = functools.partial(hand_back_jobs, client, scripts, w.worker_id, worker_name(w.settings), recorded,
+                                     blame=blame, reason=reason, max_kills=self.cfg.pool.max_kills)
+            try:
+                done = await retry(once, on=(redis.exceptions.RedisError, OSError), backoff=HAND_BACK)
+            except (redis.exceptions.RedisError, OSError) as e:
+                log.error("could not hand back jobs of worker %s on %s: %s; BullMQ's stalled check will recover "
+                          "them", w.worker_id, q.name, e)
+                continue
             for h in done:
                 what = {"waiting": "back in the queue", "failed": "failed as poison",
                         "gone": "already elsewhere"}[h.outcome]
@@ -498,7 +454,7 @@ class Supervisor:
     async def _stalled_loop(self) -> None:
         """BullMQ's stalled-job check; its `stalled-check` key makes it run once per interval fleet-wide."""
         p = self.cfg.pool
-        while not self._background_stop:
+        while not self.background.stopping:
             await asyncio.sleep(p.stalled_interval_ms / 1000)
             for q, scripts in self.scripts.items():
                 try:
@@ -510,65 +466,75 @@ class Supervisor:
 
     async def _metrics_loop(self) -> None:
         """Publish a snapshot (our registration in the fleet), then read the peers' for our shares."""
-        assert self.client is not None
-        while not self._background_stop:
-            snap = self.snapshot()
-            self._emit("metrics", snap)
+        client = self.client
+        assert client is not None
+        while not self.background.stopping:
+            snap = self.state.snapshot()
+            self.state.events.emit("metrics", snap)
             try:
-                await publish(self.client, self.prefix, snap)
-                peers = await read_snapshots(self.client, self.prefix)
-                shares = fleet.shares(self.daemon_id, self.capacity, peers, time.time())
-                if shares != self.fleet_shares and (self.fleet_shares or min(shares.values(), default=1) < 1):
-                    log.info("fleet shares now %s", ", ".join(f"{q} {v:.2f}" for q, v in shares.items()),
-                             extra={"event": "fleet", "peers": sum(fleet.is_live(p, time.time()) for p in peers)})
-                    self.fleet_shares = shares
-                    self._backlog_dirty = True
+                await publish(client, self.prefix, snap)
+                peers = await read_snapshots(client, self.prefix)
+                self._note_shares(fleet.shares(self.daemon_id, self.state.capacity, peers, time.time()), peers)
             except (redis.exceptions.RedisError, OSError) as e:
                 log.warning("could not publish metrics: %s", e)
             await asyncio.sleep(self.cfg.pool.metrics_interval)
 
+    def _note_shares(self, shares: dict[str, float], peers: list[dict[str, Any]]) -> None:
+        old = self.state.fleet_shares
+        if shares != old and (old or min(shares.values(), default=1) < 1):
+            log.info("fleet shares now %s", ", ".join(f"{q} {v:.2f}" for q, v in shares.items()),
+                     extra={"event": "fleet", "peers": sum(fleet.is_live(p, time.time()) for p in peers)})
+            self.state.fleet_shares = shares
+            self._backlog_dirty = True
+
+    async def _checks_loop(self) -> None:
+        """The job types' dependency checks (Ollama, desci-server, build tools): kept in the state, logged when
+        they change."""
+        checks = [c for name, jt in self.cfg.jobtypes.items() if jt.checks
+                  for c in jt.checks(self.cfg.jobtype_settings.get(name))]
+        while not self.background.stopping:
+            for check in checks:
+                try:
+                    result = await asyncio.wait_for(check.run(), CHECK_INTERVAL_SECONDS)
+                except Exception as e:  # a check that breaks says so, it does not stop the others
+                    result = CheckResult(False, f"the check failed: {type(e).__name__}: {e}")
+                before = self.state.checks.get(check.name)
+                self.state.checks[check.name] = result
+                if before is None or before.ok != result.ok:
+                    (log.info if result.ok else log.warning)("dependency %s: %s", check.name, result.detail,
+                                                            extra={"event": "check", "check": check.name,
+                                                                   "ok": result.ok})
+            await asyncio.sleep(CHECK_INTERVAL_SECONDS)
+
     async def _publish_final(self) -> None:
         assert self.client is not None
-        snap = self.snapshot()
-        self._emit("metrics", snap)
-        try:
+        snap = self.state.snapshot()
+        self.state.events.emit("metrics", snap)
+        with contextlib.suppress(redis.exceptions.RedisError, OSError):
             await publish(self.client, self.prefix, snap)
-        except (redis.exceptions.RedisError, OSError):
-            pass
-
-    def _emit(self, event: str, payload: Any) -> None:
-        for cb in self._listeners.get(event, []):
-            try:
-                result = cb(payload)
-                if inspect.isawaitable(result):
-                    task = asyncio.ensure_future(result)
-                    self._listener_tasks.add(task)
-                    task.add_done_callback(self._listener_tasks.discard)
-            except Exception:
-                log.exception("%s listener failed", event)
 
     # -- shutdown -------------------------------------------------------------------------------------
 
     async def _shutdown(self) -> None:
+        workers = self.state.workers
         timeout = self.cfg.pool.shutdown_timeout
-        busy = sum(1 for w in self.workers.values() if w.heartbeat and w.heartbeat.jobs)
-        log.info("shutting down %d workers (%d busy), up to %gs", len(self.workers), busy, timeout)
-        for w in list(self.workers.values()):
+        busy = sum(1 for w in workers.values() if w.heartbeat and w.heartbeat.jobs)
+        log.info("shutting down %d workers (%d busy), up to %gs", len(workers), busy, timeout)
+        for w in list(workers.values()):
             self._drain(w, "shutdown", "shutdown")
         deadline = time.monotonic() + timeout
-        while self.workers and time.monotonic() < deadline and not self._stop_now:
+        while workers and time.monotonic() < deadline and not self._stop_now:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), 0.1)
             except TimeoutError:
                 pass
-        for w in list(self.workers.values()):
+        for w in list(workers.values()):
             self._kill(w, "shutdown timeout" if not self._stop_now else "stopped at once", blame=False,
                        category="shutdown")
         end = time.monotonic() + 10
-        while (self.workers or self._reaping) and time.monotonic() < end:  # noqa: ASYNC110 - reaping is callback-driven
+        while (workers or self._reaping) and time.monotonic() < end:  # noqa: ASYNC110 - reaping is callback-driven
             await asyncio.sleep(0.05)
         if self._reaping:
             await asyncio.gather(*self._reaping, return_exceptions=True)
         log.info("all workers stopped")
-

@@ -47,10 +47,11 @@ def process_tree() -> dict[int, list[int]]:
 @dataclass
 class WorkerProcess:
     settings: WorkerSettings
-    process: Any  # multiprocessing.Process of the forkserver context
+    process: Any  # multiprocessing.Process of the fork context
     conn: Connection
     spawned_at: float
     recycle_after: int | None
+    group: str = "pool"  # pool.state.Group: the queues it serves and the limits it lives by
     last_seen: float = 0.0
     ready: bool = False
     heartbeat: Heartbeat | None = None
@@ -79,7 +80,7 @@ class WorkerProcess:
 
     @classmethod
     def start(cls, settings: WorkerSettings, recycle_after: int | None,
-              inherited_fds: tuple[int, ...] = ()) -> WorkerProcess:
+              inherited_fds: tuple[int, ...] = (), *, group: str = "pool") -> WorkerProcess:
         """`inherited_fds`: the supervisor's ends of other workers' pipes, which the child closes so
         that each worker alone holds its pipe open and sees EOF when the supervisor dies."""
         ctx = mp_context()
@@ -90,7 +91,7 @@ class WorkerProcess:
         child.close()  # the child has its own copy; closing ours lets us see EOF when it dies
         now = time.time()
         return cls(settings=settings, process=proc, conn=parent, spawned_at=now, recycle_after=recycle_after,
-                   last_seen=now)
+                   group=group, last_seen=now)
 
     def state(self) -> str:
         if self.drain_requested_at is not None:

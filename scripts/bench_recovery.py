@@ -32,10 +32,10 @@ Q = "bench-recovery"
 async def one_run(pool: RunningPool, r: Any, url: str) -> tuple[float, float]:
     [job] = await add_jobs(url, Q, [("t", {"seconds": 3}, {})])
     victim = await wait_for(lambda: pool.holder_of(job), 10, "a worker to take the job")
-    before = set(pool.sup.workers)
+    before = set(pool.sup.state.workers)
     t0 = time.monotonic()
     os.kill(victim.pid, signal.SIGKILL)
-    await wait_for(lambda: any(w not in before and pool.sup.workers[w].ready for w in pool.sup.workers),
+    await wait_for(lambda: any(w not in before and pool.sup.state.workers[w].ready for w in pool.sup.state.workers),
                    10, "a replacement", step=0.002)
     replaced = time.monotonic() - t0
 
@@ -71,7 +71,7 @@ def main() -> int:
     if not url:
         embedded = EmbeddedRedis.throwaway()
         url = embedded.start()
-    os.environ["CORRAL_TEST_REDIS_URL"] = url
+    os.environ["TEST_REDIS_URL"] = url
     try:
         replaced, rerun = asyncio.run(measure(url, args.runs))
     finally:

@@ -197,7 +197,7 @@ async def spawn_to_first_job(url: str, runs: int) -> list[float]:
         async with RunningPool(cfg) as pool:
             [job] = await add_jobs(url, q, [("noop", {}, {})])
             await wait_for(lambda q=q, job=job: r.hget(f"bull:{q}:{job}", "processedOn"), 10, "the first job")
-            spawned = min(w.spawned_at for w in pool.sup.workers.values())
+            spawned = min(w.spawned_at for w in pool.sup.state.workers.values())
             out.append(int(r.hget(f"bull:{q}:{job}", "processedOn")) / 1000 - spawned)
     return out
 
@@ -214,7 +214,7 @@ async def autoscale_reaction(url: str, runs: int, max_workers: int = 4) -> list[
             producer = Queue(q, {"connection": url})
             t0 = time.time()
             await producer.addBulk([{"name": "s", "data": {"seconds": 1.0}, "opts": {}} for _ in range(1000)])
-            await wait_for(lambda pool=pool: sum(1 for w in pool.sup.workers.values()
+            await wait_for(lambda pool=pool: sum(1 for w in pool.sup.state.workers.values()
                                                  if w.heartbeat and w.heartbeat.state == "busy") >= max_workers,
                            30, "max workers busy", step=0.005)
             out.append(time.time() - t0)
@@ -245,7 +245,7 @@ def latency(url: str, runs: int) -> dict[str, Any]:
     print(f"  spawn -> first job        median {statistics.median(spawn) * 1000:.0f} ms", flush=True)
     scale = asyncio.run(autoscale_reaction(url, runs))
     print(f"  1,000 jobs -> 4 busy      median {statistics.median(scale) * 1000:.0f} ms", flush=True)
-    os.environ["CORRAL_TEST_REDIS_URL"] = url
+    os.environ["TEST_REDIS_URL"] = url
     _, rerun = asyncio.run(recovery(url, runs))
     print(f"  kill -> job running again median {statistics.median(rerun) * 1000:.0f} ms", flush=True)
     idle = asyncio.run(idle_cost(url, 20.0))

@@ -67,20 +67,20 @@ async def run(url: str, jobs: list[dict[str, Any]], db: Path) -> list[str]:
     print(f"queued {len(ids)} jobs ({sum(len(j['emails']) for j in jobs)} emails)", flush=True)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        done = sup.counters.totals()
-        if done[0] + done[1] >= len(ids) and len(sup.workers) == 2 and sup.scaling_log and \
-                any(e["drain"] for e in sup.scaling_log):
+        done = sup.state.counters.totals()
+        if done[0] + done[1] >= len(ids) and len(sup.state.workers) == 2 and sup.state.scaling_log and \
+                any(e["drain"] for e in sup.state.scaling_log):
             break
         await asyncio.sleep(0.5)
     sup.request_stop()
     await task
-    completed, failed, _ = sup.counters.totals()
+    completed, failed, _ = sup.state.counters.totals()
     peak = max((s["totalWorkers"] for s in seen), default=0)
     if completed != len(ids) or failed:
         problems.append(f"expected {len(ids)} completed and 0 failed, got {completed} and {failed}")
     if peak < 3:
         problems.append(f"the pool never scaled up (peak {peak} workers)")
-    if not any(e["drain"] for e in sup.scaling_log):
+    if not any(e["drain"] for e in sup.state.scaling_log):
         problems.append("the pool never scaled back down")
     expected = {e["id"] for j in jobs for e in j["emails"]}
     con = sqlite3.connect(db)

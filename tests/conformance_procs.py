@@ -20,7 +20,7 @@ _client: redis.asyncio.Redis | None = None
 def _redis() -> redis.asyncio.Redis:
     global _client
     if _client is None:
-        _client = redis.asyncio.Redis.from_url(os.environ["CORRAL_TEST_REDIS_URL"], decode_responses=True)
+        _client = redis.asyncio.Redis.from_url(os.environ["TEST_REDIS_URL"], decode_responses=True)
     return _client
 
 

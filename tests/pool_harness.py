@@ -28,14 +28,22 @@ FAST_POOL = {
 
 
 def make_config(redis_url: str, queues: list[tuple[str, str, int]], *, http: dict[str, Any] | None = None,
-                **pool: Any) -> CorralConfig:
-    """A fast pool on `redis_url`; no HTTP server unless `http` (e.g. {"port": 0}) asks for one."""
+                jobtypes: tuple[str, ...] = (), **pool: Any) -> CorralConfig:
+    """A fast pool on `redis_url`; no HTTP server unless `http` (e.g. {"port": 0}) asks for one. `jobtypes` are
+    enabled with their settings loaded on their own ($CORRAL_<NAME>_CONFIG, else config/<name>.toml), their
+    routes mounted; their default queues are not added (the test names its queues)."""
+    from pool import plugins
+    from workers import runtime
+
+    loaded = plugins.load_all(list(jobtypes))
     return CorralConfig.model_validate({
         "redis": {"url": redis_url},
         "http": {"enabled": False} if http is None else http,
         "pool": {**FAST_POOL, **pool},
         "queues": [{"name": n, "processor": p, "concurrency": c} for n, p, c in queues],
         "log_level": "INFO",
+        "jobtypes": loaded,
+        "jobtype_settings": {n: runtime.jobtype_settings(n, jt.settings) for n, jt in loaded.items() if jt.settings},
     })
 
 
@@ -78,10 +86,10 @@ class RunningPool:
         return await asyncio.wait_for(self.task, timeout)
 
     def ready_count(self) -> int:
-        return sum(1 for w in self.sup.workers.values() if w.ready and w.drain_requested_at is None)
+        return sum(1 for w in self.sup.state.workers.values() if w.ready and w.drain_requested_at is None)
 
     def holder_of(self, job_id: str) -> Any:
-        for w in self.sup.workers.values():
+        for w in self.sup.state.workers.values():
             if w.heartbeat and any(j.job_id == job_id for j in w.heartbeat.jobs):
                 return w
         return None

@@ -16,7 +16,7 @@ _HOARD: list[bytes] = []
 
 
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(os.environ["CORRAL_TEST_REDIS_URL"])
+    return redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
 
 
 def _mark(job: Job) -> None:

@@ -198,9 +198,10 @@ def test_default_config_serves_both_job_types_and_the_intake_route(redis_url: st
     import httpx
 
     port = free_port()
+    (tmp_path / "myst.toml").write_text("# the defaults\n")
     proc = start("--redis-url", redis_url, "--http-port", str(port), "--min-workers", "1", "--max-workers", "1",
                  env={"INTERNAL_SERVICE_SECRET": "cli-secret", "CORRAL_EMAIL_DATABASE": str(tmp_path / "e.db"),
-                      "CORRAL_MYST_CONFIG": str(tmp_path / "none.toml")})
+                      "CORRAL_MYST_CONFIG": str(tmp_path / "myst.toml")})
     base = f"http://127.0.0.1:{port}"
     try:
         def up() -> bool:

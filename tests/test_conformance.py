@@ -169,7 +169,7 @@ def _flush(url: str) -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 async def test_node_worker_and_corral_look_the_same(scenario: str, redis_url: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CORRAL_TEST_REDIS_URL", redis_url)
+    monkeypatch.setenv("TEST_REDIS_URL", redis_url)
     node = await run_with_node(redis_url, scenario)
     _flush(redis_url)
     corral = await run_with_corral(redis_url, scenario)

@@ -61,7 +61,7 @@ async def test_dashboard_updates_live_in_a_real_browser(browser: Browser, redis_
         await page.wait_for_function("document.getElementById('s-failed').textContent === '2'", timeout=10_000)
         # Killed only now: a SIGKILLed worker's completions since its last heartbeat are never reported
         # (BullMQ's completed set has them; the pool's counters may miss up to one heartbeat's worth).
-        victim = next(iter(pool.sup.workers.values()))
+        victim = next(iter(pool.sup.state.workers.values()))
         assert victim.pid is not None
         os.kill(victim.pid, signal.SIGKILL)
         await page.wait_for_function(
@@ -71,7 +71,7 @@ async def test_dashboard_updates_live_in_a_real_browser(browser: Browser, redis_
         assert points_after > points_before + 3
         assert await page.locator("#chart-pool path").count() == 3  # workers, busy, backlog
         rows = await page.locator("#workers tr[data-worker]").count()
-        assert rows == len(pool.sup.workers)
+        assert rows == len(pool.sup.state.workers)
         assert "/ 256" in await text(page, "#workers tbody")  # memory shown against the limit
         assert Q in await text(page, "#queues tbody")
 

@@ -19,10 +19,8 @@ Q = "email-processing"
 def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str) -> Path:
     path = tmp_path / "emails.sqlite"
     monkeypatch.setenv("CORRAL_EMAIL_DATABASE", str(path))
-    monkeypatch.setenv("CORRAL_TEST_REDIS_URL", redis_url)
-    from workers.email.settings import load_settings
+    monkeypatch.setenv("TEST_REDIS_URL", redis_url)
 
-    load_settings.cache_clear()
     return path
 
 

@@ -29,10 +29,8 @@ def email_cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str, o
         monkeypatch.setenv("CORRAL_EMAIL_CONFIG", str(cfg))
         monkeypatch.delenv("CORRAL_EMAIL_DATABASE", raising=False)
         monkeypatch.delenv("OLLAMA_HOST", raising=False)
-        monkeypatch.setenv("CORRAL_TEST_REDIS_URL", redis_url)
-        from workers.email.settings import load_settings
+        monkeypatch.setenv("TEST_REDIS_URL", redis_url)
 
-        load_settings.cache_clear()  # workers fork from this process: they must not inherit a stale cache
         return db
 
     return configure

@@ -115,12 +115,12 @@ def test_job_name_labels_are_bounded_per_daemon_across_recycled_workers() -> Non
     # plus the worker's own overflow and a name the first worker used: 4,800 distinct names in all.
     for w in range(80):
         names = [f"job-{w}-{i}" for i in range(60)] + ["_other", "job-0-0"]
-        sup.telemetry.update(f"w{w}", _worker_snapshot(names))
-        sup.telemetry.update(f"w{w}", _worker_snapshot(names))  # a repeated heartbeat
+        sup.state.telemetry.update(f"w{w}", _worker_snapshot(names))
+        sup.state.telemetry.update(f"w{w}", _worker_snapshot(names))  # a repeated heartbeat
         if w < 79:
-            sup.telemetry.retire(f"w{w}")
+            sup.state.telemetry.retire(f"w{w}")
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(PoolCollector(sup))
+    registry.register(PoolCollector(sup.state))
     families = {f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())}
     completed = {s.labels["job_name"]: s.value for s in families["corral_jobs_completed"].samples
                  if s.name == "corral_jobs_completed_total"}

@@ -114,6 +114,7 @@ def _ended(r: redis.Redis, ids: list[str]) -> set[str]:
     return done & set(ids)
 
 
+@pytest.mark.timeout(900)
 @settings(max_examples=int(os.environ.get("CORRAL_FUZZ_EXAMPLES", "30")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(job_spec, min_size=1, max_size=4))

@@ -34,14 +34,13 @@ async def daemon(redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     """`await daemon(**http settings)` -> the base URL of a running daemon (no workers: min 0)."""
     monkeypatch.setenv("INTERNAL_SERVICE_SECRET", SECRET)  # the intake route, with its own secret
     monkeypatch.setenv("CORRAL_MYST_CONFIG", str(tmp_path / "myst.toml"))
-    from workers.myst.settings import load_settings
 
-    load_settings.cache_clear()
     pools: list[RunningPool] = []
 
     async def start(**http: Any) -> str:
         pool = RunningPool(make_config(redis_url, [("q", "workers.processors.builtin:noop", 1)],
-                                       http={"port": 0, **http}, min_workers=0, max_workers=1))
+                                       http={"port": 0, **http}, jobtypes=("myst",), min_workers=0,
+                                       max_workers=1))
         await pool.__aenter__()
         pools.append(pool)
         await wait_for(lambda: pool.sup.http is not None and pool.sup.http.started, 10, "the HTTP server")
@@ -51,7 +50,6 @@ async def daemon(redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     yield start
     for pool in pools:
         await pool.__aexit__(None, None, None)
-    load_settings.cache_clear()
 
 
 # -- when a token is required ------------------------------------------------------------------------------

@@ -63,9 +63,7 @@ def myst_cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standins: StandIns
         monkeypatch.setenv("INTERNAL_SERVICE_SECRET", SECRET)
         for var in ("DESCI_SERVER_URL", "GITHUB_BASE_URL", "CORRAL_MYST_BUILD_COMMAND", "CORRAL_MYST_API_URL"):
             monkeypatch.delenv(var, raising=False)
-        from workers.myst.settings import load_settings
 
-        load_settings.cache_clear()  # workers fork from this process: no stale settings
         return work
 
     return configure
@@ -79,7 +77,7 @@ async def daemon(redis_url: str, myst_cfg: Any) -> AsyncIterator[Any]:
     async def start(**over: Any) -> tuple[str, RunningPool, Path]:
         work = myst_cfg(**over)
         cfg = make_config(redis_url, [(Q, "workers.myst.processor:processors", 1)], http={"port": 0},
-                          min_workers=1, max_workers=1)
+                          jobtypes=("myst",), min_workers=1, max_workers=1)
         pool = RunningPool(cfg)
         await pool.__aenter__()
         pools.append(pool)
@@ -408,7 +406,8 @@ async def test_openapi_describes_the_route(daemon: Any) -> None:
 async def test_no_secret_no_intake_route(redis_url: str, myst_cfg: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     myst_cfg()
     monkeypatch.delenv("INTERNAL_SERVICE_SECRET")
-    cfg = make_config(redis_url, [(Q, "workers.myst.processor:processors", 1)], http={"port": 0}, min_workers=0)
+    cfg = make_config(redis_url, [(Q, "workers.myst.processor:processors", 1)], http={"port": 0},
+                      jobtypes=("myst",), min_workers=0)
     async with RunningPool(cfg) as pool:
         await wait_for(lambda: pool.sup.http is not None and pool.sup.http.port, 10, "the HTTP server")
         assert pool.sup.http is not None
@@ -529,7 +528,7 @@ async def test_a_dead_worker_takes_its_build_with_it(daemon: Any, standins: Stan
         os.kill(worker.pid, signal.SIGKILL)
     await wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in build), 10,
                    "the build to be killed with its worker")
-    await wait_for(lambda: worker.worker_id not in pool.sup.workers, 10, "the supervisor to reap the worker")
+    await wait_for(lambda: worker.worker_id not in pool.sup.state.workers, 10, "the supervisor to reap the worker")
 
 
 async def test_unknown_repository_fails_naming_the_archives_tried(daemon: Any, standins: StandIns) -> None:

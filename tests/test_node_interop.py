@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("node_modules")
 
 @pytest.fixture
 def r(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
-    monkeypatch.setenv("CORRAL_TEST_REDIS_URL", redis_url)
+    monkeypatch.setenv("TEST_REDIS_URL", redis_url)
     return redis.Redis.from_url(redis_url)
 
 
@@ -112,7 +112,7 @@ async def test_node_sees_corral_workers_and_bullmq_metrics(redis_url: str, r: re
             produce(redis_url, Q, [{"name": "echo", "data": {"i": i}, "opts": {}} for i in range(10)])
             assert not (await asyncio.to_thread(listener.result))["timedOut"]
         seen = run_node("workers.mjs", redis_url, Q)
-        ours = {client_name("bull", Q, worker_name(w.settings)) for w in pool.sup.workers.values()}
+        ours = {client_name("bull", Q, worker_name(w.settings)) for w in pool.sup.state.workers.values()}
     assert {w["rawname"] for w in seen["workers"]} == ours and len(ours) == 2
     assert all(w["name"] == Q for w in seen["workers"])
     # BullMQ counts every finish in meta.count; data points appear per elapsed minute.

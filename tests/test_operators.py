@@ -62,7 +62,7 @@ async def test_prometheus_metrics_follow_the_pool(ops_pool: tuple[RunningPool, s
         return s if done == 12 else None
 
     s = await wait_for(counted, 10, "the sleeps counted")
-    await wait_for(lambda: all(w.rss_bytes for w in pool.sup.workers.values()), 5, "every worker's RSS sampled")
+    await wait_for(lambda: all(w.rss_bytes for w in pool.sup.state.workers.values()), 5, "every worker's RSS sampled")
     s = await scrape(base)
     assert sample(s, "corral_jobs_completed_total", queue=Q, job_name="echo") == 20
     assert sample(s, "corral_jobs_failed_total", queue=Q, job_name="fail") == 3
@@ -73,17 +73,18 @@ async def test_prometheus_metrics_follow_the_pool(ops_pool: tuple[RunningPool, s
     assert sample(s, "corral_job_duration_seconds_bucket", queue=Q, job_name="sleep", le="0.5") == 12
 
     workers = {st: sample(s, "corral_workers", state=st) for st in ("starting", "idle", "busy", "draining")}
-    assert sum(v or 0 for v in workers.values()) == len(pool.sup.workers)
+    assert sum(v or 0 for v in workers.values()) == len(pool.sup.state.workers)
     assert sample(s, "corral_workers_bound", bound="max") == 3
-    for w in pool.sup.workers.values():
+    for w in pool.sup.state.workers.values():
         assert (sample(s, "corral_worker_resident_memory_bytes", worker_id=w.worker_id) or 0) > 10_000_000
-    assert sample(s, "corral_worker_memory_limit_bytes", kind="soft") == pool.sup.limits.max_memory_bytes
+    soft = pool.sup.state.groups["pool"].limits.max_memory_bytes
+    assert sample(s, "corral_worker_memory_limit_bytes", kind="soft") == soft
     assert sample(s, "corral_queue_jobs", queue=Q, state="waiting") == 0
     assert sample(s, "corral_queue_paused", queue=Q) == 0
     assert (sample(s, "corral_scaling_decisions_total", direction="up") or 0) >= 1  # 35 jobs: grew past 1
     assert (sample(s, "corral_supervisor_process_resident_memory_bytes") or 0) > 0
 
-    victim = next(iter(pool.sup.workers.values()))
+    victim = next(iter(pool.sup.state.workers.values()))
     assert victim.pid is not None
     os.kill(victim.pid, signal.SIGKILL)
 
@@ -140,7 +141,7 @@ async def test_dashboard_stream_sends_snapshots(ops_pool: tuple[RunningPool, str
                     if events[-1]["totalProcessed"] >= 5 and len(events) >= 2:
                         break
     assert events[-1]["at"] > events[0]["at"]
-    assert {w["workerId"] for w in events[-1]["workers"]} <= set(pool.sup.workers) | {
+    assert {w["workerId"] for w in events[-1]["workers"]} <= set(pool.sup.state.workers) | {
         r["workerId"] for r in events[-1]["restarts"]["recent"]}
 
 
@@ -168,7 +169,7 @@ async def test_job_name_labels_stay_bounded_per_daemon_through_recycles(redis_ur
         s = await wait_for(all_counted, 15, "every job counted")
         names = {dict(labels)["job_name"] for (name, labels) in s if name == "corral_jobs_completed_total"}
         assert len(names) == MAX_JOB_NAMES + 1 and "_other" in names, len(names)
-        assert pool.sup.restart_counts["recycled"] >= 5
+        assert pool.sup.state.restart_counts["recycled"] >= 5
 
 
 # -- several daemons on one Redis ---------------------------------------------------------------------------
@@ -182,13 +183,13 @@ async def test_daemons_share_a_backlog_instead_of_each_scaling_for_all(redis_url
     for p in pools:
         await p.__aenter__()
     try:
-        await wait_for(lambda: all(abs(p.sup.fleet_shares.get(fleet, 1) - 1 / 3) < 1e-9 for p in pools), 10,
+        await wait_for(lambda: all(abs(p.sup.state.fleet_shares.get(fleet, 1) - 1 / 3) < 1e-9 for p in pools), 10,
                        "each daemon to see the other two")
         peak = 0
 
         def total_workers() -> int:
             nonlocal peak
-            n = sum(len(p.sup.workers) for p in pools)
+            n = sum(len(p.sup.state.workers) for p in pools)
             peak = max(peak, n)
             return n
 
@@ -197,7 +198,7 @@ async def test_daemons_share_a_backlog_instead_of_each_scaling_for_all(redis_url
                        "the six jobs done")
         # Alone, each daemon would start 6 workers for 6 jobs (18 in all); sharing, each starts its third.
         assert 6 <= peak <= 8, peak
-        per_daemon = [sum(1 for e in p.sup.scaling_log for _ in range(e["spawn"])) for p in pools]
+        per_daemon = [sum(1 for e in p.sup.state.scaling_log for _ in range(e["spawn"])) for p in pools]
         assert max(per_daemon) <= 3, per_daemon
 
         daemons = json.loads(await _corral("status", "--json", "--redis-url", redis_url))["daemons"]
@@ -212,7 +213,7 @@ async def test_daemons_share_a_backlog_instead_of_each_scaling_for_all(redis_url
         assert frame.count("0.33") >= 3 and "scale up" in frame
 
         await pools[0].stop()  # its final snapshot says it stopped: the others take on halves at once
-        await wait_for(lambda: all(p.sup.fleet_shares.get(fleet) == 0.5 for p in pools[1:]), 10,
+        await wait_for(lambda: all(p.sup.state.fleet_shares.get(fleet) == 0.5 for p in pools[1:]), 10,
                        "the two left to share by halves")
     finally:
         for p in pools:

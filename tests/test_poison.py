@@ -17,7 +17,7 @@ Q = "poison"
 
 @pytest.fixture
 def r(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
-    monkeypatch.setenv("CORRAL_TEST_REDIS_URL", redis_url)
+    monkeypatch.setenv("TEST_REDIS_URL", redis_url)
     return redis.Redis.from_url(redis_url)
 
 
@@ -39,7 +39,7 @@ async def test_a_job_that_freezes_its_worker_fails_after_max_kills(redis_url: st
     async with RunningPool(cfg) as pool:
         [job] = await add_jobs(redis_url, Q, [("freeze", {}, {"attempts": 10})])
         await wait_for(lambda: job_state(r, Q, job) == "failed", 60, "the freezing job to fail")
-        await wait_for(lambda: pool.sup.restart_counts.get("hung") == 3, 5, "three hung workers counted")
+        await wait_for(lambda: pool.sup.state.restart_counts.get("hung") == 3, 5, "three hung workers counted")
     h = job_hash(r, Q, job)
     assert "killed its worker 3 times" in h["failedReason"]
     assert runs(r, job) == 3 and h[KILLS] == "3"
@@ -121,8 +121,8 @@ async def test_corrupt_job_fields_fail_by_name_and_nothing_is_lost(redis_url: st
         r.hdel(f"bull:{Q}:meta", "paused")
         r.zadd(f"bull:{Q}:marker", {"0": 0})
         await wait_for(lambda: finished(r, ids), 30, "every corrupt job to finish")
-        workers = set(pool.sup.workers)
-        restarts = dict(pool.sup.restart_counts)
+        workers = set(pool.sup.state.workers)
+        restarts = dict(pool.sup.state.restart_counts)
     for job_id, (field, value, _, state, words) in zip(ids, CORRUPT, strict=True):
         h = job_hash(r, Q, job_id)
         assert job_state(r, Q, job_id) == state, (field, value[:40], h.get("failedReason"))

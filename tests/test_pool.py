@@ -19,7 +19,7 @@ Q = "pool-test"
 
 @pytest.fixture
 def r(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
-    monkeypatch.setenv("CORRAL_TEST_REDIS_URL", redis_url)
+    monkeypatch.setenv("TEST_REDIS_URL", redis_url)
     return redis.Redis.from_url(redis_url)
 
 
@@ -36,7 +36,7 @@ async def test_python_producer_jobs_complete_once_with_processed_by(redis_url: s
     async with RunningPool(cfg) as pool:
         ids = await add_jobs(redis_url, Q, [("t", {"i": i}, {}) for i in range(60)])
         await wait_for(lambda: all_in(r, ids, "completed"), 30, "60 jobs completed")
-        await wait_for(lambda: pool.sup.counters.totals()[0] == 60, 5, "heartbeats to report 60")
+        await wait_for(lambda: pool.sup.state.counters.totals()[0] == 60, 5, "heartbeats to report 60")
         snap = pool.sup.snapshot()
     assert [runs(r, i) for i in ids] == [1] * 60
     h = job_hash(r, Q, ids[7])
@@ -53,10 +53,10 @@ async def test_scales_up_under_backlog_and_back_down_to_min(redis_url: str, r: r
                       scale_down_delay=1.0)
     async with RunningPool(cfg) as pool:
         ids = await add_jobs(redis_url, Q, [("t", {"seconds": 0.6}, {}) for _ in range(16)])
-        await wait_for(lambda: len(pool.sup.workers) == 4, 10, "scale up to max 4")
+        await wait_for(lambda: len(pool.sup.state.workers) == 4, 10, "scale up to max 4")
         await wait_for(lambda: all_in(r, ids, "completed"), 30, "jobs completed")
-        await wait_for(lambda: len(pool.sup.workers) == 1, 15, "scale back down to min 1")
-        log = list(pool.sup.scaling_log)
+        await wait_for(lambda: len(pool.sup.state.workers) == 1, 15, "scale back down to min 1")
+        log = list(pool.sup.state.scaling_log)
     ups = [e for e in log if e["spawn"]]
     downs = [e for e in log if e["drain"]]
     assert ups and "scale up" in ups[0]["reason"] and "runnable=" in ups[-1]["reason"]
@@ -73,11 +73,11 @@ async def test_sigkilled_worker_job_is_handed_back_and_completes_elsewhere(redis
         holder = await wait_for(lambda: pool.holder_of(victim), 10, "a worker to hold the job")
         os.kill(holder.pid, signal.SIGKILL)
         await wait_for(lambda: job_state(r, Q, victim) == "completed", 12, "the job to complete elsewhere")
-        await wait_for(lambda: pool.sup.counters.totals()[0] >= 1, 5, "completion reported")
-        assert holder.worker_id not in pool.sup.workers
+        await wait_for(lambda: pool.sup.state.counters.totals()[0] >= 1, 5, "completion reported")
+        assert holder.worker_id not in pool.sup.state.workers
         await wait_for(lambda: pool.ready_count() == 2, 10, "the dead worker replaced")
-        completed, failed, _ = pool.sup.counters.totals()
-        restarts = dict(pool.sup.restart_counts)
+        completed, failed, _ = pool.sup.state.counters.totals()
+        restarts = dict(pool.sup.state.restart_counts)
     assert runs(r, victim) == 2  # ran, was killed, ran again
     assert completed == 1 and failed == 0  # counted once
     assert restarts.get("crashed") == 1
@@ -93,7 +93,7 @@ async def test_memory_hog_is_killed_and_fails_after_max_kills_others_unaffected(
         ok = await add_jobs(redis_url, Q, [("hog", {"mb": 1, "hold": 0.1}, {}) for _ in range(6)])
         await wait_for(lambda: job_state(r, Q, poison) == "failed", 40, "the poison job to fail")
         await wait_for(lambda: all_in(r, ok, "completed"), 20, "the other jobs to complete")
-        restarts = dict(pool.sup.restart_counts)
+        restarts = dict(pool.sup.state.restart_counts)
     h = job_hash(r, Q, poison)
     assert "killed its worker 2 times" in h["failedReason"]
     assert "hard ceiling" in h["failedReason"]
@@ -106,12 +106,12 @@ async def test_worker_over_soft_memory_limit_finishes_its_job_then_is_replaced(
     cfg = make_config(redis_url, [(Q, "tests.procs:hog", 1)], min_workers=1, max_workers=1,
                       max_memory_mb=100, hard_memory_mb=2000)
     async with RunningPool(cfg) as pool:
-        first = next(iter(pool.sup.workers.values()))
+        first = next(iter(pool.sup.state.workers.values()))
         [job] = await add_jobs(redis_url, Q, [("hog", {"mb": 200, "hold": 1.5}, {})])
         await wait_for(lambda: job_state(r, Q, job) == "completed", 20, "the job to finish despite the limit")
-        await wait_for(lambda: first.worker_id not in pool.sup.workers and pool.ready_count() == 1, 15,
+        await wait_for(lambda: first.worker_id not in pool.sup.state.workers and pool.ready_count() == 1, 15,
                        "the worker to be replaced")
-        reasons = [x.reason for x in pool.sup.restarts]
+        reasons = [x.reason for x in pool.sup.state.restarts]
     assert json.loads(job_hash(r, Q, job)["returnvalue"]) == "survived"
     assert any("over the limit" in x for x in reasons), reasons
     assert runs(r, job) == 1
@@ -124,9 +124,9 @@ async def test_hung_worker_is_killed_and_its_job_fails_after_max_kills(redis_url
         [job] = await add_jobs(redis_url, Q, [("hang", {"seconds": 600}, {"attempts": 3})])
         await wait_for(lambda: job_state(r, Q, job) == "failed", 30, "the hanging job to fail")
         # The second kill's jobs are handed back (here: failed) before that restart is counted.
-        await wait_for(lambda: pool.sup.restart_counts.get("hung") == 2, 5, "the second restart counted")
+        await wait_for(lambda: pool.sup.state.restart_counts.get("hung") == 2, 5, "the second restart counted")
         await asyncio.sleep(0.5)
-        restarts = dict(pool.sup.restart_counts)
+        restarts = dict(pool.sup.state.restart_counts)
     h = job_hash(r, Q, job)
     assert "killed its worker 2 times" in h["failedReason"] and "heartbeat" in h["failedReason"]
     assert restarts.get("hung") == 2  # and no third: the failed job is not run again
@@ -165,7 +165,7 @@ async def test_shutdown_timeout_hands_unfinished_jobs_back(redis_url: str, r: re
 async def test_invalid_jobs_fail_at_once_without_retries_and_worker_stays(redis_url: str, r: redis.Redis) -> None:
     cfg = make_config(redis_url, [(Q, "tests.procs:by_name", 1)], min_workers=1, max_workers=1)
     async with RunningPool(cfg) as pool:
-        pids = {w.pid for w in pool.sup.workers.values()}
+        pids = {w.pid for w in pool.sup.state.workers.values()}
         bad_data, bad_name, good = await add_jobs(redis_url, Q, [
             ("validated", {"id": "", "count": "many"}, {"attempts": 3}),
             ("no-such-job", {}, {"attempts": 3}),
@@ -173,7 +173,7 @@ async def test_invalid_jobs_fail_at_once_without_retries_and_worker_stays(redis_
         ])
         await wait_for(lambda: all(job_state(r, Q, i) in ("failed", "completed") for i in (bad_data, bad_name, good)),
                        15, "jobs to finish")
-        assert {w.pid for w in pool.sup.workers.values()} == pids  # same worker throughout
+        assert {w.pid for w in pool.sup.state.workers.values()} == pids  # same worker throughout
     d = job_hash(r, Q, bad_data)
     assert job_state(r, Q, bad_data) == "failed" and d["atm"] == "1"
     assert "field 'id'" in d["failedReason"] and "field 'count'" in d["failedReason"]
@@ -203,7 +203,7 @@ async def test_cpu_heavy_def_processor_keeps_its_lock(redis_url: str, r: redis.R
     async with RunningPool(cfg) as pool:
         [job] = await add_jobs(redis_url, Q, [("cpu", {"cpu": 4}, {})])
         await wait_for(lambda: job_state(r, Q, job) == "completed", 30, "the CPU-heavy job to complete")
-        lost = sum(w.heartbeat.lost_locks for w in pool.sup.workers.values() if w.heartbeat)
+        lost = sum(w.heartbeat.lost_locks for w in pool.sup.state.workers.values() if w.heartbeat)
     assert runs(r, job) == 1 and lost == 0
     h = job_hash(r, Q, job)
     assert json.loads(h["progress"]) == 100
@@ -216,9 +216,9 @@ async def test_workers_recycle_after_max_jobs(redis_url: str, r: redis.Redis) ->
     async with RunningPool(cfg) as pool:
         ids = await add_jobs(redis_url, Q, [("t", {}, {}) for _ in range(35)])
         await wait_for(lambda: all_in(r, ids, "completed"), 30, "all jobs")
-        await wait_for(lambda: pool.sup.restart_counts.get("recycled", 0) >= 3, 10, "three recycles")
-        await wait_for(lambda: pool.sup.counters.totals()[0] == 35, 5, "35 completions reported")
-        completed = pool.sup.counters.totals()[0]
+        await wait_for(lambda: pool.sup.state.restart_counts.get("recycled", 0) >= 3, 10, "three recycles")
+        await wait_for(lambda: pool.sup.state.counters.totals()[0] == 35, 5, "35 completions reported")
+        completed = pool.sup.state.counters.totals()[0]
     assert [runs(r, i) for i in ids] == [1] * 35
     assert completed == 35
 
@@ -231,8 +231,8 @@ async def test_worker_that_cannot_start_is_retried_with_backoff(redis_url: str, 
 
     pool.task = asyncio.create_task(pool.sup.run())
     await asyncio.sleep(4)
-    failures = pool.sup.start_failures
-    error = pool.sup.last_start_error
+    failures = pool.sup.state.start_failures
+    error = pool.sup.state.last_start_error
     await pool.stop()
     elapsed = time.monotonic() - task_started
     # Backoff 0.5, 1, 2 s: about 3-4 attempts in 4 s, not hundreds.
@@ -246,11 +246,11 @@ async def test_paused_queue_does_not_scale_up(redis_url: str, r: redis.Redis) ->
     ids = await add_jobs(redis_url, Q, [("t", {"seconds": 0.5}, {}) for _ in range(20)])
     async with RunningPool(cfg) as pool:
         await __import__("asyncio").sleep(1.5)
-        assert len(pool.sup.workers) == 1
-        assert pool.sup.backlog[Q].paused and pool.sup.backlog[Q].wait == 20
+        assert len(pool.sup.state.workers) == 1
+        assert pool.sup.state.backlog[Q].paused and pool.sup.state.backlog[Q].wait == 20
         r.hdel(f"bull:{Q}:meta", "paused")
         r.zadd(f"bull:{Q}:marker", {"0": 0})
-        await wait_for(lambda: len(pool.sup.workers) == 4, 10, "scale up once resumed")
+        await wait_for(lambda: len(pool.sup.state.workers) == 4, 10, "scale up once resumed")
         await wait_for(lambda: all_in(r, ids, "completed"), 20, "jobs completed")
 
 
@@ -272,11 +272,11 @@ async def test_malformed_raw_jobs_fail_at_once_and_the_worker_stays_up(redis_url
     r.zadd(f"bull:{Q}:marker", {"0": 0})
     cfg = make_config(redis_url, [(Q, "tests.procs:tracked", 1)], min_workers=1, max_workers=1)
     async with RunningPool(cfg) as pool:
-        pids = {w.pid for w in pool.sup.workers.values()}
+        pids = {w.pid for w in pool.sup.state.workers.values()}
         await wait_for(lambda: all(job_state(r, Q, i) == "failed" for i in bad), 15, "malformed jobs to fail")
         [good] = await add_jobs(redis_url, Q, [("t", {"ok": True}, {})])
         await wait_for(lambda: job_state(r, Q, good) == "completed", 10, "a good job after them")
-        assert {w.pid for w in pool.sup.workers.values()} == pids
+        assert {w.pid for w in pool.sup.state.workers.values()} == pids
     reasons = {i: job_hash(r, Q, i)["failedReason"] for i in bad if i != "bad-utf8"}
     reasons["bad-utf8"] = r.hget(f"bull:{Q}:bad-utf8", "failedReason").decode()
     assert "job data is not valid JSON" in reasons["bad-json"]

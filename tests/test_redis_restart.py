@@ -20,7 +20,7 @@ def persistent_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """A redis-server with an append-only file, restartable on the same port (as in production)."""
     server = RedisServer(directory=tmp_path, appendonly=True)
     server.start()
-    monkeypatch.setenv("CORRAL_TEST_REDIS_URL", server.url)
+    monkeypatch.setenv("TEST_REDIS_URL", server.url)
     yield server
     server.stop()
 

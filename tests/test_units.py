@@ -48,7 +48,10 @@ def test_defaults_file_env_flags_precedence(tmp_path: Path) -> None:
     ('[[queues]]\nname = "a:b"\nprocessor = "m:f"\n', "must be non-empty, without ':'"),
     ('[[queues]]\nname = "a"\nprocessor = "not a path"\n', "must look like 'package.module:function'"),
     (QUEUE + QUEUE, "queue 'q' is configured twice"),
-    ("[pool]\nmin_workers = 1\n", "no queues configured"),
+    ("jobtypes = []\n[pool]\nmin_workers = 1\n", "no queues configured"),
+    ("[emial]\nx = 1\n" + QUEUE, "[emial]: unknown table"),
+    ("[email]\ndatabse = 'x'\n" + QUEUE, "email.databse: unknown key"),
+    ("jobtypes = ['nope']\n" + QUEUE, "job type 'nope' is not installed"),
     ("[pool\n", "not valid TOML"),
     ('[pool]\nmax_workers = "lots"\n' + QUEUE, "pool.max_workers"),
 ])
@@ -56,6 +59,40 @@ def test_bad_configuration_gives_one_line_naming_it(tmp_path: Path, text: str, n
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, text), env={})
     assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(("env", "needle"), [
+    ({"CORRAL_MAX_WORKRS": "5"}, "unknown environment variable CORRAL_MAX_WORKRS (did you mean CORRAL_MAX_WORKERS?)"),
+    ({"CORRAL_EMAIL_OLAMA__HOST": "x"}, "unknown environment variable CORRAL_EMAIL_OLAMA__HOST"),
+    ({"CORRAL_MAX_WORKERS": "many"}, "pool.max_workers"),
+    ({"CORRAL_EMAIL_OLLAMA__PHASE2_TEMPERATURE": "9"}, "email.ollama.phase2_temperature"),
+])
+def test_bad_environment_gives_one_line_naming_it(tmp_path: Path, env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, QUEUE), env=env)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_job_types_settings_from_their_table_their_file_and_the_environment(tmp_path: Path) -> None:
+    f = write(tmp_path, "[email]\ndatabase = 'mail.db'\n" + QUEUE)
+    (tmp_path / "myst.toml").write_text("build_timeout = 60.0\n")
+    cfg = load_config(f, env={"OLLAMA_HOST": "http://gpu:11434", "CORRAL_MYST_MAX_BODY_KB": "8"})
+    email, myst = cfg.jobtype_settings["email"], cfg.jobtype_settings["myst"]
+    assert email.database == "mail.db" and email.ollama.host == "http://gpu:11434"  # type: ignore[attr-defined]
+    assert myst.build_timeout == 60.0 and myst.max_body_kb == 8  # type: ignore[attr-defined]
+    assert {q.name for q in cfg.queues} == {"q", "email-processing", "myst-build"}  # the job types' own queues
+    build = next(q for q in cfg.queues if q.name == "myst-build")
+    assert build.own_workers and build.max_memory_mb == 2048  # builds get workers of their own
+    cfg = load_config(f, env={"CORRAL_EMAIL_OLLAMA__HOST": "http://a:1", "OLLAMA_HOST": "http://b:2"})
+    assert cfg.jobtype_settings["email"].ollama.host == "http://a:1"  # type: ignore[attr-defined]
+
+
+def test_no_file_means_the_built_in_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no corral.toml here: as after `pip install .`, from any folder
+    cfg = load_config(env={"CORRAL_DATA_DIR": "/var/lib/corral"})
+    assert cfg.source == "" and {q.name for q in cfg.queues} == {"email-processing", "myst-build"}
+    assert cfg.place.data("email_analysis.sqlite") == Path("/var/lib/corral/email_analysis.sqlite")
+    assert cfg.embedded_dir == Path("/var/lib/corral/redis")
 
 
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
@@ -81,7 +118,7 @@ def test_the_shipped_config_files_are_valid() -> None:
     from workers.email.settings import load_settings
 
     settings = load_settings()
-    assert load_senders(str(settings.path(settings.senders))).category("x@ourcompany.com") == "internal"
+    assert load_senders(settings.catalogue("senders")).category("x@ourcompany.com") == "internal"
 
 
 # -- backoff ----------------------------------------------------------------------------------------

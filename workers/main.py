@@ -24,6 +24,7 @@ from typing import Any
 import psutil
 import redis
 import redis.asyncio
+import setproctitle
 
 from workers import runtime
 from workers.bullmq_scripts import QueueKeys, SyncScripts
@@ -60,6 +61,7 @@ def client_name(prefix: str, queue: str, name: str) -> str:
 def run_worker(settings: WorkerSettings, conn: Connection, close_fds: tuple[int, ...] = ()) -> None:
     """multiprocessing target, in a child forked from the supervisor."""
     _forget_parent(close_fds)
+    setproctitle.setproctitle(f"corral: worker {settings.number} [{', '.join(q.name for q in settings.queues)}]")
     TELEMETRY.reset()
     # Ctrl-C reaches the whole process group; only the supervisor decides what a worker does.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

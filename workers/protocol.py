@@ -6,8 +6,9 @@ Plain frozen dataclasses: they pickle cheaply and both sides can type-check them
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from workers.settings import Place
 from workers.telemetry import TelemetrySnapshot
 
 WorkerState = Literal["starting", "idle", "busy", "draining"]
@@ -37,6 +38,9 @@ class WorkerSettings:
     log_level: str = "INFO"
     max_jobs: int | None = None  # recycle: stop fetching after this many jobs, finish, exit
     stack_file: str = ""  # where the worker writes its Python stacks on SIGUSR1 (faulthandler)
+    number: int = 0  # the worker's number within its daemon: `ps` shows "corral: worker 3 [queue]"
+    place: Place = field(default_factory=Place)  # where data and user files are
+    jobtype_settings: dict[str, Any] = field(default_factory=dict)  # each enabled job type's validated settings
 
 
 @dataclass(frozen=True)

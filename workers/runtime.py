@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
 
 from workers.protocol import WorkerSettings
+from workers.settings import Place, Section, load_section, read_toml
+
+S = TypeVar("S", bound=Section)
 
 settings: WorkerSettings | None = None
 shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
@@ -21,3 +27,19 @@ def redis_url() -> str | None:
 
 def key_prefix() -> str:
     return settings.prefix if settings else "bull"
+
+
+def place() -> Place:
+    """Where data (databases, work folders) and user files are, as the daemon was configured."""
+    return settings.place if settings else Place(config_dir=Path("config") if Path("config").is_dir() else Path())
+
+
+def jobtype_settings(name: str, cls: type[S]) -> S:
+    """A job type's settings: as the daemon validated them at start (in a worker), else loaded on their own the
+    same way (a script or a test: `$CORRAL_<NAME>_CONFIG`, else config/<name>.toml, and the environment)."""
+    if settings is not None and isinstance(settings.jobtype_settings.get(name), cls):
+        found: S = settings.jobtype_settings[name]
+        return found
+    own = os.environ.get(f"CORRAL_{name.upper()}_CONFIG") or str(place().config(f"{name}.toml"))
+    table = read_toml(Path(own)) if Path(own).is_file() else {}
+    return load_section(cls, table, source=own)

@@ -77,9 +77,9 @@ def analyse_file(text: str, out: TextIO) -> int:
     analysed. A bad configuration raises ValueError naming its file."""
     emails = read_emails(text)
     settings = load_settings()
-    senders = load_senders(str(settings.path(settings.senders)))
-    locales = load_locales(str(settings.path(settings.locales)))
-    parts = load_parts(str(settings.path(settings.parts)))
+    senders = load_senders(settings.catalogue("senders"))
+    locales = load_locales(settings.catalogue("locales"))
+    parts = load_parts(settings.catalogue("parts"))
     for email in emails:
         result = analyse(email.subject, email.body, email.sender_email, senders, received_at=email.received_at,
                          headers=email.headers, locales=locales, parts=parts).as_dict()

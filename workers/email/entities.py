@@ -4,7 +4,7 @@ Each rule wants a cue word or a shape no ordinary word has, and returns the valu
 for: the id without its label ("PO#: 771203" -> "771203"), amounts as {"value", "currency"}, dates as ISO
 (day-first or month-first as the sender's locale writes them, a date without a year in the year nearest the
 email's own date), phones as 10 digits in North America and E.164 elsewhere (extension as "x214"), part
-numbers by the catalogue in config/email_parts.toml.
+numbers by the catalogue in workers/email/catalogues/parts.toml.
 
 Two labelled sets measure them (scripts/eval_email.py): data/email_corpus.jsonl (generated) and
 data/email_eval/ (business emails written outside the project). Look-alikes they must refuse: upper-case
@@ -754,7 +754,7 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 def extract_entities(text: str, lower: str | None = None, *, locale: Locale = US, parts: PartCatalogue | None = None,
                      received: date | None = None) -> Entities:
     """`lower`: text.lower() if the caller has it; `locale`: the sender's (day-first dates, decimal commas, what
-    "$" means, the country of national phone numbers); `parts`: the catalogue (default config/email_parts.toml);
+    "$" means, the country of national phone numbers); `parts`: the catalogue (default: the shipped one);
     `received`: the email's date, for dates written without a year."""
     low = text.lower() if lower is None else lower
     return _Extractor(text, low, locale, parts or load_parts(), received).run()

@@ -1,4 +1,5 @@
-"""A sender's locale, from config/email_locales.toml: per domain, else by top-level domain, else the default.
+"""A sender's locale, from the locale catalogue (workers/email/catalogues/locales.toml): per domain, else by
+top-level domain, else the default.
 
 It decides how the sender's dates and numbers read: day-first dates, decimal commas, the currency of a bare
 "$" or "kr", and the country (phonenumbers' region) of a phone number written without a country code.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-LOCALES_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "email_locales.toml"
+LOCALES_FILE = Path(__file__).resolve().parent / "catalogues" / "locales.toml"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The part-number catalogue of Phase 1 (config/email_parts.toml): manufacturer formats, the cue words that
+"""The part-number catalogue of Phase 1 (workers/email/catalogues/parts.toml): manufacturer formats, the cue words that
 announce a part number, and the prefixes and cue words of ids that share its shapes but are something else
 (RMA-, BOL-, CM-, CVE-, tickets, serial and tracking numbers). Users extend it with their vendors' formats."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-PARTS_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "email_parts.toml"
+PARTS_FILE = Path(__file__).resolve().parent / "catalogues" / "parts.toml"
 
 # A token that may be a part number: upper-case letters and digits, with "-", "#", "+", "=" or "/" inside.
 TOKEN = r"[A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*"

@@ -44,7 +44,7 @@ async def store() -> EmailStore:
     async with _store_lock:
         if _store is None:
             settings = load_settings()
-            _store = await EmailStore(settings.path(settings.database)).open()
+            _store = await EmailStore(settings.database_path).open()
             runtime.on_shutdown(_store.close)
     return _store
 
@@ -101,9 +101,9 @@ async def process_emails(job: Job) -> dict[str, Any]:
 
 
 async def _process(job: Job, data: EmailJob, settings: EmailSettings) -> dict[str, Any]:
-    senders = load_senders(str(settings.path(settings.senders)))
-    locales = load_locales(str(settings.path(settings.locales)))
-    parts = load_parts(str(settings.path(settings.parts)))
+    senders = load_senders(settings.catalogue("senders"))
+    locales = load_locales(settings.catalogue("locales"))
+    parts = load_parts(settings.catalogue("parts"))
     db = await store()
 
     rows = [EmailRow(id=e.id, conversation_id=data.conversation_of(e), subject=e.subject, body=e.body,

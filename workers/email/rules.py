@@ -18,7 +18,7 @@ from workers.email.parts import PartCatalogue, load_parts
 from workers.email.segment import is_acknowledgement, is_auto_reply, is_out_of_office, split_email
 
 RULES_VERSION = "phase1-2026.12"
-SENDERS_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "email_senders.toml"
+SENDERS_FILE = Path(__file__).resolve().parent / "catalogues" / "senders.toml"
 
 
 def _words(*words: str) -> re.Pattern[str]:

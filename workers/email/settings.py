@@ -1,16 +1,17 @@
-"""Settings of the email processor, from config/email.toml (or $CORRAL_EMAIL_CONFIG)."""
+"""Settings of the email job type: the `[email]` table of corral.toml (or its own file `email.toml` beside it, or
+`$CORRAL_EMAIL_CONFIG`), and `CORRAL_EMAIL_*` variables (`OLLAMA_HOST` too), through workers.settings."""
 
 from __future__ import annotations
 
-import os
-import tomllib
-from functools import lru_cache
+from importlib import resources
 from pathlib import Path
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import SettingsConfigDict
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_FILE = ROOT / "config" / "email.toml"
+from workers import runtime
+from workers.settings import Section
 
 
 class OllamaSettings(BaseModel):
@@ -31,27 +32,31 @@ class OllamaSettings(BaseModel):
     phase3_for_critical: bool = True
 
 
-class EmailSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class EmailSettings(Section):
+    model_config = SettingsConfigDict(env_prefix="CORRAL_EMAIL_")
+    section: ClassVar[str] = "email"
+    legacy_env: ClassVar[dict[str, str]] = {"OLLAMA_HOST": "ollama__host"}  # the variable ollama's client reads
 
-    database: str = "data/email_analysis.sqlite"
-    senders: str = "config/email_senders.toml"
-    locales: str = "config/email_locales.toml"  # sender locales: dates, decimal commas, currencies, phone countries
-    parts: str = "config/email_parts.toml"      # the part-number catalogue
+    database: str = "email_analysis.sqlite"  # relative to the data folder
+    # The catalogues: "" is the one shipped in workers/email/catalogues/; a path (relative to the configuration's
+    # folder) replaces it with your own (start from a copy of the shipped one).
+    senders: str = ""  # sender domain lists: key customers, partners, internal
+    locales: str = ""  # sender locales: dates, decimal commas, currencies, phone countries
+    parts: str = ""    # the part-number catalogue: vendor formats, cue words, other ids
     default_timeout_ms: int = Field(180_000, gt=0)  # a job's options.timeout overrides it
     ollama: OllamaSettings = OllamaSettings()
 
-    def path(self, value: str) -> Path:
-        p = Path(value)
-        return p if p.is_absolute() else ROOT / p
+    @property
+    def database_path(self) -> Path:
+        return runtime.place().data(self.database)
+
+    def catalogue(self, name: Literal["senders", "locales", "parts"]) -> str:
+        """A catalogue's file: the user's (from the configuration's folder), else the shipped one."""
+        value: str = getattr(self, name)
+        if value:
+            return str(runtime.place().config(value))
+        return str(resources.files("workers.email").joinpath(f"catalogues/{name}.toml"))
 
 
-@lru_cache(maxsize=1)
 def load_settings() -> EmailSettings:
-    path = Path(os.environ.get("CORRAL_EMAIL_CONFIG") or DEFAULT_FILE)
-    raw = tomllib.loads(path.read_text()) if path.exists() else {}
-    if os.environ.get("CORRAL_EMAIL_DATABASE"):
-        raw["database"] = os.environ["CORRAL_EMAIL_DATABASE"]
-    if os.environ.get("OLLAMA_HOST"):  # the variable the ollama client itself reads
-        raw.setdefault("ollama", {})["host"] = os.environ["OLLAMA_HOST"]
-    return EmailSettings.model_validate(raw)
+    return runtime.jobtype_settings("email", EmailSettings)

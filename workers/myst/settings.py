@@ -1,4 +1,6 @@
-"""Settings of the MYST build job and its intake route, from config/myst.toml (or $CORRAL_MYST_CONFIG).
+"""Settings of the MYST build job and its intake route: the `[myst]` table of corral.toml (or its own file
+`myst.toml` beside it, or `$CORRAL_MYST_CONFIG`), `CORRAL_MYST_*` variables, `DESCI_SERVER_URL` and
+`GITHUB_BASE_URL`, through workers.settings.
 
 The shared secret is never read from a file: INTERNAL_SERVICE_SECRET in the environment, as the original
 service and desci-server use it.
@@ -7,19 +9,23 @@ service and desci-server use it.
 from __future__ import annotations
 
 import os
-import tomllib
-from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_FILE = ROOT / "config" / "myst.toml"
+from workers import runtime
+from workers.settings import Section
+
 SECRET_ENV = "INTERNAL_SERVICE_SECRET"
 
 
-class MystSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class MystSettings(Section):
+    model_config = SettingsConfigDict(env_prefix="CORRAL_MYST_")
+    section: ClassVar[str] = "myst"
+    legacy_env: ClassVar[dict[str, str]] = {"DESCI_SERVER_URL": "desci_server_url",
+                                            "GITHUB_BASE_URL": "github_base_url"}
 
     queue: str = "myst-build"
     github_base_url: str = "https://github.com"
@@ -30,7 +36,7 @@ class MystSettings(BaseModel):
     pixi_task: str = Field("build-meca", pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
     myst_command: str = ""  # "" = the `myst` installed beside corral's Python (PyPI mystmd), else `myst` on PATH
     myst_api_url: str = ""  # mystmd's template server (its API_URL); "" = mystmd's default, api.mystmd.org
-    cache_dir: str = "data/myst-cache"  # templates and typst packages shared by all builds
+    cache_dir: str = "myst-cache"  # relative to the data folder  # templates and typst packages shared by all builds
     max_cache_mb: float = Field(2000.0, gt=0)
     build_timeout: float = Field(900.0, gt=0)
     download_timeout: float = Field(120.0, gt=0)
@@ -38,7 +44,7 @@ class MystSettings(BaseModel):
     max_extract_mb: float = Field(1000.0, gt=0)
     max_entries: int = Field(20_000, ge=1)
     max_upload_mb: float = Field(500.0, gt=0)
-    work_dir: str = "data/myst-work"
+    work_dir: str = "myst-work"  # relative to the data folder
     status_attempts: int = Field(4, ge=1)  # tries of each status update, with backoff, on transient errors
     http_timeout: float = Field(60.0, gt=0)  # each call to desci-server
     # The intake route's BullMQ job options and request limit.
@@ -48,30 +54,12 @@ class MystSettings(BaseModel):
     max_body_kb: int = Field(1024, ge=1)
 
     def path(self, value: str) -> Path:
-        p = Path(value)
-        return p if p.is_absolute() else ROOT / p
+        """A folder of this job type's (work_dir, cache_dir), under the data folder."""
+        return runtime.place().data(value)
 
 
-class MystConfigError(Exception):
-    pass
-
-
-@lru_cache(maxsize=1)
 def load_settings() -> MystSettings:
-    path = Path(os.environ.get("CORRAL_MYST_CONFIG") or DEFAULT_FILE)
-    try:
-        raw = tomllib.loads(path.read_text()) if path.exists() else {}
-    except tomllib.TOMLDecodeError as e:
-        raise MystConfigError(f"{path}: not valid TOML: {e}") from None
-    for env, key in (("DESCI_SERVER_URL", "desci_server_url"), ("GITHUB_BASE_URL", "github_base_url"),
-                     ("CORRAL_MYST_BUILD_COMMAND", "build_command"), ("CORRAL_MYST_API_URL", "myst_api_url")):
-        if os.environ.get(env):
-            raw[key] = os.environ[env]
-    try:
-        return MystSettings.model_validate(raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        raise MystConfigError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    return runtime.jobtype_settings("myst", MystSettings)
 
 
 def secret() -> str:

@@ -1,4 +1,5 @@
-"""The MYST intake route: `POST /v1/services/process-journal-submission` queues a `myst-build` job.
+"""The MYST intake route: `POST /v1/services/process-journal-submission` queues a `myst-build` job (mounted on
+the daemon's HTTP server by the myst plug-in, workers/myst/plugin.py).
 
 The order of the checks is the caller's contract: size (413), secret (401, compared in constant time),
 body (400 naming the field), Redis (503); then 202 with the job's status URL. The BullMQ job id is the

@@ -13,6 +13,7 @@ import redis.asyncio
 import redis.exceptions
 
 from workers.bullmq_scripts import QueueKeys
+from workers.retry import WATCH
 
 log = logging.getLogger("corral.supervisor")
 
@@ -101,7 +102,7 @@ class EventWatcher:
                     failures += 1
                     if failures == 3:
                         log.warning("event stream watch: Redis unreachable (%s); polling only until it returns", e)
-                    await asyncio.sleep(min(5.0, 0.2 * failures))
+                    await asyncio.sleep(WATCH.delay(failures))
                     continue
                 for stream in moved:
                     self.on_wake(self.streams[stream])

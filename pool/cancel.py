@@ -14,11 +14,14 @@ from dataclasses import dataclass
 import redis.asyncio
 import redis.exceptions
 
+from workers.bullmq_scripts import corral_key
+from workers.retry import WATCH
+
 log = logging.getLogger("corral.supervisor")
 
 
 def channel(prefix: str) -> str:
-    return f"{prefix}:corral:cancel"
+    return corral_key(prefix, "cancel")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,6 @@ async def listen(redis_url: str, prefix: str, on_request: Callable[[CancelReques
             failures += 1
             if failures == 3:
                 log.warning("cancel channel: Redis unreachable (%s); retrying", e)
-            await asyncio.sleep(min(5.0, 0.2 * failures))
+            await asyncio.sleep(WATCH.delay(failures))
         finally:
             await client.aclose()

@@ -17,6 +17,7 @@ from typing import Any
 import redis.asyncio
 
 from pool.backlog import Backlog
+from workers.bullmq_scripts import corral_key
 from workers.state import MAX_JOB_NAMES
 from workers.telemetry import GaugeData, HistogramData, Labels, TelemetrySnapshot
 
@@ -24,11 +25,11 @@ SNAPSHOT_TTL_SECONDS = 24 * 3600
 
 
 def daemons_key(prefix: str) -> str:
-    return f"{prefix}:corral:daemons"
+    return corral_key(prefix, "daemons")
 
 
 def snapshot_key(prefix: str, daemon_id: str) -> str:
-    return f"{prefix}:corral:daemon:{daemon_id}"
+    return corral_key(prefix, "daemon", daemon_id)
 
 
 @dataclass

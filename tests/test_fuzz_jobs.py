@@ -73,8 +73,8 @@ def daemon(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def _last_snapshot(r: redis.Redis) -> dict[str, Any]:
-    [daemon_id] = r.zrevrange("bull:corral:daemons", 0, 0) or [b""]
-    raw = r.get(b"bull:corral:daemon:" + daemon_id)
+    [daemon_id] = r.zrevrange("corral:bull:daemons", 0, 0) or [b""]
+    raw = r.get(b"corral:bull:daemon:" + daemon_id)
     return json.loads(raw) if raw else {}
 
 

@@ -104,6 +104,13 @@ class QueueKeys:
 MAX_SAFE_INTEGER = 2**53 - 1  # Node's Number.MAX_SAFE_INTEGER, the value it writes into the limiter key
 
 
+def corral_key(prefix: str, *parts: str) -> str:
+    """corral's own keys (fleet snapshots, the cancel channel, lease semaphores) live beside BullMQ's, not inside
+    its key space, where a queue named `corral` would keep its jobs: `corral:<prefix>:<parts>`. A prefix's Redis
+    Cluster hash tag (`{bq}`) still puts them in that prefix's slot."""
+    return ":".join(("corral", prefix, *parts))
+
+
 def keep_jobs(remove_opt: Any) -> dict[str, Any]:
     """Translate a job's removeOnComplete/removeOnFail option as Node's `getKeepJobs` does.
 

@@ -70,15 +70,17 @@ from workers.multiplex import MultiplexedConnection
 from workers.producers import Producers
 from workers.protocol import HeldJob, QueueSpec
 from workers.registry import Processor, QueueProcessors
+from workers.retry import REDIS, Backoff, retry
 from workers.state import WorkerContext
 
 log = logging.getLogger("corral.worker")
 
 MAX_BLOCK_SECONDS = 5.0  # cap on one BZPOPMIN, so a drain or a delayed job is never waited on long
-REDIS_RETRY_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0)  # backoff while Redis is unreachable
 FINISH_RETRY_SECONDS = 30.0  # keep trying to record a result this long (one lock duration)
 HALF_FETCHED_SCAN = 1000  # how deep into `active` to look for a job a failed script left locked with our token
 NO_JOB = FetchResult(None, None, 0, 0)
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+FETCH = Backoff(first=0.1, factor=2.0, cap=2.0, attempts=6)  # then the slot parks and tries again later
 STARTED_TOO_OFTEN = "job started more than allowable limit"  # Node's reason for maxStartedAttempts
 
 
@@ -231,19 +233,15 @@ class QueueConsumer:
         wait = self._rate_limited_until - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        for attempt in range(len(REDIS_RETRY_SECONDS) + 1):
-            try:
-                res = await self.scripts.move_to_active(token)
-                break
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
-                if attempt == len(REDIS_RETRY_SECONDS):
-                    log.warning("queue %s: Redis unreachable while fetching: %s", self.spec.name, e)
-                    return NO_JOB
-                await asyncio.sleep(REDIS_RETRY_SECONDS[attempt])
-            except redis.exceptions.ResponseError as e:
-                # The script stopped half-way on a job whose counters are not integers: it is locked with our
-                # token in `active`. Find it and hand it to _process, which repairs and fails it by name.
-                return await self._half_fetched(token, e)
+        try:
+            res = await retry(lambda: self.scripts.move_to_active(token), on=REDIS_DOWN, backoff=FETCH)
+        except REDIS_DOWN as e:
+            log.warning("queue %s: Redis unreachable while fetching: %s", self.spec.name, e)
+            return NO_JOB
+        except redis.exceptions.ResponseError as e:
+            # The script stopped half-way on a job whose counters are not integers: it is locked with our
+            # token in `active`. Find it and hand it to _process, which repairs and fails it by name.
+            return await self._half_fetched(token, e)
         self._note_limits(res)
         return res
 
@@ -306,9 +304,9 @@ class QueueConsumer:
                 else:
                     await self.blocking.bzpopmin(marker, timeout=timeout)
                 failures = 0
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
-                delay = REDIS_RETRY_SECONDS[min(failures, len(REDIS_RETRY_SECONDS) - 1)]
+            except REDIS_DOWN as e:
                 failures += 1
+                delay = REDIS.delay(failures)
                 if failures == 3:
                     log.warning("queue %s: Redis unreachable (%s); retrying", self.spec.name, e)
                 await asyncio.sleep(delay)
@@ -591,7 +589,7 @@ class QueueConsumer:
                               self.spec.name, attempt.job_id, e,
                               extra={"queue": self.spec.name, "job_id": attempt.job_id})
                     return NO_JOB
-                await asyncio.sleep(REDIS_RETRY_SECONDS[min(tries, len(REDIS_RETRY_SECONDS) - 1)])
+                await asyncio.sleep(REDIS.delay(tries + 1))
             tries += 1
 
     def _refused(self, attempt: _Attempt, e: ScriptError, target: str) -> FetchResult:

@@ -31,6 +31,7 @@ class Backoff:
 
 
 REDIS = Backoff(first=0.1, factor=2.0, cap=2.0)  # Redis unreachable: come back fast, never hammer it
+WATCH = Backoff(first=0.2, factor=2.0, cap=5.0)  # a blocking watcher (events, pub/sub) waiting for Redis to return
 HAND_BACK = Backoff(first=0.2, factor=2.0, cap=1.0, attempts=5)  # a dead worker's jobs, before the stalled check
 
 

@@ -14,6 +14,7 @@ import ollama
 import redis.asyncio
 
 from workers import runtime
+from workers.bullmq_scripts import corral_key
 from workers.email.limits import OllamaLimiter, PoolSemaphore
 from workers.email.llm import (
     OllamaUnavailable,
@@ -60,7 +61,7 @@ def limiter(settings: OllamaSettings) -> OllamaLimiter:
         if url:
             client = redis.asyncio.Redis.from_url(url, decode_responses=True)
             runtime.on_shutdown(client.aclose)
-            pool = PoolSemaphore(client, f"{runtime.key_prefix()}:corral:ollama-slots", settings.pool_concurrency)
+            pool = PoolSemaphore(client, corral_key(runtime.key_prefix(), "ollama-slots"), settings.pool_concurrency)
         _limiter = OllamaLimiter(settings.per_worker_concurrency, pool)
     return _limiter
 

@@ -7,13 +7,14 @@ result: its failure fails the attempt, and BullMQ retries it while attempts rema
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from workers.retry import Backoff, retry
 
 log = logging.getLogger("corral.myst")
 
@@ -48,17 +49,24 @@ class Desci:
     async def status(self, uuid: str, job_id: str, status: str, message: str) -> bool:
         """POST {status, message}; True once desci-server took it."""
         url = f"{self.base}/v1/nodes/{uuid}/github-myst-import/{job_id}/updateStatus"
-        for attempt in range(1, self.status_attempts + 1):
+
+        async def once() -> None:
             try:
                 r = await self.client.post(url, json={"status": status, "message": message}, headers=self.headers)
                 r.raise_for_status()
-                return True
             except (httpx.TransportError, httpx.HTTPStatusError) as e:
-                if not _transient(e) or attempt == self.status_attempts:
-                    log.warning("status %s for job %s not delivered: %s", status, job_id, _describe(e))
-                    return False
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-        return False
+                if _transient(e):
+                    raise _Transient(_describe(e)) from e
+                raise
+
+        try:
+            await retry(once, on=(_Transient,), backoff=Backoff(first=self.backoff, cap=30.0,
+                                                                attempts=self.status_attempts))
+            return True
+        except (_Transient, httpx.TransportError, httpx.HTTPStatusError) as e:
+            log.warning("status %s for job %s not delivered: %s", status, job_id,
+                        e if isinstance(e, _Transient) else _describe(e))
+            return False
 
     async def upload(self, uuid: str, job_id: str, files: list[Upload]) -> None:
         """One multipart POST: repeated field `files`, plus `uuid` and `contextPath=root`."""
@@ -76,6 +84,10 @@ class Desci:
                 raise UploadRefused(f"desci-server refused the upload: {_describe(e)}") from None
             except httpx.TransportError as e:
                 raise ConnectionError(f"upload to desci-server failed: {_describe(e)}") from None
+
+
+class _Transient(Exception):
+    """A connection error, a 5xx or a 429: worth another try."""
 
 
 def _describe(e: Exception) -> str:

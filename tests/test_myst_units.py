@@ -149,12 +149,59 @@ def test_entries_whose_declared_size_lies_are_stopped_at_the_limit(tmp_path: Pat
     assert not (tmp_path / "out").exists()
 
 
-def test_symlinks_and_devices_are_refused(tmp_path: Path) -> None:
-    for mode, says in ((stat.S_IFLNK | 0o777, "symbolic link"), (stat.S_IFIFO | 0o644, "not a regular file")):
-        info = zipfile.ZipInfo("a/x")
-        info.external_attr = mode << 16
-        with pytest.raises(ArchiveError, match=says):
-            _unpack(tmp_path, _zip([(info, b"/etc/passwd")]))
+def _link(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16  # as GitHub's archives store a committed link
+    return info
+
+
+def test_devices_are_refused(tmp_path: Path) -> None:
+    info = zipfile.ZipInfo("a/x")
+    info.external_attr = (stat.S_IFIFO | 0o644) << 16
+    with pytest.raises(ArchiveError, match="not a regular file"):
+        _unpack(tmp_path, _zip([(info, b"")]))
+
+
+def test_links_inside_the_archive_are_made_and_links_out_of_it_left_out(tmp_path: Path) -> None:
+    """A repository with links (the SciPy proceedings hold some in one paper's folder) is not refused: links
+    that stay inside are made, the others are left out and named."""
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(_zip([
+        ("r-main/shared/refs.bib", b"@book{x}"),
+        (_link("r-main/paper/refs.bib"), b"../shared/refs.bib"),  # inside: made
+        (_link("r-main/paper/figs"), b"../shared"),  # a folder inside: made
+        (_link("r-main/paper/dangling.zarr"), b"../../../gone.zarr"),  # out of the archive's folder
+        (_link("r-main/paper/passwd"), b"/etc/passwd"),  # absolute
+        (_link("r-main/paper/up"), b"../../.."),  # out
+        (_link("r-main/paper/hop"), b"up"),  # inside, dangling once 'up' is left out: harmless
+        (_link("r-main/paper/out"), b"figs/../../.."),  # lexically the folder itself; through 'figs', outside
+    ]))
+    dest = tmp_path / "out"
+    left_out = extract(archive, dest, LIMITS)
+    assert (dest / "r-main/paper/refs.bib").read_bytes() == b"@book{x}"
+    assert (dest / "r-main/paper/figs/refs.bib").is_file()
+    assert sorted(left_out) == ["r-main/paper/dangling.zarr -> ../../../gone.zarr",
+                                "r-main/paper/out -> figs/../../..", "r-main/paper/passwd -> /etc/passwd",
+                                "r-main/paper/up -> ../../.."]
+    assert not any(os.path.lexists(dest / "r-main/paper" / n) for n in ("dangling.zarr", "passwd", "up", "out"))
+    assert (dest / "r-main/paper/hop").is_symlink() and not (dest / "r-main/paper/hop").exists()
+    assert all(Path(os.path.realpath(p)).is_relative_to(dest.resolve()) for p in dest.rglob("*"))
+    meca = tmp_path / "meca"
+    assert len(extract(archive, meca, LIMITS, links=False)) == 7  # a MECA is files: every link left out
+    assert not any(p.is_symlink() for p in meca.rglob("*"))
+
+
+def test_no_file_is_written_through_a_link(tmp_path: Path) -> None:
+    """Links are made after the files: an entry below a link's name makes a real folder there, so the file
+    lands inside the archive's folder, and the link that would replace that folder refuses the archive."""
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(_zip([(_link("r-main/l"), b"/tmp"), ("r-main/l/evil.txt", b"x")]))
+    assert extract(archive, tmp_path / "out", LIMITS) == ["r-main/l -> /tmp"]
+    assert (tmp_path / "out/r-main/l/evil.txt").is_file() and not Path("/tmp/evil.txt").exists()
+    archive.write_bytes(_zip([(_link("r-main/l"), b"sub"), ("r-main/l/x.txt", b"x")]))
+    with pytest.raises(ArchiveError, match="twice, or as both a link and a file or folder"):
+        extract(archive, tmp_path / "out2", LIMITS)
+    assert not (tmp_path / "out2").exists()
 
 
 _segment = st.sampled_from(["a", "b", "..", ".", "", "/", "\\", "C:", "myst.yml", "é", "%2e%2e"])

@@ -105,13 +105,17 @@ async def _run(job: Job, sub: Submission, s: MystSettings, client: httpx.AsyncCl
     await step(10, "Downloading repo files...")
     ref = await _download(client, candidates, work / "repo.zip", limits, s)
     try:  # file work off the event loop: heartbeats and other jobs' slots keep going
-        await asyncio.to_thread(extract, work / "repo.zip", work / "src", limits)
+        left_out = await asyncio.to_thread(extract, work / "repo.zip", work / "src", limits)
         await asyncio.to_thread((work / "repo.zip").unlink)
         project = await asyncio.to_thread(project_folder, work / "src", ref.folder)
     except ArchiveError as e:
         raise UnrecoverableError(f"archive of {ref}: {e}") from None
+    for link in left_out:
+        job.log(f"symbolic link {link} not extracted: it points out of the repository")
     if not (project / "myst.yml").is_file():
-        raise UnrecoverableError(f"no myst.yml at {ref.path} in {ref.owner}/{ref.repo}@{ref.ref}")
+        ours = [link for link in left_out if link.split(" -> ")[0].endswith(f"/{ref.path}")]
+        why = f" (it is a symbolic link out of the repository, not extracted: {ours[0]})" if ours else ""
+        raise UnrecoverableError(f"no myst.yml at {ref.path} in {ref.owner}/{ref.repo}@{ref.ref}{why}")
 
     top = await asyncio.to_thread(project_folder, work / "src", "")
     plan = await asyncio.to_thread(default_plan, s.build_command, s.pixi_task, project, top, s.myst_command)

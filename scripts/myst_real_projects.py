@@ -159,13 +159,21 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+OUTPUT_SUFFIXES = (".pdf", ".zip", ".xml", ".typ", ".docx", ".tex")
+
+
 def committed_copies(project_dir: Path, files: dict[str, bytes]) -> list[str]:
-    """Uploaded files whose path and content are the repository's own: sent as if built."""
+    """Uploaded files with the content of a file the repository holds as an export-like output (a PDF, a zip,
+    JATS...), under any name: sent as if built, unless it is a download the site offers as a static file."""
+    committed: dict[str, str] = {}
+    for p in project_dir.rglob("*"):
+        if p.suffix.lower() in OUTPUT_SUFFIXES and p.is_file() and not p.is_symlink() and "_build" not in p.parts:
+            committed.setdefault(_digest(p.read_bytes()), p.relative_to(project_dir).as_posix())
     same = []
     for name, data in files.items():
-        p = project_dir / name
-        if p.is_file() and not p.is_symlink() and _digest(p.read_bytes()) == _digest(data):
-            same.append(name)
+        if (where := committed.get(_digest(data))) is not None:
+            note = " (a site download)" if name.startswith("_build/site/public/") else ""
+            same.append(f"{name} = the repository's {where}{note}")
     return sorted(same)
 
 
@@ -259,7 +267,7 @@ def report(r: Result, all_files: bool) -> str:
     lines.append(f"   uploaded: {len(r.uploaded)} files: " + ", ".join(shown))
     lines += [f"   PDF {name}: {what}" for name, what in sorted(r.pdfs.items())]
     lines.append(f"   site pages sent: {r.site_pages}")
-    lines.append(f"   committed files sent as built: {', '.join(r.committed_sent) or 'none'}")
+    lines.append(f"   uploaded with a committed file's content: {', '.join(r.committed_sent) or 'none'}")
     lines.append(f"   templates fetched from the template server: {', '.join(r.template_downloads) or 'none'}")
     for status, message in r.statuses:
         lines.append(f"   status {status}: {message}")

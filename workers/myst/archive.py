@@ -144,22 +144,24 @@ def extract(archive: Path, dest: Path, limits: Limits, *, links: bool = True) ->
 
 
 def _make_links(root: Path, wanted: list[tuple[PurePosixPath, str]]) -> list[str]:
-    """Make the links that stay inside `root`; returns the others. Made after every file, so no file was
-    written through one; checked again once all exist, since a link may end outside through another."""
+    """Make the links that stay inside the archive's top folder (the repository); returns the others. Made
+    after every file, so no file was written through one; checked again once all exist, since a link may end
+    outside through another."""
     left_out, made = [], []
     for name, target in wanted:
         where = root / name
+        top = root / name.parts[0]  # the repository: GitHub's archive holds it in one top folder
         lexical = os.path.normpath(where.parent / target)
-        if not target or os.path.isabs(target) or not Path(lexical).is_relative_to(root):
+        if not target or os.path.isabs(target) or not Path(lexical).is_relative_to(top):
             left_out.append(f"{name} -> {target}")
             continue
         if os.path.lexists(where) or not where.parent.resolve().is_relative_to(root):
             raise ArchiveError(f"archive holds {name} twice, or as both a link and a file or folder")
         where.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, where)
-        made.append((name, target, where))
-    for name, target, where in made:
-        if not Path(os.path.realpath(where)).is_relative_to(root):
+        made.append((name, target, where, top))
+    for name, target, where, top in made:
+        if not Path(os.path.realpath(where)).is_relative_to(top.resolve()):
             where.unlink()
             left_out.append(f"{name} -> {target}")
     return left_out

@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -201,18 +202,22 @@ async def _build(job: Job, s: MystSettings, plan: Plan, project: Path, held: Pat
         except BuildFailed as e:
             raise UnrecoverableError(str(e)) from None
 
+    stale: list[str] = []
     for i, command in enumerate(plan.commands):
-        runs.append(await run(command))
+        runs.append(await (_without(stale, project, held, partial(run, command)) if stale else run(command)))
         if i == 0 or plan.kind != "mystmd":  # mystmd's exports run; a pixi task or command: its last myst run
             if await asyncio.to_thread(written, project, BUILD_LOG.as_posix(), before):
                 found: list[Resolved] | None = await asyncio.to_thread(read_build_log, project)
                 resolved = found or []
-        if i == 0 and plan.meca and any(r.format == "meca" for r in resolved):
+        if i == 0 and plan.kind == "mystmd":
+            # mystmd takes whatever is at an export's output into the MECA (its manuscript) and the site (its
+            # download): the repository's own copy of an export that was not built here must not be there.
             stale = await asyncio.to_thread(stale_outputs, project, resolved, before)
             if stale:
-                job.log(f"the MECA is made again without the repository's own {', '.join(stale)} (exports this "
-                        "build did not make), which mystmd bundled as if built")
-                runs.append(await _without(stale, project, held, lambda: run(list(plan.meca))))
+                job.log(f"the repository's own {', '.join(stale)} (exports this build did not make) are kept out "
+                        "of the MECA and the site")
+                if plan.meca and any(r.format == "meca" for r in resolved):
+                    runs.append(await _without(stale, project, held, partial(run, list(plan.meca))))
     cached = await asyncio.to_thread(cache.keep, templates, seeded)
     for key in cached:
         job.log(f"template {key} kept in the shared cache")
@@ -227,8 +232,7 @@ async def _build(job: Job, s: MystSettings, plan: Plan, project: Path, held: Pat
 async def _without(stale: list[str], project: Path, held: Path,
                    build: Callable[[], Awaitable[BuildRun]]) -> BuildRun:
     """Run `build` with the stale outputs moved out of the project, then put them back as they were (the same
-    files, so still not written by this build: never sent; the site may still offer one as a static download,
-    as the project asks)."""
+    files, so still not written by this build: never sent)."""
     moves = [(project / name, held / str(i)) for i, name in enumerate(stale)]
     await asyncio.to_thread(held.mkdir, parents=True, exist_ok=True)
     try:

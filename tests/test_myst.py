@@ -136,10 +136,18 @@ def leftovers(work: Path) -> list[str]:
 
 
 def serve_project(standins: StandIns, name: str, branch: str = "main", owner: str = OWNER,
-                  repo: str = REPO) -> None:
-    """A fixture project as its whole repository's archive on the GitHub stand-in."""
+                  repo: str = REPO, links: dict[str, str] | None = None) -> None:
+    """A fixture project as its whole repository's archive on the GitHub stand-in, with `links` (path in the
+    repository: target) as GitHub stores committed symbolic links."""
     top = f"{repo}-{branch.replace('/', '-')}"
-    standins.archives[f"/{owner}/{repo}/archive/refs/heads/{branch}.zip"] = github_archive(PROJECTS / name, top)
+    archive = github_archive(PROJECTS / name, top)
+    if links:
+        buf = io.BytesIO(archive)
+        with zipfile.ZipFile(buf, "a") as z:
+            for path, target in links.items():
+                z.writestr(_symlink(f"{top}/{path}", target), target)
+        archive = buf.getvalue()
+    standins.archives[f"/{owner}/{repo}/archive/refs/heads/{branch}.zip"] = archive
 
 
 def blob(standins: StandIns, path: str, branch: str = "main") -> str:
@@ -226,9 +234,12 @@ async def test_submission_is_built_uploaded_and_reported(daemon: Any, standins: 
 async def test_exports_through_extends_and_committed_files_give_a_partial_import(daemon: Any, standins: StandIns,
                                                                                  redis_url: str) -> None:
     """A paper in papers/NAME/ whose exports are all in the file it `extends:`; its PDF cannot be built (its
-    template is not on the template server) and the PDF the author committed is not sent in its place."""
+    template is not on the template server) and the PDF the author committed is not sent in its place, not
+    even inside the MECA, where mystmd puts whatever is at the PDF export's output. As in the SciPy
+    proceedings, another paper's folder holds symbolic links, one of them out of the repository."""
     base, _pool, work = await daemon()
-    serve_project(standins, "proceedings")
+    serve_project(standins, "proceedings", links={"papers/other/shared.bib": "../queue-simulation/mybib.bib",
+                                                  "papers/other/data.zarr": "../../../data.zarr"})
     body = submission(standins, url=blob(standins, "papers/queue-simulation/myst.yml"),
                       parsedDocument={"project": {"title": "Simulating queues with bursty arrivals"}})
     assert (await post(base, body)).status_code == 202
@@ -248,6 +259,14 @@ async def test_exports_through_extends_and_committed_files_give_a_partial_import
     assert "exports/paper.pdf" not in upload.files  # committed, not built
     assert {"exports/meca/manifest.xml", "exports/meca/article.xml",
             "_build/site/content/main.json"} <= set(upload.files)
+    committed = (PROJECTS / "proceedings/papers/queue-simulation/exports/paper.pdf").read_bytes()
+    assert not [n for n, data in upload.files.items() if data == committed]  # not in the MECA either
+    assert b"paper.pdf" not in upload.files["exports/meca/manifest.xml"]
+    logs = redis.Redis.from_url(redis_url).lrange(f"bull:{Q}:job-abc.1:logs", 0, -1)
+    assert any(b"the repository's own exports/paper.pdf (exports this build did not make) are kept out of the "
+               b"MECA and the site" in line for line in logs)
+    assert any(b"symbolic link" in line and b"papers/other/data.zarr -> ../../../data.zarr" in line
+               for line in logs)
     assert any(n.endswith(".png") for n in upload.files)  # the figure the page shows
     last = standins.statuses_of("job-abc.1")[-1]
     assert last[0] == "FAILED" and last[1].startswith("Partial import: 2 of 3 exports delivered")
@@ -288,6 +307,12 @@ async def test_a_code_repository_and_a_seven_page_project_share_the_template_cac
     nav = json.loads(files["_build/site/config.json"])["projects"][0]["pages"]
     assert len([p for p in nav if "slug" in p]) == 6
     assert len([n for n in files if n.startswith("_build/site/public/") and n.endswith(".png")]) == 2
+    # its plugin could not be downloaded: the site is delivered, and the status says what it lacks
+    plugin = "could not download plugin https://plugins.invalid/listing.mjs"
+    site_status, site_reason = exports_of(status["returnvalue"])[("site", "_build/site")]
+    assert site_status == "delivered" and site_reason.startswith(f"built with errors: {plugin}")
+    last = standins.statuses_of("job-abc.2")[-1]
+    assert last[0] == "COMPLETED" and f"delivered with errors: site _build/site: {plugin}" in last[1]
     assert standins.template_downloads == ["site/myst/book-theme"]  # not again: the cache had it
     assert status["returnvalue"]["cachedTemplates"] == []
     assert leftovers(work) == []

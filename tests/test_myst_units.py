@@ -22,7 +22,7 @@ from workers.myst.archive import ArchiveError, Limits, extract, project_folder
 from workers.myst.cache import TemplateCache
 from workers.myst.errors import error_lines, summary
 from workers.myst.mystmd import EXPORT_FLAGS, Resolved, manifests, pixi_tasks, plan_build, read_build_log
-from workers.myst.outputs import judge, judge_site, match_requested, snapshot
+from workers.myst.outputs import judge, judge_site, match_requested, snapshot, stale_outputs
 from workers.myst.processor import final_status
 from workers.myst.schema import Export, Submission
 from workers.myst.source import BadSourceUrl, RepoRef, parse_blob_url
@@ -149,12 +149,59 @@ def test_entries_whose_declared_size_lies_are_stopped_at_the_limit(tmp_path: Pat
     assert not (tmp_path / "out").exists()
 
 
-def test_symlinks_and_devices_are_refused(tmp_path: Path) -> None:
-    for mode, says in ((stat.S_IFLNK | 0o777, "symbolic link"), (stat.S_IFIFO | 0o644, "not a regular file")):
-        info = zipfile.ZipInfo("a/x")
-        info.external_attr = mode << 16
-        with pytest.raises(ArchiveError, match=says):
-            _unpack(tmp_path, _zip([(info, b"/etc/passwd")]))
+def _link(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16  # as GitHub's archives store a committed link
+    return info
+
+
+def test_devices_are_refused(tmp_path: Path) -> None:
+    info = zipfile.ZipInfo("a/x")
+    info.external_attr = (stat.S_IFIFO | 0o644) << 16
+    with pytest.raises(ArchiveError, match="not a regular file"):
+        _unpack(tmp_path, _zip([(info, b"")]))
+
+
+def test_links_inside_the_archive_are_made_and_links_out_of_it_left_out(tmp_path: Path) -> None:
+    """A repository with links (the SciPy proceedings hold some in one paper's folder) is not refused: links
+    that stay inside are made, the others are left out and named."""
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(_zip([
+        ("r-main/shared/refs.bib", b"@book{x}"),
+        (_link("r-main/paper/refs.bib"), b"../shared/refs.bib"),  # inside: made
+        (_link("r-main/paper/figs"), b"../shared"),  # a folder inside: made
+        (_link("r-main/paper/dangling.zarr"), b"../../../gone.zarr"),  # out of the archive's folder
+        (_link("r-main/paper/passwd"), b"/etc/passwd"),  # absolute
+        (_link("r-main/paper/up"), b"../../.."),  # out
+        (_link("r-main/paper/hop"), b"up"),  # inside, dangling once 'up' is left out: harmless
+        (_link("r-main/paper/out"), b"figs/../../.."),  # lexically the folder itself; through 'figs', outside
+    ]))
+    dest = tmp_path / "out"
+    left_out = extract(archive, dest, LIMITS)
+    assert (dest / "r-main/paper/refs.bib").read_bytes() == b"@book{x}"
+    assert (dest / "r-main/paper/figs/refs.bib").is_file()
+    assert sorted(left_out) == ["r-main/paper/dangling.zarr -> ../../../gone.zarr",
+                                "r-main/paper/out -> figs/../../..", "r-main/paper/passwd -> /etc/passwd",
+                                "r-main/paper/up -> ../../.."]
+    assert not any(os.path.lexists(dest / "r-main/paper" / n) for n in ("dangling.zarr", "passwd", "up", "out"))
+    assert (dest / "r-main/paper/hop").is_symlink() and not (dest / "r-main/paper/hop").exists()
+    assert all(Path(os.path.realpath(p)).is_relative_to(dest.resolve()) for p in dest.rglob("*"))
+    meca = tmp_path / "meca"
+    assert len(extract(archive, meca, LIMITS, links=False)) == 7  # a MECA is files: every link left out
+    assert not any(p.is_symlink() for p in meca.rglob("*"))
+
+
+def test_no_file_is_written_through_a_link(tmp_path: Path) -> None:
+    """Links are made after the files: an entry below a link's name makes a real folder there, so the file
+    lands inside the archive's folder, and the link that would replace that folder refuses the archive."""
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(_zip([(_link("r-main/l"), b"/tmp"), ("r-main/l/evil.txt", b"x")]))
+    assert extract(archive, tmp_path / "out", LIMITS) == ["r-main/l -> /tmp"]
+    assert (tmp_path / "out/r-main/l/evil.txt").is_file() and not Path("/tmp/evil.txt").exists()
+    archive.write_bytes(_zip([(_link("r-main/l"), b"sub"), ("r-main/l/x.txt", b"x")]))
+    with pytest.raises(ArchiveError, match="twice, or as both a link and a file or folder"):
+        extract(archive, tmp_path / "out2", LIMITS)
+    assert not (tmp_path / "out2").exists()
 
 
 _segment = st.sampled_from(["a", "b", "..", ".", "", "/", "\\", "C:", "myst.yml", "é", "%2e%2e"])
@@ -190,6 +237,18 @@ def _body(**over: object) -> dict[str, object]:
 def test_submission_accepts_the_documented_body() -> None:
     s = Submission.model_validate(_body())
     assert s.jobId == "j-1"
+
+
+def test_exports_are_read_as_mystmd_reads_them() -> None:
+    """mystmd takes an export as a string (a format, an extension or an output) or as an object whose format
+    is its output's extension: a myst.yml that mystmd builds is not refused for it."""
+    exports = ["pdf", ".docx", "exports/paper.pdf", {"output": "exports/x.zip"}, {"template": "lapreprint-typst"},
+               {"format": "typst", "output": "a.typ"}]
+    s = Submission.model_validate(_body(parsedDocument={"project": {"exports": exports}}))
+    assert [(e.format, e.output) for e in s.parsedDocument.project.exports] == [
+        ("pdf", None), ("docx", None), ("pdf", "exports/paper.pdf"), ("meca", "exports/x.zip"), ("typst", "a.typ")]
+    with pytest.raises(ValidationError, match="output"):
+        Submission.model_validate(_body(parsedDocument={"project": {"exports": ["../x.pdf"]}}))
 
 
 @pytest.mark.parametrize(("over", "field"), [
@@ -231,11 +290,35 @@ def test_error_lines_name_each_failed_download_once_and_never_the_update_notice(
     assert error_lines(MYSTMD_OUTPUT) == [
         "could not download https://api.mystmd.org/templates/typst/myst/lapreprint-typst "
         "(getaddrinfo ENOTFOUND api.mystmd.org)",
-        "exports/meca.zip Error copying file to: _build/temp/mystDkvFsL",
         "could not download typst package https://packages.typst.org/preview/tablex-0.0.9.tar.gz "
         "(Dns Failed: resolve dns name)",
+        "exports/meca.zip Error copying file to: _build/temp/mystDkvFsL",
     ]
     assert "Update available" not in summary(MYSTMD_OUTPUT)
+
+
+def test_the_cause_is_named_before_a_large_site_s_content_errors() -> None:
+    """As a 200-page site printed them (2i2c-org/team-compass, offline): its plugins, given by URL, could not
+    be downloaded, many pages had errors, and the site theme could not be downloaded, last."""
+    plugin = "https://github.com/myst-contrib/myst-listing/releases/latest/download/plugin.mjs"
+    lines = [f'⛔️ {plugin} Unknown plugin "{plugin}", it must be an mjs file',
+             *(f"⛔️ page{i}.md:29 unknown directive: listing" for i in range(20)),
+             f"Error: request to https://api.mystmd.org/templates/site/myst/book-theme {FAILED_REQUEST}"]
+    assert error_lines(lines)[:2] == [
+        f"could not download plugin {plugin} (mystmd: not an mjs file it can load)",
+        "could not download https://api.mystmd.org/templates/site/myst/book-theme "
+        "(getaddrinfo ENOTFOUND api.mystmd.org)"]
+    assert len(error_lines(lines)) == 8
+
+
+def test_a_template_given_as_a_path_on_the_author_s_computer_is_named_so() -> None:
+    """The SciPy 2024 proceedings name their typst template `/Users/rowan/git/typst/scipy`: mystmd asks the
+    template server for it as if it were a name."""
+    line = ('Error: Problem with template link "https://api.mystmd.org/templates//Users/rowan/git/typst/scipy": '
+            "404 Not Found")
+    [cleaned] = error_lines([line])
+    assert cleaned.startswith("template /Users/rowan/git/typst/scipy is not in the repository (an absolute path")
+    assert cleaned.endswith("404 Not Found")
 
 
 def test_without_error_lines_the_last_lines_say_what_happened() -> None:
@@ -329,6 +412,30 @@ def test_a_meca_without_its_jats_article_is_not_delivered(tmp_path: Path) -> Non
     assert fate.status == "failed" and "no JATS article" in fate.reason and fate.files == []
 
 
+def test_a_meca_that_bundles_the_repository_s_own_pdf_is_not_delivered(tmp_path: Path) -> None:
+    """mystmd puts whatever is at an export's output into the MECA as its manuscript: a committed PDF whose
+    build failed (the SciPy proceedings' full_text.pdf) goes in as if built. The default build makes the MECA
+    again without it; a MECA that still holds it (a pixi task, a command) is not delivered."""
+    (tmp_path / "full_text.pdf").write_bytes(b"%PDF the author's")
+    before = snapshot(tmp_path)
+    meca = tmp_path / "meca.zip"
+    meca.write_bytes(_zip([("manifest.xml", b"<manifest/>"), ("jats.xml", b"<article/>"),
+                           ("full_text.pdf", b"%PDF the author's")]))
+    resolved = [Resolved("typst", "myst.yml", "full_text.pdf", "/Users/rowan/git/typst/scipy"),
+                Resolved("meca", "myst.yml", "meca.zip")]
+    assert stale_outputs(tmp_path, resolved, before) == ["full_text.pdf"]
+    errors = ["jats.xml unknown citation ref-11",
+              "template /Users/rowan/git/typst/scipy is not in the repository (an absolute path, ...): 404"]
+    pdf, fate = judge(tmp_path, resolved, [], before, errors, tmp_path / "u", LIMITS)
+    assert fate.status == "failed" and fate.files == []
+    assert fate.reason == "the MECA bundles the repository's own full_text.pdf (exports this build did not make) " \
+                          "as if built"
+    # the PDF's reason is its template's line (by the template's name), not the citation warning
+    assert pdf.reason == "not built (the repository's own copy was not sent): " + errors[1]
+    meca.write_bytes(_zip([("manifest.xml", b"<manifest/>"), ("jats.xml", b"<article/>")]))  # made again
+    assert judge(tmp_path, resolved, [], before, errors, tmp_path / "u2", LIMITS)[1].status == "delivered"
+
+
 def test_submission_exports_are_matched_to_what_mystmd_resolved(tmp_path: Path) -> None:
     resolved = [Resolved("meca", "myst.yml", "_build/exports/myst.zip"),
                 Resolved("typst", "myst.yml", "_build/exports/myst_typst/myst.pdf")]
@@ -358,6 +465,9 @@ def test_the_site_is_its_config_every_page_and_the_assets_they_reference(tmp_pat
     assert [u.name for u in fate.files] == [
         "_build/site/config.json", "_build/site/content/index.json", "_build/site/content/methods.json",
         "_build/site/public/fig-3c4d.png", "_build/site/public/paper-1a2b.pdf"]
+    plugin = "could not download plugin https://x/plugin.mjs (mystmd: not an mjs file it can load)"
+    fate = judge_site(tmp_path, before, [plugin])  # written, but its build reported errors: delivered, saying so
+    assert fate.status == "delivered" and fate.reason == f"built with errors: {plugin}"
     fate = judge_site(tmp_path, snapshot(tmp_path), ["could not download https://x/templates/site/myst/book-theme"])
     assert fate.status == "failed" and "book-theme" in fate.reason
 
@@ -369,6 +479,11 @@ def test_final_status_is_completed_only_when_nothing_failed() -> None:
     assert final_status([done, skipped]) == ("COMPLETED", "Files exported successfully (delivered: meca a.zip)")
     assert final_status([done, skipped, failed]) == (
         "FAILED", "Partial import: 1 of 2 exports delivered (meca a.zip); failed: pdf a.pdf: could not download T")
+    site = {"format": "site", "output": "_build/site", "status": "delivered",
+            "reason": "built with errors: could not download plugin P"}
+    assert final_status([done, site]) == (
+        "COMPLETED", "Files exported successfully (delivered: meca a.zip, site _build/site); delivered with "
+                     "errors: site _build/site: could not download plugin P")
 
 
 # -- the shared cache ------------------------------------------------------------------------------------
@@ -397,6 +512,22 @@ def test_cache_keeps_what_a_build_downloaded_and_gives_it_to_the_next(tmp_path: 
     assert seeded == {"typst/myst/lapreprint-typst", "typst/" + "0f" * 32}
     assert (second / "typst/myst/lapreprint-typst/template.typ").read_text() == "downloaded"
     assert cache.keep(second, seeded) == []
+
+
+def test_a_repository_s_build_templates_linked_elsewhere_never_enter_the_cache(tmp_path: Path) -> None:
+    """Links are extracted now: a repository whose `_build` (or `_build/templates`) is a link to its own
+    planted template must not have it taken into the shared cache as if downloaded."""
+    cache = TemplateCache(tmp_path / "cache", max_bytes=10_000)
+    project = tmp_path / "job" / "repo"
+    _template(project / "planted" / "templates" / "site" / "myst" / "book-theme", "evil")
+    (project / "_build").symlink_to("planted")
+    assert cache.seed(project / "_build" / "templates") == set()
+    assert not (project / "_build").is_symlink() and (project / "planted" / "templates").is_dir()
+    assert cache.keep(project / "_build" / "templates", set()) == [] and cache.keys() == []
+    (project / "_build").mkdir(exist_ok=True)
+    (project / "_build" / "templates").symlink_to("../planted/templates")
+    cache.seed(project / "_build" / "templates")
+    assert cache.keep(project / "_build" / "templates", set()) == [] and cache.keys() == []
 
 
 def test_cache_stays_within_its_bound_removing_the_oldest(tmp_path: Path) -> None:

@@ -54,7 +54,11 @@ class TemplateCache:
 
     def seed(self, build_templates: Path) -> set[str]:
         """Put every cached template in the project's `_build/templates`; returns their keys."""
-        shutil.rmtree(build_templates, ignore_errors=True)  # the repository's own: never taken into the cache
+        # The repository's own `_build/templates` (a folder, or a link to one) is never taken into the cache.
+        for folder in (build_templates.parent, build_templates):
+            if folder.is_symlink():
+                folder.unlink()
+        shutil.rmtree(build_templates, ignore_errors=True)
         with self._locked(exclusive=False):
             keys = set(self.keys())
             for key in keys:

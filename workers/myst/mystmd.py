@@ -38,6 +38,7 @@ class Plan:
     kind: str  # "pixi" (the repository's task), "mystmd" (corral's two runs) or "command" (the operator's)
     commands: list[str | list[str]]
     why: str
+    meca: tuple[str, ...] = ()  # mystmd: the MECA alone, made again without stale outputs (processor._build)
 
 
 def myst_argv(configured: str) -> list[str]:
@@ -82,7 +83,8 @@ def plan_build(command: str, task: str, tasks_found: set[str], pixi: str | None,
         return Plan("pixi", [[pixi, "run", task]], f"the repository's pixi task {task!r}")
     why = (f"pixi is not installed (the repository has a {task!r} task)" if task in tasks_found
            else f"the repository has no pixi task {task!r}")
-    return Plan("mystmd", [[*myst, "build", *EXPORT_FLAGS], [*myst, "build", "--site"]], f"mystmd directly: {why}")
+    return Plan("mystmd", [[*myst, "build", *EXPORT_FLAGS], [*myst, "build", "--site"]], f"mystmd directly: {why}",
+                (*myst, "build", "--meca"))
 
 
 def default_plan(command: str, task: str, project: Path, repo_top: Path, myst_command: str) -> Plan:
@@ -99,6 +101,7 @@ class Resolved:
     format: str  # mystmd's name: pdf, pdftex, tex, typst, docx, xml, md, meca, cff
     source: str  # the file that declares it: myst.yml or a page
     output: str
+    template: str = ""  # as the project names it: a name, a URL or a path (mystmd's errors quote it)
 
 
 def _relative(path: str, project: Path) -> str:
@@ -116,6 +119,7 @@ def read_build_log(project: Path) -> list[Resolved] | None:
     out = []
     for e in data.get("exports") or [] if isinstance(data, dict) else []:
         if isinstance(e, dict) and isinstance(e.get("format"), str) and isinstance(e.get("output"), str):
+            template = str(e["template"]) if isinstance(e.get("template"), str) else ""
             out.append(Resolved(e["format"], _relative(str(e.get("$file") or "myst.yml"), project),
-                                _relative(e["output"], project)))
+                                _relative(e["output"], project), template))
     return out

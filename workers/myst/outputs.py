@@ -26,6 +26,7 @@ from workers.myst.mystmd import Resolved
 from workers.myst.schema import Export
 
 DELIVERED, FAILED, SKIPPED = "delivered", "failed", "skipped"
+BUILT_WITH_ERRORS = "built with errors: "  # the reason of a delivered site whose build reported errors
 SITE = PurePosixPath("_build/site")
 Snapshot = dict[str, tuple[int, int, int]]
 
@@ -117,13 +118,21 @@ def match_requested(resolved: list[Resolved], requested: list[Export]) -> list[E
     return missing
 
 
-def attributed(errors: list[str], output: str, fmt: str) -> str:
-    """The error lines about this export (its output, its template kind), else all of them."""
+def attributed(errors: list[str], output: str, fmt: str, template: str = "") -> str:
+    """The error lines about this export (its output, its template, its template kind), else all of them."""
     name = PurePosixPath(output).name
     kind = {"pdf": "tex", "pdftex": "tex"}.get(fmt, fmt)
     mine = [e for e in errors if (output and output in e) or (name and re.search(rf"\b{re.escape(name)}\b", e))
-            or f"/templates/{kind}/" in e]
+            or f"/templates/{kind}/" in e or (template and template in e)]
     return " | ".join(mine or errors) or "mystmd reported no error"
+
+
+def stale_outputs(project: Path, resolved: list[Resolved], before: Snapshot) -> list[str]:
+    """Outputs of exports (other than MECA) that the repository holds and this build did not write: a PDF the
+    author committed whose build failed here. mystmd puts whatever is at an export's output into the MECA as
+    its manuscript, so a MECA made while they are there carries the repository's copy as if built."""
+    return sorted({r.output for r in resolved if r.format != "meca" and r.output in before
+                   and (project / r.output).is_file() and not written(project, r.output, before)})
 
 
 # -- judging ---------------------------------------------------------------------------------------------
@@ -135,7 +144,9 @@ def judge(project: Path, resolved: list[Resolved], requested: list[Export], befo
     path when they have one: a pixi task or a custom command may build what no mystmd log lists)."""
     extra = match_requested(resolved, requested)
     candidates = resolved + [Resolved(w.format, "submission", _normal(w.output)) for w in extra if w.output]
-    fates = [_judge_one(project, c, before, errors, unpack_dir / str(i), limits) for i, c in enumerate(candidates)]
+    stale = [project / s for s in stale_outputs(project, candidates, before)]
+    fates = [_judge_one(project, c, before, errors, unpack_dir / str(i), limits, stale)
+             for i, c in enumerate(candidates)]
     for want in (w for w in extra if not w.output):
         fate = Fate(want.format, "submission", "")
         if family(want.format, "") in DELIVERED_FAMILIES:
@@ -148,7 +159,7 @@ def judge(project: Path, resolved: list[Resolved], requested: list[Export], befo
 
 
 def _judge_one(project: Path, r: Resolved, before: Snapshot, errors: list[str], unpack: Path,
-               limits: Limits) -> Fate:
+               limits: Limits, stale: list[Path]) -> Fate:
     fate = Fate(r.format, r.source, r.output)
     fam = family(r.format, r.output)
     if fam not in DELIVERED_FAMILIES:
@@ -162,17 +173,17 @@ def _judge_one(project: Path, r: Resolved, before: Snapshot, errors: list[str], 
     elif not written(project, r.output, before):
         committed = r.output in before and (project / r.output).is_file()
         fate.reason = (("not built (the repository's own copy was not sent): " if committed else "not built: ")
-                       + attributed(errors, r.output, r.format))
+                       + attributed(errors, r.output, r.format, r.template))
     elif fam == "meca":
-        _unpack_meca(project / r.output, r.output, unpack, limits, fate)
+        _unpack_meca(project / r.output, r.output, unpack, limits, fate, stale)
     else:
         fate.status, fate.files = DELIVERED, [Upload(project / r.output, r.output)]
     return fate
 
 
-def _unpack_meca(path: Path, output: str, target: Path, limits: Limits, fate: Fate) -> None:
+def _unpack_meca(path: Path, output: str, target: Path, limits: Limits, fate: Fate, stale: list[Path]) -> None:
     try:
-        extract(path, target, limits)
+        extract(path, target, limits, links=False)  # a MECA is files: a link in it is left out
     except ArchiveError as e:
         fate.reason = f"the built MECA archive: {e}"
         return
@@ -183,13 +194,23 @@ def _unpack_meca(path: Path, output: str, target: Path, limits: Limits, fate: Fa
     if not any(n.endswith(".xml") and "/" not in n and n != "manifest.xml" for n in names):
         fate.reason = "the MECA holds no JATS article (its JATS export was not built)"
         return
+    copies = [p.name for p in members if p.parent == target and any(_same(p, s) for s in stale)]
+    if copies:  # the default build makes the MECA again without them; a pixi task or a command may not
+        fate.reason = (f"the MECA bundles the repository's own {', '.join(copies)} (exports this build did not "
+                       "make) as if built")
+        return
     prefix = output.removesuffix(".zip")
     fate.status = DELIVERED
     fate.files = [Upload(p, f"{prefix}/{p.relative_to(target).as_posix()}") for p in members]
 
 
+def _same(a: Path, b: Path) -> bool:
+    return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+
+
 def judge_site(project: Path, before: Snapshot, errors: list[str]) -> Fate:
-    """The site content this build wrote: config.json, every page, the public files they reference."""
+    """The site content this build wrote: config.json, every page, the public files they reference. A site
+    delivered although its build reported errors carries them in its reason."""
     fate = Fate("site", "myst.yml", SITE.as_posix(), FAILED)
     config = (SITE / "config.json").as_posix()
     pages = sorted(p.relative_to(project).as_posix() for p in (project / SITE / "content").rglob("*.json"))
@@ -203,4 +224,6 @@ def judge_site(project: Path, before: Snapshot, errors: list[str]) -> Fate:
                     and p.name in text) if public.is_dir() else []
     fate.status = DELIVERED
     fate.files = [Upload(project / p, p) for p in [config, *pages, *assets] if written(project, p, before)]
+    if errors:  # delivered, but not as the project meant it (a plugin not downloaded, a missing page): say so
+        fate.reason = BUILT_WITH_ERRORS + " | ".join(errors)
     return fate

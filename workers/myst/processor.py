@@ -19,7 +19,9 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,18 @@ from workers.myst.cache import TemplateCache
 from workers.myst.desci import COMPLETED, FAILED, IN_PROGRESS, Desci, UploadRefused
 from workers.myst.errors import error_lines
 from workers.myst.mystmd import BUILD_LOG, Plan, Resolved, default_plan, read_build_log
-from workers.myst.outputs import DELIVERED, SKIPPED, Fate, Snapshot, judge, judge_site, snapshot, written
+from workers.myst.outputs import (
+    BUILT_WITH_ERRORS,
+    DELIVERED,
+    SKIPPED,
+    Fate,
+    Snapshot,
+    judge,
+    judge_site,
+    snapshot,
+    stale_outputs,
+    written,
+)
 from workers.myst.outputs import FAILED as EXPORT_FAILED
 from workers.myst.schema import Submission
 from workers.myst.settings import MystSettings, load_settings, secret
@@ -72,15 +85,19 @@ async def build_submission(job: Job) -> dict[str, Any]:
 
 
 def final_status(exports: list[dict[str, Any]]) -> tuple[str, str]:
-    """COMPLETED only when every export to deliver was delivered; a partial import is FAILED, saying so."""
+    """COMPLETED only when every export to deliver was delivered; a partial import is FAILED, saying so. What
+    was delivered although the build reported errors about it (a site whose plugin could not be downloaded)
+    is named after either."""
     done = [e for e in exports if e["status"] == DELIVERED]
     failed = [e for e in exports if e["status"] == EXPORT_FAILED]
     names = ", ".join(_name(e) for e in done)
+    notes = "; ".join(f"{_name(e)}: {e['reason'].removeprefix(BUILT_WITH_ERRORS)}" for e in done if e["reason"])
+    notes = f"; delivered with errors: {notes}" if notes else ""
     if not failed:
-        return COMPLETED, f"Files exported successfully (delivered: {names})"[:MAX_MESSAGE]
+        return COMPLETED, f"Files exported successfully (delivered: {names}){notes}"[:MAX_MESSAGE]
     lines = "; ".join(f"{_name(e)}: {e['reason']}" for e in failed)
     return FAILED, (f"Partial import: {len(done)} of {len(done) + len(failed)} exports delivered ({names}); "
-                    f"failed: {lines}")[:MAX_MESSAGE]
+                    f"failed: {lines}{notes}")[:MAX_MESSAGE]
 
 
 def _name(export: dict[str, Any]) -> str:
@@ -105,19 +122,23 @@ async def _run(job: Job, sub: Submission, s: MystSettings, client: httpx.AsyncCl
     await step(10, "Downloading repo files...")
     ref = await _download(client, candidates, work / "repo.zip", limits, s)
     try:  # file work off the event loop: heartbeats and other jobs' slots keep going
-        await asyncio.to_thread(extract, work / "repo.zip", work / "src", limits)
+        left_out = await asyncio.to_thread(extract, work / "repo.zip", work / "src", limits)
         await asyncio.to_thread((work / "repo.zip").unlink)
         project = await asyncio.to_thread(project_folder, work / "src", ref.folder)
     except ArchiveError as e:
         raise UnrecoverableError(f"archive of {ref}: {e}") from None
+    for link in left_out:
+        job.log(f"symbolic link {link} not extracted: it points out of the repository")
     if not (project / "myst.yml").is_file():
-        raise UnrecoverableError(f"no myst.yml at {ref.path} in {ref.owner}/{ref.repo}@{ref.ref}")
+        ours = [link for link in left_out if link.split(" -> ")[0].endswith(f"/{ref.path}")]
+        why = f" (it is a symbolic link out of the repository, not extracted: {ours[0]})" if ours else ""
+        raise UnrecoverableError(f"no myst.yml at {ref.path} in {ref.owner}/{ref.repo}@{ref.ref}{why}")
 
     top = await asyncio.to_thread(project_folder, work / "src", "")
     plan = await asyncio.to_thread(default_plan, s.build_command, s.pixi_task, project, top, s.myst_command)
     await step(30, f"Building the repo files... ({plan.why}, in {ref.folder or 'the repository root'})")
     started = time.monotonic()
-    built = await _build(job, s, plan, project)
+    built = await _build(job, s, plan, project, work / "held")
     build_seconds = round(time.monotonic() - started, 1)
 
     await step(70, "Exporting files...")
@@ -161,7 +182,7 @@ class Built:
     cached: list[str]
 
 
-async def _build(job: Job, s: MystSettings, plan: Plan, project: Path) -> Built:
+async def _build(job: Job, s: MystSettings, plan: Plan, project: Path, held: Path) -> Built:
     """Run the plan's commands within build_timeout in all; what they wrote is judged afterwards."""
     cache = TemplateCache(s.path(s.cache_dir), int(s.max_cache_mb * MB))
     templates = project / "_build" / "templates"
@@ -170,28 +191,58 @@ async def _build(job: Job, s: MystSettings, plan: Plan, project: Path) -> Built:
     deadline = time.monotonic() + s.build_timeout
     runs: list[BuildRun] = []
     resolved: list[Resolved] = []
-    for i, command in enumerate(plan.commands):
+
+
+    async def run(command: str | list[str]) -> BuildRun:
         try:
-            run = await run_build(command, project, max(deadline - time.monotonic(), 0.001), job.log,
-                                  _build_env(s, cache))
+            return await run_build(command, project, max(deadline - time.monotonic(), 0.001), job.log,
+                                   _build_env(s, cache))
         except BuildTimedOut as e:  # build_timeout covers all of the plan's commands
             raise UnrecoverableError(f"build command timed out after {s.build_timeout:g}s: {e.command}") from None
         except BuildFailed as e:
             raise UnrecoverableError(str(e)) from None
-        runs.append(run)
+
+    stale: list[str] = []
+    for i, command in enumerate(plan.commands):
+        runs.append(await (_without(stale, project, held, partial(run, command)) if stale else run(command)))
         if i == 0 or plan.kind != "mystmd":  # mystmd's exports run; a pixi task or command: its last myst run
             if await asyncio.to_thread(written, project, BUILD_LOG.as_posix(), before):
                 found: list[Resolved] | None = await asyncio.to_thread(read_build_log, project)
                 resolved = found or []
+        if i == 0 and plan.kind == "mystmd":
+            # mystmd takes whatever is at an export's output into the MECA (its manuscript) and the site (its
+            # download): the repository's own copy of an export that was not built here must not be there.
+            stale = await asyncio.to_thread(stale_outputs, project, resolved, before)
+            if stale:
+                job.log(f"the repository's own {', '.join(stale)} (exports this build did not make) are kept out "
+                        "of the MECA and the site")
+                if plan.meca and any(r.format == "meca" for r in resolved):
+                    runs.append(await _without(stale, project, held, partial(run, list(plan.meca))))
     cached = await asyncio.to_thread(cache.keep, templates, seeded)
     for key in cached:
         job.log(f"template {key} kept in the shared cache")
-    every = [line for run in runs for line in run.lines]
+    every = [line for r in runs for line in r.lines]
     site_lines = runs[-1].lines if plan.kind == "mystmd" else every
-    export_lines = runs[0].lines if plan.kind == "mystmd" else every
+    export_lines = [line for r in runs[:-1] for line in r.lines] if plan.kind == "mystmd" else every
     return Built(before, resolved, error_lines(export_lines), error_lines(site_lines),
                  any("No site configuration found" in line for line in site_lines),
                  [r for r in runs if r.returncode != 0], cached)
+
+
+async def _without(stale: list[str], project: Path, held: Path,
+                   build: Callable[[], Awaitable[BuildRun]]) -> BuildRun:
+    """Run `build` with the stale outputs moved out of the project, then put them back as they were (the same
+    files, so still not written by this build: never sent)."""
+    moves = [(project / name, held / str(i)) for i, name in enumerate(stale)]
+    await asyncio.to_thread(held.mkdir, parents=True, exist_ok=True)
+    try:
+        for src, dst in moves:
+            await asyncio.to_thread(src.rename, dst)
+        return await build()
+    finally:
+        for src, dst in moves:
+            if dst.exists():
+                await asyncio.to_thread(dst.rename, src)
 
 
 def _build_env(s: MystSettings, cache: TemplateCache) -> dict[str, str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import Annotated
+from typing import Annotated, Any
 
 from bullmq.queue_keys import QueueKeys as BullQueueKeys
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 # desci-server's job ids and node uuids: letters, digits, '-', '_', '.', '='; never ':' (BullMQ's key separator),
 # never all digits (BullMQ refuses integer-looking custom ids).
@@ -63,10 +63,37 @@ class Export(BaseModel):
     output: Annotated[str, Field(max_length=500), AfterValidator(_relative_path)] | None = None
 
 
+# mystmd's own table (myst-frontmatter's EXT_TO_FORMAT): the format of an export that names only its output.
+EXT_TO_FORMAT = {".pdf": "pdf", ".tex": "tex", ".doc": "docx", ".docx": "docx", ".md": "md", ".zip": "meca",
+                 ".meca": "meca", ".xml": "xml", ".jats": "xml", ".typ": "typst", ".typst": "typst", ".cff": "cff"}
+
+
+def _mystmd_export(entry: Any) -> Any:
+    """An export as mystmd reads one: a string is a format (`pdf`), an extension (`.pdf`) or an output
+    (`paper.pdf`); an object without `format` takes its output's extension. None: nothing to match it by (a
+    template alone), mystmd resolves it from the project."""
+    if isinstance(entry, str):
+        if entry.startswith(".") and entry.lower() in EXT_TO_FORMAT:
+            return {"format": EXT_TO_FORMAT[entry.lower()]}
+        entry = {"output": entry} if "." in entry else {"format": entry}
+    if isinstance(entry, dict) and not entry.get("format"):
+        suffix = PurePosixPath(str(entry.get("output") or "")).suffix.lower()
+        return {**entry, "format": EXT_TO_FORMAT[suffix]} if suffix in EXT_TO_FORMAT else None
+    return entry
+
+
 class Project(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     exports: Annotated[list[Export], Field(max_length=100)] = []
+
+    @field_validator("exports", mode="before")
+    @classmethod
+    def _as_mystmd_reads_them(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        read = [_mystmd_export(e) for e in value]
+        return [e for e in read if e is not None]
 
 
 class ParsedDocument(BaseModel):

@@ -39,9 +39,11 @@ class MystSettings(Section):
     cache_dir: str = "myst-cache"  # relative to the data folder  # templates and typst packages shared by all builds
     max_cache_mb: float = Field(2000.0, gt=0)
     build_timeout: float = Field(900.0, gt=0)
-    download_timeout: float = Field(120.0, gt=0)
-    max_download_mb: float = Field(200.0, gt=0)
-    max_extract_mb: float = Field(1000.0, gt=0)
+    download_timeout: float = Field(300.0, gt=0)
+    # A paper is submitted from its fork of a whole proceedings repository, whose archive is large (the SciPy
+    # 2024 proceedings: 299 MB zipped, 353 MB unpacked): the limits leave room for that (docs/myst.md).
+    max_download_mb: float = Field(1000.0, gt=0)
+    max_extract_mb: float = Field(2000.0, gt=0)
     max_entries: int = Field(20_000, ge=1)
     max_upload_mb: float = Field(500.0, gt=0)
     work_dir: str = "myst-work"  # relative to the data folder

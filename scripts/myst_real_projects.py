@@ -303,10 +303,11 @@ async def main(args: argparse.Namespace) -> list[Result]:
                 os.environ.pop(var, None)
             from workers.myst.settings import load_settings
 
-            load_settings.cache_clear()
-            timeout = load_settings().build_timeout + load_settings().download_timeout + 120
+            settings = load_settings()
+            timeout = settings.build_timeout + settings.download_timeout + 120
             cfg = make_config(redis_server.url, [(QUEUE, "workers.myst.processor:processors", 1)],
-                              http={"port": 0}, min_workers=1, max_workers=1, start_timeout=60.0)
+                              http={"port": 0}, jobtypes=("myst",), min_workers=1, max_workers=1,
+                              start_timeout=60.0)
             async with RunningPool(cfg) as pool:
                 await wait_for(lambda: pool.sup.http is not None and pool.sup.http.port, 10, "the HTTP server")
                 assert pool.sup.http is not None

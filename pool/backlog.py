@@ -29,10 +29,23 @@ class Backlog:
     paused: bool
     global_concurrency: int | None
     rate_limited_ms: int
+    # What BullMQ's Queue.getJobCounts() and exportPrometheusMetrics() report, read in the same round trip.
+    completed: int = 0
+    failed: int = 0
+    waiting_children: int = 0
+    paused_list: int = 0  # BullMQ 5's `paused` list (BullMQ 6 keeps a paused queue's jobs in `wait`)
+    metrics_completed: int = 0  # BullMQ's own per-queue totals (the metrics hashes' `count`)
+    metrics_failed: int = 0
 
     @property
     def runnable(self) -> int:
         return self.wait + self.prioritized + self.delayed_due
+
+    def bullmq_counts(self) -> dict[str, int]:
+        """By the state names of BullMQ's getJobCounts()."""
+        return {"active": self.active, "completed": self.completed, "delayed": self.delayed_total,
+                "failed": self.failed, "paused": self.paused_list, "prioritized": self.prioritized,
+                "waiting": self.wait, "waiting-children": self.waiting_children}
 
 
 async def probe(client: redis.asyncio.Redis, prefix: str, queues: Sequence[str]) -> dict[str, Backlog]:
@@ -48,15 +61,25 @@ async def probe(client: redis.asyncio.Redis, prefix: str, queues: Sequence[str])
         pipe.llen(k("active"))
         pipe.hmget(k("meta"), ["paused", "concurrency"])
         pipe.pttl(k("limiter"))
+        pipe.zcard(k("completed"))
+        pipe.zcard(k("failed"))
+        pipe.zcard(k("waiting-children"))
+        pipe.llen(k("paused"))
+        pipe.hget(k("metrics:completed"), "count")
+        pipe.hget(k("metrics:failed"), "count")
     raw = await pipe.execute()
     out: dict[str, Backlog] = {}
+    n = 13
     for i, q in enumerate(queues):
-        wait, prio, due, delayed, active, meta, pttl = raw[i * 7:(i + 1) * 7]
+        wait, prio, due, delayed, active, meta, pttl, done, failed, children, paused_list, m_done, m_failed = (
+            raw[i * n:(i + 1) * n])
         paused, conc = meta
         out[q] = Backlog(
             queue=q, wait=int(wait), prioritized=int(prio), delayed_due=int(due), delayed_total=int(delayed),
             active=int(active), paused=bool(paused), global_concurrency=int(conc) if conc else None,
-            rate_limited_ms=max(0, int(pttl)),
+            rate_limited_ms=max(0, int(pttl)), completed=int(done), failed=int(failed),
+            waiting_children=int(children), paused_list=int(paused_list), metrics_completed=int(m_done or 0),
+            metrics_failed=int(m_failed or 0),
         )
     return out
 

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -22,6 +23,7 @@ import redis.asyncio
 from pool import plugins
 from pool.config import ConfigError, CorralConfig, load_config, parse_queue_flag
 from pool.embedded_redis import EmbeddedRedis, EmbeddedRedisError, client_url
+from pool.failures import describe as describe_failures
 from pool.fleet import is_live
 from pool.metrics import read_snapshots
 from workers.errors import ProcessorImportError
@@ -200,6 +202,38 @@ def _jobtype_command(args: argparse.Namespace, cfg: CorralConfig) -> int:
 
 def run(cfg: CorralConfig) -> int:
     configure(cfg.log_level, "supervisor", {"role": "supervisor"})
+    if problems := _ports_taken(cfg):  # both said at once, not one per attempt
+        return _fail("; ".join(problems))
+    try:
+        return _run(cfg)
+    except KeyboardInterrupt:  # Ctrl-C before the supervisor took over the signals: nothing was running yet
+        print("corral: interrupted while starting; nothing was started", file=sys.stderr)
+        return 0
+
+
+def _ports_taken(cfg: CorralConfig) -> list[str]:
+    out = []
+    if cfg.http.enabled and cfg.http.port and not _can_bind(cfg.http.host, cfg.http.port):
+        out.append(f"the HTTP port {cfg.http.host}:{cfg.http.port} is in use (set --http-port, CORRAL_HTTP_PORT "
+                   "or [http] port; --no-http serves none)")
+    if not cfg.redis.url and not _can_bind("127.0.0.1", cfg.redis.embedded_port):
+        out.append(f"the embedded Redis port {cfg.redis.embedded_port} is in use (another corral? set "
+                   "--embedded-port or CORRAL_REDIS_EMBEDDED_PORT, or give --redis-url)")
+    return out
+
+
+def _can_bind(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _run(cfg: CorralConfig) -> int:
     embedded: EmbeddedRedis | None = None
     url = cfg.redis.url
     if not url:
@@ -322,15 +356,18 @@ def format_snapshot(s: dict[str, Any]) -> str:
         f"  workers: {s['totalWorkers']} (busy {s['activeWorkers']}, idle {s['idleWorkers']}, "
         f"starting {s['startingWorkers']}, draining {s['drainingWorkers']}); "
         f"limits {s['limits']['minWorkers']}..{s['limits']['maxWorkers']}",
-        f"  jobs: processed {s['totalProcessed']}, failed {s['totalFailed']}, "
-        f"avg {s['averageProcessingTime']:.1f} ms, throughput {s['throughput']:.1f}/s, queue depth {s['queueDepth']}",
+        f"  jobs: completed {s['totalProcessed']}, failed {s['totalFailed']}, attempts retried "
+        f"{s.get('totalRetried', 0)}; avg {s['averageProcessingTime']:.1f} ms, throughput {s['throughput']:.1f}/s, "
+        f"queue depth {s['queueDepth']}",
     ]
     for q, d in s["queues"].items():
         lines.append(f"  queue {q}: waiting {d['waiting']} prioritized {d['prioritized']} delayed {d['delayed']} "
-                     f"(due {d['delayedDue']}) active {d['active']}{' PAUSED' if d['paused'] else ''}")
+                     f"(due {d['delayedDue']}) active {d['active']}{' PAUSED' if d['paused'] else ''}; "
+                     f"completed {d['completed']} failed {d['failed']} retried {d.get('retried', 0)}")
     for w in s["workers"]:
         lines.append(f"  worker {w['workerId']} pid {w['pid']}: {w['state']}, {w['rssMb']} MB, "
-                     f"done {w['completed']} failed {w['failed']}")
+                     f"completed {w['completed']} failed {w['failed']} retried {w.get('retried', 0)}")
+    lines += ["  " + line for line in describe_failures(s)]
     r = s["restarts"]
     if r["total"]:
         lines.append(f"  restarts: {r['total']} " + ", ".join(f"{k}={v}" for k, v in r["byReason"].items()))

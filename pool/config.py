@@ -187,6 +187,8 @@ class HttpConfig(Section):
                                        "required when host is not a loopback address")
     token_file: str = Field("", description="a file holding the token, instead of `token`")
     open_monitoring: bool = Field(False, description="/metrics and /readyz answer without the token")
+    readiness_needs_dependencies: bool = Field(False, description="/readyz fails while a job type's dependency "
+                                                                  "check (Ollama, desci-server) fails")
     max_connections: int = Field(100, ge=1, description="open connections at most; more are refused")
     header_timeout: float = Field(10.0, gt=0, description="seconds for a request's headers to arrive")
     body_timeout: float = Field(30.0, gt=0, description="seconds for a request's body to arrive")

@@ -44,7 +44,11 @@ def health_router(state: PoolState, ping: Callable[[], Awaitable[object]]) -> AP
         wanted = sum(g.min_workers for g in state.groups.values())
         checks["workers"] = f"{ready} ready of min {wanted}"
         checks["stopping"] = state.stopping
-        ok = redis_ok is None and ready >= wanted and not state.stopping
+        deps = {name: ("ok: " if c.ok else "DOWN: ") + c.detail for name, c in state.checks.items()}
+        if deps:
+            checks["dependencies"] = deps  # a warning; fatal only with [http] readiness_needs_dependencies
+        deps_ok = all(c.ok for c in state.checks.values()) or not state.cfg.http.readiness_needs_dependencies
+        ok = redis_ok is None and ready >= wanted and not state.stopping and deps_ok
         return JSONResponse({"ok": ok, "daemonId": state.daemon_id, "checks": checks},
                             status_code=200 if ok else 503)
 

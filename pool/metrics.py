@@ -8,7 +8,6 @@ where it finished, nowhere else.
 from __future__ import annotations
 
 import json
-import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,12 +15,13 @@ from typing import Any
 
 import redis.asyncio
 
-from pool.backlog import Backlog
 from workers.bullmq_scripts import corral_key
+from workers.protocol import Tally
 from workers.state import MAX_JOB_NAMES
 from workers.telemetry import GaugeData, HistogramData, Labels, TelemetrySnapshot
 
 SNAPSHOT_TTL_SECONDS = 24 * 3600
+STOPPED_TTL_SECONDS = 600
 
 
 def daemons_key(prefix: str) -> str:
@@ -45,29 +45,24 @@ class Restart:
 
 @dataclass
 class Counters:
-    """Cumulative completed/failed/seconds, per worker id, kept after the worker is gone."""
+    """Cumulative tallies (completed, failed for good, retried attempts, seconds), per worker id, kept after the
+    worker is gone."""
 
-    by_worker: dict[str, tuple[int, int, float]] = field(default_factory=dict)
-    by_queue: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)  # worker -> queue -> (c, f)
+    by_worker: dict[str, Tally] = field(default_factory=dict)
+    by_queue: dict[str, dict[str, Tally]] = field(default_factory=dict)  # worker -> queue -> tally
 
-    def update(self, worker_id: str, completed: int, failed: int, seconds: float,
-               per_queue: dict[str, tuple[int, int]]) -> None:
-        self.by_worker[worker_id] = (completed, failed, seconds)
+    def update(self, worker_id: str, tally: Tally, per_queue: dict[str, Tally]) -> None:
+        self.by_worker[worker_id] = tally
         self.by_queue[worker_id] = dict(per_queue)
 
-    def totals(self) -> tuple[int, int, float]:
-        c = sum(v[0] for v in self.by_worker.values())
-        f = sum(v[1] for v in self.by_worker.values())
-        s = sum(v[2] for v in self.by_worker.values())
-        return c, f, s
+    def totals(self) -> Tally:
+        return sum(self.by_worker.values(), Tally())
 
-    def queue_totals(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
+    def queue_totals(self) -> dict[str, Tally]:
+        out: dict[str, Tally] = {}
         for per in self.by_queue.values():
-            for q, (c, f) in per.items():
-                t = out.setdefault(q, {"completed": 0, "failed": 0})
-                t["completed"] += c
-                t["failed"] += f
+            for q, t in per.items():
+                out[q] = out.get(q, Tally()) + t
         return out
 
 
@@ -170,61 +165,12 @@ class Throughput:
         return (total - n0) / (now - t0) if now > t0 else 0.0
 
 
-def build_snapshot(
-    *,
-    daemon_id: str,
-    host: str,
-    pid: int,
-    started_at: float,
-    workers: list[dict[str, Any]],
-    counters: Counters,
-    backlog: dict[str, Backlog],
-    throughput: float,
-    restarts: list[Restart],
-    restart_counts: dict[str, int],
-    scaling: list[dict[str, Any]],
-    limits: dict[str, Any],
-    now: float | None = None,
-) -> dict[str, Any]:
-    now = time.time() if now is None else now
-    completed, failed, seconds = counters.totals()
-    finished = completed + failed
-    states = [w["state"] for w in workers]
-    return {
-        "daemonId": daemon_id,
-        "host": host,
-        "pid": pid,
-        "at": round(now, 3),
-        "uptime": round(now - started_at, 1),
-        "activeWorkers": states.count("busy"),
-        "idleWorkers": states.count("idle"),
-        "startingWorkers": states.count("starting"),
-        "drainingWorkers": states.count("draining"),
-        "totalWorkers": len(workers),
-        "totalProcessed": completed,
-        "totalFailed": failed,
-        "averageProcessingTime": round(seconds / finished * 1000, 3) if finished else 0.0,  # ms
-        "queueDepth": sum(b.runnable for b in backlog.values()),
-        "throughput": round(throughput, 2),  # jobs/s over the last minute
-        "queues": {
-            q: {"waiting": b.wait, "prioritized": b.prioritized, "delayedDue": b.delayed_due,
-                "delayed": b.delayed_total, "active": b.active, "paused": b.paused,
-                "globalConcurrency": b.global_concurrency, "runnable": b.runnable,
-                **counters.queue_totals().get(q, {"completed": 0, "failed": 0})}
-            for q, b in backlog.items()
-        },
-        "workers": workers,
-        "restarts": {"total": sum(restart_counts.values()), "byReason": dict(restart_counts),
-                     "recent": [r.as_dict() for r in restarts[-20:]]},
-        "scaling": scaling[-20:],
-        "limits": limits,
-    }
-
-
 async def publish(client: redis.asyncio.Redis, prefix: str, snapshot: dict[str, Any]) -> None:
     """Latest snapshot per daemon, plus an index of daemons, for `corral status` from another shell."""
     pipe = client.pipeline(transaction=False)
-    pipe.set(snapshot_key(prefix, snapshot["daemonId"]), json.dumps(snapshot), ex=SNAPSHOT_TTL_SECONDS)
+    # A stopped daemon's last report stays a while (status shows it stopped), not a day.
+    ttl = STOPPED_TTL_SECONDS if snapshot.get("stopped") else SNAPSHOT_TTL_SECONDS
+    pipe.set(snapshot_key(prefix, snapshot["daemonId"]), json.dumps(snapshot), ex=ttl)
     pipe.zadd(daemons_key(prefix), {snapshot["daemonId"]: snapshot["at"]})
     # Forget daemons silent for a day, so the index cannot grow without bound.
     pipe.zremrangebyscore(daemons_key(prefix), "-inf", snapshot["at"] - SNAPSHOT_TTL_SECONDS)

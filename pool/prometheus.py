@@ -35,6 +35,8 @@ class PoolCollector(Collector):
         yield from self._queues()
         yield from self._jobs(histograms)
         yield from self._events()
+        yield from self._dependencies()
+        yield from self._bullmq()
         yield from self._processor_telemetry(histograms)
 
     def _workers(self) -> Iterator[Metric]:
@@ -80,10 +82,16 @@ class PoolCollector(Collector):
         yield share
 
     def _jobs(self, histograms: list[tuple[HistogramKey, tuple[list[int], float]]]) -> Iterator[Metric]:
-        completed = CounterMetricFamily("corral_jobs_completed", "Jobs completed by this daemon's workers",
-                                        labels=["queue", "job_name"])
-        failed = CounterMetricFamily("corral_jobs_failed", "Job attempts that failed on this daemon's workers",
-                                     labels=["queue", "job_name"])
+        families = {
+            "completed": CounterMetricFamily("corral_jobs_completed", "Jobs completed by this daemon's workers",
+                                             labels=["queue", "job_name"]),
+            "failed": CounterMetricFamily("corral_jobs_failed", "Jobs that ended failed on this daemon's workers "
+                                                                "(retries exhausted, or not retried)",
+                                          labels=["queue", "job_name"]),
+            "retried": CounterMetricFamily("corral_job_attempts_retried", "Failed attempts that were retried "
+                                                                          "(not failed jobs)",
+                                           labels=["queue", "job_name"]),
+        }
         duration = HistogramMetricFamily("corral_job_duration_seconds", "Time a processor took per job",
                                          labels=["queue", "job_name"])
         merged: dict[tuple[str, str], tuple[list[int], float]] = {}
@@ -92,13 +100,12 @@ class PoolCollector(Collector):
                 continue
             lb = dict(labels)
             key = (lb.get("queue", ""), lb.get("job_name", ""))
-            (completed if lb.get("status") == "completed" else failed).add_metric(list(key), sum(counts))
+            families[lb.get("status", "failed")].add_metric(list(key), sum(counts))
             have, sum_ = merged.get(key, ([0] * len(counts), 0.0))
             merged[key] = ([a + b for a, b in zip(have, counts, strict=True)], sum_ + total)
         for key, (counts, total) in merged.items():
             duration.add_metric(list(key), _cumulative(counts), total)
-        yield completed
-        yield failed
+        yield from families.values()
         yield duration
 
     def _events(self) -> Iterator[Metric]:
@@ -110,6 +117,29 @@ class PoolCollector(Collector):
         for direction in ("up", "down"):
             scaling.add_metric([direction], self.state.scaling_counts.get(direction, 0))
         yield scaling
+
+    def _dependencies(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("corral_dependency_up", "1 when a job type's dependency check passes (Ollama, "
+                                                       "desci-server, build tools)", labels=["check"])
+        for name, result in sorted(self.state.checks.items()):
+            up.add_metric([name], 1 if result.ok else 0)
+        yield up
+
+    def _bullmq(self) -> Iterator[Metric]:
+        """BullMQ's own names, as Node's Queue.exportPrometheusMetrics() writes them: dashboards and alerts made for
+        BullMQ work unchanged. (The totals are BullMQ's per-queue metrics counts, kept by every worker that records
+        metrics, corral's included.)"""
+        count = GaugeMetricFamily("bullmq_job_count", "Number of jobs in the queue by state", labels=["queue", "state"])
+        done = CounterMetricFamily("bullmq_job_completed", "Total number of completed jobs", labels=["queue"])
+        failed = CounterMetricFamily("bullmq_job_failed", "Total number of failed jobs", labels=["queue"])
+        for q, b in sorted(self.state.backlog.items()):
+            for state, n in b.bullmq_counts().items():
+                count.add_metric([q, state], n)
+            done.add_metric([q], b.metrics_completed)
+            failed.add_metric([q], b.metrics_failed)
+        yield count
+        yield done
+        yield failed
 
     def _processor_telemetry(self, histograms: list[tuple[HistogramKey, tuple[list[int], float]]]
                              ) -> Iterator[Metric]:

@@ -22,9 +22,11 @@ from typing import Any
 from pool import policy
 from pool.backlog import Backlog
 from pool.config import CorralConfig, QueueConfig
+from pool.failures import Failures
 from pool.metrics import Counters, Restart, TelemetryTotals, Throughput
 from pool.worker_process import WorkerProcess
 from workers.jobtype import CheckResult
+from workers.protocol import Tally
 
 log = logging.getLogger("corral.supervisor")
 
@@ -99,6 +101,8 @@ class PoolState:
     groups: dict[str, Group] = field(default_factory=dict)
     workers: dict[str, WorkerProcess] = field(default_factory=dict)
     counters: Counters = field(default_factory=Counters)
+    failures: Failures = field(default_factory=Failures)
+    peak_depth: int = 0  # the largest backlog probed since the last snapshot (a spike between snapshots shows)
     telemetry: TelemetryTotals = field(default_factory=TelemetryTotals)
     throughput: Throughput = field(default_factory=Throughput)
     backlog: dict[str, Backlog] = field(default_factory=dict)
@@ -130,15 +134,21 @@ class PoolState:
     def queue_names(self) -> list[str]:
         return [q.name for q in self.cfg.queues]
 
+    def note_backlog(self, backlog: dict[str, Backlog]) -> None:
+        self.backlog = backlog
+        self.peak_depth = max(self.peak_depth, sum(b.runnable for b in backlog.values()))
+
     def ready_workers(self) -> int:
         return sum(1 for w in self.workers.values() if w.ready and w.drain_requested_at is None)
 
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
         """The pool as the `metrics` event, `corral status`, the dashboard and peers (fleet sharing) see it."""
         now = time.time() if now is None else now
-        completed, failed, seconds = self.counters.totals()
-        finished = completed + failed
-        rate = self.throughput.add(now, finished)
+        total = self.counters.totals()
+        attempts = total.finished + total.retried
+        rate = self.throughput.add(now, total.finished)
+        depth = sum(b.runnable for b in self.backlog.values())
+        peak, self.peak_depth = max(self.peak_depth, depth), depth
         workers = [self._worker(w, now) for w in self.workers.values()]
         states = [w["state"] for w in workers]
         p = self.cfg.pool
@@ -151,10 +161,12 @@ class PoolState:
             "activeWorkers": states.count("busy"), "idleWorkers": states.count("idle"),
             "startingWorkers": states.count("starting"), "drainingWorkers": states.count("draining"),
             "totalWorkers": len(workers),
-            "totalProcessed": completed, "totalFailed": failed,
-            "averageProcessingTime": round(seconds / finished * 1000, 3) if finished else 0.0,  # ms
-            "queueDepth": sum(b.runnable for b in self.backlog.values()),
-            "throughput": round(rate, 2),  # jobs/s over the last minute
+            # Jobs that ended completed, jobs that ended failed, and failed attempts that will be retried.
+            "totalProcessed": total.completed, "totalFailed": total.failed, "totalRetried": total.retried,
+            "averageProcessingTime": round(total.seconds / attempts * 1000, 3) if attempts else 0.0,  # ms
+            "queueDepth": depth, "peakQueueDepth": peak,  # peak: the largest probed since the last snapshot
+            "throughput": round(rate, 2),  # jobs ended per second over the last minute
+            "failures": self.failures.as_dict(),
             "queues": {q: self._queue(q, b) for q, b in self.backlog.items()},
             "workers": workers,
             "groups": {g.name: {"queues": list(g.queue_names), "minWorkers": g.min_workers,
@@ -181,7 +193,8 @@ class PoolState:
             "workerId": w.worker_id, "pid": w.pid, "state": w.state(), "group": w.group,
             "rssMb": round(w.rss_bytes / policy.MB, 1),
             "jobs": [{"queue": j.queue, "jobId": j.job_id} for j in hb.jobs] if hb else [],
-            "completed": hb.completed if hb else 0, "failed": hb.failed if hb else 0,
+            "completed": hb.tally.completed if hb else 0, "failed": hb.tally.failed if hb else 0,
+            "retried": hb.tally.retried if hb else 0,
             "cpuPercent": hb.cpu_percent if hb else 0.0,
             "uptime": round(now - w.spawned_at, 1),
             "lastHeartbeatAgo": round(now - w.last_seen, 2),
@@ -189,7 +202,8 @@ class PoolState:
         }
 
     def _queue(self, name: str, b: Backlog) -> dict[str, Any]:
+        t = self.counters.queue_totals().get(name, Tally())
         return {"waiting": b.wait, "prioritized": b.prioritized, "delayedDue": b.delayed_due,
                 "delayed": b.delayed_total, "active": b.active, "paused": b.paused,
                 "globalConcurrency": b.global_concurrency, "runnable": b.runnable,
-                **self.counters.queue_totals().get(name, {"completed": 0, "failed": 0})}
+                "completed": t.completed, "failed": t.failed, "retried": t.retried}

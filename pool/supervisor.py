@@ -132,6 +132,7 @@ class Supervisor:
         self.client = redis.asyncio.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=10,
                                                    socket_connect_timeout=5)
         stack.push_async_callback(self.client.aclose)
+        self._handle_signals(stack)  # from the start to the end of the cleanups: a Ctrl-C is never a traceback
         await self.client.ping()
         self.scripts = {q: AsyncScripts(self.client, QueueKeys(self.prefix, q), f"corral-supervisor-{self.daemon_id}",
                                         self.cfg.pool.lock_duration_ms)
@@ -141,7 +142,6 @@ class Supervisor:
         if self.cfg.http.enabled:
             await self._start_http(stack)
         stack.push_async_callback(self._publish_final)
-        self._handle_signals(stack)
         stack.push_async_callback(self.background.stop)
         self._start_background()
         p = self.cfg.pool
@@ -224,7 +224,7 @@ class Supervisor:
         self._backlog_dirty = False
         self._last_probe = time.time()
         try:
-            self.state.backlog = await probe(self.client, self.prefix, self.state.queue_names)
+            self.state.note_backlog(await probe(self.client, self.prefix, self.state.queue_names))
         except (redis.exceptions.RedisError, OSError) as e:
             log.warning("backlog probe failed: %s (scaling on the last reading)", e)
 
@@ -358,7 +358,8 @@ class Supervisor:
                 w.drain_requested_at = now
                 w.drain_reason = msg.drain_reason
                 w.drain_category = "recycled" if msg.drain_recycled else "other"
-            self.state.counters.update(w.worker_id, msg.completed, msg.failed, msg.processing_seconds, msg.per_queue)
+            self.state.counters.update(w.worker_id, msg.tally, msg.per_queue)
+            self.state.failures.take(w.worker_id, msg.failures)
             self.state.telemetry.update(w.worker_id, msg.telemetry)
             w.idle_since = (w.idle_since or now) if msg.state == "idle" else None
         elif isinstance(msg, Ready):
@@ -388,6 +389,7 @@ class Supervisor:
         w.remove_stack_file()
         self.state.workers.pop(w.worker_id, None)
         self.state.telemetry.retire(w.worker_id)
+        self.state.failures.forget(w.worker_id)
         if orphans := w.kill_orphans():
             log.warning("worker %s (pid %s) left %d child process(es) running; killed them", w.worker_id, w.pid,
                         orphans, extra={"worker_id": w.worker_id})

@@ -20,6 +20,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from pool.failures import describe as describe_failures
 from pool.fleet import is_live
 from pool.metrics import read_snapshots
 
@@ -49,8 +50,8 @@ def _daemon(s: dict[str, Any], now: float) -> Panel:
     summary = Text.assemble(
         f"workers {s['totalWorkers']} ({lim['minWorkers']}..{lim['maxWorkers']}): busy {s['activeWorkers']}, "
         f"idle {s['idleWorkers']}, starting {s['startingWorkers']}, draining {s['drainingWorkers']}   ",
-        f"completed {s['totalProcessed']}  failed {s['totalFailed']}  avg {s['averageProcessingTime']:.1f} ms  "
-        f"{s['throughput']:.1f} jobs/s")
+        f"completed {s['totalProcessed']}  failed {s['totalFailed']}  retried {s.get('totalRetried', 0)}  "
+        f"avg {s['averageProcessingTime']:.1f} ms  {s['throughput']:.1f} jobs/s")
     parts: list[RenderableType] = [summary, _queues(s), _workers(s)]
     restarts = s["restarts"]
     if restarts["total"]:
@@ -58,6 +59,8 @@ def _daemon(s: dict[str, Any], now: float) -> Panel:
         lines += [f"  {time.strftime('%H:%M:%S', time.localtime(r['at']))} {r['workerId']} pid {r['pid']}: "
                   f"{r['reason']}" for r in restarts["recent"][-5:]]
         parts.append(Text("\n".join(lines), style="yellow"))
+    if problems := describe_failures(s):
+        parts.append(Text("\n".join(problems), style="red"))
     if s["scaling"]:
         parts.append(Text("\n".join(f"{time.strftime('%H:%M:%S', time.localtime(d['at']))} {d['reason']}"
                                     for d in s["scaling"][-5:]), style="cyan"))
@@ -69,12 +72,12 @@ def _daemon(s: dict[str, Any], now: float) -> Panel:
 
 def _queues(s: dict[str, Any]) -> Table:
     t = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("queue", "waiting", "prioritized", "delayed", "active", "completed", "failed", "share"):
+    for col in ("queue", "waiting", "prioritized", "delayed", "active", "completed", "failed", "retried", "share"):
         t.add_column(col, justify="left" if col == "queue" else "right")
     shares = s.get("fleetShare") or {}
     for name, q in s["queues"].items():
         t.add_row(name + (" (paused)" if q["paused"] else ""), str(q["waiting"]), str(q["prioritized"]),
-                  str(q["delayed"]), str(q["active"]), str(q["completed"]), str(q["failed"]),
+                  str(q["delayed"]), str(q["active"]), str(q["completed"]), str(q["failed"]), str(q.get("retried", 0)),
                   f"{shares.get(name, 1.0):.2f}")
     return t
 
@@ -82,7 +85,7 @@ def _queues(s: dict[str, Any]) -> Table:
 def _workers(s: dict[str, Any]) -> Table:
     soft, hard = s["limits"]["maxMemoryMb"], s["limits"]["hardMemoryMb"]
     t = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("worker", "pid", "state", "memory", "MB", "done", "failed", "jobs in hand"):
+    for col in ("worker", "pid", "state", "memory", "MB", "completed", "failed", "retried", "jobs in hand"):
         t.add_column(col)
     for w in s["workers"]:
         style = "red" if w["rssMb"] > soft else "yellow" if w["rssMb"] > 0.8 * soft else "green"
@@ -90,7 +93,7 @@ def _workers(s: dict[str, Any]) -> Table:
         jobs = ", ".join(f"{j['queue']}/{j['jobId']}" for j in w["jobs"][:3]) + (" …" if len(w["jobs"]) > 3 else "")
         state = w["state"] + (f": {w['drainReason']}" if w.get("drainReason") else "")
         t.add_row(w["workerId"], str(w["pid"]), state, bar, f"{w['rssMb']:.0f} / {soft}", str(w["completed"]),
-                  str(w["failed"]), jobs)
+                  str(w["failed"]), str(w.get("retried", 0)), jobs)
     return t
 
 

@@ -110,7 +110,7 @@ class WorkerProcess:
             last_seen=self.last_seen,
             rss_bytes=self.rss_bytes,
             jobs_held=len(hb.jobs) if hb else 0,
-            jobs_done=(hb.completed + hb.failed) if hb else 0,
+            jobs_done=(hb.tally.finished + hb.tally.retried) if hb else 0,
             recycle_after=self.recycle_after,
             drain_requested_at=self.drain_requested_at,
             idle_since=self.idle_since,

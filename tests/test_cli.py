@@ -113,7 +113,7 @@ def test_run_status_and_sigterm(redis_url: str) -> None:
 
         wait_until(reported, 10, "status to show 25 processed")
         human = corral("status", "--redis-url", redis_url)
-        assert human.returncode == 0 and "processed 25" in human.stdout and f"queue {Q}" in human.stdout
+        assert human.returncode == 0 and "completed 25" in human.stdout and f"queue {Q}" in human.stdout
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     finally:
@@ -187,7 +187,7 @@ def test_embedded_port_taken_is_a_clear_error(redis_server: object, tmp_path: Pa
     cfg.write_text(f'[redis]\nembedded_port = {port}\nembedded_dir = "{tmp_path}"\n'
                    '[[queues]]\nname = "a"\nprocessor = "workers.processors.builtin:echo"\n')
     res = corral("run", "--config", str(cfg))
-    assert res.returncode == 2 and f"port {port} already has a Redis on it" in res.stderr
+    assert res.returncode == 2 and f"the embedded Redis port {port} is in use" in res.stderr
 
 
 def test_default_config_serves_both_job_types_and_the_intake_route(redis_url: str, tmp_path: Path) -> None:
@@ -231,4 +231,17 @@ def test_http_port_taken_is_a_clear_error(redis_url: str) -> None:
         port = taken.getsockname()[1]
         res = corral("run", "--redis-url", redis_url, "--http-port", str(port), "--min-workers", "0")
     assert res.returncode == 2
-    assert f"cannot serve HTTP on 127.0.0.1:{port}: Address already in use" in res.stderr
+    assert f"the HTTP port 127.0.0.1:{port} is in use" in res.stderr
+
+
+def test_a_second_daemon_hears_of_both_taken_ports_at_once(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as http, socket.socket() as embedded:
+        for s in (http, embedded):
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+        hp, ep = http.getsockname()[1], embedded.getsockname()[1]
+        res = corral("run", "--http-port", str(hp), "--embedded-port", str(ep), "--data-dir", str(tmp_path))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert f"HTTP port 127.0.0.1:{hp} is in use" in res.stderr and f"embedded Redis port {ep} is in use" in res.stderr

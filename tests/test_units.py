@@ -11,11 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pool.config import ConfigError, load_config, parse_queue_flag
-from pool.metrics import Counters, Throughput, build_snapshot
+from pool.metrics import Counters, Throughput
 from workers.backoff import InvalidBackoffError, UnknownBackoffError, backoff_delay_ms
 from workers.bullmq_scripts import keep_jobs, parse_fetch
 from workers.errors import InvalidJobError, ProcessorImportError
 from workers.job import attempts_of, parse_job_hash
+from workers.protocol import Tally
 from workers.registry import resolve
 
 QUEUE = '[[queues]]\nname = "q"\nprocessor = "workers.processors.builtin:echo"\n'
@@ -241,12 +242,30 @@ def test_resolve_mapping_and_unknown_names() -> None:
 
 def test_counters_count_each_job_once() -> None:
     c = Counters()
-    c.update("a", 5, 1, 2.0, {"q": (5, 1)})
-    c.update("a", 5, 1, 2.0, {"q": (5, 1)})  # the same heartbeat twice
-    c.update("b", 3, 0, 1.0, {"q": (3, 0)})
-    c.update("a", 7, 1, 3.0, {"q": (7, 1)})  # later totals replace, never add
-    assert c.totals() == (10, 1, 4.0)
-    assert c.queue_totals() == {"q": {"completed": 10, "failed": 1}}
+    c.update("a", Tally(5, 1, 2, 2.0), {"q": Tally(5, 1, 2, 2.0)})
+    c.update("a", Tally(5, 1, 2, 2.0), {"q": Tally(5, 1, 2, 2.0)})  # the same heartbeat twice
+    c.update("b", Tally(3, 0, 0, 1.0), {"q": Tally(3, 0, 0, 1.0)})
+    c.update("a", Tally(7, 1, 3, 3.0), {"q": Tally(7, 1, 3, 3.0)})  # later totals replace, never add
+    assert c.totals() == Tally(10, 1, 3, 4.0)
+    assert c.queue_totals() == {"q": Tally(10, 1, 3, 4.0)}
+
+
+def test_failures_are_grouped_by_reason_and_counted_once() -> None:
+    from pool.failures import Failures
+    from workers.protocol import FailureNote
+
+    f = Failures()
+    notes = tuple(FailureNote(i, 100 + i, "q", str(40 + i), "n", f"Ollama unreachable: job {40 + i}", final=i > 3)
+                  for i in range(1, 7))
+    f.take("w1", notes[:4])
+    f.take("w1", notes)  # a later heartbeat repeats the first four
+    f.take("w2", (FailureNote(1, 200, "q", "99", "n", "bad data in field 'x'", True),))
+    d = f.as_dict()
+    assert d["retried"] == [{"reason": "Ollama unreachable: job 41", "count": 3, "lastAt": 103, "queue": "q",
+                             "jobId": "43"}]
+    assert [(r["reason"], r["count"]) for r in d["final"]] == [("Ollama unreachable: job 44", 3),
+                                                                ("bad data in field 'x'", 1)]
+    assert [r["jobId"] for r in d["recent"]] == ["44", "45", "46", "99"]
 
 
 def test_throughput_over_the_window() -> None:
@@ -256,14 +275,15 @@ def test_throughput_over_the_window() -> None:
     assert t.add(100, 1000) == pytest.approx(900 / 90)  # the sample at t=0 left the window
 
 
-def test_snapshot_counts_busy_as_active_not_idle() -> None:
-    c = Counters()
-    c.update("a", 4, 0, 2.0, {})
-    snap = build_snapshot(daemon_id="d", host="h", pid=1, started_at=0, counters=c, backlog={}, throughput=1.5,
-                          workers=[{"state": "busy"}, {"state": "idle"}, {"state": "busy"}, {"state": "starting"}],
-                          restarts=[], restart_counts={}, scaling=[], limits={}, now=10)
-    assert (snap["activeWorkers"], snap["idleWorkers"], snap["startingWorkers"]) == (2, 1, 1)
-    assert snap["totalProcessed"] == 4 and snap["averageProcessingTime"] == 500.0 and snap["queueDepth"] == 0
+def test_snapshot_counts_each_outcome_by_its_name() -> None:
+    from pool.state import PoolState
+    from tests.pool_harness import make_config
+
+    state = PoolState(make_config("redis://x:1/0", [("q", "workers.processors.builtin:echo", 1)]), started_at=0)
+    state.counters.update("a", Tally(4, 1, 3, 4.0), {"q": Tally(4, 1, 3, 4.0)})
+    snap = state.snapshot(now=10)
+    assert (snap["totalProcessed"], snap["totalFailed"], snap["totalRetried"]) == (4, 1, 3)
+    assert snap["averageProcessingTime"] == 500.0 and snap["queueDepth"] == 0  # 4 s over 8 attempts
     json.dumps(snap)
 
 

@@ -72,6 +72,7 @@ from workers.protocol import HeldJob, QueueSpec
 from workers.registry import Processor, QueueProcessors
 from workers.retry import REDIS, Backoff, retry
 from workers.state import WorkerContext
+from workers.validation import describe
 
 log = logging.getLogger("corral.worker")
 
@@ -85,12 +86,7 @@ STARTED_TOO_OFTEN = "job started more than allowable limit"  # Node's reason for
 
 
 def describe_validation_error(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors()[:5]:
-        where = ".".join(str(p) for p in e["loc"]) or "(root)"
-        parts.append(f"field '{where}': {e['msg']}")
-    more = f" (+{err.error_count() - 5} more)" if err.error_count() > 5 else ""
-    return "invalid job data: " + "; ".join(parts) + more
+    return describe(err, lead="invalid job data")
 
 
 def validate_data(proc: Processor, data: Any) -> Any:
@@ -483,9 +479,6 @@ class QueueConsumer:
     async def _failed(self, attempt: _Attempt, err: BaseException) -> FetchResult:
         self.ctx.finishing(attempt.token)
         reason = str(err) or type(err).__name__
-        if isinstance(err, UnrecoverableError):
-            log.warning("job %s on %s failed without retries: %s", attempt.job_id, self.spec.name, reason,
-                        extra={"queue": self.spec.name, "job_id": attempt.job_id})
         fields = {"failedReason": reason,
                   "stacktrace": json.dumps(_stacktrace(attempt.raw, attempt.opts, err), separators=(",", ":"))}
         delay, note = self._retry_delay(attempt, err)
@@ -519,13 +512,15 @@ class QueueConsumer:
             else:
                 await self.scripts.retry_job(attempt.job_id, attempt.token, lifo=bool(attempt.opts.get("lifo")),
                                              fields=fields)
-            self._count(attempt, "retried")
+            self._count(attempt, "retried", fields["failedReason"])
             return NO_JOB
         return await self._record(attempt, "failed", once)
 
-    def _count(self, attempt: _Attempt, status: str) -> None:
-        """Telemetry and counters, once the outcome is in Redis."""
+    def _count(self, attempt: _Attempt, status: str, reason: str = "") -> None:
+        """Telemetry and counters, once the outcome is in Redis; a failed attempt is also logged and noted."""
         self.ctx.record(self.spec.name, attempt.name, status=status, seconds=attempt.seconds)
+        if status != "completed":
+            self.ctx.failures.note(self.spec.name, attempt.job_id, attempt.name, reason, final=status == "failed")
 
     async def _finish(self, attempt: _Attempt, *, target: str, value: str,
                       fields: dict[str, str] | None = None) -> FetchResult:
@@ -544,7 +539,7 @@ class QueueConsumer:
                 max_metrics_size=self.spec.metrics_max_data_points or "",
                 fetch_next=not (self.ctx.draining or self.ctx.gate.exclusive), job_opts=opts, fields=fields,
             )
-            self._count(attempt, target)
+            self._count(attempt, target, value if target == "failed" else "")
             self._note_limits(res)
             return res
 

@@ -49,8 +49,10 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
-        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
-        line = f"{stamp} {record.levelname:<7} [{self.role} {record.process}] {record.getMessage()}"
+        message = record.getMessage()
+        # Extras the message already says (the reason, the job id) are not printed again.
+        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items() if str(v) not in message)
+        line = f"{stamp} {record.levelname:<7} [{self.role} {record.process}] {message}"
         if extras:
             line += f"  ({extras})"
         if record.exc_info:

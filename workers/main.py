@@ -240,11 +240,12 @@ class Worker:
         except psutil.Error:
             rss, cpu = 0, 0.0
         c = self.ctx
+        c.failures.flush()  # a reason that repeated: say how often, once its window is over
         self.send(Heartbeat(
-            worker_id=c.worker_id, pid=os.getpid(), state=c.state, jobs=c.held(), completed=c.completed,
-            failed=c.failed, processing_seconds=c.processing_seconds, rss_bytes=rss, cpu_percent=cpu,
+            worker_id=c.worker_id, pid=os.getpid(), state=c.state, jobs=c.held(), tally=c.tally.copy(),
+            rss_bytes=rss, cpu_percent=cpu,
             sent_at=time.time(), lost_locks=c.lost_locks, drain_reason=c.drain_reason, drain_recycled=c.drain_recycled,
-            per_queue={q: (v[0], v[1]) for q, v in c.per_queue.items()},
+            per_queue={q: t.copy() for q, t in c.per_queue.items()}, failures=tuple(c.failures.recent),
             telemetry=TELEMETRY.snapshot(),
         ))
 

@@ -43,6 +43,52 @@ class WorkerSettings:
     jobtype_settings: dict[str, Any] = field(default_factory=dict)  # each enabled job type's validated settings
 
 
+@dataclass
+class Tally:
+    """Outcomes of job attempts, cumulative since a worker started (so a lost heartbeat loses nothing and nothing is
+    counted twice): completed, failed for good, and failed attempts that will be retried. Mutable, counted in place
+    on a worker's hot path; a heartbeat carries copies."""
+
+    completed: int = 0
+    failed: int = 0
+    retried: int = 0
+    seconds: float = 0.0  # time in processors
+
+    def add(self, status: str, seconds: float) -> None:
+        if status == "completed":
+            self.completed += 1
+        elif status == "failed":
+            self.failed += 1
+        else:
+            self.retried += 1
+        self.seconds += seconds
+
+    def copy(self) -> Tally:
+        return Tally(self.completed, self.failed, self.retried, self.seconds)
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(self.completed + other.completed, self.failed + other.failed, self.retried + other.retried,
+                     self.seconds + other.seconds)
+
+    @property
+    def finished(self) -> int:
+        """Jobs that ended, either way."""
+        return self.completed + self.failed
+
+
+@dataclass(frozen=True)
+class FailureNote:
+    """A failed attempt, as a worker saw it: the supervisor groups them by reason for operators."""
+
+    seq: int  # per worker: the supervisor keeps each note once, however many heartbeats carry it
+    at: float
+    queue: str
+    job_id: str
+    name: str
+    reason: str
+    final: bool  # the job ended failed (else the attempt will be retried)
+
+
 @dataclass(frozen=True)
 class HeldJob:
     queue: str
@@ -74,17 +120,15 @@ class Heartbeat:
     pid: int
     state: WorkerState
     jobs: tuple[HeldJob, ...]
-    # Cumulative since the worker started, so a lost heartbeat loses nothing and nothing is counted twice.
-    completed: int
-    failed: int
-    processing_seconds: float
+    tally: Tally
     rss_bytes: int
     cpu_percent: float
     sent_at: float
     lost_locks: int = 0
     drain_reason: str = ""
     drain_recycled: bool = False  # the worker drains because it reached max_jobs
-    per_queue: dict[str, tuple[int, int]] = field(default_factory=dict)  # queue -> (completed, failed)
+    per_queue: dict[str, Tally] = field(default_factory=dict)
+    failures: tuple[FailureNote, ...] = ()  # the worker's most recent failed attempts
     telemetry: TelemetrySnapshot = field(default_factory=TelemetrySnapshot)
 
 

@@ -25,6 +25,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from workers.validation import problems
+
 S = TypeVar("S", bound="Section")
 
 # Variables that start with CORRAL_ and belong to no section.
@@ -133,15 +135,9 @@ def load_section(cls: type[S], table: Mapping[str, Any], *, env: Mapping[str, st
 
 
 def describe(err: ValidationError, source: str, section: str = "") -> str:
-    """A ValidationError as one line: `source: section.key: what is wrong; ...`."""
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in (section, *e["loc"]) if p != "")
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return f"{source}: " + "; ".join(parts)
+    """A ValidationError as one line: `source: section.key: what is wrong; ...` (workers.validation's problems)."""
+    return f"{source}: " + "; ".join(f"{p.where}: {p.what}" if p.where else p.what
+                                     for p in problems(err, within=section))
 
 
 def check_environment(env: Mapping[str, str], known: Iterable[str]) -> None:

@@ -8,7 +8,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from workers.protocol import HeldJob, WorkerState
+from workers.failures import FailureLog
+from workers.protocol import HeldJob, Tally, WorkerState
 from workers.telemetry import TELEMETRY, Labels
 
 MAX_JOB_NAMES = 100  # distinct job-name label values per worker
@@ -71,12 +72,11 @@ class WorkerContext:
     on_drain: Callable[[str], None] | None = None
     started: bool = False
     taken: int = 0
-    completed: int = 0
-    failed: int = 0
-    processing_seconds: float = 0.0
+    tally: Tally = field(default_factory=Tally)
+    failures: FailureLog = field(default_factory=FailureLog)
     lost_locks: int = 0
-    per_queue: dict[str, list[int]] = field(default_factory=dict)
-    _labels: dict[tuple[str, str, bool], Labels] = field(default_factory=dict)
+    per_queue: dict[str, Tally] = field(default_factory=dict)
+    _labels: dict[tuple[str, str, str], Labels] = field(default_factory=dict)
     _job_names: set[str] = field(default_factory=set)
     gate: Gate = field(default_factory=Gate)
     _held: dict[str, HeldJob] = field(default_factory=dict)
@@ -120,21 +120,16 @@ class WorkerContext:
 
     def record(self, queue: str, name: str, *, status: str, seconds: float) -> None:
         """One attempt's outcome, once it is in Redis: "completed", "failed" (for good) or "retried"."""
-        ok = status == "completed"
-        name = self._label_for(name)
-        labels = self._labels.get((queue, name, ok))
+        label = self._label_for(name)
+        labels = self._labels.get((queue, label, status))
         if labels is None:
-            labels = self._labels[(queue, name, ok)] = (
-                ("job_name", name), ("queue", queue), ("status", "completed" if ok else "failed"))
+            labels = self._labels[(queue, label, status)] = (("job_name", label), ("queue", queue), ("status", status))
         TELEMETRY.observe_labelled("job_duration_seconds", labels, seconds)
-        counts = self.per_queue.setdefault(queue, [0, 0])
-        if ok:
-            self.completed += 1
-            counts[0] += 1
-        else:
-            self.failed += 1
-            counts[1] += 1
-        self.processing_seconds += seconds
+        self.tally.add(status, seconds)
+        per_queue = self.per_queue.get(queue)
+        if per_queue is None:
+            per_queue = self.per_queue[queue] = Tally()
+        per_queue.add(status, seconds)
 
     def _label_for(self, name: str) -> str:
         """A job name as a metrics label: bounded in length and in distinct values (a producer that writes

@@ -50,6 +50,11 @@ class _Histogram:
     total: float = 0.0
 
 
+@dataclass
+class Call:
+    outcome: str = "ok"
+
+
 class Telemetry:
     """Thread-safe: synchronous processors run on threads of the worker's pool."""
 
@@ -83,16 +88,23 @@ class Telemetry:
             self._gauges[key] = self._gauges.get(key, 0.0) + delta
 
     @contextmanager
-    def track(self, what: str, **labels: str) -> Iterator[None]:
+    def track(self, what: str, **labels: str) -> Iterator[Call]:
         """Count a call in `<what>_requests_in_flight` while it runs; time it into
-        `<what>_request_duration_seconds`."""
+        `<what>_request_duration_seconds` with an `outcome` label: "ok", "error" when it raises, or what the caller
+        sets on the yielded Call ("timeout", "invalid_answer")."""
+        call = Call()
         self.add(f"{what}_requests_in_flight", 1, **labels)
         started = time.perf_counter()
         try:
-            yield
+            yield call
+        except BaseException:
+            if call.outcome == "ok":
+                call.outcome = "error"
+            raise
         finally:
             self.add(f"{what}_requests_in_flight", -1, **labels)
-            self.observe(f"{what}_request_duration_seconds", time.perf_counter() - started, **labels)
+            self.observe(f"{what}_request_duration_seconds", time.perf_counter() - started, **labels,
+                         outcome=call.outcome)
 
     def snapshot(self) -> TelemetrySnapshot:
         with self._lock:

@@ -19,6 +19,7 @@ from workers.email.parts import load_parts
 from workers.email.rules import analyse, load_senders
 from workers.email.schema import Email
 from workers.email.settings import load_settings
+from workers.validation import describe
 
 
 class InputError(ValueError):
@@ -63,9 +64,7 @@ def read_emails(text: str) -> list[Email]:
             try:
                 out.append(Email.model_validate(data))
             except ValidationError as e:
-                first = e.errors()[0]
-                field = ".".join(str(p) for p in first["loc"]) or "(email)"
-                raise InputError(f"{place}: field '{field}': {first['msg']}") from None
+                raise InputError(f"{place}: {describe(e, limit=1)}") from None
     if not out:
         raise InputError("no emails in the input")
     return out

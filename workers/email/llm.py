@@ -19,6 +19,7 @@ import ollama
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workers.telemetry import TELEMETRY
+from workers.validation import first
 
 
 class _Out(BaseModel):
@@ -119,31 +120,36 @@ async def ask(
     for attempt in (1, 2):
         try:
             async with limiter():
-                with TELEMETRY.track("ollama", model=model):  # inside the limiter: time on the server, not queued
-                    response = await client.chat(model=model, messages=messages, format=json_schema,
-                                                 options={"temperature": temperature, "num_predict": num_predict})
-        except (httpx.TransportError, ConnectionError) as e:
+                with TELEMETRY.track("ollama", model=model) as call:  # inside the limiter: time on the server
+                    try:
+                        response = await client.chat(model=model, messages=messages, format=json_schema,
+                                                     options={"temperature": temperature, "num_predict": num_predict})
+                    except (httpx.TimeoutException, TimeoutError):
+                        call.outcome = "timeout"
+                        raise
+                    content = response.message.content or ""
+                    try:
+                        parsed = schema.model_validate_json(content)
+                    except ValidationError as e:
+                        call.outcome = "invalid_answer"
+                        error = _short(e)
+                    else:
+                        return PhaseResult(parsed.model_dump(), model, _ms(started), None, attempt)
+        except (httpx.TransportError, ConnectionError, TimeoutError) as e:
             raise OllamaUnavailable(f"Ollama unreachable: {type(e).__name__}: {e}") from e
         except ollama.ResponseError as e:
             if e.status_code >= 500 or e.status_code == 404:
                 # 404: the model is not pulled there; 5xx: the server is failing. Neither is the email's fault.
                 raise OllamaUnavailable(f"Ollama answered {e.status_code}: {e.error}") from e
             raise
-        content = response.message.content or ""
-        try:
-            parsed = schema.model_validate_json(content)
-            return PhaseResult(parsed.model_dump(), model, _ms(started), None, attempt)
-        except ValidationError as e:
-            error = _short(e)
         messages = [*messages, {"role": "assistant", "content": content[:2000]},
                     {"role": "user", "content": STRICT.format(error=error, schema=json.dumps(json_schema))}]
     return PhaseResult(None, model, _ms(started), f"invalid answer twice: {error}", 2)
 
 
 def _short(e: ValidationError) -> str:
-    first = e.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(root)"
-    return f"{e.error_count()} error(s), first at '{where}': {first['msg']}"
+    p = first(e)
+    return f"{e.error_count()} error(s), first at '{p.where}': {p.what}"
 
 
 def _ms(started: float) -> float:

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import httpx
-from pydantic import ValidationError
 
 from workers.email.settings import EmailSettings
 from workers.jobtype import Check, CheckResult, Command, CommandContext, CommandError, JobType, QueueDefault
+from workers.validation import describe
 
 CHECK_TIMEOUT = 3.0  # seconds for a dependency check's request
 
@@ -23,8 +23,7 @@ def _enqueue_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _enqueue(ctx: CommandContext) -> int:
-    from workers.consumer import describe_validation_error
-    from workers.email.producer import enqueue_emails
+    from workers.email.producer import InvalidItem, enqueue_emails
 
     path = ctx.args.file
     try:
@@ -34,9 +33,9 @@ def _enqueue(ctx: CommandContext) -> int:
     jobs = raw if isinstance(raw, list) else [raw]
     try:
         ids = asyncio.run(enqueue_emails(ctx.redis_url(), jobs, prefix=ctx.prefix))
-    except ValidationError as e:
-        raise CommandError(describe_validation_error(e), 2) from None
-    print(json.dumps({"queued": ids}))
+    except InvalidItem as e:
+        raise CommandError(str(e) if isinstance(raw, list) else describe(e.error, lead="invalid job data"), 2) from None
+    print(json.dumps({"queued": ids}))  # a job already queued keeps its id: running this twice queues nothing new
     return 0
 
 

@@ -7,13 +7,16 @@ before it is queued, so a bad job is refused here rather than failing in a worke
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 from bullmq import Queue
+from pydantic import ValidationError
 
 from workers.email.schema import MAX_EMAILS_PER_JOB, PRIORITY_MAP, EmailJob
+from workers.validation import describe
 
 QUEUE = "email-processing"
 JOB_NAME = "process-emails"
@@ -31,20 +34,40 @@ def job_options(job: EmailJob, **overrides: Any) -> dict[str, Any]:
 
 async def enqueue_emails(redis_url: str, jobs: list[dict[str, Any]], *, prefix: str = "bull",
                          job_ids: list[str] | None = None, **opts: Any) -> list[str]:
-    """Validate and add each job; returns the BullMQ job ids. Raises pydantic.ValidationError on bad data.
+    """Validate and add each job; returns the BullMQ job ids. Raises InvalidItem (naming the item's index and
+    field) on bad data, before anything is queued.
 
-    `job_ids`: BullMQ ids to add under; BullMQ ignores an add whose id is already in the queue."""
-    parsed = [EmailJob.model_validate(j) for j in jobs]
+    Each job's BullMQ id is `job_ids[i]`, else derived from its content: adding the same job again (a command run
+    twice) finds the first one instead of queuing it twice, as BullMQ ignores an add whose id is in the queue."""
+    parsed = []
+    for i, j in enumerate(jobs):
+        try:
+            parsed.append(EmailJob.model_validate(j))
+        except ValidationError as e:
+            raise InvalidItem(i, e) from None
     queue = Queue(QUEUE, {"connection": redis_url, "prefix": prefix})
     try:
         ids = []
         for i, (raw, job) in enumerate(zip(jobs, parsed, strict=True)):
-            extra = {"jobId": job_ids[i]} if job_ids else {}
-            added = await queue.add(JOB_NAME, raw, job_options(job, **extra, **opts))
+            job_id = job_ids[i] if job_ids else content_id(raw)
+            added = await queue.add(JOB_NAME, raw, job_options(job, jobId=job_id, **opts))
             ids.append(str(added.id))
         return ids
     finally:
         await queue.close()
+
+
+class InvalidItem(ValueError):
+    def __init__(self, index: int, error: ValidationError) -> None:
+        self.index = index
+        self.error = error
+        super().__init__(describe(error, lead=f"item {index}"))
+
+
+def content_id(raw: dict[str, Any]) -> str:
+    """A BullMQ job id from the job's data: the same data, the same id."""
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "emails-" + hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
 _PRIORITY_ORDER = ("low", "medium", "high", "critical")

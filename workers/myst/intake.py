@@ -27,6 +27,7 @@ from workers.myst.processor import JOB_NAME
 from workers.myst.schema import Submission, is_job_id
 from workers.myst.settings import MystSettings
 from workers.myst.source import BadSourceUrl, parse_blob_url
+from workers.validation import first
 
 log = logging.getLogger("corral.intake")
 
@@ -76,10 +77,8 @@ def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
 
 
 def _validation_message(e: ValidationError) -> tuple[str, str]:
-    first = e.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "(body)"
-    msg = first["msg"].removeprefix("Value error, ")
-    return field, f"{field}: {msg}" + (f" ({e.error_count() - 1} more)" if e.error_count() > 1 else "")
+    p = first(e, whole="(body)")
+    return p.where, f"{p.where}: {p.what}" + (f" ({e.error_count() - 1} more)" if e.error_count() > 1 else "")
 
 
 def _openapi_body() -> dict[str, Any]:

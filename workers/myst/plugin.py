@@ -21,8 +21,8 @@ BUILD_WORKERS = (0, 2)  # builds are rare and heavy: none idle, at most two at o
 def _routes(ctx: RouteContext) -> Routes | None:
     token = secret()
     if not token:
-        log.warning("MYST intake route off: %s is not set (set it in the daemon's environment to the secret "
-                    "desci-server sends as X-Internal-Secret)", SECRET_ENV)
+        _say_once(ctx, f"MYST intake route off: {SECRET_ENV} is not set (set it in the daemon's environment to the "
+                       "secret desci-server sends as X-Internal-Secret; builds queued by other means still run)")
         return None
     from workers.myst.intake import PATH, Intake
 
@@ -33,6 +33,20 @@ def _routes(ctx: RouteContext) -> Routes | None:
                     "they wait for another corral to take them", settings.queue)
     intake = Intake(ctx.redis_url, ctx.prefix, settings, token)
     return Routes(intake.router, close=intake.close, own_auth_prefix=PATH)
+
+
+def _say_once(ctx: RouteContext, message: str) -> None:
+    """A warning the first time a data folder sees it; later starts say it at INFO, not as a new alarm."""
+    mark = ctx.place.data(".myst-intake-off")
+    if mark.exists():
+        log.info(message)
+        return
+    log.warning(message)
+    try:
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch()
+    except OSError:
+        pass
 
 
 def _checks(settings: MystSettings) -> list[Check]:

@@ -14,6 +14,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -71,6 +72,9 @@ def _parser(jobtypes: dict[str, JobType]) -> argparse.ArgumentParser:
     run.add_argument("--log-level")
     run.add_argument("--http-port", type=int, help="the HTTP server's port (default 5454; 0: any free port)")
     run.add_argument("--no-http", action="store_true", help="serve no HTTP (no intake route, no metrics)")
+    run.add_argument("--reload", action="store_true",
+                     help="for development: roll the workers when a processor's source changes (SIGHUP does the same "
+                          "on demand, and also re-reads the configuration)")
 
     check = sub.add_parser("check", help="validate the configuration and import every processor")
     _common(check)
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(e))
     try:
         if args.command == "run":
-            return _run_checked(cfg)
+            return _run_checked(cfg, args)
         if args.command == "check":
             return _check(cfg)
         if args.command == "status":
@@ -174,12 +178,13 @@ def _check(cfg: CorralConfig) -> int:
     return 0
 
 
-def _run_checked(cfg: CorralConfig) -> int:
+def _run_checked(cfg: CorralConfig, args: argparse.Namespace) -> int:
     try:
         check_processors(cfg)
     except ProcessorImportError as e:
         return _fail(str(e))
-    return run(cfg)
+    return run(cfg, reload_config=lambda: load_config(args.config, overrides=_overrides(args)),
+               watch_code=args.reload)
 
 
 def _jobtype_command(args: argparse.Namespace, cfg: CorralConfig) -> int:
@@ -200,12 +205,13 @@ def _jobtype_command(args: argparse.Namespace, cfg: CorralConfig) -> int:
                                   place=cfg.place))
 
 
-def run(cfg: CorralConfig) -> int:
+def run(cfg: CorralConfig, *, reload_config: Callable[[], CorralConfig] | None = None,
+        watch_code: bool = False) -> int:
     configure(cfg.log_level, "supervisor", {"role": "supervisor"})
     if problems := _ports_taken(cfg):  # both said at once, not one per attempt
         return _fail("; ".join(problems))
     try:
-        return _run(cfg)
+        return _run(cfg, reload_config, watch_code)
     except KeyboardInterrupt:  # Ctrl-C before the supervisor took over the signals: nothing was running yet
         print("corral: interrupted while starting; nothing was started", file=sys.stderr)
         return 0
@@ -233,7 +239,7 @@ def _can_bind(host: str, port: int) -> bool:
     return True
 
 
-def _run(cfg: CorralConfig) -> int:
+def _run(cfg: CorralConfig, reload_config: Callable[[], CorralConfig] | None, watch_code: bool) -> int:
     embedded: EmbeddedRedis | None = None
     url = cfg.redis.url
     if not url:
@@ -251,7 +257,7 @@ def _run(cfg: CorralConfig) -> int:
         from pool.supervisor import Supervisor
 
         try:
-            return asyncio.run(Supervisor(cfg, url).run())
+            return asyncio.run(Supervisor(cfg, url, reload_config=reload_config, watch_code=watch_code).run())
         except HttpBindError as e:
             return _fail(str(e))
     finally:

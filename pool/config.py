@@ -82,8 +82,13 @@ class PoolConfig(Section):
     start_timeout: float = Field(30.0, gt=0)
     drain_timeout: float = Field(60.0, gt=0)
     shutdown_timeout: float = Field(30.0, ge=0)
-    max_jobs_per_worker: int = Field(1000, ge=0, description="0 = never recycle")
-    max_jobs_jitter: float = Field(0.1, ge=0, le=1)
+    # Recycling: off by default. The memory limit already replaces a worker whose RSS grows past max_memory_mb (a
+    # leak), and a job count suits no throughput: 1000 jobs is 40 ms of a busy worker. Either limit replaces a worker
+    # with an overlap (the new one ready before the old one drains), so recycling costs no capacity.
+    max_jobs_per_worker: int = Field(0, ge=0, description="recycle a worker after this many jobs; 0 = never")
+    max_worker_age: float = Field(0, ge=0, description="recycle a worker after this many seconds; 0 = never")
+    recycle_jitter: float = Field(0.1, ge=0, le=1, description="up to this fraction more, so workers do not "
+                                                                "recycle together")
     max_kills: int = Field(3, ge=1)
     scale_down_delay: float = Field(30.0, ge=0)
     poll_interval: float = Field(1.0, gt=0)

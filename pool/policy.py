@@ -16,8 +16,8 @@ MB = 1024 * 1024
 
 ObservedState = Literal["starting", "idle", "busy", "draining"]
 # Why a worker was replaced: the label of the restarts counter, carried by the action that decided it.
-RestartCategory = Literal["start_failed", "hung", "memory", "drain_timeout", "recycled", "scale_down", "shutdown",
-                          "crashed", "other"]
+RestartCategory = Literal["start_failed", "hung", "memory", "drain_timeout", "recycled", "reloaded", "scale_down",
+                          "shutdown", "crashed", "other"]
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,11 @@ class WorkerObs:
     rss_bytes: int  # measured by the supervisor over the worker's whole process tree
     jobs_held: int
     jobs_done: int  # completed + failed, as last reported
-    recycle_after: int | None  # jobs after which to recycle it (max_jobs_per_worker with jitter)
+    recycle_after: float | None  # jobs after which to recycle it (max_jobs_per_worker with jitter)
     drain_requested_at: float | None
     idle_since: float | None
+    replacing: bool = False  # a replacement for it is starting: it works on until that one is ready
+    max_age: float | None = None  # seconds after which to recycle it (max_worker_age with jitter)
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,17 @@ class Drain:
     category: RestartCategory = "other"
 
 
-HealthAction = Kill | Drain
+@dataclass(frozen=True)
+class Replace:
+    """Start a worker in its place first; drain this one once the new one is ready (gunicorn's max_requests
+    overlap): recycling or a soft memory breach costs no capacity while it happens."""
+
+    worker_id: str
+    reason: str
+    category: RestartCategory = "other"
+
+
+HealthAction = Kill | Drain | Replace
 
 
 def health_action(w: WorkerObs, now: float, limits: Limits) -> HealthAction | None:
@@ -87,11 +99,15 @@ def health_action(w: WorkerObs, now: float, limits: Limits) -> HealthAction | No
             return Kill(w.worker_id, f"did not finish draining within {limits.drain_timeout:g}s", blame_jobs=True,
                         category="drain_timeout")
         return None
+    if w.replacing:
+        return None  # its replacement is on the way
     if w.rss_bytes > limits.max_memory_bytes:
-        return Drain(w.worker_id, f"RSS {w.rss_bytes / MB:.0f} MB over the limit {limits.max_memory_bytes / MB:.0f} MB",
-                     "memory")
+        return Replace(w.worker_id, f"RSS {w.rss_bytes / MB:.0f} MB over the limit "
+                                    f"{limits.max_memory_bytes / MB:.0f} MB", "memory")
     if w.recycle_after is not None and w.jobs_done >= w.recycle_after:
-        return Drain(w.worker_id, f"recycled after {w.jobs_done} jobs (max_jobs_per_worker)", "recycled")
+        return Replace(w.worker_id, f"recycled after {w.jobs_done} jobs (max_jobs_per_worker)", "recycled")
+    if w.max_age is not None and now - w.started_at >= w.max_age:
+        return Replace(w.worker_id, f"recycled after {now - w.started_at:.0f}s (max_worker_age)", "recycled")
     return None
 
 
@@ -202,11 +218,12 @@ def respawn_delay(consecutive_start_failures: int, *, base: float = 0.5, cap: fl
     return float(min(cap, base * 2 ** (consecutive_start_failures - 1)))
 
 
-def recycle_threshold(max_jobs: int, jitter_fraction: float, unit_random: float) -> int | None:
-    """max_jobs plus up to `jitter_fraction` more, so workers started together do not all recycle together."""
-    if max_jobs <= 0:
+def recycle_threshold(limit: float, jitter_fraction: float, unit_random: float) -> float | None:
+    """A recycling limit (jobs or seconds) plus up to `jitter_fraction` more, so workers started together do not all
+    recycle together; None when the limit is 0 (off)."""
+    if limit <= 0:
         return None
-    return max_jobs + int(max_jobs * jitter_fraction * unit_random)
+    return limit + limit * jitter_fraction * unit_random
 
 
 def poison_verdict(kills: int, max_kills: int) -> bool:

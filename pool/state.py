@@ -124,11 +124,13 @@ class PoolState:
     def __post_init__(self) -> None:
         if not self.daemon_id:
             self.daemon_id = f"{self.host}-{self.pid}-{uuid.uuid4().hex[:6]}"
-        if not self.groups:
-            self.groups = groups_of(self.cfg)
-        if not self.capacity:
-            self.capacity = {q: g.max_workers * next(c.concurrency for c in g.queues if c.name == q)
-                             for g in self.groups.values() for q in g.queue_names}
+        self.reconfigure(self.cfg)
+
+    def reconfigure(self, cfg: CorralConfig) -> None:
+        """At start, and after a reload: the groups and capacities the configuration implies."""
+        self.cfg = cfg
+        self.groups = groups_of(cfg)
+        self.capacity = {q.name: g.max_workers * q.concurrency for g in self.groups.values() for q in g.queues}
 
     @property
     def queue_names(self) -> list[str]:

@@ -32,10 +32,11 @@ from typing import Any
 import redis.asyncio
 import redis.exceptions
 import setproctitle
+import watchfiles
 
-from pool import cancel, fleet, policy
+from pool import cancel, fleet, policy, reload
 from pool.backlog import EventWatcher, probe
-from pool.config import CorralConfig
+from pool.config import ConfigError, CorralConfig
 from pool.handback import hand_back_jobs
 from pool.http import HttpServer
 from pool.metrics import Restart, publish, read_snapshots
@@ -60,7 +61,10 @@ CHECK_INTERVAL_SECONDS = 15.0  # the job types' dependency checks
 
 
 class Supervisor:
-    def __init__(self, config: CorralConfig, redis_url: str, *, daemon_id: str | None = None) -> None:
+    def __init__(self, config: CorralConfig, redis_url: str, *, daemon_id: str | None = None,
+                 reload_config: Callable[[], CorralConfig] | None = None, watch_code: bool = False) -> None:
+        """`reload_config`: how to read the configuration again on SIGHUP (the CLI's file and flags); `watch_code`:
+        roll the workers when a processor's source changes (`corral run --reload`, for development)."""
         self.cfg = config
         self.redis_url = redis_url
         self.prefix = config.redis.prefix
@@ -80,6 +84,11 @@ class Supervisor:
         self._stop_now = False
         self._reaping: set[asyncio.Task[None]] = set()
         self._numbers = itertools.count(1)
+        self.reload_config = reload_config
+        self.watch_code = watch_code
+        self.fresh_code = False  # after a reload, workers start from a fresh interpreter (spawn): the code on disk
+        self._reload_why = ""
+        self._watch_stop = asyncio.Event()
 
     # -- public API ----------------------------------------------------------------------------------
 
@@ -107,6 +116,12 @@ class Supervisor:
         else:
             log.info("stop requested: no new jobs; finishing jobs in hand within %gs", self.cfg.pool.shutdown_timeout)
             self.state.stopping = True
+        self._wake.set()
+
+    def request_reload(self, why: str) -> None:
+        """Read the configuration again and roll every worker: each replacement ready before the old one drains."""
+        log.info("reload requested (%s)", why)
+        self._reload_why = why
         self._wake.set()
 
     def cancel_job(self, request: cancel.CancelRequest) -> bool:
@@ -143,6 +158,7 @@ class Supervisor:
             await self._start_http(stack)
         stack.push_async_callback(self._publish_final)
         stack.push_async_callback(self.background.stop)
+        stack.callback(self._watch_stop.set)
         self._start_background()
         p = self.cfg.pool
         log.info("supervisor %s up: redis %s, queues %s, workers %d..%d, memory limit %d MB", self.daemon_id,
@@ -165,6 +181,8 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
             stack.callback(loop.remove_signal_handler, sig)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload, "SIGHUP")
+        stack.callback(loop.remove_signal_handler, signal.SIGHUP)
 
     def _start_background(self) -> None:
         watcher = EventWatcher(self.redis_url, self.prefix, self.state.queue_names, self._on_backlog_event)
@@ -174,9 +192,13 @@ class Supervisor:
         self.background.start("cancel channel", lambda: cancel.listen(self.redis_url, self.prefix, self.cancel_job))
         if any(jt.checks for jt in self.cfg.jobtypes.values()):
             self.background.start("dependency checks", self._checks_loop)
+        if self.watch_code:
+            self.background.start("code watcher", self._watch_code_loop)
 
     async def loop(self) -> None:
         while not self.state.stopping:
+            if self._reload_why:
+                await self._reload()
             await self._step()
             try:
                 await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
@@ -210,6 +232,8 @@ class Supervisor:
                 if isinstance(action, policy.Kill):
                     self._kill(target, action.reason, blame=action.blame_jobs, category=action.category,
                                dump_stacks=action.wants_stacks)
+                elif isinstance(action, policy.Replace):
+                    self._replace(target, action.reason, action.category, now)
                 else:
                     self._drain(target, action.reason, action.category)
         since = now - self._last_probe
@@ -288,20 +312,36 @@ class Supervisor:
                          for q in group.queues),
             lock_duration_ms=p.lock_duration_ms, heartbeat_interval=p.heartbeat_interval,
             log_level=self.cfg.log_level,
-            max_jobs=policy.recycle_threshold(p.max_jobs_per_worker, p.max_jobs_jitter, random.random()),
             stack_file=str(self.stack_dir / f"{worker_id}.stacks"), number=next(self._numbers),
             place=self.cfg.place, jobtype_settings=dict(self.cfg.jobtype_settings),
         )
         others = tuple(o.conn.fileno() for o in self.state.workers.values() if not o.conn.closed)
         if self.http is not None:
             others += self.http.filenos()  # a worker must not keep the daemon's port open
-        w = WorkerProcess.start(settings, settings.max_jobs, others, group=group.name)
+        w = WorkerProcess.start(
+            settings, policy.recycle_threshold(p.max_jobs_per_worker, p.recycle_jitter, random.random()), others,
+            group=group.name, max_age=policy.recycle_threshold(p.max_worker_age, p.recycle_jitter, random.random()),
+            fresh=self.fresh_code)
         self.state.workers[w.worker_id] = w
         loop = asyncio.get_running_loop()
         loop.add_reader(w.conn.fileno(), self._on_message, w)
         loop.add_reader(w.process.sentinel, self._on_exit, w)
         log.debug("spawned worker %s pid %s", w.worker_id, w.pid, extra={"worker_id": w.worker_id})
         return w
+
+    def _replace(self, old: WorkerProcess, reason: str, category: policy.RestartCategory, now: float) -> None:
+        """Start a worker in `old`'s place; `old` works on and drains once the new one is ready (_handle: Ready)."""
+        if old.replaced_by is not None or old.drain_requested_at is not None or now < self.next_spawn_at:
+            return
+        group = self.state.groups.get(old.group)
+        if group is None:  # a reload removed its queues: nothing to replace it with
+            self._drain(old, reason, category)
+            return
+        new = self._spawn(group)
+        new.replaces = old.worker_id
+        old.replaced_by, old.replace_reason, old.replace_category = new.worker_id, reason, category
+        log.info("replacing worker %s (%s): %s starts first", old.worker_id, reason, new.worker_id,
+                 extra={"worker_id": old.worker_id, "reason": reason})
 
     def _drain(self, w: WorkerProcess, reason: str, category: policy.RestartCategory) -> None:
         if w.drain_requested_at is not None:
@@ -354,16 +394,18 @@ class Supervisor:
         if isinstance(msg, Heartbeat):
             w.heartbeat = msg
             if msg.state == "draining" and w.drain_requested_at is None:
-                # The worker drains on its own (it reached max_jobs, or got SIGTERM directly).
+                # The worker drains on its own (SIGTERM sent to it directly, or its supervisor pipe broke).
                 w.drain_requested_at = now
                 w.drain_reason = msg.drain_reason
-                w.drain_category = "recycled" if msg.drain_recycled else "other"
             self.state.counters.update(w.worker_id, msg.tally, msg.per_queue)
             self.state.failures.take(w.worker_id, msg.failures)
             self.state.telemetry.update(w.worker_id, msg.telemetry)
             w.idle_since = (w.idle_since or now) if msg.state == "idle" else None
         elif isinstance(msg, Ready):
             w.ready = True
+            old = self.state.workers.get(w.replaces or "")
+            if old is not None:  # the replacement is ready: the worker it replaces goes now
+                self._drain(old, old.replace_reason, old.replace_category)
             if self.state.start_failures:
                 log.info("worker %s started; start failures cleared", w.worker_id)
             self.state.start_failures = 0
@@ -393,6 +435,8 @@ class Supervisor:
         if orphans := w.kill_orphans():
             log.warning("worker %s (pid %s) left %d child process(es) running; killed them", w.worker_id, w.pid,
                         orphans, extra={"worker_id": w.worker_id})
+        if (old := self.state.workers.get(w.replaces or "")) is not None and old.replaced_by == w.worker_id:
+            old.replaced_by = None  # its replacement died starting: it may be replaced again (after the backoff)
         reason, category = self._why_gone(w)
         # A death we did not ask for counts against the jobs it held, like a kill for cause.
         blame = w.blame_jobs or (category == "crashed" and not self.state.stopping)
@@ -450,6 +494,42 @@ class Supervisor:
                     what += ", a suspect to run alone next"
                 log.info("job %s of worker %s %s (kills %d)", h.job_id, w.worker_id, what, h.kills,
                          extra={"queue": h.queue, "job_id": h.job_id, "worker_id": w.worker_id})
+
+    # -- reload: SIGHUP, `corral run --reload` --------------------------------------------------------
+
+    async def _reload(self) -> None:
+        why, self._reload_why = self._reload_why, ""
+        try:
+            new = self.reload_config() if self.reload_config is not None else self.cfg
+            problem = await asyncio.to_thread(reload.import_problem, [q.processor for q in new.queues])
+        except ConfigError as e:
+            problem = str(e)
+        if problem:
+            log.error("reload (%s) refused, the workers keep running: %s", why, problem)
+            return
+        for what in reload.unapplied(self.cfg, new):
+            log.warning("reload (%s): %s", why, what)
+        self.cfg = new
+        self.state.reconfigure(new)
+        self.scaler_states = {g: self.scaler_states.get(g, policy.ScalerState()) for g in self.state.groups}
+        assert self.client is not None
+        self.scripts = {q: self.scripts.get(q) or AsyncScripts(self.client, QueueKeys(self.prefix, q),
+                                                                f"corral-supervisor-{self.daemon_id}",
+                                                                new.pool.lock_duration_ms)
+                        for q in self.state.queue_names}
+        self.fresh_code = True
+        now = time.time()
+        rolled = [w for w in self.state.workers.values() if w.drain_requested_at is None]
+        for w in rolled:
+            self._replace(w, f"reloaded ({why})", "reloaded", now)
+        log.info("reload (%s): rolling %d worker(s), each replacement ready before the old one drains", why,
+                 len(rolled))
+
+    async def _watch_code_loop(self) -> None:
+        async for changed in watchfiles.awatch(*reload.source_folders(self.cfg), watch_filter=watchfiles.PythonFilter(),
+                                               stop_event=self._watch_stop):
+            names = sorted({Path(path).name for _, path in changed})
+            self.request_reload(f"{', '.join(names[:5])}{' ...' if len(names) > 5 else ''} changed")
 
     # -- background loops ---------------------------------------------------------------------------
 

@@ -21,14 +21,20 @@ from workers.main import run_worker
 from workers.protocol import Command, Heartbeat, WorkerSettings
 
 
-def mp_context() -> ForkContext:
+def mp_context(fresh: bool = False) -> Any:
     """fork: a worker starts in milliseconds with the processors the supervisor already imported.
+
+    `fresh` (after a reload: SIGHUP or `corral run --reload`): spawn instead, a new interpreter that imports the
+    processors as they are on disk now, so new code serves the new jobs. Slower to start (imports), and each such
+    worker is a direct child of the supervisor as a forked one is.
 
     Not forkserver: when a service manager signals the whole process group (systemd's default), the
     fork server dies too, and with it every worker's exit sentinel: the supervisor would think live
     workers dead and hand their jobs back while they still run them. `run_worker` resets what a
     forked child must not keep from the supervisor (its event loop, signal handlers, pipes).
     """
+    if fresh:
+        return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("fork")
     assert isinstance(ctx, ForkContext)
     return ctx
@@ -50,8 +56,15 @@ class WorkerProcess:
     process: Any  # multiprocessing.Process of the fork context
     conn: Connection
     spawned_at: float
-    recycle_after: int | None
+    recycle_after: float | None  # jobs (max_jobs_per_worker with jitter)
+    max_age: float | None = None  # seconds (max_worker_age with jitter)
     group: str = "pool"  # pool.state.Group: the queues it serves and the limits it lives by
+    # An overlapping replacement (recycling, a soft memory breach, a reload): the new worker's id while it starts,
+    # and why; this one drains once that one is ready.
+    replaced_by: str | None = None
+    replace_reason: str = ""
+    replace_category: RestartCategory = "other"
+    replaces: str | None = None  # on the new worker: the one it replaces
     last_seen: float = 0.0
     ready: bool = False
     heartbeat: Heartbeat | None = None
@@ -79,11 +92,11 @@ class WorkerProcess:
         return pid
 
     @classmethod
-    def start(cls, settings: WorkerSettings, recycle_after: int | None,
-              inherited_fds: tuple[int, ...] = (), *, group: str = "pool") -> WorkerProcess:
+    def start(cls, settings: WorkerSettings, recycle_after: float | None, inherited_fds: tuple[int, ...] = (), *,
+              group: str = "pool", max_age: float | None = None, fresh: bool = False) -> WorkerProcess:
         """`inherited_fds`: the supervisor's ends of other workers' pipes, which the child closes so
         that each worker alone holds its pipe open and sees EOF when the supervisor dies."""
-        ctx = mp_context()
+        ctx = mp_context(fresh)
         parent, child = ctx.Pipe(duplex=True)
         proc = ctx.Process(target=run_worker, args=(settings, child, (*inherited_fds, parent.fileno())),
                            name=f"corral-worker-{settings.worker_id}", daemon=False)
@@ -91,7 +104,7 @@ class WorkerProcess:
         child.close()  # the child has its own copy; closing ours lets us see EOF when it dies
         now = time.time()
         return cls(settings=settings, process=proc, conn=parent, spawned_at=now, recycle_after=recycle_after,
-                   group=group, last_seen=now)
+                   max_age=max_age, group=group, last_seen=now)
 
     def state(self) -> str:
         if self.drain_requested_at is not None:
@@ -114,6 +127,8 @@ class WorkerProcess:
             recycle_after=self.recycle_after,
             drain_requested_at=self.drain_requested_at,
             idle_since=self.idle_since,
+            replacing=self.replaced_by is not None,
+            max_age=self.max_age,
         )
 
     def send(self, command: Command) -> bool:

@@ -74,7 +74,8 @@ async def run(url: str, jobs: list[dict[str, Any]], db: Path) -> list[str]:
         await asyncio.sleep(0.5)
     sup.request_stop()
     await task
-    completed, failed, _ = sup.state.counters.totals()
+    total = sup.state.counters.totals()
+    completed, failed = total.completed, total.failed
     peak = max((s["totalWorkers"] for s in seen), default=0)
     if completed != len(ids) or failed:
         problems.append(f"expected {len(ids)} completed and 0 failed, got {completed} and {failed}")

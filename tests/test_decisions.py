@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 from pool.policy import (
     MB,
-    Drain,
     Kill,
     Limits,
     QueueDemand,
+    Replace,
     ScaleDecision,
     ScalerState,
     WorkerObs,
@@ -61,7 +61,7 @@ def test_silent_worker_is_hung_and_killed_with_blame() -> None:
 
 def test_memory_over_limit_drains_and_over_hard_ceiling_kills() -> None:
     soft = health_action(worker(state="busy", rss_bytes=600 * MB), NOW, LIMITS)
-    assert isinstance(soft, Drain) and "600 MB over the limit 512 MB" in soft.reason
+    assert isinstance(soft, Replace) and "600 MB over the limit 512 MB" in soft.reason
     hard = health_action(worker(state="busy", rss_bytes=800 * MB), NOW, LIMITS)
     assert isinstance(hard, Kill) and hard.blame_jobs and "hard ceiling" in hard.reason
 
@@ -76,10 +76,15 @@ def test_draining_worker_is_not_drained_again_but_killed_past_drain_timeout() ->
     assert isinstance(health_action(replace(draining, rss_bytes=900 * MB), NOW, LIMITS), Kill)
 
 
-def test_recycle_after_its_job_quota() -> None:
+def test_recycle_after_its_job_quota_or_age_by_a_replacement_first() -> None:
     assert health_action(worker(jobs_done=99, recycle_after=100), NOW, LIMITS) is None
     a = health_action(worker(jobs_done=100, recycle_after=100), NOW, LIMITS)
-    assert isinstance(a, Drain) and "recycled after 100 jobs" in a.reason
+    assert isinstance(a, Replace) and "recycled after 100 jobs" in a.reason and a.category == "recycled"
+    old = worker(started_at=NOW - 3601, max_age=3600.0)
+    a = health_action(old, NOW, LIMITS)
+    assert isinstance(a, Replace) and "max_worker_age" in a.reason
+    # once its replacement is starting, nothing more is asked of it (it drains when that one is ready)
+    assert health_action(replace(old, replacing=True), NOW, LIMITS) is None
 
 
 def test_rule_order_silence_beats_memory() -> None:
@@ -208,7 +213,7 @@ def test_respawn_backoff_doubles_and_caps() -> None:
 def test_recycle_threshold_with_jitter() -> None:
     assert recycle_threshold(0, 0.1, 0.5) is None
     assert recycle_threshold(100, 0.1, 0.0) == 100
-    assert recycle_threshold(100, 0.1, 0.999) == 109
+    assert abs((recycle_threshold(100, 0.1, 0.999) or 0) - 109.99) < 1e-9
 
 
 def test_poison_verdict() -> None:

@@ -153,7 +153,7 @@ async def test_job_name_labels_stay_bounded_per_daemon_through_recycles(redis_ur
     q = "names"
     r = redis.Redis.from_url(redis_url)
     cfg = make_config(redis_url, [(q, "workers.processors.builtin:noop", 5)], http={"port": 0},
-                      min_workers=1, max_workers=1, max_jobs_per_worker=40, max_jobs_jitter=0)
+                      min_workers=1, max_workers=1, max_jobs_per_worker=40, recycle_jitter=0)
     async with RunningPool(cfg) as pool:
         assert pool.sup.http is not None
         base = f"http://127.0.0.1:{pool.sup.http.port}"

@@ -36,7 +36,7 @@ async def test_python_producer_jobs_complete_once_with_processed_by(redis_url: s
     async with RunningPool(cfg) as pool:
         ids = await add_jobs(redis_url, Q, [("t", {"i": i}, {}) for i in range(60)])
         await wait_for(lambda: all_in(r, ids, "completed"), 30, "60 jobs completed")
-        await wait_for(lambda: pool.sup.state.counters.totals()[0] == 60, 5, "heartbeats to report 60")
+        await wait_for(lambda: pool.sup.state.counters.totals().completed == 60, 5, "heartbeats to report 60")
         snap = pool.sup.snapshot()
     assert [runs(r, i) for i in ids] == [1] * 60
     h = job_hash(r, Q, ids[7])
@@ -73,10 +73,11 @@ async def test_sigkilled_worker_job_is_handed_back_and_completes_elsewhere(redis
         holder = await wait_for(lambda: pool.holder_of(victim), 10, "a worker to hold the job")
         os.kill(holder.pid, signal.SIGKILL)
         await wait_for(lambda: job_state(r, Q, victim) == "completed", 12, "the job to complete elsewhere")
-        await wait_for(lambda: pool.sup.state.counters.totals()[0] >= 1, 5, "completion reported")
+        await wait_for(lambda: pool.sup.state.counters.totals().completed >= 1, 5, "completion reported")
         assert holder.worker_id not in pool.sup.state.workers
         await wait_for(lambda: pool.ready_count() == 2, 10, "the dead worker replaced")
-        completed, failed, _ = pool.sup.state.counters.totals()
+        total = pool.sup.state.counters.totals()
+        completed, failed = total.completed, total.failed
         restarts = dict(pool.sup.state.restart_counts)
     assert runs(r, victim) == 2  # ran, was killed, ran again
     assert completed == 1 and failed == 0  # counted once
@@ -210,17 +211,27 @@ async def test_cpu_heavy_def_processor_keeps_its_lock(redis_url: str, r: redis.R
     assert r.lrange(f"bull:{Q}:{job}:logs", 0, -1) == [b"halfway"]
 
 
-async def test_workers_recycle_after_max_jobs(redis_url: str, r: redis.Redis) -> None:
+async def test_workers_recycle_after_max_jobs_with_a_ready_replacement_first(redis_url: str, r: redis.Redis) -> None:
+    """Recycling overlaps: the replacement starts, becomes ready, and only then the old worker drains, so the pool
+    never has fewer ready workers than it should while recycling."""
     cfg = make_config(redis_url, [(Q, "tests.procs:tracked", 1)], min_workers=1, max_workers=1,
-                      max_jobs_per_worker=10, max_jobs_jitter=0)
+                      max_jobs_per_worker=10, recycle_jitter=0)
     async with RunningPool(cfg) as pool:
-        ids = await add_jobs(redis_url, Q, [("t", {}, {}) for _ in range(35)])
-        await wait_for(lambda: all_in(r, ids, "completed"), 30, "all jobs")
-        await wait_for(lambda: pool.sup.state.restart_counts.get("recycled", 0) >= 3, 10, "three recycles")
-        await wait_for(lambda: pool.sup.state.counters.totals()[0] == 35, 5, "35 completions reported")
-        completed = pool.sup.state.counters.totals()[0]
-    assert [runs(r, i) for i in ids] == [1] * 35
-    assert completed == 35
+        ids = await add_jobs(redis_url, Q, [("t", {"seconds": 0.05}, {}) for _ in range(50)])
+        serving: list[int] = []
+
+        async def watch() -> None:
+            while not all_in(r, ids, "completed"):
+                serving.append(pool.ready_count())
+                await asyncio.sleep(0.005)
+
+        await asyncio.wait_for(watch(), 30)
+        await wait_for(lambda: pool.sup.state.restart_counts.get("recycled", 0) >= 2, 10, "two recycles")
+        await wait_for(lambda: pool.sup.state.counters.totals().completed == 50, 5, "50 completions reported")
+        completed = pool.sup.state.counters.totals().completed
+    assert [runs(r, i) for i in ids] == [1] * 50
+    assert completed == 50
+    assert min(serving) >= 1, "a moment without a ready worker: the old one drained before its replacement was ready"
 
 
 async def test_worker_that_cannot_start_is_retried_with_backoff(redis_url: str, r: redis.Redis) -> None:

@@ -63,8 +63,9 @@ def run_worker(settings: WorkerSettings, conn: Connection, close_fds: tuple[int,
     _forget_parent(close_fds)
     setproctitle.setproctitle(f"corral: worker {settings.number} [{', '.join(q.name for q in settings.queues)}]")
     TELEMETRY.reset()
-    # Ctrl-C reaches the whole process group; only the supervisor decides what a worker does.
+    # Ctrl-C and a terminal's hangup reach the whole process group; only the supervisor decides what a worker does.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_worker_logging(settings)
     _stacks_on_sigusr1(settings.stack_file)
     runtime.settings = settings
@@ -114,8 +115,7 @@ class Worker:
         self.settings = settings
         self.conn = conn
         self.processors = processors
-        self.ctx = WorkerContext(settings.worker_id, worker_name(settings), settings.lock_duration_ms,
-                                 max_jobs=settings.max_jobs)
+        self.ctx = WorkerContext(settings.worker_id, worker_name(settings), settings.lock_duration_ms)
         self.ctx.on_drain = self._drain
         self.consumers: list[QueueConsumer] = []
         self.proc = psutil.Process()
@@ -244,7 +244,7 @@ class Worker:
         self.send(Heartbeat(
             worker_id=c.worker_id, pid=os.getpid(), state=c.state, jobs=c.held(), tally=c.tally.copy(),
             rss_bytes=rss, cpu_percent=cpu,
-            sent_at=time.time(), lost_locks=c.lost_locks, drain_reason=c.drain_reason, drain_recycled=c.drain_recycled,
+            sent_at=time.time(), lost_locks=c.lost_locks, drain_reason=c.drain_reason,
             per_queue={q: t.copy() for q, t in c.per_queue.items()}, failures=tuple(c.failures.recent),
             telemetry=TELEMETRY.snapshot(),
         ))

@@ -36,7 +36,6 @@ class WorkerSettings:
     lock_duration_ms: int = 30_000
     heartbeat_interval: float = 1.0
     log_level: str = "INFO"
-    max_jobs: int | None = None  # recycle: stop fetching after this many jobs, finish, exit
     stack_file: str = ""  # where the worker writes its Python stacks on SIGUSR1 (faulthandler)
     number: int = 0  # the worker's number within its daemon: `ps` shows "corral: worker 3 [queue]"
     place: Place = field(default_factory=Place)  # where data and user files are
@@ -126,7 +125,6 @@ class Heartbeat:
     sent_at: float
     lost_locks: int = 0
     drain_reason: str = ""
-    drain_recycled: bool = False  # the worker drains because it reached max_jobs
     per_queue: dict[str, Tally] = field(default_factory=dict)
     failures: tuple[FailureNote, ...] = ()  # the worker's most recent failed attempts
     telemetry: TelemetrySnapshot = field(default_factory=TelemetrySnapshot)

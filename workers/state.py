@@ -65,10 +65,8 @@ class WorkerContext:
     worker_id: str
     worker_name: str
     lock_duration_ms: int
-    max_jobs: int | None = None
     draining: bool = False
     drain_reason: str = ""
-    drain_recycled: bool = False
     on_drain: Callable[[str], None] | None = None
     started: bool = False
     taken: int = 0
@@ -92,10 +90,6 @@ class WorkerContext:
         with self._lock:
             self._held[job.token] = job
         self.taken += 1
-        if self.max_jobs is not None and self.taken >= self.max_jobs and not self.draining and self.on_drain:
-            # Decided when the job is taken, before it is finished, so that finishing it fetches no next job.
-            self.drain_recycled = True
-            self.on_drain(f"recycled after {self.taken} jobs (max_jobs_per_worker)")
 
     def finishing(self, token: str) -> None:
         """The job's outcome is being written: from here its lock goes away on purpose."""

@@ -8,8 +8,11 @@
 Throughput: the same no-op job set (`--jobs`, added with `addBulk` before each consumer starts) is
 consumed by a Node BullMQ 6 worker (concurrency 50), the stock Python `bullmq` Worker (concurrency 50,
 on `--stock-jobs`: at about a sixth of the speed, a smaller set gives its rate in reasonable time),
-and the corral pool with the no-op processor at each setting of a small sweep, `--rounds` times each,
-interleaved; medians are compared. 100,000 jobs make each run last seconds, past Node's JIT warm-up and
+and corral as a user runs it: the CLI with the shipped defaults,
+`corral run --queue Q=workers.processors.builtin:echo@50 --min-workers 1 --max-workers 1` (only `--http-port 0`
+added, so the HTTP server takes any free port), `--rounds` times each, interleaved; medians are compared.
+`--sweep` adds corral at other worker counts and concurrencies (also through the CLI, with the shipped
+defaults). 100,000 jobs make each run last seconds, past Node's JIT warm-up and
 the pool's start (with 20,000, a run lasted under a second and its figure swung with the first jobs).
 Node runs with BullMQ's per-minute metrics on, as corral records them by default, and both are also run
 without. Each consumer is timed from BullMQ's own job hashes:
@@ -33,7 +36,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -66,8 +68,8 @@ async def main(url, queue, n):
 
 asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 """
-# (workers, concurrency per worker); recycling off: a no-op cannot leak, and the sweep is about the consumer.
-CORRAL_SETTINGS = [(1, 50), (1, 100), (2, 50), (2, 100), (3, 50)]
+# (workers, concurrency per worker) of `--sweep`, beside the headline's 1 x 50.
+CORRAL_SWEEP = [(1, 100), (2, 50), (2, 100), (3, 50)]
 # BullMQ's per-minute metrics, a week of points: corral's default, and what Node's worker is given to match.
 # (The stock Python worker has no metrics option.) Without them each job costs Redis an HGET and an HINCRBY less.
 METRICS_POINTS = 10080
@@ -127,25 +129,23 @@ def run_stock_python(url: str, r: redis.Redis, queue: str, n: int) -> float:
     return rate_from_hashes(r, queue, n)
 
 
-def run_corral(url: str, r: redis.Redis, queue: str, n: int, workers: int, concurrency: int,
-               metrics: int = METRICS_POINTS) -> float:
-    env = {**os.environ, "CORRAL_LOG_LEVEL": "WARNING", "CORRAL_MAX_JOBS_PER_WORKER": "0"}
-    config = Path(tempfile.mkstemp(suffix=".toml")[1])
-    config.write_text(f'[[queues]]\nname = "{queue}"\nprocessor = "workers.processors.builtin:noop"\n'
-                      f"concurrency = {concurrency}\nmetrics_max_data_points = {metrics}\n")
+def run_corral(url: str, r: redis.Redis, queue: str, n: int, workers: int, concurrency: int) -> float:
+    """corral as a user runs it: the CLI, the shipped configuration (config/corral.toml, whose queues --queue
+    replaces), no setting changed but the HTTP port."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_") or k == "CORRAL_LOG_FORMAT"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pool.cli", "run", "--no-http", "--redis-url", url, "--config", str(config),
+        [sys.executable, "-m", "pool.cli", "run", "--redis-url", url, "--http-port", "0", "--log-level", "WARNING",
+         "--queue", f"{queue}=workers.processors.builtin:echo@{concurrency}",
          "--min-workers", str(workers), "--max-workers", str(workers)], cwd=ROOT, env=env)
     try:
         wait_completed(r, queue, n, proc, 600)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
-        config.unlink()
     return rate_from_hashes(r, queue, n)
 
 
-def throughput(url: str, n: int, stock_n: int, rounds: int) -> dict[str, Any]:
+def throughput(url: str, n: int, stock_n: int, rounds: int, sweep: bool) -> dict[str, Any]:
     """Each consumer `rounds` times, interleaved so a noisy minute hits them all; medians compared."""
     r = redis.Redis.from_url(url)
     runs: dict[str, list[float]] = {}
@@ -162,24 +162,18 @@ def throughput(url: str, n: int, stock_n: int, rounds: int) -> dict[str, Any]:
         one("node-bullmq6-c50", lambda q, k: run_node(url, r, q, k, METRICS_POINTS))
         one("node-bullmq6-c50-no-metrics", lambda q, k: run_node(url, r, q, k, 0))
         one("stock-python-bullmq-c50", lambda q, k: run_stock_python(url, r, q, k), stock_n)
-        for workers, conc in CORRAL_SETTINGS:
+        one("corral-1x50-shipped-defaults", lambda q, k: run_corral(url, r, q, k, 1, 50))
+        for workers, conc in CORRAL_SWEEP if sweep else ():
             one(f"corral-{workers}x{conc}", lambda q, k, w=workers, c=conc: run_corral(url, r, q, k, w, c))
-        best_now = max((k for k in runs if k.startswith("corral-") and "no-metrics" not in k),
-                       key=lambda k: statistics.median(runs[k]))
-        w, c = (int(x) for x in best_now.removeprefix("corral-").split("x"))
-        one(f"{best_now}-no-metrics", lambda q, k, w=w, c=c: run_corral(url, r, q, k, w, c, metrics=0))
     med = {k: statistics.median(v) for k, v in runs.items()}
-    best = max((k for k in med if k.startswith("corral-") and "no-metrics" not in k), key=lambda k: med[k])
-    best_plain = max((k for k in med if k.endswith("-no-metrics") and k.startswith("corral-")),
-                     key=lambda k: med[k])
+    headline = med["corral-1x50-shipped-defaults"]
     return {
         "jobs": n, "stock_python_jobs": stock_n, "rounds": rounds, "runs": runs, "medians": med,
-        "corral_best_setting": best.removeprefix("corral-"),
-        "corral_vs_node": med[best] / med["node-bullmq6-c50"],
-        # Like for like: one process at concurrency 50, as the Node worker (no pick of the best of a sweep).
-        "corral_1x50_vs_node": med["corral-1x50"] / med["node-bullmq6-c50"],
-        "corral_vs_stock_python": med[best] / med["stock-python-bullmq-c50"],
-        "corral_vs_node_both_without_metrics": med[best_plain] / med["node-bullmq6-c50-no-metrics"],
+        # The headline, like for like: one process at concurrency 50, as the Node worker, with corral's defaults
+        # (BullMQ metrics recorded, as Node's worker is given them here).
+        "corral_vs_node": headline / med["node-bullmq6-c50"],
+        "corral_vs_node_without_metrics": headline / med["node-bullmq6-c50-no-metrics"],
+        "corral_vs_stock_python": headline / med["stock-python-bullmq-c50"],
     }
 
 
@@ -265,6 +259,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="latency runs")
     ap.add_argument("--rounds", type=int, default=3, help="throughput rounds (every consumer once per round)")
     ap.add_argument("--only", choices=["throughput", "latency"])
+    ap.add_argument("--sweep", action="store_true", help="also corral at other worker counts and concurrencies")
     ap.add_argument("--json", default=str(ROOT / "data" / "bench_throughput.json"))
     ap.add_argument("--redis-url", default="")
     args = ap.parse_args()
@@ -283,14 +278,14 @@ def main() -> int:
     try:
         if args.only != "latency":
             print(f"throughput, {args.jobs:,} no-op jobs each:", flush=True)
-            report["throughput"] = t = throughput(url, args.jobs, args.stock_jobs, args.rounds)
+            report["throughput"] = t = throughput(url, args.jobs, args.stock_jobs, args.rounds, args.sweep)
             print(f"medians of {args.rounds} rounds:", flush=True)
             for label, rate in t["medians"].items():
                 print(f"  {label:<34} {rate:>9,.0f} jobs/s", flush=True)
-            print(f"best corral ({t['corral_best_setting']}, BullMQ metrics on as by default): "
-                  f"{t['corral_vs_node']:.2f} x Node with metrics, {t['corral_vs_stock_python']:.1f} x stock Python; "
-                  f"both without metrics: {t['corral_vs_node_both_without_metrics']:.2f} x Node; "
-                  f"corral 1x50: {t['corral_1x50_vs_node']:.2f} x Node", flush=True)
+            print(f"corral 1x50 with the shipped defaults: {t['corral_vs_node']:.2f} x Node BullMQ 6 c=50 "
+                  "(metrics on), "
+                  f"{t['corral_vs_node_without_metrics']:.2f} x Node without metrics, "
+                  f"{t['corral_vs_stock_python']:.1f} x the stock Python worker", flush=True)
         if args.only != "throughput":
             print(f"latency, medians of {args.runs} runs:", flush=True)
             report["latency"] = latency(url, args.runs)

@@ -259,6 +259,13 @@ class CorralConfig(_Strict):
             raise ValueError(f"queue {dupes[0]!r} is configured twice")
         return self
 
+    def served_jobtypes(self) -> dict[str, JobType]:
+        """The enabled job types with at least one queue served here (by its queue name or its processor): a
+        daemon started with `--queue` for other work does not check Ollama or desci-server."""
+        served = {(q.name, q.processor) for q in self.queues}
+        return {name: jt for name, jt in self.jobtypes.items()
+                if any(d.name == n or d.processor == p for d in jt.queues for n, p in served)}
+
     @property
     def place(self) -> Place:
         config_dir = Path(self.source).parent if self.source else Path.cwd()

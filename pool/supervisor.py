@@ -190,7 +190,7 @@ class Supervisor:
         self.background.start("stalled check", self._stalled_loop)
         self.background.start("metrics", self._metrics_loop)
         self.background.start("cancel channel", lambda: cancel.listen(self.redis_url, self.prefix, self.cancel_job))
-        if any(jt.checks for jt in self.cfg.jobtypes.values()):
+        if any(jt.checks for jt in self.cfg.served_jobtypes().values()):
             self.background.start("dependency checks", self._checks_loop)
         if self.watch_code:
             self.background.start("code watcher", self._watch_code_loop)
@@ -572,7 +572,7 @@ class Supervisor:
     async def _checks_loop(self) -> None:
         """The job types' dependency checks (Ollama, desci-server, build tools): kept in the state, logged when
         they change."""
-        checks = [c for name, jt in self.cfg.jobtypes.items() if jt.checks
+        checks = [c for name, jt in self.cfg.served_jobtypes().items() if jt.checks
                   for c in jt.checks(self.cfg.jobtype_settings.get(name))]
         while not self.background.stopping:
             for check in checks:

@@ -51,7 +51,7 @@ def consume(url: str, r: redis.Redis, label: str, queue: str, n: int) -> tuple[f
             time.sleep(0.02)
         assert last is not None
         return float(last.user + last.system), 0.0
-    env = {**os.environ, "CORRAL_LOG_LEVEL": "WARNING", "CORRAL_MAX_JOBS_PER_WORKER": "0"}
+    env = {**os.environ, "CORRAL_LOG_LEVEL": "WARNING"}
     proc = subprocess.Popen([sys.executable, "-m", "pool.cli", "run", "--no-http", "--redis-url", url,
                              "--queue", f"{queue}=workers.processors.builtin:noop@50",
                              "--min-workers", "1", "--max-workers", "1"], cwd=ROOT, env=env)

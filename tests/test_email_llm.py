@@ -236,14 +236,14 @@ async def test_ollama_calls_show_in_prometheus_while_in_flight_and_after(redis_u
 
         async def counted() -> bool:
             s = await scrape(base)
-            return sample(s, "corral_ollama_request_duration_seconds_count", model="slow") == calls
+            return sample(s, "corral_ollama_request_duration_seconds_count", model="slow", outcome="ok") == calls
 
         await wait_for(counted, 5, "every Ollama call in the histogram")
         s = await scrape(base)
         assert seen_in_flight >= 1  # heartbeats every 0.2 s, calls of 0.35 s: seen while they ran
         assert sample(s, "corral_ollama_requests_in_flight", model="slow") == 0
-        assert (sample(s, "corral_ollama_request_duration_seconds_sum", model="slow") or 0) >= 0.3 * calls
-        assert sample(s, "corral_ollama_request_duration_seconds_bucket", model="slow", le="0.25") == 0
+        assert (sample(s, "corral_ollama_request_duration_seconds_sum", model="slow", outcome="ok") or 0) >= 0.3 * calls
+        assert sample(s, "corral_ollama_request_duration_seconds_bucket", model="slow", le="0.25", outcome="ok") == 0
         async with httpx.AsyncClient() as c:
             assert (await c.get(base + "/readyz")).status_code == 200
 

@@ -147,17 +147,18 @@ async def test_dashboard_stream_sends_snapshots(ops_pool: tuple[RunningPool, str
 
 async def test_job_name_labels_stay_bounded_per_daemon_through_recycles(redis_url: str) -> None:
     """250 names, none repeated, through workers recycled every 40 jobs: each worker sees fewer than its own
-    cap of 100, so only the daemon-wide cap keeps /metrics at 100 names and `_other`."""
+    cap of 100, so only the daemon-wide cap keeps /metrics at 100 names and `_other`. (Jobs of 20 ms: a worker past
+    its count serves on until its replacement is ready, so no-op jobs would all pass through two or three.)"""
     from workers.state import MAX_JOB_NAMES
 
     q = "names"
     r = redis.Redis.from_url(redis_url)
-    cfg = make_config(redis_url, [(q, "workers.processors.builtin:noop", 5)], http={"port": 0},
+    cfg = make_config(redis_url, [(q, "workers.processors.builtin:sleep", 5)], http={"port": 0},
                       min_workers=1, max_workers=1, max_jobs_per_worker=40, recycle_jitter=0)
     async with RunningPool(cfg) as pool:
         assert pool.sup.http is not None
         base = f"http://127.0.0.1:{pool.sup.http.port}"
-        ids = await add_jobs(redis_url, q, [(f"name-{i}", {}, {}) for i in range(250)])
+        ids = await add_jobs(redis_url, q, [(f"name-{i}", {"seconds": 0.02}, {}) for i in range(250)])
         await wait_for(lambda: all(job_state(r, q, i) == "completed" for i in ids), 60, "the jobs done")
 
         async def all_counted() -> Samples | None:
@@ -169,7 +170,7 @@ async def test_job_name_labels_stay_bounded_per_daemon_through_recycles(redis_ur
         s = await wait_for(all_counted, 15, "every job counted")
         names = {dict(labels)["job_name"] for (name, labels) in s if name == "corral_jobs_completed_total"}
         assert len(names) == MAX_JOB_NAMES + 1 and "_other" in names, len(names)
-        assert pool.sup.state.restart_counts["recycled"] >= 5
+        assert pool.sup.state.restart_counts["recycled"] >= 3
 
 
 # -- several daemons on one Redis ---------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -63,7 +62,7 @@ def _decode_json(raw: str | None, what: str, default: Any) -> Any:
     if raw is None or raw == "":
         return default
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        return _DECODER.decode(raw)
     except RecursionError:
         raise InvalidJobError(f"job {what} is nested too deeply to decode") from None
     except (ValueError, TypeError) as e:
@@ -73,6 +72,10 @@ def _decode_json(raw: str | None, what: str, default: Any) -> Any:
 def _refuse_constant(name: str) -> Any:
     # NaN and Infinity are not JSON (Node's JSON.parse refuses them); Python's json would take them.
     raise ValueError(f"{name} is not a JSON value")
+
+
+# One decoder for every job (json.loads with an option builds a new one per call: ~2 us a job).
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def _integer(raw: dict[str, str], field_name: str, *, default: int = 0) -> int:
@@ -110,7 +113,7 @@ def parse_job_hash(raw: dict[str, str]) -> JobHash:
         raise InvalidJobError("job hash is missing (deleted while the job was queued): nothing to run")
     for field_name in ("name", "data", "opts", "parentKey", "parent", "rjk", "defa"):
         value = raw.get(field_name)
-        if value is not None and not _is_utf8(value):
+        if value is not None and not value.isascii() and not _is_utf8(value):  # (isascii: a flag, no copy)
             raise InvalidJobError(f"job {field_name} is not valid UTF-8 text")
     opts = _decode_json(raw.get("opts"), "opts", {})
     if not isinstance(opts, dict):
@@ -215,7 +218,6 @@ class Job:
     last_progress: Any = 0
     discarded: bool = False
     cancel_reason: str | None = None  # set when the job was cancelled (the processor's task is cancelled too)
-    _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def attempts(self) -> int:
@@ -225,7 +227,7 @@ class Job:
     def cancelled(self) -> bool:
         """True once the job was cancelled: an `async def` processor also gets CancelledError; a `def` processor
         running in a thread should poll this and return."""
-        return self._cancelled.is_set()
+        return self.cancel_reason is not None
 
     # progress and logs ---------------------------------------------------------------------------------
 

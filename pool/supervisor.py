@@ -359,7 +359,7 @@ class Supervisor:
                 w.drain_reason = msg.drain_reason
                 w.drain_category = "recycled" if msg.drain_recycled else "other"
             self.state.counters.update(w.worker_id, msg.tally, msg.per_queue)
-            self.state.failures.take(w.worker_id, msg.failures)
+            self.state.failures.take(w.worker_id, msg.failures, msg.failure_counts)
             self.state.telemetry.update(w.worker_id, msg.telemetry)
             w.idle_since = (w.idle_since or now) if msg.state == "idle" else None
         elif isinstance(msg, Ready):

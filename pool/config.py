@@ -93,6 +93,7 @@ class PoolConfig(Section):
     scale_down_delay: float = Field(30.0, ge=0)
     poll_interval: float = Field(1.0, gt=0)
     metrics_interval: float = Field(5.0, gt=0)
+    check_interval: float = Field(15.0, gt=0, description="seconds between runs of the job types' dependency checks")
     lock_duration_ms: int = Field(30_000, ge=1000)
     stalled_interval_ms: int = Field(30_000, ge=1000)
     max_stalled_count: int = Field(1, ge=0)

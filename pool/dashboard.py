@@ -2,8 +2,9 @@
 
 `GET /` the page (pool/static/dashboard.html, no external assets: it works on a host without internet),
 `GET /api/snapshot` the latest snapshot and the recent history, `GET /api/events` the stream: one
-`snapshot` event per metrics interval. The history lives in memory: the charts cover the last
-`HISTORY` snapshots (30 minutes at the default 5 s interval) and restart empty with the daemon.
+`snapshot` event per metrics interval (the snapshot, plus `historyPoint`: the point it adds to the charts, so
+the page never derives one itself). The history lives in memory: the charts cover the last `HISTORY`
+snapshots (30 minutes at the default 5 s interval) and restart empty with the daemon.
 """
 
 from __future__ import annotations
@@ -26,11 +27,40 @@ HISTORY = 360
 SUBSCRIBER_BACKLOG = 16  # a client this far behind misses snapshots rather than growing our memory
 
 
-def history_point(snap: dict[str, Any]) -> dict[str, Any]:
-    """What the time charts need from one snapshot: small, since the page loads all of them."""
-    return {"at": snap["at"], "workers": snap["totalWorkers"], "busy": snap["activeWorkers"],
-            "backlog": snap["queueDepth"], "throughput": snap["throughput"],
-            "processed": snap["totalProcessed"], "failed": snap["totalFailed"]}
+def history_point(snap: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the time charts need from one snapshot: small, since the page loads all of them.
+
+    `backlog` is the level when the snapshot was taken, `peak` the largest backlog probed since the one before
+    (a spike that came and went between two snapshots shows). `rates` are per queue, per second over the interval
+    since `previous`: jobs ended (completed or failed), jobs failed, attempts retried.
+    """
+    queues = {q: {"completed": c["completed"], "failed": c["failed"], "retried": c["retried"]}
+              for q, c in snap["queues"].items()}
+    point = {"at": snap["at"], "workers": snap["totalWorkers"], "busy": snap["activeWorkers"],
+             "backlog": snap["queueDepth"], "peak": snap["peakQueueDepth"],
+             "throughput": snap["throughput"], "processed": snap["totalProcessed"], "failed": snap["totalFailed"],
+             "retried": snap["totalRetried"], "queues": queues}
+    # The counters start at zero with the daemon: its start is the first point's baseline.
+    point["rates"] = interval_rates(previous or {"at": snap["at"] - snap["uptime"], "queues": {}}, point)
+    return point
+
+
+def interval_rates(previous: dict[str, Any], point: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per queue, per second between two history points: jobs ended, jobs failed, attempts retried. A queue missing
+    from the earlier point had not been probed yet: its counters were still zero (the probe comes before any worker
+    starts). A counter that went down (not expected: counters keep a replaced worker's figures) counts as 0, not as
+    a negative rate."""
+    seconds = point["at"] - previous["at"]
+    if seconds <= 0:
+        return {}
+    out = {}
+    zero = {"completed": 0, "failed": 0, "retried": 0}
+    for q, now in point["queues"].items():
+        before = previous["queues"].get(q, zero)
+        delta = {k: max(0, now[k] - before[k]) for k in ("completed", "failed", "retried")}
+        out[q] = {"ended": round((delta["completed"] + delta["failed"]) / seconds, 3),
+                  "failed": round(delta["failed"] / seconds, 3), "retried": round(delta["retried"] / seconds, 3)}
+    return out
 
 
 class Dashboard:
@@ -51,9 +81,11 @@ class Dashboard:
 
     def _on_snapshot(self, snap: dict[str, Any]) -> None:
         self.latest = snap
-        self.history.append(history_point(snap))
+        point = history_point(snap, self.history[-1] if self.history else None)
+        self.history.append(point)
+        event = {**snap, "historyPoint": point}
         for q in list(self._subscribers):
-            _offer(q, snap)
+            _offer(q, event)
 
     async def page(self) -> HTMLResponse:
         return HTMLResponse(self._page)

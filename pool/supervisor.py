@@ -57,7 +57,7 @@ TICK_SECONDS = 0.25  # health checks; backlog changes and worker exits wake the 
 RSS_SAMPLE_SECONDS = 0.5
 MIN_PROBE_GAP_SECONDS = 0.05
 STACK_DUMP_WAIT_SECONDS = 1.0  # how long a stuck worker gets to write its stacks before it is killed
-CHECK_INTERVAL_SECONDS = 15.0  # the job types' dependency checks
+CHECK_TIMEOUT_SECONDS = 15.0  # a dependency check that takes longer counts as failed (interval: [pool])
 
 
 class Supervisor:
@@ -398,7 +398,7 @@ class Supervisor:
                 w.drain_requested_at = now
                 w.drain_reason = msg.drain_reason
             self.state.counters.update(w.worker_id, msg.tally, msg.per_queue)
-            self.state.failures.take(w.worker_id, msg.failures)
+            self.state.failures.take(w.worker_id, msg.failures, msg.failure_counts)
             self.state.telemetry.update(w.worker_id, msg.telemetry)
             w.idle_since = (w.idle_since or now) if msg.state == "idle" else None
         elif isinstance(msg, Ready):
@@ -577,7 +577,7 @@ class Supervisor:
         while not self.background.stopping:
             for check in checks:
                 try:
-                    result = await asyncio.wait_for(check.run(), CHECK_INTERVAL_SECONDS)
+                    result = await asyncio.wait_for(check.run(), CHECK_TIMEOUT_SECONDS)
                 except Exception as e:  # a check that breaks says so, it does not stop the others
                     result = CheckResult(False, f"the check failed: {type(e).__name__}: {e}")
                 before = self.state.checks.get(check.name)
@@ -586,7 +586,7 @@ class Supervisor:
                     (log.info if result.ok else log.warning)("dependency %s: %s", check.name, result.detail,
                                                             extra={"event": "check", "check": check.name,
                                                                    "ok": result.ok})
-            await asyncio.sleep(CHECK_INTERVAL_SECONDS)
+            await asyncio.sleep(self.cfg.pool.check_interval)
 
     async def _publish_final(self) -> None:
         assert self.client is not None

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from pool.embedded_redis import free_port
 from tests.redis_server import RedisServer
 
 
@@ -41,25 +39,11 @@ def node_modules() -> None:
 @pytest.fixture(scope="session")
 def ollama_standin() -> Iterator[str]:
     """The Ollama-API stand-in (tests/ollama_standin.py) in its own process, on a free port."""
-    import sys
-    import urllib.request
+    from tests.ollama_standin import StandIn
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.ollama_standin", str(port)])
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{url}/api/version", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield url
-    proc.terminate()  # a "hang" request may be open: do not wait on uvicorn's graceful shutdown for it
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    standin = StandIn()
+    yield standin.start()
+    standin.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,15 +11,17 @@ socket, with scripted behaviour chosen by the model name a client asks for:
   hang          never answers
 
 GET /stats reports, per model, the requests and the most in flight at once; POST /reset zeroes them.
-Run: python -m tests.ollama_standin PORT
+Run: python -m tests.ollama_standin PORT, or `StandIn().start()` from a test (stoppable, to play an outage).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 import time
+import urllib.request
 from typing import Any
 
 import uvicorn
@@ -111,6 +113,41 @@ async def stats(request: Request) -> JSONResponse:
 app = Starlette(routes=[Route("/api/chat", chat, methods=["POST"]), Route("/api/tags", tags),
                         Route("/api/version", version), Route("/stats", stats),
                         Route("/reset", reset, methods=["POST"])])
+
+class StandIn:
+    """The stand-in in a process of its own on one port, stopped and started again at will (an Ollama outage)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        from pool.embedded_redis import free_port
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str:
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.ollama_standin", str(self.port)])
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{self.url}/api/version", timeout=1)
+                return self.url
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise RuntimeError(f"the Ollama stand-in did not answer on port {self.port} (exit code {self.proc.poll()})")
+
+    def stop(self) -> None:
+        """Terminate (a "hang" request may be open: no waiting on uvicorn's graceful shutdown for it)."""
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
 
 if __name__ == "__main__":
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", timeout_graceful_shutdown=1)

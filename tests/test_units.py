@@ -252,20 +252,38 @@ def test_counters_count_each_job_once() -> None:
 
 def test_failures_are_grouped_by_reason_and_counted_once() -> None:
     from pool.failures import Failures
-    from workers.protocol import FailureNote
+    from workers.failures import RECENT, FailureLog
 
+    w1, w2 = FailureLog(), FailureLog()
     f = Failures()
-    notes = tuple(FailureNote(i, 100 + i, "q", str(40 + i), "n", f"Ollama unreachable: job {40 + i}", final=i > 3)
-                  for i in range(1, 7))
-    f.take("w1", notes[:4])
-    f.take("w1", notes)  # a later heartbeat repeats the first four
-    f.take("w2", (FailureNote(1, 200, "q", "99", "n", "bad data in field 'x'", True),))
+    for i in range(1, 4):
+        w1.note("q", str(40 + i), "n", f"Ollama unreachable: job {40 + i}", final=False, now=100 + i)
+    f.take("w1", tuple(w1.recent), tuple(w1.counts.values()))
+    # Between two heartbeats, more failures than a heartbeat's notes hold: the counts still have every one.
+    for i in range(4, 4 + 3 * RECENT):
+        w1.note("q", str(40 + i), "n", f"Ollama unreachable: job {40 + i}", final=True, now=100 + i)
+    f.take("w1", tuple(w1.recent), tuple(w1.counts.values()))
+    f.take("w1", tuple(w1.recent), tuple(w1.counts.values()))  # the same heartbeat again: nothing counted twice
+    w2.note("q", "99", "n", "bad data in field 'x'", final=True, now=500)
+    f.take("w2", tuple(w2.recent), tuple(w2.counts.values()))
     d = f.as_dict()
     assert d["retried"] == [{"reason": "Ollama unreachable: job 41", "count": 3, "lastAt": 103, "queue": "q",
                              "jobId": "43"}]
-    assert [(r["reason"], r["count"]) for r in d["final"]] == [("Ollama unreachable: job 44", 3),
+    assert [(r["reason"], r["count"]) for r in d["final"]] == [("Ollama unreachable: job 44", 3 * RECENT),
                                                                 ("bad data in field 'x'", 1)]
-    assert [r["jobId"] for r in d["recent"]] == ["44", "45", "46", "99"]
+    assert [r["jobId"] for r in d["recent"]][-2:] == [str(43 + 3 * RECENT), "99"]
+    f.forget("w1")  # the worker is gone, its counts are not
+    assert f.as_dict()["final"] == d["final"] and f.as_dict()["retried"] == d["retried"]
+
+
+def test_a_worker_counts_a_bounded_number_of_failure_reasons() -> None:
+    from workers.failures import MAX_REASONS, OTHER_REASONS, FailureLog
+
+    log = FailureLog()
+    for i in range(MAX_REASONS + 5):
+        log.note("q", "1", "n", f"cause {chr(65 + i % 26)}{chr(65 + i // 26)}", final=True, now=float(i))
+    assert len(log.counts) == MAX_REASONS + 1
+    assert log.counts[(True, OTHER_REASONS)].count == 5
 
 
 def test_throughput_over_the_window() -> None:

@@ -246,6 +246,7 @@ class Worker:
             rss_bytes=rss, cpu_percent=cpu,
             sent_at=time.time(), lost_locks=c.lost_locks, drain_reason=c.drain_reason,
             per_queue={q: t.copy() for q, t in c.per_queue.items()}, failures=tuple(c.failures.recent),
+            failure_counts=tuple(c.failures.counts.values()),
             telemetry=TELEMETRY.snapshot(),
         ))
 

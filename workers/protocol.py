@@ -89,6 +89,21 @@ class FailureNote:
 
 
 @dataclass(frozen=True)
+class ReasonCount:
+    """A worker's failed attempts of one cause, cumulative since it started. Every heartbeat carries all of them, so
+    a burst of failures larger than the notes a heartbeat holds is still counted in full (the supervisor sums the
+    workers' counts, as it sums their tallies)."""
+
+    final: bool  # jobs that ended failed (else attempts that will be retried)
+    group: str  # workers.failures.reason_group of the reason: what failures of one cause share
+    reason: str  # the first text seen
+    count: int
+    last_at: float
+    queue: str  # of the latest
+    job_id: str
+
+
+@dataclass(frozen=True)
 class HeldJob:
     queue: str
     job_id: str
@@ -127,6 +142,7 @@ class Heartbeat:
     drain_reason: str = ""
     per_queue: dict[str, Tally] = field(default_factory=dict)
     failures: tuple[FailureNote, ...] = ()  # the worker's most recent failed attempts
+    failure_counts: tuple[ReasonCount, ...] = ()  # all its failed attempts, counted by cause
     telemetry: TelemetrySnapshot = field(default_factory=TelemetrySnapshot)
 
 

@@ -134,7 +134,8 @@ class ClusterServers:
     def end_migration(self, slot: int, src: int, dst: int) -> None:
         """Move what is left of `slot` and give it to `dst` on every node (the destination first, as
         redis-cli does), then wait until every node agrees."""
-        while keys := [k.decode() for k in self.client(src).execute_command("CLUSTER GETKEYSINSLOT", slot, 100)]:
+        while keys := [k if isinstance(k, str) else k.decode()
+                       for k in self.client(src).execute_command("CLUSTER GETKEYSINSLOT", slot, 100)]:
             self.move_keys(src, dst, keys)
         dst_id = self.node_id(dst)
         for port in [dst, src, *(n.port for n in self.nodes if n.port not in (src, dst))]:

@@ -102,8 +102,8 @@ def test_the_daemon_refuses_a_cluster_prefix_without_a_hash_tag() -> None:
     (True, "+switch-master", "other 10.0.0.1 6379 10.0.0.2 6380", Step(True)),
     (True, "+switch-master", "mymaster 10.0.0.1", Step(True)),  # malformed: nothing
     (True, "-failover-abort-no-good-slave", "master mymaster 10.0.0.1 6379", Step(False)),
-    (True, "+failover-end", "master mymaster 10.0.0.1 6379", Step(False)),
-    (True, "+failover-end-for-timeout", "master mymaster 10.0.0.1 6379", Step(False)),
+    (True, "+failover-end", "master mymaster 10.0.0.1 6379", Step(True)),  # +switch-master comes after it
+    (True, "+failover-end-for-timeout", "master mymaster 10.0.0.1 6379", Step(True)),
     (True, "+selected-slave", "slave 10.0.0.2:6380 10.0.0.2 6380 @ mymaster 10.0.0.1 6379", Step(True)),
     (False, "+sdown", "master mymaster 10.0.0.1 6379", Step(False)),
 ])

@@ -8,9 +8,10 @@ a job fetched there runs again elsewhere, a completion recorded there is undone.
 
 - at `+try-failover` for our master, holds its new calls (calls already sent finish on the old master, which is
   still replicated: the sentinel promotes the replica a few hundred milliseconds after announcing the attempt);
-- at `+switch-master`, connects to the new master and sends what it held; at `+failover-end` or a
-  `-failover-abort-*`, carries on; after `MAX_PAUSE_SECONDS` without either, carries on with whatever the sentinels
-  then name (a failover that stalls must not stall corral for good).
+- at `+switch-master`, connects to the new master and sends what it held; at a `-failover-abort-*`, carries on
+  with the old one; after `MAX_PAUSE_SECONDS` without either, carries on with whatever master the sentinels then
+  name (a failover that stalls must not stall corral for good). Not at `+failover-end`: it comes before
+  `+switch-master`, while the sentinels' SENTINEL MASTERS, which redis-py asks, still names the old master.
 
 What is decided from each announcement is a pure function (`step`); `SentinelWatch` only listens and tells.
 The workers' script connection (workers/multiplex.py) and the asyncio clients of workers/redis_clients.py follow
@@ -59,8 +60,8 @@ def step(paused: bool, channel: str, data: str, master: str) -> Step:
     """The state after a sentinel's announcement on `channel` (its payload `data`), for the master named `master`.
 
     `+try-failover master NAME IP PORT` pauses; `+switch-master NAME OLD_IP OLD_PORT NEW_IP NEW_PORT` resumes on
-    the new address; `+failover-end`, `+failover-end-for-timeout` and `-failover-abort-*` (same payload as
-    +try-failover) resume. Anything else, or about another master, changes nothing."""
+    the new address; `-failover-abort-*` (same payload as +try-failover) resumes. Anything else, or about another
+    master, changes nothing."""
     parts = data.split()
     if channel == "+switch-master":
         if len(parts) == 5 and parts[0] == master and parts[4].isdigit():
@@ -71,7 +72,7 @@ def step(paused: bool, channel: str, data: str, master: str) -> Step:
         return Step(paused)
     if channel == "+try-failover":
         return Step(True)
-    if channel.startswith(("-failover-abort", "+failover-end")):
+    if channel.startswith("-failover-abort"):
         return Step(False)
     return Step(paused)
 
@@ -226,6 +227,23 @@ SYNC_CHECK_SECONDS = 1.0
 
 
 class AsyncFollowingConnection(redis.asyncio.sentinel.SentinelManagedConnection):  # type: ignore[misc]
+    _resolved = False
+
+    async def connect_to(self, address: Any) -> None:
+        self._resolved = True
+        try:
+            await super().connect_to(address)
+        finally:
+            self._resolved = False
+
+    async def connect_check_health(self, *args: Any, **kwargs: Any) -> Any:
+        # redis-py reconnects a dropped connection (when a command is sent on it) through here, to the address it
+        # had, not through connect(), which asks the sentinels: a client holding one connection would go back to
+        # the old master. Ask them.
+        if self._resolved or not self.connection_pool.is_master:
+            return await super().connect_check_health(*args, **kwargs)
+        return await self.connect()
+
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().read_response(*args, **kwargs)
@@ -251,19 +269,19 @@ class AsyncFollowingPool(redis.asyncio.sentinel.SentinelConnectionPool, Follower
                          **{**target.params, **kwargs})
         self.target = target
         self._watch: SentinelWatch | None = None
-        self._switching: set[asyncio.Task[None]] = set()
+        self._switching: asyncio.Future[None] | None = None
 
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         if self._watch is None:
             self._watch = watch(self.target, self)
             await self._watch.ready()
         await self._watch.wait_resumed()
+        if self._switching is not None:
+            await asyncio.shield(self._switching)  # no connection to the old master is handed out again
         return await super().get_connection(*args, **kwargs)
 
     def on_switch(self, address: tuple[str, int]) -> None:
-        task = asyncio.ensure_future(super().disconnect(inuse_connections=True))
-        self._switching.add(task)
-        task.add_done_callback(self._switching.discard)
+        self._switching = asyncio.ensure_future(super().disconnect(inuse_connections=True))
 
     async def disconnect(self, inuse_connections: bool = True) -> None:
         await super().disconnect(inuse_connections)
@@ -278,6 +296,21 @@ class AsyncFollowingPool(redis.asyncio.sentinel.SentinelConnectionPool, Follower
 
 
 class SyncFollowingConnection(redis.sentinel.SentinelManagedConnection):  # type: ignore[misc]
+    _resolved = False
+
+    def connect_to(self, address: Any) -> None:
+        self._resolved = True
+        try:
+            super().connect_to(address)
+        finally:
+            self._resolved = False
+
+    def connect_check_health(self, *args: Any, **kwargs: Any) -> Any:
+        # As AsyncFollowingConnection's.
+        if self._resolved or not self.connection_pool.is_master:
+            return super().connect_check_health(*args, **kwargs)
+        return self.connect()
+
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().read_response(*args, **kwargs)

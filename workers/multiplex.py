@@ -51,6 +51,7 @@ from workers.redis_url import (
     async_sentinel,
     cluster_error,
     is_demotion,
+    no_master,
     parse,
 )
 
@@ -333,8 +334,7 @@ class MultiplexedConnection(_RunsScripts, Follower):
         try:
             host, port = await self._sentinel.discover_master(self._target.master)
         except redis.asyncio.sentinel.MasterNotFoundError as e:
-            raise redis.exceptions.ConnectionError(
-                f"no sentinel of {self._target.where} names a master {self._target.master!r}: {e}") from None
+            raise no_master(self._target, e) from None
         return str(host), int(port)
 
     async def _check_master(self, proto: _Protocol, host: str, port: int) -> None:

@@ -24,11 +24,11 @@ from workers.redis_url import (
     SyncClient,
     async_cluster,
     cluster_error,
+    no_master,
     parse,
     sync_cluster,
     sync_sentinel,
 )
-from workers.urls import redact
 
 
 def async_client(url: str, **opts: Any) -> AsyncClient:
@@ -120,8 +120,7 @@ async def server_version(url: str, connect_timeout: float = 3.0) -> str:
         else:
             versions = [str((await client.info("server")).get("redis_version", "0"))]
     except redis.asyncio.sentinel.MasterNotFoundError as e:
-        raise redis.exceptions.ConnectionError(
-            f"no sentinel of {t.where} could name the master {t.master!r} ({redact(url)}): {e}") from None
+        raise no_master(t, e) from None
     finally:
         await client.aclose()
     return min(versions, key=_version_key)

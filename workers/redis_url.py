@@ -27,11 +27,14 @@ from urllib.parse import parse_qsl, unquote, urlencode
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
+import redis.asyncio.retry
 import redis.asyncio.sentinel
 import redis.cluster
 import redis.exceptions
+import redis.retry
 import redis.sentinel
 from redis.asyncio.connection import parse_url
+from redis.backoff import NoBackoff
 from redis.crc import key_slot
 
 from workers.urls import redact
@@ -186,12 +189,26 @@ def _sentinel_kwargs(t: RedisTarget, opts: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def async_sentinel(t: RedisTarget, **opts: Any) -> redis.asyncio.sentinel.Sentinel:
-    """redis-py's Sentinel for a sentinel URL: `discover_master(t.master)` says where the master is now."""
-    return redis.asyncio.sentinel.Sentinel(list(t.nodes), sentinel_kwargs=_sentinel_kwargs(t, opts))
+    """redis-py's Sentinel for a sentinel URL: `discover_master(t.master)` says where the master is now. Each
+    sentinel is asked once (redis-py then asks the next), not retried with backoff: a lookup that finds none fails
+    within the connect timeout."""
+    kwargs = {**_sentinel_kwargs(t, opts), "retry": redis.asyncio.retry.Retry(NoBackoff(), 0)}
+    return redis.asyncio.sentinel.Sentinel(list(t.nodes), sentinel_kwargs=kwargs)
 
 
 def sync_sentinel(t: RedisTarget, **opts: Any) -> redis.sentinel.Sentinel:
-    return redis.sentinel.Sentinel(list(t.nodes), sentinel_kwargs=_sentinel_kwargs(t, opts))
+    kwargs = {**_sentinel_kwargs(t, opts), "retry": redis.retry.Retry(NoBackoff(), 0)}
+    return redis.sentinel.Sentinel(list(t.nodes), sentinel_kwargs=kwargs)
+
+
+def no_master(t: RedisTarget, e: Exception) -> redis.exceptions.ConnectionError:
+    """redis-py's MasterNotFoundError as one readable line (its own lists each sentinel as a client object)."""
+    silent = [f"{h}:{p}" for h, p in _SILENT_SENTINEL.findall(str(e))]
+    why = f"no answer from {', '.join(silent)}" if silent else "those that answered know no such master, or it is down"
+    return redis.exceptions.ConnectionError(f"no sentinel of {t.where} names a master {t.master!r} ({why})")
+
+
+_SILENT_SENTINEL = re.compile(r"host=([^,]+),port=(\d+)")  # in redis-py's text: a sentinel that did not answer
 
 
 def cluster_kwargs(t: RedisTarget, opts: Mapping[str, Any]) -> dict[str, Any]:

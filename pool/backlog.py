@@ -13,6 +13,7 @@ import redis.asyncio
 import redis.exceptions
 
 from workers.bullmq_scripts import QueueKeys
+from workers.redis_clients import blocking_client
 
 log = logging.getLogger("corral.supervisor")
 
@@ -80,8 +81,7 @@ class EventWatcher:
         self.min_gap = min_gap
 
     async def run(self) -> None:
-        client = redis.asyncio.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=None,
-                                              socket_connect_timeout=5, single_connection_client=True)
+        client = blocking_client(self.redis_url, decode_responses=True)
         last: dict[str, str] = dict.fromkeys(self.streams, "$")
         failures = 0
         try:

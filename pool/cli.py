@@ -22,6 +22,8 @@ from pool.fleet import is_live
 from pool.metrics import read_snapshots
 from workers.errors import ProcessorImportError
 from workers.logs import configure
+from workers.redis_clients import async_client, server_version
+from workers.redis_url import RedisUrlError, cluster_key_problem
 from workers.registry import resolve
 from workers.urls import redact
 
@@ -167,7 +169,7 @@ def run(cfg: CorralConfig) -> int:
             return _fail(str(e))
         log.info("embedded redis-server on %s (data in %s)", redact(url), cfg.redis.embedded_dir)
     try:
-        problem = _redis_problem(url)
+        problem = _redis_problem(url) or cluster_key_problem(url, cfg.redis.prefix, [q.name for q in cfg.queues])
         if problem:
             return _fail(problem)
         from pool.http import HttpBindError
@@ -185,10 +187,9 @@ def run(cfg: CorralConfig) -> int:
 
 def _redis_problem(url: str) -> str | None:
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
-        client.ping()
-        version = str(client.info("server").get("redis_version", "0"))
-        client.close()
+        version = asyncio.run(server_version(url, connect_timeout=3))
+    except RedisUrlError as e:
+        return str(e)
     except ValueError as e:
         return f"Redis URL {redact(url)!r} is not valid: {e}"
     except (redis.exceptions.RedisError, OSError) as e:
@@ -277,7 +278,7 @@ def _status(args: argparse.Namespace, cfg: CorralConfig | None) -> int:
         return _fail(problem, 1)
 
     async def read() -> list[dict[str, Any]]:
-        client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        client = async_client(url, decode_responses=True)
         try:
             return await read_snapshots(client, prefix)
         finally:

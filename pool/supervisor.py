@@ -38,6 +38,7 @@ from pool.worker_process import WorkerProcess, process_tree
 from workers.bullmq_scripts import AsyncScripts, QueueKeys
 from workers.main import worker_name
 from workers.protocol import CancelJob, Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
+from workers.redis_clients import async_client
 from workers.urls import redact
 
 log = logging.getLogger("corral.supervisor")
@@ -166,8 +167,7 @@ class Supervisor:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        self.client = redis.asyncio.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=10,
-                                                   socket_connect_timeout=5)
+        self.client = async_client(self.redis_url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5)
         await self.client.ping()
         self.scripts = {
             q: AsyncScripts(self.client, QueueKeys(self.prefix, q), f"corral-supervisor-{self.daemon_id}",

@@ -1,7 +1,7 @@
 """corral's Redis layer on a real master, replica and sentinel (tests/redis_cluster.py): SENTINEL FAILOVER while
 calls are in flight (they reach the new master, none acknowledged is lost, nothing hangs), corral's real consumers
-riding out a failover on 2,000 jobs (each runs once), redis-py's clients following, and a demoted master's
-answers turned into reconnections."""
+and then the whole pool (supervisor and worker processes) riding out a failover on 2,000 jobs (each runs once),
+redis-py's clients following, and a demoted master's answers turned into reconnections."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import redis
 import redis.exceptions
 from bullmq import Queue
 
+from tests.pool_harness import RunningPool, make_config
 from tests.queue_consumers import consume
 from tests.redis_cluster import SentinelSet
 from workers.multiplex import MultiplexedConnection, script_connection
@@ -100,6 +101,35 @@ async def test_consumers_ride_out_a_failover_and_run_each_job_once(sentinel_set:
     assert Counter(tuple(x) for x in pipe.execute()) == {("1", "1"): n}  # each job started once, finished once
     events = Counter(e["jobId"] for _, e in new_master.xrange("bull:failover:events") if e["event"] == "completed")
     assert len(events) == n and set(events.values()) == {1}
+    await queue.close()
+    await client.aclose()
+
+
+async def test_the_pool_rides_out_a_failover_and_runs_each_job_once(
+        sentinel_set: SentinelSet, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's case: SENTINEL FAILOVER while 2,000 jobs run on two worker processes; every job completes, and
+    each ran once (its processor counts its runs, BullMQ counts its starts). Without the failover follower, about
+    1,500 of the completions went to the demoted master and were lost with it."""
+    url, n = sentinel_set.url, 2000
+    monkeypatch.setenv("CORRAL_TEST_REDIS_URL", url)  # tests.procs:tracked counts each run there
+    client = async_client(url, decode_responses=True)
+    queue = Queue("pool", {"connection": client, "prefix": "bull"})
+    for start in range(0, n, 500):
+        await queue.addBulk([{"name": "t", "data": {"seconds": 0.01}, "opts": {}} for _ in range(start, start + 500)])
+    cfg = make_config(url, [("pool", "tests.procs:tracked", 20)], min_workers=2, max_workers=2)
+    async with asyncio.timeout(120), RunningPool(cfg):
+        while await client.zcard("bull:pool:completed") < 400:  # noqa: ASYNC110 - polling Redis
+            await asyncio.sleep(0.01)
+        _, new = await asyncio.to_thread(sentinel_set.failover)
+        while await client.zcard("bull:pool:completed") < n:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    new_master = sentinel_set.data_client(new)
+    assert new_master.zcard("bull:pool:completed") == n
+    assert Counter(new_master.hgetall("test:runs").values()) == {"1": n}
+    pipe = new_master.pipeline(transaction=False)
+    for i in range(1, n + 1):
+        pipe.hmget(f"bull:pool:{i}", ["ats", "atm"])
+    assert Counter(tuple(x) for x in pipe.execute()) == {("1", "1"): n}
     await queue.close()
     await client.aclose()
 

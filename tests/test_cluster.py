@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -25,6 +29,7 @@ from workers.multiplex import ClusterMultiplexedConnection, script_connection
 from workers.redis_clients import async_client, blocking_client, pubsub_client, server_version, sync_client
 from workers.redis_url import queue_slot
 
+ROOT = Path(__file__).resolve().parent.parent
 SET = "return redis.call('SET', KEYS[1], ARGV[1])"
 GET_BOTH = "return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}"
 
@@ -219,6 +224,21 @@ async def test_a_cluster_says_what_is_wrong(rc: ClusterServers) -> None:
         await conn.aclose()
     finally:
         plain.close()
+
+
+def corral(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pool.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **(env or {})})
+
+
+def test_corral_run_refuses_a_prefix_without_a_hash_tag(rc: ClusterServers) -> None:
+    res = corral("run", "--redis-url", rc.url, "--queue", "emails=workers.processors.builtin:noop",
+                 env={"CORRAL_REDIS_PREFIX": "bull"})
+    assert res.returncode == 2
+    [line] = res.stderr.strip().splitlines()
+    assert "every key of a queue must hash to one slot" in line and "CORRAL_REDIS_PREFIX='{bull}'" in line
+    bad = corral("status", "--redis-url", "redis+cluster://127.0.0.1:1")
+    assert bad.returncode == 1 and "no seed node of the Redis Cluster answered (127.0.0.1:1)" in bad.stderr
 
 
 @pytest.mark.parametrize(("prefix", "queues"), [

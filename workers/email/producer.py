@@ -14,6 +14,7 @@ from typing import Any
 from bullmq import Queue
 
 from workers.email.schema import MAX_EMAILS_PER_JOB, PRIORITY_MAP, EmailJob
+from workers.redis_clients import async_client
 
 QUEUE = "email-processing"
 JOB_NAME = "process-emails"
@@ -35,7 +36,7 @@ async def enqueue_emails(redis_url: str, jobs: list[dict[str, Any]], *, prefix: 
 
     `job_ids`: BullMQ ids to add under; BullMQ ignores an add whose id is already in the queue."""
     parsed = [EmailJob.model_validate(j) for j in jobs]
-    queue = Queue(QUEUE, {"connection": redis_url, "prefix": prefix})
+    queue = Queue(QUEUE, {"connection": async_client(redis_url, decode_responses=True), "prefix": prefix})
     try:
         ids = []
         for i, (raw, job) in enumerate(zip(jobs, parsed, strict=True)):

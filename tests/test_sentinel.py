@@ -17,6 +17,7 @@ from bullmq import Queue
 from tests.pool_harness import RunningPool, make_config
 from tests.queue_consumers import consume
 from tests.redis_cluster import SentinelSet
+from workers import failover
 from workers.multiplex import MultiplexedConnection, script_connection
 from workers.redis_clients import async_client, blocking_client, server_version, sync_client
 
@@ -69,6 +70,47 @@ async def test_calls_in_flight_during_a_failover_reach_the_new_master_and_none_i
     # Every increment Redis acknowledged is on the new master; a call that failed may or may not have landed.
     assert acknowledged <= final <= acknowledged + failed, (acknowledged, failed, final)
     await conn.aclose()
+
+
+async def test_calls_made_during_a_failover_wait_for_its_end(sentinel_set: SentinelSet,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Driven by the announcements themselves (what the sentinel subscription hands to `apply`): calls made after
+    +try-failover reach Redis only after +switch-master, or after MAX_PAUSE_SECONDS if it never comes."""
+    monkeypatch.setattr(failover, "MAX_PAUSE_SECONDS", 0.5)
+    conn = MultiplexedConnection(sentinel_set.url)
+    master = sentinel_set.data_client(sentinel_set.master.port)
+    assert await conn.call("INCR", "n") == 1
+    watch = conn._watch
+    assert watch is not None
+    where = f"127.0.0.1 {sentinel_set.master.port}"
+    watch.apply("+try-failover", f"master mymaster {where}")
+    held = [conn.call("INCR", "n") for _ in range(5)]
+    await asyncio.sleep(0.2)
+    assert not any(f.done() for f in held) and master.get("n") == "1"  # held, not sent
+    watch.apply("+switch-master", f"mymaster {where} {where}")  # (same address: the test has one master)
+    assert sorted(await asyncio.gather(*held)) == [2, 3, 4, 5, 6]
+    watch.apply("+try-failover", f"master mymaster {where}")
+    late = conn.call("INCR", "n")
+    await asyncio.sleep(0.2)
+    assert not late.done()
+    assert await late == 7  # no +switch-master: sent once the pause's bound passed
+    await conn.aclose()
+
+
+async def test_the_announcement_subscription_outlives_an_idle_spell(sentinel_set: SentinelSet) -> None:
+    """The subscription has no read timeout (the sentinels' lookups have 5 s): an idle minute is not a lost
+    connection, so no announcement falls into a reconnection's gap."""
+    conn = script_connection(sentinel_set.url)
+    await conn.call("PING")
+
+    def subscribers() -> list[str]:
+        return [c["id"] for c in sentinel_set.sentinel().client_list() if c.get("cmd") == "psubscribe"]
+
+    first = subscribers()
+    await asyncio.sleep(6)
+    assert len(first) == 1 and subscribers() == first
+    await conn.aclose()
+    assert subscribers() == []  # the last client of the watch let go of it
 
 
 async def test_consumers_ride_out_a_failover_and_run_each_job_once(sentinel_set: SentinelSet) -> None:

@@ -100,7 +100,7 @@ class SentinelWatch:
         self._resumed.set()
         self._subscribed = asyncio.Event()  # the first subscription attempt of each sentinel is over
         self._pause_timer: asyncio.TimerHandle | None = None
-        self._sentinel = async_sentinel(target)
+        self._sentinel = async_sentinel(target, read_timeout=None)  # subscriptions: silent for days, not dead
         self._tasks: list[asyncio.Task[None]] = []
 
     def add(self, follower: Follower) -> None:

@@ -237,7 +237,8 @@ class MultiplexedConnection(_RunsScripts, Follower):
         return asyncio.ensure_future(self._send_after_connect(packed))
 
     def send(self, packed: bytes) -> asyncio.Future[Any]:
-        """`call` for a command already packed (the cluster's routing packs once, and may send it again)."""
+        """`call` for a command already packed (the cluster's routing packs once, and may send it again). (`call`
+        repeats these lines rather than calling this: it is the single server's hot path.)"""
         proto = self._proto
         if proto is not None and proto.lost is None:
             return proto.send(packed)
@@ -270,16 +271,22 @@ class MultiplexedConnection(_RunsScripts, Follower):
 
     async def _open(self) -> _Protocol:
         if self._sentinel is None:
-            return await self._open_once()
-        if self._watch is None:
-            self._watch = watch(self._target, self)
-            await self._watch.ready()
-        while True:
-            await self._watch.wait_resumed()
             proto = await self._open_once()
-            if not self._watch.paused:
-                return proto
-            proto.retire(self.reply_timeout)  # a failover began while we connected: wait for its end
+        else:
+            if self._watch is None:
+                self._watch = watch(self._target, self)
+                await self._watch.ready()
+            while True:
+                await self._watch.wait_resumed()
+                proto = await self._open_once()
+                if not self._watch.paused:
+                    break
+                proto.retire(self.reply_timeout)  # a failover began while we connected: wait for its end
+        self._proto = proto
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._arm_watchdog()
+        return proto
 
     def on_pause(self) -> None:
         """A failover began: new calls wait for its end (`_open`); those in flight finish on the old master."""
@@ -321,10 +328,6 @@ class MultiplexedConnection(_RunsScripts, Follower):
             if isinstance(e, OSError):
                 raise redis.exceptions.ConnectionError(f"cannot connect to Redis: {e}") from None
             raise
-        self._proto = proto
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        self._arm_watchdog()
         return proto
 
     async def _address(self) -> tuple[str, int]:

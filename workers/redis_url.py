@@ -179,20 +179,22 @@ def demoted(host: Any, port: Any, error: BaseException) -> redis.exceptions.Conn
 # -- redis-py's clients for the two multi-node forms (the factories are in workers/redis_clients.py) ---------------
 
 
-def _sentinel_kwargs(t: RedisTarget, opts: Mapping[str, Any]) -> dict[str, Any]:
+def _sentinel_kwargs(t: RedisTarget, opts: Mapping[str, Any], read_timeout: float | None = 5) -> dict[str, Any]:
     """How to reach the sentinels: their own credentials and TLS, and the caller's connect timeout (a sentinel
     answers at once or is down, whatever the caller's socket timeout for the master)."""
     out = dict(t.sentinel_params)
     out["socket_connect_timeout"] = opts.get("socket_connect_timeout") or 5
-    out["socket_timeout"] = 5
+    out["socket_timeout"] = read_timeout
+    if read_timeout is None:
+        out["socket_keepalive"] = True  # a subscription: a sentinel host gone without a word is still noticed
     return out
 
 
-def async_sentinel(t: RedisTarget, **opts: Any) -> redis.asyncio.sentinel.Sentinel:
+def async_sentinel(t: RedisTarget, *, read_timeout: float | None = 5, **opts: Any) -> redis.asyncio.sentinel.Sentinel:
     """redis-py's Sentinel for a sentinel URL: `discover_master(t.master)` says where the master is now. Each
     sentinel is asked once (redis-py then asks the next), not retried with backoff: a lookup that finds none fails
-    within the connect timeout."""
-    kwargs = {**_sentinel_kwargs(t, opts), "retry": redis.asyncio.retry.Retry(NoBackoff(), 0)}
+    within the connect timeout. `read_timeout=None` for a subscription to their announcements."""
+    kwargs = {**_sentinel_kwargs(t, opts, read_timeout), "retry": redis.asyncio.retry.Retry(NoBackoff(), 0)}
     return redis.asyncio.sentinel.Sentinel(list(t.nodes), sentinel_kwargs=kwargs)
 
 

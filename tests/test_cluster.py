@@ -277,3 +277,23 @@ async def test_node_bullmq_produces_on_a_cluster_and_corral_takes_every_job_once
 
 def _script(source: str) -> tuple[str, str]:
     return hashlib.sha1(source.encode()).hexdigest(), source
+
+
+async def test_a_cluster_with_a_password() -> None:
+    servers = ClusterServers(password="s3cret")
+    servers.start()
+    try:
+        conn = script_connection(servers.url)
+        by_node = keys_on_each_node(servers, per_node=1)
+        keys = [k for ks in by_node.values() for k in ks]
+        assert await asyncio.gather(*(conn.call("EVAL", SET, 1, k, "v") for k in keys)) == ["OK"] * 3
+        await conn.aclose()
+        client = async_client(servers.url, decode_responses=True)
+        assert [await client.get(k) for k in keys] == ["v"] * 3
+        await client.aclose()
+        wrong = script_connection(servers.url.replace(":s3cret@", ":wrong@"))
+        with pytest.raises(redis.exceptions.AuthenticationError, match="refused the URL's credentials"):
+            await wrong.call("EVAL", SET, 1, keys[0], "x")
+        await wrong.aclose()
+    finally:
+        servers.close()

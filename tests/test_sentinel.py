@@ -246,3 +246,24 @@ async def test_a_sentinel_url_says_what_is_wrong(sentinel_set: SentinelSet) -> N
     with pytest.raises(redis.exceptions.ConnectionError, match=r"names a master 'mymaster' \(no answer from "
                        r"127.0.0.1:1, 127.0.0.1:2\)"):
         await server_version("redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster", connect_timeout=1)
+
+
+async def test_a_sentinel_watched_master_with_a_password() -> None:
+    s = SentinelSet(password="s3cret")
+    s.start()
+    try:
+        conn = script_connection(s.url)
+        assert await conn.call("EVAL", INCR, 1, "n") == 1
+        client = async_client(s.url, decode_responses=True)
+        assert await client.incr("n") == 2
+        sync = sync_client(s.url, decode_responses=True)
+        assert sync.get("n") == "2"
+        sync.close()
+        await client.aclose()
+        await conn.aclose()
+        wrong = script_connection(s.url.replace(":s3cret@", ":wrong@"))
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            await wrong.call("PING")
+        await wrong.aclose()
+    finally:
+        s.close()

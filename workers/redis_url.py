@@ -238,6 +238,9 @@ def cluster_error(t: RedisTarget, e: Exception) -> redis.exceptions.ConnectionEr
     """redis-py's RedisClusterException (not a RedisError: callers would not take it for a Redis problem) as a
     ConnectionError with a line that says what failed."""
     text = str(e)
+    if isinstance(e.__cause__, redis.exceptions.AuthenticationError):
+        return redis.exceptions.AuthenticationError(
+            f"the Redis Cluster at {t.where} refused the URL's credentials: {e.__cause__}")
     if "Cluster mode is not enabled" in text:
         return redis.exceptions.ConnectionError(
             f"the seed nodes of {redact(t.url)} are not in cluster mode (cluster-enabled no): use redis:// for a "

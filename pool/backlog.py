@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 import redis.asyncio
 import redis.exceptions
+from redis.crc import key_slot
 
 from workers.bullmq_scripts import QueueKeys
+from workers.redis_clients import blocking_client
+from workers.redis_url import parse as parse_url
 from workers.retry import WATCH
 
 log = logging.getLogger("corral.supervisor")
@@ -100,13 +103,22 @@ class EventWatcher:
                  min_gap: float = 0.05) -> None:
         self.redis_url = redis_url
         self.streams = {QueueKeys(prefix, q).key("events"): q for q in queues}
+        self._cluster = parse_url(redis_url).kind == "cluster"
         self.on_wake = on_wake
         self.min_gap = min_gap
 
     async def run(self) -> None:
-        client = redis.asyncio.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=None,
-                                              socket_connect_timeout=5, single_connection_client=True)
-        last: dict[str, str] = dict.fromkeys(self.streams, "$")
+        # One XREAD names several streams, which a Redis Cluster refuses unless they share a slot: one reader per slot
+        # (a single server, or queues under one hash-tagged prefix: one reader).
+        groups: dict[int | None, list[str]] = {}
+        for stream in self.streams:
+            groups.setdefault(key_slot(stream.encode("utf-8", "surrogateescape")) if self._cluster else None,
+                              []).append(stream)
+        await asyncio.gather(*(self._read(streams) for streams in groups.values()))
+
+    async def _read(self, streams: list[str]) -> None:
+        client = blocking_client(self.redis_url, decode_responses=True)
+        last: dict[str, str] = dict.fromkeys(streams, "$")
         failures = 0
         try:
             while True:

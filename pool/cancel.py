@@ -15,6 +15,8 @@ import redis.asyncio
 import redis.exceptions
 
 from workers.bullmq_scripts import corral_key
+from workers.redis_clients import pubsub_client
+from workers.redis_url import AsyncClient
 from workers.retry import WATCH
 
 log = logging.getLogger("corral.supervisor")
@@ -42,7 +44,7 @@ class CancelRequest:
             return None
 
 
-async def publish(client: redis.asyncio.Redis, prefix: str, request: CancelRequest) -> int:
+async def publish(client: AsyncClient, prefix: str, request: CancelRequest) -> int:
     """How many daemons heard it."""
     return int(await client.publish(channel(prefix), request.encode()))
 
@@ -51,9 +53,10 @@ async def listen(redis_url: str, prefix: str, on_request: Callable[[CancelReques
     """Subscribe until cancelled; a lost connection is retried with a backoff."""
     failures = 0
     while True:
-        client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True, socket_timeout=None,
-                                              socket_connect_timeout=5)
+        client: redis.asyncio.Redis | None = None
         try:
+            # (On a cluster, finding the channel's node is I/O: inside the try, retried like a lost connection.)
+            client = await pubsub_client(redis_url, channel(prefix), decode_responses=True, socket_connect_timeout=5)
             async with client.pubsub() as ps:
                 await ps.subscribe(channel(prefix))
                 failures = 0
@@ -66,4 +69,5 @@ async def listen(redis_url: str, prefix: str, on_request: Callable[[CancelReques
                 log.warning("cancel channel: Redis unreachable (%s); retrying", e)
             await asyncio.sleep(WATCH.delay(failures))
         finally:
-            await client.aclose()
+            if client is not None:
+                await client.aclose()

@@ -30,6 +30,8 @@ from pool.metrics import read_snapshots
 from workers.errors import ProcessorImportError
 from workers.jobtype import Command, CommandContext, CommandError, JobType
 from workers.logs import configure
+from workers.redis_clients import async_client, server_version
+from workers.redis_url import RedisUrlError, cluster_key_problem
 from workers.registry import resolve
 from workers.urls import redact
 
@@ -91,7 +93,7 @@ def _parser(jobtypes: dict[str, JobType]) -> argparse.ArgumentParser:
 
     cancel = sub.add_parser("cancel", help="cancel a running job (its processor task is cancelled; the attempt fails)")
     _common(cancel)
-    cancel.add_argument("queue")
+    cancel.add_argument("cancel_queue", metavar="queue")  # (not `queue`: that is run's --queue list)
     cancel.add_argument("job_id")
     cancel.add_argument("--reason", default="cancelled by an operator")
 
@@ -250,7 +252,7 @@ def _run(cfg: CorralConfig, reload_config: Callable[[], CorralConfig] | None, wa
             return _fail(str(e))
         log.info("embedded redis-server on %s (data in %s)", redact(url), cfg.embedded_dir)
     try:
-        problem = _redis_problem(url)
+        problem = _redis_problem(url) or cluster_key_problem(url, cfg.redis.prefix, [q.name for q in cfg.queues])
         if problem:
             return _fail(problem)
         from pool.http import HttpBindError
@@ -268,10 +270,9 @@ def _run(cfg: CorralConfig, reload_config: Callable[[], CorralConfig] | None, wa
 
 def _redis_problem(url: str) -> str | None:
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
-        client.ping()
-        version_ = str(client.info("server").get("redis_version", "0"))
-        client.close()
+        version_ = asyncio.run(server_version(url, connect_timeout=3))
+    except RedisUrlError as e:
+        return str(e)
     except ValueError as e:
         return f"Redis URL {redact(url)!r} is not valid: {e}"
     except (redis.exceptions.RedisError, OSError) as e:
@@ -295,7 +296,7 @@ def _status(args: argparse.Namespace, cfg: CorralConfig) -> int:
         return _fail(problem, 1)
 
     async def read() -> list[dict[str, Any]]:
-        client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        client = async_client(url, decode_responses=True)
         try:
             return await read_snapshots(client, prefix)
         finally:
@@ -314,7 +315,8 @@ def _status(args: argparse.Namespace, cfg: CorralConfig) -> int:
 
 
 def _cancel(args: argparse.Namespace, cfg: CorralConfig) -> int:
-    from pool.cancel import CancelRequest, publish
+    from pool.cancel import CancelRequest, channel, publish
+    from workers.redis_clients import pubsub_client
 
     url = _redis_url_for_client(args, cfg)
     problem = _redis_problem(url)
@@ -322,15 +324,16 @@ def _cancel(args: argparse.Namespace, cfg: CorralConfig) -> int:
         return _fail(problem, 1)
 
     async def send() -> int:
-        client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        # On a cluster, a client of the channel's node: PUBLISH counts only the subscribers of the node it ran on.
+        client = await pubsub_client(url, channel(cfg.redis.prefix), decode_responses=True)
         try:
             return await publish(client, cfg.redis.prefix,
-                                 CancelRequest(args.queue, args.job_id, args.reason))
+                                 CancelRequest(args.cancel_queue, args.job_id, args.reason))
         finally:
             await client.aclose()
 
     heard = asyncio.run(send())
-    print(json.dumps({"queue": args.queue, "jobId": args.job_id, "daemonsListening": heard}))
+    print(json.dumps({"queue": args.cancel_queue, "jobId": args.job_id, "daemonsListening": heard}))
     if not heard:
         print("corral: no daemon is listening on this Redis; nothing was cancelled", file=sys.stderr)
     return 0 if heard else 1

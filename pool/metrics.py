@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis.asyncio
-
 from workers.bullmq_scripts import corral_key
 from workers.protocol import Tally
+from workers.redis_url import AsyncClient
 from workers.state import MAX_JOB_NAMES
 from workers.telemetry import GaugeData, HistogramData, Labels, TelemetrySnapshot
 
@@ -165,8 +164,9 @@ class Throughput:
         return (total - n0) / (now - t0) if now > t0 else 0.0
 
 
-async def publish(client: redis.asyncio.Redis, prefix: str, snapshot: dict[str, Any]) -> None:
-    """Latest snapshot per daemon, plus an index of daemons, for `corral status` from another shell."""
+async def publish(client: AsyncClient, prefix: str, snapshot: dict[str, Any]) -> None:
+    """Latest snapshot per daemon, plus an index of daemons, for `corral status` from another shell. (No MULTI: on a
+    Redis Cluster the two keys may be in different slots; a plain pipeline is split per node.)"""
     pipe = client.pipeline(transaction=False)
     # A stopped daemon's last report stays a while (status shows it stopped), not a day.
     ttl = STOPPED_TTL_SECONDS if snapshot.get("stopped") else SNAPSHOT_TTL_SECONDS
@@ -177,9 +177,13 @@ async def publish(client: redis.asyncio.Redis, prefix: str, snapshot: dict[str, 
     await pipe.execute()
 
 
-async def read_snapshots(client: redis.asyncio.Redis, prefix: str) -> list[dict[str, Any]]:
+async def read_snapshots(client: AsyncClient, prefix: str) -> list[dict[str, Any]]:
     ids = await client.zrevrange(daemons_key(prefix), 0, -1)
     if not ids:
         return []
-    raws = await client.mget([snapshot_key(prefix, i) for i in ids])
-    return [json.loads(r) for r in raws if r]
+    # One GET each in a pipeline rather than one MGET: on a Redis Cluster whose prefix has no hash tag, the daemons'
+    # keys hash to different slots, and a multi-key command across slots fails (a pipeline is split per node).
+    pipe = client.pipeline(transaction=False)
+    for i in ids:
+        pipe.get(snapshot_key(prefix, i))
+    return [json.loads(r) for r in await pipe.execute() if r]

@@ -48,6 +48,7 @@ from workers.bullmq_scripts import AsyncScripts, QueueKeys
 from workers.jobtype import CheckResult
 from workers.main import worker_name
 from workers.protocol import CancelJob, Heartbeat, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
+from workers.redis_clients import async_client
 from workers.retry import HAND_BACK, retry
 from workers.urls import redact
 
@@ -125,13 +126,17 @@ class Supervisor:
         self._wake.set()
 
     def cancel_job(self, request: cancel.CancelRequest) -> bool:
-        """Ask the worker holding the job to cancel it; False when none of ours holds it."""
-        for w in self.state.workers.values():
-            if w.heartbeat and any(j.queue == request.queue and j.job_id == request.job_id for j in w.heartbeat.jobs):
-                log.info("cancelling job %s on %s (worker %s): %s", request.job_id, request.queue, w.worker_id,
-                         request.reason, extra={"queue": request.queue, "job_id": request.job_id})
-                return w.send(CancelJob(request.queue, request.job_id, request.reason))
-        return False
+        """Ask the workers that may hold the job to cancel it; False when none of ours serves its queue.
+
+        Every ready worker serving the queue is asked, not only the one whose last heartbeat listed the job: a job
+        taken since that heartbeat would be missed. A worker that does not hold the job ignores the request."""
+        asked = [w for w in self.state.workers.values()
+                 if w.ready and any(q.name == request.queue for q in w.settings.queues)]
+        sent = sum(w.send(CancelJob(request.queue, request.job_id, request.reason)) for w in asked)
+        if sent:
+            log.info("cancelling job %s on %s (asked %d workers): %s", request.job_id, request.queue, sent,
+                     request.reason, extra={"queue": request.queue, "job_id": request.job_id})
+        return bool(sent)
 
     # -- start, loop, close -------------------------------------------------------------------------
 
@@ -144,8 +149,7 @@ class Supervisor:
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
         """Open what the loop needs; each piece registers its cleanup (run in reverse order at exit)."""
         setproctitle.setproctitle("corral: supervisor")
-        self.client = redis.asyncio.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=10,
-                                                   socket_connect_timeout=5)
+        self.client = async_client(self.redis_url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5)
         stack.push_async_callback(self.client.aclose)
         self._handle_signals(stack)  # from the start to the end of the cleanups: a Ctrl-C is never a traceback
         await self.client.ping()

@@ -23,6 +23,7 @@ from rich.text import Text
 from pool.failures import describe as describe_failures
 from pool.fleet import is_live
 from pool.metrics import read_snapshots
+from workers.redis_clients import async_client
 
 
 def render(snaps: list[dict[str, Any]], now: float | None = None) -> RenderableType:
@@ -99,7 +100,7 @@ def _workers(s: dict[str, Any]) -> Table:
 
 async def watch(url: str, prefix: str, interval: float, once: bool, console: Console | None = None) -> int:
     console = console or Console()
-    client = redis.asyncio.Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5)
+    client = async_client(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5)
 
     async def frame() -> RenderableType:
         try:

@@ -7,16 +7,17 @@ import os
 import time
 from typing import Any
 
-import redis
 from pydantic import BaseModel, Field
 
 from workers.job import Job
+from workers.redis_clients import sync_client
+from workers.redis_url import SyncClient
 
 _HOARD: list[bytes] = []
 
 
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+def _redis() -> SyncClient:
+    return sync_client(os.environ["TEST_REDIS_URL"])  # any URL form: a sentinel's in tests/test_sentinel.py
 
 
 def _mark(job: Job) -> None:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -19,13 +20,15 @@ from pool.embedded_redis import free_port
 
 class RedisServer:
     def __init__(self, port: int | None = None, directory: Path | None = None, *, password: str = "",
-                 unix_socket: bool = False, tls: bool = False, appendonly: bool = False) -> None:
+                 unix_socket: bool = False, tls: bool = False, appendonly: bool = False,
+                 extra_args: Sequence[str] = ()) -> None:
         self.port = port or free_port()
         self.dir = directory or Path(tempfile.mkdtemp(prefix="corral-test-redis-"))
         self.password = password
         self.unix_socket = unix_socket
         self.tls = tls
         self.appendonly = appendonly
+        self.extra_args = list(extra_args)  # more redis-server options: cluster mode, replication
         self.proc: subprocess.Popen[bytes] | None = None
         if tls:
             _self_signed_certificate(self.dir)
@@ -51,7 +54,7 @@ class RedisServer:
                      "--tls-cert-file", str(self.dir / "cert.pem"), "--tls-key-file", str(self.dir / "key.pem")]
         else:
             opts += ["--port", str(self.port)]
-        return opts
+        return opts + self.extra_args
 
     def start(self, timeout: float = 10.0) -> None:
         """Start (or restart, after stop()) on the same port, and return once it answers PING."""

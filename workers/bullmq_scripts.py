@@ -19,10 +19,10 @@ from typing import Any
 
 import bullmq
 import msgpack
-from redis.asyncio import Redis as AsyncRedis
 from redis.commands.core import AsyncScript, Script
 
-from workers.multiplex import MultiplexedConnection
+from workers.multiplex import ClusterMultiplexedConnection, MultiplexedConnection, ScriptConnection
+from workers.redis_url import AsyncClient
 
 SCRIPT_DIR = Path(bullmq.__file__).parent / "commands"
 
@@ -181,10 +181,11 @@ class AsyncScripts:
     """The scripts a consumer (or the supervisor) runs.
 
     A worker passes its multiplexed connection: the calls of one loop turn share one write (see
-    workers/multiplex.py). The supervisor passes a redis-py client: its few calls go one by one.
+    workers/multiplex.py). The supervisor passes a redis-py client (Redis or RedisCluster): its few calls go one
+    by one.
     """
 
-    def __init__(self, client: AsyncRedis | MultiplexedConnection, keys: QueueKeys, worker_name: str,
+    def __init__(self, client: AsyncClient | ScriptConnection, keys: QueueKeys, worker_name: str,
                  lock_duration_ms: int, limiter: Mapping[str, int] | None = None) -> None:
         self.client = client
         self.keys = keys
@@ -194,7 +195,12 @@ class AsyncScripts:
         # in the queue's limiter key and stops handing out jobs past `max` per `duration` ms.
         self.limiter = dict(limiter) if limiter else None
         self._s: dict[str, AsyncScript] = {}
-        if not isinstance(client, MultiplexedConnection):
+        self._conn: ScriptConnection | None = None
+        self._redis: AsyncClient | None = None
+        if isinstance(client, MultiplexedConnection | ClusterMultiplexedConnection):
+            self._conn = client
+        else:
+            self._redis = client
             self._s = {n: client.register_script(source_and_sha(n)[0]) for n in SCRIPT_FILES}
         k = keys.key
         # moveToFinished's keys per target, built once: only the job's own key changes from job to job.
@@ -213,16 +219,17 @@ class AsyncScripts:
         ))
 
     async def _run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        if isinstance(self.client, MultiplexedConnection):
+        if self._conn is not None:
             source, sha = source_and_sha(name)
-            return await self.client.run_script(sha, source, keys, args)
+            return await self._conn.run_script(sha, source, keys, args)
         return await self._s[name](keys=list(keys), args=list(args))
 
     async def _command(self, *args: Any) -> Any:
         """A plain Redis command on either transport (replies as the multiplexed connection gives them)."""
-        if isinstance(self.client, MultiplexedConnection):
-            return await self.client.call(*args)
-        return await self.client.execute_command(*args)
+        if self._conn is not None:
+            return await self._conn.call(*args)
+        assert self._redis is not None
+        return await self._redis.execute_command(*args)
 
     async def _hash(self, key: str) -> dict[str, str]:
         raw = await self._command("HGETALL", key)

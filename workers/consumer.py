@@ -66,7 +66,7 @@ from workers.job import (
     valid_parent,
     valid_parent_key,
 )
-from workers.multiplex import MultiplexedConnection
+from workers.multiplex import ScriptConnection
 from workers.producers import Producers
 from workers.protocol import HeldJob, QueueSpec
 from workers.registry import Processor, QueueProcessors
@@ -152,7 +152,7 @@ class QueueConsumer:
         self,
         spec: QueueSpec,
         processors: QueueProcessors,
-        conn: MultiplexedConnection,
+        conn: ScriptConnection,
         blocking: AsyncRedis,
         ctx: WorkerContext,
         prefix: str,

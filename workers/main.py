@@ -31,9 +31,11 @@ from workers.bullmq_scripts import QueueKeys, SyncScripts
 from workers.consumer import QueueConsumer
 from workers.errors import ProcessorImportError
 from workers.logs import configure_worker_logging
-from workers.multiplex import MultiplexedConnection
+from workers.multiplex import ScriptConnection, script_connection
 from workers.producers import Producers
 from workers.protocol import CancelJob, Heartbeat, HeldJob, Pong, QueueSpec, Ready, StartFailed, WorkerSettings
+from workers.redis_clients import blocking_client, sync_client
+from workers.redis_url import AsyncClient
 from workers.registry import QueueProcessors, resolve
 from workers.state import WorkerContext
 from workers.telemetry import TELEMETRY
@@ -160,18 +162,18 @@ class Worker:
     async def run(self) -> int:
         self._loop = asyncio.get_running_loop()
         s = self.settings
-        clients: list[redis.asyncio.Redis | MultiplexedConnection | Producers] = []
+        clients: list[AsyncClient | ScriptConnection | Producers] = []
         producers = Producers(s.redis_url, s.prefix)  # connects on first use: most workers never add a job
         clients.append(producers)
         try:
             # The script calls of every queue share one connection, where a reply later than 30 s means a lost
             # one. The blocking BZPOPMIN connections must have no timeout, or redis-py turns every long block
             # into a hidden timeout-and-retry.
-            conn = MultiplexedConnection(s.redis_url, reply_timeout=30, connect_timeout=5)
+            conn = script_connection(s.redis_url, reply_timeout=30, connect_timeout=5)
             clients.append(conn)
             await conn.call("PING")
             for q in s.queues:
-                blocking = redis.asyncio.Redis.from_url(
+                blocking = blocking_client(
                     s.redis_url, decode_responses=True, socket_timeout=None, socket_connect_timeout=5,
                     single_connection_client=True,
                     client_name=client_name(s.prefix, q.name, self.ctx.worker_name),
@@ -253,7 +255,7 @@ class Worker:
     def _keep_locks(self) -> None:
         """Renew the locks of jobs in hand every lockDuration/2, on a thread and connection of its own."""
         s = self.settings
-        client = redis.Redis.from_url(s.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        client = sync_client(s.redis_url, socket_timeout=10, socket_connect_timeout=5)
         scripts = {q.name: SyncScripts(client, QueueKeys(s.prefix, q.name)) for q in s.queues}
         interval = s.lock_duration_ms / 2000
         try:
@@ -298,7 +300,7 @@ async def _run_shutdown_hooks() -> None:
             log.exception("a processor's shutdown hook failed")
 
 
-async def _close_all(clients: list[redis.asyncio.Redis | MultiplexedConnection | Producers]) -> None:
+async def _close_all(clients: list[AsyncClient | ScriptConnection | Producers]) -> None:
     for c in clients:
         try:
             await c.aclose()

@@ -12,10 +12,12 @@ import logging
 import re
 from typing import Any
 
-import redis.asyncio
 from bullmq import FlowProducer, Queue
 from bullmq.job import Job as BullJob
 from bullmq.job_scheduler import JobScheduler
+
+from workers.redis_clients import async_client
+from workers.redis_url import AsyncClient
 
 log = logging.getLogger("corral.worker")
 _DIGITS = re.compile(r"[0-9]+")
@@ -29,15 +31,15 @@ class Producers:
     def __init__(self, redis_url: str, prefix: str) -> None:
         self.redis_url = redis_url
         self.prefix = prefix
-        self._client: redis.asyncio.Redis | None = None
+        self._client: AsyncClient | None = None
         self._queues: dict[str, Queue] = {}
         self._flows: FlowProducer | None = None
         self._schedulers: dict[str, JobScheduler] = {}
 
-    def _connection(self) -> redis.asyncio.Redis:
+    def _connection(self) -> AsyncClient:
         if self._client is None:
-            self._client = redis.asyncio.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=30,
-                                                        socket_connect_timeout=5)
+            self._client = async_client(self.redis_url, decode_responses=True, socket_timeout=30,
+                                        socket_connect_timeout=5)
         return self._client
 
     def queue(self, name: str) -> Queue:

@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import ollama
-import redis.asyncio
 
 from workers import runtime
 from workers.bullmq_scripts import corral_key
@@ -32,6 +31,7 @@ from workers.email.schema import Email, EmailJob
 from workers.email.settings import EmailSettings, OllamaSettings, load_settings
 from workers.email.store import EmailRow, EmailStore, ResultRow
 from workers.job import Job
+from workers.redis_clients import async_client
 
 ANALYSIS_VERSION = f"corral-email-1/{RULES_VERSION}"
 
@@ -59,7 +59,7 @@ def limiter(settings: OllamaSettings) -> OllamaLimiter:
         url = runtime.redis_url()
         pool = None
         if url:
-            client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+            client = async_client(url, decode_responses=True)
             runtime.on_shutdown(client.aclose)
             pool = PoolSemaphore(client, corral_key(runtime.key_prefix(), "ollama-slots"), settings.pool_concurrency)
         _limiter = OllamaLimiter(settings.per_worker_concurrency, pool)

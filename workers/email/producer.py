@@ -16,6 +16,7 @@ from bullmq import Queue
 from pydantic import ValidationError
 
 from workers.email.schema import MAX_EMAILS_PER_JOB, PRIORITY_MAP, EmailJob
+from workers.redis_clients import async_client
 from workers.validation import describe
 
 QUEUE = "email-processing"
@@ -45,7 +46,7 @@ async def enqueue_emails(redis_url: str, jobs: list[dict[str, Any]], *, prefix: 
             parsed.append(EmailJob.model_validate(j))
         except ValidationError as e:
             raise InvalidItem(i, e) from None
-    queue = Queue(QUEUE, {"connection": redis_url, "prefix": prefix})
+    queue = Queue(QUEUE, {"connection": async_client(redis_url, decode_responses=True), "prefix": prefix})
     try:
         ids = []
         for i, (raw, job) in enumerate(zip(jobs, parsed, strict=True)):

@@ -18,8 +18,8 @@ from bullmq import Job, Queue
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 from starlette.requests import ClientDisconnect
 
 from workers.bullmq_scripts import QueueKeys
@@ -27,6 +27,7 @@ from workers.myst.processor import JOB_NAME
 from workers.myst.schema import Submission, is_job_id
 from workers.myst.settings import MystSettings
 from workers.myst.source import BadSourceUrl, parse_blob_url
+from workers.redis_clients import async_client
 from workers.validation import first
 
 log = logging.getLogger("corral.intake")
@@ -99,9 +100,8 @@ class Intake:
         self.settings = settings
         self.secret = secret.encode()
         # Fail fast when Redis is down (503), instead of bullmq's default of retrying for minutes.
-        self.client = redis.asyncio.Redis.from_url(
-            redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
-            retry=Retry(NoBackoff(), 0))
+        self.client = async_client(redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
+                                   retry=Retry(NoBackoff(), 0))
         self.queue = Queue(settings.queue, {"connection": self.client, "prefix": prefix})
         self.keys = QueueKeys(prefix, settings.queue)
         self.router = APIRouter(tags=["MYST journal submissions"])

@@ -18,14 +18,18 @@ test costs nanoseconds, a regex scan microseconds), and claimed spans keep one s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
 
 from workers.email.locales import Locale
 from workers.email.parts import TOKEN, PartCatalogue, load_parts
+from workers.email.scan import END, Hits, Probe, ProbeSet, matches, search, to_hyperscan
+from workers.email.segment import SEGMENT_PROBES
 
 US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 
@@ -42,11 +46,13 @@ def _cue_rule(cues: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w/])(?:" + cues + r")(?![a-z])" + _FILLER + _ID)
 
 
-PO_CUES = (r"(?:customer|your|our|my|the|client|cust\.?)?\s*(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
-           r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
-           r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
-           r"|inkooporder(?:nummer)?|inkoopnummer|inköpsorder|zamówienie(?:\s+zakupu)?|nr\s+zamówienia|oc"
-           r"|commande|bestelnummer|ordine\s+(?:n[°º.]?|nr\.?)")
+_PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
+             r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
+             r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
+             r"|inkooporder(?:nummer)?|inkoopnummer|inköpsorder|zamówienie(?:\s+zakupu)?|nr\s+zamówienia|oc"
+             r"|commande|bestelnummer|ordine\s+(?:n[°º.]?|nr\.?)")
+# Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
+PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
 PO = _cue_rule(PO_CUES)
 # A PO id that carries "PO" itself: "PO-ACM-22817", "PO/2025/06/118", "KDG-PO-558210" (as written, whole).
 PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{2}|/))[a-z0-9]+(?:[-/][a-z0-9]+)+"
@@ -54,25 +60,15 @@ PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{
 # SAP's default number range for purchase orders: ten digits from 4500000000. A customer's PO wherever it stands
 # (the distributor's own order numbers are in other ranges).
 PO_SAP = re.compile(r"(?<![\w/.,-])45\d{8}(?![\w/-]|[.,]\d)")
-# The words (letters only) at least one of which each rule's matches contain.
-_PO_WORDS = frozenset({"po", "pos", "p", "purchase", "bestellung", "bestellnummer", "bestell", "bestellnr", "commande",
-                       "orden", "pedido", "ordem", "ordine", "inkooporder", "inkoopordernummer", "inkoopnummer",
-                       "inköpsorder", "zamówienie", "zamówienia", "oc", "bestelnummer"})
-_QUOTE_WORDS = frozenset({"quote", "quotes", "quotation", "offer", "angebot", "angebotsnummer", "angebots", "devis",
-                          "offerta", "cotización", "cotizacion", "presupuesto", "offerte", "orçamento", "cotação",
-                          "oferta", "rfq", "offert", "q", "qt", "quo"})
-_CASE_WORDS = frozenset({"case", "cases", "ticket", "tickets", "incident", "request", "sr", "störung", "ticketnummer",
-                         "fall", "fallnummer", "vorgang", "vorgangsnummer", "caso", "incidencia", "chamado", "dossier",
-                         "ärende", "zgłoszenie", "reclamo", "réclamation", "inc", "ritm", "cs", "tkt", "cas"})
-
 QUOTE_CUES = (r"quotes?|quotation(?:\s+number)?|quote\s+ref|offer|angebot(?:snummer|s-?nr\.?)?|devis|offerta"
               r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert")
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}|qt-?(?:[a-z]{2,4}-)?\d{4,8}|quo-?\d{4,8})(?![\w-])")
 
-CASE_CUES = (r"(?:support\s+|service\s+)?(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung"
-             r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier|ärende"
-             r"|zgłoszenie|reclamo|réclamation)")
+_CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung"
+               r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier|ärende"
+               r"|zgłoszenie|reclamo|réclamation)")
+CASE_CUES = r"(?:support\s+|service\s+)?" + _CASE_WORDS
 CASE = _cue_rule(CASE_CUES)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10})(?![\w-])")
 
@@ -121,8 +117,6 @@ AMOUNT = re.compile(
     # a label naming the currency, then the number: "Order total (USD): 49,917.50"
     r"|\((?P<c3>" + _CUR_BEFORE + r")\)[ \t]*:?[ \t]{0,40}(?P<n3>" + _NUM + r")(?P<m3>" + _MULT + r")"
 )
-_AMOUNT_HINTS = ("$", "€", "£", "¥", "₹", "zł", "kr", "fr.", "rs", ":-", "dollar", "euro", "pound",
-                 *_CODES.split("|"))
 _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "tsd": 1e3, "m": 1e6, "mn": 1e6, "mm": 1e6, "million": 1e6,
                 "millions": 1e6, "mio": 1e6, "bn": 1e9, "b": 1e9, "billion": 1e9, "mrd": 1e9}
 
@@ -273,6 +267,9 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
     intl = raw.startswith("+") or raw.startswith("00")
     if not (intl or cue or _NANP.fullmatch(raw.strip())):
         return None
+    nanp = _north_american(raw, intl, regions[0])
+    if nanp is not None:  # what phonenumbers would make of it, without its cost (20 us a number)
+        return nanp + (f"x{ext}" if ext else "")
     number = None
     for region in (regions[:1] if intl else regions):
         try:
@@ -295,6 +292,24 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
     return value + (f"x{ext}" if ext else "")
 
 
+# The regions of country code 1: a national number there is read as North American.
+_NANP_REGIONS = frozenset(phonenumbers.region_codes_for_country_code(1))
+
+
+def _north_american(raw: str, intl: bool, region: str) -> str | None:
+    """The ten digits of a North American number written "+1 ..." or, by a sender in a country of code 1, without
+    a country code (a leading national "1" dropped); None when it is not one (phonenumbers decides then)."""
+    if intl:
+        if not raw.startswith("+1"):
+            return None
+    elif region not in _NANP_REGIONS:
+        return None
+    digits = "".join(c for c in raw if "0" <= c <= "9")
+    if intl or (len(digits) == 11 and digits[0] == "1"):
+        digits = digits[1:]
+    return digits if len(digits) == 10 and digits[0] not in "01" and digits[3] not in "01" else None
+
+
 def _nanp_shape(national: int) -> bool:
     """Ten digits, area code and exchange each starting 2-9: what every North American number looks like."""
     digits = str(national)
@@ -306,7 +321,6 @@ EMAIL = re.compile(r"(?<![\w.+-])[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}(?![\w])")
 # ------------------------------------------------------------------------------------------------- tables
 # A line of a plain-text table: cells split by "|", tabs, or runs of two or more spaces.
 _CELL_SPLIT = re.compile(r"\s*\|\s*|\t+\s*|\s{2,}")
-_TABLE_HINTS = ("|", "\t", "   ")
 _PO_COLUMN = re.compile(r"^(?:(?:customer|cust\.?|your|client)\s+)?(?:po|p\.o\.|purchase\s+order|bestellnummer"
                         r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?$", re.IGNORECASE)
 _PRICE_COLUMN = re.compile(r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe"
@@ -339,7 +353,7 @@ def _add(seq: list[Any], value: Any) -> None:
         seq.append(value)
 
 
-def _same_length_lower(text: str) -> str:
+def same_length_lower(text: str) -> str:
     """text.lower(), except the few letters whose lower case is longer ("İ"): offsets must stay the text's."""
     return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
@@ -350,14 +364,27 @@ class _Extractor:
     The patterns are written in lower case and run on the lower-cased copy (`scan`): with re.IGNORECASE Python's
     engine is several times slower. Values are read back from the text at the same offsets."""
 
-    def __init__(self, text: str, low: str, locale: Locale, parts: PartCatalogue | None, received: date | None):
+    def __init__(self, text: str, low: str, locale: Locale, parts: PartCatalogue | None, received: date | None,
+                 hits: Hits | None):
         self.text, self.low, self.locale, self.parts, self.received = text, low, locale, parts, received
-        self.scan = low if len(low) == len(text) else _same_length_lower(text)
-        # The words of the text (letters only): a rule whose cue words are all absent is not run at all.
-        self.words = frozenset(_LETTERS.findall(self.scan))
+        self.scan = low if len(low) == len(text) else same_length_lower(text)
+        # Where each rule can match (workers.email.scan); None: every rule scans the whole text (the reference).
+        self.hits = hits
         self._regions: tuple[str, ...] | None = None
+        self._phones: dict[tuple[str, str | None, bool], str | None] = {}
         self.e = Entities()
         self.taken: list[tuple[int, int]] = []
+
+    def iter(self, probe: str, rule: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+        """rule.finditer(text), tried only where `probe` found the rule can start."""
+        if self.hits is None:
+            return rule.finditer(text)
+        return matches(rule, text, self.hits.of(probe))
+
+    def search(self, probe: str, rule: re.Pattern[str], text: str, pos: int) -> re.Match[str] | None:
+        if self.hits is None:
+            return rule.search(text, pos)
+        return search(rule, text, self.hits.of(probe), pos)
 
     def free(self, s: int, t: int) -> bool:
         return all(t <= a or s >= b for a, b in self.taken)
@@ -365,67 +392,63 @@ class _Extractor:
     def claim(self, s: int, t: int) -> None:
         self.taken.append((s, t))
 
-    def has_word(self, words: frozenset[str]) -> bool:
-        return not self.words.isdisjoint(words)
-
-    def has(self, hints: tuple[str, ...]) -> bool:
-        low = self.low
-        return any(h in low for h in hints)
-
     def run(self) -> Entities:
-        if "http" in self.low or "www." in self.low:
-            for m in URL.finditer(self.scan):  # numbers inside URLs are no phones, parts or ids
-                self.claim(*m.span())
-        if "@" in self.text:
-            for m in EMAIL.finditer(self.scan):
-                _add(self.e.emails, m.group(0))
-                self.claim(*m.span())
+        for m in self.iter("url", URL, self.scan):  # numbers inside URLs are no phones, parts or ids
+            self.claim(*m.span())
+        emails = EMAIL.finditer(self.scan) if self.hits is None else matches(EMAIL, self.scan, self.email_starts())
+        for m in emails:
+            _add(self.e.emails, m.group(0))
+            self.claim(*m.span())
         self.dates()
         self.ids()
-        if self.has(_TABLE_HINTS):
-            self.tables()
+        self.tables()
         if self.parts is not None:
             self.part_numbers(self.parts)
-        if self.has(_AMOUNT_HINTS):
-            self.amounts()
+        self.amounts()
         self.phones()
         return self.e
+
+    def email_starts(self) -> list[int]:
+        """Where an address can start, from its "@": the start of the run of local-part characters before it, and
+        after each "%" in that run (the only one of them an address may follow)."""
+        scan, out = self.scan, []
+        assert self.hits is not None
+        for at in self.hits.of("email"):
+            s = at
+            while s > 0 and scan[s - 1] in _LOCAL_PART:
+                s -= 1
+            out.append(s)
+            out.extend(i + 1 for i in range(s, at) if scan[i] == "%")
+        return sorted(set(out))
 
     # -- ids
     def ids(self) -> None:
         text = self.scan
-        if "po-" in text or "po/" in text:
-            for m in PO_ALNUM.finditer(text):
-                value = m.group(0).upper()
-                if not (value.startswith("PO-") and value[3:].isdigit()):
-                    _add(self.e.po_numbers, value)
-                    self.claim(*m.span())
-        if "45" in text:
-            for m in PO_SAP.finditer(text):
-                if self.free(*m.span()) and not _OTHER_ID_BEFORE.search(text, max(0, m.start() - 25), m.start()):
-                    _add(self.e.po_numbers, m.group(0))
-                    self.claim(*m.span())
-        if self.has_word(_QUOTE_WORDS):
-            for m in QUOTE_BARE.finditer(text):
-                if self.free(*m.span()):
-                    _add(self.e.quote_numbers, m.group(1).upper())
-                    self.claim(*m.span())
-        if self.has_word(_CASE_WORDS):
-            for m in CASE_BARE.finditer(text):
-                if self.free(*m.span()):
-                    _add(self.e.case_numbers, m.group(1).upper())
-                    self.claim(*m.span())
-        if self.has_word(_PO_WORDS):
-            self.cued(PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
-        if self.has_word(_QUOTE_WORDS):
-            self.cued(QUOTE, self.e.quote_numbers)
-        if self.has_word(_CASE_WORDS):
-            self.cued(CASE, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
+        for m in self.iter("po_alnum", PO_ALNUM, text):
+            value = m.group(0).upper()
+            if not (value.startswith("PO-") and value[3:].isdigit()):
+                _add(self.e.po_numbers, value)
+                self.claim(*m.span())
+        for m in self.iter("po_sap", PO_SAP, text):
+            if self.free(*m.span()) and not _OTHER_ID_BEFORE.search(text, max(0, m.start() - 25), m.start()):
+                _add(self.e.po_numbers, m.group(0))
+                self.claim(*m.span())
+        for m in self.iter("quote_bare", QUOTE_BARE, text):
+            if self.free(*m.span()):
+                _add(self.e.quote_numbers, m.group(1).upper())
+                self.claim(*m.span())
+        for m in self.iter("case_bare", CASE_BARE, text):
+            if self.free(*m.span()):
+                _add(self.e.case_numbers, m.group(1).upper())
+                self.claim(*m.span())
+        self.cued("po", PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
+        self.cued("quote", QUOTE, self.e.quote_numbers)
+        self.cued("case", CASE, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
 
-    def cued(self, rule: re.Pattern[str], into: list[str], *, po: bool = False,
+    def cued(self, probe: str, rule: re.Pattern[str], into: list[str], *, po: bool = False,
              not_prefixes: frozenset[str] = frozenset()) -> None:
         text = self.scan
-        for m in rule.finditer(text):
+        for m in self.iter(probe, rule, text):
             if not self.free(*m.span(1)):
                 continue
             first = m.group(1).upper()
@@ -448,13 +471,28 @@ class _Extractor:
     # -- tables
     def tables(self) -> None:
         """Columns of plain-text tables: a header row names a PO, part-number or priced column; each row below it
-        with as many cells holds one value per column."""
-        lines = self.text.split("\n")
-        offset = 0
+        with as many cells holds one value per column. Only lines where a header's words stand can start one."""
+        text = self.text
+        if self.hits is None:
+            starts: Iterable[int] = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+        else:
+            starts = sorted({text.rfind("\n", 0, s) + 1 for s in self.hits.of("table")})
+        done = 0
+        for start in starts:
+            if start >= done and (start == 0 or text[start - 1] == "\n"):
+                done = self.table_from(start)
+
+    def table_from(self, offset: int) -> int:
+        """The table whose header may be the line at `offset`: rows, then totals, until a line ends it. Returns
+        where the lines it read end."""
+        text = self.text
         header: list[str] | None = None
         kinds: dict[int, tuple[str, str | None]] = {}
         currency: str | None = None  # of the table's priced columns: its totals lines below are in it too
-        for line in lines:
+        while offset <= len(text):
+            end = text.find("\n", offset)
+            end = len(text) if end < 0 else end
+            line = text[offset:end]
             stripped = line.strip()
             if "|" in stripped or "\t" in stripped or "  " in stripped:  # else one cell: no regex split needed
                 cells = [c for c in _CELL_SPLIT.split(stripped.strip("|")) if c != ""]
@@ -477,7 +515,10 @@ class _Extractor:
                 currency = None
             elif not set(line.strip()) <= set("-=|+_ :"):
                 header = None
-            offset += len(line) + 1
+            offset = end + 1
+            if header is None and currency is None:
+                break
+        return offset
 
     def _total(self, line: str, currency: str) -> None:
         """A totals line below a priced table ("Total net:   17 335,00"): its last number is in the table's currency."""
@@ -530,8 +571,8 @@ class _Extractor:
     # -- parts
     def part_numbers(self, cat: PartCatalogue) -> None:
         text = self.text
-        if cat.cue is not None and self.has(cat.cue_hints):
-            for m in cat.cue.finditer(self.scan):
+        if cat.cue is not None:
+            for m in self.iter("part_cue", cat.cue, self.scan):
                 token = m.group(1).upper()
                 s, t = m.span(1)
                 if len(token) < 4 or not any(c.isdigit() for c in token) or not self.free(s, t):
@@ -542,7 +583,7 @@ class _Extractor:
                     continue
                 _add(self.e.part_numbers, token)
                 self.claim(s, t)
-        for m in _TOKEN.finditer(text):  # a manufacturer's format, anywhere (written in any case: "UDM-Pro")
+        for m in self.iter("part_format", _TOKEN, text):  # a manufacturer's format, anywhere (any case: "UDM-Pro")
             token = m.group(0)
             s, t = m.span()
             if token == self.scan[s:t] and _HAS_LETTER.search(token):
@@ -554,15 +595,14 @@ class _Extractor:
                 continue
             _add(self.e.part_numbers, token)
             self.claim(s, t)
-        if any(c in self.scan for c in _QTY_HINTS):
-            self.product_lines(cat)
+        self.product_lines(cat)
 
     def product_lines(self, cat: PartCatalogue) -> None:
         """In a line that orders a quantity ("2 x APCRBC133 spare battery", "- 40 x Dock, 40AY0090US"), the code
         right after the quantity and the code that ends the line are part numbers, whatever their vendor."""
         text, scan = self.text, self.scan
         seen_lines: set[int] = set()
-        for q in _QTY_MARK.finditer(scan):
+        for q in self.iter("qty", _QTY_MARK, scan):
             start = scan.rfind("\n", 0, q.start()) + 1
             end = scan.find("\n", q.end())
             end = len(scan) if end < 0 else end
@@ -587,7 +627,11 @@ class _Extractor:
 
     # -- amounts
     def amounts(self) -> None:
-        for m in AMOUNT.finditer(self.scan):
+        if self.hits is None:
+            found: Iterable[re.Match[str]] = AMOUNT.finditer(self.scan)
+        else:
+            found = matches(AMOUNT, self.scan, self.amount_starts(self.hits))
+        for m in found:
             if not self.free(*m.span()):
                 continue
             i = 1 if m.group("n1") else 2 if m.group("n2") else 3
@@ -600,28 +644,34 @@ class _Extractor:
             _add(self.e.amounts, _amount(value, _currency(cur, self.locale)))
             self.claim(*m.span())
 
+    def amount_starts(self, hits: Hits) -> list[int]:
+        """The probes' starts of currencies before a number and of "(USD)" labels, and for a currency after a
+        number, the starts of the numbers that end before it (_AMOUNT_REACH characters back at most)."""
+        starts = list(hits.of("amount"))
+        for end in hits.of("amount_after"):
+            starts.extend(m.start() for m in _NUMBER_START.finditer(self.scan, max(0, end - _AMOUNT_REACH), end))
+        return sorted(set(starts))
+
     # -- dates
     def dates(self) -> None:
         text, e = self.scan, self.e
-        if "/" in text or "." in text or "-" in text:
-            for m in DATE_DIGITS.finditer(text):
-                self.numeric_date(m, text)
-        if self.has_word(_MONTH_WORDS):
-            for rx, month_group, day_group in ((DATE_DMY, 2, 1), (DATE_MDY, 1, 2)):
-                for m in rx.finditer(text):
-                    if not self.free(*m.span()):
-                        continue
-                    word = m.group(month_group).lower()
-                    month = MONTHS.get(word)
-                    if month is None or (word in _AMBIGUOUS_MONTHS and not m.group(3)):
-                        continue
-                    day = int(m.group(day_group))
-                    y = _year(m.group(3)) if m.group(3) else None
-                    iso = _iso(y, month, day) if y else (None if m.group(3) else _nearest(month, day, self.received))
-                    if iso:
-                        _add(e.dates, iso)
-                        self.claim(*m.span())
-                        self.range_dates(m, rx is DATE_DMY, month, iso)
+        for m in self.iter("date_digits", DATE_DIGITS, text):
+            self.numeric_date(m, text)
+        for probe, rx, month_group, day_group in (("date_dmy", DATE_DMY, 2, 1), ("date_mdy", DATE_MDY, 1, 2)):
+            for m in self.iter(probe, rx, text):
+                if not self.free(*m.span()):
+                    continue
+                word = m.group(month_group).lower()
+                month = MONTHS.get(word)
+                if month is None or (word in _AMBIGUOUS_MONTHS and not m.group(3)):
+                    continue
+                day = int(m.group(day_group))
+                y = _year(m.group(3)) if m.group(3) else None
+                iso = _iso(y, month, day) if y else (None if m.group(3) else _nearest(month, day, self.received))
+                if iso:
+                    _add(e.dates, iso)
+                    self.claim(*m.span())
+                    self.range_dates(m, rx is DATE_DMY, month, iso)
 
     def range_dates(self, m: re.Match[str], day_first: bool, month: int, iso: str) -> None:
         """The other end of a range written once: "23 al 27 de junio de 2025", "June 23-27"."""
@@ -718,15 +768,16 @@ class _Extractor:
     def phones(self) -> None:
         text = self.scan
         pos = 0
-        while (m := PHONE.search(text, pos)) is not None:
+        while (m := self.search("phone", PHONE, text, pos)) is not None:
             s, t = m.span()
             value = None
             if self.free(s, t):
                 before = text[max(0, s - 30):s]
                 if not _NOT_PHONE_CUE.search(before):
-                    raw = (m.group(1) or "") + m.group(2)
-                    value = _phone(raw, m.group(3), self.phone_regions(),
-                                   _PHONE_CUE.search(before) is not None)
+                    key = ((m.group(1) or "") + m.group(2), m.group(3), _PHONE_CUE.search(before) is not None)
+                    if key not in self._phones:  # a quoted signature repeats its numbers
+                        self._phones[key] = _phone(key[0], key[1], self.phone_regions(), key[2])
+                    value = self._phones[key]
             if value:
                 _add(self.e.phones, value)
                 self.claim(s, t)
@@ -744,17 +795,70 @@ _HAS_LETTER = re.compile(r"[a-z]")
 # A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück".
 _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?"
                        r"|st\.|uds\.?|un\.?|unid\.?|stuks|pièces|pcs)(?![a-z0-9])\s*")
-_QTY_HINTS = ("x", "\u00d7", "pc", "pz", "stk", "stück", "unit", "ea", "szt", "st.", "ud", "un", "stuks", "pièces")
 _CODE = re.compile(r"(?:of\s+)?([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
 _LINE_END_CODE = re.compile(r"[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)\)?[ \t.]*$")
-_MONTH_WORDS = frozenset(MONTHS)
-_LETTERS = re.compile(r"[^\W\d_]+")
+_NEWLINE = re.compile(r"\n")
+_LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
+# Where a number can start (AMOUNT's second form), and how far before its currency: "1,234,567,890.00 mio. EUR".
+_NUMBER_START = re.compile(r"(?<![\w.,])\d")
+_AMOUNT_REACH = 64
+
+
+# Where each rule can start (workers.email.scan): a prefix of the rule, its lookbehind kept. Every match of a rule
+# starts where one of its probes matches; tests/test_email_scan.py checks it against plain scans.
+_PROBES = (
+    Probe("url", r"https?://|www\."),
+    Probe("email", r"@"),  # the address starts before it: see _Extractor.email_starts
+    Probe("date_digits", r"(?<![\w/.:,$€£-])\d{1,4}[./-]\d"),
+    Probe("date_dmy", r"(?<![\w.,/-])\d{1,2}(?:st|nd|rd|th|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?(?:"
+          + _MONTH_RE + r")"),
+    Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
+    Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/]"),
+    Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
+    Probe("quote_bare", r"(?<![\w-])(?:q-\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d)"),
+    Probe("case_bare", r"(?<![\w-])(?:inc|ritm|cs|tkt|cas)-?\d"),
+    Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
+    Probe("quote", r"(?<![\w/])(?:" + QUOTE_CUES + r")"),
+    Probe("case", r"(?<![\w/])(?:" + _CASE_WORDS + r")"),
+    # A header cell of a PO or priced column (a part-number column: the catalogue's cues, below).
+    Probe("table", r"(?<!\w)(?:po|p\.o\.|purchase|bestell)"),
+    Probe("table", _PRICE_COLUMN.pattern),
+    Probe("qty", r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs|pc|pz|stk|stück|unit|ea|szt|st\.|uds|un|unid|stuks|pièces)"),
+    Probe("amount", r"(?<![\w$€£])(?:" + _CUR_BEFORE + r")\s{0,6}\d"),
+    # The currency after the number: where it ends (the number's start is found in Python, _Extractor.amounts)
+    Probe("amount_after", r"\d" + _MULT + r"\s?(?:" + _CUR_AFTER + r")", kind=END),
+    Probe("amount", r"\((?:" + _CUR_BEFORE + r")\)"),
+    Probe("phone", r"(?<![\w/=&?#%.,+-])(?:(?:\+|00)\s?)?\(?\d[\d \t().\-/\u00a0]{5}"),
+)
+
+
+@lru_cache(maxsize=8)
+def probe_set(parts: PartCatalogue) -> ProbeSet:
+    """The probes of every entity rule, of the catalogue's cues and formats, and of the email's segment
+    boundaries (workers.email.segment): one scan of an email serves them all."""
+    probes = list(_PROBES) + list(SEGMENT_PROBES)
+    if parts.cue_words:
+        cue = r"(?<![\w/])(?:" + parts.cue_words + r")"
+        probes += [Probe("part_cue", cue), Probe("table", cue)]
+    for fmt in parts.format_patterns:
+        probe = Probe("part_format", r"(?<![\w#/.-])(?:" + fmt + r")", re.IGNORECASE)
+        try:
+            to_hyperscan(probe.pattern, probe.flags)
+        except (ValueError, KeyError, re.error):  # a construct the conversion lacks: try at every token
+            probe = Probe("part_format", r"(?<![\w#/.-])[a-z0-9]")
+        probes.append(probe)
+    return ProbeSet(probes)
 
 
 def extract_entities(text: str, lower: str | None = None, *, locale: Locale = US, parts: PartCatalogue | None = None,
-                     received: date | None = None) -> Entities:
+                     received: date | None = None, hits: Hits | None = None, plain: bool = False) -> Entities:
     """`lower`: text.lower() if the caller has it; `locale`: the sender's (day-first dates, decimal commas, what
     "$" means, the country of national phone numbers); `parts`: the catalogue (default config/email_parts.toml);
-    `received`: the email's date, for dates written without a year."""
+    `received`: the email's date, for dates written without a year; `hits`: probe_set(parts).scan() of the
+    lower-cased text if the caller has it; `plain`: every rule scans the whole text (slow: the reference for tests)."""
     low = text.lower() if lower is None else lower
-    return _Extractor(text, low, locale, parts or load_parts(), received).run()
+    cat = parts or load_parts()
+    extractor = _Extractor(text, low, locale, cat, received, None)
+    if not plain:
+        extractor.hits = hits if hits is not None else probe_set(cat).scan(extractor.scan)
+    return extractor.run()

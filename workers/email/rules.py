@@ -12,10 +12,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from workers.email.entities import extract_entities
+from workers.email.entities import extract_entities, probe_set, same_length_lower
 from workers.email.locales import LocaleTable, load_locales
 from workers.email.parts import PartCatalogue, load_parts
-from workers.email.segment import is_acknowledgement, is_auto_reply, is_out_of_office, split_email
+from workers.email.scan import GATE, Hits, Probe, ProbeSet
+from workers.email.segment import AUTO_REPLY_PROBES, is_acknowledgement, is_auto_reply, is_out_of_office, split_email
 
 RULES_VERSION = "phase1-2026.12"
 SENDERS_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "email_senders.toml"
@@ -28,38 +29,30 @@ def _words(*words: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class Rule:
-    """A pattern and the lower-case substrings one of which every match contains: the cheap `in` test on the
-    lower-cased text skips most regex scans (each scan costs ~10 us on a typical email, an `in` a few dozen ns)."""
+    """A pattern, searched only when its gate (the same pattern, in the decision scan) matched the text."""
 
+    name: str
     pattern: re.Pattern[str]
-    hints: tuple[str, ...]
 
-    def search(self, text: str, low: str) -> bool:
-        return any(h in low for h in self.hints) and self.pattern.search(text) is not None
+    def search(self, text: str, hits: Hits) -> bool:
+        return self.name in hits.gates and self.pattern.search(text) is not None
 
-
-def _word_rule(*words: str) -> Rule:
-    return Rule(_words(*words), tuple(w.replace("\\", "").lower() for w in words))
-
-
-_LETTERS = re.compile(r"[^\W\d_]+")
+    def probe(self) -> Probe:
+        return Probe(self.name, self.pattern.pattern, self.pattern.flags & re.IGNORECASE, GATE)
 
 
 class Phrases:
-    """Whole words or phrases (see _phrases), searched only when the text holds the first word of one of them (a
-    set lookup) or, for prefixes and phrases without letters, the substring: most texts skip the regex scan."""
+    """Whole words or phrases (see _phrases), searched only when their gate matched the text."""
 
-    def __init__(self, *phrases: str) -> None:
+    def __init__(self, name: str, *phrases: str) -> None:
+        self.name = name
         self.pattern = _phrases(*phrases)
-        firsts = [(_LETTERS.match(p), p) for p in phrases]
-        prefix = [not m or (p.endswith("*") and m.end() == len(p) - 1) for m, p in firsts]
-        self.words = frozenset(m.group(0) for (m, _), pre in zip(firsts, prefix, strict=True) if m and not pre)
-        self.substrings = tuple(p.rstrip("*") for (_, p), pre in zip(firsts, prefix, strict=True) if pre)
 
-    def findall(self, low: str, words: frozenset[str]) -> list[str]:
-        if words.isdisjoint(self.words) and not any(s in low for s in self.substrings):
-            return []
-        return self.pattern.findall(low)
+    def findall(self, low: str, hits: Hits) -> list[str]:
+        return self.pattern.findall(low) if self.name in hits.gates else []
+
+    def probe(self) -> Probe:
+        return Probe(self.name, self.pattern.pattern, kind=GATE)
 
 
 def _phrases(*phrases: str) -> re.Pattern[str]:
@@ -177,39 +170,32 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
     ),
 }
 _STATE_ORDER = ("COMPLETION", "IN_PROGRESS", "RETURNS", "SHIPPING", "QUOTE_PROCESSING", "ORDER_MANAGEMENT")
-def _split_words(words: tuple[str, ...]) -> tuple[frozenset[str], Phrases | None]:
-    """Single words are looked up in the text's set of words (fast); phrases and words with punctuation by regex."""
-    single = frozenset(w for w in words if _LETTERS.fullmatch(w))
-    multi = [w for w in words if w not in single]
-    return single, (Phrases(*multi) if multi else None)
-
-
-def required_literal(pattern: str) -> str | None:
-    """The longest run of letters every match of `pattern` contains (outside groups, classes, escapes and
-    optional letters), or None: a substring test before the regex scan."""
-    s = re.sub(r"\\.", " ", pattern)
-    s = re.sub(r"\[[^\]]*\]", " ", s)
-    previous = None
-    while previous != s:
-        previous, s = s, re.sub(r"\([^()]*\)(?:[?*+]|\{[^}]*\})?", " ", s)
-    if "|" in s:
-        return None
-    s = re.sub(r"[^\W\d_](?:[?*]|\{0)", " ", s)
-    runs = re.findall(r"[^\W\d_]{3,}", s)
-    return max(runs, key=len) if runs else None
+def _word_probe(state: str, word: str) -> Probe:
+    """Where a state's word stands: a whole word (letters around it are not), or a phrase (word characters around
+    it are not). Each distinct one counts a point."""
+    if _LETTERS.fullmatch(word):
+        pattern = r"(?<![^\W\d_])" + re.escape(word) + r"(?![^\W\d_])"
+    else:
+        pattern = _phrases(word).pattern
+    return Probe(f"word:{state}:{word}", pattern)
 
 
 class StrongPhrases:
-    """A state's strong phrases as one alternation, scanned with only the phrases whose required letters the text
-    holds: a phrase that cannot match anywhere is left out, so the matches are those of the whole alternation."""
+    """A state's strong phrases as one alternation, scanned with only the phrases whose gate matched the text: a
+    phrase that cannot match anywhere is left out, so the matches are those of the whole alternation."""
 
-    def __init__(self, phrases: tuple[str, ...]) -> None:
+    def __init__(self, state: str, phrases: tuple[str, ...]) -> None:
         self.phrases = phrases
-        self.gates = tuple(required_literal(p) for p in phrases)
+        self.names = tuple(f"strong:{state}:{i}" for i in range(len(phrases)))
         self._compiled: dict[tuple[int, ...], re.Pattern[str]] = {}
 
-    def finditer(self, low: str) -> Iterator[re.Match[str]]:
-        active = tuple(i for i, gate in enumerate(self.gates) if gate is None or gate in low)
+    def probes(self) -> list[Probe]:
+        return [Probe(name, r"(?<!\w)(?:" + p + r")", kind=GATE) for name, p in zip(self.names, self.phrases,
+                                                                                  strict=True)]
+
+    def finditer(self, low: str, hits: Hits) -> Iterator[re.Match[str]]:
+        gates = hits.gates
+        active = tuple(i for i, name in enumerate(self.names) if name in gates)
         if not active:
             return iter(())
         rx = self._compiled.get(active)
@@ -221,9 +207,10 @@ class StrongPhrases:
         return rx.finditer(low)
 
 
-WORKFLOW_RULES: tuple[tuple[str, frozenset[str], Phrases | None, StrongPhrases], ...] = tuple(
-    (state, *_split_words(WORKFLOW_WORDS[state]), StrongPhrases(STRONG_PHRASES[state]))
-    for state in _STATE_ORDER)
+_LETTERS = re.compile(r"[^\W\d_]+")
+STRONG = tuple((state, StrongPhrases(state, STRONG_PHRASES[state])) for state in _STATE_ORDER)
+# The probe name of each state's word, and its state.
+_WORD_STATE = {f"word:{state}:{w}": state for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]}
 # "not received", "noch nicht": a closing phrase after one of these is not one.
 _NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
 
@@ -245,6 +232,7 @@ CRITICAL = re.compile(
     r"|produktionsstopp|przestój|produkcja stoi|wszyscy użytkownicy"
     r")(?!\w)")
 URGENT = Phrases(
+    "urgent",  # the gate's name, then the phrases
     "urgent", "urgently", "asap", "a.s.a.p", "as soon as possible", "immediately", "right away", "by eod",
     "end of day", "by cob", "expedite", "expedited", "rush", "escalat*", "penalty", "penalties", "emergency",
     "top priority", "high priority", "time-sensitive", "time sensitive", "dringend", "eilig", "sofort",
@@ -261,24 +249,19 @@ DEADLINE = re.compile(
     r"|(?<!\w)(?:today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen)\s*(?:!|please|pls|por favor|bitte)"
     r"|(?<!\w)(?:today|vandaag|heute|hoy|oggi|hoje|aujourd'hui)\s+(?:\w+\s+)?(?:nodig|benötigt|needed|necesario"
     r"|necessario|nécessaire|brauchen)(?!\w)")
-# Substrings one of which every CRITICAL match holds (a cheap test before the scan).
-_CRITICAL_HINTS = ("down", "stop", "halt", "offline", "standstill", "outage", "user", "nobody", "no one", "can't",
-                   "cannot", "safety", "fire", "injur", "still", "steh", "ausgefallen", "betroffen", "arrêt", "panne",
-                   "utilisateurs", "caída", "servicio", "detenida", "parada", "usuarios", "fer", "operai", "utenti",
-                   "stil", "gebruikers", "usuários", "przestój", "stoi", "użytkownicy")
-_DEADLINE_WORDS = frozenset({"today", "tomorrow", "tonight", "eod", "heute", "morgen", "demain", "aujourd", "hui",
-                             "hoy", "mañana", "oggi", "domani", "vandaag", "hoje", "amanhã", "dzisiaj", "jutro"})
 # A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
 QUIET = Phrases(
+    "quiet",
     "fyi", "for your information", "for your records", "for your information and records", "no action needed",
     "no action required", "no need to", "no rush", "no hurry", "not urgent", "newsletter", "unsubscribe",
     "zur info", "zur kenntnis", "pour info", "pour information", "para su información", "per conoscenza",
     "ter info", "ter informatie", "heads up", "just so you're aware", "sorry for the noise",
 )
-NO_ACTION = Phrases("no action needed", "no action required", "no need to", "nothing to do", "kein handlungsbedarf")
-THANKS = Phrases("thanks", "thank you", "thx", "many thanks", "danke", "vielen dank", "merci", "gracias", "grazie",
-                  "bedankt", "dank je", "obrigado", "obrigada", "tack", "dziękuję", "dziękujemy", "got it", "noted",
-                  "much appreciated", "appreciated", "cheers")
+NO_ACTION = Phrases("no_action", "no action needed", "no action required", "no need to", "nothing to do",
+                    "kein handlungsbedarf")
+THANKS = Phrases("thanks", "thanks", "thank you", "thx", "many thanks", "danke", "vielen dank", "merci", "gracias",
+                 "grazie", "bedankt", "dank je", "obrigado", "obrigada", "tack", "dziękuję", "dziękujemy", "got it",
+                 "noted", "much appreciated", "appreciated", "cheers")
 REQUEST = re.compile(
     r"\?|(?<!\w)(?:please|pls|plz|kindly|can you|could you|can someone|would you|need|needs|must|bitte|können sie"
     r"|könnt ihr|merci de|pourriez|pouvez-vous|por favor|podría|puede|per favore|potete|graag|kunnen jullie|proszę"
@@ -295,13 +278,12 @@ URGENCY_CAP = 10
 KEY_PHRASES = ("purchase order", "return authorization", "expedite", "overnight", "cancel", "price increase",
                "out of stock", "backorder", "damaged", "invoice", "credit", "refund", "replacement", "lead time",
                "on hold", "quote", "delivery date", "tracking number")
-_KEY_PHRASES = [(p, re.compile(r"\b" + re.escape(p) + r"\b", re.IGNORECASE)) for p in KEY_PHRASES]
+_KEY_PHRASES = [Rule(f"key:{p}", re.compile(r"\b" + re.escape(p) + r"\b", re.IGNORECASE)) for p in KEY_PHRASES]
 
-EXPEDITE = _word_rule("expedite", "expedited", "rush", "overnight", "asap", "same day")
-CANCEL = Rule(re.compile(r"\b(?:cancel\w*|competitor|reconsider|switch(?:ing)? suppliers?|another vendor)\b",
-                         re.IGNORECASE), ("cancel", "competitor", "reconsider", "switch", "another vendor"))
-QUANTITY = re.compile(r"\b(\d[\d,]*)\s*(?:units|pcs|pieces|cases|pallets)\b", re.IGNORECASE)
-_QUANTITY_HINTS = ("unit", "pcs", "piece", "case", "pallet")
+EXPEDITE = Rule("expedite", _words("expedite", "expedited", "rush", "overnight", "asap", "same day"))
+CANCEL = Rule("cancel", re.compile(r"\b(?:cancel\w*|competitor|reconsider|switch(?:ing)? suppliers?|another vendor)\b",
+                                   re.IGNORECASE))
+QUANTITY = Rule("quantity", re.compile(r"\b(\d[\d,]*)\s*(?:units|pcs|pieces|cases|pallets)\b", re.IGNORECASE))
 HIGH_VALUE = 50_000.0
 # Currencies worth roughly a dollar or more: 50,000 of them is a high-value email. Others are not converted.
 HIGH_VALUE_CURRENCIES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "SGD")
@@ -353,36 +335,57 @@ class Phase1Result:
         return dict(vars(self))
 
 
-def _points(low: str) -> dict[str, float]:
+@lru_cache(maxsize=1)
+def decision_probes() -> ProbeSet:
+    """The probes of the subject-and-new-text rules (workers.email.scan): each state's words and strong phrases,
+    urgency, quiet and request words, notifications, auto-replies, patterns and key phrases."""
+    probes = [_word_probe(state, w) for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]]
+    for _state, strong in STRONG:
+        probes += strong.probes()
+    probes += [Probe("critical", CRITICAL.pattern, kind=GATE), Probe("deadline", DEADLINE.pattern, kind=GATE),
+               Probe("request", REQUEST.pattern, kind=GATE), Probe("notification", NOTIFICATION.pattern, kind=GATE)]
+    probes += [p.probe() for p in (URGENT, QUIET, NO_ACTION, THANKS)]
+    probes += [r.probe() for r in (EXPEDITE, CANCEL, QUANTITY, *_KEY_PHRASES)]
+    probes += AUTO_REPLY_PROBES
+    return ProbeSet(probes)
+
+
+def scan_now(now: str) -> Hits:
+    """The decision scan of a message's subject and new text (`now`, any case)."""
+    low = now.lower()
+    return decision_probes().scan(low if len(low) == len(now) else same_length_lower(now))
+
+
+def _points(low: str, hits: Hits | None = None, region: tuple[int, int] | None = None) -> dict[str, float]:
     """Points per state in one text: distinct words (1) and strong phrases (3); closing phrases after a negation
-    ("not received") do not count."""
-    words = frozenset(_LETTERS.findall(low))
+    ("not received") do not count. `hits`: scan_now() of a text holding `low` at `region` (start, end)."""
+    if hits is None or region is None:
+        hits, region = scan_now(low), (0, len(low))
+    start, end = region
     scores: dict[str, float] = {}
-    for state, single, multi, strong in WORKFLOW_RULES:
-        points = float(len(single & words))
-        if multi is not None:
-            points += len(set(multi.findall(low, words)))
-        for m in strong.finditer(low):
+    for name, offsets in hits.offsets.items():
+        state = _WORD_STATE.get(name)
+        if state is not None and any(start <= at < end for at in offsets):
+            scores[state] = scores.get(state, 0.0) + 1.0
+    for state, strong in STRONG:
+        for m in strong.finditer(low, hits):
             if state == "COMPLETION" and _NEGATED.search(low, max(0, m.start() - 30), m.start()):
                 continue
-            points += 3
-        if points:
-            scores[state] = points
+            scores[state] = scores.get(state, 0.0) + 3.0
     return scores
 
 
-def _combine(own: dict[str, float], subject_low: str, subject_weight: float) -> dict[str, float]:
+def _combine(own: dict[str, float], subject: dict[str, float], subject_weight: float) -> dict[str, float]:
     """The new text's points plus the subject's at `subject_weight` (a reply's subject is the thread's)."""
     scores = dict(own)
-    if subject_low and subject_weight:
-        for state, points in _points(subject_low).items():
-            scores[state] = scores.get(state, 0.0) + subject_weight * points
+    for state, points in subject.items():
+        scores[state] = scores.get(state, 0.0) + subject_weight * points
     return scores
 
 
 def _best(scores: dict[str, float]) -> str:
     """The state with the most points; ties go to the earlier state in _STATE_ORDER; none: START_POINT."""
-    if not scores:
+    if not any(scores.values()):
         return "START_POINT"
     return max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s)))
 
@@ -390,38 +393,43 @@ def _best(scores: dict[str, float]) -> str:
 def workflow_state(text: str, lower: str | None = None, *, subject: str = "", reply: bool = False) -> str:
     """The state a message is about, from its new text (and subject): the state with the most points."""
     low = text.lower() if lower is None else lower
-    return _best(_combine(_points(low), subject.lower(), 0.5 if reply else 1.0))
+    hits = scan_now(f"{subject}\n{text}")
+    own = _points(low, hits, (len(subject) + 1, len(subject) + 1 + len(text)))
+    return _best(_combine(own, _points(subject.lower(), hits, (0, len(subject))), 0.5 if reply else 1.0))
 
 
-def urgency_score(text: str, lower: str | None = None) -> int:
+def urgency_score(text: str, lower: str | None = None, hits: Hits | None = None) -> int:
     """0..10: 5 per distinct sign that production or a business has stopped (at most two), 2 per distinct urgent
     word or today/tomorrow deadline (at most 4). Only on the subject and new text: a quoted "urgent" is someone
-    else's."""
+    else's. `hits`: scan_now() of a text holding `text`."""
     low = text.lower() if lower is None else lower
-    words = frozenset(_LETTERS.findall(low))
-    critical = len(set(CRITICAL.findall(low))) if any(h in low for h in _CRITICAL_HINTS) else 0
-    urgent = len(set(URGENT.findall(low, words)))
-    if not words.isdisjoint(_DEADLINE_WORDS):
+    hits = scan_now(text) if hits is None else hits
+    critical = len(set(CRITICAL.findall(low))) if "critical" in hits.gates else 0
+    urgent = len(set(URGENT.findall(low, hits)))
+    if "deadline" in hits.gates:
         urgent += len(DEADLINE.findall(low))
     return min(URGENCY_CAP, 5 * min(critical, 2) + min(4, 2 * urgent))
 
 
-def is_quiet(new_text: str, lower: str | None = None) -> bool:
+def is_quiet(new_text: str, lower: str | None = None, hits: Hits | None = None) -> bool:
     """A message that asks for nothing: "no action needed", or FYI, thanks or a newsletter without a request."""
     low = new_text.lower() if lower is None else lower
-    words = frozenset(_LETTERS.findall(low))
-    if NO_ACTION.findall(low, words):
+    hits = scan_now(new_text) if hits is None else hits
+    if NO_ACTION.findall(low, hits):
         return True
-    if REQUEST.search(low):
+    if "request" in hits.gates and REQUEST.search(low):
         return False
-    if QUIET.findall(low, words) or not low.strip():
+    if QUIET.findall(low, hits) or not low.strip():
         return True
-    return len(low) <= 200 and bool(THANKS.findall(low, words))  # a thanks, not a long message ending in thanks
+    return len(low) <= 200 and bool(THANKS.findall(low, hits))  # a thanks, not a long message ending in thanks
 
 
-def is_notification(sender_email: str, new_low: str) -> bool:
+def is_notification(sender_email: str, new_low: str, hits: Hits | None = None) -> bool:
     """Sent by a system (no-reply sender, "do not reply to this e-mail"): it needs no answer."""
-    return _NOREPLY_SENDER.match(sender_email) is not None or NOTIFICATION.search(new_low) is not None
+    if _NOREPLY_SENDER.match(sender_email) is not None:
+        return True
+    return ("notification" in (scan_now(new_low) if hits is None else hits).gates
+            and NOTIFICATION.search(new_low) is not None)
 
 
 @dataclass(frozen=True)
@@ -432,24 +440,29 @@ class Decision:
     auto_reply: bool
 
 
-def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str, str] | None = None) -> Decision:
+def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str, str] | None = None, *,
+           hits: Hits | None = None) -> Decision:
     """Workflow state, urgency and priority of a message, from its subject and new text (a pure function).
 
     An out-of-office reply is START_POINT and low; any auto-reply or system notification is low. A short thanks or
     FYI with no state words of its own is START_POINT whatever the thread's subject says. A message that closes the
-    matter (COMPLETION) is low: the thread's urgent subject is history. A reply's subject counts half."""
+    matter (COMPLETION) is low: the thread's urgent subject is history. A reply's subject counts half. `hits`:
+    scan_now() of f"{subject without its RE:}\n{new_text}", if the caller has it."""
     reply = _SUBJECT_PREFIX.match(subject) is not None
     clean_subject = _SUBJECT_PREFIX.sub("", subject)
+    now = f"{clean_subject}\n{new_text}"
+    hits = scan_now(now) if hits is None else hits
     new_low, subject_low = new_text.lower(), clean_subject.lower()
-    auto = is_auto_reply(subject, new_text, headers)
-    if is_out_of_office(subject, new_text) or (auto and is_acknowledgement(subject, new_text, headers)):
+    auto = is_auto_reply(subject, new_text, headers, hits)
+    if is_out_of_office(subject, new_text, hits) or (auto and is_acknowledgement(subject, new_text, headers, hits)):
         return Decision("START_POINT", 0, "low", True)  # "out of office", "your ticket has been opened"
-    quiet = is_quiet(new_text, new_low)
-    own = _points(new_low)
-    state = "START_POINT" if quiet and not own else _best(_combine(own, subject_low, 0.5 if reply else 1.0))
+    quiet = is_quiet(new_text, new_low, hits)
+    own = _points(new_low, hits, (len(clean_subject) + 1, len(now)))
+    subject_points = _points(subject_low, hits, (0, len(clean_subject)))
+    state = "START_POINT" if quiet and not own else _best(_combine(own, subject_points, 0.5 if reply else 1.0))
     closing = state == "COMPLETION" and own.get("COMPLETION", 0.0) >= 3  # said outright, not one weak word
-    score = urgency_score(new_text if closing else f"{clean_subject}\n{new_text}")
-    if auto or closing or is_notification(sender_email, new_low):
+    score = urgency_score(new_text if closing else now, hits=hits)
+    if auto or closing or is_notification(sender_email, new_low, hits):
         return Decision(state, 0 if auto else score, "low", auto)
     return Decision(state, score, priority_for(score, quiet), auto)
 
@@ -471,27 +484,30 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
     low = text.lower()
     locale = (locales or load_locales()).for_sender(sender_email, received_at.utcoffset() if received_at else None)
     received = received_at.date() if received_at is not None else None
-    entities = extract_entities(text, low, locale=locale, parts=parts or load_parts(), received=received)
-    segments = split_email(body, low[len(subject) + 1:], sender_email)
-    decision = decide(subject, segments.new, sender_email, headers)
+    catalogue = parts or load_parts()
+    # One scan finds where every entity rule and segment boundary can match (workers.email.scan).
+    hits = probe_set(catalogue).scan(low if len(low) == len(text) else same_length_lower(text))
+    entities = extract_entities(text, low, locale=locale, parts=catalogue, received=received, hits=hits)
+    segments = split_email(body, low[len(subject) + 1:], sender_email, hits=hits, offset=len(subject) + 1)
     now = f"{_SUBJECT_PREFIX.sub('', subject)}\n{segments.new}"
-    now_low = now.lower()
+    now_hits = scan_now(now)  # one scan of the subject and new text for every rule that reads only them
+    decision = decide(subject, segments.new, sender_email, headers, hits=now_hits)
     auto, score = decision.auto_reply, decision.urgency
     by_currency: dict[str, float] = {}
     for a in entities.amounts:
         by_currency[a["currency"]] = round(by_currency.get(a["currency"], 0.0) + a["value"], 2)
     patterns = []
-    quantities = ([int(q.replace(",", "")) for q in QUANTITY.findall(now)]
-                  if any(h in now_low for h in _QUANTITY_HINTS) else [])
+    quantities = ([int(q.replace(",", "")) for q in QUANTITY.pattern.findall(now)]
+                  if QUANTITY.name in now_hits.gates else [])
     if any(q >= BULK_QUANTITY for q in quantities) or len(entities.part_numbers) >= 3:
         patterns.append("bulk_order")
     if score >= 5:
         patterns.append("high_urgency")
     if any(by_currency.get(c, 0.0) > HIGH_VALUE for c in HIGH_VALUE_CURRENCIES):
         patterns.append("high_value")
-    if not auto and EXPEDITE.search(now, now_low):
+    if not auto and EXPEDITE.search(now, now_hits):
         patterns.append("expedited_processing")
-    if not auto and CANCEL.search(now, now_low):
+    if not auto and CANCEL.search(now, now_hits):
         patterns.append("cancellation_risk")
     return Phase1Result(
         entities=entities.as_dict(),
@@ -499,7 +515,7 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
         urgency_score=score,
         priority=decision.priority,
         financial_impact=by_currency.get("USD", 0.0),
-        key_phrases=[p for p, rx in _KEY_PHRASES if p in now_low and rx.search(now)],
+        key_phrases=[r.name[4:] for r in _KEY_PHRASES if r.search(now, now_hits)],
         sender_category=(senders or load_senders()).category(sender_email),
         detected_patterns=patterns,
         auto_reply=auto,

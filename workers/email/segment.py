@@ -16,8 +16,10 @@ sign-offs, "Sent from my ...", disclaimers, unsubscribe footers), each a line-an
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from workers.email.scan import GATE, Hits, Probe
 
 
 class _Lines:
@@ -34,14 +36,21 @@ class _Lines:
         self.low = re.compile(r"\n" + pattern.lower())
         self.any_case = re.compile(r"\n" + pattern, re.IGNORECASE)
 
-    def start(self, text: str, low: str, begin: int = 0, end: int | None = None) -> int | None:
-        """Where the first match at or after `begin` (and before `end`) starts, or None."""
+    def start(self, text: str, low: str, begin: int = 0, end: int | None = None,
+              lines: Sequence[int] | None = None) -> int | None:
+        """Where the first match at or after `begin` (and before `end`) starts, or None. `lines`: the line starts
+        (ascending) where a match can start (workers.email.scan's probes); None: search them all."""
         stop = len(text) if end is None else end
-        if len(low) == len(text):
-            m = self.low.search("\n" + low, begin, stop + 1)
-        else:
-            m = self.any_case.search("\n" + text, begin, stop + 1)
-        return m.start() if m else None  # the "\n" is at offset -1 of the text: its match starts at the line
+        rx, subject = (self.low, "\n" + low) if len(low) == len(text) else (self.any_case, "\n" + text)
+        if lines is None:
+            m = rx.search(subject, begin, stop + 1)
+            return m.start() if m else None  # the "\n" is at offset -1 of the text: its match starts at the line
+        for at in lines:
+            if at > stop:
+                break
+            if at >= begin and (m := rx.match(subject, at, stop + 1)) is not None:
+                return m.start()
+        return None
 
 
 def _lines(pattern: str) -> _Lines:
@@ -112,6 +121,23 @@ FOOTER_START = _lines(
 )
 
 
+# Where each boundary can start (workers.email.scan): the line's "\n", then the boundary's first words.
+_LINE = r"\n[ \t]*"
+_REPLY_OPENERS = r"(?:on|am|le|el|il|op|em|den|dnia|w[ \t]+dniu)"
+SEGMENT_PROBES = (
+    Probe("quote_start", _LINE + r">"),
+    Probe("quote_start", _LINE + r"-{2,}"),
+    Probe("quote_start", _LINE + r"begin[ \t]+forwarded[ \t]+message:"),
+    Probe("quote_start", _LINE + r"_{8,}[ \t]*(?![^\n])"),
+    # "On ... wrote:" starts on the line of "wrote" or the one before (hyperscan cannot report the start of the
+    # whole pattern: too large with its bounded repeats)
+    Probe("quote_wrote", r"(?:" + _WROTE + r")"),
+    Probe("quote_start", _LINE + r"\*?(?:" + _HEADER_FROM.lower() + r")\*?[ \t]*:"),
+    Probe("signature_start", SIGNATURE_START.low.pattern),
+    Probe("footer_start", FOOTER_START.low.pattern),
+)
+
+
 @dataclass(frozen=True)
 class Segments:
     new: str        # what the sender wrote now
@@ -132,7 +158,7 @@ def _name_line(low: str, sender_email: str, start: int, end: int) -> int | None:
     without a sign-off ("Can you send a quote? Cheers,\nLachlan Murphy\nIT Coordinator")."""
     local = sender_email.split("@", 1)[0].lower()
     names = [t for t in re.split(r"[._+-]+", local) if len(t) >= 3 and t.isalpha() and t not in _ROLE_WORDS]
-    if not names:
+    if not any(name in low[start:end] for name in names):  # a name is not in these lines: no scan needed
         return None
     rx = re.compile(r"\n[ \t]*(?:[^\n]{0,30}[^\w\n])?(?:" + "|".join(map(re.escape, names))
                     + r")(?![\w@.])[^\n@]{0,30}(?![^\n])")
@@ -140,19 +166,43 @@ def _name_line(low: str, sender_email: str, start: int, end: int) -> int | None:
     return m.start() if m else None
 
 
-def split_email(body: str, low: str | None = None, sender_email: str = "") -> Segments:
-    """`low`: body.lower() if the caller has it; `sender_email`: to find a signature that has no sign-off."""
+def _reply_header_lines(body: str, wrote: list[int]) -> list[int]:
+    """The lines (offsets of "\n" + body) where an "On ... wrote:" header with its verb at `wrote` can start."""
+    out = []
+    for at in wrote:
+        line = body.rfind("\n", 0, at) + 1  # offset in "\n" + body of the "\n" before the line
+        out.append(line)
+        if line > 0:
+            out.append(body.rfind("\n", 0, line - 1) + 1)
+    return out
+
+
+def split_email(body: str, low: str | None = None, sender_email: str = "", *, hits: Hits | None = None,
+                offset: int = 0) -> Segments:
+    """`low`: body.lower() if the caller has it; `sender_email`: to find a signature that has no sign-off; `hits`:
+    the scan of a text holding the body at `offset` (after a newline) by workers.email.entities.probe_set."""
     low = body.lower() if low is None else low
-    end = QUOTE_START.start(body, low)
+
+    def lines(probe: str) -> list[int] | None:  # the probe's line starts, as offsets of "\n" + body
+        if hits is None:
+            return None
+        return [at - offset + 1 for at in hits.of(probe) if at >= offset - 1]
+
+    quote_lines = lines("quote_start")
+    if hits is not None and quote_lines is not None:
+        quote_lines = sorted({*quote_lines, *_reply_header_lines(body, [at - offset for at in hits.of("quote_wrote")
+                                                                        if at >= offset])})
+    end = QUOTE_START.start(body, low, lines=quote_lines)
     end = len(body) if end is None else end
     if "above this line" in low:
         end = TICKET_MARK.start(body, low, 0, end) or end
-    footer_at = FOOTER_START.start(body, low, 0, end)
+    footer_at = FOOTER_START.start(body, low, 0, end, lines("footer_start"))
     head_end = end if footer_at is None else footer_at
-    sig = SIGNATURE_START.start(body, low, 0, head_end)
+    signature_lines = lines("signature_start")
+    sig = SIGNATURE_START.start(body, low, 0, head_end, signature_lines)
     if sig is not None and not body[:sig].strip():  # the sign-off is all there is: it is the message
         line_end = body.find("\n", sig + 1)
-        sig = SIGNATURE_START.start(body, low, line_end, head_end) if line_end > 0 else None
+        sig = SIGNATURE_START.start(body, low, line_end, head_end, signature_lines) if line_end > 0 else None
     if sender_email and len(low) == len(body):
         first_line = body.find("\n")
         named = _name_line(low, sender_email, max(first_line, 0) + 1, head_end if sig is None else sig)
@@ -200,6 +250,7 @@ _AUTO_BODY_HINTS = ("office", "away", "leave", "holiday", "vacation", "automat",
                     "férias", "ausente", "semester", "ledig", "borta", "urlopie", "biurem", " pto")
 
 
+_ACK_HINTS = ("received", "automat", "erhalten", "reçu", "recib", "ricevut", "ontvangen", "recebemos")
 # Automatic acknowledgements: "we have received your request", "this is an automated response".
 ACK_BODY = re.compile(
     r"\b(?:this\s+is\s+an\s+automat(?:ed|ic)\s+(?:reply|response|message|acknowledge?ment|confirmation)"
@@ -214,32 +265,45 @@ ACK_BODY = re.compile(
 )
 
 
-def is_acknowledgement(subject: str, new_text: str, headers: Mapping[str, str] | None = None) -> bool:
+# Gates of the decision scan (workers.email.rules.scan_now, over the subject and new text): a text where they do not
+# match cannot match these patterns.
+AUTO_REPLY_PROBES = [Probe("auto_body", AUTO_BODY.pattern, re.IGNORECASE, GATE),
+                     Probe("ack_body", ACK_BODY.pattern, re.IGNORECASE, GATE)]
+
+
+def _may(gate: str, hits: Hits | None, low: str, hints: tuple[str, ...]) -> bool:
+    """Whether the pattern behind `gate` can match: by the decision scan's gate, else by its substrings."""
+    return gate in hits.gates if hits is not None else any(h in low for h in hints)
+
+
+def is_acknowledgement(subject: str, new_text: str, headers: Mapping[str, str] | None = None,
+                       hits: Hits | None = None) -> bool:
     """An automatic reply that only says a message arrived or a ticket was opened (RFC 3834 "auto-replied",
-    or the words of one)."""
+    or the words of one). `hits`: the decision scan of the subject and new text."""
     for name, value in (headers or {}).items():
         if name.lower() == "auto-submitted" and value.strip().lower() == "auto-replied":
             return True
+    if hits is not None and "ack_body" not in hits.gates:
+        return False
     return ACK_BODY.search(subject) is not None or ACK_BODY.search(new_text) is not None
 
 
-def is_out_of_office(subject: str, new_text: str) -> bool:
+def is_out_of_office(subject: str, new_text: str, hits: Hits | None = None) -> bool:
     """An out-of-office reply, by its subject or what its new text says."""
     if AUTO_SUBJECT.search(subject):
         return True
-    low = new_text.lower()
-    return any(h in low for h in _AUTO_BODY_HINTS) and AUTO_BODY.search(new_text) is not None
+    return _may("auto_body", hits, new_text.lower(), _AUTO_BODY_HINTS) and AUTO_BODY.search(new_text) is not None
 
 
-def is_auto_reply(subject: str, new_text: str, headers: Mapping[str, str] | None = None) -> bool:
+def is_auto_reply(subject: str, new_text: str, headers: Mapping[str, str] | None = None,
+                  hits: Hits | None = None) -> bool:
     """An out-of-office reply or an automatic acknowledgement: by its headers (RFC 3834 `Auto-Submitted` and the
     others mail systems set), else by its subject, else by what its new text says."""
     for name, value in (headers or {}).items():
         test = _AUTO_HEADERS.get(name.lower())
         if test is not None and test(value):
             return True
-    if is_out_of_office(subject, new_text):
+    if is_out_of_office(subject, new_text, hits):
         return True
-    low = new_text.lower()
-    return ("received" in low or "automat" in low or "erhalten" in low or "reçu" in low or "recib" in low
-            or "ricevut" in low or "ontvangen" in low or "recebemos" in low) and ACK_BODY.search(new_text) is not None
+    return (_may("ack_body", hits, new_text.lower(), _ACK_HINTS)
+            and ACK_BODY.search(new_text) is not None)

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from workers.email.locales import load_locales  # noqa: E402
 from workers.email.parts import load_parts  # noqa: E402
-from workers.email.rules import analyse, load_senders  # noqa: E402
+from workers.email.rules import analyse, clear_caches, load_senders  # noqa: E402
 
 DEFAULT = [ROOT / "data" / "email_corpus.jsonl", ROOT / "data" / "email_eval" / "dev.jsonl"]
 
@@ -46,6 +46,7 @@ def rate(emails: list[tuple[str, str, str, datetime, dict[str, str] | None]], se
     done = 0
     start = time.process_time()
     while time.process_time() - start < seconds:
+        clear_caches(locales)  # each pass reads the corpus as new mail
         for subject, body, sender, when, headers in emails:
             analyse(subject, body, sender, senders, received_at=when, headers=headers, locales=locales, parts=parts)
         done += len(emails)

@@ -128,10 +128,12 @@ _RULE_WORDS = ["delivered", "RMA", "Return Authorization", "in transit", "P.O.",
 
 
 @given(st.lists(st.sampled_from(_RULE_WORDS) | st.text(max_size=6), max_size=12).map(" ".join))
-def test_gates_never_hide_a_match(text: str) -> None:
-    """A rule's pattern runs only when its gate matched in the decision scan: a shortcut that must change nothing."""
-    from workers.email.rules import scan_now
+def test_probes_never_hide_a_match(text: str) -> None:
+    """A rule's pattern is tried only where its probe matched in the decision scan: a shortcut that must change
+    nothing."""
+    from workers.email.rules import Now
 
-    hits = scan_now(text)
+    now = Now.of("", text)
     for name, rule in _gated_rules():
-        assert rule.search(text, hits) == (rule.pattern.search(text) is not None), name  # type: ignore[attr-defined]
+        found = rule.search(now, now.new)  # type: ignore[attr-defined]
+        assert found == (rule.pattern.search(text) is not None), name  # type: ignore[attr-defined]

@@ -257,8 +257,10 @@ _NANP = re.compile(r"(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}")
 URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+")
 
 
+@lru_cache(maxsize=4096)
 def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> str | None:
-    """A phone number in its normal form, or None. A national number ("030 1234 5678", "04 72 33 18 90") is read in
+    """A phone number in its normal form, or None (remembered: signatures repeat, and phonenumbers takes about
+    20 us a number). A national number ("030 1234 5678", "04 72 33 18 90") is read in
     the first of `regions` (the sender's, then the countries of addresses and numbers in the text) where it is a
     valid number; North American numbers only need to be possible (the 555 numbers of examples are not valid)."""
     digits = sum(c.isdigit() for c in raw)
@@ -292,6 +294,10 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
     return value + (f"x{ext}" if ext else "")
 
 
+def forget_phones() -> None:
+    _phone.cache_clear()
+
+
 # The regions of country code 1: a national number there is read as North American.
 _NANP_REGIONS = frozenset(phonenumbers.region_codes_for_country_code(1))
 
@@ -321,16 +327,17 @@ EMAIL = re.compile(r"(?<![\w.+-])[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}(?![\w])")
 # ------------------------------------------------------------------------------------------------- tables
 # A line of a plain-text table: cells split by "|", tabs, or runs of two or more spaces.
 _CELL_SPLIT = re.compile(r"\s*\|\s*|\t+\s*|\s{2,}")
-_PO_COLUMN = re.compile(r"^(?:(?:customer|cust\.?|your|client)\s+)?(?:po|p\.o\.|purchase\s+order|bestellnummer"
-                        r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?$", re.IGNORECASE)
+# Header cells, matched lower-cased (without re.IGNORECASE: several times faster).
+_PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client)\s+)?(?:po|p\.o\.|purchase\s+order|bestellnummer"
+                        r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?")
 _PRICE_COLUMN = re.compile(r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe"
                            r"|importo|bedrag|total|summe|subtotal|gesamt|ext\.?\s*price|line\s+total|net|value"
-                           r"|wert|valor", re.IGNORECASE)
+                           r"|wert|valor")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
 _TOTAL_LINE = re.compile(r"^\s*\|?\s*[A-Za-zÀ-ž][^\n\d|]*(?:\d+\s*%)?[^\n\d|]*?[:|]?\s+(\d[\d.,' \u00a0]*\d)"
                          r"\s*(?:[A-Za-z$€£zł]{0,3})"
                          r"\s*\|?\s*$")
-_COLUMN_CURRENCY = re.compile(r"(?<![A-Za-z])(" + _CODES + r")(?![A-Za-z])|([$€£¥₹])", re.IGNORECASE)
+_COLUMN_CURRENCY = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])|([$€£¥₹])")
 
 
 @dataclass
@@ -371,7 +378,7 @@ class _Extractor:
         # Where each rule can match (workers.email.scan); None: every rule scans the whole text (the reference).
         self.hits = hits
         self._regions: tuple[str, ...] | None = None
-        self._phones: dict[tuple[str, str | None, bool], str | None] = {}
+        self._not_phone_ends: frozenset[int] | None = None
         self.e = Entities()
         self.taken: list[tuple[int, int]] = []
 
@@ -513,7 +520,7 @@ class _Extractor:
                 self._total(line, currency)
             elif not line.strip():
                 currency = None
-            elif not set(line.strip()) <= set("-=|+_ :"):
+            elif not _RULE_CHARS.issuperset(stripped):
                 header = None
             offset = end + 1
             if header is None and currency is None:
@@ -529,18 +536,20 @@ class _Extractor:
 
     def _column_kinds(self, cells: list[str]) -> dict[int, tuple[str, str | None]]:
         kinds: dict[int, tuple[str, str | None]] = {}
+        column = self.parts.column if self.parts is not None else None
         for i, cell in enumerate(cells):
-            c = cell.strip()
+            c = cell.strip().lower()
             if len(c) > 40:
                 return {}
-            if _PO_COLUMN.match(c):
+            if _PO_COLUMN.fullmatch(c):
                 kinds[i] = ("po", None)
-            elif self.parts is not None and self.parts.column is not None and self.parts.column.match(c):
+            elif column is not None and column.match(c):
                 kinds[i] = ("part", None)
             elif _PRICE_COLUMN.search(c):
                 cur = _COLUMN_CURRENCY.search(c)
                 if cur:
-                    kinds[i] = ("amount", cur.group(1) or _SYMBOL_CURRENCY.get(cur.group(2), "$"))
+                    code = cur.group(1)
+                    kinds[i] = ("amount", code.upper() if code else _SYMBOL_CURRENCY.get(cur.group(2), "$"))
         return kinds if len(kinds) >= 1 and len(cells) >= 2 else {}
 
     def _row(self, cells: list[str], kinds: dict[int, tuple[str, str | None]], width: int, line: str,
@@ -765,6 +774,14 @@ class _Extractor:
             self._regions = tuple(regions)
         return self._regions
 
+    def after_not_phone_cue(self, s: int) -> bool:
+        """Whether a non-phone cue ("meeting ID", "PO", "IBAN") may end right before offset `s`."""
+        if self.hits is None:
+            return True
+        if self._not_phone_ends is None:
+            self._not_phone_ends = frozenset(self.hits.of("not_phone_cue"))
+        return s + 1 in self._not_phone_ends  # the probe ends after the number's first character
+
     def phones(self) -> None:
         text = self.scan
         pos = 0
@@ -773,11 +790,12 @@ class _Extractor:
             value = None
             if self.free(s, t):
                 before = text[max(0, s - 30):s]
-                if not _NOT_PHONE_CUE.search(before):
-                    key = ((m.group(1) or "") + m.group(2), m.group(3), _PHONE_CUE.search(before) is not None)
-                    if key not in self._phones:  # a quoted signature repeats its numbers
-                        self._phones[key] = _phone(key[0], key[1], self.phone_regions(), key[2])
-                    value = self._phones[key]
+                if not (self.after_not_phone_cue(s) and _NOT_PHONE_CUE.search(before)):
+                    raw = (m.group(1) or "") + m.group(2)
+                    # a cue ("Tel:", "call") is needed only by a national number not shaped like a North American one
+                    cue = (raw.startswith(("+", "00")) or _NANP.fullmatch(raw.strip()) is not None
+                           or _PHONE_CUE.search(before) is not None)
+                    value = _phone(raw, m.group(3), self.phone_regions(), cue)
             if value:
                 _add(self.e.phones, value)
                 self.claim(s, t)
@@ -798,6 +816,7 @@ _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk
 _CODE = re.compile(r"(?:of\s+)?([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
 _LINE_END_CODE = re.compile(r"[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)\)?[ \t.]*$")
 _NEWLINE = re.compile(r"\n")
+_RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
 _LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
 # Where a number can start (AMOUNT's second form), and how far before its currency: "1,234,567,890.00 mio. EUR".
 _NUMBER_START = re.compile(r"(?<![\w.,])\d")
@@ -828,26 +847,56 @@ _PROBES = (
     # The currency after the number: where it ends (the number's start is found in Python, _Extractor.amounts)
     Probe("amount_after", r"\d" + _MULT + r"\s?(?:" + _CUR_AFTER + r")", kind=END),
     Probe("amount", r"\((?:" + _CUR_BEFORE + r")\)"),
-    Probe("phone", r"(?<![\w/=&?#%.,+-])(?:(?:\+|00)\s?)?\(?\d[\d \t().\-/\u00a0]{5}"),
+    # Seven digits at least (_phone's least), within the characters a number is written with.
+    Probe("phone", r"(?<![\w/=&?#%.,+-])(?:(?:\+|00)\s?)?\(?\d(?:[ \t().\-/\u00a0]*\d){6}"),
+    # A cue of something else right before a number ("Meeting ID:", "IBAN"): _NOT_PHONE_CUE, then the number's
+    # first character where the pattern's end of text stands.
+    Probe("not_phone_cue", _NOT_PHONE_CUE.pattern.replace("$", r"[+(\d]"), kind=END),
 )
 
 
-@lru_cache(maxsize=8)
 def probe_set(parts: PartCatalogue) -> ProbeSet:
     """The probes of every entity rule, of the catalogue's cues and formats, and of the email's segment
-    boundaries (workers.email.segment): one scan of an email serves them all."""
+    boundaries (workers.email.segment): one scan of an email serves them all. Built once per catalogue."""
+    found = _PROBE_SETS.get(id(parts))
+    if found is None or found[0] is not parts:  # by identity: hashing a catalogue costs more than the lookup
+        if len(_PROBE_SETS) > 8:
+            _PROBE_SETS.clear()
+        found = _PROBE_SETS[id(parts)] = (parts, _build_probe_set(parts))
+    return found[1]
+
+
+_PROBE_SETS: dict[int, tuple[PartCatalogue, ProbeSet]] = {}
+
+
+def _build_probe_set(parts: PartCatalogue) -> ProbeSet:
     probes = list(_PROBES) + list(SEGMENT_PROBES)
     if parts.cue_words:
         cue = r"(?<![\w/])(?:" + parts.cue_words + r")"
         probes += [Probe("part_cue", cue), Probe("table", cue)]
-    for fmt in parts.format_patterns:
-        probe = Probe("part_format", r"(?<![\w#/.-])(?:" + fmt + r")", re.IGNORECASE)
+    return ProbeSet(probes + _format_probes(parts.format_patterns))
+
+
+def _format_probes(formats: tuple[str, ...]) -> list[Probe]:
+    """Where a token of one of the manufacturers' formats can start: one probe for them all (a token is reported
+    once), else one per format; a format the conversion cannot take is tried at every token."""
+
+    def probe(fmts: tuple[str, ...]) -> Probe:
+        return Probe("part_format", r"(?<![\w#/.-])(?:" + "|".join(f"(?:{f})" for f in fmts) + r")(?![\w#/-])",
+                     re.IGNORECASE)
+
+    def convertible(p: Probe) -> bool:
         try:
-            to_hyperscan(probe.pattern, probe.flags)
-        except (ValueError, KeyError, re.error):  # a construct the conversion lacks: try at every token
-            probe = Probe("part_format", r"(?<![\w#/.-])[a-z0-9]")
-        probes.append(probe)
-    return ProbeSet(probes)
+            to_hyperscan(p.pattern, p.flags)
+        except (ValueError, KeyError, re.error):
+            return False
+        return True
+
+    if not formats:
+        return []
+    if convertible(every := probe(formats)):
+        return [every]
+    return [p if convertible(p := probe((f,))) else Probe("part_format", r"(?<![\w#/.-])[a-z0-9]") for f in formats]
 
 
 def extract_entities(text: str, lower: str | None = None, *, locale: Locale = US, parts: PartCatalogue | None = None,

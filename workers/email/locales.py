@@ -60,6 +60,7 @@ class LocaleTable:
         self.offsets = {_minutes(o): tag for o, tag in (utc_offsets or {}).items()}
         self._conventions = {**countries, **locales}
         self._cache: dict[str, Locale] = {}
+        self._senders: dict[tuple[str, timedelta | None], Locale] = {}
         self.default = self.locale(default)
 
     def locale(self, tag: str) -> Locale:
@@ -72,6 +73,18 @@ class LocaleTable:
 
     def for_sender(self, sender_email: str, utc_offset: timedelta | None = None) -> Locale:
         """`utc_offset`: of the email's date; decides only when neither the domain nor its top-level domain does."""
+        key = (sender_email, utc_offset)
+        found = self._senders.get(key)
+        if found is None:
+            if len(self._senders) > 4096:  # senders repeat; bound the memory anyway
+                self._senders.clear()
+            found = self._senders[key] = self._for_sender(sender_email, utc_offset)
+        return found
+
+    def forget_senders(self) -> None:
+        self._senders.clear()
+
+    def _for_sender(self, sender_email: str, utc_offset: timedelta | None) -> Locale:
         domain = sender_email.rsplit("@", 1)[-1].lower().rstrip(".")
         parts = domain.split(".")
         for i in range(len(parts) - 1):  # the domain, then each parent domain: "mail.acme.de", "acme.de"

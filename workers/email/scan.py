@@ -29,6 +29,7 @@ import codecs
 import re
 import re._constants as sre_c  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -297,6 +298,13 @@ class Hits:
     def of(self, name: str) -> list[int]:
         return self.offsets.get(name, [])
 
+    def between(self, name: str, start: int, end: int) -> list[int]:
+        """The offsets of `name` from `start` up to (not including) `end`."""
+        found = self.offsets.get(name)
+        if not found:
+            return []
+        return found[bisect_left(found, start):bisect_left(found, end)]
+
     def __contains__(self, name: str) -> bool:
         return name in self.gates or name in self.offsets
 
@@ -371,14 +379,16 @@ class ProbeSet:
         return Hits({k: sorted(set(v)) for k, v in offsets.items()}, gates)
 
 
-def matches(pattern: re.Pattern[str], text: str, starts: Iterable[int], pos: int = 0) -> Iterator[re.Match[str]]:
-    """pattern.finditer(text, pos), tried only at `starts` (ascending): the same matches when every match of the
-    pattern starts at one of them."""
+def matches(pattern: re.Pattern[str], text: str, starts: Iterable[int], pos: int = 0,
+            endpos: int | None = None) -> Iterator[re.Match[str]]:
+    """pattern.finditer(text, pos, endpos), tried only at `starts` (ascending): the same matches when every match
+    of the pattern starts at one of them."""
     end = pos
+    stop = len(text) if endpos is None else endpos
     for s in starts:
         if s < end:
             continue
-        m = pattern.match(text, s)
+        m = pattern.match(text, s, stop)
         if m is not None:
             yield m
             end = m.end() if m.end() > s else s + 1

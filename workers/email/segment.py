@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from workers.email.scan import GATE, Hits, Probe
 
@@ -156,14 +157,25 @@ _ROLE_WORDS = frozenset({"info", "sales", "support", "service", "services", "nor
 def _name_line(low: str, sender_email: str, start: int, end: int) -> int | None:
     """Where a short line holding the sender's name (from the address: "l.murphy" -> "murphy") starts: a signature
     without a sign-off ("Can you send a quote? Cheers,\nLachlan Murphy\nIT Coordinator")."""
-    local = sender_email.split("@", 1)[0].lower()
-    names = [t for t in re.split(r"[._+-]+", local) if len(t) >= 3 and t.isalpha() and t not in _ROLE_WORDS]
-    if not any(name in low[start:end] for name in names):  # a name is not in these lines: no scan needed
+    names, rx = _sender_names(sender_email.split("@", 1)[0].lower())
+    if rx is None or not any(name in low[start:end] for name in names):  # no name in these lines: no scan needed
         return None
-    rx = re.compile(r"\n[ \t]*(?:[^\n]{0,30}[^\w\n])?(?:" + "|".join(map(re.escape, names))
-                    + r")(?![\w@.])[^\n@]{0,30}(?![^\n])")
     m = rx.search("\n" + low, start, end + 1)
     return m.start() if m else None
+
+
+def forget_sender_names() -> None:
+    _sender_names.cache_clear()
+
+
+@lru_cache(maxsize=1024)
+def _sender_names(local: str) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
+    """The names in an address's local part ("l.murphy" -> "murphy") and a short line holding one of them."""
+    names = tuple(t for t in re.split(r"[._+-]+", local) if len(t) >= 3 and t.isalpha() and t not in _ROLE_WORDS)
+    if not names:
+        return names, None
+    return names, re.compile(r"\n[ \t]*(?:[^\n]{0,30}[^\w\n])?(?:" + "|".join(map(re.escape, names))
+                             + r")(?![\w@.])[^\n@]{0,30}(?![^\n])")
 
 
 def _reply_header_lines(body: str, wrote: list[int]) -> list[int]:

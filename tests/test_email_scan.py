@@ -112,7 +112,7 @@ _ENTITY_WORDS = ["PO", "P.O.", "po#", "our PO is", "purchase order", "Bestellung
                  ",", ":", "#", "İ", "ß", "ł", "\u2013"]
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(_ENTITY_WORDS) | st.text(max_size=5), max_size=16).map(" ".join))
 def test_probes_never_hide_an_entity(text: str) -> None:
     parts = load_parts()
@@ -128,7 +128,7 @@ _DECISION_WORDS = ["Delivered", "not received", "RMA", "return", "any update on"
                    ".", "-", "expedite", "12 units", "cancel"]
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(_DECISION_WORDS) | st.text(max_size=5), max_size=14).map(" ".join),
        st.sampled_from(["", "RE: ", "Order ", "URGENT "]))
 def test_probes_never_change_a_decision(text: str, subject: str) -> None:

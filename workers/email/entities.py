@@ -28,7 +28,7 @@ import phonenumbers
 
 from workers.email.locales import Locale
 from workers.email.parts import TOKEN, PartCatalogue, load_parts
-from workers.email.scan import END, Hits, Probe, ProbeSet, matches, search, to_hyperscan
+from workers.email.scan import END, Hits, Probe, ProbeSet, matches, matches_at, search, to_hyperscan
 from workers.email.segment import SEGMENT_PROBES
 
 US = Locale("en-US", "US", day_first=False, decimal_comma=False)
@@ -384,14 +384,10 @@ class _Extractor:
 
     def iter(self, probe: str, rule: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
         """rule.finditer(text), tried only where `probe` found the rule can start."""
-        if self.hits is None:
-            return rule.finditer(text)
-        return matches(rule, text, self.hits.of(probe))
+        return matches(rule, text, self.hits, probe)
 
     def search(self, probe: str, rule: re.Pattern[str], text: str, pos: int) -> re.Match[str] | None:
-        if self.hits is None:
-            return rule.search(text, pos)
-        return search(rule, text, self.hits.of(probe), pos)
+        return search(rule, text, self.hits, probe, pos)
 
     def free(self, s: int, t: int) -> bool:
         return all(t <= a or s >= b for a, b in self.taken)
@@ -402,7 +398,7 @@ class _Extractor:
     def run(self) -> Entities:
         for m in self.iter("url", URL, self.scan):  # numbers inside URLs are no phones, parts or ids
             self.claim(*m.span())
-        emails = EMAIL.finditer(self.scan) if self.hits is None else matches(EMAIL, self.scan, self.email_starts())
+        emails = EMAIL.finditer(self.scan) if self.hits is None else matches_at(EMAIL, self.scan, self.email_starts())
         for m in emails:
             _add(self.e.emails, m.group(0))
             self.claim(*m.span())
@@ -639,7 +635,7 @@ class _Extractor:
         if self.hits is None:
             found: Iterable[re.Match[str]] = AMOUNT.finditer(self.scan)
         else:
-            found = matches(AMOUNT, self.scan, self.amount_starts(self.hits))
+            found = matches_at(AMOUNT, self.scan, self.amount_starts(self.hits))
         for m in found:
             if not self.free(*m.span()):
                 continue

@@ -15,7 +15,7 @@ from typing import Any
 from workers.email.entities import extract_entities, forget_phones, probe_set, same_length_lower
 from workers.email.locales import LocaleTable, load_locales
 from workers.email.parts import PartCatalogue, load_parts
-from workers.email.scan import Hits, Probe, ProbeSet, matches
+from workers.email.scan import Hits, Probe, ProbeSet, matches, search
 from workers.email.segment import (
     AUTO_REPLY_PROBES,
     forget_sender_names,
@@ -48,15 +48,18 @@ class Rule:
 
     def finditer(self, now: Now, span: tuple[int, int]) -> Iterator[re.Match[str]]:
         """Its matches within `span` of the message, as if that part were the whole text."""
+        if self.name not in now.hits.offsets:
+            return iter(())
         start, end = span
-        return matches(self.pattern, now.text if self.on_text else now.low, now.hits.between(self.name, start, end),
-                       start, end)
+        return matches(self.pattern, now.text if self.on_text else now.low, now.hits, self.name, start, end)
 
     def findall(self, now: Now, span: tuple[int, int]) -> list[str]:
         return [m.group(0) for m in self.finditer(now, span)]
 
     def search(self, now: Now, span: tuple[int, int]) -> bool:
-        return next(self.finditer(now, span), None) is not None
+        if self.name not in now.hits.offsets:
+            return False
+        return search(self.pattern, now.text if self.on_text else now.low, now.hits, self.name, *span) is not None
 
 
 def Phrases(name: str, *phrases: str) -> Rule:

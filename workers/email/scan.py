@@ -31,7 +31,7 @@ import re._constants as sre_c  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -185,15 +185,29 @@ class _Converter:
         self.dotall = bool(flags & re.DOTALL)
         self.groups: dict[int, str] = {}
 
-    def seq(self, nodes: Sequence[tuple[Any, Any]], tail: bool = False) -> str:
-        """`tail`: nothing follows these nodes in the probe, so a last one-character lookahead can be consumed (the
-        scanned text ends with a newline: there is always a character to consume)."""
-        out = [self.node(op, av) for op, av in nodes[:-1]]
-        if nodes:
-            out.append(self.node(*nodes[-1], tail=tail))
-        return "".join(out)
+    def seq(self, nodes: Sequence[tuple[Any, Any]]) -> str:
+        return "".join(self.node(op, av) for op, av in nodes)
 
-    def node(self, op: Any, av: Any, tail: bool = False) -> str:
+    def tail(self, nodes: Sequence[tuple[Any, Any]]) -> str:
+        """`nodes` then exactly one more character, where nothing follows them in the probe: a last one-character
+        lookahead becomes that character's class, else any byte will do (the scanned text ends with a newline,
+        so there is always one). Every match of a probe thus ends one character after its pattern's."""
+        if not nodes:
+            return _emit_class(range(256))
+        head, (op, av) = self.seq(nodes[:-1]), nodes[-1]
+        if op in (sre_c.ASSERT, sre_c.ASSERT_NOT) and av[0] == 1:
+            after = _one_char(op, list(av[1]), self.icase)
+            if after is not None:
+                return head + _emit_class(after)
+        if op is sre_c.BRANCH:
+            return head + "(?:" + "|".join(self.tail(alt) for alt in av[1]) + ")"
+        if op is sre_c.SUBPATTERN and not av[1] & re.IGNORECASE:
+            if av[0] is not None:
+                self.groups[av[0]] = "(?:" + self.seq(av[3]) + ")"
+            return head + "(?:" + self.tail(av[3]) + ")"
+        return head + self.node(op, av) + _emit_class(range(256))
+
+    def node(self, op: Any, av: Any) -> str:
         if op is sre_c.LITERAL:
             return _emit_class(byte_class([(op, av)], self.icase))
         if op is sre_c.NOT_LITERAL:
@@ -203,13 +217,13 @@ class _Converter:
         if op is sre_c.ANY:
             return _emit_class(range(256)) if self.dotall else _emit_class(b for b in range(256) if b != 0x0A)
         if op is sre_c.BRANCH:
-            return "(?:" + "|".join(self.seq(alt, tail) for alt in av[1]) + ")"
+            return "(?:" + "|".join(self.seq(alt) for alt in av[1]) + ")"
         if op is sre_c.SUBPATTERN:
             group, add_flags, _del_flags, sub = av
             saved = self.icase
             if add_flags & re.IGNORECASE:
                 self.icase = True
-            out = "(?:" + self.seq(sub, tail) + ")"
+            out = "(?:" + self.seq(sub) + ")"
             self.icase = saved
             if group is not None:
                 self.groups[group] = out
@@ -226,10 +240,6 @@ class _Converter:
             return inner + (f"{{{lo}}}" if lo == hi else f"{{{lo},{hi}}}")
         if op is sre_c.GROUPREF:
             return self.groups[av]  # the group's pattern again: a superset of the same text
-        if tail and op in (sre_c.ASSERT, sre_c.ASSERT_NOT) and av[0] == 1:
-            after = _one_char(op, list(av[1]), self.icase)
-            if after is not None:
-                return _emit_class(after)
         if op in (sre_c.AT, sre_c.ASSERT, sre_c.ASSERT_NOT):
             return ""  # assertions only narrow a match: without them the probe matches a superset
         raise ValueError(f"unsupported regular-expression construct {op}")
@@ -259,8 +269,8 @@ def _one_char(op: Any, sub: list[tuple[Any, Any]], icase: bool) -> frozenset[int
 
 
 def to_hyperscan(pattern: str, flags: int = 0) -> str:
-    """A hyperscan expression over encode(text) that matches, one context character early, wherever `pattern`
-    matches in text (see the module's docstring)."""
+    """A hyperscan expression over encode(text) that matches wherever `pattern` matches in text, one context
+    character early and one character late (see the module's docstring and _Converter.tail)."""
     tree = sre_parse.parse(pattern, flags)
     conv = _Converter(flags | tree.state.flags)
     nodes = list(tree.data)
@@ -271,7 +281,7 @@ def to_hyperscan(pattern: str, flags: int = 0) -> str:
     for alt in alternatives:
         ctx = _context(alt[0], conv.icase) if alt else None
         body = alt[1:] if ctx is not None else alt
-        out.append(_emit_class(ctx if ctx is not None else range(256)) + conv.seq(body, tail=True))
+        out.append(_emit_class(ctx if ctx is not None else range(256)) + conv.tail(body))
     return out[0] if len(out) == 1 else "(?:" + "|".join(out) + ")"
 
 
@@ -294,6 +304,8 @@ class Probe:
 class Hits:
     offsets: dict[str, list[int]]  # per probe name, the offsets where it matched (ascending, distinct)
     gates: set[str]               # the names of the gates that matched
+    # Per start probe, parallel to its offsets: the furthest end of its matches that start there or before.
+    reach: dict[str, list[int]] = field(default_factory=dict)
 
     def of(self, name: str) -> list[int]:
         return self.offsets.get(name, [])
@@ -304,6 +316,15 @@ class Hits:
         if not found:
             return []
         return found[bisect_left(found, start):bisect_left(found, end)]
+
+    def hidden_until(self, name: str, at: int) -> int:
+        """Where the probe's matches that start before `at` end at the furthest. Hyperscan reports, for each end,
+        the leftmost start only: a match that starts from `at` up to there may be hidden behind one of them."""
+        found = self.offsets.get(name)
+        if not found:
+            return at
+        i = bisect_left(found, at)
+        return max(at, self.reach.get(name, found)[i - 1]) if i else at
 
     def __contains__(self, name: str) -> bool:
         return name in self.gates or name in self.offsets
@@ -344,7 +365,7 @@ class ProbeSet:
             return self.scan_python(low)
         found: list[tuple[int, int, int]] = []
         self.db.scan(b"\n" + encode(low) + b"\n", match_event_handler=_collect, context=found)
-        offsets: dict[str, list[int]] = {}
+        spans: dict[str, list[tuple[int, int]]] = {}
         gates: set[str] = set()
         names, kinds = self.names, self.kinds
         for pid, start, end in found:
@@ -352,17 +373,34 @@ class ProbeSet:
             if kind == GATE:
                 gates.add(names[pid])
                 continue
-            # The scanned bytes start with a newline: a start probe's first byte is the character before the
-            # match (its context), so its offset is the match's; an end is one byte late.
-            at = start if kind == START else end - 1
-            lst = offsets.get(names[pid])
+            # The scanned bytes start with a newline, and a probe's match has one character before and one after
+            # its pattern's: a start is the text's offset of the pattern's match, an end two bytes late.
+            span = (start, end - 2) if kind == START else (end - 2, end - 2)
+            lst = spans.get(names[pid])
             if lst is None:
-                offsets[names[pid]] = [at]
-            elif at not in lst:
-                lst.append(at)
-        for lst in offsets.values():
+                spans[names[pid]] = [span]
+            else:
+                lst.append(span)
+        offsets: dict[str, list[int]] = {}
+        reach: dict[str, list[int]] = {}
+        for name, lst in spans.items():
+            if len(lst) == 1:
+                offsets[name], reach[name] = [lst[0][0]], [lst[0][1]]
+                continue
             lst.sort()
-        return Hits(offsets, gates)
+            starts: list[int] = []
+            furthest: list[int] = []
+            far = -1
+            for s, e in lst:
+                if e > far:
+                    far = e
+                if starts and starts[-1] == s:
+                    furthest[-1] = far
+                else:
+                    starts.append(s)
+                    furthest.append(far)
+            offsets[name], reach[name] = starts, furthest
+        return Hits(offsets, gates, reach)
 
     def scan_python(self, low: str) -> Hits:
         """The same probes run by Python's engine (without hyperscan, and for tests): every start, slowly."""
@@ -379,26 +417,62 @@ class ProbeSet:
         return Hits({k: sorted(set(v)) for k, v in offsets.items()}, gates)
 
 
-def matches(pattern: re.Pattern[str], text: str, starts: Iterable[int], pos: int = 0,
+def matches(pattern: re.Pattern[str], text: str, hits: Hits | None, probe: str, pos: int = 0,
             endpos: int | None = None) -> Iterator[re.Match[str]]:
-    """pattern.finditer(text, pos, endpos), tried only at `starts` (ascending): the same matches when every match
-    of the pattern starts at one of them."""
-    end = pos
+    """pattern.finditer(text, pos, endpos), tried only where `probe` matched (every match of the pattern starts at
+    a match of its probe) and where a start may be hidden (Hits.hidden_until); `hits` None: the plain scan."""
     stop = len(text) if endpos is None else endpos
+    if hits is None:
+        yield from pattern.finditer(text, pos, stop)
+        return
+    starts = hits.offsets.get(probe)
+    if not starts:
+        return
+    reach = hits.reach.get(probe, starts)
+    n, at = len(starts), pos
+    i = bisect_left(starts, at)
+    while True:
+        hidden = min(max(at, reach[i - 1]) if i else at, stop)
+        m = None
+        for s in range(at, hidden):
+            if (m := pattern.match(text, s, stop)) is not None:
+                break
+        while m is None and i < n and starts[i] < stop:
+            s, i = starts[i], i + 1
+            if s >= hidden:
+                m = pattern.match(text, s, stop)
+        if m is None:
+            return
+        yield m
+        at = m.end() if m.end() > m.start() else m.start() + 1
+        i = bisect_left(starts, at)
+
+
+def matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> Iterator[re.Match[str]]:
+    """pattern.finditer(text), tried only at `starts` (ascending): the same matches when every match of the
+    pattern starts at one of them."""
+    end = 0
     for s in starts:
-        if s < end:
-            continue
-        m = pattern.match(text, s, stop)
-        if m is not None:
+        if s >= end and (m := pattern.match(text, s)) is not None:
             yield m
             end = m.end() if m.end() > s else s + 1
 
 
-def search(pattern: re.Pattern[str], text: str, starts: Sequence[int], pos: int = 0) -> re.Match[str] | None:
-    """pattern.search(text, pos), tried only at `starts` (ascending)."""
-    for s in starts:
-        if s >= pos:
-            m = pattern.match(text, s)
-            if m is not None:
-                return m
+def search(pattern: re.Pattern[str], text: str, hits: Hits | None, probe: str, pos: int = 0,
+           endpos: int | None = None) -> re.Match[str] | None:
+    """pattern.search(text, pos, endpos), tried only where `probe` matched, and at every offset where a start may
+    be hidden (Hits.hidden_until)."""
+    stop = len(text) if endpos is None else endpos
+    if hits is None:
+        return pattern.search(text, pos, stop)
+    if probe not in hits.offsets:
+        return None
+    hidden = min(hits.hidden_until(probe, pos), stop)
+    for s in range(pos, hidden):
+        if (m := pattern.match(text, s, stop)) is not None:
+            return m
+    for s in hits.between(probe, hidden, stop):
+        m = pattern.match(text, s, stop)
+        if m is not None:
+            return m
     return None

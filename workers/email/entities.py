@@ -263,7 +263,7 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
     20 us a number). A national number ("030 1234 5678", "04 72 33 18 90") is read in
     the first of `regions` (the sender's, then the countries of addresses and numbers in the text) where it is a
     valid number; North American numbers only need to be possible (the 555 numbers of examples are not valid)."""
-    digits = sum(c.isdigit() for c in raw)
+    digits = sum(map(str.isdigit, raw))
     if not 7 <= digits <= 15:
         return None
     intl = raw.startswith("+") or raw.startswith("00")
@@ -379,8 +379,9 @@ class _Extractor:
         self.hits = hits
         self._regions: tuple[str, ...] | None = None
         self._not_phone_ends: frozenset[int] | None = None
+        self._not_part_ends: frozenset[int] | None = None
         self.e = Entities()
-        self.taken: list[tuple[int, int]] = []
+        self.taken = bytearray(len(text) + 1)  # 1 where an entity already claimed the character
 
     def iter(self, probe: str, rule: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
         """rule.finditer(text), tried only where `probe` found the rule can start."""
@@ -390,10 +391,10 @@ class _Extractor:
         return search(rule, text, self.hits, probe, pos)
 
     def free(self, s: int, t: int) -> bool:
-        return all(t <= a or s >= b for a, b in self.taken)
+        return self.taken.find(1, s, t) < 0
 
     def claim(self, s: int, t: int) -> None:
-        self.taken.append((s, t))
+        self.taken[s:t] = b"\x01" * (t - s)
 
     def run(self) -> Entities:
         for m in self.iter("url", URL, self.scan):  # numbers inside URLs are no phones, parts or ids
@@ -508,11 +509,11 @@ class _Extractor:
                     currency = next((c for k, c in found.values() if k == "amount"), None)
                 elif header is not None and abs(len(cells) - len(header)) <= 1:
                     self._row(cells, kinds, len(header), line, offset)
-                elif currency is not None and _TOTAL_LINE.match(line):
+                elif currency is not None and _may_be_total(line):
                     self._total(line, currency)
                 else:
                     header, currency = None, None
-            elif currency is not None and _TOTAL_LINE.match(line):
+            elif currency is not None and _may_be_total(line):
                 self._total(line, currency)
             elif not line.strip():
                 currency = None
@@ -563,7 +564,7 @@ class _Extractor:
                 self.claim(*span)
             elif kind == "part" and " " not in value and any(c.isdigit() for c in value) and len(value) >= 4:
                 token = value.upper()
-                if self.parts is not None and not self.parts.excluded(token, ""):
+                if self.parts is not None and not self.parts.excluded(token, None):
                     _add(self.e.part_numbers, token)
                     self.claim(*span)
             elif kind == "amount" and currency:
@@ -584,7 +585,7 @@ class _Extractor:
                     continue
                 if token.isdigit() and len(token) < 5:
                     continue
-                if cat.excluded(token, text[max(0, s - 30):s]):
+                if cat.excluded(token, self.before_part(s)):
                     continue
                 _add(self.e.part_numbers, token)
                 self.claim(s, t)
@@ -596,11 +597,20 @@ class _Extractor:
             token = token.upper()
             if not cat.is_part_shape(token) or not self.free(s, t):
                 continue
-            if cat.excluded(token, text[max(0, s - 30):s]):
+            if cat.excluded(token, self.before_part(s)):
                 continue
             _add(self.e.part_numbers, token)
             self.claim(s, t)
         self.product_lines(cat)
+
+    def before_part(self, s: int) -> str | None:
+        """The 30 characters before a token at `s`, or None when no non-part cue ends right before it."""
+        if self.hits is not None:
+            if self._not_part_ends is None:
+                self._not_part_ends = frozenset(self.hits.of("not_part_cue"))
+            if s + 1 not in self._not_part_ends:  # the probe ends after the token's first character
+                return None
+        return self.text[max(0, s - 30):s]
 
     def product_lines(self, cat: PartCatalogue) -> None:
         """In a line that orders a quantity ("2 x APCRBC133 spare battery", "- 40 x Dock, 40AY0090US"), the code
@@ -625,7 +635,7 @@ class _Extractor:
                 if (len(token) < 5 or token.upper() != token or not any(c.isdigit() for c in token)
                         or not any(c.isalpha() for c in token) or not self.free(s, t)):
                     continue
-                if cat.excluded(token, text[max(0, s - 30):s]):
+                if cat.excluded(token, self.before_part(s)):
                     continue
                 _add(self.e.part_numbers, token)
                 self.claim(s, t)
@@ -813,6 +823,22 @@ _CODE = re.compile(r"(?:of\s+)?([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9])
 _LINE_END_CODE = re.compile(r"[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)\)?[ \t.]*$")
 _NEWLINE = re.compile(r"\n")
 _RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
+_TOTAL_CURRENCY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz$€£zł")
+
+
+def _may_be_total(line: str) -> bool:
+    """_TOTAL_LINE.match(line), after a cheap test of how the line ends (a number, then at most three currency
+    characters and a "|"): the pattern backtracks over a long line without a number (12 us)."""
+    tail = line.rstrip()
+    if tail.endswith("|"):
+        tail = tail[:-1].rstrip()
+    k = len(tail)
+    while k > 0 and len(tail) - k < 3 and tail[k - 1] in _TOTAL_CURRENCY_CHARS:
+        k -= 1
+    tail = tail[:k].rstrip()
+    return bool(tail) and tail[-1].isdigit() and _TOTAL_LINE.match(line) is not None
+
+
 _LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
 # Where a number can start (AMOUNT's second form), and how far before its currency: "1,234,567,890.00 mio. EUR".
 _NUMBER_START = re.compile(r"(?<![\w.,])\d")
@@ -870,6 +896,8 @@ def _build_probe_set(parts: PartCatalogue) -> ProbeSet:
     if parts.cue_words:
         cue = r"(?<![\w/])(?:" + parts.cue_words + r")"
         probes += [Probe("part_cue", cue), Probe("table", cue)]
+    if parts.not_part_probe is not None:
+        probes.append(Probe("not_part_cue", parts.not_part_probe, kind=END))
     return ProbeSet(probes + _format_probes(parts.format_patterns))
 
 

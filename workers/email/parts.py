@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+_LEADING_LETTERS = re.compile(r"[A-Z]*")
 PARTS_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "email_parts.toml"
 
 # A token that may be a part number: upper-case letters and digits, with "-", "#", "+", "=" or "/" inside.
@@ -47,12 +48,22 @@ class PartCatalogue:
     def is_part_shape(self, token: str) -> bool:
         return self.formats.fullmatch(token) is not None
 
-    def excluded(self, token: str, before: str) -> bool:
-        """`before`: the text right before the token (a few dozen characters, any case)."""
-        head = token.split("-", 1)[0] if "-" in token else re.match(r"[A-Z]*", token).group(0)  # type: ignore[union-attr]
+    def excluded(self, token: str, before: str | None) -> bool:
+        """`before`: the text right before the token (a few dozen characters, any case); None: no non-part cue can
+        end there (the caller knows it from the probe scan)."""
+        head = token.split("-", 1)[0] if "-" in token else _LEADING_LETTERS.match(token).group(0)  # type: ignore[union-attr]
         if head in self.not_part_prefixes:
             return True
-        return self.not_part_before is not None and self.not_part_before.search(before) is not None
+        if before is None or self.not_part_before is None:
+            return False
+        return self.not_part_before.search(before) is not None
+
+    @property
+    def not_part_probe(self) -> str | None:
+        """Where a non-part cue ends right before a token: the cue, then the token's first character."""
+        if self.not_part_before is None:
+            return None
+        return self.not_part_before.pattern.lower().removesuffix("$") + r"[a-z0-9]"
 
 
 def _alternation(words: list[str]) -> str:

@@ -526,7 +526,7 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
         urgency_score=score,
         priority=decision.priority,
         financial_impact=by_currency.get("USD", 0.0),
-        key_phrases=[r.name[4:] for r in _KEY_PHRASES if r.search(now, now.whole)],
+        key_phrases=[r.name[4:] for r in _KEY_PHRASES if r.name in now.hits.offsets and r.search(now, now.whole)],
         sender_category=(senders or load_senders()).category(sender_email),
         detected_patterns=patterns,
         auto_reply=auto,

@@ -188,10 +188,23 @@ class _Converter:
     def seq(self, nodes: Sequence[tuple[Any, Any]]) -> str:
         return "".join(self.node(op, av) for op, av in nodes)
 
+    def ends_in_lookahead(self, nodes: Sequence[tuple[Any, Any]]) -> set[bool]:
+        """For each way `nodes` can end, whether it ends in a one-character lookahead (which tail() can consume)."""
+        if not nodes:
+            return {False}
+        op, av = nodes[-1]
+        if op in (sre_c.ASSERT, sre_c.ASSERT_NOT) and av[0] == 1:
+            return {_one_char(op, list(av[1]), self.icase) is not None}
+        if op is sre_c.BRANCH:
+            return set().union(*(self.ends_in_lookahead(alt) for alt in av[1]))
+        if op is sre_c.SUBPATTERN and not av[1] & re.IGNORECASE:
+            return self.ends_in_lookahead(av[3])
+        return {False}
+
     def tail(self, nodes: Sequence[tuple[Any, Any]]) -> str:
         """`nodes` then exactly one more character, where nothing follows them in the probe: a last one-character
         lookahead becomes that character's class, else any byte will do (the scanned text ends with a newline,
-        so there is always one). Every match of a probe thus ends one character after its pattern's."""
+        so there is always one)."""
         if not nodes:
             return _emit_class(range(256))
         head, (op, av) = self.seq(nodes[:-1]), nodes[-1]
@@ -268,21 +281,23 @@ def _one_char(op: Any, sub: list[tuple[Any, Any]], icase: bool) -> frozenset[int
     return byte_class(negated, icase)
 
 
-def to_hyperscan(pattern: str, flags: int = 0) -> str:
+def to_hyperscan(pattern: str, flags: int = 0) -> tuple[str, int]:
     """A hyperscan expression over encode(text) that matches wherever `pattern` matches in text, one context
-    character early and one character late (see the module's docstring and _Converter.tail)."""
+    character early, and how many characters late its matches end: 1 when the pattern ends in a one-character
+    lookahead (kept as a consumed character: _Converter.tail), else 0."""
     tree = sre_parse.parse(pattern, flags)
     conv = _Converter(flags | tree.state.flags)
     nodes = list(tree.data)
     alternatives = [nodes]
     if len(nodes) == 1 and nodes[0][0] is sre_c.BRANCH:
         alternatives = [list(alt) for alt in nodes[0][1][1]]
-    out = []
+    bodies = []
     for alt in alternatives:
         ctx = _context(alt[0], conv.icase) if alt else None
-        body = alt[1:] if ctx is not None else alt
-        out.append(_emit_class(ctx if ctx is not None else range(256)) + conv.tail(body))
-    return out[0] if len(out) == 1 else "(?:" + "|".join(out) + ")"
+        bodies.append((_emit_class(ctx if ctx is not None else range(256)), alt[1:] if ctx is not None else alt))
+    tail = any(True in conv.ends_in_lookahead(body) for _, body in bodies)
+    out = [ctx + (conv.tail(body) if tail else conv.seq(body)) for ctx, body in bodies]
+    return (out[0] if len(out) == 1 else "(?:" + "|".join(out) + ")"), int(tail)
 
 
 START, END, GATE = "start", "end", "gate"
@@ -330,6 +345,14 @@ class Hits:
         return name in self.gates or name in self.offsets
 
 
+def _fixed_width(probe: Probe) -> int | None:
+    """The width of every match of a start probe when it has one (its start is then its end less the width)."""
+    if probe.kind != START:
+        return None
+    low, high = sre_parse.parse(probe.pattern, probe.flags).getwidth()
+    return int(low) if low == high else None
+
+
 def _collect(pid: int, start: int, end: int, flags: int, found: list[tuple[int, int, int]]) -> None:
     found.append((pid, start, end))
 
@@ -341,20 +364,29 @@ class ProbeSet:
         self.probes = tuple(probes)
         self.names = tuple(p.name for p in self.probes)
         self.kinds = tuple(p.kind for p in self.probes)
+        self.widths = tuple(_fixed_width(p) for p in self.probes)
         self._python = [re.compile(p.pattern if p.kind == END else r"(?=" + p.pattern + r")", p.flags)
                         for p in self.probes]
+        self.tails: list[int] = []  # per probe, the characters its hyperscan matches end late (to_hyperscan)
         self.db: Any = None
         if hyperscan is not None:
             self.db = self._compile()
 
     def _compile(self) -> Any:
-        expressions, flags = [], []
+        expressions: list[bytes] = []
+        flags: list[int] = []
         for p in self.probes:
             try:
-                expressions.append(to_hyperscan(p.pattern, p.flags).encode("ascii"))
+                expression, tail = to_hyperscan(p.pattern, p.flags)
+                expressions.append(expression.encode("ascii"))
+                self.tails.append(tail)
             except (ValueError, KeyError) as e:
                 raise ValueError(f"probe {p.name} ({p.pattern!r}) cannot be converted: {e}") from e
-            flags.append({START: hyperscan.HS_FLAG_SOM_LEFTMOST, END: 0, GATE: hyperscan.HS_FLAG_SINGLEMATCH}[p.kind])
+            if p.kind == START and self.widths[len(flags)] is not None:
+                flags.append(0)  # the start is the end less the width: no need for hyperscan to track it
+            else:
+                flags.append({START: hyperscan.HS_FLAG_SOM_LEFTMOST, END: 0,
+                              GATE: hyperscan.HS_FLAG_SINGLEMATCH}[p.kind])
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         db.compile(expressions=expressions, ids=list(range(len(expressions))), flags=flags)
         return db
@@ -367,15 +399,22 @@ class ProbeSet:
         self.db.scan(b"\n" + encode(low) + b"\n", match_event_handler=_collect, context=found)
         spans: dict[str, list[tuple[int, int]]] = {}
         gates: set[str] = set()
-        names, kinds = self.names, self.kinds
+        names, kinds, widths, tails = self.names, self.kinds, self.widths, self.tails
         for pid, start, end in found:
             kind = kinds[pid]
             if kind == GATE:
                 gates.add(names[pid])
                 continue
-            # The scanned bytes start with a newline, and a probe's match has one character before and one after
-            # its pattern's: a start is the text's offset of the pattern's match, an end two bytes late.
-            span = (start, end - 2) if kind == START else (end - 2, end - 2)
+            # The scanned bytes start with a newline, and a probe's match has one character before its pattern's
+            # (and one after when it ends in a lookahead): a start is the text's offset of the pattern's match.
+            end -= 1 + tails[pid]
+            width = widths[pid]
+            if kind != START:
+                span = (end, end)
+            elif width is None:
+                span = (start, end)
+            else:
+                span = (end - width, end)
             lst = spans.get(names[pid])
             if lst is None:
                 spans[names[pid]] = [span]

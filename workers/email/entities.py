@@ -97,28 +97,36 @@ def _valid_id(value: str) -> bool:
 
 # ------------------------------------------------------------------------------------------------ amounts
 # ISO codes that are not also words once lower-cased ("try", "rub", "cop" are left out).
-_CODES = "usd|eur|gbp|chf|cad|aud|nzd|mxn|brl|clp|sek|nok|dkk|pln|czk|huf|inr|jpy|cny|rmb|hkd|sgd|zar|aed"
+_CODES = ("usd|eur|gbp|chf|cad|aud|nzd|mxn|brl|clp|ars|cop|pen|uyu|sek|nok|dkk|isk|pln|czk|huf|ron|bgn|uah|inr|jpy"
+          "|cny|rmb|hkd|sgd|twd|krw|thb|myr|idr|vnd|zar|aed|sar|qar|kwd|ils|egp|ngn|kes")
 _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł": "PLN", "r$": "BRL", "us$": "USD",
                     "usd$": "USD", "c$": "CAD", "ca$": "CAD", "cad$": "CAD", "a$": "AUD", "au$": "AUD",
                     "aud$": "AUD", "nz$": "NZD", "mx$": "MXN", "s$": "SGD", "hk$": "HKD", "fr.": "CHF",
                     "sfr.": "CHF", "rs.": "INR", "rs": "INR", "euro": "EUR", "euros": "EUR", "dollars": "$",
-                    "dollar": "$", "pounds": "GBP", "pound": "GBP", "€uro": "EUR"}
-_CUR_BEFORE = (r"(?:us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|s?fr\.|rs\.?"
-               r"|(?:" + _CODES + r")(?![a-z]))")
-_CUR_AFTER = r"(?:\$|€|£|zł|kr(?![a-zà-ž])\.?|:-|(?:" + _CODES + r"|euros?|dollars?|pounds?)(?![a-z]))"
+                    "dollar": "$", "pounds": "GBP", "pound": "GBP", "€uro": "EUR", "kč": "CZK", "tl": "TRY",
+                    "₺": "TRY", "円": "JPY", "元": "CNY", "₩": "KRW", "₱": "PHP", "฿": "THB", "₫": "VND",
+                    "₪": "ILS", "₽": "RUB", "ft": "HUF", "lei": "RON", "r": "ZAR"}
+# A lone "R" is the South African rand: only for a sender in South Africa or a text that names the rand.
+_CUR_BEFORE = (r"(?:us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|s?fr\.|rs\.?"
+               r"|(?:" + _CODES + r")(?![a-z])|r(?=\s?\d))")
+_CUR_AFTER = (r"(?:\$|€|£|zł|kč|₺|円|元|₩|kr(?![a-zà-ž])\.?|:-|(?:" + _CODES
+              + r"|euros?|dollars?|pounds?|tl|ft|lei)(?![a-z]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
         r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
         r"|\d{1,3}(?: \d{3})+[.,]\d{2}(?!\d)"
         r"|\d+(?:[.,]\d{1,2})?(?![\d]))")
-_MULT = r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?)(?![a-z]))?"
+_MULT = (r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?|lakhs?|lacs?|crores?"
+         r"|cr|mil|millones|millón|milhões|milhão|万|億)(?![a-z]))?")
 AMOUNT = re.compile(
-    r"(?<![\w$€£])(?P<c1>" + _CUR_BEFORE + r")\s{0,6}(?P<n1>" + _NUM + r")(?P<m1>" + _MULT + r")"
+    r"(?<![\w$€£])(?P<c1>" + _CUR_BEFORE + r")[^\S\n]{0,6}(?P<n1>" + _NUM + r")(?P<m1>" + _MULT + r")"
     r"|(?<![\w.,])(?P<n2>" + _NUM + r")(?P<m2>" + _MULT + r")\s?(?P<c2>" + _CUR_AFTER + r")"
     # a label naming the currency, then the number: "Order total (USD): 49,917.50"
     r"|\((?P<c3>" + _CUR_BEFORE + r")\)[ \t]*:?[ \t]{0,40}(?P<n3>" + _NUM + r")(?P<m3>" + _MULT + r")"
 )
 _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "tsd": 1e3, "m": 1e6, "mn": 1e6, "mm": 1e6, "million": 1e6,
-                "millions": 1e6, "mio": 1e6, "bn": 1e9, "b": 1e9, "billion": 1e9, "mrd": 1e9}
+                "millions": 1e6, "mio": 1e6, "bn": 1e9, "b": 1e9, "billion": 1e9, "mrd": 1e9, "lakh": 1e5,
+                "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "crores": 1e7, "cr": 1e7, "mil": 1e3,
+                "millones": 1e6, "millón": 1e6, "milhões": 1e6, "milhão": 1e6, "万": 1e4, "億": 1e8}
 
 
 def parse_number(text: str, decimal_comma: bool) -> float | None:
@@ -139,15 +147,16 @@ def parse_number(text: str, decimal_comma: bool) -> float | None:
         return None
 
 
-def _currency(token: str, locale: Locale) -> str:
+def _currency(token: str, locale: Locale, dollar: str) -> str:
+    """The ISO code of a currency token; `dollar`: what a bare "$" is for this email."""
     t = token.strip().lower()
     if t in ("$", "dollars", "dollar"):
-        return locale.dollar
+        return dollar
     if t in ("kr", "kr.", ":-"):
         return locale.krona
     mapped = _SYMBOL_CURRENCY.get(t)
     if mapped == "$":
-        return locale.dollar
+        return dollar
     return mapped or ("CNY" if t == "rmb" else t.upper())
 
 
@@ -234,23 +243,34 @@ def _nearest(m: int, d: int, ref: date | None) -> str | None:
 # ------------------------------------------------------------------------------------------------- phones
 PHONE = re.compile(
     r"(?<![\w/=&?#%.,+-])((?:\+|00)\s?)?(\(?\d[\d \t().\-/\u00a0]{5,24}\d)"
-    r"(?:\s*(?:,\s*)?(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?|poste|interno|int\.?|anexo|wewn\.?)\s*:?\s*"
-    r"(\d{1,6}))?(?![\w/=&%]|[.,]\d|-\d)",
+    # an extension, perhaps in parentheses, perhaps after a label of the number: "(ext. 233)", "(代表) 内線 215"
+    r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:,\s*)?[(\uff08]?\s*"
+    r"(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?"
+    r"|poste|interno|int\.?|anexo|ramal|wewn\.?|dahili|lokal|ankn\.?|anknytning|内線|內線|分機|分机)\s*[:\uff1a.]?\s*"
+    r"(\d{1,6})[)\uff09]?)?(?![\w/=&%]|[.,]\d|-\d)",
 )
-_PHONE_CUE = re.compile(
-    r"(?:tel|tél|phone|ph|mobile|mob|cell|cellphone|fax|call|ring|reach|dial|hotline|telefon|telefono|teléfono"
-    r"|telefone|handy|móvil|movil|cel|celular|tlf|t|m|f|p|o|d|direct|office|main|switchboard|whatsapp|mobil"
+_PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends "sent")
+    r"(?<![^\W\d_])(?:tel|tél|phone|ph|mobile|mob|cell|cellphone|fax|call|ring|reach|dial|hotline|telefon|telefono|teléfono"
+    r"|telefone|handy|móvil|movil|cel|celular|tlf|t|m|f|p|o|d|l|direct|office|main|switchboard|whatsapp|mobil"
     r"|portable|numéro|number|nummer|numero|número|at|on|or|au|unter|al|allo|op|pod|no|numer|telefonisch|kom"
-    r"|tlf|puhelin|tel\.)\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$",  # "Hotline (24/7): ", "a@b.fr / "
+    r"|tlf|puhelin|tel\.|contact|ddi|did|gsm|pbx|telem|tlm|landline|携帯|電話|直通|代表|フリーダイヤル|手機|手机|电话"
+    r"|傳真|传真)\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$",  # "Hotline (24/7): ", "a@b.fr / "
 )
+# Right before a number: it is something else (a meeting id, a passcode, an order, a tax or company id ...). Each
+# word stands after a non-letter ("DID:" is a phone's label, not an "id").
 _NOT_PHONE_CUE = re.compile(
-    r"(?:meeting|conference|webinar|access|participant|attendee|host|dial-in\s+pin|event)\s*(?:id|code|number|no\.?)"
-    r"[^\n\d]{0,6}$|(?:passcode|password|pin|code|id|kennwort|kenncode|code\s+secret|contraseña|pw)\s*[:#]?\s*$"
-    r"|(?:po|p\.o\.|order\w*|invoice|case|ticket|tracking|s/n|serial|account|acct|iban|vat|ust|quote|rma|sr|bol"
-    r"|incident|ref|reference|auftrag\w*|bestell\w*|rechnung\w*|commande|pedido|ordine|kunden\w*|konto\w*"
-    r"|cep|plz|zip|postcode|postal\s+code|nip|regon|krs|hrb|siret|siren|cnpj|cpf|gst|gstin|pan|abn|utr|neft"
-    r"|sold-to|ship-to|customer|cust)"
-    r"(?:\s+(?:confirmation|number|no\.?|nr\.?|id|ref|code))*\s*(?:no\.?|number|nr\.?|#|:)*\s*[:#(]?\s*$",
+    r"(?<![^\W\d_])(?:meeting|conference|webinar|access|participant|attendee|host|dial-in\s+pin|event|besprechungs"
+    r"|konferenz|sitzungs)[\s-]*(?:id|code|number|no\.?|nummer|kennung)[^\n\d]{0,6}$"
+    r"|(?<![^\W\d_])(?:id|code|numéro|número|numero|codice)\s+(?:de\s+(?:la\s+)?|della\s+|da\s+)?(?:réunion|reunión"
+    r"|riunione|reunião|conférence|conferencia|conferenza|spotkania|vergadering)[^\n\d]{0,6}$"
+    r"|(?<![^\W\d_])(?:passcode|password|pin|code|id|kennwort|kenncode|code\s+secret|contraseña|pw)\s*[:#]?\s*$"
+    r"|(?<![^\W\d_])(?:po|p\.o\.|order\w*|invoice|case|ticket|tracking|s/n|serial|account|acct|iban|vat|ust|quote"
+    r"|rma|sr|bol|incident|ref|reference|auftrag\w*|bestell\w*|rechnung\w*|commande|pedido|ordine|kunden\w*"
+    r"|konto\w*|cep|plz|zip|postcode|postal\s+code|nip|regon|krs|hrb|siret|siren|cnpj|cpf|gst|gstin|pan|abn|utr|neft"
+    r"|sold-to|ship-to|customer|cust|vendor|supplier|p\.\s?iva|iva|c\.f\.|codice\s+fiscale|nit|cuit|rut|rfc|nif|cif"
+    r"|ičo|dič|ico|dic|trn|tin|ein|vkn|vergi\s+no|con\s+note|consignment|guía|guia|remito|factura|fatura|faktura"
+    r"|sipariş|objednávka|伝票番号|問い合わせ番号|お問い合わせ番号|注文番号|受付番号)"
+    r"(?:\s+(?:confirmation|number|no\.?|nr\.?|id|ref|code))*\s*(?:no\.?|number|nr\.?|#|:|\uff1a)*\s*[:#(]?\s*$",
 )
 _COUNTRY_CODE = re.compile(r"\+([1-9]\d{0,2})[\s(]")
 _NANP = re.compile(r"(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}")
@@ -262,14 +282,15 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
     """A phone number in its normal form, or None (remembered: signatures repeat, and phonenumbers takes about
     20 us a number). A national number ("030 1234 5678", "04 72 33 18 90") is read in
     the first of `regions` (the sender's, then the countries of addresses and numbers in the text) where it is a
-    valid number; North American numbers only need to be possible (the 555 numbers of examples are not valid)."""
+    valid number; North American numbers only need to be possible (the 555 numbers of examples are not valid).
+    A national number without a cue ("Tel:", "call") must be written in groups that start as that country writes
+    its numbers ("07 3221 8450" in Australia, "0120-01-9625" in Japan): other digit runs are ids, not phones."""
     digits = sum(map(str.isdigit, raw))
     if not 7 <= digits <= 15:
         return None
     intl = raw.startswith("+") or raw.startswith("00")
-    if not (intl or cue or _NANP.fullmatch(raw.strip())):
-        return None
-    nanp = _north_american(raw, intl, regions[0])
+    labelled = intl or cue or _NANP.fullmatch(raw.strip()) is not None
+    nanp = _north_american(raw, intl, regions[0]) if labelled else None
     if nanp is not None:  # what phonenumbers would make of it, without its cost (20 us a number)
         return nanp + (f"x{ext}" if ext else "")
     number = None
@@ -279,10 +300,10 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
         except phonenumbers.NumberParseException:
             continue
         if candidate.country_code == 1:
-            if _nanp_shape(candidate.national_number or 0) and not candidate.italian_leading_zero:
+            if labelled and _nanp_shape(candidate.national_number or 0) and not candidate.italian_leading_zero:
                 number = candidate
                 break
-        elif phonenumbers.is_valid_number(candidate):
+        elif phonenumbers.is_valid_number(candidate) and (labelled or _grouped_as_national(raw, candidate)):
             number = candidate
             break
     if number is None:
@@ -292,6 +313,17 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
         national = "0" * (number.number_of_leading_zeros or 1) + national
     value = national if number.country_code == 1 else f"+{number.country_code}{national}"
     return value + (f"x{ext}" if ext else "")
+
+
+def _grouped_as_national(raw: str, number: phonenumbers.PhoneNumber) -> bool:
+    """Whether `raw` is written in groups (two at least) whose first is the first of the number's national format:
+    its trunk and area or service code as the country writes them ("07", "0120")."""
+    written = _DIGIT_GROUPS.findall(raw)
+    national = _DIGIT_GROUPS.findall(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
+    return len(written) >= 2 and len(national) >= 2 and written[0] == national[0]
+
+
+_DIGIT_GROUPS = re.compile(r"\d+")
 
 
 def forget_phones() -> None:
@@ -332,12 +364,14 @@ _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client)\s+)?(?:po|p\.o\.|p
                         r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?")
 _PRICE_COLUMN = re.compile(r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe"
                            r"|importo|bedrag|total|summe|subtotal|gesamt|ext\.?\s*price|line\s+total|net|value"
-                           r"|wert|valor")
+                           r"|wert|valor|unit|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|kwota|wartość"
+                           r"|単価|金額|価格|合計|小計|单价|金额|价格|總價|总价|合计")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
-_TOTAL_LINE = re.compile(r"^\s*\|?\s*[A-Za-zÀ-ž][^\n\d|]*(?:\d+\s*%)?[^\n\d|]*?[:|]?\s+(\d[\d.,' \u00a0]*\d)"
-                         r"\s*(?:[A-Za-z$€£zł]{0,3})"
+_TOTAL_LINE = re.compile(r"^\s*\|?\s*[^\W\d_][^\n\d|]*(?:\d+\s*%)?[^\n\d|]*?[:|]?\s+(\d[\d.,' \u00a0]*\d)"
+                         r"\s*(?:[^\W\d_]{0,3}|[$€£¥₹₺₩₱฿₪₽])"
                          r"\s*\|?\s*$")
-_COLUMN_CURRENCY = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])|([$€£¥₹])")
+_COLUMN_CURRENCY = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])|((?:us|usd|hk|s|a|au|aud|nz|c|ca|cad|mx|r)\$"
+                              r"|[$€£¥₹₺₩₱฿₪₽円元]|kč|zł|(?<![a-z])(?:tl|ft|kr)(?![a-z]))")
 
 
 @dataclass
@@ -378,6 +412,7 @@ class _Extractor:
         # Where each rule can match (workers.email.scan); None: every rule scans the whole text (the reference).
         self.hits = hits
         self._regions: tuple[str, ...] | None = None
+        self._dollar: str | None = None
         self._not_phone_ends: frozenset[int] | None = None
         self._not_part_ends: frozenset[int] | None = None
         self.e = Entities()
@@ -529,14 +564,14 @@ class _Extractor:
         m = _TOTAL_LINE.match(line)
         value = parse_number(m.group(1), self.locale.decimal_comma) if m else None
         if value is not None:
-            _add(self.e.amounts, _amount(value, self.locale.dollar if currency == "$" else currency))
+            _add(self.e.amounts, _amount(value, self.dollar() if currency == "$" else currency))
 
     def _column_kinds(self, cells: list[str]) -> dict[int, tuple[str, str | None]]:
         kinds: dict[int, tuple[str, str | None]] = {}
         column = self.parts.column if self.parts is not None else None
         for i, cell in enumerate(cells):
             c = cell.strip().lower()
-            if len(c) > 40:
+            if len(c) > 40 or _NUMBER_CELL.fullmatch(c):  # a header names its columns: a number ends a table
                 return {}
             if _PO_COLUMN.fullmatch(c):
                 kinds[i] = ("po", None)
@@ -546,7 +581,8 @@ class _Extractor:
                 cur = _COLUMN_CURRENCY.search(c)
                 if cur:
                     code = cur.group(1)
-                    kinds[i] = ("amount", code.upper() if code else _SYMBOL_CURRENCY.get(cur.group(2), "$"))
+                    # "$" stays "$": the table's dollar is the email's (Extractor.dollar)
+                    kinds[i] = ("amount", code.upper() if code else _currency(cur.group(2), self.locale, "$"))
         return kinds if len(kinds) >= 1 and len(cells) >= 2 else {}
 
     def _row(self, cells: list[str], kinds: dict[int, tuple[str, str | None]], width: int, line: str,
@@ -571,7 +607,7 @@ class _Extractor:
                 number = re.sub(r"[^\d.,' ]", "", value).strip()
                 parsed = parse_number(number, self.locale.decimal_comma) if number else None
                 if parsed is not None:
-                    cur = self.locale.dollar if currency == "$" else currency
+                    cur = self.dollar() if currency == "$" else currency
                     _add(self.e.amounts, _amount(parsed, cur))
 
     # -- parts
@@ -651,13 +687,31 @@ class _Extractor:
                 continue
             i = 1 if m.group("n1") else 2 if m.group("n2") else 3
             number, mult, cur = m.group(f"n{i}"), m.group(f"m{i}"), m.group(f"c{i}")
+            if cur == "r" and not self.rand():
+                continue  # "R 2" is a revision, a rating ...: the rand only where the rand is at home
             value = parse_number(number, self.locale.decimal_comma)
             if value is None:
                 continue
             if mult and mult.strip():
                 value *= _MULTIPLIERS.get(mult.strip().lower().rstrip("."), 1.0)
-            _add(self.e.amounts, _amount(value, _currency(cur, self.locale)))
+            _add(self.e.amounts, _amount(value, _currency(cur, self.locale, self.dollar())))
             self.claim(*m.span())
+
+    def dollar(self) -> str:
+        """What a bare "$" is: the sender's locale's dollar, or for a guessed locale the one dollar currency the
+        text names ("HKD" in a table header)."""
+        if self._dollar is None:
+            self._dollar = self.locale.dollar
+            if self.locale.guessed:
+                named = {m.group(1) for m in _DOLLAR_CODES.finditer(self.scan)} if "d" in self.scan else set()
+                if len(named) == 1:
+                    self._dollar = named.pop().upper()
+        return self._dollar
+
+    def rand(self) -> bool:
+        """Whether a lone "R" before a number is the South African rand: a sender in South Africa, or a text that
+        names the rand."""
+        return self.locale.region == "ZA" or _RAND.search(self.scan) is not None
 
     def amount_starts(self, hits: Hits) -> list[int]:
         """The probes' starts of currencies before a number and of "(USD)" labels, and for a currency after a
@@ -768,6 +822,9 @@ class _Extractor:
         text: a quoted French signature's "04 72 33 18 90" is French even when the sender is not."""
         if self._regions is None:
             regions = [self.locale.region]
+            if self.locale.guessed:  # the currencies the email names say more than a UTC offset
+                named = [_CURRENCY_REGION[a["currency"]] for a in self.e.amounts if a["currency"] in _CURRENCY_REGION]
+                regions = list(dict.fromkeys([*named, self.locale.region, *self.locale.other_regions]))
             for address in self.e.emails:
                 tld = address.rsplit(".", 1)[-1].upper()
                 region = "GB" if tld == "UK" else tld
@@ -802,6 +859,12 @@ class _Extractor:
                     cue = (raw.startswith(("+", "00")) or _NANP.fullmatch(raw.strip()) is not None
                            or _PHONE_CUE.search(before) is not None)
                     value = _phone(raw, m.group(3), self.phone_regions(), cue)
+                    if value is None and m.group(3) is None:  # "(07) 5430 9100 (24/7)": without its last groups
+                        for cut in _shorter(m.group(2)):
+                            value = _phone((m.group(1) or "") + cut, None, self.phone_regions(), cue)
+                            if value:
+                                t = m.start(2) + len(cut)
+                                break
             if value:
                 _add(self.e.phones, value)
                 self.claim(s, t)
@@ -812,6 +875,14 @@ class _Extractor:
 
 
 _NEXT_WORD = re.compile(r"[\d(]+[^\d(]")
+_GROUP_START = re.compile(r"\s*[/(]")
+
+
+def _shorter(core: str) -> list[str]:
+    """A run of digits without its last part in parentheses or after a "/", then without its last two (seven digits
+    kept at least)."""
+    cuts = [m.start() for m in _GROUP_START.finditer(core)][-2:]
+    return [c for c in (core[:i].rstrip() for i in reversed(cuts)) if sum(map(str.isdigit, c)) >= 7]
 # A token that may be a part number: it has a digit, or is an upper-case code with a dash ("GLC-LH-SMD", "UDM-Pro").
 _TOKEN = re.compile(r"(?<![\w#/.-])(?=[A-Za-z0-9#/+=-]*\d|[A-Z]{2,}\d?-[A-Za-z])"
                     + TOKEN.replace("A-Z", "A-Za-z") + r"(?![\w#/-]|\.\w)")
@@ -823,7 +894,8 @@ _CODE = re.compile(r"(?:of\s+)?([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9])
 _LINE_END_CODE = re.compile(r"[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)\)?[ \t.]*$")
 _NEWLINE = re.compile(r"\n")
 _RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
-_TOTAL_CURRENCY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz$€£zł")
+_NUMBER_CELL = re.compile(r"[$€£¥₹]?\s*\d[\d.,'\s]*(?:\s*[a-z$€£¥₹]{0,3})")
+_TOTAL_CURRENCY_CHARS = frozenset("$€£¥₹₺₩₱฿₪₽")  # and letters
 
 
 def _may_be_total(line: str) -> bool:
@@ -833,7 +905,7 @@ def _may_be_total(line: str) -> bool:
     if tail.endswith("|"):
         tail = tail[:-1].rstrip()
     k = len(tail)
-    while k > 0 and len(tail) - k < 3 and tail[k - 1] in _TOTAL_CURRENCY_CHARS:
+    while k > 0 and len(tail) - k < 3 and (tail[k - 1].isalpha() or tail[k - 1] in _TOTAL_CURRENCY_CHARS):
         k -= 1
     tail = tail[:k].rstrip()
     return bool(tail) and tail[-1].isdigit() and _TOTAL_LINE.match(line) is not None
@@ -843,6 +915,14 @@ _LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
 # Where a number can start (AMOUNT's second form), and how far before its currency: "1,234,567,890.00 mio. EUR".
 _NUMBER_START = re.compile(r"(?<![\w.,])\d")
 _AMOUNT_REACH = 64
+_RAND = re.compile(r"\bzar\b|\brands?\b")
+_DOLLAR_CODES = re.compile(r"\b(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)\b")
+# The country of a currency used in one country only (a phone number in an email that names it may be there).
+_CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "IN", "JPY": "JP", "AED": "AE",
+                    "CAD": "CA", "MXN": "MX", "BRL": "BR", "ZAR": "ZA", "CZK": "CZ", "PLN": "PL", "DKK": "DK",
+                    "SEK": "SE", "NOK": "NO", "CHF": "CH", "GBP": "GB", "TRY": "TR", "COP": "CO", "CLP": "CL",
+                    "ARS": "AR", "TWD": "TW", "KRW": "KR", "THB": "TH", "MYR": "MY", "PHP": "PH", "SAR": "SA",
+                    "QAR": "QA", "HUF": "HU", "RON": "RO", "ILS": "IL", "CNY": "CN"}
 
 
 # Where each rule can start (workers.email.scan): a prefix of the rule, its lookbehind kept. Every match of a rule
@@ -865,7 +945,7 @@ _PROBES = (
     Probe("table", r"(?<!\w)(?:po|p\.o\.|purchase|bestell)"),
     Probe("table", _PRICE_COLUMN.pattern),
     Probe("qty", r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs|pc|pz|stk|stück|unit|ea|szt|st\.|uds|un|unid|stuks|pièces)"),
-    Probe("amount", r"(?<![\w$€£])(?:" + _CUR_BEFORE + r")\s{0,6}\d"),
+    Probe("amount", r"(?<![\w$€£])(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),
     # The currency after the number: where it ends (the number's start is found in Python, _Extractor.amounts)
     Probe("amount_after", r"\d" + _MULT + r"\s?(?:" + _CUR_AFTER + r")", kind=END),
     Probe("amount", r"\((?:" + _CUR_BEFORE + r")\)"),

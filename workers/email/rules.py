@@ -495,7 +495,8 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
     workflow state, urgency and patterns from the subject and the new text only; auto-replies are never urgent."""
     text = f"{subject}\n{body}"
     low = text.lower()
-    locale = (locales or load_locales()).for_sender(sender_email, received_at.utcoffset() if received_at else None)
+    locale = (locales or load_locales()).for_sender(sender_email, received_at.utcoffset() if received_at else None,
+                                                    text)
     received = received_at.date() if received_at is not None else None
     catalogue = parts or load_parts()
     # One scan finds where every entity rule and segment boundary can match (workers.email.scan).

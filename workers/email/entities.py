@@ -28,25 +28,32 @@ import phonenumbers
 
 from workers.email.locales import Locale
 from workers.email.parts import TOKEN, PartCatalogue, load_parts
-from workers.email.scan import END, Hits, Probe, ProbeSet, matches, matches_at, search, to_hyperscan
+from workers.email.scan import END, GATE, Hits, Probe, ProbeSet, matches, matches_at, search, to_hyperscan
 from workers.email.segment import SEGMENT_PROBES
 
 US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 
 # ---------------------------------------------------------------------------------------------------- ids
-_FILLER = (r"(?:\s*(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n[°º.]\.?|ref\.?|reference|id|#|:|-|is|was|are|ist"
-           r"|est|es|è|\n>+)(?![a-z]))*\s*")
-_ID = r"#?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
+_FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id|is|was|are|ist|est"
+           r"|es|è|č\.?)(?![a-z])|[#:\uff1a-]|は|\n>+))*\s*")
+_ID = r"[#(]?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # More ids after the first: "POs 4500207714, 4500207715 and 4500207716".
 _MORE = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bor\b|\boder\b|\bou\b|\bo\b)\s*#?\s*"
                    r"([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)")
 
 
-def _cue_rule(cues: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w/])(?:" + cues + r")(?![a-z])" + _FILLER + _ID)
+def _cue_rule(cues: str, cjk: bool = False) -> re.Pattern[str]:
+    """A cue, then its id (group 1). `cjk`: cues in Japanese or Chinese, which stand right after other words."""
+    start = r"(?:" + cues + r")" if cjk else r"(?<![\w/])(?:" + cues + r")"
+    return re.compile(start + r"(?![a-z])" + _FILLER + _ID)
 
 
+# Cues in Japanese and Chinese: they stand right after other words (no spaces between words).
+_QUOTE_CJK = r"見積番号|見積書番号|見積no\.?|報價單號|报价单号"
+_PO_CJK = r"発注番号|注文番号|注文書番号|採購單號|采购单号"
+_CASE_CJK = r"ケース番号|チケット番号|問い合わせ番号|問合せ番号|受付番号|案件番号|工單號|工单号"
 _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
+             r"|encomenda|objedn[aá]vka|objedn[aá]vky|sipariş|tilaus(?:numero)?|bestilling(?:snummer)?"
              r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
              r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
              r"|inkooporder(?:nummer)?|inkoopnummer|inköpsorder|zamówienie(?:\s+zakupu)?|nr\s+zamówienia|oc"
@@ -54,6 +61,7 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
 # Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
 PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
 PO = _cue_rule(PO_CUES)
+PO_CJK = _cue_rule(_PO_CJK, cjk=True)
 # A PO id that carries "PO" itself: "PO-ACM-22817", "PO/2025/06/118", "KDG-PO-558210" (as written, whole).
 PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{2}|/))[a-z0-9]+(?:[-/][a-z0-9]+)+"
                       r"(?![\w/-])|(?<![\w/-])[a-z]{2,5}-po-\d+(?:-[a-z0-9]+)*(?![\w/-])")
@@ -61,15 +69,21 @@ PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{
 # (the distributor's own order numbers are in other ranges).
 PO_SAP = re.compile(r"(?<![\w/.,-])45\d{8}(?![\w/-]|[.,]\d)")
 QUOTE_CUES = (r"quotes?|quotation(?:\s+number)?|quote\s+ref|offer|angebot(?:snummer|s-?nr\.?)?|devis|offerta"
-              r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert")
+              r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert|proposta|propuesta|proposal"
+              r"|tilbud|tarjous|teklif|nab[ií]dka")
 QUOTE = _cue_rule(QUOTE_CUES)
-QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}|qt-?(?:[a-z]{2,4}-)?\d{4,8}|quo-?\d{4,8})(?![\w-])")
+QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
+QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?|qt-?(?:[a-z]{2,4}-)?\d{4,8}|quo-?\d{4,8})"
+                        r"(?![\w-])")
 
-_CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung"
-               r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier|ärende"
-               r"|zgłoszenie|reclamo|réclamation)")
+# "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".
+_CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung|request(?=\s*(?:#|\(|no\b|nr\b))"
+               r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier|ärende(?:nummer)?"
+               r"|zgłoszenie|reclamo|réclamation|sagsnummer|sagsnr|saksnummer|tiketti|tukipyyntö|talep|požadavek"
+               r"|melding(?:snummer)?)")
 CASE_CUES = r"(?:support\s+|service\s+)?" + _CASE_WORDS
 CASE = _cue_rule(CASE_CUES)
+CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10})(?![\w-])")
 
 
@@ -189,9 +203,14 @@ DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?\s+(\d{1,2})(?:st|nd|rd|
 DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?"
                       r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-)(?:de\s+)?(\d{4}|\d{2})(?![\d:]))?")
 # Every numeric date in one scan: year-month-day, day.month.year, month/day/year, day and month alone.
-DATE_DIGITS = re.compile(r"(?<![\w/.:,$€£-])(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?")
-_NOT_AFTER_DATE = re.compile(r"[\w/:-]|[.,]\d")
-_NOT_AFTER_SHORT = re.compile(r"[\w/:%-]|[.,]?\d")
+DATE_DIGITS = re.compile(r"(?<![\w/.:,$€£#-])(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?")  # "#10-01": a unit
+_NOT_AFTER_DATE = re.compile(r"[\w/-]|[.,:]\d")  # "17.06.2025:" ends a clause; "12/06:30" is no date
+_NOT_AFTER_SHORT = re.compile(r"[\w/%-]|[.,:]?\d")
+_DENOMINATORS = frozenset({2, 3, 4, 5, 6, 8, 10, 12, 16, 32, 64, 100})
+# "14. 5. 2025" (Czech, Slovak, Hungarian day-first with spaces); "2025年6月26日", "6月27日" (Japanese, Chinese),
+# "2025년 6월 9일" (Korean).
+DATE_SPACED = re.compile(r"(?<![\w.,/-])(\d{1,2})\.\s(\d{1,2})\.\s(\d{4})(?![\d.])")
+DATE_CJK = re.compile(r"(?<!\d)(?:(\d{4})\s?[年년]\s?)?(\d{1,2})\s?[月월]\s?(\d{1,2})\s?[日일]")
 # A day and month without a year ("6/27", "15/09", "25.06.", "23-06") that is not zero-padded and has no trailing dot
 # needs a date word before it: "1/2 of the pallets" is no date.
 _DATE_CUE_BEFORE = re.compile(
@@ -483,16 +502,22 @@ class _Extractor:
         self.cued("po", PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
         self.cued("quote", QUOTE, self.e.quote_numbers)
         self.cued("case", CASE, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
+        if self.hits is None or "cjk" in self.hits.gates:
+            self.cued("", PO_CJK, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
+            self.cued("", QUOTE_CJK, self.e.quote_numbers)
+            self.cued("", CASE_CJK, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
 
     def cued(self, probe: str, rule: re.Pattern[str], into: list[str], *, po: bool = False,
              not_prefixes: frozenset[str] = frozenset()) -> None:
         text = self.scan
-        for m in self.iter(probe, rule, text):
+        for m in self.iter(probe, rule, text) if probe else rule.finditer(text):
             if not self.free(*m.span(1)):
                 continue
             first = m.group(1).upper()
             if not _valid_id(first) or first.split("-", 1)[0] in not_prefixes:
                 continue
+            if _WORD_IN_ID.search(self.text, *m.span(1)):
+                continue  # "quote 3-year support": ids are not written with lower-case words
             if po and first.startswith("PO-") and first[3:].isdigit():
                 first = first[3:]  # "PO-4500123456": the label, then the digits
             _add(into, first)
@@ -501,7 +526,8 @@ class _Extractor:
             pos = m.end()
             while (more := _MORE.match(text, pos)) is not None:  # "POs 4500207714, 4500207715 and 4500207716"
                 value = more.group(1).upper()
-                if not _valid_id(value) or value.isdigit() != digits_only or not self.free(*more.span(1)):
+                if (not _valid_id(value) or value.isdigit() != digits_only or not self.free(*more.span(1))
+                        or value.split("-", 1)[0] in not_prefixes):
                     break
                 _add(into, value)
                 self.claim(*more.span(1))
@@ -630,6 +656,8 @@ class _Extractor:
             s, t = m.span()
             if token == self.scan[s:t] and _HAS_LETTER.search(token):
                 continue  # all lower case: a word, a unit ("3yr", "24x7"), not a part number
+            if _CAPITALISED_WORD.match(token):
+                continue  # "Sur-100", "Line-300": a word and a number
             token = token.upper()
             if not cat.is_part_shape(token) or not self.free(s, t):
                 continue
@@ -726,6 +754,18 @@ class _Extractor:
         text, e = self.scan, self.e
         for m in self.iter("date_digits", DATE_DIGITS, text):
             self.numeric_date(m, text)
+        for m in self.iter("date_spaced", DATE_SPACED, text):
+            iso = _iso(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+            if iso and self.free(*m.span()):
+                _add(e.dates, iso)
+                self.claim(*m.span())
+        for m in self.iter("date_cjk", DATE_CJK, text):
+            written_year = _year(m.group(1)) if m.group(1) else None
+            iso = (_iso(written_year, int(m.group(2)), int(m.group(3))) if written_year
+                   else None if m.group(1) else _nearest(int(m.group(2)), int(m.group(3)), self.received))
+            if iso and self.free(*m.span()):
+                _add(e.dates, iso)
+                self.claim(*m.span())
         for probe, rx, month_group, day_group in (("date_dmy", DATE_DMY, 2, 1), ("date_mdy", DATE_MDY, 1, 2)):
             for m in self.iter(probe, rx, text):
                 if not self.free(*m.span()):
@@ -807,9 +847,11 @@ class _Extractor:
         if sep == "." and not trailing_dot and not (len(second) == 2 and second[0] == "0"):
             return None  # "1.50" is a number; "25.06." and "25.06" (zero-padded month) are dates
         padded = len(first) == 2 and len(second) == 2 and (first[0] == "0" or second[0] == "0")
-        if not (padded or trailing_dot or _DATE_CUE_BEFORE.search(text, max(0, m.start() - 24), m.start())):
-            return None
         a, b = int(first), int(second)
+        # "7/25", "6/30": no fraction (whose denominators are few) and no "24/7"; "1/2" and "5/10" want a cue
+        plain = sep == "/" and (a, b) != (24, 7) and max(a, b) > 12 and b not in _DENOMINATORS
+        if not (padded or trailing_dot or plain or _DATE_CUE_BEFORE.search(text, max(0, m.start() - 24), m.start())):
+            return None
         day_first = self.locale.day_first or sep == "." or a > 12
         if b > 12 and a <= 12:
             day_first = False
@@ -887,12 +929,15 @@ def _shorter(core: str) -> list[str]:
 _TOKEN = re.compile(r"(?<![\w#/.-])(?=[A-Za-z0-9#/+=-]*\d|[A-Z]{2,}\d?-[A-Za-z])"
                     + TOKEN.replace("A-Z", "A-Za-z") + r"(?![\w#/-]|\.\w)")
 _HAS_LETTER = re.compile(r"[a-z]")
+_CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 # A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück".
 _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?"
                        r"|st\.|uds\.?|un\.?|unid\.?|stuks|pièces|pcs)(?![a-z0-9])\s*")
 _CODE = re.compile(r"(?:of\s+)?([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
-_LINE_END_CODE = re.compile(r"[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)\)?[ \t.]*$")
+_LINE_END_CODE = re.compile(r"(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)"
+                            r"\)?[ \t.]*$")
 _NEWLINE = re.compile(r"\n")
+_WORD_IN_ID = re.compile(r"[a-z]{3}")
 _RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
 _NUMBER_CELL = re.compile(r"[$€£¥₹]?\s*\d[\d.,'\s]*(?:\s*[a-z$€£¥₹]{0,3})")
 _TOTAL_CURRENCY_CHARS = frozenset("$€£¥₹₺₩₱฿₪₽")  # and letters
@@ -930,7 +975,9 @@ _CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "
 _PROBES = (
     Probe("url", r"https?://|www\."),
     Probe("email", r"@"),  # the address starts before it: see _Extractor.email_starts
-    Probe("date_digits", r"(?<![\w/.:,$€£-])\d{1,4}[./-]\d"),
+    Probe("date_digits", r"(?<![\w/.:,$€£#-])\d{1,4}[./-]\d"),
+    Probe("date_spaced", DATE_SPACED.pattern),
+    Probe("date_cjk", DATE_CJK.pattern),
     Probe("date_dmy", r"(?<![\w.,/-])\d{1,2}(?:st|nd|rd|th|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?(?:"
           + _MONTH_RE + r")"),
     Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
@@ -941,6 +988,9 @@ _PROBES = (
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
     Probe("quote", r"(?<![\w/])(?:" + QUOTE_CUES + r")"),
     Probe("case", r"(?<![\w/])(?:" + _CASE_WORDS + r")"),
+    # Letters outside cp1252 (Japanese, Chinese, also Polish ...): the Japanese and Chinese cues are then scanned
+    # for in Python (each becomes one byte per character in the probe scan: too many look alike).
+    Probe("cjk", r"[\u3040-\u30ff\u4e00-\u9fff]", kind=GATE),
     # A header cell of a PO or priced column (a part-number column: the catalogue's cues, below).
     Probe("table", r"(?<!\w)(?:po|p\.o\.|purchase|bestell)"),
     Probe("table", _PRICE_COLUMN.pattern),

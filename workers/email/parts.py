@@ -98,7 +98,7 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
         column = re.compile(r"\s*(?:" + words + r")\s*(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?|#|\.)*\s*$")
     before = None
     if raw.not_part_cues:
-        before = re.compile(r"(?<![\w/])(?:" + _alternation(raw.not_part_cues) + r")\s*(?:numbers?|nos?\.?|nr\.?|#|:)*"
-                            r"\s*$", re.IGNORECASE)
+        before = re.compile(r"(?<![\w/])(?:" + _alternation(raw.not_part_cues)
+                            + r")\s*(?:numbers?|nos?\.?|nr\.?|#|:|\.)*\s*$", re.IGNORECASE)
     return PartCatalogue(formats, cue, column, frozenset(p.upper() for p in raw.not_part_prefixes), before,
                          words if raw.cues else "", tuple(patterns))

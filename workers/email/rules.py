@@ -15,7 +15,7 @@ from typing import Any
 from workers.email.entities import extract_entities, forget_phones, probe_set, same_length_lower
 from workers.email.locales import LocaleTable, load_locales
 from workers.email.parts import PartCatalogue, load_parts
-from workers.email.scan import Hits, Probe, ProbeSet, matches, search
+from workers.email.scan import GATE, Hits, Probe, ProbeSet, matches, search
 from workers.email.segment import (
     AUTO_REPLY_PROBES,
     forget_sender_names,
@@ -51,7 +51,12 @@ class Rule:
         if self.name not in now.hits.offsets:
             return iter(())
         start, end = span
-        return matches(self.pattern, now.text if self.on_text else now.low, now.hits, self.name, start, end)
+        text = now.text if self.on_text else now.low
+        if "cjk" in now.hits.gates and _has_cjk(self.pattern.pattern):
+            # Japanese and Chinese become one byte per character class in the probe scan: so alike that a match
+            # may hide behind another start; the plain scan then (only for such mail)
+            return self.pattern.finditer(text, start, end)
+        return matches(self.pattern, text, now.hits, self.name, start, end)
 
     def findall(self, now: Now, span: tuple[int, int]) -> list[str]:
         return [m.group(0) for m in self.finditer(now, span)]
@@ -59,7 +64,17 @@ class Rule:
     def search(self, now: Now, span: tuple[int, int]) -> bool:
         if self.name not in now.hits.offsets:
             return False
+        if "cjk" in now.hits.gates and _has_cjk(self.pattern.pattern):
+            return next(self.finditer(now, span), None) is not None
         return search(self.pattern, now.text if self.on_text else now.low, now.hits, self.name, *span) is not None
+
+
+@lru_cache(maxsize=256)
+def _has_cjk(pattern: str) -> bool:
+    return _CJK.search(pattern) is not None
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
 def Phrases(name: str, *phrases: str) -> Rule:
@@ -88,7 +103,9 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "devolución", "devolver", "reembolso", "defectuoso", "dañado", "garantía", "reso", "rimborso", "difettoso",
         "danneggiato", "guasto", "garanzia", "terugsturen", "terugbetaling", "defect", "beschadigd", "devolução",
         "defeituoso", "defeito", "troca", "danificado", "garantia", "retur", "återbetalning", "trasig", "zwrot",
-        "reklamacja", "uszkodzony",
+        "reklamacja", "uszkodzony", "fallado", "fallada", "falla", "averiado", "averiada", "roto", "rota",
+        "cambio", "reemplazo", "substituição", "avariado", "returnering", "kreditnota", "reklamace", "vrácení",
+        "dobropis", "vadný", "iade", "ar\u0131zal\u0131", "garanti", "palautus", "hyvitys", "viallinen", "takuu",
     ),
     "SHIPPING": (
         "ship", "ships", "shipped", "shipping", "shipment", "shipments", "tracking", "track", "delivery",
@@ -99,19 +116,24 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "envío", "entrega", "enviado", "transportista", "paquete", "spedizione", "consegna", "corriere", "spedito",
         "levering", "verzending", "zending", "bezorging", "geleverd", "envio", "rastreio", "rastreamento",
         "previsão de entrega", "transportadora", "leverans", "frakt", "dostawa", "wysyłka", "przesyłka",
+        "overdue", "backorder", "backordered", "delivery date", "despacho", "despachado", "guía", "atrasada",
+        "atrasado", "atraso", "retraso", "retrasado", "remessa", "estafeta", "expedição", "enviada", "verspätet",
+        "verzögert", "retard", "ritardo", "vertraagd", "forsinket", "toimitus", "myöhässä", "teslimat", "kargo",
+        "gecikme", "doprava", "zpoždění", "zásilka", "date de livraison", "fecha de entrega", "data di consegna",
     ),
     "COMPLETION": (
         "resolved", "fixed", "solved", "closed", "paid", "completed", "erledigt", "gelöst", "geschlossen", "bezahlt",
         "überwiesen", "résolu", "clôturé", "payé", "réglé", "resuelto", "cerrado", "pagado", "risolto", "chiuso",
         "pagato", "opgelost", "gesloten", "betaald", "resolvido", "fechado", "löst", "stängd", "betald",
-        "rozwiązany", "zapłacone",
+        "rozwiązany", "zapłacone", "settled", "vyřešeno", "çözüldü", "ratkaistu",
     ),
     "QUOTE_PROCESSING": (
         "quote", "quotes", "quotation", "quoted", "pricing", "price", "prices", "rfq", "discount", "offer",
         "proposal", "angebot", "preis", "preise", "rabatt", "devis", "prix", "offre", "remise", "cotización",
         "presupuesto", "precio", "oferta", "descuento", "preventivo", "offerta", "prezzo", "sconto", "offerte",
         "prijs", "prijsopgave", "korting", "orçamento", "cotação", "preço", "desconto", "offert", "pris", "wycena",
-        "cena", "rabat",
+        "cena", "rabat", "proposta", "propuesta", "tilbud", "tarjous", "teklif", "fiyat", "nabídka", "cenová",
+        "validity", "requote",
     ),
     "ORDER_MANAGEMENT": (
         "order", "orders", "purchase order", "po", "p.o", "invoice", "invoices", "cancel", "cancelled", "canceled",
@@ -119,7 +141,9 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "bestellen", "bestellt", "auftrag", "auftragsbestätigung", "rechnung", "stornieren", "storno", "commande",
         "facture", "annuler", "pedido", "factura", "cancelar", "ordine", "fattura", "annullare", "bestelling",
         "factuur", "annuleren", "encomenda", "fatura", "faturamento", "beställning", "faktura", "zamówienie",
-        "anulować",
+        "anulować", "objednávka", "sipariş", "tilaus", "bestilling", "ordre", "modify", "modifier", "modificar",
+        "amend", "ändern", "änderung", "modifiée", "modifié", "modification", "modificado", "modificada", "geändert",
+        "gewijzigd",
     ),
     "IN_PROGRESS": (
         "status", "update", "still", "pending", "in progress", "follow up", "follow-up", "noch", "encore",
@@ -130,16 +154,24 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
     "RETURNS": (
         r"return authori[sz]ation", r"rma (?:request|number|for)", r"need (?:an? )?rma", r"arrived (?:damaged|broken)",
         r"(?:doa|dead on arrival)", r"send (?:\w+ ){0,2}back", r"warranty (?:claim|replacement)",
-        r"(?:advance|warranty) replacement", r"credit (?:for|note for)",
+        r"(?:advance|warranty) replacement", r"wrong (?:item|part|model|product|goods|unit|mice|device)s?",
+        r"(?:arrived|came|llegó|chegou|arrivé|arrivato|angekommen|geliefert) (?:faulty|defective|dead|broken|"
+        r"damaged|fallad[oa]|dañad[oa]|rot[oa]|avariad[oa]|danificad[oa]|défectueux|endommagé|difettos[oa]|defekt)",
+        r"(?:doesn't|does not|won't|will not|no|não) (?:power on|turn on|boot|enciende|liga)",
     ),
     "SHIPPING": (
-        r"delivery date", r"tracking (?:number|no|info|link)", r"out for delivery", r"delivery attempt",
+        r"(?:delivery|shipment|order|goods|parcel|package) (?:is |are |was )?(?:now )?(?:overdue|late|delayed)",
+        r"(?:delivery|ship(?:ping)?) date for (?:our|my|the|this) (?:order|po)",
+        r"(?:entrega|remessa|encomenda|pedido|envío) (?:está |esta |foi )?(?:atrasad[oa]|retrasad[oa])",
+        r"(?:sofreu|tuvo|has) (?:um |un |a )?(?:atraso|retraso|delay)", r"back-?order(?:ed)?",
+        r"tracking (?:number|no|info|link)", r"out for delivery", r"delivery attempt",
         r"(?:has|have|was|were|been) (?:not )?delivered", r"(?:not|never) (?:arrived|been delivered|shown up)",
         r"(?:hasn't|haven't|has not|have not|didn't|did not) (?:arrived|received|shown up|turned up)",
         r"when (?:will|can|do|does)\b.{0,40}\b(?:ship|arrive|deliver|be delivered)",
         r"is (?:now )?(?:on its way|in transit)",
-        r"wann kommt", r"liefertermin", r"nicht (?:da|angekommen|eingetroffen|geliefert)", r"previsão de entrega",
-        r"fecha de entrega", r"data di consegna", r"date de livraison", r"nog niet ontvangen", r"ist unterwegs",
+        r"wann kommt", r"nicht (?:da|angekommen|eingetroffen|geliefert)", r"nog niet ontvangen", r"ist unterwegs",
+        r"(?:número de guía|numero de guia|fecha estimada de (?:entrega|despacho))", r"(?:todavía|aún|ainda) no"
+        r" (?:recibimos|hemos recibido|recebemos|llegó|chegou)",
         r"partial (?:delivery|shipment)", r"teillieferung", r"faltam", r"still missing",
     ),
     "COMPLETION": (
@@ -153,25 +185,45 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:released|sent|made) (?:the )?payment", r"payment (?:released|sent|made|done)",
         r"erledigt", r"eingegangen", r"vollständig", r"geschlossen werden", r"läuft (?:seit .{0,20})?wieder",
         r"entwarnung", r"(?:clôturer|fermer) le (?:dossier|ticket)", r"nous convient", r"bien reçu",
-        r"podéis cerrar", r"pueden cerrar", r"recibido", r"funciona (?:perfectamente|bien)", r"operando normalmente",
+        r"podéis cerrar", r"pueden cerrar", r"(?:todo |lo )recibido|recibido (?:todo|correctamente|conforme|completo)",
+        r"funciona (?:perfectamente|bien)", r"operando normalmente",
         r"quedó instalado", r"risolto", r"ripartit[ao]", r"ricevut[oi]", r"alles binnen", r"compleet",
         r"recebemos tudo", r"tudo certo", r"dotarł", r"wszystko się zgadza", r"problema (?:è )?risolto",
-        r"sache schließen", r"fall kann", r"kann geschlossen",
+        r"sache schließen", r"fall kann", r"kann geschlossen", r"all (?:sorted|done|in order|fine)\b",
+        r"fully (?:settled|paid|received)", r"payment advice", r"total paid", r"(?:is|was|were|has been|have been)"
+        r" (?:received|installed|settled|allocated)", r"received both", r"arrived (?:yesterday|ok)",
+        r"self[- ]test passed", r"nothing (?:is )?(?:overdue|outstanding)",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
-        r"quote (?:on|for)", r"best price", r"(?:migliore|vostra) offerta", r"richiesta (?:di )?offerta",
+        r"quote (?:on|for)", r"best price", r"migliore offerta", r"richiesta (?:di )?offerta",
+        r"extend (?:the |its )?validity", r"re-?issue", r"revised (?:quote|quotation|offer|pricing|proposal)",
+        r"(?:quote|quotation|offer|pricing) (?:is |has been )?approved", r"(?:gerne )?bieten wir ihnen",
+        r"unser angebot", r"(?:vielen )?dank für ihre anfrage",
+        r"thank you for your (?:enquiry|inquiry|rfq|request for)",
+        r"gracias por su (?:consulta|solicitud)", r"merci pour votre demande", r"obrigad[oa] pelo (?:seu )?pedido de",
         r"angebot (?:für|über)", r"bitte um (?:ein )?angebot", r"demande de (?:devis|prix)", r"solicitud de cotización",
         r"extend (?:it|the quote)", r"sharpen the pencil", r"pricing approval", r"can you (?:do|beat|match)",
         r"(?:see|find|attached(?: is)?) (?:our |the |your |my )?(?:updated |revised )?(?:quote|quotation|offer)",
     ),
     "ORDER_MANAGEMENT": (
-        r"(?:please find |attached is |attached |enclosed )(?:our |the )?(?:po|purchase order|order)",
+        r"(?:please find|attached is|attached|enclosed|herewith|here is|below is)(?: below| attached| enclosed)?"
+        r" (?:is )?(?:our |the |my )?(?:new |revised )?(?:po|purchase order|order)",
+        r"(?:need|please send|please ship|we'd like|we would like|please supply)\s+\d+\s?(?:x|\u00d7|pcs|units|nos)\b",
         r"(?:put|place|placing) (?:in )?an order", r"please accept our order", r"(?:cut|send|issue) the po",
-        r"(?:new|sent you a new) purchase order", r"order (?:acknowledg(?:e)?ment|confirmation)",
+        r"(?:new|sent you a new) purchase order",
+        # not "(your) order confirmation 3000127788": a reference
+        r"order (?:acknowledg(?:e)?ment|confirmation)(?![\s#:.-]*(?:no\.?\s*)?\d)",
         r"thank you for your order", r"segue em anexo o pedido", r"w załączeniu (?:przesyłam )?zamówienie",
         r"in allegato (?:il )?(?:nostro )?ordine", r"ci-joint (?:notre )?(?:bon de )?commande",
         r"anbei (?:erhalten sie )?(?:unsere )?bestellung", r"cancel (?:po|the order|order)",
+        r"(?:change|modify|amend|update|revise) (?:the |our |your )?(?:po|order|purchase order|delivery date)",
+        r"add .{0,60}\bto (?:the|our|this) order", r"modifier (?:notre |le |la )?(?:bon de )?commande",
+        r"(?:relaciono|adjunto|envío|enviamos) (?:nuestra |la )?orden de compra", r"trasmettiamo il nostro ordine",
+        r"(?:please )?(?:cancel|confirm) (?:our|the) (?:purchase )?(?:order|po)", r"order change",
+        r"(?:vielen )?dank für ihre bestellung", r"gracias por su (?:pedido|orden)", r"merci pour votre commande",
+        r"grazie per il vostro ordine", r"obrigad[oa] pela sua encomenda", r"bedankt voor uw bestelling",
+        r"tack för din beställning", r"zmian[aęy] (?:ilości|zamówienia)", r"změn[auy] objednávky",
     ),
     "IN_PROGRESS": (
         r"any (?:update|news|progress)", r"update on", r"following up", r"follow(?:ing)? up on", r"chasing",
@@ -202,7 +254,7 @@ STRONG = tuple((state, _strong_rule(state)) for state in _STATE_ORDER)
 # The probe name of each state's word, and its state.
 _WORD_STATE = {f"word:{state}:{w}": state for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]}
 # "not received", "noch nicht": a closing phrase after one of these is not one.
-_NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
+_NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnothing|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
 
 # How fast to act: production or a business stopped (critical), urgent with a real deadline (high). Lower case.
 CRITICAL = Rule("critical", re.compile(
@@ -210,7 +262,10 @@ CRITICAL = Rule("critical", re.compile(
     r"(?:production\s+)?lines?\s*\d*\s+(?:is\s+|are\s+)?(?:still\s+)?down|(?:production|plant|site|factory|warehouse"
     r"|system|systems|network|server|servers|line|operations?|business)\s+(?:is\s+|are\s+|has\s+|have\s+)?(?:still\s+)?"
     r"(?:completely\s+)?(?:down|stopped|halted|offline|at a standstill)|production (?:outage|stop|standstill)"
-    r"|outage|all users|users (?:are )?affected|nobody can work|no one can work|can(?:'t|not) (?:work|ship|operate)"
+    r"|outage|all users|users (?:are )?affected|nobody can work|no one can work"
+    r"|can(?:'t|not) (?:work|ship|operate|transact|trade|sell|process|print|log in|connect)"
+    r"|(?:is |are )?still (?:completely |totally )?(?:down|offline|stopped)|(?:completely|totally) (?:down|offline)"
+    r"|業務が停止|業務停止|生産停止|ライン停止|全端末|通信不可|システム停止|全部停止|生产停止|无法使用"
     r"|standstill|safety (?:issue|hazard|risk)|fire hazard|injur\w*"
     r"|produktionsstillstand|stillstand|steh(?:t|en) still|(?:werkstatt|produktion|linie|band) steht|ausgefallen"
     r"|alle (?:benutzer|mitarbeiter|user) (?:sind )?betroffen|totalausfall"
@@ -229,12 +284,12 @@ URGENT = Phrases(
     "schnellstmöglich", "so schnell wie möglich", "vertragsstrafe", "urgente", "urgence", "en urgence",
     "immédiatement", "au plus vite", "dès que possible", "inmediato", "de inmediato", "lo antes posible", "subito",
     "il prima possibile", "spoed", "zo snel mogelijk", "o mais rápido possível", "brådskande", "pilne", "pilnie",
-    "jak najszybciej",
+    "jak najszybciej", "至急", "緊急", "大至急", "紧急", "acil", "kiireellinen", "haster", "hastende", "spěchá",
 )
 # A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
 DEADLINE = Rule("deadline", re.compile(
     r"(?<!\w)(?:need\w*|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per|voor"
-    r"|até|do|get|ship|send|deliver\w*)\s+(?:\w+\s+){0,4}?(?:today|tomorrow|tonight|eod|heute|morgen früh|demain"
+    r"|até|do)\s+(?:\w+\s+){0,4}?(?:today|tomorrow|tonight|eod|heute|morgen früh|demain"
     r"|aujourd'hui|hoy|mañana|oggi|domani|vandaag|morgen|hoje|amanhã|dzisiaj|jutro)(?!\w)"
     r"|(?<!\w)(?:today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen)\s*(?:!|please|pls|por favor|bitte)"
     r"|(?<!\w)(?:today|vandaag|heute|hoy|oggi|hoje|aujourd'hui)\s+(?:\w+\s+)?(?:nodig|benötigt|needed|necesario"
@@ -337,6 +392,7 @@ def decision_probes() -> ProbeSet:
     probes += [r.probe() for r in (CRITICAL, DEADLINE, REQUEST, NOTIFICATION, URGENT, QUIET, NO_ACTION, THANKS,
                                    EXPEDITE, CANCEL, QUANTITY, *_KEY_PHRASES)]
     probes += AUTO_REPLY_PROBES
+    probes += [GENERAL.probe(), Probe("cjk", r"[\u3040-\u30ff\u4e00-\u9fff]", kind=GATE)]
     return ProbeSet(probes)
 
 
@@ -373,19 +429,55 @@ def scan_now(now: str) -> Hits:
 
 def _points(now: Now, span: tuple[int, int]) -> dict[str, float]:
     """Points per state in one part of the message: distinct words (1) and strong phrases (3); closing phrases
-    after a negation ("not received") do not count."""
+    after a negation ("not received") do not count. An order or quote word that only labels an id ("our PO
+    4500207714", "against your quote Q-2025-0142") counts half: it names what the message refers to, not always
+    what it is about; an order or quote phrase that labels one ("order confirmation 3000127788") not at all."""
     start, end = span
     scores: dict[str, float] = {}
     for name, offsets in now.hits.offsets.items():
         state = _WORD_STATE.get(name)
-        if state is not None and any(start <= at < end for at in offsets):
-            scores[state] = scores.get(state, 0.0) + 1.0
+        if state is None:
+            continue
+        word = name.rsplit(":", 1)[1]
+        within = [at for at in offsets if start <= at < end]
+        if not within:
+            continue
+        label = word in _LABELS and all(_ID_AFTER.match(now.low, at + len(word), end) for at in within)
+        scores[state] = scores.get(state, 0.0) + (0.5 if label else 1.0)
+    if "cjk" in now.hits.gates:  # Japanese and Chinese words: looked up in the text (no spaces between words)
+        part = now.low[start:end]
+        for state, words in CJK_WORDS.items():
+            found = sum(w in part for w in words)
+            if found:
+                scores[state] = scores.get(state, 0.0) + found
     for state, strong in STRONG:
         for m in strong.finditer(now, span):
             if state == "COMPLETION" and _NEGATED.search(now.low, max(start, m.start() - 30), m.start()):
                 continue
+            if state == "IN_PROGRESS" and _THANKED.search(now.low, max(start, m.start() - 20), m.start()):
+                continue  # "thanks for chasing": gratitude for what was done, not a chase
             scores[state] = scores.get(state, 0.0) + 3.0
     return scores
+
+
+# Order and quote words that also label ids, and what follows such a label: the id ("#: 771203", "SO-0102233").
+_THANKED = re.compile(r"(?:thanks|thank you|thx|danke|merci|gracias|grazie|obrigad[oa]|bedankt)\s+(?:\w+\s+){0,2}"
+                      r"for\s+$")
+_LABELS = frozenset({"po", "p.o", "order", "orders", "purchase order", "invoice", "invoices", "quote", "quotes",
+                     "quotation", "offer", "angebot", "commande", "pedido", "factura", "ordine", "fattura",
+                     "bestellung", "rechnung", "auftrag", "facture", "encomenda", "fatura", "faktura", "zamówienie",
+                     "bestelling", "factuur", "offerta", "oferta", "cotización", "devis", "offerte", "orçamento",
+                     "cotação", "proposal", "proposta", "objednávka", "sipariş", "tilaus", "bestilling", "ordre"})
+_ID_AFTER = re.compile(r"[\s#:.\-]*(?:(?:no|nr|number|n[°º])\.?[\s#:.\-]*)?[a-z]{0,6}[-/]?\d")
+# Japanese and Chinese words of each state (no spaces between words: found as substrings).
+CJK_WORDS: dict[str, tuple[str, ...]] = {
+    "QUOTE_PROCESSING": ("見積", "報價", "报价", "価格"),
+    "ORDER_MANAGEMENT": ("発注", "注文", "請求書", "訂單", "订单"),
+    "SHIPPING": ("納期", "配送", "配達", "お届け", "出荷", "発送", "荷物", "追跡", "伝票番号", "運送", "物流", "送貨"),
+    "RETURNS": ("返品", "交換", "故障", "不良", "保証", "代替機", "修理", "退貨", "换货"),
+    "COMPLETION": ("完了", "解決", "受領", "解决", "已收到"),
+    "IN_PROGRESS": ("進捗", "状況", "いかがでしょうか"),
+}
 
 
 def _combine(own: dict[str, float], subject: dict[str, float], subject_weight: float) -> dict[str, float]:
@@ -397,8 +489,9 @@ def _combine(own: dict[str, float], subject: dict[str, float], subject_weight: f
 
 
 def _best(scores: dict[str, float]) -> str:
-    """The state with the most points; ties go to the earlier state in _STATE_ORDER; none: START_POINT."""
-    if not any(scores.values()):
+    """The state with the most points; ties go to the earlier state in _STATE_ORDER; none, or only half a point
+    (an id's label): START_POINT."""
+    if max(scores.values(), default=0.0) < 1.0:
         return "START_POINT"
     return max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s)))
 
@@ -441,6 +534,33 @@ def _quiet(now: Now, span: tuple[int, int]) -> bool:
     return span[1] - span[0] <= 200 and THANKS.search(now, span)  # a thanks, not a long message ending in thanks
 
 
+# A message that is about no case of its own: an FYI or heads-up (at the start of the subject or the new text), a
+# newsletter, a meeting invitation or agenda. Lower case.
+GENERAL = Rule("general", re.compile(
+    r"(?:^|\n)\s*(?:fyi|heads[- ]up|for your information|zur (?:info|kenntnis)|pour info(?:rmation)?"
+    r"|para su información|per conoscenza|ter info(?:rmatie)?)\b|-\s*fyi\s*(?:\n|$)"
+    r"|view (?:this (?:e-?mail )?)?in (?:your )?browser|(?<!\w)newsletter(?!\w)|(?:^|\n)\s*(?:updated )?invitation:"
+    r"|(?:^|\n)\s*(?:einladung|invitación|convite|invitation à|invito):"
+    r"|join (?:the )?(?:zoom|microsoft teams|teams|webex|google meet)?\s*meeting|is inviting you to a scheduled"
+    r"|(?:^|\n)\s*agenda\b|quarterly business review|revue trimestrielle|ordre du jour|orden del día"
+    r"|ordine del giorno|tagesordnung"))
+
+
+def _general(now: Now) -> bool:
+    """An FYI that asks nothing of the reader, a newsletter, an invitation: START_POINT whatever words of states
+    it holds."""
+    m = next(GENERAL.finditer(now, now.whole), None)
+    if m is None:
+        return False
+    fyi = m.group(0).strip(" \n-").startswith(("fyi", "heads", "for your", "zur", "pour", "para", "per", "ter"))
+    return not (fyi and _ASKS.search(now.low, now.new[0], now.new[1]))
+
+
+# Asking the reader to act: an FYI that does is a request.
+_ASKS = re.compile(r"\?|(?<!\w)(?:please|pls|plz|kindly|can (?:you|someone|anyone)|could (?:you|someone)|would you"
+                   r"|bitte|merci de|pourriez|por favor|per favore|graag|proszę)(?!\w)")
+
+
 def _notification(sender_email: str, now: Now) -> bool:
     """Sent by a system (no-reply sender, "do not reply to this e-mail"): it needs no answer."""
     return _NOREPLY_SENDER.match(sender_email) is not None or NOTIFICATION.search(now, now.new)
@@ -471,8 +591,10 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
         return Decision("START_POINT", 0, "low", True)  # "out of office", "your ticket has been opened"
     quiet = _quiet(now, now.new)
     own = _points(now, now.new)
-    state = "START_POINT" if quiet and not own else _best(_combine(own, _points(now, now.subject),
-                                                                   0.5 if reply else 1.0))
+    if (quiet and not own) or _general(now):
+        state = "START_POINT"
+    else:
+        state = _best(_combine(own, _points(now, now.subject), 0.5 if reply else 1.0))
     closing = state == "COMPLETION" and own.get("COMPLETION", 0.0) >= 3  # said outright, not one weak word
     score = _urgency(now, now.new if closing else now.whole)
     if auto or closing or _notification(sender_email, now):

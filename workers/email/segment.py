@@ -239,7 +239,9 @@ AUTO_SUBJECT = re.compile(
     r"^\s*(?:automatic\s+reply|auto(?:matic)?[\s-]*(?:reply|response)|out\s+of\s+(?:the\s+)?office|ooo\b"
     r"|abwesenheit|automatische\s+antwort|réponse\s+automatique|absence|respuesta\s+automática|fuera\s+de\s+la\s+oficina"
     r"|risposta\s+automatica|fuori\s+ufficio|automatisch\s+antwoord|afwezig|resposta\s+automática|ausente"
-    r"|autosvar|frånvaro|odpowiedź\s+automatyczna|nieobecność)",
+    r"|autosvar|frånvaro|odpowiedź\s+automatyczna|nieobecność|fraværs(?:meddelelse|melding)|automatisk\s+svar"
+    r"|poissaolo|lomavastaaja|automaattinen\s+vastaus|automatická\s+odpověď|nepřítomnost|otomatik\s+yan\u0131t"
+    r"|ofis\s+d\u0131ş\u0131|自動応答|自動返信|不在|自动回复|自動回覆)",
     re.IGNORECASE,
 )
 AUTO_BODY = re.compile(
@@ -251,7 +253,9 @@ AUTO_BODY = re.compile(
     r"|je\s+suis\s+(?:actuellement\s+)?(?:absent|en\s+congé)|estoy\s+(?:fuera\s+de\s+la\s+oficina|de\s+vacaciones)"
     r"|sono\s+(?:fuori\s+ufficio|in\s+ferie|assente)|ik\s+ben\s+(?:afwezig|niet\s+op\s+kantoor|met\s+vakantie)"
     r"|estou\s+(?:fora\s+do\s+escritório|de\s+férias|ausente)|jag\s+är\s+(?:på\s+semester|ledig|borta)"
-    r"|jestem\s+(?:na\s+urlopie|poza\s+biurem))",
+    r"|jestem\s+(?:na\s+urlopie|poza\s+biurem)|jeg\s+(?:holder\s+\w*ferie|er\s+(?:på\s+ferie|ikke\s+på\s+kontoret))"
+    r"|olen\s+(?:lomalla|poissa)|jsem\s+(?:na\s+dovolené|mimo\s+kancelář)|izindeyim|izinde\s+olacağ\u0131m"
+    r"|不在にしております|休暇を?いただいて)",
     re.IGNORECASE,
 )
 
@@ -259,13 +263,14 @@ AUTO_BODY = re.compile(
 _AUTO_BODY_HINTS = ("office", "away", "leave", "holiday", "vacation", "automat", "received your", "not re",
                     "limited access", "büro", "abwesend", "urlaub", "erreichbar", "absent", "congé", "oficina",
                     "vacaciones", "ufficio", "ferie", "assente", "afwezig", "kantoor", "vakantie", "escritório",
-                    "férias", "ausente", "semester", "ledig", "borta", "urlopie", "biurem", " pto")
+                    "férias", "ausente", "semester", "ledig", "borta", "urlopie", "biurem", " pto", "kontoret",
+                    "lomalla", "poissa", "dovolen", "kancelář", "izin", "不在", "休暇")
 
 
 _ACK_HINTS = ("received", "automat", "erhalten", "reçu", "recib", "ricevut", "ontvangen", "recebemos")
 # Automatic acknowledgements: "we have received your request", "this is an automated response".
 ACK_BODY = re.compile(
-    r"\b(?:this\s+is\s+an\s+automat(?:ed|ic)\s+(?:reply|response|message|acknowledge?ment|confirmation)"
+    r"\b(?:this\s+is\s+an\s+automat(?:ed|ic)\s+(?:reply|response|acknowledge?ment)"
     r"|(?:we\s+have|we've)\s+received\s+your\s+(?:request|e-?mail|message|inquiry|enquiry)"
     r"|your\s+(?:request|ticket|case)\s+(?:has\s+been|was)\s+(?:received|logged|created|opened)"
     r"|wir\s+haben\s+ihre\s+(?:anfrage|nachricht|e-?mail)\s+erhalten|nous\s+avons\s+bien\s+reçu\s+votre"

@@ -430,8 +430,8 @@ def scan_now(now: str) -> Hits:
 def _points(now: Now, span: tuple[int, int]) -> dict[str, float]:
     """Points per state in one part of the message: distinct words (1) and strong phrases (3); closing phrases
     after a negation ("not received") do not count. An order or quote word that only labels an id ("our PO
-    4500207714", "against your quote Q-2025-0142") counts half: it names what the message refers to, not always
-    what it is about; an order or quote phrase that labels one ("order confirmation 3000127788") not at all."""
+    4500207714", "against your quote Q-2025-0142") counts less (_LABEL_POINTS): it names what the message refers
+    to, not always what it is about."""
     start, end = span
     scores: dict[str, float] = {}
     for name, offsets in now.hits.offsets.items():
@@ -443,7 +443,7 @@ def _points(now: Now, span: tuple[int, int]) -> dict[str, float]:
         if not within:
             continue
         label = word in _LABELS and all(_ID_AFTER.match(now.low, at + len(word), end) for at in within)
-        scores[state] = scores.get(state, 0.0) + (0.5 if label else 1.0)
+        scores[state] = scores.get(state, 0.0) + (_LABEL_POINTS if label else 1.0)
     if "cjk" in now.hits.gates:  # Japanese and Chinese words: looked up in the text (no spaces between words)
         part = now.low[start:end]
         for state, words in CJK_WORDS.items():
@@ -457,10 +457,11 @@ def _points(now: Now, span: tuple[int, int]) -> dict[str, float]:
             if state == "IN_PROGRESS" and _THANKED.search(now.low, max(start, m.start() - 20), m.start()):
                 continue  # "thanks for chasing": gratitude for what was done, not a chase
             scores[state] = scores.get(state, 0.0) + 3.0
-    return scores
+    return {state: round(points, 6) for state, points in scores.items()}  # the same sums in any order
 
 
 # Order and quote words that also label ids, and what follows such a label: the id ("#: 771203", "SO-0102233").
+_LABEL_POINTS = 0.4  # what an order or quote word that labels an id counts (less than a reply subject's word)
 _THANKED = re.compile(r"(?:thanks|thank you|thx|danke|merci|gracias|grazie|obrigad[oa]|bedankt)\s+(?:\w+\s+){0,2}"
                       r"for\s+$")
 _LABELS = frozenset({"po", "p.o", "order", "orders", "purchase order", "invoice", "invoices", "quote", "quotes",
@@ -485,13 +486,13 @@ def _combine(own: dict[str, float], subject: dict[str, float], subject_weight: f
     scores = dict(own)
     for state, points in subject.items():
         scores[state] = scores.get(state, 0.0) + subject_weight * points
-    return scores
+    return {state: round(points, 6) for state, points in scores.items()}  # the same sums in any order
 
 
 def _best(scores: dict[str, float]) -> str:
-    """The state with the most points; ties go to the earlier state in _STATE_ORDER; none, or only half a point
-    (an id's label): START_POINT."""
-    if max(scores.values(), default=0.0) < 1.0:
+    """The state with the most points; ties go to the earlier state in _STATE_ORDER; none, or only the label of an
+    id in the new text ("invoice INV-AE-11873" in a question about something else): START_POINT."""
+    if max(scores.values(), default=0.0) <= _LABEL_POINTS:
         return "START_POINT"
     return max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s)))
 

@@ -332,15 +332,6 @@ class Hits:
             return []
         return found[bisect_left(found, start):bisect_left(found, end)]
 
-    def hidden_until(self, name: str, at: int) -> int:
-        """Where the probe's matches that start before `at` end at the furthest. Hyperscan reports, for each end,
-        the leftmost start only: a match that starts from `at` up to there may be hidden behind one of them."""
-        found = self.offsets.get(name)
-        if not found:
-            return at
-        i = bisect_left(found, at)
-        return max(at, self.reach.get(name, found)[i - 1]) if i else at
-
     def __contains__(self, name: str) -> bool:
         return name in self.gates or name in self.offsets
 
@@ -458,8 +449,13 @@ class ProbeSet:
 
 def matches(pattern: re.Pattern[str], text: str, hits: Hits | None, probe: str, pos: int = 0,
             endpos: int | None = None) -> Iterator[re.Match[str]]:
-    """pattern.finditer(text, pos, endpos), tried only where `probe` matched (every match of the pattern starts at
-    a match of its probe) and where a start may be hidden (Hits.hidden_until); `hits` None: the plain scan."""
+    """pattern.finditer(text, pos, endpos), tried where `probe` matched (every match of the pattern starts at a
+    match of its probe), and at every offset a start may hide at; `hits` None: the plain scan.
+
+    Hyperscan reports, for each end of a probe's matches, the leftmost start only: a start with the same end lies
+    inside the reported match. So the offsets inside a reported match are tried too when the pattern does not
+    match at its start, and inside the matches that start before `pos` or before a match of the pattern ends
+    (Hits.reach: how far the matches starting at or before each reported start reach)."""
     stop = len(text) if endpos is None else endpos
     if hits is None:
         yield from pattern.finditer(text, pos, stop)
@@ -469,22 +465,29 @@ def matches(pattern: re.Pattern[str], text: str, hits: Hits | None, probe: str, 
         return
     reach = hits.reach.get(probe, starts)
     n, at = len(starts), pos
-    i = bisect_left(starts, at)
     while True:
-        hidden = min(max(at, reach[i - 1]) if i else at, stop)
-        m = None
-        for s in range(at, hidden):
-            if (m := pattern.match(text, s, stop)) is not None:
-                break
-        while m is None and i < n and starts[i] < stop:
-            s, i = starts[i], i + 1
-            if s >= hidden:
-                m = pattern.match(text, s, stop)
+        i = bisect_left(starts, at)
+        inside = min(max(at, reach[i - 1]) if i else at, stop)  # offsets to try one by one
+        p, m = at, None
+        while m is None and p < stop:
+            if p < inside:
+                m = pattern.match(text, p, stop)
+                p += 1
+                continue
+            while i < n and starts[i] < p:
+                i += 1
+            if i >= n or starts[i] >= stop:
+                return
+            p = starts[i]
+            m = pattern.match(text, p, stop)
+            if m is None:  # a start may hide inside this match of the probe
+                inside = min(max(inside, reach[i]), stop)
+                p += 1
+            i += 1
         if m is None:
             return
         yield m
         at = m.end() if m.end() > m.start() else m.start() + 1
-        i = bisect_left(starts, at)
 
 
 def matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> Iterator[re.Match[str]]:
@@ -499,19 +502,8 @@ def matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> It
 
 def search(pattern: re.Pattern[str], text: str, hits: Hits | None, probe: str, pos: int = 0,
            endpos: int | None = None) -> re.Match[str] | None:
-    """pattern.search(text, pos, endpos), tried only where `probe` matched, and at every offset where a start may
-    be hidden (Hits.hidden_until)."""
+    """pattern.search(text, pos, endpos), tried where `probe` matched (see matches)."""
     stop = len(text) if endpos is None else endpos
     if hits is None:
         return pattern.search(text, pos, stop)
-    if probe not in hits.offsets:
-        return None
-    hidden = min(hits.hidden_until(probe, pos), stop)
-    for s in range(pos, hidden):
-        if (m := pattern.match(text, s, stop)) is not None:
-            return m
-    for s in hits.between(probe, hidden, stop):
-        m = pattern.match(text, s, stop)
-        if m is not None:
-            return m
-    return None
+    return next(matches(pattern, text, hits, probe, pos, stop), None)

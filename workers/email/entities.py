@@ -638,7 +638,6 @@ class _Extractor:
 
     # -- parts
     def part_numbers(self, cat: PartCatalogue) -> None:
-        text = self.text
         if cat.cue is not None:
             for m in self.iter("part_cue", cat.cue, self.scan):
                 token = m.group(1).upper()
@@ -651,7 +650,7 @@ class _Extractor:
                     continue
                 _add(self.e.part_numbers, token)
                 self.claim(s, t)
-        for m in self.iter("part_format", _TOKEN, text):  # a manufacturer's format, anywhere (any case: "UDM-Pro")
+        for m in self.format_tokens():  # a manufacturer's format, anywhere (any case: "UDM-Pro")
             token = m.group(0)
             s, t = m.span()
             if token == self.scan[s:t] and _HAS_LETTER.search(token):
@@ -666,6 +665,20 @@ class _Extractor:
             _add(self.e.part_numbers, token)
             self.claim(s, t)
         self.product_lines(cat)
+
+    def format_tokens(self) -> Iterable[re.Match[str]]:
+        """The tokens that may have a manufacturer's format: each ends where the formats' probe found one, and
+        starts where its run of token characters does (the probe reports ends: tracking starts costs more)."""
+        text = self.text
+        if self.hits is None:
+            return _TOKEN.finditer(text)
+        starts = set(self.hits.of("part_format"))
+        for end in self.hits.of("part_format_end"):
+            s = end
+            while s > 0 and text[s - 1] in _TOKEN_CHARS:
+                s -= 1
+            starts.add(s)
+        return matches_at(_TOKEN, text, sorted(starts))
 
     def before_part(self, s: int) -> str | None:
         """The 30 characters before a token at `s`, or None when no non-part cue ends right before it."""
@@ -731,7 +744,8 @@ class _Extractor:
         if self._dollar is None:
             self._dollar = self.locale.dollar
             if self.locale.guessed:
-                named = {m.group(1) for m in _DOLLAR_CODES.finditer(self.scan)} if "d" in self.scan else set()
+                codes = (m.group(1) for m in self.iter("dollar_code", _DOLLAR_CODES, self.scan))
+                named = set(codes)
                 if len(named) == 1:
                     self._dollar = named.pop().upper()
         return self._dollar
@@ -929,6 +943,7 @@ def _shorter(core: str) -> list[str]:
 _TOKEN = re.compile(r"(?<![\w#/.-])(?=[A-Za-z0-9#/+=-]*\d|[A-Z]{2,}\d?-[A-Za-z])"
                     + TOKEN.replace("A-Z", "A-Za-z") + r"(?![\w#/-]|\.\w)")
 _HAS_LETTER = re.compile(r"[a-z]")
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=#/-")
 _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 # A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück".
 _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?"
@@ -961,7 +976,7 @@ _LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
 _NUMBER_START = re.compile(r"(?<![\w.,])\d")
 _AMOUNT_REACH = 64
 _RAND = re.compile(r"\bzar\b|\brands?\b")
-_DOLLAR_CODES = re.compile(r"\b(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)\b")
+_DOLLAR_CODES = re.compile(r"(?<![^\W\d_])(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])")
 # The country of a currency used in one country only (a phone number in an email that names it may be there).
 _CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "IN", "JPY": "JP", "AED": "AE",
                     "CAD": "CA", "MXN": "MX", "BRL": "BR", "ZAR": "ZA", "CZK": "CZ", "PLN": "PL", "DKK": "DK",
@@ -991,6 +1006,7 @@ _PROBES = (
     # Letters outside cp1252 (Japanese, Chinese, also Polish ...): the Japanese and Chinese cues are then scanned
     # for in Python (each becomes one byte per character in the probe scan: too many look alike).
     Probe("cjk", r"[\u3040-\u30ff\u4e00-\u9fff]", kind=GATE),
+    Probe("dollar_code", _DOLLAR_CODES.pattern),
     # A header cell of a PO or priced column (a part-number column: the catalogue's cues, below).
     Probe("table", r"(?<!\w)(?:po|p\.o\.|purchase|bestell)"),
     Probe("table", _PRICE_COLUMN.pattern),
@@ -1036,8 +1052,8 @@ def _format_probes(formats: tuple[str, ...]) -> list[Probe]:
     once), else one per format; a format the conversion cannot take is tried at every token."""
 
     def probe(fmts: tuple[str, ...]) -> Probe:
-        return Probe("part_format", r"(?<![\w#/.-])(?:" + "|".join(f"(?:{f})" for f in fmts) + r")(?![\w#/-])",
-                     re.IGNORECASE)
+        return Probe("part_format_end", r"(?<![\w#/.-])(?:" + "|".join(f"(?:{f})" for f in fmts) + r")(?![\w#/-])",
+                     re.IGNORECASE, END)
 
     def convertible(p: Probe) -> bool:
         try:

@@ -175,24 +175,27 @@ LANGUAGE_WORDS = {
     "pl": "w na się jest dziękuję pozdrawiam prosimy dla nie",
     "tr": "ve bir bu için ile te\u015fekk\u00fcrler sayg\u0131lar\u0131mla lütfen rica",
 }
-_LANGUAGE_SETS = {lang: frozenset(words.split()) for lang, words in LANGUAGE_WORDS.items()}
-_WORDS = re.compile(r"[^\W\d_]+")
+_LANGUAGES_OF: dict[str, tuple[str, ...]] = {}  # word -> the languages it is common in
+for _lang, _words in LANGUAGE_WORDS.items():
+    for _word in _words.split():
+        _LANGUAGES_OF[_word] = (*_LANGUAGES_OF.get(_word, ()), _lang)
+_PUNCTUATION = ".,;:!?¿¡()[]\"'«»\u201c\u201d\u201e-\u2013\u2014"
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 def detect_language(text: str) -> str | None:
-    """The language of `text` (its first 1,000 characters), or None when it is not clear."""
-    sample = text[:1000]
-    if _KANA.search(sample):
-        return "ja"
-    if _HAN.search(sample):
-        return "zh"
+    """The language of `text` (its first 500 characters), or None when it is not clear."""
+    sample = text[:500]
+    if not sample.isascii():
+        if _KANA.search(sample):
+            return "ja"
+        if _HAN.search(sample):
+            return "zh"
     counts: dict[str, int] = {}
-    for word in _WORDS.findall(sample.lower()):
-        for lang, words in _LANGUAGE_SETS.items():
-            if word in words:
-                counts[lang] = counts.get(lang, 0) + 1
+    for token in sample.lower().split():
+        for lang in _LANGUAGES_OF.get(token.strip(_PUNCTUATION), ()):
+            counts[lang] = counts.get(lang, 0) + 1
     if not counts:
         return None
     best = max(counts, key=lambda lang: counts[lang])

@@ -5,8 +5,12 @@
 
 Prints emails per second for `analyse()` (segmentation, entities, workflow, urgency, auto-reply, patterns,
 sender category) on each corpus: by default the generated one (data/email_corpus.jsonl) and the development
-part of the evaluation set (data/email_eval/dev.jsonl, realistic business mail: quoted chains, signatures,
-footers, tables). The goal in the email issue is at least 5,000 emails/s on one core on each.
+parts of the evaluation set (data/email_eval/dev.jsonl and dev2.jsonl, realistic business mail: quoted chains,
+signatures, footers, tables). The goal in the email issue is at least 5,000 emails/s on one core on each.
+
+The rate is of CPU time (time.process_time): the machine's other work does not count against it. What Phase 1
+remembers across emails (phone numbers read, senders' locales) is forgotten before each pass over a corpus, so
+a pass reads it as new mail; the process's one-time setup (compiling the probe databases) is not counted.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from workers.email.locales import load_locales  # noqa: E402
 from workers.email.parts import load_parts  # noqa: E402
 from workers.email.rules import analyse, clear_caches, load_senders  # noqa: E402
 
-DEFAULT = [ROOT / "data" / "email_corpus.jsonl", ROOT / "data" / "email_eval" / "dev.jsonl"]
+DEFAULT = [ROOT / "data" / "email_corpus.jsonl", ROOT / "data" / "email_eval" / "dev.jsonl",
+           ROOT / "data" / "email_eval" / "dev2.jsonl"]
 
 
 def prepared(path: Path) -> list[tuple[str, str, str, datetime, dict[str, str] | None]]:

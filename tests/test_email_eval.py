@@ -1,8 +1,8 @@
 """Phase 1 against the evaluation set written outside the project (data/email_eval, see its README.md).
 
-The goal of the email issue on both parts: precision >= 0.95 and recall >= 0.90 for every entity type, workflow
-state >= 0.85, priority within one level >= 0.95. The rules were tuned on dev.jsonl only; heldout.jsonl is only
-measured (scripts/eval_email.py prints both).
+The goal of the email issue on every part: precision >= 0.95 and recall >= 0.90 for every entity type, workflow
+state >= 0.85, priority within one level >= 0.95. The rules were tuned on dev.jsonl and dev2.jsonl only;
+heldout.jsonl is only measured (scripts/eval_email.py prints each).
 """
 
 from __future__ import annotations
@@ -32,6 +32,13 @@ def _meets_goal(part: str) -> None:
 
 def test_phase1_meets_the_goal_on_the_development_part() -> None:
     _meets_goal("dev")
+
+
+def test_phase1_meets_the_goal_on_the_second_development_part() -> None:
+    """dev2.jsonl: a third author's mail (Asia-Pacific and elsewhere, more automated mail, case forms and national
+    phone formats), measured once before any rule was tuned on it (round 1 of the rules: case recall 0.84, amount
+    recall 0.76, phone precision 0.93, workflow state 0.69), then tuned on."""
+    _meets_goal("dev2")
 
 
 @pytest.mark.xfail(strict=True, reason=(

@@ -25,7 +25,7 @@ from workers.email.segment import (
     split_email,
 )
 
-RULES_VERSION = "phase1-2026.12"
+RULES_VERSION = "phase1-2026.12.2"  # round 2: probe scan, dev2's kinds of mail
 SENDERS_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "email_senders.toml"
 
 

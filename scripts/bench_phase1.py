@@ -5,8 +5,12 @@
 
 Prints emails per second for `analyse()` (segmentation, entities, workflow, urgency, auto-reply, patterns,
 sender category) on each corpus: by default the generated one (data/email_corpus.jsonl) and the development
-part of the evaluation set (data/email_eval/dev.jsonl, realistic business mail: quoted chains, signatures,
-footers, tables). The goal in the email issue is at least 5,000 emails/s on one core on each.
+parts of the evaluation set (data/email_eval/dev.jsonl and dev2.jsonl, realistic business mail: quoted chains,
+signatures, footers, tables). The goal in the email issue is at least 5,000 emails/s on one core on each.
+
+The rate is of CPU time (time.process_time): the machine's other work does not count against it. What Phase 1
+remembers across emails (phone numbers read, senders' locales) is forgotten before each pass over a corpus, so
+a pass reads it as new mail; the process's one-time setup (compiling the probe databases) is not counted.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from workers.email.locales import load_locales  # noqa: E402
 from workers.email.parts import load_parts  # noqa: E402
-from workers.email.rules import analyse, load_senders  # noqa: E402
+from workers.email.rules import analyse, clear_caches, load_senders  # noqa: E402
 
-DEFAULT = [ROOT / "data" / "email_corpus.jsonl", ROOT / "data" / "email_eval" / "dev.jsonl"]
+DEFAULT = [ROOT / "data" / "email_corpus.jsonl", ROOT / "data" / "email_eval" / "dev.jsonl",
+           ROOT / "data" / "email_eval" / "dev2.jsonl"]
 
 
 def prepared(path: Path) -> list[tuple[str, str, str, datetime, dict[str, str] | None]]:
@@ -44,12 +49,13 @@ def rate(emails: list[tuple[str, str, str, datetime, dict[str, str] | None]], se
     for subject, body, sender, when, headers in emails[:50]:  # warm up regex caches
         analyse(subject, body, sender, senders, received_at=when, headers=headers, locales=locales, parts=parts)
     done = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        clear_caches(locales)  # each pass reads the corpus as new mail
         for subject, body, sender, when, headers in emails:
             analyse(subject, body, sender, senders, received_at=when, headers=headers, locales=locales, parts=parts)
         done += len(emails)
-    return done / (time.perf_counter() - start), sum(len(e[1]) for e in emails) / len(emails)
+    return done / (time.process_time() - start), sum(len(e[1]) for e in emails) / len(emails)
 
 
 def main() -> int:

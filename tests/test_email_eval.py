@@ -1,8 +1,8 @@
 """Phase 1 against the evaluation set written outside the project (data/email_eval, see its README.md).
 
-The goal of the email issue on both parts: precision >= 0.95 and recall >= 0.90 for every entity type, workflow
-state >= 0.85, priority within one level >= 0.95. The rules were tuned on dev.jsonl only; heldout.jsonl is only
-measured (scripts/eval_email.py prints both).
+The goal of the email issue on every part: precision >= 0.95 and recall >= 0.90 for every entity type, workflow
+state >= 0.85, priority within one level >= 0.95. The rules were tuned on dev.jsonl and dev2.jsonl only;
+heldout.jsonl is only measured (scripts/eval_email.py prints each).
 """
 
 from __future__ import annotations
@@ -34,17 +34,26 @@ def test_phase1_meets_the_goal_on_the_development_part() -> None:
     _meets_goal("dev")
 
 
+def test_phase1_meets_the_goal_on_the_second_development_part() -> None:
+    """dev2.jsonl: a third author's mail (Asia-Pacific and elsewhere, more automated mail, case forms and national
+    phone formats), measured once before any rule was tuned on it (round 1 of the rules: case recall 0.84, amount
+    recall 0.76, phone precision 0.93, workflow state 0.69), then tuned on."""
+    _meets_goal("dev2")
+
+
 @pytest.mark.xfail(strict=True, reason=(
-    "the held-out goal is not met (measured once, after tuning, at commit 837000e): case recall 0.778 (7 of 9), "
-    "phone precision 0.930, workflow state 0.694; see the README's email section"))
+    "the held-out goal is not met (measured once, after tuning on dev and dev2, at commit 2d7e08f): phone "
+    "precision 0.940, workflow state 0.730 (81 of 111); see the README's email section"))
 def test_phase1_meets_the_goal_on_the_held_out_part() -> None:
     _meets_goal("heldout")
 
 
-# The held-out figures measured once after tuning (837000e), rounded down: a change that loses ground on mail the
-# rules were not tuned on fails here. (Raise them when the rules improve; never tune on heldout.jsonl.)
-HELD_OUT_FLOOR = {"po_numbers": (0.97, 0.92), "quote_numbers": (1.0, 0.90), "case_numbers": (1.0, 0.77),
-                  "part_numbers": (1.0, 0.94), "amounts": (0.95, 0.94), "dates": (1.0, 0.97), "phones": (0.93, 0.91),
+# The held-out figures measured once after tuning (2d7e08f), rounded down: a change that loses ground on mail the
+# rules were not tuned on fails here. (Raise them when the rules improve; never tune on heldout.jsonl.) Round 1
+# (837000e) measured PO 0.98 / 0.92, quote 1.00 / 0.90, case 1.00 / 0.78, part 1.00 / 0.94, amount 0.96 / 0.95,
+# date 1.00 / 0.98, phone 0.93 / 0.91, workflow state 0.69, priority within one 0.98.
+HELD_OUT_FLOOR = {"po_numbers": (0.96, 0.94), "quote_numbers": (1.0, 0.90), "case_numbers": (1.0, 1.0),
+                  "part_numbers": (1.0, 0.95), "amounts": (0.96, 0.94), "dates": (1.0, 1.0), "phones": (0.94, 0.90),
                   "emails": (1.0, 1.0)}
 
 
@@ -54,8 +63,8 @@ def test_held_out_figures_do_not_fall_below_their_measurement() -> None:
         c = report.entities[kind]
         assert c.precision >= precision and c.recall >= recall, (kind, c)
     workflow, near = report.accuracy(report.workflow), report.accuracy(report.priority_near)
-    assert workflow is not None and workflow >= 0.69
-    assert near is not None and near >= 0.98
+    assert workflow is not None and workflow >= 0.72  # 81 of 111
+    assert near is not None and near >= 0.99
 
 
 def test_the_sets_are_labelled_outside_the_project_and_split_by_conversation() -> None:

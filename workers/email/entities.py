@@ -18,62 +18,72 @@ test costs nanoseconds, a regex scan microseconds), and claimed spans keep one s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
 
 from workers.email.locales import Locale
 from workers.email.parts import TOKEN, PartCatalogue, load_parts
+from workers.email.scan import END, GATE, Hits, Probe, ProbeSet, matches, matches_at, search, to_hyperscan
+from workers.email.segment import SEGMENT_PROBES
 
 US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 
 # ---------------------------------------------------------------------------------------------------- ids
-_FILLER = (r"(?:\s*(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n[°º.]\.?|ref\.?|reference|id|#|:|-|is|was|are|ist"
-           r"|est|es|è|\n>+)(?![a-z]))*\s*")
-_ID = r"#?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
+_FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id|is|was|are|ist|est"
+           r"|es|è|č\.?)(?![a-z])|[#:\uff1a-]|は|\n>+))*\s*")
+_ID = r"[#(]?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # More ids after the first: "POs 4500207714, 4500207715 and 4500207716".
 _MORE = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bor\b|\boder\b|\bou\b|\bo\b)\s*#?\s*"
                    r"([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)")
 
 
-def _cue_rule(cues: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w/])(?:" + cues + r")(?![a-z])" + _FILLER + _ID)
+def _cue_rule(cues: str, cjk: bool = False) -> re.Pattern[str]:
+    """A cue, then its id (group 1). `cjk`: cues in Japanese or Chinese, which stand right after other words."""
+    start = r"(?:" + cues + r")" if cjk else r"(?<![\w/])(?:" + cues + r")"
+    return re.compile(start + r"(?![a-z])" + _FILLER + _ID)
 
 
-PO_CUES = (r"(?:customer|your|our|my|the|client|cust\.?)?\s*(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
-           r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
-           r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
-           r"|inkooporder(?:nummer)?|inkoopnummer|inköpsorder|zamówienie(?:\s+zakupu)?|nr\s+zamówienia|oc"
-           r"|commande|bestelnummer|ordine\s+(?:n[°º.]?|nr\.?)")
+# Cues in Japanese and Chinese: they stand right after other words (no spaces between words).
+_QUOTE_CJK = r"見積番号|見積書番号|見積no\.?|報價單號|报价单号"
+_PO_CJK = r"発注番号|注文番号|注文書番号|採購單號|采购单号"
+_CASE_CJK = r"ケース番号|チケット番号|問い合わせ番号|問合せ番号|受付番号|案件番号|工單號|工单号"
+_PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
+             r"|encomenda|objedn[aá]vka|objedn[aá]vky|sipariş|tilaus(?:numero)?|bestilling(?:snummer)?"
+             r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
+             r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
+             r"|inkooporder(?:nummer)?|inkoopnummer|inköpsorder|zamówienie(?:\s+zakupu)?|nr\s+zamówienia|oc"
+             r"|commande|bestelnummer|ordine\s+(?:n[°º.]?|nr\.?)")
+# Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
+PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
 PO = _cue_rule(PO_CUES)
+PO_CJK = _cue_rule(_PO_CJK, cjk=True)
 # A PO id that carries "PO" itself: "PO-ACM-22817", "PO/2025/06/118", "KDG-PO-558210" (as written, whole).
 PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{2}|/))[a-z0-9]+(?:[-/][a-z0-9]+)+"
                       r"(?![\w/-])|(?<![\w/-])[a-z]{2,5}-po-\d+(?:-[a-z0-9]+)*(?![\w/-])")
 # SAP's default number range for purchase orders: ten digits from 4500000000. A customer's PO wherever it stands
 # (the distributor's own order numbers are in other ranges).
 PO_SAP = re.compile(r"(?<![\w/.,-])45\d{8}(?![\w/-]|[.,]\d)")
-# The words (letters only) at least one of which each rule's matches contain.
-_PO_WORDS = frozenset({"po", "pos", "p", "purchase", "bestellung", "bestellnummer", "bestell", "bestellnr", "commande",
-                       "orden", "pedido", "ordem", "ordine", "inkooporder", "inkoopordernummer", "inkoopnummer",
-                       "inköpsorder", "zamówienie", "zamówienia", "oc", "bestelnummer"})
-_QUOTE_WORDS = frozenset({"quote", "quotes", "quotation", "offer", "angebot", "angebotsnummer", "angebots", "devis",
-                          "offerta", "cotización", "cotizacion", "presupuesto", "offerte", "orçamento", "cotação",
-                          "oferta", "rfq", "offert", "q", "qt", "quo"})
-_CASE_WORDS = frozenset({"case", "cases", "ticket", "tickets", "incident", "request", "sr", "störung", "ticketnummer",
-                         "fall", "fallnummer", "vorgang", "vorgangsnummer", "caso", "incidencia", "chamado", "dossier",
-                         "ärende", "zgłoszenie", "reclamo", "réclamation", "inc", "ritm", "cs", "tkt", "cas"})
-
 QUOTE_CUES = (r"quotes?|quotation(?:\s+number)?|quote\s+ref|offer|angebot(?:snummer|s-?nr\.?)?|devis|offerta"
-              r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert")
+              r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert|proposta|propuesta|proposal"
+              r"|tilbud|tarjous|teklif|nab[ií]dka")
 QUOTE = _cue_rule(QUOTE_CUES)
-QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}|qt-?(?:[a-z]{2,4}-)?\d{4,8}|quo-?\d{4,8})(?![\w-])")
+QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
+QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?|qt-?(?:[a-z]{2,4}-)?\d{4,8}|quo-?\d{4,8})"
+                        r"(?![\w-])")
 
-CASE_CUES = (r"(?:support\s+|service\s+)?(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung"
-             r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier|ärende"
-             r"|zgłoszenie|reclamo|réclamation)")
+# "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".
+_CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung|request(?=\s*(?:#|\(|no\b|nr\b))"
+               r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier|ärende(?:nummer)?"
+               r"|zgłoszenie|reclamo|réclamation|sagsnummer|sagsnr|saksnummer|tiketti|tukipyyntö|talep|požadavek"
+               r"|melding(?:snummer)?)")
+CASE_CUES = r"(?:support\s+|service\s+)?" + _CASE_WORDS
 CASE = _cue_rule(CASE_CUES)
+CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10})(?![\w-])")
 
 
@@ -101,30 +111,36 @@ def _valid_id(value: str) -> bool:
 
 # ------------------------------------------------------------------------------------------------ amounts
 # ISO codes that are not also words once lower-cased ("try", "rub", "cop" are left out).
-_CODES = "usd|eur|gbp|chf|cad|aud|nzd|mxn|brl|clp|sek|nok|dkk|pln|czk|huf|inr|jpy|cny|rmb|hkd|sgd|zar|aed"
+_CODES = ("usd|eur|gbp|chf|cad|aud|nzd|mxn|brl|clp|ars|cop|pen|uyu|sek|nok|dkk|isk|pln|czk|huf|ron|bgn|uah|inr|jpy"
+          "|cny|rmb|hkd|sgd|twd|krw|thb|myr|idr|vnd|zar|aed|sar|qar|kwd|ils|egp|ngn|kes")
 _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł": "PLN", "r$": "BRL", "us$": "USD",
                     "usd$": "USD", "c$": "CAD", "ca$": "CAD", "cad$": "CAD", "a$": "AUD", "au$": "AUD",
                     "aud$": "AUD", "nz$": "NZD", "mx$": "MXN", "s$": "SGD", "hk$": "HKD", "fr.": "CHF",
                     "sfr.": "CHF", "rs.": "INR", "rs": "INR", "euro": "EUR", "euros": "EUR", "dollars": "$",
-                    "dollar": "$", "pounds": "GBP", "pound": "GBP", "€uro": "EUR"}
-_CUR_BEFORE = (r"(?:us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|s?fr\.|rs\.?"
-               r"|(?:" + _CODES + r")(?![a-z]))")
-_CUR_AFTER = r"(?:\$|€|£|zł|kr(?![a-zà-ž])\.?|:-|(?:" + _CODES + r"|euros?|dollars?|pounds?)(?![a-z]))"
+                    "dollar": "$", "pounds": "GBP", "pound": "GBP", "€uro": "EUR", "kč": "CZK", "tl": "TRY",
+                    "₺": "TRY", "円": "JPY", "元": "CNY", "₩": "KRW", "₱": "PHP", "฿": "THB", "₫": "VND",
+                    "₪": "ILS", "₽": "RUB", "ft": "HUF", "lei": "RON", "r": "ZAR"}
+# A lone "R" is the South African rand: only for a sender in South Africa or a text that names the rand.
+_CUR_BEFORE = (r"(?:us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|s?fr\.|rs\.?"
+               r"|(?:" + _CODES + r")(?![a-z])|r(?=\s?\d))")
+_CUR_AFTER = (r"(?:\$|€|£|zł|kč|₺|円|元|₩|kr(?![a-zà-ž])\.?|:-|(?:" + _CODES
+              + r"|euros?|dollars?|pounds?|tl|ft|lei)(?![a-z]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
         r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
         r"|\d{1,3}(?: \d{3})+[.,]\d{2}(?!\d)"
         r"|\d+(?:[.,]\d{1,2})?(?![\d]))")
-_MULT = r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?)(?![a-z]))?"
+_MULT = (r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?|lakhs?|lacs?|crores?"
+         r"|cr|mil|millones|millón|milhões|milhão|万|億)(?![a-z]))?")
 AMOUNT = re.compile(
-    r"(?<![\w$€£])(?P<c1>" + _CUR_BEFORE + r")\s{0,6}(?P<n1>" + _NUM + r")(?P<m1>" + _MULT + r")"
+    r"(?<![\w$€£])(?P<c1>" + _CUR_BEFORE + r")[^\S\n]{0,6}(?P<n1>" + _NUM + r")(?P<m1>" + _MULT + r")"
     r"|(?<![\w.,])(?P<n2>" + _NUM + r")(?P<m2>" + _MULT + r")\s?(?P<c2>" + _CUR_AFTER + r")"
     # a label naming the currency, then the number: "Order total (USD): 49,917.50"
     r"|\((?P<c3>" + _CUR_BEFORE + r")\)[ \t]*:?[ \t]{0,40}(?P<n3>" + _NUM + r")(?P<m3>" + _MULT + r")"
 )
-_AMOUNT_HINTS = ("$", "€", "£", "¥", "₹", "zł", "kr", "fr.", "rs", ":-", "dollar", "euro", "pound",
-                 *_CODES.split("|"))
 _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "tsd": 1e3, "m": 1e6, "mn": 1e6, "mm": 1e6, "million": 1e6,
-                "millions": 1e6, "mio": 1e6, "bn": 1e9, "b": 1e9, "billion": 1e9, "mrd": 1e9}
+                "millions": 1e6, "mio": 1e6, "bn": 1e9, "b": 1e9, "billion": 1e9, "mrd": 1e9, "lakh": 1e5,
+                "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "crores": 1e7, "cr": 1e7, "mil": 1e3,
+                "millones": 1e6, "millón": 1e6, "milhões": 1e6, "milhão": 1e6, "万": 1e4, "億": 1e8}
 
 
 def parse_number(text: str, decimal_comma: bool) -> float | None:
@@ -145,15 +161,16 @@ def parse_number(text: str, decimal_comma: bool) -> float | None:
         return None
 
 
-def _currency(token: str, locale: Locale) -> str:
+def _currency(token: str, locale: Locale, dollar: str) -> str:
+    """The ISO code of a currency token; `dollar`: what a bare "$" is for this email."""
     t = token.strip().lower()
     if t in ("$", "dollars", "dollar"):
-        return locale.dollar
+        return dollar
     if t in ("kr", "kr.", ":-"):
         return locale.krona
     mapped = _SYMBOL_CURRENCY.get(t)
     if mapped == "$":
-        return locale.dollar
+        return dollar
     return mapped or ("CNY" if t == "rmb" else t.upper())
 
 
@@ -186,9 +203,14 @@ DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?\s+(\d{1,2})(?:st|nd|rd|
 DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?"
                       r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-)(?:de\s+)?(\d{4}|\d{2})(?![\d:]))?")
 # Every numeric date in one scan: year-month-day, day.month.year, month/day/year, day and month alone.
-DATE_DIGITS = re.compile(r"(?<![\w/.:,$€£-])(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?")
-_NOT_AFTER_DATE = re.compile(r"[\w/:-]|[.,]\d")
-_NOT_AFTER_SHORT = re.compile(r"[\w/:%-]|[.,]?\d")
+DATE_DIGITS = re.compile(r"(?<![\w/.:,$€£#-])(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?")  # "#10-01": a unit
+_NOT_AFTER_DATE = re.compile(r"[\w/-]|[.,:]\d")  # "17.06.2025:" ends a clause; "12/06:30" is no date
+_NOT_AFTER_SHORT = re.compile(r"[\w/%-]|[.,:]?\d")
+_DENOMINATORS = frozenset({2, 3, 4, 5, 6, 8, 10, 12, 16, 32, 64, 100})
+# "14. 5. 2025" (Czech, Slovak, Hungarian day-first with spaces); "2025年6月26日", "6月27日" (Japanese, Chinese),
+# "2025년 6월 9일" (Korean).
+DATE_SPACED = re.compile(r"(?<![\w.,/-])(\d{1,2})\.\s(\d{1,2})\.\s(\d{4})(?![\d.])")
+DATE_CJK = re.compile(r"(?<!\d)(?:(\d{4})\s?[年년]\s?)?(\d{1,2})\s?[月월]\s?(\d{1,2})\s?[日일]")
 # A day and month without a year ("6/27", "15/09", "25.06.", "23-06") that is not zero-padded and has no trailing dot
 # needs a date word before it: "1/2 of the pallets" is no date.
 _DATE_CUE_BEFORE = re.compile(
@@ -240,39 +262,56 @@ def _nearest(m: int, d: int, ref: date | None) -> str | None:
 # ------------------------------------------------------------------------------------------------- phones
 PHONE = re.compile(
     r"(?<![\w/=&?#%.,+-])((?:\+|00)\s?)?(\(?\d[\d \t().\-/\u00a0]{5,24}\d)"
-    r"(?:\s*(?:,\s*)?(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?|poste|interno|int\.?|anexo|wewn\.?)\s*:?\s*"
-    r"(\d{1,6}))?(?![\w/=&%]|[.,]\d|-\d)",
+    # an extension, perhaps in parentheses, perhaps after a label of the number: "(ext. 233)", "(代表) 内線 215"
+    r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:,\s*)?[(\uff08]?\s*"
+    r"(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?"
+    r"|poste|interno|int\.?|anexo|ramal|wewn\.?|dahili|lokal|ankn\.?|anknytning|内線|內線|分機|分机)\s*[:\uff1a.]?\s*"
+    r"(\d{1,6})[)\uff09]?)?(?![\w/=&%]|[.,]\d|-\d)",
 )
-_PHONE_CUE = re.compile(
-    r"(?:tel|tél|phone|ph|mobile|mob|cell|cellphone|fax|call|ring|reach|dial|hotline|telefon|telefono|teléfono"
-    r"|telefone|handy|móvil|movil|cel|celular|tlf|t|m|f|p|o|d|direct|office|main|switchboard|whatsapp|mobil"
+_PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends "sent")
+    r"(?<![^\W\d_])(?:tel|tél|phone|ph|mobile|mob|cell|cellphone|fax|call|ring|reach|dial|hotline|telefon|telefono|teléfono"
+    r"|telefone|handy|móvil|movil|cel|celular|tlf|t|m|f|p|o|d|l|direct|office|main|switchboard|whatsapp|mobil"
     r"|portable|numéro|number|nummer|numero|número|at|on|or|au|unter|al|allo|op|pod|no|numer|telefonisch|kom"
-    r"|tlf|puhelin|tel\.)\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$",  # "Hotline (24/7): ", "a@b.fr / "
+    r"|tlf|puhelin|tel\.|contact|ddi|did|gsm|pbx|telem|tlm|landline|携帯|電話|直通|代表|フリーダイヤル|手機|手机|电话"
+    r"|傳真|传真)\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$",  # "Hotline (24/7): ", "a@b.fr / "
 )
+# Right before a number: it is something else (a meeting id, a passcode, an order, a tax or company id ...). Each
+# word stands after a non-letter ("DID:" is a phone's label, not an "id").
 _NOT_PHONE_CUE = re.compile(
-    r"(?:meeting|conference|webinar|access|participant|attendee|host|dial-in\s+pin|event)\s*(?:id|code|number|no\.?)"
-    r"[^\n\d]{0,6}$|(?:passcode|password|pin|code|id|kennwort|kenncode|code\s+secret|contraseña|pw)\s*[:#]?\s*$"
-    r"|(?:po|p\.o\.|order\w*|invoice|case|ticket|tracking|s/n|serial|account|acct|iban|vat|ust|quote|rma|sr|bol"
-    r"|incident|ref|reference|auftrag\w*|bestell\w*|rechnung\w*|commande|pedido|ordine|kunden\w*|konto\w*"
-    r"|cep|plz|zip|postcode|postal\s+code|nip|regon|krs|hrb|siret|siren|cnpj|cpf|gst|gstin|pan|abn|utr|neft"
-    r"|sold-to|ship-to|customer|cust)"
-    r"(?:\s+(?:confirmation|number|no\.?|nr\.?|id|ref|code))*\s*(?:no\.?|number|nr\.?|#|:)*\s*[:#(]?\s*$",
+    r"(?<![^\W\d_])(?:meeting|conference|webinar|access|participant|attendee|host|dial-in\s+pin|event|besprechungs"
+    r"|konferenz|sitzungs)[\s-]*(?:id|code|number|no\.?|nummer|kennung)[^\n\d]{0,6}$"
+    r"|(?<![^\W\d_])(?:id|code|numéro|número|numero|codice)\s+(?:de\s+(?:la\s+)?|della\s+|da\s+)?(?:réunion|reunión"
+    r"|riunione|reunião|conférence|conferencia|conferenza|spotkania|vergadering)[^\n\d]{0,6}$"
+    r"|(?<![^\W\d_])(?:passcode|password|pin|code|id|kennwort|kenncode|code\s+secret|contraseña|pw)\s*[:#]?\s*$"
+    r"|(?<![^\W\d_])(?:po|p\.o\.|order\w*|invoice|case|ticket|tracking|s/n|serial|account|acct|iban|vat|ust|quote"
+    r"|rma|sr|bol|incident|ref|reference|auftrag\w*|bestell\w*|rechnung\w*|commande|pedido|ordine|kunden\w*"
+    r"|konto\w*|cep|plz|zip|postcode|postal\s+code|nip|regon|krs|hrb|siret|siren|cnpj|cpf|gst|gstin|pan|abn|utr|neft"
+    r"|sold-to|ship-to|customer|cust|vendor|supplier|p\.\s?iva|iva|c\.f\.|codice\s+fiscale|nit|cuit|rut|rfc|nif|cif"
+    r"|ičo|dič|ico|dic|trn|tin|ein|vkn|vergi\s+no|con\s+note|consignment|guía|guia|remito|factura|fatura|faktura"
+    r"|sipariş|objednávka|伝票番号|問い合わせ番号|お問い合わせ番号|注文番号|受付番号)"
+    r"(?:\s+(?:confirmation|number|no\.?|nr\.?|id|ref|code))*\s*(?:no\.?|number|nr\.?|#|:|\uff1a)*\s*[:#(]?\s*$",
 )
 _COUNTRY_CODE = re.compile(r"\+([1-9]\d{0,2})[\s(]")
 _NANP = re.compile(r"(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}")
 URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+")
 
 
+@lru_cache(maxsize=4096)
 def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> str | None:
-    """A phone number in its normal form, or None. A national number ("030 1234 5678", "04 72 33 18 90") is read in
+    """A phone number in its normal form, or None (remembered: signatures repeat, and phonenumbers takes about
+    20 us a number). A national number ("030 1234 5678", "04 72 33 18 90") is read in
     the first of `regions` (the sender's, then the countries of addresses and numbers in the text) where it is a
-    valid number; North American numbers only need to be possible (the 555 numbers of examples are not valid)."""
-    digits = sum(c.isdigit() for c in raw)
+    valid number; North American numbers only need to be possible (the 555 numbers of examples are not valid).
+    A national number without a cue ("Tel:", "call") must be written in groups that start as that country writes
+    its numbers ("07 3221 8450" in Australia, "0120-01-9625" in Japan): other digit runs are ids, not phones."""
+    digits = sum(map(str.isdigit, raw))
     if not 7 <= digits <= 15:
         return None
     intl = raw.startswith("+") or raw.startswith("00")
-    if not (intl or cue or _NANP.fullmatch(raw.strip())):
-        return None
+    labelled = intl or cue or _NANP.fullmatch(raw.strip()) is not None
+    nanp = _north_american(raw, intl, regions[0]) if labelled else None
+    if nanp is not None:  # what phonenumbers would make of it, without its cost (20 us a number)
+        return nanp + (f"x{ext}" if ext else "")
     number = None
     for region in (regions[:1] if intl else regions):
         try:
@@ -280,10 +319,10 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
         except phonenumbers.NumberParseException:
             continue
         if candidate.country_code == 1:
-            if _nanp_shape(candidate.national_number or 0) and not candidate.italian_leading_zero:
+            if labelled and _nanp_shape(candidate.national_number or 0) and not candidate.italian_leading_zero:
                 number = candidate
                 break
-        elif phonenumbers.is_valid_number(candidate):
+        elif phonenumbers.is_valid_number(candidate) and (labelled or _grouped_as_national(raw, candidate)):
             number = candidate
             break
     if number is None:
@@ -293,6 +332,39 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
         national = "0" * (number.number_of_leading_zeros or 1) + national
     value = national if number.country_code == 1 else f"+{number.country_code}{national}"
     return value + (f"x{ext}" if ext else "")
+
+
+def _grouped_as_national(raw: str, number: phonenumbers.PhoneNumber) -> bool:
+    """Whether `raw` is written in groups (two at least) whose first is the first of the number's national format:
+    its trunk and area or service code as the country writes them ("07", "0120")."""
+    written = _DIGIT_GROUPS.findall(raw)
+    national = _DIGIT_GROUPS.findall(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
+    return len(written) >= 2 and len(national) >= 2 and written[0] == national[0]
+
+
+_DIGIT_GROUPS = re.compile(r"\d+")
+
+
+def forget_phones() -> None:
+    _phone.cache_clear()
+
+
+# The regions of country code 1: a national number there is read as North American.
+_NANP_REGIONS = frozenset(phonenumbers.region_codes_for_country_code(1))
+
+
+def _north_american(raw: str, intl: bool, region: str) -> str | None:
+    """The ten digits of a North American number written "+1 ..." or, by a sender in a country of code 1, without
+    a country code (a leading national "1" dropped); None when it is not one (phonenumbers decides then)."""
+    if intl:
+        if not raw.startswith("+1"):
+            return None
+    elif region not in _NANP_REGIONS:
+        return None
+    digits = "".join(c for c in raw if "0" <= c <= "9")
+    if intl or (len(digits) == 11 and digits[0] == "1"):
+        digits = digits[1:]
+    return digits if len(digits) == 10 and digits[0] not in "01" and digits[3] not in "01" else None
 
 
 def _nanp_shape(national: int) -> bool:
@@ -306,17 +378,19 @@ EMAIL = re.compile(r"(?<![\w.+-])[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}(?![\w])")
 # ------------------------------------------------------------------------------------------------- tables
 # A line of a plain-text table: cells split by "|", tabs, or runs of two or more spaces.
 _CELL_SPLIT = re.compile(r"\s*\|\s*|\t+\s*|\s{2,}")
-_TABLE_HINTS = ("|", "\t", "   ")
-_PO_COLUMN = re.compile(r"^(?:(?:customer|cust\.?|your|client)\s+)?(?:po|p\.o\.|purchase\s+order|bestellnummer"
-                        r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?$", re.IGNORECASE)
+# Header cells, matched lower-cased (without re.IGNORECASE: several times faster).
+_PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client)\s+)?(?:po|p\.o\.|purchase\s+order|bestellnummer"
+                        r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?")
 _PRICE_COLUMN = re.compile(r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe"
                            r"|importo|bedrag|total|summe|subtotal|gesamt|ext\.?\s*price|line\s+total|net|value"
-                           r"|wert|valor", re.IGNORECASE)
+                           r"|wert|valor|unit|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|kwota|wartość"
+                           r"|単価|金額|価格|合計|小計|单价|金额|价格|總價|总价|合计")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
-_TOTAL_LINE = re.compile(r"^\s*\|?\s*[A-Za-zÀ-ž][^\n\d|]*(?:\d+\s*%)?[^\n\d|]*?[:|]?\s+(\d[\d.,' \u00a0]*\d)"
-                         r"\s*(?:[A-Za-z$€£zł]{0,3})"
+_TOTAL_LINE = re.compile(r"^\s*\|?\s*[^\W\d_][^\n\d|]*(?:\d+\s*%)?[^\n\d|]*?[:|]?\s+(\d[\d.,' \u00a0]*\d)"
+                         r"\s*(?:[^\W\d_]{0,3}|[$€£¥₹₺₩₱฿₪₽])"
                          r"\s*\|?\s*$")
-_COLUMN_CURRENCY = re.compile(r"(?<![A-Za-z])(" + _CODES + r")(?![A-Za-z])|([$€£¥₹])", re.IGNORECASE)
+_COLUMN_CURRENCY = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])|((?:us|usd|hk|s|a|au|aud|nz|c|ca|cad|mx|r)\$"
+                              r"|[$€£¥₹₺₩₱฿₪₽円元]|kč|zł|(?<![a-z])(?:tl|ft|kr)(?![a-z]))")
 
 
 @dataclass
@@ -339,7 +413,7 @@ def _add(seq: list[Any], value: Any) -> None:
         seq.append(value)
 
 
-def _same_length_lower(text: str) -> str:
+def same_length_lower(text: str) -> str:
     """text.lower(), except the few letters whose lower case is longer ("İ"): offsets must stay the text's."""
     return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
@@ -350,87 +424,100 @@ class _Extractor:
     The patterns are written in lower case and run on the lower-cased copy (`scan`): with re.IGNORECASE Python's
     engine is several times slower. Values are read back from the text at the same offsets."""
 
-    def __init__(self, text: str, low: str, locale: Locale, parts: PartCatalogue | None, received: date | None):
+    def __init__(self, text: str, low: str, locale: Locale, parts: PartCatalogue | None, received: date | None,
+                 hits: Hits | None):
         self.text, self.low, self.locale, self.parts, self.received = text, low, locale, parts, received
-        self.scan = low if len(low) == len(text) else _same_length_lower(text)
-        # The words of the text (letters only): a rule whose cue words are all absent is not run at all.
-        self.words = frozenset(_LETTERS.findall(self.scan))
+        self.scan = low if len(low) == len(text) else same_length_lower(text)
+        # Where each rule can match (workers.email.scan); None: every rule scans the whole text (the reference).
+        self.hits = hits
         self._regions: tuple[str, ...] | None = None
+        self._dollar: str | None = None
+        self._not_phone_ends: frozenset[int] | None = None
+        self._not_part_ends: frozenset[int] | None = None
         self.e = Entities()
-        self.taken: list[tuple[int, int]] = []
+        self.taken = bytearray(len(text) + 1)  # 1 where an entity already claimed the character
+
+    def iter(self, probe: str, rule: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+        """rule.finditer(text), tried only where `probe` found the rule can start."""
+        return matches(rule, text, self.hits, probe)
+
+    def search(self, probe: str, rule: re.Pattern[str], text: str, pos: int) -> re.Match[str] | None:
+        return search(rule, text, self.hits, probe, pos)
 
     def free(self, s: int, t: int) -> bool:
-        return all(t <= a or s >= b for a, b in self.taken)
+        return self.taken.find(1, s, t) < 0
 
     def claim(self, s: int, t: int) -> None:
-        self.taken.append((s, t))
-
-    def has_word(self, words: frozenset[str]) -> bool:
-        return not self.words.isdisjoint(words)
-
-    def has(self, hints: tuple[str, ...]) -> bool:
-        low = self.low
-        return any(h in low for h in hints)
+        self.taken[s:t] = b"\x01" * (t - s)
 
     def run(self) -> Entities:
-        if "http" in self.low or "www." in self.low:
-            for m in URL.finditer(self.scan):  # numbers inside URLs are no phones, parts or ids
-                self.claim(*m.span())
-        if "@" in self.text:
-            for m in EMAIL.finditer(self.scan):
-                _add(self.e.emails, m.group(0))
-                self.claim(*m.span())
+        for m in self.iter("url", URL, self.scan):  # numbers inside URLs are no phones, parts or ids
+            self.claim(*m.span())
+        emails = EMAIL.finditer(self.scan) if self.hits is None else matches_at(EMAIL, self.scan, self.email_starts())
+        for m in emails:
+            _add(self.e.emails, m.group(0))
+            self.claim(*m.span())
         self.dates()
         self.ids()
-        if self.has(_TABLE_HINTS):
-            self.tables()
+        self.tables()
         if self.parts is not None:
             self.part_numbers(self.parts)
-        if self.has(_AMOUNT_HINTS):
-            self.amounts()
+        self.amounts()
         self.phones()
         return self.e
+
+    def email_starts(self) -> list[int]:
+        """Where an address can start, from its "@": the start of the run of local-part characters before it, and
+        after each "%" in that run (the only one of them an address may follow)."""
+        scan, out = self.scan, []
+        assert self.hits is not None
+        for at in self.hits.of("email"):
+            s = at
+            while s > 0 and scan[s - 1] in _LOCAL_PART:
+                s -= 1
+            out.append(s)
+            out.extend(i + 1 for i in range(s, at) if scan[i] == "%")
+        return sorted(set(out))
 
     # -- ids
     def ids(self) -> None:
         text = self.scan
-        if "po-" in text or "po/" in text:
-            for m in PO_ALNUM.finditer(text):
-                value = m.group(0).upper()
-                if not (value.startswith("PO-") and value[3:].isdigit()):
-                    _add(self.e.po_numbers, value)
-                    self.claim(*m.span())
-        if "45" in text:
-            for m in PO_SAP.finditer(text):
-                if self.free(*m.span()) and not _OTHER_ID_BEFORE.search(text, max(0, m.start() - 25), m.start()):
-                    _add(self.e.po_numbers, m.group(0))
-                    self.claim(*m.span())
-        if self.has_word(_QUOTE_WORDS):
-            for m in QUOTE_BARE.finditer(text):
-                if self.free(*m.span()):
-                    _add(self.e.quote_numbers, m.group(1).upper())
-                    self.claim(*m.span())
-        if self.has_word(_CASE_WORDS):
-            for m in CASE_BARE.finditer(text):
-                if self.free(*m.span()):
-                    _add(self.e.case_numbers, m.group(1).upper())
-                    self.claim(*m.span())
-        if self.has_word(_PO_WORDS):
-            self.cued(PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
-        if self.has_word(_QUOTE_WORDS):
-            self.cued(QUOTE, self.e.quote_numbers)
-        if self.has_word(_CASE_WORDS):
-            self.cued(CASE, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
+        for m in self.iter("po_alnum", PO_ALNUM, text):
+            value = m.group(0).upper()
+            if not (value.startswith("PO-") and value[3:].isdigit()):
+                _add(self.e.po_numbers, value)
+                self.claim(*m.span())
+        for m in self.iter("po_sap", PO_SAP, text):
+            if self.free(*m.span()) and not _OTHER_ID_BEFORE.search(text, max(0, m.start() - 25), m.start()):
+                _add(self.e.po_numbers, m.group(0))
+                self.claim(*m.span())
+        for m in self.iter("quote_bare", QUOTE_BARE, text):
+            if self.free(*m.span()):
+                _add(self.e.quote_numbers, m.group(1).upper())
+                self.claim(*m.span())
+        for m in self.iter("case_bare", CASE_BARE, text):
+            if self.free(*m.span()):
+                _add(self.e.case_numbers, m.group(1).upper())
+                self.claim(*m.span())
+        self.cued("po", PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
+        self.cued("quote", QUOTE, self.e.quote_numbers)
+        self.cued("case", CASE, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
+        if self.hits is None or "cjk" in self.hits.gates:
+            self.cued("", PO_CJK, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
+            self.cued("", QUOTE_CJK, self.e.quote_numbers)
+            self.cued("", CASE_CJK, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
 
-    def cued(self, rule: re.Pattern[str], into: list[str], *, po: bool = False,
+    def cued(self, probe: str, rule: re.Pattern[str], into: list[str], *, po: bool = False,
              not_prefixes: frozenset[str] = frozenset()) -> None:
         text = self.scan
-        for m in rule.finditer(text):
+        for m in self.iter(probe, rule, text) if probe else rule.finditer(text):
             if not self.free(*m.span(1)):
                 continue
             first = m.group(1).upper()
             if not _valid_id(first) or first.split("-", 1)[0] in not_prefixes:
                 continue
+            if _WORD_IN_ID.search(self.text, *m.span(1)):
+                continue  # "quote 3-year support": ids are not written with lower-case words
             if po and first.startswith("PO-") and first[3:].isdigit():
                 first = first[3:]  # "PO-4500123456": the label, then the digits
             _add(into, first)
@@ -439,7 +526,8 @@ class _Extractor:
             pos = m.end()
             while (more := _MORE.match(text, pos)) is not None:  # "POs 4500207714, 4500207715 and 4500207716"
                 value = more.group(1).upper()
-                if not _valid_id(value) or value.isdigit() != digits_only or not self.free(*more.span(1)):
+                if (not _valid_id(value) or value.isdigit() != digits_only or not self.free(*more.span(1))
+                        or value.split("-", 1)[0] in not_prefixes):
                     break
                 _add(into, value)
                 self.claim(*more.span(1))
@@ -448,13 +536,28 @@ class _Extractor:
     # -- tables
     def tables(self) -> None:
         """Columns of plain-text tables: a header row names a PO, part-number or priced column; each row below it
-        with as many cells holds one value per column."""
-        lines = self.text.split("\n")
-        offset = 0
+        with as many cells holds one value per column. Only lines where a header's words stand can start one."""
+        text = self.text
+        if self.hits is None:
+            starts: Iterable[int] = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+        else:
+            starts = sorted({text.rfind("\n", 0, s) + 1 for s in self.hits.of("table")})
+        done = 0
+        for start in starts:
+            if start >= done and (start == 0 or text[start - 1] == "\n"):
+                done = self.table_from(start)
+
+    def table_from(self, offset: int) -> int:
+        """The table whose header may be the line at `offset`: rows, then totals, until a line ends it. Returns
+        where the lines it read end."""
+        text = self.text
         header: list[str] | None = None
         kinds: dict[int, tuple[str, str | None]] = {}
         currency: str | None = None  # of the table's priced columns: its totals lines below are in it too
-        for line in lines:
+        while offset <= len(text):
+            end = text.find("\n", offset)
+            end = len(text) if end < 0 else end
+            line = text[offset:end]
             stripped = line.strip()
             if "|" in stripped or "\t" in stripped or "  " in stripped:  # else one cell: no regex split needed
                 cells = [c for c in _CELL_SPLIT.split(stripped.strip("|")) if c != ""]
@@ -467,39 +570,45 @@ class _Extractor:
                     currency = next((c for k, c in found.values() if k == "amount"), None)
                 elif header is not None and abs(len(cells) - len(header)) <= 1:
                     self._row(cells, kinds, len(header), line, offset)
-                elif currency is not None and _TOTAL_LINE.match(line):
+                elif currency is not None and _may_be_total(line):
                     self._total(line, currency)
                 else:
                     header, currency = None, None
-            elif currency is not None and _TOTAL_LINE.match(line):
+            elif currency is not None and _may_be_total(line):
                 self._total(line, currency)
             elif not line.strip():
                 currency = None
-            elif not set(line.strip()) <= set("-=|+_ :"):
+            elif not _RULE_CHARS.issuperset(stripped):
                 header = None
-            offset += len(line) + 1
+            offset = end + 1
+            if header is None and currency is None:
+                break
+        return offset
 
     def _total(self, line: str, currency: str) -> None:
         """A totals line below a priced table ("Total net:   17 335,00"): its last number is in the table's currency."""
         m = _TOTAL_LINE.match(line)
         value = parse_number(m.group(1), self.locale.decimal_comma) if m else None
         if value is not None:
-            _add(self.e.amounts, _amount(value, self.locale.dollar if currency == "$" else currency))
+            _add(self.e.amounts, _amount(value, self.dollar() if currency == "$" else currency))
 
     def _column_kinds(self, cells: list[str]) -> dict[int, tuple[str, str | None]]:
         kinds: dict[int, tuple[str, str | None]] = {}
+        column = self.parts.column if self.parts is not None else None
         for i, cell in enumerate(cells):
-            c = cell.strip()
-            if len(c) > 40:
+            c = cell.strip().lower()
+            if len(c) > 40 or _NUMBER_CELL.fullmatch(c):  # a header names its columns: a number ends a table
                 return {}
-            if _PO_COLUMN.match(c):
+            if _PO_COLUMN.fullmatch(c):
                 kinds[i] = ("po", None)
-            elif self.parts is not None and self.parts.column is not None and self.parts.column.match(c):
+            elif column is not None and column.match(c):
                 kinds[i] = ("part", None)
             elif _PRICE_COLUMN.search(c):
                 cur = _COLUMN_CURRENCY.search(c)
                 if cur:
-                    kinds[i] = ("amount", cur.group(1) or _SYMBOL_CURRENCY.get(cur.group(2), "$"))
+                    code = cur.group(1)
+                    # "$" stays "$": the table's dollar is the email's (Extractor.dollar)
+                    kinds[i] = ("amount", code.upper() if code else _currency(cur.group(2), self.locale, "$"))
         return kinds if len(kinds) >= 1 and len(cells) >= 2 else {}
 
     def _row(self, cells: list[str], kinds: dict[int, tuple[str, str | None]], width: int, line: str,
@@ -517,52 +626,75 @@ class _Extractor:
                 self.claim(*span)
             elif kind == "part" and " " not in value and any(c.isdigit() for c in value) and len(value) >= 4:
                 token = value.upper()
-                if self.parts is not None and not self.parts.excluded(token, ""):
+                if self.parts is not None and not self.parts.excluded(token, None):
                     _add(self.e.part_numbers, token)
                     self.claim(*span)
             elif kind == "amount" and currency:
                 number = re.sub(r"[^\d.,' ]", "", value).strip()
                 parsed = parse_number(number, self.locale.decimal_comma) if number else None
                 if parsed is not None:
-                    cur = self.locale.dollar if currency == "$" else currency
+                    cur = self.dollar() if currency == "$" else currency
                     _add(self.e.amounts, _amount(parsed, cur))
 
     # -- parts
     def part_numbers(self, cat: PartCatalogue) -> None:
-        text = self.text
-        if cat.cue is not None and self.has(cat.cue_hints):
-            for m in cat.cue.finditer(self.scan):
+        if cat.cue is not None:
+            for m in self.iter("part_cue", cat.cue, self.scan):
                 token = m.group(1).upper()
                 s, t = m.span(1)
                 if len(token) < 4 or not any(c.isdigit() for c in token) or not self.free(s, t):
                     continue
                 if token.isdigit() and len(token) < 5:
                     continue
-                if cat.excluded(token, text[max(0, s - 30):s]):
+                if cat.excluded(token, self.before_part(s)):
                     continue
                 _add(self.e.part_numbers, token)
                 self.claim(s, t)
-        for m in _TOKEN.finditer(text):  # a manufacturer's format, anywhere (written in any case: "UDM-Pro")
+        for m in self.format_tokens():  # a manufacturer's format, anywhere (any case: "UDM-Pro")
             token = m.group(0)
             s, t = m.span()
             if token == self.scan[s:t] and _HAS_LETTER.search(token):
                 continue  # all lower case: a word, a unit ("3yr", "24x7"), not a part number
+            if _CAPITALISED_WORD.match(token):
+                continue  # "Sur-100", "Line-300": a word and a number
             token = token.upper()
             if not cat.is_part_shape(token) or not self.free(s, t):
                 continue
-            if cat.excluded(token, text[max(0, s - 30):s]):
+            if cat.excluded(token, self.before_part(s)):
                 continue
             _add(self.e.part_numbers, token)
             self.claim(s, t)
-        if any(c in self.scan for c in _QTY_HINTS):
-            self.product_lines(cat)
+        self.product_lines(cat)
+
+    def format_tokens(self) -> Iterable[re.Match[str]]:
+        """The tokens that may have a manufacturer's format: each ends where the formats' probe found one, and
+        starts where its run of token characters does (the probe reports ends: tracking starts costs more)."""
+        text = self.text
+        if self.hits is None:
+            return _TOKEN.finditer(text)
+        starts = set(self.hits.of("part_format"))
+        for end in self.hits.of("part_format_end"):
+            s = end
+            while s > 0 and text[s - 1] in _TOKEN_CHARS:
+                s -= 1
+            starts.add(s)
+        return matches_at(_TOKEN, text, sorted(starts))
+
+    def before_part(self, s: int) -> str | None:
+        """The 30 characters before a token at `s`, or None when no non-part cue ends right before it."""
+        if self.hits is not None:
+            if self._not_part_ends is None:
+                self._not_part_ends = frozenset(self.hits.of("not_part_cue"))
+            if s + 1 not in self._not_part_ends:  # the probe ends after the token's first character
+                return None
+        return self.text[max(0, s - 30):s]
 
     def product_lines(self, cat: PartCatalogue) -> None:
         """In a line that orders a quantity ("2 x APCRBC133 spare battery", "- 40 x Dock, 40AY0090US"), the code
         right after the quantity and the code that ends the line are part numbers, whatever their vendor."""
         text, scan = self.text, self.scan
         seen_lines: set[int] = set()
-        for q in _QTY_MARK.finditer(scan):
+        for q in self.iter("qty", _QTY_MARK, scan):
             start = scan.rfind("\n", 0, q.start()) + 1
             end = scan.find("\n", q.end())
             end = len(scan) if end < 0 else end
@@ -580,48 +712,89 @@ class _Extractor:
                 if (len(token) < 5 or token.upper() != token or not any(c.isdigit() for c in token)
                         or not any(c.isalpha() for c in token) or not self.free(s, t)):
                     continue
-                if cat.excluded(token, text[max(0, s - 30):s]):
+                if cat.excluded(token, self.before_part(s)):
                     continue
                 _add(self.e.part_numbers, token)
                 self.claim(s, t)
 
     # -- amounts
     def amounts(self) -> None:
-        for m in AMOUNT.finditer(self.scan):
+        if self.hits is None:
+            found: Iterable[re.Match[str]] = AMOUNT.finditer(self.scan)
+        else:
+            found = matches_at(AMOUNT, self.scan, self.amount_starts(self.hits))
+        for m in found:
             if not self.free(*m.span()):
                 continue
             i = 1 if m.group("n1") else 2 if m.group("n2") else 3
             number, mult, cur = m.group(f"n{i}"), m.group(f"m{i}"), m.group(f"c{i}")
+            if cur == "r" and not self.rand():
+                continue  # "R 2" is a revision, a rating ...: the rand only where the rand is at home
             value = parse_number(number, self.locale.decimal_comma)
             if value is None:
                 continue
             if mult and mult.strip():
                 value *= _MULTIPLIERS.get(mult.strip().lower().rstrip("."), 1.0)
-            _add(self.e.amounts, _amount(value, _currency(cur, self.locale)))
+            _add(self.e.amounts, _amount(value, _currency(cur, self.locale, self.dollar())))
             self.claim(*m.span())
+
+    def dollar(self) -> str:
+        """What a bare "$" is: the sender's locale's dollar, or for a guessed locale the one dollar currency the
+        text names ("HKD" in a table header)."""
+        if self._dollar is None:
+            self._dollar = self.locale.dollar
+            if self.locale.guessed:
+                codes = (m.group(1) for m in self.iter("dollar_code", _DOLLAR_CODES, self.scan))
+                named = set(codes)
+                if len(named) == 1:
+                    self._dollar = named.pop().upper()
+        return self._dollar
+
+    def rand(self) -> bool:
+        """Whether a lone "R" before a number is the South African rand: a sender in South Africa, or a text that
+        names the rand."""
+        return self.locale.region == "ZA" or _RAND.search(self.scan) is not None
+
+    def amount_starts(self, hits: Hits) -> list[int]:
+        """The probes' starts of currencies before a number and of "(USD)" labels, and for a currency after a
+        number, the starts of the numbers that end before it (_AMOUNT_REACH characters back at most)."""
+        starts = list(hits.of("amount"))
+        for end in hits.of("amount_after"):
+            starts.extend(m.start() for m in _NUMBER_START.finditer(self.scan, max(0, end - _AMOUNT_REACH), end))
+        return sorted(set(starts))
 
     # -- dates
     def dates(self) -> None:
         text, e = self.scan, self.e
-        if "/" in text or "." in text or "-" in text:
-            for m in DATE_DIGITS.finditer(text):
-                self.numeric_date(m, text)
-        if self.has_word(_MONTH_WORDS):
-            for rx, month_group, day_group in ((DATE_DMY, 2, 1), (DATE_MDY, 1, 2)):
-                for m in rx.finditer(text):
-                    if not self.free(*m.span()):
-                        continue
-                    word = m.group(month_group).lower()
-                    month = MONTHS.get(word)
-                    if month is None or (word in _AMBIGUOUS_MONTHS and not m.group(3)):
-                        continue
-                    day = int(m.group(day_group))
-                    y = _year(m.group(3)) if m.group(3) else None
-                    iso = _iso(y, month, day) if y else (None if m.group(3) else _nearest(month, day, self.received))
-                    if iso:
-                        _add(e.dates, iso)
-                        self.claim(*m.span())
-                        self.range_dates(m, rx is DATE_DMY, month, iso)
+        for m in self.iter("date_digits", DATE_DIGITS, text):
+            self.numeric_date(m, text)
+        for m in self.iter("date_spaced", DATE_SPACED, text):
+            iso = _iso(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+            if iso and self.free(*m.span()):
+                _add(e.dates, iso)
+                self.claim(*m.span())
+        for m in self.iter("date_cjk", DATE_CJK, text):
+            written_year = _year(m.group(1)) if m.group(1) else None
+            iso = (_iso(written_year, int(m.group(2)), int(m.group(3))) if written_year
+                   else None if m.group(1) else _nearest(int(m.group(2)), int(m.group(3)), self.received))
+            if iso and self.free(*m.span()):
+                _add(e.dates, iso)
+                self.claim(*m.span())
+        for probe, rx, month_group, day_group in (("date_dmy", DATE_DMY, 2, 1), ("date_mdy", DATE_MDY, 1, 2)):
+            for m in self.iter(probe, rx, text):
+                if not self.free(*m.span()):
+                    continue
+                word = m.group(month_group).lower()
+                month = MONTHS.get(word)
+                if month is None or (word in _AMBIGUOUS_MONTHS and not m.group(3)):
+                    continue
+                day = int(m.group(day_group))
+                y = _year(m.group(3)) if m.group(3) else None
+                iso = _iso(y, month, day) if y else (None if m.group(3) else _nearest(month, day, self.received))
+                if iso:
+                    _add(e.dates, iso)
+                    self.claim(*m.span())
+                    self.range_dates(m, rx is DATE_DMY, month, iso)
 
     def range_dates(self, m: re.Match[str], day_first: bool, month: int, iso: str) -> None:
         """The other end of a range written once: "23 al 27 de junio de 2025", "June 23-27"."""
@@ -688,9 +861,11 @@ class _Extractor:
         if sep == "." and not trailing_dot and not (len(second) == 2 and second[0] == "0"):
             return None  # "1.50" is a number; "25.06." and "25.06" (zero-padded month) are dates
         padded = len(first) == 2 and len(second) == 2 and (first[0] == "0" or second[0] == "0")
-        if not (padded or trailing_dot or _DATE_CUE_BEFORE.search(text, max(0, m.start() - 24), m.start())):
-            return None
         a, b = int(first), int(second)
+        # "7/25", "6/30": no fraction (whose denominators are few) and no "24/7"; "1/2" and "5/10" want a cue
+        plain = sep == "/" and (a, b) != (24, 7) and max(a, b) > 12 and b not in _DENOMINATORS
+        if not (padded or trailing_dot or plain or _DATE_CUE_BEFORE.search(text, max(0, m.start() - 24), m.start())):
+            return None
         day_first = self.locale.day_first or sep == "." or a > 12
         if b > 12 and a <= 12:
             day_first = False
@@ -703,6 +878,9 @@ class _Extractor:
         text: a quoted French signature's "04 72 33 18 90" is French even when the sender is not."""
         if self._regions is None:
             regions = [self.locale.region]
+            if self.locale.guessed:  # the currencies the email names say more than a UTC offset
+                named = [_CURRENCY_REGION[a["currency"]] for a in self.e.amounts if a["currency"] in _CURRENCY_REGION]
+                regions = list(dict.fromkeys([*named, self.locale.region, *self.locale.other_regions]))
             for address in self.e.emails:
                 tld = address.rsplit(".", 1)[-1].upper()
                 region = "GB" if tld == "UK" else tld
@@ -715,18 +893,34 @@ class _Extractor:
             self._regions = tuple(regions)
         return self._regions
 
+    def after_not_phone_cue(self, s: int) -> bool:
+        """Whether a non-phone cue ("meeting ID", "PO", "IBAN") may end right before offset `s`."""
+        if self.hits is None:
+            return True
+        if self._not_phone_ends is None:
+            self._not_phone_ends = frozenset(self.hits.of("not_phone_cue"))
+        return s + 1 in self._not_phone_ends  # the probe ends after the number's first character
+
     def phones(self) -> None:
         text = self.scan
         pos = 0
-        while (m := PHONE.search(text, pos)) is not None:
+        while (m := self.search("phone", PHONE, text, pos)) is not None:
             s, t = m.span()
             value = None
             if self.free(s, t):
                 before = text[max(0, s - 30):s]
-                if not _NOT_PHONE_CUE.search(before):
+                if not (self.after_not_phone_cue(s) and _NOT_PHONE_CUE.search(before)):
                     raw = (m.group(1) or "") + m.group(2)
-                    value = _phone(raw, m.group(3), self.phone_regions(),
-                                   _PHONE_CUE.search(before) is not None)
+                    # a cue ("Tel:", "call") is needed only by a national number not shaped like a North American one
+                    cue = (raw.startswith(("+", "00")) or _NANP.fullmatch(raw.strip()) is not None
+                           or _PHONE_CUE.search(before) is not None)
+                    value = _phone(raw, m.group(3), self.phone_regions(), cue)
+                    if value is None and m.group(3) is None:  # "(07) 5430 9100 (24/7)": without its last groups
+                        for cut in _shorter(m.group(2)):
+                            value = _phone((m.group(1) or "") + cut, None, self.phone_regions(), cue)
+                            if value:
+                                t = m.start(2) + len(cut)
+                                break
             if value:
                 _add(self.e.phones, value)
                 self.claim(s, t)
@@ -737,24 +931,153 @@ class _Extractor:
 
 
 _NEXT_WORD = re.compile(r"[\d(]+[^\d(]")
+_GROUP_START = re.compile(r"\s*[/(]")
+
+
+def _shorter(core: str) -> list[str]:
+    """A run of digits without its last part in parentheses or after a "/", then without its last two (seven digits
+    kept at least)."""
+    cuts = [m.start() for m in _GROUP_START.finditer(core)][-2:]
+    return [c for c in (core[:i].rstrip() for i in reversed(cuts)) if sum(map(str.isdigit, c)) >= 7]
 # A token that may be a part number: it has a digit, or is an upper-case code with a dash ("GLC-LH-SMD", "UDM-Pro").
 _TOKEN = re.compile(r"(?<![\w#/.-])(?=[A-Za-z0-9#/+=-]*\d|[A-Z]{2,}\d?-[A-Za-z])"
                     + TOKEN.replace("A-Z", "A-Za-z") + r"(?![\w#/-]|\.\w)")
 _HAS_LETTER = re.compile(r"[a-z]")
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=#/-")
+_CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 # A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück".
 _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?"
                        r"|st\.|uds\.?|un\.?|unid\.?|stuks|pièces|pcs)(?![a-z0-9])\s*")
-_QTY_HINTS = ("x", "\u00d7", "pc", "pz", "stk", "stück", "unit", "ea", "szt", "st.", "ud", "un", "stuks", "pièces")
 _CODE = re.compile(r"(?:of\s+)?([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
-_LINE_END_CODE = re.compile(r"[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)\)?[ \t.]*$")
-_MONTH_WORDS = frozenset(MONTHS)
-_LETTERS = re.compile(r"[^\W\d_]+")
+_LINE_END_CODE = re.compile(r"(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)"
+                            r"\)?[ \t.]*$")
+_NEWLINE = re.compile(r"\n")
+_WORD_IN_ID = re.compile(r"[a-z]{3}")
+_RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
+_NUMBER_CELL = re.compile(r"[$€£¥₹]?\s*\d[\d.,'\s]*(?:\s*[a-z$€£¥₹]{0,3})")
+_TOTAL_CURRENCY_CHARS = frozenset("$€£¥₹₺₩₱฿₪₽")  # and letters
+
+
+def _may_be_total(line: str) -> bool:
+    """_TOTAL_LINE.match(line), after a cheap test of how the line ends (a number, then at most three currency
+    characters and a "|"): the pattern backtracks over a long line without a number (12 us)."""
+    tail = line.rstrip()
+    if tail.endswith("|"):
+        tail = tail[:-1].rstrip()
+    k = len(tail)
+    while k > 0 and len(tail) - k < 3 and (tail[k - 1].isalpha() or tail[k - 1] in _TOTAL_CURRENCY_CHARS):
+        k -= 1
+    tail = tail[:k].rstrip()
+    return bool(tail) and tail[-1].isdigit() and _TOTAL_LINE.match(line) is not None
+
+
+_LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
+# Where a number can start (AMOUNT's second form), and how far before its currency: "1,234,567,890.00 mio. EUR".
+_NUMBER_START = re.compile(r"(?<![\w.,])\d")
+_AMOUNT_REACH = 64
+_RAND = re.compile(r"\bzar\b|\brands?\b")
+_DOLLAR_CODES = re.compile(r"(?<![^\W\d_])(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])")
+# The country of a currency used in one country only (a phone number in an email that names it may be there).
+_CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "IN", "JPY": "JP", "AED": "AE",
+                    "CAD": "CA", "MXN": "MX", "BRL": "BR", "ZAR": "ZA", "CZK": "CZ", "PLN": "PL", "DKK": "DK",
+                    "SEK": "SE", "NOK": "NO", "CHF": "CH", "GBP": "GB", "TRY": "TR", "COP": "CO", "CLP": "CL",
+                    "ARS": "AR", "TWD": "TW", "KRW": "KR", "THB": "TH", "MYR": "MY", "PHP": "PH", "SAR": "SA",
+                    "QAR": "QA", "HUF": "HU", "RON": "RO", "ILS": "IL", "CNY": "CN"}
+
+
+# Where each rule can start (workers.email.scan): a prefix of the rule, its lookbehind kept. Every match of a rule
+# starts where one of its probes matches; tests/test_email_scan.py checks it against plain scans.
+_PROBES = (
+    Probe("url", r"https?://|www\."),
+    Probe("email", r"@"),  # the address starts before it: see _Extractor.email_starts
+    Probe("date_digits", r"(?<![\w/.:,$€£#-])\d{1,4}[./-]\d"),
+    Probe("date_spaced", DATE_SPACED.pattern),
+    Probe("date_cjk", DATE_CJK.pattern),
+    Probe("date_dmy", r"(?<![\w.,/-])\d{1,2}(?:st|nd|rd|th|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?(?:"
+          + _MONTH_RE + r")"),
+    Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
+    Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/]"),
+    Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
+    Probe("quote_bare", r"(?<![\w-])(?:q-\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d)"),
+    Probe("case_bare", r"(?<![\w-])(?:inc|ritm|cs|tkt|cas)-?\d"),
+    Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
+    Probe("quote", r"(?<![\w/])(?:" + QUOTE_CUES + r")"),
+    Probe("case", r"(?<![\w/])(?:" + _CASE_WORDS + r")"),
+    # Letters outside cp1252 (Japanese, Chinese, also Polish ...): the Japanese and Chinese cues are then scanned
+    # for in Python (each becomes one byte per character in the probe scan: too many look alike).
+    Probe("cjk", r"[\u3040-\u30ff\u4e00-\u9fff]", kind=GATE),
+    Probe("dollar_code", _DOLLAR_CODES.pattern),
+    # A header cell of a PO or priced column (a part-number column: the catalogue's cues, below).
+    Probe("table", r"(?<!\w)(?:po|p\.o\.|purchase|bestell)"),
+    Probe("table", _PRICE_COLUMN.pattern),
+    Probe("qty", r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs|pc|pz|stk|stück|unit|ea|szt|st\.|uds|un|unid|stuks|pièces)"),
+    Probe("amount", r"(?<![\w$€£])(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),
+    # The currency after the number: where it ends (the number's start is found in Python, _Extractor.amounts)
+    Probe("amount_after", r"\d" + _MULT + r"\s?(?:" + _CUR_AFTER + r")", kind=END),
+    Probe("amount", r"\((?:" + _CUR_BEFORE + r")\)"),
+    # Seven digits at least (_phone's least), within the characters a number is written with.
+    Probe("phone", r"(?<![\w/=&?#%.,+-])(?:(?:\+|00)\s?)?\(?\d(?:[ \t().\-/\u00a0]*\d){6}"),
+    # A cue of something else right before a number ("Meeting ID:", "IBAN"): _NOT_PHONE_CUE, then the number's
+    # first character where the pattern's end of text stands.
+    Probe("not_phone_cue", _NOT_PHONE_CUE.pattern.replace("$", r"[+(\d]"), kind=END),
+)
+
+
+def probe_set(parts: PartCatalogue) -> ProbeSet:
+    """The probes of every entity rule, of the catalogue's cues and formats, and of the email's segment
+    boundaries (workers.email.segment): one scan of an email serves them all. Built once per catalogue."""
+    found = _PROBE_SETS.get(id(parts))
+    if found is None or found[0] is not parts:  # by identity: hashing a catalogue costs more than the lookup
+        if len(_PROBE_SETS) > 8:
+            _PROBE_SETS.clear()
+        found = _PROBE_SETS[id(parts)] = (parts, _build_probe_set(parts))
+    return found[1]
+
+
+_PROBE_SETS: dict[int, tuple[PartCatalogue, ProbeSet]] = {}
+
+
+def _build_probe_set(parts: PartCatalogue) -> ProbeSet:
+    probes = list(_PROBES) + list(SEGMENT_PROBES)
+    if parts.cue_words:
+        cue = r"(?<![\w/])(?:" + parts.cue_words + r")"
+        probes += [Probe("part_cue", cue), Probe("table", cue)]
+    if parts.not_part_probe is not None:
+        probes.append(Probe("not_part_cue", parts.not_part_probe, kind=END))
+    return ProbeSet(probes + _format_probes(parts.format_patterns))
+
+
+def _format_probes(formats: tuple[str, ...]) -> list[Probe]:
+    """Where a token of one of the manufacturers' formats can start: one probe for them all (a token is reported
+    once), else one per format; a format the conversion cannot take is tried at every token."""
+
+    def probe(fmts: tuple[str, ...]) -> Probe:
+        return Probe("part_format_end", r"(?<![\w#/.-])(?:" + "|".join(f"(?:{f})" for f in fmts) + r")(?![\w#/-])",
+                     re.IGNORECASE, END)
+
+    def convertible(p: Probe) -> bool:
+        try:
+            to_hyperscan(p.pattern, p.flags)
+        except (ValueError, KeyError, re.error):
+            return False
+        return True
+
+    if not formats:
+        return []
+    if convertible(every := probe(formats)):
+        return [every]
+    return [p if convertible(p := probe((f,))) else Probe("part_format", r"(?<![\w#/.-])[a-z0-9]") for f in formats]
 
 
 def extract_entities(text: str, lower: str | None = None, *, locale: Locale = US, parts: PartCatalogue | None = None,
-                     received: date | None = None) -> Entities:
+                     received: date | None = None, hits: Hits | None = None, plain: bool = False) -> Entities:
     """`lower`: text.lower() if the caller has it; `locale`: the sender's (day-first dates, decimal commas, what
     "$" means, the country of national phone numbers); `parts`: the catalogue (default: the shipped one);
-    `received`: the email's date, for dates written without a year."""
+    `received`: the email's date, for dates written without a year; `hits`: probe_set(parts).scan() of the
+    lower-cased text if the caller has it; `plain`: every rule scans the whole text (slow: the reference for tests)."""
     low = text.lower() if lower is None else lower
-    return _Extractor(text, low, locale, parts or load_parts(), received).run()
+    cat = parts or load_parts()
+    extractor = _Extractor(text, low, locale, cat, received, None)
+    if not plain:
+        extractor.hits = hits if hits is not None else probe_set(cat).scan(extractor.scan)
+    return extractor.run()

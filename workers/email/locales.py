@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +27,10 @@ class Locale:
     decimal_comma: bool
     dollar: str = "USD"  # what a bare "$" is
     krona: str = "SEK"   # what a bare "kr" is
+    # Told only by the email's UTC offset or language (a sender at a generic domain): the currencies the text names
+    # and the other countries of its UTC offset ([utc_offset_countries]) may say better where it is.
+    guessed: bool = False
+    other_regions: tuple[str, ...] = ()
 
 
 class _Conventions(BaseModel):
@@ -50,17 +54,29 @@ class _File(BaseModel):
     utc_offsets: dict[str, str] = Field(default_factory=dict)
     countries: dict[str, _Conventions] = Field(default_factory=dict)
     locales: dict[str, _Conventions] = Field(default_factory=dict)
+    # language -> {UTC offset or "default": locale}; tlds whose senders write in several languages
+    languages: dict[str, dict[str, str]] = Field(default_factory=dict)
+    multilingual_tlds: list[str] = Field(default_factory=list)
+    utc_offset_countries: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class LocaleTable:
     def __init__(self, default: str, domains: dict[str, str], tld: dict[str, str],
                  countries: dict[str, _Conventions], locales: dict[str, _Conventions],
-                 utc_offsets: dict[str, str] | None = None) -> None:
+                 utc_offsets: dict[str, str] | None = None, languages: dict[str, dict[str, str]] | None = None,
+                 multilingual_tlds: list[str] | None = None,
+                 utc_offset_countries: dict[str, list[str]] | None = None) -> None:
         self.domains = {d.lower().lstrip("."): t for d, t in domains.items()}
         self.tld = {t.lower().lstrip("."): tag for t, tag in tld.items()}
         self.offsets = {_minutes(o): tag for o, tag in (utc_offsets or {}).items()}
+        self.languages = {lang: {k if k == "default" else str(_minutes(k)): tag for k, tag in by_offset.items()}
+                          for lang, by_offset in (languages or {}).items()}
+        self.multilingual = frozenset(t.lower().lstrip(".") for t in (multilingual_tlds or []))
+        self.offset_countries = {_minutes(o): tuple(c.upper() for c in cs)
+                                 for o, cs in (utc_offset_countries or {}).items()}
         self._conventions = {**countries, **locales}
         self._cache: dict[str, Locale] = {}
+        self._senders: dict[tuple[str, timedelta | None], tuple[Locale, bool]] = {}
         self.default = self.locale(default)
 
     def locale(self, tag: str) -> Locale:
@@ -71,18 +87,51 @@ class LocaleTable:
             self._cache[tag] = Locale(tag, region, c.day_first, c.decimal_comma, c.dollar, c.krona)
         return self._cache[tag]
 
-    def for_sender(self, sender_email: str, utc_offset: timedelta | None = None) -> Locale:
-        """`utc_offset`: of the email's date; decides only when neither the domain nor its top-level domain does."""
+    def for_sender(self, sender_email: str, utc_offset: timedelta | None = None, text: str = "") -> Locale:
+        """`utc_offset`: of the email's date; decides only when neither the domain nor its top-level domain does.
+        `text` (the subject and new text): for a generic domain's sender, or one of a multilingual country, the
+        language it is written in picks the locale ([languages])."""
+        key = (sender_email, utc_offset)
+        found = self._senders.get(key)
+        if found is None:
+            if len(self._senders) > 4096:  # senders repeat; bound the memory anyway
+                self._senders.clear()
+            found = self._senders[key] = self._for_sender(sender_email, utc_offset)
+        locale, by_language = found
+        if by_language and text and self.languages:
+            lang = detect_language(text)
+            choices = self.languages.get(lang or "")
+            if choices:
+                minutes = str(int(utc_offset.total_seconds() // 60)) if utc_offset is not None else ""
+                tag = choices.get(minutes) or choices.get("default")
+                if tag:
+                    return self._guess(tag, utc_offset) if locale.guessed else self.locale(tag)
+        return locale
+
+    def _guess(self, tag: str, utc_offset: timedelta | None) -> Locale:
+        """The locale of `tag`, marked as a guess, with the other countries of the UTC offset."""
+        minutes = int(utc_offset.total_seconds() // 60) if utc_offset is not None else None
+        locale = self.locale(tag)
+        others = tuple(r for r in self.offset_countries.get(minutes, ()) if r != locale.region) if minutes else ()
+        return replace(locale, guessed=True, other_regions=others)
+
+    def forget_senders(self) -> None:
+        self._senders.clear()
+
+    def _for_sender(self, sender_email: str, utc_offset: timedelta | None) -> tuple[Locale, bool]:
+        """The sender's locale, and whether the language of the text may still decide it."""
         domain = sender_email.rsplit("@", 1)[-1].lower().rstrip(".")
         parts = domain.split(".")
         for i in range(len(parts) - 1):  # the domain, then each parent domain: "mail.acme.de", "acme.de"
             tag = self.domains.get(".".join(parts[i:]))
             if tag:
-                return self.locale(tag)
+                return self.locale(tag), False
         tag = self.tld.get(parts[-1])
-        if tag is None and utc_offset is not None:
+        if tag is not None:
+            return self.locale(tag), parts[-1] in self.multilingual
+        if utc_offset is not None:
             tag = self.offsets.get(int(utc_offset.total_seconds() // 60))
-        return self.locale(tag) if tag else self.default
+        return self._guess(tag or self.default.tag, utc_offset), True
 
 
 @lru_cache(maxsize=4)
@@ -97,7 +146,62 @@ def load_locales(path: str = str(LOCALES_FILE)) -> LocaleTable:
     wrong = [o for o in raw.utc_offsets if not _OFFSET.match(o)]
     if wrong:
         raise ValueError(f"{path}: UTC offsets must look like '+05:30', not {wrong}")
-    return LocaleTable(raw.default, raw.domains, raw.tld, raw.countries, raw.locales, raw.utc_offsets)
+    bad_languages = [t for choices in raw.languages.values() for t in choices.values() if not _valid_tag(t)]
+    wrong_offsets = [o for choices in raw.languages.values() for o in choices
+                     if o != "default" and not _OFFSET.match(o)]
+    if bad_languages or wrong_offsets:
+        raise ValueError(f"{path}: [languages] wants locale tags by UTC offset ('+05:30') or 'default', not "
+                         f"{bad_languages + wrong_offsets}")
+    wrong = [o for o in raw.utc_offset_countries if not _OFFSET.match(o)]
+    if wrong:
+        raise ValueError(f"{path}: [utc_offset_countries] wants UTC offsets like '+08:00', not {wrong}")
+    return LocaleTable(raw.default, raw.domains, raw.tld, raw.countries, raw.locales, raw.utc_offsets,
+                       raw.languages, raw.multilingual_tlds, raw.utc_offset_countries)
+
+
+# The commonest short words of each language of the mailbox: a text holding several of one language's and more of
+# them than of any other's is written in it. Japanese and Chinese by their scripts.
+LANGUAGE_WORDS = {
+    "en": "the and to of for is please we our you with this that have are will can",
+    "es": "el la los las de del que por para con una nuestra nuestro gracias favor saludos está usted",
+    "pt": "o os da do dos das que para com uma nossa nosso obrigado obrigada não em está são",
+    "fr": "le les des du et pour avec une nous vous merci est sur dans votre notre bonjour",
+    "de": "der die das und mit für ist wir sie bitte danke ein eine nicht auf ihre unsere",
+    "it": "il lo gli della del che per con una grazie sono nostro vostro nostra vostra",
+    "nl": "het een en van voor met wij niet graag bedankt groeten uw onze",
+    "da": "og det er til med vi ikke hilsen tak af jeres vores",
+    "sv": "och det är till med vi inte hälsningar tack av er vår",
+    "fi": "ja on että kiitos terveisin ei se tilaus meidän teidän",
+    "cs": "je se na pro za děkuji pozdravem dobrý den prosím",
+    "pl": "w na się jest dziękuję pozdrawiam prosimy dla nie",
+    "tr": "ve bir bu için ile te\u015fekk\u00fcrler sayg\u0131lar\u0131mla lütfen rica",
+}
+_LANGUAGES_OF: dict[str, tuple[str, ...]] = {}  # word -> the languages it is common in
+for _lang, _words in LANGUAGE_WORDS.items():
+    for _word in _words.split():
+        _LANGUAGES_OF[_word] = (*_LANGUAGES_OF.get(_word, ()), _lang)
+_PUNCTUATION = ".,;:!?¿¡()[]\"'«»\u201c\u201d\u201e-\u2013\u2014"
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def detect_language(text: str) -> str | None:
+    """The language of `text` (its first 500 characters), or None when it is not clear."""
+    sample = text[:500]
+    if not sample.isascii():
+        if _KANA.search(sample):
+            return "ja"
+        if _HAN.search(sample):
+            return "zh"
+    counts: dict[str, int] = {}
+    for token in sample.lower().split():
+        for lang in _LANGUAGES_OF.get(token.strip(_PUNCTUATION), ()):
+            counts[lang] = counts.get(lang, 0) + 1
+    if not counts:
+        return None
+    best = max(counts, key=lambda lang: counts[lang])
+    ranked = sorted(counts.values(), reverse=True)
+    return best if counts[best] >= 3 and (len(ranked) == 1 or ranked[0] > ranked[1]) else None
 
 
 _OFFSET = re.compile(r"^[+-]\d{2}:\d{2}$")

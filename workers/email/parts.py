@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+_LEADING_LETTERS = re.compile(r"[A-Z]*")
 PARTS_FILE = Path(__file__).resolve().parent / "catalogues" / "parts.toml"
 
 # A token that may be a part number: upper-case letters and digits, with "-", "#", "+", "=" or "/" inside.
@@ -38,20 +39,31 @@ class _File(BaseModel):
 class PartCatalogue:
     formats: re.Pattern[str]          # any manufacturer's format, matched against a whole token
     cue: re.Pattern[str] | None       # a cue word then its part number (group 1), case-insensitive
-    cue_hints: tuple[str, ...]        # lower-case substrings: a text without any of them has no cue
     column: re.Pattern[str] | None    # a table header cell naming a part-number column
     not_part_prefixes: frozenset[str]
     not_part_before: re.Pattern[str] | None  # a non-part cue ending right before a token
+    cue_words: str = ""                # the cues as one alternation (lower case): where a cue can stand
+    format_patterns: tuple[str, ...] = ()  # each manufacturer's format
 
     def is_part_shape(self, token: str) -> bool:
         return self.formats.fullmatch(token) is not None
 
-    def excluded(self, token: str, before: str) -> bool:
-        """`before`: the text right before the token (a few dozen characters, any case)."""
-        head = token.split("-", 1)[0] if "-" in token else re.match(r"[A-Z]*", token).group(0)  # type: ignore[union-attr]
+    def excluded(self, token: str, before: str | None) -> bool:
+        """`before`: the text right before the token (a few dozen characters, any case); None: no non-part cue can
+        end there (the caller knows it from the probe scan)."""
+        head = token.split("-", 1)[0] if "-" in token else _LEADING_LETTERS.match(token).group(0)  # type: ignore[union-attr]
         if head in self.not_part_prefixes:
             return True
-        return self.not_part_before is not None and self.not_part_before.search(before) is not None
+        if before is None or self.not_part_before is None:
+            return False
+        return self.not_part_before.search(before) is not None
+
+    @property
+    def not_part_probe(self) -> str | None:
+        """Where a non-part cue ends right before a token: the cue, then the token's first character."""
+        if self.not_part_before is None:
+            return None
+        return self.not_part_before.pattern.lower().removesuffix("$") + r"[a-z0-9]"
 
 
 def _alternation(words: list[str]) -> str:
@@ -74,7 +86,7 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
             raise ValueError(f"{path}: format {p!r} is not a regular expression: {e}") from e
     formats = re.compile("|".join(f"(?:{p})" for p in patterns) if patterns else r"(?!)")
     cue = column = None
-    hints: tuple[str, ...] = ()
+    words = ""
     if raw.cues:
         words = _alternation(raw.cues)
         # The cue, then "no.", "number", "#", ":" in any order, then the token (upper-cased by the caller).
@@ -82,11 +94,11 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
             r"(?<![\w/])(?:" + words + r")"
             r"(?:\s*(?:(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?)(?![a-z])|#|:|\.|-(?=\s)))*\s*"
             r"(" + TOKEN.replace("A-Z", "a-z") + r")")  # run on the lower-cased text: no IGNORECASE, faster
-        hints = tuple(sorted({w.strip().lower().split()[0].rstrip(".#:")[:4] for w in raw.cues if w.strip()}))
-        column = re.compile(r"^\s*(?:" + words + r")\s*(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?|#|\.)*\s*$",
-                            re.IGNORECASE)
+        # matched on a lower-cased cell (faster than re.IGNORECASE)
+        column = re.compile(r"\s*(?:" + words + r")\s*(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?|#|\.)*\s*$")
     before = None
     if raw.not_part_cues:
-        before = re.compile(r"(?<![\w/])(?:" + _alternation(raw.not_part_cues) + r")\s*(?:numbers?|nos?\.?|nr\.?|#|:)*"
-                            r"\s*$", re.IGNORECASE)
-    return PartCatalogue(formats, cue, hints, column, frozenset(p.upper() for p in raw.not_part_prefixes), before)
+        before = re.compile(r"(?<![\w/])(?:" + _alternation(raw.not_part_cues)
+                            + r")\s*(?:numbers?|nos?\.?|nr\.?|#|:|\.)*\s*$", re.IGNORECASE)
+    return PartCatalogue(formats, cue, column, frozenset(p.upper() for p in raw.not_part_prefixes), before,
+                         words if raw.cues else "", tuple(patterns))

@@ -12,12 +12,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from workers.email.entities import extract_entities
+from workers.email.entities import extract_entities, forget_phones, probe_set, same_length_lower
 from workers.email.locales import LocaleTable, load_locales
 from workers.email.parts import PartCatalogue, load_parts
-from workers.email.segment import is_acknowledgement, is_auto_reply, is_out_of_office, split_email
+from workers.email.scan import GATE, Hits, Probe, ProbeSet, matches, search
+from workers.email.segment import (
+    AUTO_REPLY_PROBES,
+    forget_sender_names,
+    is_acknowledgement,
+    is_auto_reply,
+    is_out_of_office,
+    split_email,
+)
 
-RULES_VERSION = "phase1-2026.12"
+RULES_VERSION = "phase1-2026.12.2"  # round 2: probe scan, dev2's kinds of mail
 SENDERS_FILE = Path(__file__).resolve().parent / "catalogues" / "senders.toml"
 
 
@@ -28,38 +36,50 @@ def _words(*words: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class Rule:
-    """A pattern and the lower-case substrings one of which every match contains: the cheap `in` test on the
-    lower-cased text skips most regex scans (each scan costs ~10 us on a typical email, an `in` a few dozen ns)."""
+    """A pattern tried only where its probe (the same pattern, in the decision scan) found it can start. `on_text`:
+    it is matched on the text as written (else on the lower-cased text)."""
 
+    name: str
     pattern: re.Pattern[str]
-    hints: tuple[str, ...]
+    on_text: bool = False
 
-    def search(self, text: str, low: str) -> bool:
-        return any(h in low for h in self.hints) and self.pattern.search(text) is not None
+    def probe(self) -> Probe:
+        return Probe(self.name, self.pattern.pattern, self.pattern.flags & re.IGNORECASE)
+
+    def finditer(self, now: Now, span: tuple[int, int]) -> Iterator[re.Match[str]]:
+        """Its matches within `span` of the message, as if that part were the whole text."""
+        if self.name not in now.hits.offsets:
+            return iter(())
+        start, end = span
+        text = now.text if self.on_text else now.low
+        if "cjk" in now.hits.gates and _has_cjk(self.pattern.pattern):
+            # Japanese and Chinese become one byte per character class in the probe scan: so alike that a match
+            # may hide behind another start; the plain scan then (only for such mail)
+            return self.pattern.finditer(text, start, end)
+        return matches(self.pattern, text, now.hits, self.name, start, end)
+
+    def findall(self, now: Now, span: tuple[int, int]) -> list[str]:
+        return [m.group(0) for m in self.finditer(now, span)]
+
+    def search(self, now: Now, span: tuple[int, int]) -> bool:
+        if self.name not in now.hits.offsets:
+            return False
+        if "cjk" in now.hits.gates and _has_cjk(self.pattern.pattern):
+            return next(self.finditer(now, span), None) is not None
+        return search(self.pattern, now.text if self.on_text else now.low, now.hits, self.name, *span) is not None
 
 
-def _word_rule(*words: str) -> Rule:
-    return Rule(_words(*words), tuple(w.replace("\\", "").lower() for w in words))
+@lru_cache(maxsize=256)
+def _has_cjk(pattern: str) -> bool:
+    return _CJK.search(pattern) is not None
 
 
-_LETTERS = re.compile(r"[^\W\d_]+")
+_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
-class Phrases:
-    """Whole words or phrases (see _phrases), searched only when the text holds the first word of one of them (a
-    set lookup) or, for prefixes and phrases without letters, the substring: most texts skip the regex scan."""
-
-    def __init__(self, *phrases: str) -> None:
-        self.pattern = _phrases(*phrases)
-        firsts = [(_LETTERS.match(p), p) for p in phrases]
-        prefix = [not m or (p.endswith("*") and m.end() == len(p) - 1) for m, p in firsts]
-        self.words = frozenset(m.group(0) for (m, _), pre in zip(firsts, prefix, strict=True) if m and not pre)
-        self.substrings = tuple(p.rstrip("*") for (_, p), pre in zip(firsts, prefix, strict=True) if pre)
-
-    def findall(self, low: str, words: frozenset[str]) -> list[str]:
-        if words.isdisjoint(self.words) and not any(s in low for s in self.substrings):
-            return []
-        return self.pattern.findall(low)
+def Phrases(name: str, *phrases: str) -> Rule:
+    """Whole words or phrases (see _phrases), lower case."""
+    return Rule(name, _phrases(*phrases))
 
 
 def _phrases(*phrases: str) -> re.Pattern[str]:
@@ -83,7 +103,9 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "devolución", "devolver", "reembolso", "defectuoso", "dañado", "garantía", "reso", "rimborso", "difettoso",
         "danneggiato", "guasto", "garanzia", "terugsturen", "terugbetaling", "defect", "beschadigd", "devolução",
         "defeituoso", "defeito", "troca", "danificado", "garantia", "retur", "återbetalning", "trasig", "zwrot",
-        "reklamacja", "uszkodzony",
+        "reklamacja", "uszkodzony", "fallado", "fallada", "falla", "averiado", "averiada", "roto", "rota",
+        "cambio", "reemplazo", "substituição", "avariado", "returnering", "kreditnota", "reklamace", "vrácení",
+        "dobropis", "vadný", "iade", "ar\u0131zal\u0131", "garanti", "palautus", "hyvitys", "viallinen", "takuu",
     ),
     "SHIPPING": (
         "ship", "ships", "shipped", "shipping", "shipment", "shipments", "tracking", "track", "delivery",
@@ -94,19 +116,24 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "envío", "entrega", "enviado", "transportista", "paquete", "spedizione", "consegna", "corriere", "spedito",
         "levering", "verzending", "zending", "bezorging", "geleverd", "envio", "rastreio", "rastreamento",
         "previsão de entrega", "transportadora", "leverans", "frakt", "dostawa", "wysyłka", "przesyłka",
+        "overdue", "backorder", "backordered", "delivery date", "despacho", "despachado", "guía", "atrasada",
+        "atrasado", "atraso", "retraso", "retrasado", "remessa", "estafeta", "expedição", "enviada", "verspätet",
+        "verzögert", "retard", "ritardo", "vertraagd", "forsinket", "toimitus", "myöhässä", "teslimat", "kargo",
+        "gecikme", "doprava", "zpoždění", "zásilka", "date de livraison", "fecha de entrega", "data di consegna",
     ),
     "COMPLETION": (
         "resolved", "fixed", "solved", "closed", "paid", "completed", "erledigt", "gelöst", "geschlossen", "bezahlt",
         "überwiesen", "résolu", "clôturé", "payé", "réglé", "resuelto", "cerrado", "pagado", "risolto", "chiuso",
         "pagato", "opgelost", "gesloten", "betaald", "resolvido", "fechado", "löst", "stängd", "betald",
-        "rozwiązany", "zapłacone",
+        "rozwiązany", "zapłacone", "settled", "vyřešeno", "çözüldü", "ratkaistu",
     ),
     "QUOTE_PROCESSING": (
         "quote", "quotes", "quotation", "quoted", "pricing", "price", "prices", "rfq", "discount", "offer",
         "proposal", "angebot", "preis", "preise", "rabatt", "devis", "prix", "offre", "remise", "cotización",
         "presupuesto", "precio", "oferta", "descuento", "preventivo", "offerta", "prezzo", "sconto", "offerte",
         "prijs", "prijsopgave", "korting", "orçamento", "cotação", "preço", "desconto", "offert", "pris", "wycena",
-        "cena", "rabat",
+        "cena", "rabat", "proposta", "propuesta", "tilbud", "tarjous", "teklif", "fiyat", "nabídka", "cenová",
+        "validity", "requote",
     ),
     "ORDER_MANAGEMENT": (
         "order", "orders", "purchase order", "po", "p.o", "invoice", "invoices", "cancel", "cancelled", "canceled",
@@ -114,7 +141,9 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "bestellen", "bestellt", "auftrag", "auftragsbestätigung", "rechnung", "stornieren", "storno", "commande",
         "facture", "annuler", "pedido", "factura", "cancelar", "ordine", "fattura", "annullare", "bestelling",
         "factuur", "annuleren", "encomenda", "fatura", "faturamento", "beställning", "faktura", "zamówienie",
-        "anulować",
+        "anulować", "objednávka", "sipariş", "tilaus", "bestilling", "ordre", "modify", "modifier", "modificar",
+        "amend", "ändern", "änderung", "modifiée", "modifié", "modification", "modificado", "modificada", "geändert",
+        "gewijzigd",
     ),
     "IN_PROGRESS": (
         "status", "update", "still", "pending", "in progress", "follow up", "follow-up", "noch", "encore",
@@ -125,16 +154,24 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
     "RETURNS": (
         r"return authori[sz]ation", r"rma (?:request|number|for)", r"need (?:an? )?rma", r"arrived (?:damaged|broken)",
         r"(?:doa|dead on arrival)", r"send (?:\w+ ){0,2}back", r"warranty (?:claim|replacement)",
-        r"(?:advance|warranty) replacement", r"credit (?:for|note for)",
+        r"(?:advance|warranty) replacement", r"wrong (?:item|part|model|product|goods|unit|mice|device)s?",
+        r"(?:arrived|came|llegó|chegou|arrivé|arrivato|angekommen|geliefert) (?:faulty|defective|dead|broken|"
+        r"damaged|fallad[oa]|dañad[oa]|rot[oa]|avariad[oa]|danificad[oa]|défectueux|endommagé|difettos[oa]|defekt)",
+        r"(?:doesn't|does not|won't|will not|no|não) (?:power on|turn on|boot|enciende|liga)",
     ),
     "SHIPPING": (
-        r"delivery date", r"tracking (?:number|no|info|link)", r"out for delivery", r"delivery attempt",
+        r"(?:delivery|shipment|order|goods|parcel|package) (?:is |are |was )?(?:now )?(?:overdue|late|delayed)",
+        r"(?:delivery|ship(?:ping)?) date for (?:our|my|the|this) (?:order|po)",
+        r"(?:entrega|remessa|encomenda|pedido|envío) (?:está |esta |foi )?(?:atrasad[oa]|retrasad[oa])",
+        r"(?:sofreu|tuvo|has) (?:um |un |a )?(?:atraso|retraso|delay)", r"back-?order(?:ed)?",
+        r"tracking (?:number|no|info|link)", r"out for delivery", r"delivery attempt",
         r"(?:has|have|was|were|been) (?:not )?delivered", r"(?:not|never) (?:arrived|been delivered|shown up)",
         r"(?:hasn't|haven't|has not|have not|didn't|did not) (?:arrived|received|shown up|turned up)",
         r"when (?:will|can|do|does)\b.{0,40}\b(?:ship|arrive|deliver|be delivered)",
         r"is (?:now )?(?:on its way|in transit)",
-        r"wann kommt", r"liefertermin", r"nicht (?:da|angekommen|eingetroffen|geliefert)", r"previsão de entrega",
-        r"fecha de entrega", r"data di consegna", r"date de livraison", r"nog niet ontvangen", r"ist unterwegs",
+        r"wann kommt", r"nicht (?:da|angekommen|eingetroffen|geliefert)", r"nog niet ontvangen", r"ist unterwegs",
+        r"(?:número de guía|numero de guia|fecha estimada de (?:entrega|despacho))", r"(?:todavía|aún|ainda) no"
+        r" (?:recibimos|hemos recibido|recebemos|llegó|chegou)",
         r"partial (?:delivery|shipment)", r"teillieferung", r"faltam", r"still missing",
     ),
     "COMPLETION": (
@@ -148,25 +185,45 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:released|sent|made) (?:the )?payment", r"payment (?:released|sent|made|done)",
         r"erledigt", r"eingegangen", r"vollständig", r"geschlossen werden", r"läuft (?:seit .{0,20})?wieder",
         r"entwarnung", r"(?:clôturer|fermer) le (?:dossier|ticket)", r"nous convient", r"bien reçu",
-        r"podéis cerrar", r"pueden cerrar", r"recibido", r"funciona (?:perfectamente|bien)", r"operando normalmente",
+        r"podéis cerrar", r"pueden cerrar", r"(?:todo |lo )recibido|recibido (?:todo|correctamente|conforme|completo)",
+        r"funciona (?:perfectamente|bien)", r"operando normalmente",
         r"quedó instalado", r"risolto", r"ripartit[ao]", r"ricevut[oi]", r"alles binnen", r"compleet",
         r"recebemos tudo", r"tudo certo", r"dotarł", r"wszystko się zgadza", r"problema (?:è )?risolto",
-        r"sache schließen", r"fall kann", r"kann geschlossen",
+        r"sache schließen", r"fall kann", r"kann geschlossen", r"all (?:sorted|done|in order|fine)\b",
+        r"fully (?:settled|paid|received)", r"payment advice", r"total paid", r"(?:is|was|were|has been|have been)"
+        r" (?:received|installed|settled|allocated)", r"received both", r"arrived (?:yesterday|ok)",
+        r"self[- ]test passed", r"nothing (?:is )?(?:overdue|outstanding)",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
-        r"quote (?:on|for)", r"best price", r"(?:migliore|vostra) offerta", r"richiesta (?:di )?offerta",
+        r"quote (?:on|for)", r"best price", r"migliore offerta", r"richiesta (?:di )?offerta",
+        r"extend (?:the |its )?validity", r"re-?issue", r"revised (?:quote|quotation|offer|pricing|proposal)",
+        r"(?:quote|quotation|offer|pricing) (?:is |has been )?approved", r"(?:gerne )?bieten wir ihnen",
+        r"unser angebot", r"(?:vielen )?dank für ihre anfrage",
+        r"thank you for your (?:enquiry|inquiry|rfq|request for)",
+        r"gracias por su (?:consulta|solicitud)", r"merci pour votre demande", r"obrigad[oa] pelo (?:seu )?pedido de",
         r"angebot (?:für|über)", r"bitte um (?:ein )?angebot", r"demande de (?:devis|prix)", r"solicitud de cotización",
         r"extend (?:it|the quote)", r"sharpen the pencil", r"pricing approval", r"can you (?:do|beat|match)",
         r"(?:see|find|attached(?: is)?) (?:our |the |your |my )?(?:updated |revised )?(?:quote|quotation|offer)",
     ),
     "ORDER_MANAGEMENT": (
-        r"(?:please find |attached is |attached |enclosed )(?:our |the )?(?:po|purchase order|order)",
+        r"(?:please find|attached is|attached|enclosed|herewith|here is|below is)(?: below| attached| enclosed)?"
+        r" (?:is )?(?:our |the |my )?(?:new |revised )?(?:po|purchase order|order)",
+        r"(?:need|please send|please ship|we'd like|we would like|please supply)\s+\d+\s?(?:x|\u00d7|pcs|units|nos)\b",
         r"(?:put|place|placing) (?:in )?an order", r"please accept our order", r"(?:cut|send|issue) the po",
-        r"(?:new|sent you a new) purchase order", r"order (?:acknowledg(?:e)?ment|confirmation)",
+        r"(?:new|sent you a new) purchase order",
+        # not "(your) order confirmation 3000127788": a reference
+        r"order (?:acknowledg(?:e)?ment|confirmation)(?![\s#:.-]*(?:no\.?\s*)?\d)",
         r"thank you for your order", r"segue em anexo o pedido", r"w załączeniu (?:przesyłam )?zamówienie",
         r"in allegato (?:il )?(?:nostro )?ordine", r"ci-joint (?:notre )?(?:bon de )?commande",
         r"anbei (?:erhalten sie )?(?:unsere )?bestellung", r"cancel (?:po|the order|order)",
+        r"(?:change|modify|amend|update|revise) (?:the |our |your )?(?:po|order|purchase order|delivery date)",
+        r"add .{0,60}\bto (?:the|our|this) order", r"modifier (?:notre |le |la )?(?:bon de )?commande",
+        r"(?:relaciono|adjunto|envío|enviamos) (?:nuestra |la )?orden de compra", r"trasmettiamo il nostro ordine",
+        r"(?:please )?(?:cancel|confirm) (?:our|the) (?:purchase )?(?:order|po)", r"order change",
+        r"(?:vielen )?dank für ihre bestellung", r"gracias por su (?:pedido|orden)", r"merci pour votre commande",
+        r"grazie per il vostro ordine", r"obrigad[oa] pela sua encomenda", r"bedankt voor uw bestelling",
+        r"tack för din beställning", r"zmian[aęy] (?:ilości|zamówienia)", r"změn[auy] objednávky",
     ),
     "IN_PROGRESS": (
         r"any (?:update|news|progress)", r"update on", r"following up", r"follow(?:ing)? up on", r"chasing",
@@ -177,63 +234,38 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
     ),
 }
 _STATE_ORDER = ("COMPLETION", "IN_PROGRESS", "RETURNS", "SHIPPING", "QUOTE_PROCESSING", "ORDER_MANAGEMENT")
-def _split_words(words: tuple[str, ...]) -> tuple[frozenset[str], Phrases | None]:
-    """Single words are looked up in the text's set of words (fast); phrases and words with punctuation by regex."""
-    single = frozenset(w for w in words if _LETTERS.fullmatch(w))
-    multi = [w for w in words if w not in single]
-    return single, (Phrases(*multi) if multi else None)
+def _word_probe(state: str, word: str) -> Probe:
+    """Where a state's word stands: a whole word (letters around it are not), or a phrase (word characters around
+    it are not). Each distinct one counts a point."""
+    if _LETTERS.fullmatch(word):
+        pattern = r"(?<![^\W\d_])" + re.escape(word) + r"(?![^\W\d_])"
+    else:
+        pattern = _phrases(word).pattern
+    return Probe(f"word:{state}:{word}", pattern)
 
 
-def required_literal(pattern: str) -> str | None:
-    """The longest run of letters every match of `pattern` contains (outside groups, classes, escapes and
-    optional letters), or None: a substring test before the regex scan."""
-    s = re.sub(r"\\.", " ", pattern)
-    s = re.sub(r"\[[^\]]*\]", " ", s)
-    previous = None
-    while previous != s:
-        previous, s = s, re.sub(r"\([^()]*\)(?:[?*+]|\{[^}]*\})?", " ", s)
-    if "|" in s:
-        return None
-    s = re.sub(r"[^\W\d_](?:[?*]|\{0)", " ", s)
-    runs = re.findall(r"[^\W\d_]{3,}", s)
-    return max(runs, key=len) if runs else None
+def _strong_rule(state: str) -> Rule:
+    """A state's strong phrases as one alternation; a probe per phrase finds where one can start."""
+    return Rule(f"strong:{state}", re.compile(r"(?<!\w)(?:" + "|".join(STRONG_PHRASES[state]) + r")"))
 
 
-class StrongPhrases:
-    """A state's strong phrases as one alternation, scanned with only the phrases whose required letters the text
-    holds: a phrase that cannot match anywhere is left out, so the matches are those of the whole alternation."""
-
-    def __init__(self, phrases: tuple[str, ...]) -> None:
-        self.phrases = phrases
-        self.gates = tuple(required_literal(p) for p in phrases)
-        self._compiled: dict[tuple[int, ...], re.Pattern[str]] = {}
-
-    def finditer(self, low: str) -> Iterator[re.Match[str]]:
-        active = tuple(i for i, gate in enumerate(self.gates) if gate is None or gate in low)
-        if not active:
-            return iter(())
-        rx = self._compiled.get(active)
-        if rx is None:
-            if len(self._compiled) > 512:  # distinct combinations are few; bound the cache anyway
-                self._compiled.clear()
-            rx = self._compiled[active] = re.compile(
-                r"(?<!\w)(?:" + "|".join(self.phrases[i] for i in active) + r")")
-        return rx.finditer(low)
-
-
-WORKFLOW_RULES: tuple[tuple[str, frozenset[str], Phrases | None, StrongPhrases], ...] = tuple(
-    (state, *_split_words(WORKFLOW_WORDS[state]), StrongPhrases(STRONG_PHRASES[state]))
-    for state in _STATE_ORDER)
+_LETTERS = re.compile(r"[^\W\d_]+")
+STRONG = tuple((state, _strong_rule(state)) for state in _STATE_ORDER)
+# The probe name of each state's word, and its state.
+_WORD_STATE = {f"word:{state}:{w}": state for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]}
 # "not received", "noch nicht": a closing phrase after one of these is not one.
-_NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
+_NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnothing|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
 
 # How fast to act: production or a business stopped (critical), urgent with a real deadline (high). Lower case.
-CRITICAL = re.compile(
+CRITICAL = Rule("critical", re.compile(
     r"(?<!\w)(?:"
     r"(?:production\s+)?lines?\s*\d*\s+(?:is\s+|are\s+)?(?:still\s+)?down|(?:production|plant|site|factory|warehouse"
     r"|system|systems|network|server|servers|line|operations?|business)\s+(?:is\s+|are\s+|has\s+|have\s+)?(?:still\s+)?"
     r"(?:completely\s+)?(?:down|stopped|halted|offline|at a standstill)|production (?:outage|stop|standstill)"
-    r"|outage|all users|users (?:are )?affected|nobody can work|no one can work|can(?:'t|not) (?:work|ship|operate)"
+    r"|outage|all users|users (?:are )?affected|nobody can work|no one can work"
+    r"|can(?:'t|not) (?:work|ship|operate|transact|trade|sell|process|print|log in|connect)"
+    r"|(?:is |are )?still (?:completely |totally )?(?:down|offline|stopped)|(?:completely|totally) (?:down|offline)"
+    r"|業務が停止|業務停止|生産停止|ライン停止|全端末|通信不可|システム停止|全部停止|生产停止|无法使用"
     r"|standstill|safety (?:issue|hazard|risk)|fire hazard|injur\w*"
     r"|produktionsstillstand|stillstand|steh(?:t|en) still|(?:werkstatt|produktion|linie|band) steht|ausgefallen"
     r"|alle (?:benutzer|mitarbeiter|user) (?:sind )?betroffen|totalausfall"
@@ -243,51 +275,47 @@ CRITICAL = re.compile(
     r"|(?:linea|produzione) (?:di produzione )?fer\w+|fermo produzione|operai fermi|tutti gli utenti"
     r"|productie (?:ligt )?stil|alle gebruikers|produção parada|linha parada|todos os usuários"
     r"|produktionsstopp|przestój|produkcja stoi|wszyscy użytkownicy"
-    r")(?!\w)")
+    r")(?!\w)"))
 URGENT = Phrases(
+    "urgent",  # the gate's name, then the phrases
     "urgent", "urgently", "asap", "a.s.a.p", "as soon as possible", "immediately", "right away", "by eod",
     "end of day", "by cob", "expedite", "expedited", "rush", "escalat*", "penalty", "penalties", "emergency",
     "top priority", "high priority", "time-sensitive", "time sensitive", "dringend", "eilig", "sofort",
     "schnellstmöglich", "so schnell wie möglich", "vertragsstrafe", "urgente", "urgence", "en urgence",
     "immédiatement", "au plus vite", "dès que possible", "inmediato", "de inmediato", "lo antes posible", "subito",
     "il prima possibile", "spoed", "zo snel mogelijk", "o mais rápido possível", "brådskande", "pilne", "pilnie",
-    "jak najszybciej",
+    "jak najszybciej", "至急", "緊急", "大至急", "紧急", "acil", "kiireellinen", "haster", "hastende", "spěchá",
 )
 # A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
-DEADLINE = re.compile(
+DEADLINE = Rule("deadline", re.compile(
     r"(?<!\w)(?:need\w*|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per|voor"
-    r"|até|do|get|ship|send|deliver\w*)\s+(?:\w+\s+){0,4}?(?:today|tomorrow|tonight|eod|heute|morgen früh|demain"
+    r"|até|do)\s+(?:\w+\s+){0,4}?(?:today|tomorrow|tonight|eod|heute|morgen früh|demain"
     r"|aujourd'hui|hoy|mañana|oggi|domani|vandaag|morgen|hoje|amanhã|dzisiaj|jutro)(?!\w)"
     r"|(?<!\w)(?:today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen)\s*(?:!|please|pls|por favor|bitte)"
     r"|(?<!\w)(?:today|vandaag|heute|hoy|oggi|hoje|aujourd'hui)\s+(?:\w+\s+)?(?:nodig|benötigt|needed|necesario"
-    r"|necessario|nécessaire|brauchen)(?!\w)")
-# Substrings one of which every CRITICAL match holds (a cheap test before the scan).
-_CRITICAL_HINTS = ("down", "stop", "halt", "offline", "standstill", "outage", "user", "nobody", "no one", "can't",
-                   "cannot", "safety", "fire", "injur", "still", "steh", "ausgefallen", "betroffen", "arrêt", "panne",
-                   "utilisateurs", "caída", "servicio", "detenida", "parada", "usuarios", "fer", "operai", "utenti",
-                   "stil", "gebruikers", "usuários", "przestój", "stoi", "użytkownicy")
-_DEADLINE_WORDS = frozenset({"today", "tomorrow", "tonight", "eod", "heute", "morgen", "demain", "aujourd", "hui",
-                             "hoy", "mañana", "oggi", "domani", "vandaag", "hoje", "amanhã", "dzisiaj", "jutro"})
+    r"|necessario|nécessaire|brauchen)(?!\w)"))
 # A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
 QUIET = Phrases(
+    "quiet",
     "fyi", "for your information", "for your records", "for your information and records", "no action needed",
     "no action required", "no need to", "no rush", "no hurry", "not urgent", "newsletter", "unsubscribe",
     "zur info", "zur kenntnis", "pour info", "pour information", "para su información", "per conoscenza",
     "ter info", "ter informatie", "heads up", "just so you're aware", "sorry for the noise",
 )
-NO_ACTION = Phrases("no action needed", "no action required", "no need to", "nothing to do", "kein handlungsbedarf")
-THANKS = Phrases("thanks", "thank you", "thx", "many thanks", "danke", "vielen dank", "merci", "gracias", "grazie",
-                  "bedankt", "dank je", "obrigado", "obrigada", "tack", "dziękuję", "dziękujemy", "got it", "noted",
-                  "much appreciated", "appreciated", "cheers")
-REQUEST = re.compile(
+NO_ACTION = Phrases("no_action", "no action needed", "no action required", "no need to", "nothing to do",
+                    "kein handlungsbedarf")
+THANKS = Phrases("thanks", "thanks", "thank you", "thx", "many thanks", "danke", "vielen dank", "merci", "gracias",
+                 "grazie", "bedankt", "dank je", "obrigado", "obrigada", "tack", "dziękuję", "dziękujemy", "got it",
+                 "noted", "much appreciated", "appreciated", "cheers")
+REQUEST = Rule("request", re.compile(
     r"\?|(?<!\w)(?:please|pls|plz|kindly|can you|could you|can someone|would you|need|needs|must|bitte|können sie"
     r"|könnt ihr|merci de|pourriez|pouvez-vous|por favor|podría|puede|per favore|potete|graag|kunnen jullie|proszę"
-    r"|favor)(?!\w)")
+    r"|favor)(?!\w)"))
 # Automated senders and notices: they need no action from the mailbox (a carrier's "out for delivery").
-NOTIFICATION = re.compile(r"(?<!\w)(?:do not reply|don't reply|please do not reply|no-?reply|do_not_reply"
-                          r"|this (?:is an? )?(?:automated|automatic|system-generated)"
-                          r"|nicht (?:auf diese|darauf) antworten"
-                          r"|ne pas répondre|no responda|non rispondere|niet beantwoorden)")
+NOTIFICATION = Rule("notification", re.compile(
+    r"(?<!\w)(?:do not reply|don't reply|please do not reply|no-?reply|do_not_reply"
+    r"|this (?:is an? )?(?:automated|automatic|system-generated)|nicht (?:auf diese|darauf) antworten"
+    r"|ne pas répondre|no responda|non rispondere|niet beantwoorden)"))
 _NOREPLY_SENDER = re.compile(r"^(?:no-?reply|do[-_]?not[-_]?reply|noreply|notifications?|mailer-daemon|postmaster"
                              r"|auto|alerts?|mcinfo|info-?serve|tracking)[\w.+-]*@", re.IGNORECASE)
 URGENCY_CAP = 10
@@ -295,13 +323,14 @@ URGENCY_CAP = 10
 KEY_PHRASES = ("purchase order", "return authorization", "expedite", "overnight", "cancel", "price increase",
                "out of stock", "backorder", "damaged", "invoice", "credit", "refund", "replacement", "lead time",
                "on hold", "quote", "delivery date", "tracking number")
-_KEY_PHRASES = [(p, re.compile(r"\b" + re.escape(p) + r"\b", re.IGNORECASE)) for p in KEY_PHRASES]
+_KEY_PHRASES = [Rule(f"key:{p}", re.compile(r"\b" + re.escape(p) + r"\b", re.IGNORECASE), on_text=True)
+                for p in KEY_PHRASES]
 
-EXPEDITE = _word_rule("expedite", "expedited", "rush", "overnight", "asap", "same day")
-CANCEL = Rule(re.compile(r"\b(?:cancel\w*|competitor|reconsider|switch(?:ing)? suppliers?|another vendor)\b",
-                         re.IGNORECASE), ("cancel", "competitor", "reconsider", "switch", "another vendor"))
-QUANTITY = re.compile(r"\b(\d[\d,]*)\s*(?:units|pcs|pieces|cases|pallets)\b", re.IGNORECASE)
-_QUANTITY_HINTS = ("unit", "pcs", "piece", "case", "pallet")
+EXPEDITE = Rule("expedite", _words("expedite", "expedited", "rush", "overnight", "asap", "same day"), on_text=True)
+CANCEL = Rule("cancel", re.compile(r"\b(?:cancel\w*|competitor|reconsider|switch(?:ing)? suppliers?|another vendor)\b",
+                                   re.IGNORECASE), on_text=True)
+QUANTITY = Rule("quantity", re.compile(r"\b(\d[\d,]*)\s*(?:units|pcs|pieces|cases|pallets)\b", re.IGNORECASE),
+                on_text=True)
 HIGH_VALUE = 50_000.0
 # Currencies worth roughly a dollar or more: 50,000 of them is a high-value email. Others are not converted.
 HIGH_VALUE_CURRENCIES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "SGD")
@@ -353,75 +382,189 @@ class Phase1Result:
         return dict(vars(self))
 
 
-def _points(low: str) -> dict[str, float]:
-    """Points per state in one text: distinct words (1) and strong phrases (3); closing phrases after a negation
-    ("not received") do not count."""
-    words = frozenset(_LETTERS.findall(low))
+@lru_cache(maxsize=1)
+def decision_probes() -> ProbeSet:
+    """The probes of the subject-and-new-text rules (workers.email.scan): each state's words and strong phrases,
+    urgency, quiet and request words, notifications, auto-replies, patterns and key phrases."""
+    probes = [_word_probe(state, w) for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]]
+    probes += [Probe(f"strong:{state}", r"(?<!\w)(?:" + p + r")") for state in _STATE_ORDER
+               for p in STRONG_PHRASES[state]]
+    probes += [r.probe() for r in (CRITICAL, DEADLINE, REQUEST, NOTIFICATION, URGENT, QUIET, NO_ACTION, THANKS,
+                                   EXPEDITE, CANCEL, QUANTITY, *_KEY_PHRASES)]
+    probes += AUTO_REPLY_PROBES
+    probes += [GENERAL.probe(), Probe("cjk", r"[\u3040-\u30ff\u4e00-\u9fff]", kind=GATE)]
+    return ProbeSet(probes)
+
+
+@dataclass(frozen=True)
+class Now:
+    """A message's subject (without its RE:) and new text as one text, scanned once by decision_probes(): `low`
+    is the lower-cased text (same offsets); `subject` and `new` are the spans of the two parts."""
+
+    text: str
+    low: str
+    hits: Hits
+    subject: tuple[int, int]
+    new: tuple[int, int]
+
+    @classmethod
+    def of(cls, clean_subject: str, new_text: str) -> Now:
+        text = f"{clean_subject}\n{new_text}"
+        low = text.lower()
+        if len(low) != len(text):
+            low = same_length_lower(text)
+        return cls(text, low, decision_probes().scan(low), (0, len(clean_subject)),
+                   (len(clean_subject) + 1, len(text)))
+
+    @property
+    def whole(self) -> tuple[int, int]:
+        return 0, len(self.text)
+
+
+def scan_now(now: str) -> Hits:
+    """The decision scan of a message's subject and new text (`now`, any case)."""
+    low = now.lower()
+    return decision_probes().scan(low if len(low) == len(now) else same_length_lower(now))
+
+
+def _points(now: Now, span: tuple[int, int]) -> dict[str, float]:
+    """Points per state in one part of the message: distinct words (1) and strong phrases (3); closing phrases
+    after a negation ("not received") do not count. An order or quote word that only labels an id ("our PO
+    4500207714", "against your quote Q-2025-0142") counts less (_LABEL_POINTS): it names what the message refers
+    to, not always what it is about."""
+    start, end = span
     scores: dict[str, float] = {}
-    for state, single, multi, strong in WORKFLOW_RULES:
-        points = float(len(single & words))
-        if multi is not None:
-            points += len(set(multi.findall(low, words)))
-        for m in strong.finditer(low):
-            if state == "COMPLETION" and _NEGATED.search(low, max(0, m.start() - 30), m.start()):
+    for name, offsets in now.hits.offsets.items():
+        state = _WORD_STATE.get(name)
+        if state is None:
+            continue
+        word = name.rsplit(":", 1)[1]
+        within = [at for at in offsets if start <= at < end]
+        if not within:
+            continue
+        label = word in _LABELS and all(_ID_AFTER.match(now.low, at + len(word), end) for at in within)
+        scores[state] = scores.get(state, 0.0) + (_LABEL_POINTS if label else 1.0)
+    if "cjk" in now.hits.gates:  # Japanese and Chinese words: looked up in the text (no spaces between words)
+        part = now.low[start:end]
+        for state, words in CJK_WORDS.items():
+            found = sum(w in part for w in words)
+            if found:
+                scores[state] = scores.get(state, 0.0) + found
+    for state, strong in STRONG:
+        for m in strong.finditer(now, span):
+            if state == "COMPLETION" and _NEGATED.search(now.low, max(start, m.start() - 30), m.start()):
                 continue
-            points += 3
-        if points:
-            scores[state] = points
-    return scores
+            if state == "IN_PROGRESS" and _THANKED.search(now.low, max(start, m.start() - 20), m.start()):
+                continue  # "thanks for chasing": gratitude for what was done, not a chase
+            scores[state] = scores.get(state, 0.0) + 3.0
+    return {state: round(points, 6) for state, points in scores.items()}  # the same sums in any order
 
 
-def _combine(own: dict[str, float], subject_low: str, subject_weight: float) -> dict[str, float]:
+# Order and quote words that also label ids, and what follows such a label: the id ("#: 771203", "SO-0102233").
+_LABEL_POINTS = 0.4  # what an order or quote word that labels an id counts (less than a reply subject's word)
+_THANKED = re.compile(r"(?:thanks|thank you|thx|danke|merci|gracias|grazie|obrigad[oa]|bedankt)\s+(?:\w+\s+){0,2}"
+                      r"for\s+$")
+_LABELS = frozenset({"po", "p.o", "order", "orders", "purchase order", "invoice", "invoices", "quote", "quotes",
+                     "quotation", "offer", "angebot", "commande", "pedido", "factura", "ordine", "fattura",
+                     "bestellung", "rechnung", "auftrag", "facture", "encomenda", "fatura", "faktura", "zamówienie",
+                     "bestelling", "factuur", "offerta", "oferta", "cotización", "devis", "offerte", "orçamento",
+                     "cotação", "proposal", "proposta", "objednávka", "sipariş", "tilaus", "bestilling", "ordre"})
+_ID_AFTER = re.compile(r"[\s#:.\-]*(?:(?:no|nr|number|n[°º])\.?[\s#:.\-]*)?[a-z]{0,6}[-/]?\d")
+# Japanese and Chinese words of each state (no spaces between words: found as substrings).
+CJK_WORDS: dict[str, tuple[str, ...]] = {
+    "QUOTE_PROCESSING": ("見積", "報價", "报价", "価格"),
+    "ORDER_MANAGEMENT": ("発注", "注文", "請求書", "訂單", "订单"),
+    "SHIPPING": ("納期", "配送", "配達", "お届け", "出荷", "発送", "荷物", "追跡", "伝票番号", "運送", "物流", "送貨"),
+    "RETURNS": ("返品", "交換", "故障", "不良", "保証", "代替機", "修理", "退貨", "换货"),
+    "COMPLETION": ("完了", "解決", "受領", "解决", "已收到"),
+    "IN_PROGRESS": ("進捗", "状況", "いかがでしょうか"),
+}
+
+
+def _combine(own: dict[str, float], subject: dict[str, float], subject_weight: float) -> dict[str, float]:
     """The new text's points plus the subject's at `subject_weight` (a reply's subject is the thread's)."""
     scores = dict(own)
-    if subject_low and subject_weight:
-        for state, points in _points(subject_low).items():
-            scores[state] = scores.get(state, 0.0) + subject_weight * points
-    return scores
+    for state, points in subject.items():
+        scores[state] = scores.get(state, 0.0) + subject_weight * points
+    return {state: round(points, 6) for state, points in scores.items()}  # the same sums in any order
 
 
 def _best(scores: dict[str, float]) -> str:
-    """The state with the most points; ties go to the earlier state in _STATE_ORDER; none: START_POINT."""
-    if not scores:
+    """The state with the most points; ties go to the earlier state in _STATE_ORDER; none, or only the label of an
+    id in the new text ("invoice INV-AE-11873" in a question about something else): START_POINT."""
+    if max(scores.values(), default=0.0) <= _LABEL_POINTS:
         return "START_POINT"
     return max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s)))
 
 
-def workflow_state(text: str, lower: str | None = None, *, subject: str = "", reply: bool = False) -> str:
+def workflow_state(text: str, *, subject: str = "", reply: bool = False) -> str:
     """The state a message is about, from its new text (and subject): the state with the most points."""
-    low = text.lower() if lower is None else lower
-    return _best(_combine(_points(low), subject.lower(), 0.5 if reply else 1.0))
+    now = Now.of(subject, text)
+    return _best(_combine(_points(now, now.new), _points(now, now.subject), 0.5 if reply else 1.0))
 
 
-def urgency_score(text: str, lower: str | None = None) -> int:
+def urgency_score(text: str) -> int:
+    """0..10 for a message's text: see _urgency."""
+    now = Now.of("", text)
+    return _urgency(now, now.new)
+
+
+def _urgency(now: Now, span: tuple[int, int]) -> int:
     """0..10: 5 per distinct sign that production or a business has stopped (at most two), 2 per distinct urgent
     word or today/tomorrow deadline (at most 4). Only on the subject and new text: a quoted "urgent" is someone
     else's."""
-    low = text.lower() if lower is None else lower
-    words = frozenset(_LETTERS.findall(low))
-    critical = len(set(CRITICAL.findall(low))) if any(h in low for h in _CRITICAL_HINTS) else 0
-    urgent = len(set(URGENT.findall(low, words)))
-    if not words.isdisjoint(_DEADLINE_WORDS):
-        urgent += len(DEADLINE.findall(low))
+    critical = len(set(CRITICAL.findall(now, span)))
+    urgent = len(set(URGENT.findall(now, span))) + len(DEADLINE.findall(now, span))
     return min(URGENCY_CAP, 5 * min(critical, 2) + min(4, 2 * urgent))
 
 
-def is_quiet(new_text: str, lower: str | None = None) -> bool:
+def is_quiet(new_text: str) -> bool:
+    """A message that asks for nothing: see _quiet."""
+    now = Now.of("", new_text)
+    return _quiet(now, now.new)
+
+
+def _quiet(now: Now, span: tuple[int, int]) -> bool:
     """A message that asks for nothing: "no action needed", or FYI, thanks or a newsletter without a request."""
-    low = new_text.lower() if lower is None else lower
-    words = frozenset(_LETTERS.findall(low))
-    if NO_ACTION.findall(low, words):
+    if NO_ACTION.search(now, span):
         return True
-    if REQUEST.search(low):
+    if REQUEST.search(now, span):
         return False
-    if QUIET.findall(low, words) or not low.strip():
+    if QUIET.search(now, span) or not now.low[span[0]:span[1]].strip():
         return True
-    return len(low) <= 200 and bool(THANKS.findall(low, words))  # a thanks, not a long message ending in thanks
+    return span[1] - span[0] <= 200 and THANKS.search(now, span)  # a thanks, not a long message ending in thanks
 
 
-def is_notification(sender_email: str, new_low: str) -> bool:
+# A message that is about no case of its own: an FYI or heads-up (at the start of the subject or the new text), a
+# newsletter, a meeting invitation or agenda. Lower case.
+GENERAL = Rule("general", re.compile(
+    r"(?:^|\n)\s*(?:fyi|heads[- ]up|for your information|zur (?:info|kenntnis)|pour info(?:rmation)?"
+    r"|para su información|per conoscenza|ter info(?:rmatie)?)\b|-\s*fyi\s*(?:\n|$)"
+    r"|view (?:this (?:e-?mail )?)?in (?:your )?browser|(?<!\w)newsletter(?!\w)|(?:^|\n)\s*(?:updated )?invitation:"
+    r"|(?:^|\n)\s*(?:einladung|invitación|convite|invitation à|invito):"
+    r"|join (?:the )?(?:zoom|microsoft teams|teams|webex|google meet)?\s*meeting|is inviting you to a scheduled"
+    r"|(?:^|\n)\s*agenda\b|quarterly business review|revue trimestrielle|ordre du jour|orden del día"
+    r"|ordine del giorno|tagesordnung"))
+
+
+def _general(now: Now) -> bool:
+    """An FYI that asks nothing of the reader, a newsletter, an invitation: START_POINT whatever words of states
+    it holds."""
+    m = next(GENERAL.finditer(now, now.whole), None)
+    if m is None:
+        return False
+    fyi = m.group(0).strip(" \n-").startswith(("fyi", "heads", "for your", "zur", "pour", "para", "per", "ter"))
+    return not (fyi and _ASKS.search(now.low, now.new[0], now.new[1]))
+
+
+# Asking the reader to act: an FYI that does is a request.
+_ASKS = re.compile(r"\?|(?<!\w)(?:please|pls|plz|kindly|can (?:you|someone|anyone)|could (?:you|someone)|would you"
+                   r"|bitte|merci de|pourriez|por favor|per favore|graag|proszę)(?!\w)")
+
+
+def _notification(sender_email: str, now: Now) -> bool:
     """Sent by a system (no-reply sender, "do not reply to this e-mail"): it needs no answer."""
-    return _NOREPLY_SENDER.match(sender_email) is not None or NOTIFICATION.search(new_low) is not None
+    return _NOREPLY_SENDER.match(sender_email) is not None or NOTIFICATION.search(now, now.new)
 
 
 @dataclass(frozen=True)
@@ -432,24 +575,30 @@ class Decision:
     auto_reply: bool
 
 
-def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str, str] | None = None) -> Decision:
+def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str, str] | None = None, *,
+           now: Now | None = None) -> Decision:
     """Workflow state, urgency and priority of a message, from its subject and new text (a pure function).
 
     An out-of-office reply is START_POINT and low; any auto-reply or system notification is low. A short thanks or
     FYI with no state words of its own is START_POINT whatever the thread's subject says. A message that closes the
-    matter (COMPLETION) is low: the thread's urgent subject is history. A reply's subject counts half."""
+    matter (COMPLETION) is low: the thread's urgent subject is history. A reply's subject counts half. `now`:
+    Now.of(subject without its RE:, new_text), if the caller has it."""
     reply = _SUBJECT_PREFIX.match(subject) is not None
-    clean_subject = _SUBJECT_PREFIX.sub("", subject)
-    new_low, subject_low = new_text.lower(), clean_subject.lower()
-    auto = is_auto_reply(subject, new_text, headers)
-    if is_out_of_office(subject, new_text) or (auto and is_acknowledgement(subject, new_text, headers)):
+    if now is None:
+        now = Now.of(_SUBJECT_PREFIX.sub("", subject), new_text)
+    hits = now.hits
+    auto = is_auto_reply(subject, new_text, headers, hits)
+    if is_out_of_office(subject, new_text, hits) or (auto and is_acknowledgement(subject, new_text, headers, hits)):
         return Decision("START_POINT", 0, "low", True)  # "out of office", "your ticket has been opened"
-    quiet = is_quiet(new_text, new_low)
-    own = _points(new_low)
-    state = "START_POINT" if quiet and not own else _best(_combine(own, subject_low, 0.5 if reply else 1.0))
+    quiet = _quiet(now, now.new)
+    own = _points(now, now.new)
+    if (quiet and not own) or _general(now):
+        state = "START_POINT"
+    else:
+        state = _best(_combine(own, _points(now, now.subject), 0.5 if reply else 1.0))
     closing = state == "COMPLETION" and own.get("COMPLETION", 0.0) >= 3  # said outright, not one weak word
-    score = urgency_score(new_text if closing else f"{clean_subject}\n{new_text}")
-    if auto or closing or is_notification(sender_email, new_low):
+    score = _urgency(now, now.new if closing else now.whole)
+    if auto or closing or _notification(sender_email, now):
         return Decision(state, 0 if auto else score, "low", auto)
     return Decision(state, score, priority_for(score, quiet), auto)
 
@@ -469,29 +618,31 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
     workflow state, urgency and patterns from the subject and the new text only; auto-replies are never urgent."""
     text = f"{subject}\n{body}"
     low = text.lower()
-    locale = (locales or load_locales()).for_sender(sender_email, received_at.utcoffset() if received_at else None)
+    locale = (locales or load_locales()).for_sender(sender_email, received_at.utcoffset() if received_at else None,
+                                                    text)
     received = received_at.date() if received_at is not None else None
-    entities = extract_entities(text, low, locale=locale, parts=parts or load_parts(), received=received)
-    segments = split_email(body, low[len(subject) + 1:], sender_email)
-    decision = decide(subject, segments.new, sender_email, headers)
-    now = f"{_SUBJECT_PREFIX.sub('', subject)}\n{segments.new}"
-    now_low = now.lower()
+    catalogue = parts or load_parts()
+    # One scan finds where every entity rule and segment boundary can match (workers.email.scan).
+    hits = probe_set(catalogue).scan(low if len(low) == len(text) else same_length_lower(text))
+    entities = extract_entities(text, low, locale=locale, parts=catalogue, received=received, hits=hits)
+    segments = split_email(body, low[len(subject) + 1:], sender_email, hits=hits, offset=len(subject) + 1)
+    now = Now.of(_SUBJECT_PREFIX.sub("", subject), segments.new)  # one scan for the rules that read only these
+    decision = decide(subject, segments.new, sender_email, headers, now=now)
     auto, score = decision.auto_reply, decision.urgency
     by_currency: dict[str, float] = {}
     for a in entities.amounts:
         by_currency[a["currency"]] = round(by_currency.get(a["currency"], 0.0) + a["value"], 2)
     patterns = []
-    quantities = ([int(q.replace(",", "")) for q in QUANTITY.findall(now)]
-                  if any(h in now_low for h in _QUANTITY_HINTS) else [])
+    quantities = [int(m.group(1).replace(",", "")) for m in QUANTITY.finditer(now, now.whole)]
     if any(q >= BULK_QUANTITY for q in quantities) or len(entities.part_numbers) >= 3:
         patterns.append("bulk_order")
     if score >= 5:
         patterns.append("high_urgency")
     if any(by_currency.get(c, 0.0) > HIGH_VALUE for c in HIGH_VALUE_CURRENCIES):
         patterns.append("high_value")
-    if not auto and EXPEDITE.search(now, now_low):
+    if not auto and EXPEDITE.search(now, now.whole):
         patterns.append("expedited_processing")
-    if not auto and CANCEL.search(now, now_low):
+    if not auto and CANCEL.search(now, now.whole):
         patterns.append("cancellation_risk")
     return Phase1Result(
         entities=entities.as_dict(),
@@ -499,13 +650,21 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
         urgency_score=score,
         priority=decision.priority,
         financial_impact=by_currency.get("USD", 0.0),
-        key_phrases=[p for p, rx in _KEY_PHRASES if p in now_low and rx.search(now)],
+        key_phrases=[r.name[4:] for r in _KEY_PHRASES if r.name in now.hits.offsets and r.search(now, now.whole)],
         sender_category=(senders or load_senders()).category(sender_email),
         detected_patterns=patterns,
         auto_reply=auto,
         locale=locale.tag,
         financial_impact_by_currency=by_currency,
     )
+
+
+def clear_caches(locales: LocaleTable | None = None) -> None:
+    """Forget what Phase 1 remembers across emails (phone numbers read, senders' locales and names): for a
+    benchmark that must not read the same mail faster the second time."""
+    forget_phones()
+    forget_sender_names()
+    (locales or load_locales()).forget_senders()
 
 
 def chain_analysis(received: Sequence[datetime], *, email_ids: Sequence[str] = ()) -> dict[str, Any]:

@@ -16,8 +16,11 @@ sign-offs, "Sent from my ...", disclaimers, unsubscribe footers), each a line-an
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+
+from workers.email.scan import GATE, Hits, Probe
 
 
 class _Lines:
@@ -34,14 +37,21 @@ class _Lines:
         self.low = re.compile(r"\n" + pattern.lower())
         self.any_case = re.compile(r"\n" + pattern, re.IGNORECASE)
 
-    def start(self, text: str, low: str, begin: int = 0, end: int | None = None) -> int | None:
-        """Where the first match at or after `begin` (and before `end`) starts, or None."""
+    def start(self, text: str, low: str, begin: int = 0, end: int | None = None,
+              lines: Sequence[int] | None = None) -> int | None:
+        """Where the first match at or after `begin` (and before `end`) starts, or None. `lines`: the line starts
+        (ascending) where a match can start (workers.email.scan's probes); None: search them all."""
         stop = len(text) if end is None else end
-        if len(low) == len(text):
-            m = self.low.search("\n" + low, begin, stop + 1)
-        else:
-            m = self.any_case.search("\n" + text, begin, stop + 1)
-        return m.start() if m else None  # the "\n" is at offset -1 of the text: its match starts at the line
+        rx, subject = (self.low, "\n" + low) if len(low) == len(text) else (self.any_case, "\n" + text)
+        if lines is None:
+            m = rx.search(subject, begin, stop + 1)
+            return m.start() if m else None  # the "\n" is at offset -1 of the text: its match starts at the line
+        for at in lines:
+            if at > stop:
+                break
+            if at >= begin and (m := rx.match(subject, at, stop + 1)) is not None:
+                return m.start()
+        return None
 
 
 def _lines(pattern: str) -> _Lines:
@@ -112,6 +122,23 @@ FOOTER_START = _lines(
 )
 
 
+# Where each boundary can start (workers.email.scan): the line's "\n", then the boundary's first words.
+_LINE = r"\n[ \t]*"
+_REPLY_OPENERS = r"(?:on|am|le|el|il|op|em|den|dnia|w[ \t]+dniu)"
+SEGMENT_PROBES = (
+    Probe("quote_start", _LINE + r">"),
+    Probe("quote_start", _LINE + r"-{2,}"),
+    Probe("quote_start", _LINE + r"begin[ \t]+forwarded[ \t]+message:"),
+    Probe("quote_start", _LINE + r"_{8,}[ \t]*(?![^\n])"),
+    # "On ... wrote:" starts on the line of "wrote" or the one before (hyperscan cannot report the start of the
+    # whole pattern: too large with its bounded repeats)
+    Probe("quote_wrote", r"(?:" + _WROTE + r")"),
+    Probe("quote_start", _LINE + r"\*?(?:" + _HEADER_FROM.lower() + r")\*?[ \t]*:"),
+    Probe("signature_start", SIGNATURE_START.low.pattern),
+    Probe("footer_start", FOOTER_START.low.pattern),
+)
+
+
 @dataclass(frozen=True)
 class Segments:
     new: str        # what the sender wrote now
@@ -130,29 +157,64 @@ _ROLE_WORDS = frozenset({"info", "sales", "support", "service", "services", "nor
 def _name_line(low: str, sender_email: str, start: int, end: int) -> int | None:
     """Where a short line holding the sender's name (from the address: "l.murphy" -> "murphy") starts: a signature
     without a sign-off ("Can you send a quote? Cheers,\nLachlan Murphy\nIT Coordinator")."""
-    local = sender_email.split("@", 1)[0].lower()
-    names = [t for t in re.split(r"[._+-]+", local) if len(t) >= 3 and t.isalpha() and t not in _ROLE_WORDS]
-    if not names:
+    names, rx = _sender_names(sender_email.split("@", 1)[0].lower())
+    if rx is None or not any(name in low[start:end] for name in names):  # no name in these lines: no scan needed
         return None
-    rx = re.compile(r"\n[ \t]*(?:[^\n]{0,30}[^\w\n])?(?:" + "|".join(map(re.escape, names))
-                    + r")(?![\w@.])[^\n@]{0,30}(?![^\n])")
     m = rx.search("\n" + low, start, end + 1)
     return m.start() if m else None
 
 
-def split_email(body: str, low: str | None = None, sender_email: str = "") -> Segments:
-    """`low`: body.lower() if the caller has it; `sender_email`: to find a signature that has no sign-off."""
+def forget_sender_names() -> None:
+    _sender_names.cache_clear()
+
+
+@lru_cache(maxsize=1024)
+def _sender_names(local: str) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
+    """The names in an address's local part ("l.murphy" -> "murphy") and a short line holding one of them."""
+    names = tuple(t for t in re.split(r"[._+-]+", local) if len(t) >= 3 and t.isalpha() and t not in _ROLE_WORDS)
+    if not names:
+        return names, None
+    return names, re.compile(r"\n[ \t]*(?:[^\n]{0,30}[^\w\n])?(?:" + "|".join(map(re.escape, names))
+                             + r")(?![\w@.])[^\n@]{0,30}(?![^\n])")
+
+
+def _reply_header_lines(body: str, wrote: list[int]) -> list[int]:
+    """The lines (offsets of "\n" + body) where an "On ... wrote:" header with its verb at `wrote` can start."""
+    out = []
+    for at in wrote:
+        line = body.rfind("\n", 0, at) + 1  # offset in "\n" + body of the "\n" before the line
+        out.append(line)
+        if line > 0:
+            out.append(body.rfind("\n", 0, line - 1) + 1)
+    return out
+
+
+def split_email(body: str, low: str | None = None, sender_email: str = "", *, hits: Hits | None = None,
+                offset: int = 0) -> Segments:
+    """`low`: body.lower() if the caller has it; `sender_email`: to find a signature that has no sign-off; `hits`:
+    the scan of a text holding the body at `offset` (after a newline) by workers.email.entities.probe_set."""
     low = body.lower() if low is None else low
-    end = QUOTE_START.start(body, low)
+
+    def lines(probe: str) -> list[int] | None:  # the probe's line starts, as offsets of "\n" + body
+        if hits is None:
+            return None
+        return [at - offset + 1 for at in hits.of(probe) if at >= offset - 1]
+
+    quote_lines = lines("quote_start")
+    if hits is not None and quote_lines is not None:
+        quote_lines = sorted({*quote_lines, *_reply_header_lines(body, [at - offset for at in hits.of("quote_wrote")
+                                                                        if at >= offset])})
+    end = QUOTE_START.start(body, low, lines=quote_lines)
     end = len(body) if end is None else end
     if "above this line" in low:
         end = TICKET_MARK.start(body, low, 0, end) or end
-    footer_at = FOOTER_START.start(body, low, 0, end)
+    footer_at = FOOTER_START.start(body, low, 0, end, lines("footer_start"))
     head_end = end if footer_at is None else footer_at
-    sig = SIGNATURE_START.start(body, low, 0, head_end)
+    signature_lines = lines("signature_start")
+    sig = SIGNATURE_START.start(body, low, 0, head_end, signature_lines)
     if sig is not None and not body[:sig].strip():  # the sign-off is all there is: it is the message
         line_end = body.find("\n", sig + 1)
-        sig = SIGNATURE_START.start(body, low, line_end, head_end) if line_end > 0 else None
+        sig = SIGNATURE_START.start(body, low, line_end, head_end, signature_lines) if line_end > 0 else None
     if sender_email and len(low) == len(body):
         first_line = body.find("\n")
         named = _name_line(low, sender_email, max(first_line, 0) + 1, head_end if sig is None else sig)
@@ -177,7 +239,9 @@ AUTO_SUBJECT = re.compile(
     r"^\s*(?:automatic\s+reply|auto(?:matic)?[\s-]*(?:reply|response)|out\s+of\s+(?:the\s+)?office|ooo\b"
     r"|abwesenheit|automatische\s+antwort|réponse\s+automatique|absence|respuesta\s+automática|fuera\s+de\s+la\s+oficina"
     r"|risposta\s+automatica|fuori\s+ufficio|automatisch\s+antwoord|afwezig|resposta\s+automática|ausente"
-    r"|autosvar|frånvaro|odpowiedź\s+automatyczna|nieobecność)",
+    r"|autosvar|frånvaro|odpowiedź\s+automatyczna|nieobecność|fraværs(?:meddelelse|melding)|automatisk\s+svar"
+    r"|poissaolo|lomavastaaja|automaattinen\s+vastaus|automatická\s+odpověď|nepřítomnost|otomatik\s+yan\u0131t"
+    r"|ofis\s+d\u0131ş\u0131|自動応答|自動返信|不在|自动回复|自動回覆)",
     re.IGNORECASE,
 )
 AUTO_BODY = re.compile(
@@ -189,7 +253,9 @@ AUTO_BODY = re.compile(
     r"|je\s+suis\s+(?:actuellement\s+)?(?:absent|en\s+congé)|estoy\s+(?:fuera\s+de\s+la\s+oficina|de\s+vacaciones)"
     r"|sono\s+(?:fuori\s+ufficio|in\s+ferie|assente)|ik\s+ben\s+(?:afwezig|niet\s+op\s+kantoor|met\s+vakantie)"
     r"|estou\s+(?:fora\s+do\s+escritório|de\s+férias|ausente)|jag\s+är\s+(?:på\s+semester|ledig|borta)"
-    r"|jestem\s+(?:na\s+urlopie|poza\s+biurem))",
+    r"|jestem\s+(?:na\s+urlopie|poza\s+biurem)|jeg\s+(?:holder\s+\w*ferie|er\s+(?:på\s+ferie|ikke\s+på\s+kontoret))"
+    r"|olen\s+(?:lomalla|poissa)|jsem\s+(?:na\s+dovolené|mimo\s+kancelář)|izindeyim|izinde\s+olacağ\u0131m"
+    r"|不在にしております|休暇を?いただいて)",
     re.IGNORECASE,
 )
 
@@ -197,12 +263,14 @@ AUTO_BODY = re.compile(
 _AUTO_BODY_HINTS = ("office", "away", "leave", "holiday", "vacation", "automat", "received your", "not re",
                     "limited access", "büro", "abwesend", "urlaub", "erreichbar", "absent", "congé", "oficina",
                     "vacaciones", "ufficio", "ferie", "assente", "afwezig", "kantoor", "vakantie", "escritório",
-                    "férias", "ausente", "semester", "ledig", "borta", "urlopie", "biurem", " pto")
+                    "férias", "ausente", "semester", "ledig", "borta", "urlopie", "biurem", " pto", "kontoret",
+                    "lomalla", "poissa", "dovolen", "kancelář", "izin", "不在", "休暇")
 
 
+_ACK_HINTS = ("received", "automat", "erhalten", "reçu", "recib", "ricevut", "ontvangen", "recebemos")
 # Automatic acknowledgements: "we have received your request", "this is an automated response".
 ACK_BODY = re.compile(
-    r"\b(?:this\s+is\s+an\s+automat(?:ed|ic)\s+(?:reply|response|message|acknowledge?ment|confirmation)"
+    r"\b(?:this\s+is\s+an\s+automat(?:ed|ic)\s+(?:reply|response|acknowledge?ment)"
     r"|(?:we\s+have|we've)\s+received\s+your\s+(?:request|e-?mail|message|inquiry|enquiry)"
     r"|your\s+(?:request|ticket|case)\s+(?:has\s+been|was)\s+(?:received|logged|created|opened)"
     r"|wir\s+haben\s+ihre\s+(?:anfrage|nachricht|e-?mail)\s+erhalten|nous\s+avons\s+bien\s+reçu\s+votre"
@@ -214,32 +282,45 @@ ACK_BODY = re.compile(
 )
 
 
-def is_acknowledgement(subject: str, new_text: str, headers: Mapping[str, str] | None = None) -> bool:
+# Gates of the decision scan (workers.email.rules.scan_now, over the subject and new text): a text where they do not
+# match cannot match these patterns.
+AUTO_REPLY_PROBES = [Probe("auto_body", AUTO_BODY.pattern, re.IGNORECASE, GATE),
+                     Probe("ack_body", ACK_BODY.pattern, re.IGNORECASE, GATE)]
+
+
+def _may(gate: str, hits: Hits | None, low: str, hints: tuple[str, ...]) -> bool:
+    """Whether the pattern behind `gate` can match: by the decision scan's gate, else by its substrings."""
+    return gate in hits.gates if hits is not None else any(h in low for h in hints)
+
+
+def is_acknowledgement(subject: str, new_text: str, headers: Mapping[str, str] | None = None,
+                       hits: Hits | None = None) -> bool:
     """An automatic reply that only says a message arrived or a ticket was opened (RFC 3834 "auto-replied",
-    or the words of one)."""
+    or the words of one). `hits`: the decision scan of the subject and new text."""
     for name, value in (headers or {}).items():
         if name.lower() == "auto-submitted" and value.strip().lower() == "auto-replied":
             return True
+    if hits is not None and "ack_body" not in hits.gates:
+        return False
     return ACK_BODY.search(subject) is not None or ACK_BODY.search(new_text) is not None
 
 
-def is_out_of_office(subject: str, new_text: str) -> bool:
+def is_out_of_office(subject: str, new_text: str, hits: Hits | None = None) -> bool:
     """An out-of-office reply, by its subject or what its new text says."""
     if AUTO_SUBJECT.search(subject):
         return True
-    low = new_text.lower()
-    return any(h in low for h in _AUTO_BODY_HINTS) and AUTO_BODY.search(new_text) is not None
+    return _may("auto_body", hits, new_text.lower(), _AUTO_BODY_HINTS) and AUTO_BODY.search(new_text) is not None
 
 
-def is_auto_reply(subject: str, new_text: str, headers: Mapping[str, str] | None = None) -> bool:
+def is_auto_reply(subject: str, new_text: str, headers: Mapping[str, str] | None = None,
+                  hits: Hits | None = None) -> bool:
     """An out-of-office reply or an automatic acknowledgement: by its headers (RFC 3834 `Auto-Submitted` and the
     others mail systems set), else by its subject, else by what its new text says."""
     for name, value in (headers or {}).items():
         test = _AUTO_HEADERS.get(name.lower())
         if test is not None and test(value):
             return True
-    if is_out_of_office(subject, new_text):
+    if is_out_of_office(subject, new_text, hits):
         return True
-    low = new_text.lower()
-    return ("received" in low or "automat" in low or "erhalten" in low or "reçu" in low or "recib" in low
-            or "ricevut" in low or "ontvangen" in low or "recebemos" in low) and ACK_BODY.search(new_text) is not None
+    return (_may("ack_body", hits, new_text.lower(), _ACK_HINTS)
+            and ACK_BODY.search(new_text) is not None)

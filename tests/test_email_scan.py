@@ -1,0 +1,148 @@
+"""The one-pass probe scan of Phase 1 (workers.email.scan): rules tried only where their probes matched must find
+exactly what plain scans of the whole text find, on every email of the labelled sets and on generated text."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workers.email import scan
+from workers.email.entities import extract_entities, probe_set, same_length_lower
+from workers.email.evaluation import load_rows
+from workers.email.locales import load_locales
+from workers.email.parts import load_parts
+from workers.email.rules import _SUBJECT_PREFIX, Now, decide, decision_probes
+from workers.email.scan import Hits, Probe, ProbeSet, encode, to_hyperscan
+from workers.email.segment import split_email
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+# The tuning sets only (the held-out part is measured by tests/test_email_eval.py alone).
+SETS = [DATA / "email_corpus.jsonl", DATA / "email_eval" / "dev.jsonl", DATA / "email_eval" / "dev2.jsonl"]
+
+
+def _emails() -> list[dict[str, Any]]:
+    return [row["email"] for path in SETS if path.exists() for row in load_rows(path)]
+
+
+class _Everywhere(Hits):
+    """Every offset is a candidate for every rule (the words, counted from their probes, as Python finds them)."""
+
+    def between(self, name: str, start: int, end: int) -> list[int]:
+        return self.of(name) if name.startswith("word:") else list(range(start, end))
+
+
+def _plain(subject: str, new_text: str) -> Now:
+    """The message's decision scan without shortcuts: what the rules see when they scan the whole text."""
+    now = Now.of(subject, new_text)
+    probes = decision_probes()
+    hits = _Everywhere(probes.scan_python(now.low).offsets, {p.name for p in probes.probes})
+    return Now(now.text, now.low, hits, now.subject, now.new)
+
+
+def test_encoding_keeps_one_byte_per_character() -> None:
+    text = "Prix: 1 215,50 € \u2013 \u201cok\u201d zgłoszenie nr 12 ₹4,85,600 \u202f\u2009 İx ǅ ٣ ²"
+    data = encode(text)
+    assert len(data) == len(text)
+    assert data[text.index("€")] == 0x80  # cp1252
+    assert data[text.index("ł")] == scan.LETTER and data[text.index("₹")] == scan.OTHER
+    assert data[text.index("\u202f")] == scan.SPACE and data[text.index("٣")] == scan.DIGIT
+
+
+@given(st.text(max_size=40))
+def test_any_text_encodes_to_its_length(text: str) -> None:
+    assert len(encode(text)) == len(text)
+
+
+@pytest.mark.parametrize(("pattern", "text", "starts"), [
+    (r"(?<![\w/])po", "po po/po xpo łpo po", [0, 3, 17]),  # "/" and letters (also outside cp1252) are context
+    (r"zgłoszenie", "nr zgłoszenie 5", [3]),
+    (r"€\s?\d", "€5 and € 7", [0, 7]),
+    (r"(?<![\w.,])\d+\s?(?:eur|€)", "1,5 eur, 20 eur", [9]),
+    (r"on(?!\w)", "on once on\n", [0, 8]),  # a lookahead at the end of a probe is kept
+    (r"\d\s\d", "1\u202f2 1\u20092", [0, 2, 4]),  # Unicode spaces are \s
+])
+def test_probes_start_where_their_python_form_starts(pattern: str, text: str, starts: list[int]) -> None:
+    probes = ProbeSet([Probe("p", pattern)])
+    assert probes.scan(text).of("p") == starts
+    assert probes.scan_python(text).of("p") == starts
+
+
+def test_a_construct_without_conversion_is_named() -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        to_hyperscan(r"(a)?(?(1)b|c)")
+
+
+def _locale_and_date(email: dict[str, Any]) -> tuple[Any, Any]:
+    when = datetime.fromisoformat(email["received_at"].replace("Z", "+00:00"))
+    return load_locales().for_sender(email["sender_email"], when.utcoffset()), when.date()
+
+
+def test_probed_rules_find_what_plain_scans_find_on_real_mail() -> None:
+    """Entities, segments and decisions of every email of the tuning sets: with the probes' shortcuts and without."""
+    parts = load_parts()
+    emails = _emails()
+    assert len(emails) > 500
+    for email in emails:
+        subject, body = email.get("subject", ""), email["body"]
+        text = f"{subject}\n{body}"
+        locale, received = _locale_and_date(email)
+        probed = extract_entities(text, locale=locale, parts=parts, received=received)
+        plain = extract_entities(text, locale=locale, parts=parts, received=received, plain=True)
+        assert probed == plain, email["id"]
+        low = same_length_lower(text)  # as analyse() scans it: offsets the text's ("İ".lower() is two characters)
+        python_probes = probe_set(parts).scan_python(low)  # what runs without hyperscan
+        assert extract_entities(text, locale=locale, parts=parts, received=received, hits=python_probes) == plain
+        hits = probe_set(parts).scan(low)
+        segments = split_email(body, sender_email=email["sender_email"], hits=hits, offset=len(subject) + 1)
+        assert segments == split_email(body, sender_email=email["sender_email"]), email["id"]
+        decided = decide(subject, segments.new, email["sender_email"], email.get("headers"))
+        assert decided == decide(subject, segments.new, email["sender_email"], email.get("headers"),
+                                 now=_plain(_SUBJECT_PREFIX.sub("", subject), segments.new)), email["id"]
+
+
+_ENTITY_WORDS = ["PO", "P.O.", "po#", "our PO is", "purchase order", "Bestellung", "quote", "Quote No.", "Q-2025-0142",
+                 "QT88123", "case", "Ticket#:", "INC0012345", "CS-20931", "SR", "4500207714", "771203", "5520187",
+                 "June", "17", "Juni", "2025", "17.06.", "6/27", "2025-06-17T08:00Z", "$", "€", "1.215,50", "USD",
+                 "58.90", "k", "SKU:", "P19766-B21", "2 x", "APCRBC133", "20XW00K3US", "+49 89 1234567", "Tel:",
+                 "(555) 201-3344", "ext. 214", "a@b.de", "x%y@z.com", "http://x.io/?id=5551234567", "Price (EUR)",
+                 "|", "\t", "  ", "Total:", "Part No.", "On Tue, 3 Jun", "wrote:", "> ", "From:", "Sent:", "\n", " ",
+                 ",", ":", "#", "İ", "ß", "ł", "\u2013"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_ENTITY_WORDS) | st.text(max_size=5), max_size=16).map(" ".join))
+def test_probes_never_hide_an_entity(text: str) -> None:
+    parts = load_parts()
+    assert extract_entities(text, parts=parts) == extract_entities(text, parts=parts, plain=True)
+    hits = probe_set(parts).scan(same_length_lower(f"\n{text}"))  # as analyse() scans it, after an empty subject
+    assert split_email(text, hits=hits, offset=1) == split_email(text), text
+
+
+_DECISION_WORDS = ["Delivered", "not received", "RMA", "return", "any update on", "you can close this", "closed",
+                   "urgent", "ASAP", "line down", "all users affected", "need it today", "thanks", "FYI", "please",
+                   "?", "do not reply", "out of the office", "we have received your request", "quote for", "PO",
+                   "purchase order", "in transit", "Follow-Up", "dringend", "urgente", "Lieferung", "İ", "ß", "\n", " ",
+                   ".", "-", "expedite", "12 units", "cancel"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_DECISION_WORDS) | st.text(max_size=5), max_size=14).map(" ".join),
+       st.sampled_from(["", "RE: ", "Order ", "URGENT "]))
+def test_probes_never_change_a_decision(text: str, subject: str) -> None:
+    clean = _SUBJECT_PREFIX.sub("", subject)
+    assert decide(subject, text, "x@example.com", now=Now.of(clean, text)) == \
+        decide(subject, text, "x@example.com", now=_plain(clean, text))
+
+
+def test_without_hyperscan_the_probes_run_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scan, "hyperscan", None)
+    probes = ProbeSet([Probe("d", r"(?<![\w/.:,$€£-])\d{1,4}[./-]\d")])
+    assert probes.db is None
+    assert probes.scan("on 2025-06-17, 1.5 x").of("d") == [3, 15]
+    assert re.compile(r"(?<![\w/.:,$€£-])\d{1,4}[./-]\d").findall("on 2025-06-17, 1.5 x") == ["2025-0", "1.5"]

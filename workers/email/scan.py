@@ -1,0 +1,510 @@
+"""One pass of Intel Hyperscan over an email tells every Phase 1 rule where it can match; Python's `re` then runs
+only there.
+
+Why: Phase 1 is a few dozen regular expressions, and Python's engine costs 15 to 40 ns a character for each scan
+of a pattern that does not start with a literal. On the development set's emails (about 900 characters) that was
+about 1,200 us an email, 850 emails/s, against a goal of 5,000/s. Hyperscan (PyPI `hyperscan`, Intel's
+multi-pattern engine, manylinux wheels) matches all probes of all rules in one pass: on the development set, about
+30 us an email for the entities' database and 11 us for the decisions', a Python callback (~0.3 us) for each of
+the about 37 and 9 matches an email included (docs/email.md, Speed). Each rule keeps its exact
+Python pattern; its probe finds the places where a match can start, and the pattern is tried there only.
+
+A probe is written as a Python regular expression, next to its rule, and converted here:
+- the text is scanned lower-cased and encoded one byte per character (cp1252, which holds the typographic quotes,
+  dashes and "€" of real mail; any other character becomes one byte standing for its class: letter, digit,
+  space, other word character, other), so offsets are the text's own;
+- a leading one-character lookbehind (`(?<![\\w/])`) becomes a consumed context character, so the reported start
+  is exactly where the rule may start; other lookarounds and `\\b` are dropped, which only widens the probe;
+- `\\w`, `\\d`, `\\s`, ranges and negated classes become byte classes that hold every byte any matching character
+  can become.
+So a probe matches wherever its Python form does (and sometimes more): the rule finds what a plain scan would.
+tests/test_email_scan.py checks this against plain scans on every email of the evaluation sets and on generated
+text.
+
+Without hyperscan (a platform without its wheels) the probes run as Python patterns: the same starts, slowly.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import re._constants as sre_c  # type: ignore[import-not-found]
+import re._parser as sre_parse  # type: ignore[import-not-found]
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+hyperscan: Any
+try:
+    import hyperscan
+except ImportError:  # pragma: no cover - platforms without the wheels
+    hyperscan = None
+
+# Bytes cp1252 leaves undefined: a character outside cp1252 becomes the one for its class.
+LETTER, SPACE, OTHER, DIGIT, WORD = 0x81, 0x8D, 0x8F, 0x90, 0x9D
+CLASS_BYTES = (LETTER, SPACE, OTHER, DIGIT, WORD)
+
+
+def _class_byte(c: str) -> int:
+    if c.isalpha():
+        return LETTER
+    if c.isdecimal():
+        return DIGIT
+    if c.isspace():
+        return SPACE
+    if c.isalnum() or c == "_":
+        return WORD
+    return OTHER
+
+
+def _on_error(err: UnicodeError) -> tuple[bytes, int]:
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    return bytes(_class_byte(c) for c in err.object[err.start:err.end]), err.end
+
+
+codecs.register_error("corral-scan", _on_error)
+
+
+def encode(text: str) -> bytes:
+    """One byte per character of `text` (cp1252, else the character's class byte)."""
+    return text.encode("cp1252", "corral-scan")
+
+
+def _byte_char(b: int) -> str | None:
+    if b in CLASS_BYTES:
+        return None
+    return bytes([b]).decode("cp1252")
+
+
+_CHARS: list[str | None] = [_byte_char(b) for b in range(256)]
+_CATEGORY = {
+    sre_c.CATEGORY_DIGIT: re.compile(r"\d"), sre_c.CATEGORY_NOT_DIGIT: re.compile(r"\D"),
+    sre_c.CATEGORY_SPACE: re.compile(r"\s"), sre_c.CATEGORY_NOT_SPACE: re.compile(r"\S"),
+    sre_c.CATEGORY_WORD: re.compile(r"\w"), sre_c.CATEGORY_NOT_WORD: re.compile(r"\W"),
+}
+# Which classes of characters outside cp1252 a category holds some of, and which it holds all of.
+_CATEGORY_SOME = {
+    sre_c.CATEGORY_DIGIT: {DIGIT}, sre_c.CATEGORY_NOT_DIGIT: {LETTER, SPACE, OTHER, WORD},
+    sre_c.CATEGORY_SPACE: {SPACE}, sre_c.CATEGORY_NOT_SPACE: {LETTER, DIGIT, OTHER, WORD},
+    sre_c.CATEGORY_WORD: {LETTER, DIGIT, WORD}, sre_c.CATEGORY_NOT_WORD: {SPACE, OTHER},
+}
+_CATEGORY_ALL = _CATEGORY_SOME  # each class lies wholly inside or outside each category
+
+
+def _in_cp1252(c: str) -> bool:
+    try:
+        c.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _item_has(item: tuple[Any, Any], c: str) -> bool:
+    op, av = item
+    if op is sre_c.LITERAL:
+        return bool(ord(c) == av)
+    if op is sre_c.RANGE:
+        return bool(av[0] <= ord(c) <= av[1])
+    if op is sre_c.CATEGORY:
+        return _CATEGORY[av].match(c) is not None
+    raise ValueError(f"unsupported class item {op}")
+
+
+def _outside_classes(item: tuple[Any, Any]) -> set[int]:
+    """The class bytes of the characters outside cp1252 that a class item holds some of."""
+    op, av = item
+    if op is sre_c.CATEGORY:
+        return set(_CATEGORY_SOME[av])
+    lo, hi = (av, av) if op is sre_c.LITERAL else av
+    if hi < 0x80:
+        return set()
+    found: set[int] = set()
+    for code in range(max(lo, 0x80), min(hi, 0x10FFFF) + 1):
+        c = chr(code)
+        if not _in_cp1252(c):
+            found.add(_class_byte(c))
+            if len(found) == len(CLASS_BYTES):
+                break
+    return found
+
+
+def byte_class(items: Sequence[tuple[Any, Any]], icase: bool = False) -> frozenset[int]:
+    """The bytes a character of the class `items` (sre_parse's IN items) can become."""
+    return _byte_class(tuple(items), icase)
+
+
+@lru_cache(maxsize=4096)
+def _byte_class(items: tuple[tuple[Any, Any], ...], icase: bool) -> frozenset[int]:
+    if len(items) == 1 and items[0][0] is sre_c.LITERAL:
+        c = chr(items[0][1])
+        return frozenset(encode(v)[0] for v in ({c, c.lower(), c.upper()} if icase else {c}) if len(v) == 1)
+    negate = bool(items) and items[0][0] is sre_c.NEGATE
+    body = list(items[1:] if negate else items)
+    inside: set[int] = set()
+    for b, char in enumerate(_CHARS):
+        if char is None:
+            continue
+        variants = {char, char.lower(), char.upper()} if icase else {char}
+        if any(len(v) == 1 and _item_has(it, v) for it in body for v in variants):
+            inside.add(b)
+    outside: set[int] = set()
+    for it in body:
+        outside |= _outside_classes(it)
+    if not negate:
+        return frozenset(inside | outside)
+    covered: set[int] = set()  # classes the items hold wholly: those bytes never match the negation
+    for op, av in body:
+        if op is sre_c.CATEGORY:
+            covered |= _CATEGORY_ALL[av]
+    result = {b for b, c in enumerate(_CHARS) if c is not None and b not in inside}
+    return frozenset(result | (set(CLASS_BYTES) - covered))
+
+
+def _emit_class(bs: Iterable[int]) -> str:
+    ordered = sorted(set(bs))
+    if not ordered:
+        raise ValueError("a class that matches nothing")
+    if len(ordered) == 1:
+        return f"\\x{ordered[0]:02x}"
+    runs: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        runs.append(f"\\x{ordered[i]:02x}" if i == j else f"\\x{ordered[i]:02x}-\\x{ordered[j]:02x}")
+        i = j + 1
+    return "[" + "".join(runs) + "]"
+
+
+class _Converter:
+    def __init__(self, flags: int) -> None:
+        self.icase = bool(flags & re.IGNORECASE)
+        self.dotall = bool(flags & re.DOTALL)
+        self.groups: dict[int, str] = {}
+
+    def seq(self, nodes: Sequence[tuple[Any, Any]]) -> str:
+        return "".join(self.node(op, av) for op, av in nodes)
+
+    def ends_in_lookahead(self, nodes: Sequence[tuple[Any, Any]]) -> set[bool]:
+        """For each way `nodes` can end, whether it ends in a one-character lookahead (which tail() can consume)."""
+        if not nodes:
+            return {False}
+        op, av = nodes[-1]
+        if op in (sre_c.ASSERT, sre_c.ASSERT_NOT) and av[0] == 1:
+            return {_one_char(op, list(av[1]), self.icase) is not None}
+        if op is sre_c.BRANCH:
+            return set().union(*(self.ends_in_lookahead(alt) for alt in av[1]))
+        if op is sre_c.SUBPATTERN and not av[1] & re.IGNORECASE:
+            return self.ends_in_lookahead(av[3])
+        return {False}
+
+    def tail(self, nodes: Sequence[tuple[Any, Any]]) -> str:
+        """`nodes` then exactly one more character, where nothing follows them in the probe: a last one-character
+        lookahead becomes that character's class, else any byte will do (the scanned text ends with a newline,
+        so there is always one)."""
+        if not nodes:
+            return _emit_class(range(256))
+        head, (op, av) = self.seq(nodes[:-1]), nodes[-1]
+        if op in (sre_c.ASSERT, sre_c.ASSERT_NOT) and av[0] == 1:
+            after = _one_char(op, list(av[1]), self.icase)
+            if after is not None:
+                return head + _emit_class(after)
+        if op is sre_c.BRANCH:
+            return head + "(?:" + "|".join(self.tail(alt) for alt in av[1]) + ")"
+        if op is sre_c.SUBPATTERN and not av[1] & re.IGNORECASE:
+            if av[0] is not None:
+                self.groups[av[0]] = "(?:" + self.seq(av[3]) + ")"
+            return head + "(?:" + self.tail(av[3]) + ")"
+        return head + self.node(op, av) + _emit_class(range(256))
+
+    def node(self, op: Any, av: Any) -> str:
+        if op is sre_c.LITERAL:
+            return _emit_class(byte_class([(op, av)], self.icase))
+        if op is sre_c.NOT_LITERAL:
+            return _emit_class(byte_class([(sre_c.NEGATE, None), (sre_c.LITERAL, av)], self.icase))
+        if op is sre_c.IN:
+            return _emit_class(byte_class(av, self.icase))
+        if op is sre_c.ANY:
+            return _emit_class(range(256)) if self.dotall else _emit_class(b for b in range(256) if b != 0x0A)
+        if op is sre_c.BRANCH:
+            return "(?:" + "|".join(self.seq(alt) for alt in av[1]) + ")"
+        if op is sre_c.SUBPATTERN:
+            group, add_flags, _del_flags, sub = av
+            saved = self.icase
+            if add_flags & re.IGNORECASE:
+                self.icase = True
+            out = "(?:" + self.seq(sub) + ")"
+            self.icase = saved
+            if group is not None:
+                self.groups[group] = out
+            return out
+        if op is sre_c.ATOMIC_GROUP:
+            return "(?:" + self.seq(av) + ")"
+        if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, sre_c.POSSESSIVE_REPEAT):
+            lo, hi, sub = av
+            inner = "(?:" + self.seq(sub) + ")"
+            if hi is sre_c.MAXREPEAT or hi == sre_c.MAXREPEAT:
+                return inner + ("*" if lo == 0 else "+" if lo == 1 else f"{{{lo},}}")
+            if (lo, hi) == (0, 1):
+                return inner + "?"
+            return inner + (f"{{{lo}}}" if lo == hi else f"{{{lo},{hi}}}")
+        if op is sre_c.GROUPREF:
+            return self.groups[av]  # the group's pattern again: a superset of the same text
+        if op in (sre_c.AT, sre_c.ASSERT, sre_c.ASSERT_NOT):
+            return ""  # assertions only narrow a match: without them the probe matches a superset
+        raise ValueError(f"unsupported regular-expression construct {op}")
+
+
+def _context(node: tuple[Any, Any], icase: bool) -> frozenset[int] | None:
+    """The bytes a one-character lookbehind lets stand before a match, or None when `node` is none."""
+    op, av = node
+    if op not in (sre_c.ASSERT, sre_c.ASSERT_NOT) or av[0] != -1:
+        return None
+    return _one_char(op, list(av[1]), icase)
+
+
+def _one_char(op: Any, sub: list[tuple[Any, Any]], icase: bool) -> frozenset[int] | None:
+    """The bytes that can stand where a one-character assertion (`op`: ASSERT or ASSERT_NOT of `sub`) holds."""
+    if len(sub) != 1 or sub[0][0] not in (sre_c.IN, sre_c.LITERAL, sre_c.NOT_LITERAL):
+        return None
+    kind, value = sub[0]
+    items = value if kind is sre_c.IN else [(sre_c.LITERAL, value)] if kind is sre_c.LITERAL else [
+        (sre_c.NEGATE, None), (sre_c.LITERAL, value)]
+    inside = byte_class(items, icase)
+    if op is sre_c.ASSERT:
+        return inside
+    # Not preceded by the class: any byte some character outside the class becomes.
+    negated = items[1:] if items and items[0][0] is sre_c.NEGATE else [(sre_c.NEGATE, None), *items]
+    return byte_class(negated, icase)
+
+
+def to_hyperscan(pattern: str, flags: int = 0) -> tuple[str, int]:
+    """A hyperscan expression over encode(text) that matches wherever `pattern` matches in text, one context
+    character early, and how many characters late its matches end: 1 when the pattern ends in a one-character
+    lookahead (kept as a consumed character: _Converter.tail), else 0."""
+    tree = sre_parse.parse(pattern, flags)
+    conv = _Converter(flags | tree.state.flags)
+    nodes = list(tree.data)
+    alternatives = [nodes]
+    if len(nodes) == 1 and nodes[0][0] is sre_c.BRANCH:
+        alternatives = [list(alt) for alt in nodes[0][1][1]]
+    bodies = []
+    for alt in alternatives:
+        ctx = _context(alt[0], conv.icase) if alt else None
+        bodies.append((_emit_class(ctx if ctx is not None else range(256)), alt[1:] if ctx is not None else alt))
+    tail = any(True in conv.ends_in_lookahead(body) for _, body in bodies)
+    out = [ctx + (conv.tail(body) if tail else conv.seq(body)) for ctx, body in bodies]
+    return (out[0] if len(out) == 1 else "(?:" + "|".join(out) + ")"), int(tail)
+
+
+START, END, GATE = "start", "end", "gate"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """`name`: the rule it serves (several probes may serve one rule); `pattern` in Python syntax, matched on the
+    lower-cased text; `kind`: START reports where each match starts, END where each ends (cheaper when the start
+    would be costly to track: unbounded repeats at the front), GATE only whether it matches anywhere."""
+
+    name: str
+    pattern: str
+    flags: int = 0
+    kind: str = START
+
+
+@dataclass
+class Hits:
+    offsets: dict[str, list[int]]  # per probe name, the offsets where it matched (ascending, distinct)
+    gates: set[str]               # the names of the gates that matched
+    # Per start probe, parallel to its offsets: the furthest end of its matches that start there or before.
+    reach: dict[str, list[int]] = field(default_factory=dict)
+
+    def of(self, name: str) -> list[int]:
+        return self.offsets.get(name, [])
+
+    def between(self, name: str, start: int, end: int) -> list[int]:
+        """The offsets of `name` from `start` up to (not including) `end`."""
+        found = self.offsets.get(name)
+        if not found:
+            return []
+        return found[bisect_left(found, start):bisect_left(found, end)]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.gates or name in self.offsets
+
+
+def _fixed_width(probe: Probe) -> int | None:
+    """The width of every match of a start probe when it has one (its start is then its end less the width)."""
+    if probe.kind != START:
+        return None
+    low, high = sre_parse.parse(probe.pattern, probe.flags).getwidth()
+    return int(low) if low == high else None
+
+
+def _collect(pid: int, start: int, end: int, flags: int, found: list[tuple[int, int, int]]) -> None:
+    found.append((pid, start, end))
+
+
+class ProbeSet:
+    """Probes compiled into one hyperscan database: `scan(text)` reports them all in one pass."""
+
+    def __init__(self, probes: Sequence[Probe]) -> None:
+        self.probes = tuple(probes)
+        self.names = tuple(p.name for p in self.probes)
+        self.kinds = tuple(p.kind for p in self.probes)
+        self.widths = tuple(_fixed_width(p) for p in self.probes)
+        self._python = [re.compile(p.pattern if p.kind == END else r"(?=" + p.pattern + r")", p.flags)
+                        for p in self.probes]
+        self.tails: list[int] = []  # per probe, the characters its hyperscan matches end late (to_hyperscan)
+        self.db: Any = None
+        if hyperscan is not None:
+            self.db = self._compile()
+
+    def _compile(self) -> Any:
+        expressions: list[bytes] = []
+        flags: list[int] = []
+        for p in self.probes:
+            try:
+                expression, tail = to_hyperscan(p.pattern, p.flags)
+                expressions.append(expression.encode("ascii"))
+                self.tails.append(tail)
+            except (ValueError, KeyError) as e:
+                raise ValueError(f"probe {p.name} ({p.pattern!r}) cannot be converted: {e}") from e
+            if p.kind == START and self.widths[len(flags)] is not None:
+                flags.append(0)  # the start is the end less the width: no need for hyperscan to track it
+            else:
+                flags.append({START: hyperscan.HS_FLAG_SOM_LEFTMOST, END: 0,
+                              GATE: hyperscan.HS_FLAG_SINGLEMATCH}[p.kind])
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        db.compile(expressions=expressions, ids=list(range(len(expressions))), flags=flags)
+        return db
+
+    def scan(self, low: str) -> Hits:
+        """`low`: the lower-cased text (offsets are its own)."""
+        if self.db is None:
+            return self.scan_python(low)
+        found: list[tuple[int, int, int]] = []
+        self.db.scan(b"\n" + encode(low) + b"\n", match_event_handler=_collect, context=found)
+        spans: dict[str, list[tuple[int, int]]] = {}
+        gates: set[str] = set()
+        names, kinds, widths, tails = self.names, self.kinds, self.widths, self.tails
+        for pid, start, end in found:
+            kind = kinds[pid]
+            if kind == GATE:
+                gates.add(names[pid])
+                continue
+            # The scanned bytes start with a newline, and a probe's match has one character before its pattern's
+            # (and one after when it ends in a lookahead): a start is the text's offset of the pattern's match.
+            end -= 1 + tails[pid]
+            width = widths[pid]
+            if kind != START:
+                span = (end, end)
+            elif width is None:
+                span = (start, end)
+            else:
+                span = (end - width, end)
+            lst = spans.get(names[pid])
+            if lst is None:
+                spans[names[pid]] = [span]
+            else:
+                lst.append(span)
+        offsets: dict[str, list[int]] = {}
+        reach: dict[str, list[int]] = {}
+        for name, lst in spans.items():
+            if len(lst) == 1:
+                offsets[name], reach[name] = [lst[0][0]], [lst[0][1]]
+                continue
+            lst.sort()
+            starts: list[int] = []
+            furthest: list[int] = []
+            far = -1
+            for s, e in lst:
+                if e > far:
+                    far = e
+                if starts and starts[-1] == s:
+                    furthest[-1] = far
+                else:
+                    starts.append(s)
+                    furthest.append(far)
+            offsets[name], reach[name] = starts, furthest
+        return Hits(offsets, gates, reach)
+
+    def scan_python(self, low: str) -> Hits:
+        """The same probes run by Python's engine (without hyperscan, and for tests): every start, slowly."""
+        offsets: dict[str, list[int]] = {}
+        gates: set[str] = set()
+        for p, rx in zip(self.probes, self._python, strict=True):
+            found = [m.end() if p.kind == END else m.start() for m in rx.finditer(low)]
+            if not found:
+                continue
+            if p.kind == GATE:
+                gates.add(p.name)
+            else:
+                offsets.setdefault(p.name, []).extend(found)
+        return Hits({k: sorted(set(v)) for k, v in offsets.items()}, gates)
+
+
+def matches(pattern: re.Pattern[str], text: str, hits: Hits | None, probe: str, pos: int = 0,
+            endpos: int | None = None) -> Iterator[re.Match[str]]:
+    """pattern.finditer(text, pos, endpos), tried where `probe` matched (every match of the pattern starts at a
+    match of its probe), and at every offset a start may hide at; `hits` None: the plain scan.
+
+    Hyperscan reports, for each end of a probe's matches, the leftmost start only: a start with the same end lies
+    inside the reported match. So the offsets inside a reported match are tried too when the pattern does not
+    match at its start, and inside the matches that start before `pos` or before a match of the pattern ends
+    (Hits.reach: how far the matches starting at or before each reported start reach)."""
+    stop = len(text) if endpos is None else endpos
+    if hits is None:
+        yield from pattern.finditer(text, pos, stop)
+        return
+    starts = hits.offsets.get(probe)
+    if not starts:
+        return
+    reach = hits.reach.get(probe, starts)
+    n, at = len(starts), pos
+    while True:
+        i = bisect_left(starts, at)
+        inside = min(max(at, reach[i - 1]) if i else at, stop)  # offsets to try one by one
+        p, m = at, None
+        while m is None and p < stop:
+            if p < inside:
+                m = pattern.match(text, p, stop)
+                p += 1
+                continue
+            while i < n and starts[i] < p:
+                i += 1
+            if i >= n or starts[i] >= stop:
+                return
+            p = starts[i]
+            m = pattern.match(text, p, stop)
+            if m is None:  # a start may hide inside this match of the probe
+                inside = min(max(inside, reach[i]), stop)
+                p += 1
+            i += 1
+        if m is None:
+            return
+        yield m
+        at = m.end() if m.end() > m.start() else m.start() + 1
+
+
+def matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> Iterator[re.Match[str]]:
+    """pattern.finditer(text), tried only at `starts` (ascending): the same matches when every match of the
+    pattern starts at one of them."""
+    end = 0
+    for s in starts:
+        if s >= end and (m := pattern.match(text, s)) is not None:
+            yield m
+            end = m.end() if m.end() > s else s + 1
+
+
+def search(pattern: re.Pattern[str], text: str, hits: Hits | None, probe: str, pos: int = 0,
+           endpos: int | None = None) -> re.Match[str] | None:
+    """pattern.search(text, pos, endpos), tried where `probe` matched (see matches)."""
+    stop = len(text) if endpos is None else endpos
+    if hits is None:
+        return pattern.search(text, pos, stop)
+    return next(matches(pattern, text, hits, probe, pos, stop), None)

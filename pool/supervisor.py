@@ -290,7 +290,7 @@ class Supervisor:
             log_level=self.cfg.log_level,
             max_jobs=policy.recycle_threshold(p.max_jobs_per_worker, p.max_jobs_jitter, random.random()),
             stack_file=str(self.stack_dir / f"{worker_id}.stacks"), number=next(self._numbers),
-            place=self.cfg.place, jobtype_settings=dict(self.cfg.jobtype_settings),
+            place=self.cfg.place, jobtype_settings=dict(self.cfg.jobtype_settings), tracing=self.cfg.tracing,
         )
         others = tuple(o.conn.fileno() for o in self.state.workers.values() if not o.conn.closed)
         if self.http is not None:

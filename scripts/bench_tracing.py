@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +35,22 @@ from pool.embedded_redis import EmbeddedRedis  # noqa: E402
 from tests.otlp_receiver import OtlpReceiver  # noqa: E402
 
 
-def run_corral(root: Path, url: str, r: redis.Redis, queue: str, n: int, tracing_url: str = "") -> float:
+def worker_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of the daemon's worker processes so far."""
+    total = 0.0
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            if "worker" in " ".join(child.cmdline()):
+                t = child.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_corral(root: Path, url: str, r: redis.Redis, queue: str, n: int, tracing_url: str = ""
+               ) -> tuple[float, float]:
+    """(jobs/s, microseconds of worker CPU per job)."""
     env = {**os.environ, "CORRAL_LOG_LEVEL": "WARNING", "CORRAL_MAX_JOBS_PER_WORKER": "0", "PYTHONPATH": str(root)}
     config = Path(tempfile.mkstemp(suffix=".toml")[1])
     text = (f'jobtypes = []\n[[queues]]\nname = "{queue}"\nprocessor = "workers.processors.builtin:noop"\n'
@@ -47,11 +63,12 @@ def run_corral(root: Path, url: str, r: redis.Redis, queue: str, n: int, tracing
          "--min-workers", "1", "--max-workers", "1"], cwd=root, env=env)
     try:
         wait_completed(r, queue, n, proc, 900)
+        cpu = worker_cpu(proc.pid)  # the run's, and the worker's start (forked: a few ms)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(120)
         config.unlink()
-    return rate_from_hashes(r, queue, n)
+    return rate_from_hashes(r, queue, n), cpu / n * 1e6
 
 
 def main() -> int:
@@ -72,6 +89,7 @@ def main() -> int:
     if args.base:
         settings.insert(0, ("base-off", Path(args.base).resolve(), False))
     runs: dict[str, list[float]] = {label: [] for label, _, _ in settings}
+    cpus: dict[str, list[float]] = {label: [] for label, _, _ in settings}
     exported: list[int] = []
     try:
         with OtlpReceiver(keep=False) as sink:
@@ -80,24 +98,30 @@ def main() -> int:
                     queue = f"bench-tracing-{label}-{rnd}"
                     fill(url, queue, args.jobs)
                     before = sink.span_count
-                    rate = run_corral(root, url, r, queue, args.jobs, sink.url if on else "")
+                    rate, cpu = run_corral(root, url, r, queue, args.jobs, sink.url if on else "")
                     time.sleep(0.5)
                     runs[label].append(rate)
+                    cpus[label].append(cpu)
                     if on:
                         exported.append(sink.span_count - before)
-                    print(f"round {rnd + 1} {label:<9} {rate:>9,.0f} jobs/s"
+                    print(f"round {rnd + 1} {label:<9} {rate:>9,.0f} jobs/s {cpu:6.1f} us worker CPU/job"
                           + (f" ({sink.span_count - before:,} spans received)" if on else ""), flush=True)
                     r.delete(*r.keys(f"bull:{queue}:*"))
     finally:
         if embedded is not None:
             embedded.stop()
     med = {label: statistics.median(v) for label, v in runs.items()}
+    cpu_med = {label: statistics.median(v) for label, v in cpus.items()}
     print(f"medians of {args.rounds} rounds, {args.jobs:,} no-op jobs, corral 1 worker x 50:")
     for label, rate in med.items():
-        print(f"  {label:<9} {rate:>9,.0f} jobs/s  (runs: {', '.join(f'{x:,.0f}' for x in runs[label])})")
+        print(f"  {label:<9} {rate:>9,.0f} jobs/s  {cpu_med[label]:6.1f} us worker CPU/job  "
+              f"(runs: {', '.join(f'{x:,.0f}' for x in runs[label])}; "
+              f"{', '.join(f'{x:.1f}' for x in cpus[label])} us)")
     if "base-off" in med:
-        print(f"  off / base-off: {med['off'] / med['base-off']:.3f}")
-    print(f"  on / off: {med['on'] / med['off']:.3f}; spans received per run: {exported}")
+        print(f"  off / base-off: {med['off'] / med['base-off']:.3f} jobs/s, "
+              f"{cpu_med['off'] / cpu_med['base-off']:.3f} CPU per job")
+    print(f"  on / off: {med['on'] / med['off']:.3f} jobs/s, {cpu_med['on'] / cpu_med['off']:.3f} CPU per job; "
+          f"spans received per run: {exported}")
     return 0
 
 

@@ -172,6 +172,49 @@ async def test_each_ollama_call_is_a_child_span_with_its_outcome(redis_url: str,
 
 
 @pytest.mark.usefixtures("node_modules")
+async def test_the_myst_jobs_download_status_and_upload_calls_are_child_spans(
+        redis_url: str, receiver: OtlpReceiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A MYST job from a traced Node producer, against the GitHub and desci-server stand-ins (a build command that
+    writes a PDF and a Typst file stands in for mystmd): each HTTP call is an httpx span under the job's span."""
+    from tests.test_myst import BRANCH, OWNER, REPO, SECRET, serve_repo, submission
+    from tests.web_standins import Serving, StandIns
+
+    standins = StandIns()
+    serving = Serving(standins.app())
+    standins.url = serving.url
+    build = "mkdir -p exports && printf '%%PDF-1.4\\n' > exports/manuscript.pdf && echo '= x' > exports/manuscript.typ"
+    conf = tmp_path / "myst.toml"
+    conf.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in {
+        "github_base_url": standins.url, "desci_server_url": standins.url, "build_command": build,
+        "cache_dir": str(tmp_path / "cache"), "work_dir": str(tmp_path / "work"), "attempts": 1}.items()))
+    monkeypatch.setenv("CORRAL_MYST_CONFIG", str(conf))
+    monkeypatch.setenv("INTERNAL_SERVICE_SECRET", SECRET)
+    q = "myst-build"
+    cfg = traced(make_config(redis_url, [(q, "workers.myst.processor:processors", 1)], jobtypes=("myst",),
+                             min_workers=1, max_workers=1), receiver.url)
+    try:
+        serve_repo(standins)
+        async with RunningPool(cfg):
+            data = submission(standins, "job-t1")
+            [job] = produce_traced(redis_url, q, receiver.url, [
+                {"name": "process-journal-submission", "data": data, "opts": {"jobId": "job-t1"}}])
+            await finish(redis_url, q, {job["id"]: "completed"})
+    finally:
+        serving.stop()
+    assert [u.job_id for u in standins.uploads] == ["job-t1"]
+    spans = receiver.wait_for(lambda s: bool(of(s, "corral", f"process {q}")), 20, "the MYST job's span")
+    [span] = of(spans, "corral", f"process {q}")
+    assert span.trace_id == job["traceId"] and span.attributes["corral.job.outcome"] == "completed"
+    calls = [(s.attributes.get("http.method", s.attributes.get("http.request.method")),
+              str(s.attributes.get("url.full", s.attributes.get("http.url"))).removeprefix(standins.url))
+             for s in spans if s.parent_id == span.span_id]
+    statuses = len(standins.statuses_of("job-t1"))
+    assert calls.count(("POST", "/v1/nodes/node-uuid-123/github-myst-import/job-t1/updateStatus")) == statuses >= 3
+    assert ("GET", f"/{OWNER}/{REPO}/archive/refs/heads/{BRANCH}.zip") in calls, calls
+    assert ("POST", "/v1/nodes/node-uuid-123/finalize-myst-import/job-t1/receiveFiles") in calls, calls
+
+
+@pytest.mark.usefixtures("node_modules")
 async def test_tracing_off_sends_nothing_and_creates_no_sdk_object(redis_url: str, receiver: OtlpReceiver,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     # Everything the SDK would read points at the receiver: only [tracing] enabled is missing.

@@ -43,6 +43,7 @@ from pool.state import Group, PoolState
 from pool.tasks import Background
 from pool.web import WebApp, jobtype_routes
 from pool.worker_process import WorkerProcess, process_tree
+from workers import tracing
 from workers.bullmq_scripts import AsyncScripts, QueueKeys
 from workers.jobtype import CheckResult
 from workers.main import worker_name
@@ -129,6 +130,7 @@ class Supervisor:
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
         """Open what the loop needs; each piece registers its cleanup (run in reverse order at exit)."""
         setproctitle.setproctitle("corral: supervisor")
+        tracing.preload(self.cfg.tracing)  # only with [tracing] enabled: workers fork with its modules loaded
         self.client = redis.asyncio.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=10,
                                                    socket_connect_timeout=5)
         stack.push_async_callback(self.client.aclose)

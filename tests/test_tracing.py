@@ -63,13 +63,18 @@ async def test_corral_continues_the_node_producers_trace(redis_url: str, receive
     cfg = traced(make_config(redis_url, [(Q, PROCS, 2)], min_workers=1, max_workers=1), receiver.url)
     r = redis.Redis.from_url(redis_url)
     async with RunningPool(cfg):
-        ok, boom, nested = produce_traced(redis_url, Q, receiver.url, [
+        ok, boom, nested, report = produce_traced(redis_url, Q, receiver.url, [
             {"name": "ok", "data": {"n": 1}},
             {"name": "boom", "data": {}, "opts": {"attempts": 2}},
-            {"name": "nested", "data": {}}])
-        await finish(redis_url, Q, {ok["id"]: "completed", boom["id"]: "failed", nested["id"]: "completed"})
+            {"name": "nested", "data": {}},
+            {"name": "report", "data": {}}])
+        await finish(redis_url, Q, {ok["id"]: "completed", boom["id"]: "failed", nested["id"]: "completed",
+                                    report["id"]: "completed"})
+    seen = json.loads(job_hash(r, Q, report["id"])["returnvalue"])  # what the off test finds absent is there
+    assert (seen["tracing_on"], seen["provider"], seen["httpx_instrumented"]) == (True, "TracerProvider", True)
+    assert {"TracerProvider", "BatchSpanProcessor", "OTLPSpanExporter"} <= set(seen["sdk_objects"])
     # The pool has stopped: each worker flushed its spans before it exited.
-    spans = receiver.wait_for(lambda s: len(of(s, "corral", f"process {Q}")) >= 4, 20, "corral's job spans")
+    spans = receiver.wait_for(lambda s: len(of(s, "corral", f"process {Q}")) >= 5, 20, "corral's job spans")
     assert receiver.refused == []
 
     [producer] = [s for s in of(spans, "node-producer", f"add {Q}.ok") if s.trace_id == ok["traceId"]]
@@ -231,7 +236,7 @@ async def test_tracing_off_sends_nothing_and_creates_no_sdk_object(redis_url: st
     spans = receiver.wait_for(lambda s: len(of(s, "node-producer", f"add {Q}.ok")) == 1, 20, "the producer's spans")
     assert {s.service for s in spans} == {"node-producer"}
     assert json.loads(job_hash(r, Q, report["id"])["returnvalue"]) == {
-        "tracing_on": False, "provider": "ProxyTracerProvider", "sdk_modules": []}
+        "tracing_on": False, "provider": "ProxyTracerProvider", "sdk_objects": [], "httpx_instrumented": False}
 
 
 # -- settings and context, without a pool ----------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import gc
 from typing import Any
 
 from workers import tracing
@@ -26,13 +26,19 @@ def nested(job: Job) -> str:
 
 
 async def report(job: Job) -> dict[str, Any]:
-    """What this worker process holds of OpenTelemetry."""
+    """What this worker process holds of OpenTelemetry's tracing SDK: objects, not modules (a supervisor with
+    tracing on preloads the modules, and a test's pytest process is the supervisor of every pool it runs)."""
+    import httpx
     from opentelemetry import trace
 
+    sdk = ("opentelemetry.sdk.trace", "opentelemetry.exporter", "opentelemetry.instrumentation")
+    made = {"TracerProvider", "Tracer", "BatchSpanProcessor", "SynchronousMultiSpanProcessor", "OTLPSpanExporter",
+            "_Span", "Span", "HTTPXClientInstrumentor"}  # what setting tracing up makes (not the modules' constants)
+    objects = sorted({type(o).__qualname__ for o in gc.get_objects()
+                      if str(getattr(type(o), "__module__", "")).startswith(sdk) and type(o).__qualname__ in made})
     return {"tracing_on": tracing.enabled(), "provider": type(trace.get_tracer_provider()).__name__,
-            "sdk_modules": sorted(m for m in sys.modules if m.startswith(("opentelemetry.sdk.trace",
-                                                                          "opentelemetry.exporter",
-                                                                          "opentelemetry.instrumentation")))}
+            "sdk_objects": objects,
+            "httpx_instrumented": hasattr(httpx.AsyncHTTPTransport.handle_async_request, "__wrapped__")}
 
 
 processors = {"ok": ok, "boom": boom, "nested": nested, "report": report}

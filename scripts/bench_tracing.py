@@ -1,13 +1,16 @@
 """What tracing costs the hot path: corral 1 worker x 50 on no-op jobs, with tracing off and on.
 
     python scripts/bench_tracing.py [--jobs 100000] [--rounds 3] [--base DIR] [--redis-url URL]
+    python scripts/bench_tracing.py --hook      # only the hook's own cost per job with tracing off
 
 Each round runs, on one embedded Redis, the same no-op job set through `corral run` (1 worker, concurrency 50,
 BullMQ metrics on as by default) for each setting, interleaved so a noisy minute hits them all; medians compared.
 Settings: `off` (this tree, tracing off: the default), `on` (this tree, [tracing] enabled, every job's span
 exported over OTLP/HTTP to a local receiver that counts and drops them), and with `--base DIR` (another tree of
 corral, e.g. `git archive <commit> | tar -x -C DIR`) `base-off`: the same consumer before the tracing change.
-Jobs/s come from BullMQ's own job hashes (first processedOn to last finishedOn), as in bench_throughput.py.
+Jobs/s come from BullMQ's own job hashes (first processedOn to last finishedOn), as in bench_throughput.py;
+worker CPU per job from the worker processes' CPU time. `--hook` times what the consumer does per job for tracing
+when it is off (the job span's no-op context manager), against an empty call.
 """
 
 from __future__ import annotations
@@ -71,13 +74,45 @@ def run_corral(root: Path, url: str, r: redis.Redis, queue: str, n: int, tracing
     return rate_from_hashes(r, queue, n), cpu / n * 1e6
 
 
+def hook_cost(calls: int = 1_000_000, rounds: int = 5) -> None:
+    import timeit
+
+    from workers import tracing
+    from workers.consumer import _Attempt
+    from workers.job import parse_job_hash
+
+    class Ids:
+        worker_id, worker_name = "w", "corral-bench-w"
+
+    attempt = _Attempt("1", "token", {}, {}, 0, 0.0)
+    parsed = parse_job_hash({"name": "noop", "data": "{}", "opts": "{}", "timestamp": "1"})
+    assert not tracing.enabled()
+
+    def hook() -> None:
+        with tracing.job_span("q", Ids, attempt, parsed):
+            pass
+
+    def empty() -> None:
+        pass
+
+    costs = []
+    for _ in range(rounds):
+        costs.append((timeit.timeit(hook, number=calls) - timeit.timeit(empty, number=calls)) / calls * 1e9)
+        print(f"tracing off: the job-span hook costs {costs[-1]:.0f} ns per job (beyond an empty call)", flush=True)
+    print(f"median {statistics.median(costs):.0f} ns per job")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jobs", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--base", default="", help="another corral tree, measured with tracing off as `base-off`")
     ap.add_argument("--redis-url", default="")
+    ap.add_argument("--hook", action="store_true", help="only time the hook itself, tracing off")
     args = ap.parse_args()
+    if args.hook:
+        hook_cost()
+        return 0
     os.environ.setdefault("CORRAL_LOG_FORMAT", "json")
     embedded = None
     url = args.redis_url

@@ -30,6 +30,7 @@ from pydantic_settings import SettingsConfigDict
 from pool import plugins
 from workers.jobtype import JobType
 from workers.settings import Place, Section, SettingsError, check_environment, describe, load_section, read_toml
+from workers.tracing import TracingSettings
 
 ConfigError = SettingsError  # one line that names the problem
 CONFIG_NAMES = ("corral.toml", "config/corral.toml")  # looked for in the working folder, in this order
@@ -237,6 +238,7 @@ class CorralConfig(_Strict):
     redis: RedisConfig = _defaults(RedisConfig)
     pool: PoolConfig = _defaults(PoolConfig)
     http: HttpConfig = _defaults(HttpConfig)
+    tracing: TracingSettings = _defaults(TracingSettings)
     queues: list[QueueConfig] = Field(default_factory=list)
     log_level: str = "INFO"
     data_dir: str = "data"
@@ -277,8 +279,8 @@ class CorralConfig(_Strict):
         return self.place.data(self.redis.embedded_dir or "redis")
 
 
-SECTIONS: tuple[type[Section], ...] = (GeneralConfig, RedisConfig, PoolConfig, HttpConfig)
-TABLES = {"redis", "pool", "http", "queues"}
+SECTIONS: tuple[type[Section], ...] = (GeneralConfig, RedisConfig, PoolConfig, HttpConfig, TracingSettings)
+TABLES = {"redis", "pool", "http", "tracing", "queues"}
 
 
 def parse_queue_flag(flag: str) -> dict[str, Any]:
@@ -332,11 +334,13 @@ def load_config(
     redis = load_section(RedisConfig, tables.get("redis", {}), env=env, flags=over.get("redis"), source=source)
     pool = load_section(PoolConfig, tables.get("pool", {}), env=env, flags=over.get("pool"), source=source)
     http = load_section(HttpConfig, tables.get("http", {}), env=env, flags=over.get("http"), source=source)
+    tracing = load_section(TracingSettings, tables.get("tracing", {}), env=env, source=source)
     settings = {name: _jobtype_settings(jt, tables, file, env, source) for name, jt in jobtypes.items()
                 if jt.settings is not None}
     try:
         return CorralConfig.model_validate({
-            "redis": redis, "pool": pool, "http": http, "log_level": general.log_level, "data_dir": general.data_dir,
+            "redis": redis, "pool": pool, "http": http, "tracing": tracing, "log_level": general.log_level,
+            "data_dir": general.data_dir,
             "queues": over.get("queues") or _queues(tables.get("queues", []), jobtypes.values()),
             "jobtypes": jobtypes, "jobtype_settings": settings, "source": str(file or ""),
         })

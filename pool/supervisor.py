@@ -44,6 +44,7 @@ from pool.state import Group, PoolState
 from pool.tasks import Background
 from pool.web import WebApp, jobtype_routes
 from pool.worker_process import WorkerProcess, process_tree
+from workers import tracing
 from workers.bullmq_scripts import AsyncScripts, QueueKeys
 from workers.jobtype import CheckResult
 from workers.main import worker_name
@@ -149,6 +150,7 @@ class Supervisor:
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
         """Open what the loop needs; each piece registers its cleanup (run in reverse order at exit)."""
         setproctitle.setproctitle("corral: supervisor")
+        tracing.preload(self.cfg.tracing)  # only with [tracing] enabled: workers fork with its modules loaded
         self.client = async_client(self.redis_url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5)
         stack.push_async_callback(self.client.aclose)
         self._handle_signals(stack)  # from the start to the end of the cleanups: a Ctrl-C is never a traceback
@@ -317,7 +319,7 @@ class Supervisor:
             lock_duration_ms=p.lock_duration_ms, heartbeat_interval=p.heartbeat_interval,
             log_level=self.cfg.log_level,
             stack_file=str(self.stack_dir / f"{worker_id}.stacks"), number=next(self._numbers),
-            place=self.cfg.place, jobtype_settings=dict(self.cfg.jobtype_settings),
+            place=self.cfg.place, jobtype_settings=dict(self.cfg.jobtype_settings), tracing=self.cfg.tracing,
         )
         others = tuple(o.conn.fileno() for o in self.state.workers.values() if not o.conn.closed)
         if self.http is not None:

@@ -72,6 +72,7 @@ from workers.protocol import HeldJob, QueueSpec
 from workers.registry import Processor, QueueProcessors
 from workers.retry import REDIS, Backoff, retry
 from workers.state import WorkerContext
+from workers.tracing import job_span
 from workers.validation import describe
 
 log = logging.getLogger("corral.worker")
@@ -141,6 +142,8 @@ class _Attempt:
     attempts: int = 0  # opts.attempts once read; 0 while unread or unreadable
     job: Job | None = None
     seconds: float = 0.0  # how long the processor took
+    outcome: str = ""  # what was recorded (completed, failed, retried, moved), for the job's span
+    detail: str = ""  # the result as stored, or the failure reason
 
     @property
     def name(self) -> str:
@@ -374,15 +377,16 @@ class QueueConsumer:
 
     async def _attempt(self, attempt: _Attempt, parsed: JobHash, pending: list[asyncio.Future[None]]
                        ) -> FetchResult:
-        try:
-            value = await self._run_processor(attempt, parsed, pending)
-        except JobMovedError as moved:
-            await drain_posted(pending)
-            return await self._moved(attempt, moved)
-        except Exception as err:
-            await drain_posted(pending)
-            return await self._failed(attempt, err)
-        return await self._finish(attempt, target="completed", value=value)
+        with job_span(self.spec.name, self.ctx, attempt, parsed):  # tracing: a no-op unless [tracing] enabled
+            try:
+                value = await self._run_processor(attempt, parsed, pending)
+            except JobMovedError as moved:
+                await drain_posted(pending)
+                return await self._moved(attempt, moved)
+            except Exception as err:
+                await drain_posted(pending)
+                return await self._failed(attempt, err)
+            return await self._finish(attempt, target="completed", value=value)
 
     def _refusal(self, parsed: JobHash) -> str | None:
         if parsed.deferred_failure:
@@ -458,6 +462,7 @@ class QueueConsumer:
 
     async def _moved(self, attempt: _Attempt, moved: JobMovedError) -> FetchResult:
         """The processor moved its own job (or rate-limited the queue): nothing to complete or fail."""
+        attempt.outcome = "moved"
         if isinstance(moved, RateLimitError):
             try:
                 ttl = await self.scripts.move_to_wait(attempt.job_id, attempt.token)
@@ -487,6 +492,7 @@ class QueueConsumer:
         delay, note = self._retry_delay(attempt, err)
         if note:
             reason = fields["failedReason"] = f"{reason} (not retried: {note})"
+        attempt.detail = reason
         if delay is not None:
             return await self._retry(attempt, delay, fields)
         return await self._finish(attempt, target="failed", value=reason, fields=fields)
@@ -521,6 +527,7 @@ class QueueConsumer:
 
     def _count(self, attempt: _Attempt, status: str, reason: str = "") -> None:
         """Telemetry and counters, once the outcome is in Redis; a failed attempt is also logged and noted."""
+        attempt.outcome = status
         self.ctx.record(self.spec.name, attempt.name, status=status, seconds=attempt.seconds)
         if status != "completed":
             self.ctx.failures.note(self.spec.name, attempt.job_id, attempt.name, reason, final=status == "failed")
@@ -528,6 +535,7 @@ class QueueConsumer:
     async def _finish(self, attempt: _Attempt, *, target: str, value: str,
                       fields: dict[str, str] | None = None) -> FetchResult:
         self.ctx.finishing(attempt.token)
+        attempt.detail = value
         opts = attempt.opts
         attempts = attempt.attempts or attempt.attempts_made + 1  # unreadable `attempts`: this failure is the last
 

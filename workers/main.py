@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import faulthandler
 import logging
 import os
@@ -26,7 +27,7 @@ import redis
 import redis.asyncio
 import setproctitle
 
-from workers import runtime
+from workers import runtime, tracing
 from workers.bullmq_scripts import QueueKeys, SyncScripts
 from workers.consumer import QueueConsumer
 from workers.errors import ProcessorImportError
@@ -71,6 +72,7 @@ def run_worker(settings: WorkerSettings, conn: Connection, close_fds: tuple[int,
     configure_worker_logging(settings)
     _stacks_on_sigusr1(settings.stack_file)
     runtime.settings = settings
+    tracing.setup(settings.tracing)  # nothing at all unless [tracing] enabled
     try:
         processors = {q.name: resolve(q.processor) for q in settings.queues}
     except ProcessorImportError as e:
@@ -80,6 +82,7 @@ def run_worker(settings: WorkerSettings, conn: Connection, close_fds: tuple[int,
     signal.signal(signal.SIGTERM, lambda *_: worker.request_drain("SIGTERM"))
     with asyncio.Runner() as runner:
         code = runner.run(worker.run())
+    tracing.shutdown()  # export the last spans: os._exit below skips the SDK's atexit hook
     logging.shutdown()
     # Leave now: a processor's library may have left a non-daemon thread behind (aiosqlite does), and
     # multiprocessing would join it forever. Our own work is done and flushed.
@@ -157,7 +160,8 @@ class Worker:
 
     def _run_sync(self, func: Any, job: Any) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self._executor, func, job)
+        # In the job's context, as asyncio.to_thread does: a `def` processor's spans are children of the job's.
+        return loop.run_in_executor(self._executor, contextvars.copy_context().run, func, job)
 
     async def run(self) -> int:
         self._loop = asyncio.get_running_loop()

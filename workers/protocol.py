@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from workers.settings import Place
 from workers.telemetry import TelemetrySnapshot
+from workers.tracing import TracingSettings
 
 WorkerState = Literal["starting", "idle", "busy", "draining"]
 
@@ -40,6 +41,7 @@ class WorkerSettings:
     number: int = 0  # the worker's number within its daemon: `ps` shows "corral: worker 3 [queue]"
     place: Place = field(default_factory=Place)  # where data and user files are
     jobtype_settings: dict[str, Any] = field(default_factory=dict)  # each enabled job type's validated settings
+    tracing: TracingSettings | None = None  # [tracing]; None or not enabled: no tracing
 
 
 @dataclass

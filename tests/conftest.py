@@ -74,3 +74,10 @@ def real_model() -> Iterator[str]:
     yield f"http://127.0.0.1:{json.loads(line)['listening']}"
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture
+def r(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
+    """A client of the test Redis; processors in tests.procs write their run counts there (TEST_REDIS_URL)."""
+    monkeypatch.setenv("TEST_REDIS_URL", redis_url)
+    return redis.Redis.from_url(redis_url)

@@ -95,6 +95,11 @@ class RunningPool:
         return None
 
 
+def runs(r: Any, job_id: str) -> int:
+    """How often tests.procs' tracked processors ran a job."""
+    return int(r.hget("test:runs", job_id) or 0)
+
+
 def job_state(r: Any, queue: str, job_id: str, prefix: str = "bull") -> str:
     """A job's BullMQ state read straight from the layout (sync redis client)."""
     k = f"{prefix}:{queue}:"

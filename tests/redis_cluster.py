@@ -21,7 +21,7 @@ from typing import Any
 import redis
 
 from pool.embedded_redis import free_port
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, stop_process
 
 MASTER_NAME = "mymaster"
 
@@ -243,14 +243,8 @@ class SentinelSet:
                    timeout, f"{port} a replica in sync")
 
     def close(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
         for s in self.servers:
             s.close()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -19,12 +19,6 @@ Q = "interop"
 pytestmark = pytest.mark.usefixtures("node_modules")
 
 
-@pytest.fixture
-def r(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
-    monkeypatch.setenv("TEST_REDIS_URL", redis_url)
-    return redis.Redis.from_url(redis_url)
-
-
 def inspect(url: str, ids: list[str]) -> dict[str, Any]:
     return run_node("inspect.mjs", url, Q, *ids)
 

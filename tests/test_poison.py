@@ -10,19 +10,9 @@ import logging
 import pytest
 import redis
 
-from tests.pool_harness import RunningPool, add_jobs, job_hash, job_state, make_config, wait_for
+from tests.pool_harness import RunningPool, add_jobs, job_hash, job_state, make_config, runs, wait_for
 
 Q = "poison"
-
-
-@pytest.fixture
-def r(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
-    monkeypatch.setenv("TEST_REDIS_URL", redis_url)
-    return redis.Redis.from_url(redis_url)
-
-
-def runs(r: redis.Redis, job_id: str) -> int:
-    return int(r.hget("test:runs", job_id) or 0)
 
 
 def finished(r: redis.Redis, ids: list[str]) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -37,18 +37,29 @@ def _words(*words: str) -> re.Pattern[str]:
 @dataclass(frozen=True)
 class Rule:
     """A pattern tried only where its probe (the same pattern, in the decision scan) found it can start. `on_text`:
-    it is matched on the text as written (else on the lower-cased text)."""
+    it is matched on the text as written (else on the lower-cased text).
+
+    `starts`: a wider probe, for a pattern whose own probe hyperscan tracks the starts of at great cost (bounded
+    repeats of words: DEADLINE's alone made 740 kB of the decision database's 1.7 MB, and a database that large
+    leaves the processor's cache to the rest of Phase 1 cold). `gated`: the pattern itself is then a gate of the
+    scan (which tracks no start): where it matches nowhere, the wider probe's starts need not be tried."""
 
     name: str
     pattern: re.Pattern[str]
     on_text: bool = False
+    starts: str | None = None
+    gated: bool = False
 
-    def probe(self) -> Probe:
-        return Probe(self.name, self.pattern.pattern, self.pattern.flags & re.IGNORECASE)
+    def probes(self) -> list[Probe]:
+        flags = self.pattern.flags & re.IGNORECASE
+        if self.starts is None:
+            return [Probe(self.name, self.pattern.pattern, flags)]
+        found = [Probe(self.name, self.starts, flags)]
+        return [*found, Probe(self.name + "?", self.pattern.pattern, flags, GATE)] if self.gated else found
 
     def finditer(self, now: Now, span: tuple[int, int]) -> Iterator[re.Match[str]]:
         """Its matches within `span` of the message, as if that part were the whole text."""
-        if self.name not in now.hits.offsets:
+        if self.name not in now.hits.offsets or (self.gated and self.name + "?" not in now.hits.gates):
             return iter(())
         start, end = span
         text = now.text if self.on_text else now.low
@@ -62,7 +73,7 @@ class Rule:
         return [m.group(0) for m in self.finditer(now, span)]
 
     def search(self, now: Now, span: tuple[int, int]) -> bool:
-        if self.name not in now.hits.offsets:
+        if self.name not in now.hits.offsets or (self.gated and self.name + "?" not in now.hits.gates):
             return False
         if "cjk" in now.hits.gates and _has_cjk(self.pattern.pattern):
             return next(self.finditer(now, span), None) is not None
@@ -276,6 +287,12 @@ CRITICAL = Rule("critical", re.compile(
     r"|productie (?:ligt )?stil|alle gebruikers|produção parada|linha parada|todos os usuários"
     r"|produktionsstopp|przestój|produkcja stoi|wszyscy użytkownicy"
     r")(?!\w)"))
+# Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning with this alternative's starts tracked (a
+# database of it alone fails on the first email of dev.jsonl): its probe is its first words.
+_STOPPED = r"|(?:operación|producción|línea)\s+(?:\w+\s+)?(?:está\s+)?(?:detenida|parada)"
+assert _STOPPED in CRITICAL.pattern.pattern
+CRITICAL = replace(CRITICAL, starts=CRITICAL.pattern.pattern.replace(_STOPPED, "")
+                   + r"|(?<!\w)(?:operación|producción|línea)\s")
 URGENT = Phrases(
     "urgent",  # the gate's name, then the phrases
     "urgent", "urgently", "asap", "a.s.a.p", "as soon as possible", "immediately", "right away", "by eod",
@@ -293,7 +310,9 @@ DEADLINE = Rule("deadline", re.compile(
     r"|aujourd'hui|hoy|mañana|oggi|domani|vandaag|morgen|hoje|amanhã|dzisiaj|jutro)(?!\w)"
     r"|(?<!\w)(?:today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen)\s*(?:!|please|pls|por favor|bitte)"
     r"|(?<!\w)(?:today|vandaag|heute|hoy|oggi|hoje|aujourd'hui)\s+(?:\w+\s+)?(?:nodig|benötigt|needed|necesario"
-    r"|necessario|nécessaire|brauchen)(?!\w)"))
+    r"|necessario|nécessaire|brauchen)(?!\w)"),
+    starts=r"(?<!\w)(?:need|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per"
+           r"|voor|até|do|today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen|aujourd'hui)", gated=True)
 # A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
 QUIET = Phrases(
     "quiet",
@@ -389,10 +408,10 @@ def decision_probes() -> ProbeSet:
     probes = [_word_probe(state, w) for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]]
     probes += [Probe(f"strong:{state}", r"(?<!\w)(?:" + p + r")") for state in _STATE_ORDER
                for p in STRONG_PHRASES[state]]
-    probes += [r.probe() for r in (CRITICAL, DEADLINE, REQUEST, NOTIFICATION, URGENT, QUIET, NO_ACTION, THANKS,
-                                   EXPEDITE, CANCEL, QUANTITY, *_KEY_PHRASES)]
+    probes += [p for r in (CRITICAL, DEADLINE, REQUEST, NOTIFICATION, URGENT, QUIET, NO_ACTION, THANKS, EXPEDITE,
+                           CANCEL, QUANTITY, *_KEY_PHRASES, GENERAL) for p in r.probes()]
     probes += AUTO_REPLY_PROBES
-    probes += [GENERAL.probe(), Probe("cjk", r"[\u3040-\u30ff\u4e00-\u9fff]", kind=GATE)]
+    probes += [Probe("cjk", r"[\u3040-\u30ff\u4e00-\u9fff]", kind=GATE)]
     return ProbeSet(probes)
 
 

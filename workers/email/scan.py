@@ -363,6 +363,21 @@ class ProbeSet:
         self.db: Any = None
         if hyperscan is not None:
             self.db = self._compile()
+        # Per probe id, how a hyperscan match becomes a span of the text: (name, whether its start is hyperscan's,
+        # how far before the reported end the span starts when it is not, how far before it the span ends; -1: a
+        # gate). The scanned bytes start with a newline, and a probe's match has one character before its pattern's
+        # (and one after when it ends in a lookahead: self.tails).
+        self._plan = [self._span_plan(i) for i in range(len(self.tails))]
+
+    def _span_plan(self, pid: int) -> tuple[str, bool, int, int]:
+        kind, width, late = self.kinds[pid], self.widths[pid], 1 + self.tails[pid]
+        if kind == GATE:
+            return self.names[pid], False, -1, -1
+        if kind != START:
+            return self.names[pid], False, late, late
+        if width is None:
+            return self.names[pid], True, 0, late
+        return self.names[pid], False, late + width, late
 
     def _compile(self) -> Any:
         expressions: list[bytes] = []
@@ -391,25 +406,16 @@ class ProbeSet:
         self.db.scan(b"\n" + encode(low) + b"\n", match_event_handler=_collect, context=found)
         spans: dict[str, list[tuple[int, int]]] = {}
         gates: set[str] = set()
-        names, kinds, widths, tails = self.names, self.kinds, self.widths, self.tails
+        plan = self._plan
         for pid, start, end in found:
-            kind = kinds[pid]
-            if kind == GATE:
-                gates.add(names[pid])
+            name, som, back_start, back_end = plan[pid]
+            if back_end < 0:
+                gates.add(name)
                 continue
-            # The scanned bytes start with a newline, and a probe's match has one character before its pattern's
-            # (and one after when it ends in a lookahead): a start is the text's offset of the pattern's match.
-            end -= 1 + tails[pid]
-            width = widths[pid]
-            if kind != START:
-                span = (end, end)
-            elif width is None:
-                span = (start, end)
-            else:
-                span = (end - width, end)
-            lst = spans.get(names[pid])
+            span = (start if som else end - back_start, end - back_end)
+            lst = spans.get(name)
             if lst is None:
-                spans[names[pid]] = [span]
+                spans[name] = [span]
             else:
                 lst.append(span)
         offsets: dict[str, list[int]] = {}

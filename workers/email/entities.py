@@ -28,7 +28,19 @@ import phonenumbers
 
 from workers.email.locales import Locale
 from workers.email.parts import TOKEN, PartCatalogue, load_parts
-from workers.email.scan import END, GATE, Hits, Probe, ProbeSet, matches, matches_at, search, to_hyperscan
+from workers.email.scan import (
+    END,
+    GATE,
+    Hits,
+    Probe,
+    ProbeSet,
+    find_words,
+    matches,
+    matches_at,
+    search,
+    split_foreign,
+    to_hyperscan,
+)
 from workers.email.segment import SEGMENT_PROBES
 
 US = Locale("en-US", "US", day_first=False, decimal_comma=False)
@@ -541,7 +553,10 @@ class _Extractor:
         if self.hits is None:
             starts: Iterable[int] = [0, *(m.end() for m in _NEWLINE.finditer(text))]
         else:
-            starts = sorted({text.rfind("\n", 0, s) + 1 for s in self.hits.of("table")})
+            found = self.hits.of("table")
+            if "cjk" in self.hits.gates:
+                found = [*found, *find_words(self.scan, _PRICE_HEADER_CJK)]
+            starts = sorted({text.rfind("\n", 0, s) + 1 for s in found})
         done = 0
         for start in starts:
             if start >= done and (start == 0 or text[start - 1] == "\n"):
@@ -956,6 +971,7 @@ _WORD_IN_ID = re.compile(r"[a-z]{3}")
 _RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
 _NUMBER_CELL = re.compile(r"[$€£¥₹]?\s*\d[\d.,'\s]*(?:\s*[a-z$€£¥₹]{0,3})")
 _TOTAL_CURRENCY_CHARS = frozenset("$€£¥₹₺₩₱฿₪₽")  # and letters
+_PRICE_HEADER_PROBE, _PRICE_HEADER_CJK = split_foreign(_PRICE_COLUMN.pattern)
 
 
 def _may_be_total(line: str) -> bool:
@@ -1009,7 +1025,7 @@ _PROBES = (
     Probe("dollar_code", _DOLLAR_CODES.pattern),
     # A header cell of a PO or priced column (a part-number column: the catalogue's cues, below).
     Probe("table", r"(?<!\w)(?:po|p\.o\.|purchase|bestell)"),
-    Probe("table", _PRICE_COLUMN.pattern),
+    Probe("table", _PRICE_HEADER_PROBE),  # the Japanese and Chinese words: _Extractor.tables
     Probe("qty", r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs|pc|pz|stk|stück|unit|ea|szt|st\.|uds|un|unid|stuks|pièces)"),
     Probe("amount", r"(?<![\w$€£])(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),
     # The currency after the number: where it ends (the number's start is found in Python, _Extractor.amounts)

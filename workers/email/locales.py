@@ -181,6 +181,7 @@ for _lang, _words in LANGUAGE_WORDS.items():
     for _word in _words.split():
         _LANGUAGES_OF[_word] = (*_LANGUAGES_OF.get(_word, ()), _lang)
 _PUNCTUATION = ".,;:!?¿¡()[]\"'«»\u201c\u201d\u201e-\u2013\u2014"
+assert not any(c in _PUNCTUATION for words in LANGUAGE_WORDS.values() for c in words)
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -195,7 +196,13 @@ def detect_language(text: str) -> str | None:
             return "zh"
     counts: dict[str, int] = {}
     for token in sample.lower().split():
-        for lang in _LANGUAGES_OF.get(token.strip(_PUNCTUATION), ()):
+        # The common words hold no punctuation: a token found as it is needs no strip (most are not found at all).
+        langs = _LANGUAGES_OF.get(token)
+        if langs is None:
+            if token[0] not in _PUNCTUATION and token[-1] not in _PUNCTUATION:
+                continue
+            langs = _LANGUAGES_OF.get(token.strip(_PUNCTUATION), ())
+        for lang in langs:
             counts[lang] = counts.get(lang, 0) + 1
     if not counts:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -262,8 +263,15 @@ def _strong_rule(state: str) -> Rule:
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 STRONG = tuple((state, _strong_rule(state)) for state in _STATE_ORDER)
-# The probe name of each state's word, and its state.
-_WORD_STATE = {f"word:{state}:{w}": state for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]}
+# Order and quote words that also label ids ("our PO 4500207714"): see _points.
+_LABELS = frozenset({"po", "p.o", "order", "orders", "purchase order", "invoice", "invoices", "quote", "quotes",
+                     "quotation", "offer", "angebot", "commande", "pedido", "factura", "ordine", "fattura",
+                     "bestellung", "rechnung", "auftrag", "facture", "encomenda", "fatura", "faktura", "zamówienie",
+                     "bestelling", "factuur", "offerta", "oferta", "cotización", "devis", "offerte", "orçamento",
+                     "cotação", "proposal", "proposta", "objednávka", "sipariş", "tilaus", "bestilling", "ordre"})
+# The probe name of each state's word: its state, and the word's length when it may label an id (else 0).
+_WORD_STATE = {f"word:{state}:{w}": (state, len(w) if w in _LABELS else 0)
+               for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]}
 # "not received", "noch nicht": a closing phrase after one of these is not one.
 _NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnothing|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
 
@@ -454,14 +462,15 @@ def _points(now: Now, span: tuple[int, int]) -> dict[str, float]:
     start, end = span
     scores: dict[str, float] = {}
     for name, offsets in now.hits.offsets.items():
-        state = _WORD_STATE.get(name)
-        if state is None:
+        word = _WORD_STATE.get(name)
+        if word is None:
             continue
-        word = name.rsplit(":", 1)[1]
-        within = [at for at in offsets if start <= at < end]
-        if not within:
+        state, label_length = word
+        i = bisect_left(offsets, start)
+        if i == len(offsets) or offsets[i] >= end:
             continue
-        label = word in _LABELS and all(_ID_AFTER.match(now.low, at + len(word), end) for at in within)
+        label = label_length > 0 and all(_ID_AFTER.match(now.low, at + label_length, end)
+                                         for at in offsets[i:bisect_left(offsets, end, i)])
         scores[state] = scores.get(state, 0.0) + (_LABEL_POINTS if label else 1.0)
     if "cjk" in now.hits.gates:  # Japanese and Chinese words: looked up in the text (no spaces between words)
         part = now.low[start:end]
@@ -479,15 +488,10 @@ def _points(now: Now, span: tuple[int, int]) -> dict[str, float]:
     return {state: round(points, 6) for state, points in scores.items()}  # the same sums in any order
 
 
-# Order and quote words that also label ids, and what follows such a label: the id ("#: 771203", "SO-0102233").
+# What follows an order or quote word that labels an id (_LABELS): the id ("#: 771203", "SO-0102233").
 _LABEL_POINTS = 0.4  # what an order or quote word that labels an id counts (less than a reply subject's word)
 _THANKED = re.compile(r"(?:thanks|thank you|thx|danke|merci|gracias|grazie|obrigad[oa]|bedankt)\s+(?:\w+\s+){0,2}"
                       r"for\s+$")
-_LABELS = frozenset({"po", "p.o", "order", "orders", "purchase order", "invoice", "invoices", "quote", "quotes",
-                     "quotation", "offer", "angebot", "commande", "pedido", "factura", "ordine", "fattura",
-                     "bestellung", "rechnung", "auftrag", "facture", "encomenda", "fatura", "faktura", "zamówienie",
-                     "bestelling", "factuur", "offerta", "oferta", "cotización", "devis", "offerte", "orçamento",
-                     "cotação", "proposal", "proposta", "objednávka", "sipariş", "tilaus", "bestilling", "ordre"})
 _ID_AFTER = re.compile(r"[\s#:.\-]*(?:(?:no|nr|number|n[°º])\.?[\s#:.\-]*)?[a-z]{0,6}[-/]?\d")
 # Japanese and Chinese words of each state (no spaces between words: found as substrings).
 CJK_WORDS: dict[str, tuple[str, ...]] = {

@@ -159,7 +159,7 @@ def _name_line(low: str, sender_email: str, start: int, end: int) -> int | None:
     """Where a short line holding the sender's name (from the address: "l.murphy" -> "murphy") starts: a signature
     without a sign-off ("Can you send a quote? Cheers,\nLachlan Murphy\nIT Coordinator")."""
     names, rx = _sender_names(sender_email.split("@", 1)[0].lower())
-    if rx is None or not any(name in low[start:end] for name in names):  # no name in these lines: no scan needed
+    if rx is None or all(low.find(name, start, end) < 0 for name in names):  # no name in these lines: no scan needed
         return None
     m = rx.search("\n" + low, start, end + 1)
     return m.start() if m else None

@@ -18,7 +18,7 @@ test costs nanoseconds, a regex scan microseconds), and claimed spans keep one s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -449,11 +449,15 @@ class _Extractor:
         self.e = Entities()
         self.taken = bytearray(len(text) + 1)  # 1 where an entity already claimed the character
 
-    def iter(self, probe: str, rule: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    def iter(self, probe: str, rule: re.Pattern[str], text: str) -> Iterable[re.Match[str]]:
         """rule.finditer(text), tried only where `probe` found the rule can start."""
+        if self.hits is not None and probe not in self.hits.offsets:
+            return ()  # most probes found nothing: no generator to make and run
         return matches(rule, text, self.hits, probe)
 
     def search(self, probe: str, rule: re.Pattern[str], text: str, pos: int) -> re.Match[str] | None:
+        if self.hits is not None and probe not in self.hits.offsets:
+            return None
         return search(rule, text, self.hits, probe, pos)
 
     def free(self, s: int, t: int) -> bool:

@@ -1035,8 +1035,10 @@ _PROBES = (
     # The currency after the number: where it ends (the number's start is found in Python, _Extractor.amounts)
     Probe("amount_after", r"\d" + _MULT + r"\s?(?:" + _CUR_AFTER + r")", kind=END),
     Probe("amount", r"\((?:" + _CUR_BEFORE + r")\)"),
-    # Seven digits at least (_phone's least), within the characters a number is written with.
-    Probe("phone", r"(?<![\w/=&?#%.,+-])(?:(?:\+|00)\s?)?\(?\d(?:[ \t().\-/\u00a0]*\d){6}"),
+    # Seven digits at least (_phone's least), within the characters a number is written with, to the last digit of
+    # their run: one report a number, not one for each digit after its seventh (5.2 reports an email on dev.jsonl, 3.1
+    # now). Any start of a run of seven digits still matches: its run's last digit has a non-digit after it.
+    Probe("phone", r"(?<![\w/=&?#%.,+-])(?:(?:\+|00)\s?)?\(?\d(?:[ \t().\-/\u00a0]*\d){6,}(?!\d)"),
     # A cue of something else right before a number ("Meeting ID:", "IBAN"): _NOT_PHONE_CUE, then the number's
     # first character where the pattern's end of text stands.
     Probe("not_phone_cue", _NOT_PHONE_CUE.pattern.replace("$", r"[+(\d]"), kind=END),

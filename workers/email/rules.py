@@ -647,9 +647,10 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
     catalogue = parts or load_parts()
     # One scan finds where every entity rule and segment boundary can match (workers.email.scan).
     hits = probe_set(catalogue).scan(low if len(low) == len(text) else same_length_lower(text))
-    entities = extract_entities(text, low, locale=locale, parts=catalogue, received=received, hits=hits)
     segments = split_email(body, low[len(subject) + 1:], sender_email, hits=hits, offset=len(subject) + 1)
-    now = Now.of(_SUBJECT_PREFIX.sub("", subject), segments.new)  # one scan for the rules that read only these
+    # One scan for the rules that read only these; before the entities' Python work evicts hyperscan from the cache
+    now = Now.of(_SUBJECT_PREFIX.sub("", subject), segments.new)
+    entities = extract_entities(text, low, locale=locale, parts=catalogue, received=received, hits=hits)
     decision = decide(subject, segments.new, sender_email, headers, now=now)
     auto, score = decision.auto_reply, decision.urgency
     by_currency: dict[str, float] = {}

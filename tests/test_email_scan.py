@@ -18,7 +18,7 @@ from workers.email.evaluation import load_rows
 from workers.email.locales import load_locales
 from workers.email.parts import load_parts
 from workers.email.rules import _SUBJECT_PREFIX, Now, decide, decision_probes
-from workers.email.scan import Hits, Probe, ProbeSet, encode, to_hyperscan
+from workers.email.scan import Hits, Probe, ProbeSet, encode, find_words, split_foreign, to_hyperscan
 from workers.email.segment import split_email
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -146,3 +146,17 @@ def test_without_hyperscan_the_probes_run_in_python(monkeypatch: pytest.MonkeyPa
     assert probes.db is None
     assert probes.scan("on 2025-06-17, 1.5 x").of("d") == [3, 15]
     assert re.compile(r"(?<![\w/.:,$€£-])\d{1,4}[./-]\d").findall("on 2025-06-17, 1.5 x") == ["2025-0", "1.5"]
+
+
+def test_words_outside_cp1252_are_looked_up_in_python() -> None:
+    """Such a word would match any run of letters of its length in the probe scan: it is found with str.find."""
+    assert split_foreign("price|単価|napisał|написал") == ("price|napisał", ("単価", "написал"))
+    assert sorted(find_words("単価 x 単価, написал", ("単価", "написал"))) == [0, 5, 9]
+    assert split_foreign(r"価格\s*|合計") == (r"価格\s*", ("合計",))  # syntax keeps a word in the probe
+    parts = load_parts()
+    table = "見積のご依頼ありがとうございます。\n品名  数量  単価  金額\nUDM-Pro  2  JPY 45,000  JPY 90,000\n"
+    assert extract_entities(table, parts=parts) == extract_entities(table, parts=parts, plain=True)
+    body = "Thanks, see below.\n\nOn Friday Ivan Petrov написал:\n> the old text"
+    hits = probe_set(parts).scan(same_length_lower(f"\n{body}"))
+    segments = split_email(body, hits=hits, offset=1)
+    assert segments == split_email(body) and segments.quoted.startswith("On Friday")

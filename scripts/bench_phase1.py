@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Phase 1 (rules only) throughput on one core, over labelled corpora: a benchmark, not a test.
 
-    python scripts/bench_phase1.py [--seconds 5] [FILE ...]
+    python scripts/bench_phase1.py [--seconds 5] [--profile N] [FILE ...]
 
 Prints emails per second for `analyse()` (segmentation, entities, workflow, urgency, auto-reply, patterns,
 sender category) on each corpus: by default the generated one (data/email_corpus.jsonl) and the development
@@ -11,12 +11,18 @@ signatures, footers, tables). The goal in the email issue is at least 5,000 emai
 The rate is of CPU time (time.process_time): the machine's other work does not count against it. What Phase 1
 remembers across emails (phone numbers read, senders' locales) is forgotten before each pass over a corpus, so
 a pass reads it as new mail; the process's one-time setup (compiling the probe databases) is not counted.
+
+--profile N: after each rate, the N functions with the most time of their own in five more passes under cProfile
+(which slows Python code more than native code: shares to compare, not the rate; `py-spy record --native` over
+this script gives truer ones).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import sys
 import time
 from datetime import datetime
@@ -58,18 +64,35 @@ def rate(emails: list[tuple[str, str, str, datetime, dict[str, str] | None]], se
     return done / (time.process_time() - start), sum(len(e[1]) for e in emails) / len(emails)
 
 
+def profile(emails: list[tuple[str, str, str, datetime, dict[str, str] | None]], top: int) -> None:
+    senders, locales, parts = load_senders(), load_locales(), load_parts()
+    profiler = cProfile.Profile()
+    for _ in range(5):
+        clear_caches(locales)
+        profiler.enable()
+        for subject, body, sender, when, headers in emails:
+            analyse(subject, body, sender, senders, received_at=when, headers=headers, locales=locales, parts=parts)
+        profiler.disable()
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0, help="per corpus")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="after each rate, the N functions with the most own time under cProfile")
     ap.add_argument("files", nargs="*", type=Path)
     args = ap.parse_args()
     files = args.files or [p for p in DEFAULT if p.exists()]
     worst = float("inf")
     for path in files:
-        per_second, mean_chars = rate(prepared(path), args.seconds)
+        emails = prepared(path)
+        per_second, mean_chars = rate(emails, args.seconds)
         worst = min(worst, per_second)
         print(f"phase 1 on {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
               f"{per_second:,.0f} emails/s on one core (mean body {mean_chars:,.0f} chars; goal 5,000/s)")
+        if args.profile > 0:
+            profile(emails, args.profile)
     return 0 if worst >= 5000 else 1
 
 

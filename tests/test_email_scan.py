@@ -18,7 +18,7 @@ from workers.email.evaluation import load_rows
 from workers.email.locales import load_locales
 from workers.email.parts import load_parts
 from workers.email.rules import _SUBJECT_PREFIX, Now, decide, decision_probes
-from workers.email.scan import Hits, Probe, ProbeSet, encode, to_hyperscan
+from workers.email.scan import Hits, Probe, ProbeSet, encode, find_words, split_foreign, to_hyperscan
 from workers.email.segment import split_email
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -146,3 +146,20 @@ def test_without_hyperscan_the_probes_run_in_python(monkeypatch: pytest.MonkeyPa
     assert probes.db is None
     assert probes.scan("on 2025-06-17, 1.5 x").of("d") == [3, 15]
     assert re.compile(r"(?<![\w/.:,$€£-])\d{1,4}[./-]\d").findall("on 2025-06-17, 1.5 x") == ["2025-0", "1.5"]
+
+
+def test_words_outside_cp1252_are_looked_up_in_python() -> None:
+    """Such a word would match any run of letters of its length in the probe scan: it is found with str.find."""
+    assert split_foreign("price|単価|napisał|написал") == ("price|napisał", ("単価", "написал"))
+    assert sorted(find_words("単価 x 単価, написал", ("単価", "написал"))) == [0, 5, 9]
+    assert split_foreign(r"価格\s*|合計") == (r"価格\s*", ("合計",))  # syntax keeps a word in the probe
+    parts = load_parts()
+    # Only the price words tell this header (its other words follow letters: no part cue's context)
+    table = "見積のご依頼ありがとうございます。\nA品名  B数量  C単価(円)  D金額(円)\nUDM-Pro  2  45000  90000\n"
+    probed = extract_entities(table, parts=parts)
+    assert probed == extract_entities(table, parts=parts, plain=True)
+    assert {"value": 90000.0, "currency": "JPY"} in probed.amounts  # read by the table's header
+    body = "Thanks, see below.\n\nOn Friday Ivan Petrov написал:\n> the old text"
+    hits = probe_set(parts).scan(same_length_lower(f"\n{body}"))
+    segments = split_email(body, hits=hits, offset=1)
+    assert segments == split_email(body) and segments.quoted.startswith("On Friday")

@@ -18,7 +18,7 @@ test costs nanoseconds, a regex scan microseconds), and claimed spans keep one s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -28,7 +28,19 @@ import phonenumbers
 
 from workers.email.locales import Locale
 from workers.email.parts import TOKEN, PartCatalogue, load_parts
-from workers.email.scan import END, GATE, Hits, Probe, ProbeSet, matches, matches_at, search, to_hyperscan
+from workers.email.scan import (
+    END,
+    GATE,
+    Hits,
+    Probe,
+    ProbeSet,
+    find_words,
+    matches,
+    matches_at,
+    search,
+    split_foreign,
+    to_hyperscan,
+)
 from workers.email.segment import SEGMENT_PROBES
 
 US = Locale("en-US", "US", day_first=False, decimal_comma=False)
@@ -437,11 +449,15 @@ class _Extractor:
         self.e = Entities()
         self.taken = bytearray(len(text) + 1)  # 1 where an entity already claimed the character
 
-    def iter(self, probe: str, rule: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    def iter(self, probe: str, rule: re.Pattern[str], text: str) -> Iterable[re.Match[str]]:
         """rule.finditer(text), tried only where `probe` found the rule can start."""
+        if self.hits is not None and probe not in self.hits.offsets:
+            return ()  # most probes found nothing: no generator to make and run
         return matches(rule, text, self.hits, probe)
 
     def search(self, probe: str, rule: re.Pattern[str], text: str, pos: int) -> re.Match[str] | None:
+        if self.hits is not None and probe not in self.hits.offsets:
+            return None
         return search(rule, text, self.hits, probe, pos)
 
     def free(self, s: int, t: int) -> bool:
@@ -541,7 +557,10 @@ class _Extractor:
         if self.hits is None:
             starts: Iterable[int] = [0, *(m.end() for m in _NEWLINE.finditer(text))]
         else:
-            starts = sorted({text.rfind("\n", 0, s) + 1 for s in self.hits.of("table")})
+            found = self.hits.of("table")
+            if "cjk" in self.hits.gates:
+                found = [*found, *find_words(self.scan, _PRICE_HEADER_CJK)]
+            starts = sorted({text.rfind("\n", 0, s) + 1 for s in found})
         done = 0
         for start in starts:
             if start >= done and (start == 0 or text[start - 1] == "\n"):
@@ -956,6 +975,7 @@ _WORD_IN_ID = re.compile(r"[a-z]{3}")
 _RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
 _NUMBER_CELL = re.compile(r"[$€£¥₹]?\s*\d[\d.,'\s]*(?:\s*[a-z$€£¥₹]{0,3})")
 _TOTAL_CURRENCY_CHARS = frozenset("$€£¥₹₺₩₱฿₪₽")  # and letters
+_PRICE_HEADER_PROBE, _PRICE_HEADER_CJK = split_foreign(_PRICE_COLUMN.pattern)
 
 
 def _may_be_total(line: str) -> bool:
@@ -1009,14 +1029,16 @@ _PROBES = (
     Probe("dollar_code", _DOLLAR_CODES.pattern),
     # A header cell of a PO or priced column (a part-number column: the catalogue's cues, below).
     Probe("table", r"(?<!\w)(?:po|p\.o\.|purchase|bestell)"),
-    Probe("table", _PRICE_COLUMN.pattern),
+    Probe("table", _PRICE_HEADER_PROBE),  # the Japanese and Chinese words: _Extractor.tables
     Probe("qty", r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs|pc|pz|stk|stück|unit|ea|szt|st\.|uds|un|unid|stuks|pièces)"),
     Probe("amount", r"(?<![\w$€£])(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),
     # The currency after the number: where it ends (the number's start is found in Python, _Extractor.amounts)
     Probe("amount_after", r"\d" + _MULT + r"\s?(?:" + _CUR_AFTER + r")", kind=END),
     Probe("amount", r"\((?:" + _CUR_BEFORE + r")\)"),
-    # Seven digits at least (_phone's least), within the characters a number is written with.
-    Probe("phone", r"(?<![\w/=&?#%.,+-])(?:(?:\+|00)\s?)?\(?\d(?:[ \t().\-/\u00a0]*\d){6}"),
+    # Seven digits at least (_phone's least), within the characters a number is written with, to the last digit of
+    # their run: one report a number, not one for each digit after its seventh (5.2 reports an email on dev.jsonl, 3.1
+    # now). Any start of a run of seven digits still matches: its run's last digit has a non-digit after it.
+    Probe("phone", r"(?<![\w/=&?#%.,+-])(?:(?:\+|00)\s?)?\(?\d(?:[ \t().\-/\u00a0]*\d){6,}(?!\d)"),
     # A cue of something else right before a number ("Meeting ID:", "IBAN"): _NOT_PHONE_CUE, then the number's
     # first character where the pattern's end of text stands.
     Probe("not_phone_cue", _NOT_PHONE_CUE.pattern.replace("$", r"[+(\d]"), kind=END),

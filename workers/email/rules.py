@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -37,18 +38,29 @@ def _words(*words: str) -> re.Pattern[str]:
 @dataclass(frozen=True)
 class Rule:
     """A pattern tried only where its probe (the same pattern, in the decision scan) found it can start. `on_text`:
-    it is matched on the text as written (else on the lower-cased text)."""
+    it is matched on the text as written (else on the lower-cased text).
+
+    `starts`: a wider probe, for a pattern whose own probe hyperscan tracks the starts of at great cost (bounded
+    repeats of words: DEADLINE's alone made 740 kB of the decision database's 1.7 MB, and a database that large
+    leaves the processor's cache to the rest of Phase 1 cold). `gated`: the pattern itself is then a gate of the
+    scan (which tracks no start): where it matches nowhere, the wider probe's starts need not be tried."""
 
     name: str
     pattern: re.Pattern[str]
     on_text: bool = False
+    starts: str | None = None
+    gated: bool = False
 
-    def probe(self) -> Probe:
-        return Probe(self.name, self.pattern.pattern, self.pattern.flags & re.IGNORECASE)
+    def probes(self) -> list[Probe]:
+        flags = self.pattern.flags & re.IGNORECASE
+        if self.starts is None:
+            return [Probe(self.name, self.pattern.pattern, flags)]
+        found = [Probe(self.name, self.starts, flags)]
+        return [*found, Probe(self.name + "?", self.pattern.pattern, flags, GATE)] if self.gated else found
 
     def finditer(self, now: Now, span: tuple[int, int]) -> Iterator[re.Match[str]]:
         """Its matches within `span` of the message, as if that part were the whole text."""
-        if self.name not in now.hits.offsets:
+        if self.name not in now.hits.offsets or (self.gated and self.name + "?" not in now.hits.gates):
             return iter(())
         start, end = span
         text = now.text if self.on_text else now.low
@@ -62,7 +74,7 @@ class Rule:
         return [m.group(0) for m in self.finditer(now, span)]
 
     def search(self, now: Now, span: tuple[int, int]) -> bool:
-        if self.name not in now.hits.offsets:
+        if self.name not in now.hits.offsets or (self.gated and self.name + "?" not in now.hits.gates):
             return False
         if "cjk" in now.hits.gates and _has_cjk(self.pattern.pattern):
             return next(self.finditer(now, span), None) is not None
@@ -251,8 +263,15 @@ def _strong_rule(state: str) -> Rule:
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 STRONG = tuple((state, _strong_rule(state)) for state in _STATE_ORDER)
-# The probe name of each state's word, and its state.
-_WORD_STATE = {f"word:{state}:{w}": state for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]}
+# Order and quote words that also label ids ("our PO 4500207714"): see _points.
+_LABELS = frozenset({"po", "p.o", "order", "orders", "purchase order", "invoice", "invoices", "quote", "quotes",
+                     "quotation", "offer", "angebot", "commande", "pedido", "factura", "ordine", "fattura",
+                     "bestellung", "rechnung", "auftrag", "facture", "encomenda", "fatura", "faktura", "zamówienie",
+                     "bestelling", "factuur", "offerta", "oferta", "cotización", "devis", "offerte", "orçamento",
+                     "cotação", "proposal", "proposta", "objednávka", "sipariş", "tilaus", "bestilling", "ordre"})
+# The probe name of each state's word: its state, and the word's length when it may label an id (else 0).
+_WORD_STATE = {f"word:{state}:{w}": (state, len(w) if w in _LABELS else 0)
+               for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]}
 # "not received", "noch nicht": a closing phrase after one of these is not one.
 _NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnothing|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
 
@@ -276,6 +295,12 @@ CRITICAL = Rule("critical", re.compile(
     r"|productie (?:ligt )?stil|alle gebruikers|produção parada|linha parada|todos os usuários"
     r"|produktionsstopp|przestój|produkcja stoi|wszyscy użytkownicy"
     r")(?!\w)"))
+# Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning with this alternative's starts tracked (a
+# database of it alone fails on the first email of dev.jsonl): its probe is its first words.
+_STOPPED = r"|(?:operación|producción|línea)\s+(?:\w+\s+)?(?:está\s+)?(?:detenida|parada)"
+assert _STOPPED in CRITICAL.pattern.pattern
+CRITICAL = replace(CRITICAL, starts=CRITICAL.pattern.pattern.replace(_STOPPED, "")
+                   + r"|(?<!\w)(?:operación|producción|línea)\s")
 URGENT = Phrases(
     "urgent",  # the gate's name, then the phrases
     "urgent", "urgently", "asap", "a.s.a.p", "as soon as possible", "immediately", "right away", "by eod",
@@ -293,7 +318,9 @@ DEADLINE = Rule("deadline", re.compile(
     r"|aujourd'hui|hoy|mañana|oggi|domani|vandaag|morgen|hoje|amanhã|dzisiaj|jutro)(?!\w)"
     r"|(?<!\w)(?:today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen)\s*(?:!|please|pls|por favor|bitte)"
     r"|(?<!\w)(?:today|vandaag|heute|hoy|oggi|hoje|aujourd'hui)\s+(?:\w+\s+)?(?:nodig|benötigt|needed|necesario"
-    r"|necessario|nécessaire|brauchen)(?!\w)"))
+    r"|necessario|nécessaire|brauchen)(?!\w)"),
+    starts=r"(?<!\w)(?:need|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per"
+           r"|voor|até|do|today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen|aujourd'hui)", gated=True)
 # A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
 QUIET = Phrases(
     "quiet",
@@ -389,10 +416,10 @@ def decision_probes() -> ProbeSet:
     probes = [_word_probe(state, w) for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]]
     probes += [Probe(f"strong:{state}", r"(?<!\w)(?:" + p + r")") for state in _STATE_ORDER
                for p in STRONG_PHRASES[state]]
-    probes += [r.probe() for r in (CRITICAL, DEADLINE, REQUEST, NOTIFICATION, URGENT, QUIET, NO_ACTION, THANKS,
-                                   EXPEDITE, CANCEL, QUANTITY, *_KEY_PHRASES)]
+    probes += [p for r in (CRITICAL, DEADLINE, REQUEST, NOTIFICATION, URGENT, QUIET, NO_ACTION, THANKS, EXPEDITE,
+                           CANCEL, QUANTITY, *_KEY_PHRASES, GENERAL) for p in r.probes()]
     probes += AUTO_REPLY_PROBES
-    probes += [GENERAL.probe(), Probe("cjk", r"[\u3040-\u30ff\u4e00-\u9fff]", kind=GATE)]
+    probes += [Probe("cjk", r"[\u3040-\u30ff\u4e00-\u9fff]", kind=GATE)]
     return ProbeSet(probes)
 
 
@@ -435,14 +462,15 @@ def _points(now: Now, span: tuple[int, int]) -> dict[str, float]:
     start, end = span
     scores: dict[str, float] = {}
     for name, offsets in now.hits.offsets.items():
-        state = _WORD_STATE.get(name)
-        if state is None:
+        word = _WORD_STATE.get(name)
+        if word is None:
             continue
-        word = name.rsplit(":", 1)[1]
-        within = [at for at in offsets if start <= at < end]
-        if not within:
+        state, label_length = word
+        i = bisect_left(offsets, start)
+        if i == len(offsets) or offsets[i] >= end:
             continue
-        label = word in _LABELS and all(_ID_AFTER.match(now.low, at + len(word), end) for at in within)
+        label = label_length > 0 and all(_ID_AFTER.match(now.low, at + label_length, end)
+                                         for at in offsets[i:bisect_left(offsets, end, i)])
         scores[state] = scores.get(state, 0.0) + (_LABEL_POINTS if label else 1.0)
     if "cjk" in now.hits.gates:  # Japanese and Chinese words: looked up in the text (no spaces between words)
         part = now.low[start:end]
@@ -460,15 +488,10 @@ def _points(now: Now, span: tuple[int, int]) -> dict[str, float]:
     return {state: round(points, 6) for state, points in scores.items()}  # the same sums in any order
 
 
-# Order and quote words that also label ids, and what follows such a label: the id ("#: 771203", "SO-0102233").
+# What follows an order or quote word that labels an id (_LABELS): the id ("#: 771203", "SO-0102233").
 _LABEL_POINTS = 0.4  # what an order or quote word that labels an id counts (less than a reply subject's word)
 _THANKED = re.compile(r"(?:thanks|thank you|thx|danke|merci|gracias|grazie|obrigad[oa]|bedankt)\s+(?:\w+\s+){0,2}"
                       r"for\s+$")
-_LABELS = frozenset({"po", "p.o", "order", "orders", "purchase order", "invoice", "invoices", "quote", "quotes",
-                     "quotation", "offer", "angebot", "commande", "pedido", "factura", "ordine", "fattura",
-                     "bestellung", "rechnung", "auftrag", "facture", "encomenda", "fatura", "faktura", "zamówienie",
-                     "bestelling", "factuur", "offerta", "oferta", "cotización", "devis", "offerte", "orçamento",
-                     "cotação", "proposal", "proposta", "objednávka", "sipariş", "tilaus", "bestilling", "ordre"})
 _ID_AFTER = re.compile(r"[\s#:.\-]*(?:(?:no|nr|number|n[°º])\.?[\s#:.\-]*)?[a-z]{0,6}[-/]?\d")
 # Japanese and Chinese words of each state (no spaces between words: found as substrings).
 CJK_WORDS: dict[str, tuple[str, ...]] = {
@@ -624,9 +647,10 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
     catalogue = parts or load_parts()
     # One scan finds where every entity rule and segment boundary can match (workers.email.scan).
     hits = probe_set(catalogue).scan(low if len(low) == len(text) else same_length_lower(text))
-    entities = extract_entities(text, low, locale=locale, parts=catalogue, received=received, hits=hits)
     segments = split_email(body, low[len(subject) + 1:], sender_email, hits=hits, offset=len(subject) + 1)
-    now = Now.of(_SUBJECT_PREFIX.sub("", subject), segments.new)  # one scan for the rules that read only these
+    # One scan for the rules that read only these; before the entities' Python work evicts hyperscan from the cache
+    now = Now.of(_SUBJECT_PREFIX.sub("", subject), segments.new)
+    entities = extract_entities(text, low, locale=locale, parts=catalogue, received=received, hits=hits)
     decision = decide(subject, segments.new, sender_email, headers, now=now)
     auto, score = decision.auto_reply, decision.urgency
     by_currency: dict[str, float] = {}

@@ -73,6 +73,33 @@ def encode(text: str) -> bytes:
     return text.encode("cp1252", "corral-scan")
 
 
+def split_foreign(alternation: str) -> tuple[str, tuple[str, ...]]:
+    """`alternation` (alternatives separated by "|", no groups) without the alternatives written wholly outside cp1252,
+    and those (plain words: the syntax of a regular expression is ASCII). Each character of such a word becomes
+    the byte of its class, so as a probe it matches any run of letters of its length: "написал" any seven
+    Cyrillic, Greek or Chinese letters, "単価" any two (14 reports an email on dev2.jsonl's Asian mail, each
+    costing a callback and a try of the rule). Such words are found by find_words() instead: str.find returns at
+    once for a needle of wider characters than the text's."""
+    kept, foreign = [], []
+    for alternative in alternation.split("|"):
+        if all(not _in_cp1252(c) for c in alternative):  # so no regular-expression syntax (ASCII) either
+            foreign.append(alternative)
+        else:
+            kept.append(alternative)
+    return "|".join(kept), tuple(foreign)
+
+
+def find_words(text: str, words: Sequence[str]) -> list[int]:
+    """Where each of `words` stands in `text` (in no order)."""
+    found = []
+    for word in words:
+        at = text.find(word)
+        while at >= 0:
+            found.append(at)
+            at = text.find(word, at + 1)
+    return found
+
+
 def _byte_char(b: int) -> str | None:
     if b in CLASS_BYTES:
         return None
@@ -363,6 +390,21 @@ class ProbeSet:
         self.db: Any = None
         if hyperscan is not None:
             self.db = self._compile()
+        # Per probe id, how a hyperscan match becomes a span of the text: (name, whether its start is hyperscan's,
+        # how far before the reported end the span starts when it is not, how far before it the span ends; -1: a
+        # gate). The scanned bytes start with a newline, and a probe's match has one character before its pattern's
+        # (and one after when it ends in a lookahead: self.tails).
+        self._plan = [self._span_plan(i) for i in range(len(self.tails))]
+
+    def _span_plan(self, pid: int) -> tuple[str, bool, int, int]:
+        kind, width, late = self.kinds[pid], self.widths[pid], 1 + self.tails[pid]
+        if kind == GATE:
+            return self.names[pid], False, -1, -1
+        if kind != START:
+            return self.names[pid], False, late, late
+        if width is None:
+            return self.names[pid], True, 0, late
+        return self.names[pid], False, late + width, late
 
     def _compile(self) -> Any:
         expressions: list[bytes] = []
@@ -391,25 +433,16 @@ class ProbeSet:
         self.db.scan(b"\n" + encode(low) + b"\n", match_event_handler=_collect, context=found)
         spans: dict[str, list[tuple[int, int]]] = {}
         gates: set[str] = set()
-        names, kinds, widths, tails = self.names, self.kinds, self.widths, self.tails
+        plan = self._plan
         for pid, start, end in found:
-            kind = kinds[pid]
-            if kind == GATE:
-                gates.add(names[pid])
+            name, som, back_start, back_end = plan[pid]
+            if back_end < 0:
+                gates.add(name)
                 continue
-            # The scanned bytes start with a newline, and a probe's match has one character before its pattern's
-            # (and one after when it ends in a lookahead): a start is the text's offset of the pattern's match.
-            end -= 1 + tails[pid]
-            width = widths[pid]
-            if kind != START:
-                span = (end, end)
-            elif width is None:
-                span = (start, end)
-            else:
-                span = (end - width, end)
-            lst = spans.get(names[pid])
+            span = (start if som else end - back_start, end - back_end)
+            lst = spans.get(name)
             if lst is None:
-                spans[names[pid]] = [span]
+                spans[name] = [span]
             else:
                 lst.append(span)
         offsets: dict[str, list[int]] = {}

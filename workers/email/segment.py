@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from workers.email.scan import GATE, Hits, Probe
+from workers.email.scan import GATE, Hits, Probe, find_words, split_foreign
 
 
 class _Lines:
@@ -125,6 +125,7 @@ FOOTER_START = _lines(
 # Where each boundary can start (workers.email.scan): the line's "\n", then the boundary's first words.
 _LINE = r"\n[ \t]*"
 _REPLY_OPENERS = r"(?:on|am|le|el|il|op|em|den|dnia|w[ \t]+dniu)"
+_WROTE_PROBE, _WROTE_FOREIGN = split_foreign(_WROTE)
 SEGMENT_PROBES = (
     Probe("quote_start", _LINE + r">"),
     Probe("quote_start", _LINE + r"-{2,}"),
@@ -132,7 +133,7 @@ SEGMENT_PROBES = (
     Probe("quote_start", _LINE + r"_{8,}[ \t]*(?![^\n])"),
     # "On ... wrote:" starts on the line of "wrote" or the one before (hyperscan cannot report the start of the
     # whole pattern: too large with its bounded repeats)
-    Probe("quote_wrote", r"(?:" + _WROTE + r")"),
+    Probe("quote_wrote", r"(?:" + _WROTE_PROBE + r")"),  # "написал": split_email
     Probe("quote_start", _LINE + r"\*?(?:" + _HEADER_FROM.lower() + r")\*?[ \t]*:"),
     Probe("signature_start", SIGNATURE_START.low.pattern),
     Probe("footer_start", FOOTER_START.low.pattern),
@@ -158,7 +159,7 @@ def _name_line(low: str, sender_email: str, start: int, end: int) -> int | None:
     """Where a short line holding the sender's name (from the address: "l.murphy" -> "murphy") starts: a signature
     without a sign-off ("Can you send a quote? Cheers,\nLachlan Murphy\nIT Coordinator")."""
     names, rx = _sender_names(sender_email.split("@", 1)[0].lower())
-    if rx is None or not any(name in low[start:end] for name in names):  # no name in these lines: no scan needed
+    if rx is None or all(low.find(name, start, end) < 0 for name in names):  # no name in these lines: no scan needed
         return None
     m = rx.search("\n" + low, start, end + 1)
     return m.start() if m else None
@@ -202,8 +203,11 @@ def split_email(body: str, low: str | None = None, sender_email: str = "", *, hi
 
     quote_lines = lines("quote_start")
     if hits is not None and quote_lines is not None:
-        quote_lines = sorted({*quote_lines, *_reply_header_lines(body, [at - offset for at in hits.of("quote_wrote")
-                                                                        if at >= offset])})
+        wrote = [at - offset for at in hits.of("quote_wrote") if at >= offset]
+        if len(low) != len(body):  # the words outside cp1252 are looked up in `low`: offsets must be the body's
+            quote_lines = None
+        else:
+            quote_lines = sorted({*quote_lines, *_reply_header_lines(body, [*wrote, *find_words(low, _WROTE_FOREIGN)])})
     end = QUOTE_START.start(body, low, lines=quote_lines)
     end = len(body) if end is None else end
     if "above this line" in low:

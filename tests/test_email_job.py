@@ -143,7 +143,7 @@ async def test_jobs_of_one_worker_saving_at_once_each_commit_whole(tmp_path: Pat
 
 async def test_headers_reach_phase1_and_amounts_are_stored_with_their_currency(redis_url: str, db_path: Path) -> None:
     """An email's optional `headers` (RFC 3834 Auto-Submitted) mark it an auto-reply: stored as never urgent; amounts
-    are stored as {value, currency} (rows of earlier rule versions keep bare dollar numbers: see the README)."""
+    are stored as {value, currency} (rows of earlier rule versions keep bare dollar numbers: see docs/email.md)."""
     r = redis.Redis.from_url(redis_url)
     cfg = make_config(redis_url, [(Q, "workers.email.processor:processors", 1)], min_workers=1, max_workers=1)
     auto = email(0, subject="Re: URGENT line down", body="Thanks, noted.", headers={"Auto-Submitted": "auto-replied"})

@@ -307,14 +307,42 @@ def busy_cores() -> float:
     return float(t.user + t.nice + t.system + t.irq + t.softirq)
 
 
-def run(target: Target, consumer_kind: str, n: int, workers: int, concurrency: int, aof: bool) -> dict[str, Any]:
-    empty(target, aof)
+def others_now(ours: list[psutil.Process], seconds: float = 1.0) -> float:
+    """Cores the rest of the machine used over the next `seconds`."""
+    ours0, all0 = cpu_seconds(ours), busy_cores()
+    time.sleep(seconds)
+    return (busy_cores() - all0 - (cpu_seconds(ours) - ours0)) / seconds
+
+
+def wait_quiet(ours: list[psutil.Process], limit: float, timeout: float) -> tuple[float, float]:
+    """Before a timed run, wait until the rest of the machine uses under `limit` cores over a second (another
+    benchmark between two of its runs), at most `timeout` seconds; returns (seconds waited, the last reading)."""
+    t0 = time.monotonic()
+    while (others := others_now(ours)) >= limit and time.monotonic() - t0 < timeout:
+        pass
+    return time.monotonic() - t0, others
+
+
+@dataclass
+class Settings:
+    jobs: int  # per queue
+    workers: int
+    concurrency: int
+    aof: bool
+    quiet: float  # cores the rest of the machine may use when a timed run starts
+    quiet_wait: float  # seconds to wait for that at most
+
+
+def run(target: Target, consumer_kind: str, cfg: Settings) -> dict[str, Any]:
+    n = cfg.jobs
+    empty(target, cfg.aof)
     fill(target, n)
-    load = os.getloadavg()
     me = psutil.Process()
     redis_procs = [psutil.Process(p) for p in target.pids]
-    with CONSUMERS[consumer_kind](target, workers, concurrency) as consumer:
+    with CONSUMERS[consumer_kind](target, cfg.workers, cfg.concurrency) as consumer:
         ours = [me, *redis_procs, *consumer.workers, *([consumer.supervisor] if consumer.supervisor else [])]
+        waited, others_before = wait_quiet(ours, cfg.quiet, cfg.quiet_wait)
+        load = os.getloadavg()
         redis0 = {p: redis_cpu(c) for p, c in target.nodes.items()}
         work0, sup0 = cpu_seconds(consumer.workers), cpu_seconds([consumer.supervisor] if consumer.supervisor else [])
         ours0, all0, t0 = cpu_seconds(ours), busy_cores(), time.monotonic()
@@ -349,7 +377,7 @@ def run(target: Target, consumer_kind: str, n: int, workers: int, concurrency: i
         "redis_busy_total": redis_total / wall, "redis_busy_max": max(r["busy"] for r in redis_nodes.values()),
         "consumer_cpu_us_per_job": work / total * 1e6, "consumer_busy": work / wall,
         "supervisor_cpu_us_per_job": sup / total * 1e6, "other_processes_cores": others,
-        "machine_cores_used": machine,
+        "machine_cores_used": machine, "waited_for_quiet_s": waited, "others_before_cores": others_before,
     }
 
 
@@ -358,7 +386,8 @@ def show(r: dict[str, Any]) -> str:
     return (f"  {r['setup']:<17} {r['jobs_per_s']:>8,.0f} jobs/s  redis {r['redis_cpu_s_per_1000_jobs'] * 1000:.1f} "
             f"us/job [per node us/job/busy: {nodes}]  consumer {r['consumer_cpu_us_per_job']:.1f} us/job "
             f"(busy {r['consumer_busy']:.2f})  others {r['other_processes_cores']:.2f} cores  "
-            f"machine {r['machine_cores_used']:.2f} cores  load {r['load_average'][0]:.2f}")
+            f"machine {r['machine_cores_used']:.2f} cores  load {r['load_average'][0]:.2f}  waited "
+            f"{r['waited_for_quiet_s']:.0f} s")
 
 
 # -- summary -----------------------------------------------------------------------------------------------
@@ -369,39 +398,57 @@ MEDIAN_KEYS = ("jobs_per_s", "jobs_per_s_whole_span", "redis_cpu_s_per_1000_jobs
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians per setup over `runs`, cluster / one Redis per consumer (medians' ratio, and round by round where
+    both setups of a round are among `runs`), and the per-core ceilings from the CPU per job."""
     by_setup: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
         by_setup.setdefault(r["setup"], []).append(r)
-    medians = {s: {k: statistics.median(r[k] for r in rs) for k in MEDIAN_KEYS} for s, rs in by_setup.items()}
+    medians = {s: {"runs": len(rs), **{k: statistics.median(r[k] for r in rs) for k in MEDIAN_KEYS}}
+               for s, rs in by_setup.items()}
     for s, rs in by_setup.items():  # each node's CPU per 1,000 jobs and busy share, medians over rounds
         medians[s]["redis_nodes"] = {
             p: {"queues": rs[0]["redis"][p]["queues"],
-                "cpu_s_per_1000_jobs": statistics.median(r["redis"][p]["cpu_s_per_1000_jobs"] for r in rs),
-                "cpu_s_per_1000_own_jobs": statistics.median(r["redis"][p]["cpu_s_per_1000_own_jobs"] for r in rs),
-                "busy": statistics.median(r["redis"][p]["busy"] for r in rs)}
+                **{k: statistics.median(r["redis"][p][k] for r in rs)
+                   for k in ("cpu_s_per_1000_jobs", "cpu_s_per_1000_own_jobs", "busy")}}
             for p in rs[0]["redis"]}
     out: dict[str, Any] = {"medians": medians}
     for kind in CONSUMERS:
-        one, three = by_setup.get(f"{kind}/one-redis"), by_setup.get(f"{kind}/cluster-3")
-        if not one or not three:
+        one, three = f"{kind}/one-redis", f"{kind}/cluster-3"
+        if one not in by_setup or three not in by_setup:
             continue
-        rate_one, rate_three = medians[f"{kind}/one-redis"]["jobs_per_s"], medians[f"{kind}/cluster-3"]["jobs_per_s"]
+        rounds = {r["round"]: r for r in by_setup[one]}
         out[f"{kind}_cluster_vs_one_redis"] = {
-            "median_jobs_per_s": rate_three / rate_one,
-            "by_round": [c["jobs_per_s"] / o["jobs_per_s"] for o, c in zip(one, three, strict=True)],
+            "median_jobs_per_s": medians[three]["jobs_per_s"] / medians[one]["jobs_per_s"],
+            "by_round": {c["round"]: c["jobs_per_s"] / rounds[c["round"]]["jobs_per_s"]
+                         for c in by_setup[three] if c["round"] in rounds},
         }
-    if "corral/one-redis" in medians:
-        m = medians["corral/one-redis"]
-        # One Redis core serves 1 / (its CPU per job) jobs per second, if nothing else holds it back; a worker
-        # process likewise on one core of its own.
-        out["ceilings"] = {
-            "redis_core_jobs_per_s": 1000 / m["redis_cpu_s_per_1000_jobs"],
-            "corral_worker_core_jobs_per_s_one_redis": 1e6 / m["consumer_cpu_us_per_job"],
-        }
-        if "corral/cluster-3" in medians:
-            out["ceilings"]["corral_worker_core_jobs_per_s_cluster"] = (
-                1e6 / medians["corral/cluster-3"]["consumer_cpu_us_per_job"])
+    ceilings = {}
+    for s, m in medians.items():
+        if s.startswith("corral/"):
+            # One Redis core serves 1 / (its CPU per job) jobs per second when nothing else holds it back (on the
+            # cluster: one shard, for the jobs of its own queues); a worker process likewise on a core of its own.
+            own = statistics.median(n["cpu_s_per_1000_own_jobs"] for n in m["redis_nodes"].values())
+            ceilings[s] = {"redis_core_jobs_per_s": 1000 / own,
+                           "worker_core_jobs_per_s": 1e6 / m["consumer_cpu_us_per_job"]}
+    out["ceilings"] = ceilings
     return out
+
+
+def print_summary(title: str, summary: dict[str, Any]) -> None:
+    print(title)
+    for s, m in summary["medians"].items():
+        print(f"  {s:<17} {m['jobs_per_s']:>8,.0f} jobs/s  redis {m['redis_cpu_s_per_1000_jobs'] * 1000:.1f} us/job "
+              f"(busiest node {m['redis_busy_max']:.2f}, all nodes {m['redis_busy_total']:.2f} cores)  consumer "
+              f"{m['consumer_cpu_us_per_job']:.1f} us/job ({m['consumer_busy']:.2f} cores)  others "
+              f"{m['other_processes_cores']:.2f} cores  machine {m['machine_cores_used']:.2f} cores  "
+              f"({m['runs']} runs)")
+    for kind in CONSUMERS:
+        if (ratio := summary.get(f"{kind}_cluster_vs_one_redis")) is not None:
+            print(f"  {kind}: cluster / one Redis {ratio['median_jobs_per_s']:.2f} (rounds: "
+                  f"{', '.join(f'{x:.2f}' for x in ratio['by_round'].values())})")
+    for s, c in summary["ceilings"].items():
+        print(f"  {s}: one Redis core {c['redis_core_jobs_per_s']:,.0f} jobs/s, one worker core "
+              f"{c['worker_core_jobs_per_s']:,.0f} jobs/s")
 
 
 def main() -> int:
@@ -412,12 +459,16 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=50, help="per queue and process")
     ap.add_argument("--node", action="store_true", help="also Node BullMQ 6 worker processes, on both setups")
     ap.add_argument("--no-aof", action="store_true", help="no append-only file on the Redis nodes")
+    ap.add_argument("--quiet", type=float, default=0.25, metavar="CORES",
+                    help="start a timed run once the rest of the machine uses under this many cores")
+    ap.add_argument("--quiet-wait", type=float, default=30, metavar="SECONDS", help="but wait at most this long")
     ap.add_argument("--json", default=str(ROOT / "data" / "bench_cluster.json"))
     args = ap.parse_args()
     for name in ("jobs", "rounds", "workers", "concurrency"):
         if getattr(args, name) < 1:
             ap.error(f"--{name} must be at least 1")
     os.environ.setdefault("CORRAL_LOG_FORMAT", "json")
+    cfg = Settings(args.jobs, args.workers, args.concurrency, not args.no_aof, args.quiet, args.quiet_wait)
     single, servers = RedisServer(), ClusterServers()
     try:
         single.start()
@@ -434,32 +485,24 @@ def main() -> int:
         for i in range(args.rounds):
             print(f"round {i + 1}:", flush=True)
             for kind, target in order if i % 2 == 0 else order[::-1]:
-                runs.append({"round": i + 1, **run(target, kind, args.jobs, args.workers, args.concurrency,
-                                                     not args.no_aof)})
+                runs.append({"round": i + 1, **run(target, kind, cfg)})
                 print(show(runs[-1]), flush=True)
-        summary = summarise(runs)
     finally:
         servers.close()
         single.close()
-    print(f"medians of {args.rounds} rounds:")
-    for s, m in summary["medians"].items():
-        print(f"  {s:<17} {m['jobs_per_s']:>8,.0f} jobs/s  redis {m['redis_cpu_s_per_1000_jobs'] * 1000:.1f} us/job "
-              f"(busiest node {m['redis_busy_max']:.2f}, all nodes {m['redis_busy_total']:.2f} cores)  consumer "
-              f"{m['consumer_cpu_us_per_job']:.1f} us/job ({m['consumer_busy']:.2f} cores)  others "
-              f"{m['other_processes_cores']:.2f} cores  machine {m['machine_cores_used']:.2f} cores")
-    for kind in CONSUMERS:
-        if (ratio := summary.get(f"{kind}_cluster_vs_one_redis")) is not None:
-            print(f"{kind}: cluster / one Redis {ratio['median_jobs_per_s']:.2f} (rounds: "
-                  f"{', '.join(f'{x:.2f}' for x in ratio['by_round'])})")
-    if "ceilings" in summary:
-        print("ceilings: " + ", ".join(f"{k} {v:,.0f}" for k, v in summary["ceilings"].items()))
+    quiet = [r for r in runs if r["other_processes_cores"] < args.quiet]
+    summary = {"all_runs": summarise(runs), "quiet_runs": summarise(quiet)}
+    print_summary(f"medians of {args.rounds} rounds:", summary["all_runs"])
+    print_summary(f"medians of the runs during which the rest of the machine used under {args.quiet} cores:",
+                  summary["quiet_runs"])
     report = {
         "machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30),
                     "python": platform.python_version(), "platform": platform.platform()},
         "redis": _redis_version(),
         "settings": {"queues": list(QUEUES), "jobs_per_queue": args.jobs, "rounds": args.rounds,
                      "workers": args.workers, "concurrency": args.concurrency, "aof": not args.no_aof,
-                     "processor": PROCESSOR, "node": args.node},
+                     "processor": PROCESSOR, "node": args.node, "quiet_cores": args.quiet,
+                     "quiet_wait_s": args.quiet_wait},
         "runs": runs, **summary,
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -354,6 +354,7 @@ def run(target: Target, consumer_kind: str, cfg: Settings) -> dict[str, Any]:
         machine = (busy_cores() - all0) / wall
         others = machine - (cpu_seconds(ours) - ours0 + forks) / wall
         work = cpu_seconds(consumer.workers) - work0
+        rss = max(p.memory_info().rss for p in consumer.workers) / 2**20  # near its peak: RSS seldom shrinks
         sup = cpu_seconds([consumer.supervisor] if consumer.supervisor else []) - sup0
     total = n * len(QUEUES)
     spans = {q: span(target.client(q), q, n) for q in QUEUES}
@@ -377,7 +378,8 @@ def run(target: Target, consumer_kind: str, cfg: Settings) -> dict[str, Any]:
         "redis_busy_total": redis_total / wall, "redis_busy_max": max(r["busy"] for r in redis_nodes.values()),
         "consumer_cpu_us_per_job": work / total * 1e6, "consumer_busy": work / wall,
         "supervisor_cpu_us_per_job": sup / total * 1e6, "other_processes_cores": others,
-        "machine_cores_used": machine, "waited_for_quiet_s": waited, "others_before_cores": others_before,
+        "consumer_rss_mb_max": rss, "machine_cores_used": machine, "waited_for_quiet_s": waited,
+        "others_before_cores": others_before,
     }
 
 
@@ -394,7 +396,7 @@ def show(r: dict[str, Any]) -> str:
 
 MEDIAN_KEYS = ("jobs_per_s", "jobs_per_s_whole_span", "redis_cpu_s_per_1000_jobs", "redis_busy_total",
                "redis_busy_max", "consumer_cpu_us_per_job", "consumer_busy", "supervisor_cpu_us_per_job",
-               "other_processes_cores", "machine_cores_used")
+               "other_processes_cores", "machine_cores_used", "consumer_rss_mb_max")
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:

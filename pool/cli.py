@@ -375,6 +375,7 @@ def format_snapshot(s: dict[str, Any]) -> str:
                      f"completed {d['completed']} failed {d['failed']} retried {d.get('retried', 0)}")
     for w in s["workers"]:
         lines.append(f"  worker {w['workerId']} pid {w['pid']}: {w['state']}, {w['rssMb']} MB, "
+                     f"CPU {w.get('cpuPercent', 0.0):.0f} %, "
                      f"completed {w['completed']} failed {w['failed']} retried {w.get('retried', 0)}")
     lines += ["  " + line for line in describe_failures(s)]
     r = s["restarts"]

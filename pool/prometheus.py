@@ -57,6 +57,12 @@ class PoolCollector(Collector):
         for w in sup.workers.values():
             rss.add_metric([w.worker_id], w.rss_bytes)
         yield rss
+        cpu = GaugeMetricFamily("corral_worker_cpu_cores",
+                                "CPU a worker used between its last two heartbeats, in cores (1.0: one core busy)",
+                                labels=["worker_id"])
+        for w in sup.workers.values():
+            cpu.add_metric([w.worker_id], w.heartbeat.cpu_percent / 100 if w.heartbeat else 0.0)
+        yield cpu
         limit = GaugeMetricFamily("corral_worker_memory_limit_bytes",
                                   "Worker RSS limits: soft (drain and replace) and hard (kill)", labels=["kind"])
         shared = sup.groups.get(SHARED) or next(iter(sup.groups.values()))

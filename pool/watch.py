@@ -86,14 +86,15 @@ def _queues(s: dict[str, Any]) -> Table:
 def _workers(s: dict[str, Any]) -> Table:
     soft, hard = s["limits"]["maxMemoryMb"], s["limits"]["hardMemoryMb"]
     t = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("worker", "pid", "state", "memory", "MB", "completed", "failed", "retried", "jobs in hand"):
+    for col in ("worker", "pid", "state", "memory", "MB", "CPU %", "completed", "failed", "retried", "jobs in hand"):
         t.add_column(col)
     for w in s["workers"]:
         style = "red" if w["rssMb"] > soft else "yellow" if w["rssMb"] > 0.8 * soft else "green"
         bar = ProgressBar(total=hard, completed=min(w["rssMb"], hard), width=20, complete_style=style)
         jobs = ", ".join(f"{j['queue']}/{j['jobId']}" for j in w["jobs"][:3]) + (" …" if len(w["jobs"]) > 3 else "")
         state = w["state"] + (f": {w['drainReason']}" if w.get("drainReason") else "")
-        t.add_row(w["workerId"], str(w["pid"]), state, bar, f"{w['rssMb']:.0f} / {soft}", str(w["completed"]),
+        t.add_row(w["workerId"], str(w["pid"]), state, bar, f"{w['rssMb']:.0f} / {soft}",
+                  f"{w.get('cpuPercent', 0.0):.0f}", str(w["completed"]),
                   str(w["failed"]), str(w.get("retried", 0)), jobs)
     return t
 

@@ -212,8 +212,10 @@ async def autoscale_reaction(url: str, runs: int, max_workers: int = 4) -> list[
                                                  if w.heartbeat and w.heartbeat.state == "busy") >= max_workers,
                            30, "max workers busy", step=0.005)
             out.append(time.time() - t0)
-            await producer.obliterate(force=True)
-            await producer.close()
+        # Obliterated once the pool has stopped: under a running pool, each job in hand would be logged as
+        # deleted while it ran.
+        await producer.obliterate(force=True)
+        await producer.close()
     return out
 
 

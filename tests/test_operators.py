@@ -77,6 +77,8 @@ async def test_prometheus_metrics_follow_the_pool(ops_pool: tuple[RunningPool, s
     assert sample(s, "corral_workers_bound", bound="max") == 3
     for w in pool.sup.state.workers.values():
         assert (sample(s, "corral_worker_resident_memory_bytes", worker_id=w.worker_id) or 0) > 10_000_000
+        cores = sample(s, "corral_worker_cpu_cores", worker_id=w.worker_id)
+        assert cores is not None and 0 <= cores < 4, cores  # a share of a core per heartbeat interval
     soft = pool.sup.state.groups["pool"].limits.max_memory_bytes
     assert sample(s, "corral_worker_memory_limit_bytes", kind="soft") == soft
     assert sample(s, "corral_queue_jobs", queue=Q, state="waiting") == 0

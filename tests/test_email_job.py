@@ -155,3 +155,34 @@ async def test_headers_reach_phase1_and_amounts_are_stored_with_their_currency(r
     assert stored["c1-e0"]["auto_reply"] and stored["c1-e0"]["priority"] == "low"
     assert stored["c1-e1"]["entities"]["amounts"] == [{"value": 1215.5, "currency": "EUR"}]
     assert stored["c1-e1"]["locale"] == "de-DE" and stored["c1-e1"]["priority"] == "high"
+
+
+async def test_a_save_sqlite_refuses_as_locked_is_tried_again_whole(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite can refuse a transaction at once ("database is locked", without its busy handler): the job's save is
+    rolled back and tried again, and stores its rows once; any other SQLite error fails at once."""
+    from datetime import datetime
+
+    from workers.email.store import EmailRow, EmailStore, ResultRow
+
+    emails = [EmailRow(f"e{i}", "c", "s", "b", "x@y.z", datetime(2025, 3, 1), None) for i in range(2)]
+    results = [ResultRow(e.id, "job-1", "c", "pending", "low", ["phase1"], {}, {}, None, None, {}, {}, "v1")
+               for e in emails]
+    store = await EmailStore(tmp_path / "e.db").open()
+    real = EmailStore._upsert_results
+    refusals = [sqlite3.OperationalError("database is locked")] * 2 + [sqlite3.OperationalError("no such table: x")]
+
+    async def refuse_then_save(self: EmailStore, rs: Any) -> None:
+        await real(self, rs)  # written, then refused: the rollback must take these rows back
+        if refusals:
+            raise refusals.pop(0)
+
+    monkeypatch.setattr(EmailStore, "_upsert_results", refuse_then_save)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):  # after the two locked tries
+            await store.save_job(emails, results)
+        assert rows(tmp_path / "e.db") == []  # nothing of the refused tries stayed
+        await store.save_job(emails, results)
+    finally:
+        await store.close()
+    assert [r["email_id"] for r in rows(tmp_path / "e.db")] == ["e0", "e1"]

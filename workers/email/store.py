@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from workers.retry import Backoff, retry
 
 # Each entry migrates from version i to i + 1; never edit one that has shipped, append a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -100,13 +103,17 @@ class EmailStore:
 
     async def open(self) -> EmailStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        await _while_busy(self._open_once)
+        return self
+
+    async def _open_once(self) -> None:
+        await self.close()  # what a try refused half-way opened
         self.db = await aiosqlite.connect(self.path, timeout=30)
         await self.db.execute("PRAGMA journal_mode=WAL")
         await self.db.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash in WAL mode
         await self.db.execute("PRAGMA foreign_keys=ON")
         await self.db.execute("PRAGMA busy_timeout=30000")  # several workers share the file
         await self._migrate()
-        return self
 
     async def close(self) -> None:
         if self.db is not None:
@@ -187,10 +194,36 @@ class EmailStore:
         )
 
     async def save_job(self, emails: Sequence[EmailRow], results: Sequence[ResultRow]) -> None:
-        """Emails and their results in one transaction: all of a job, or nothing of it."""
-        async with self._transaction():
-            await self._upsert_emails(emails)
-            await self._upsert_results(results)
+        """Emails and their results in one transaction: all of a job, or nothing of it. A transaction SQLite
+        refuses as locked is rolled back and tried again (`_while_busy`)."""
+        async def once() -> None:
+            async with self._transaction():
+                await self._upsert_emails(emails)
+                await self._upsert_results(results)
+
+        await _while_busy(once)
+
+
+class StoreBusy(Exception):
+    """SQLite said the database is locked or busy: another worker's transaction, passing."""
+
+
+# SQLite's busy_timeout (30 s) covers a writer waiting for another, but some refusals come at once, without the
+# busy handler (seen once in CI: "database is locked" on a job's first save while another worker started, under
+# load): those are retried here, for as long as the busy timeout would have waited.
+BUSY = Backoff(first=0.05, factor=2.0, cap=1.0, deadline=30.0)
+
+
+async def _while_busy(call: Callable[[], Awaitable[None]]) -> None:
+    async def once() -> None:
+        try:
+            await call()
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise StoreBusy(str(e)) from e
+            raise
+
+    await retry(once, on=(StoreBusy,), backoff=BUSY)
 
 
 def _json_or_null(value: dict[str, Any] | None) -> str | None:

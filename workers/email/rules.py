@@ -27,7 +27,7 @@ from workers.email.segment import (
 )
 from workers.email.workflow_model import STATES, WorkflowModel, features, load_workflow_model
 
-RULES_VERSION = "phase1-2026.12.2"  # round 2: probe scan, dev2's kinds of mail
+RULES_VERSION = "phase1-2026.12.3"  # round 4: the learned second opinion on the workflow state
 SENDERS_FILE = Path(__file__).resolve().parent / "catalogues" / "senders.toml"
 
 

@@ -513,14 +513,6 @@ def _combine(own: dict[str, float], subject: dict[str, float], subject_weight: f
     return {state: round(points, 6) for state, points in scores.items()}  # the same sums in any order
 
 
-def _best(scores: dict[str, float]) -> str:
-    """The state with the most points; ties go to the earlier state in _STATE_ORDER; none, or only the label of an
-    id in the new text ("invoice INV-AE-11873" in a question about something else): START_POINT."""
-    if max(scores.values(), default=0.0) <= _LABEL_POINTS:
-        return "START_POINT"
-    return max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s)))
-
-
 def workflow_state(text: str, *, subject: str = "", reply: bool = False) -> str:
     """The state a message is about, from its new text (and subject): the state with the most points (_state)."""
     now = Now.of(subject, text)
@@ -532,20 +524,20 @@ _SURE = 0.5
 
 
 def _state(now: Now, scores: dict[str, float], model: WorkflowModel | None = None) -> str:
-    """The rules' state (_best); where their words cannot decide, the learned model's (workers.email.workflow_model,
-    `model` or the shipped one): of the states tied for the most points, the one it finds likeliest; where no state
-    has points (or only an id's label), the state it gives more than even odds, if any. Measured on mail the rules
-    were not tuned on, it is right more often there than the rules' fixed order of states (docs/email.md, round 4).
-    """
-    best = _best(scores)
-    if best == "START_POINT":
+    """The state with the most points. None, or only the label of an id in the new text ("invoice INV-AE-11873" in a
+    question about something else): START_POINT. Where the words cannot decide, the learned model does
+    (workers.email.workflow_model, `model` or the shipped one; WorkflowModel.empty() leaves the rules alone): of
+    the states tied for the most points, the one it finds likeliest (ties again: the earlier in _STATE_ORDER); a
+    message without points takes the state it gives more than even odds, if any. On mail the rules were not tuned
+    on it is right there more often than the rules' fixed order of states (docs/email.md, round 4)."""
+    top = max(scores.values(), default=0.0)
+    if top <= _LABEL_POINTS:
         probs = (model if model is not None else load_workflow_model()).probabilities(_features(now))
         likeliest = max(range(len(STATES)), key=probs.__getitem__)
-        return STATES[likeliest] if probs[likeliest] > _SURE else best
-    top = scores[best]
-    tied = [s for s in _STATE_ORDER if scores.get(s, 0.0) == top]
+        return STATES[likeliest] if probs[likeliest] > _SURE else "START_POINT"
+    tied = [s for s in _STATE_ORDER if scores.get(s) == top]
     if len(tied) == 1:
-        return best
+        return tied[0]
     log_scores = (model if model is not None else load_workflow_model()).log_scores(_features(now))
     return max(tied, key=lambda s: (log_scores[STATES.index(s)], -_STATE_ORDER.index(s)))
 

@@ -44,9 +44,7 @@ def features(subject_low: str, new_low: str) -> list[str]:
     """The features of a message, lower-cased subject (without its RE:) and new text, one entry per occurrence: the
     new text's words and pairs of neighbouring words ("need pricing"), the subject's words marked "s:"."""
     words = _tokens(new_low)
-    out = [*words, *(f"{a} {b}" for a, b in pairwise(words))]
-    out += ["s:" + w for w in _tokens(subject_low)]
-    return out
+    return [*words, *map(" ".join, pairwise(words)), *map("s:".__add__, _tokens(subject_low))]
 
 
 @dataclass(frozen=True)
@@ -97,15 +95,12 @@ class WorkflowModel:
     def log_scores(self, feats: Iterable[str]) -> list[float]:
         """Joint log-likelihood of each of STATES (scikit-learn's predict_joint_log_proba); unknown features count
         nothing."""
-        deltas = self._deltas
         acc = list(self._prior)
-        known = 0
-        for f in feats:
-            hit = deltas.get(f)
-            if hit is not None:
-                known += 1
-                for i, d in hit:
-                    acc[i] += d
+        hits = [hit for hit in map(self._deltas.get, feats) if hit is not None]  # most features are unknown
+        for hit in hits:
+            for i, d in hit:
+                acc[i] += d
+        known = len(hits)
         if known:
             acc = [a + known * u for a, u in zip(acc, self._unseen, strict=True)]
         return acc

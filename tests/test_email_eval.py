@@ -42,16 +42,17 @@ def test_phase1_meets_the_goal_on_the_second_development_part() -> None:
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "the held-out goal is not met (measured once, after tuning on dev and dev2, at commit 2d7e08f): phone "
-    "precision 0.940, workflow state 0.730 (81 of 111); see docs/email.md"))
+    "the held-out goal is not met (measured once, after tuning on dev and dev2, at commit 2d7e08f; the workflow "
+    "state again at 68b8831, round 4): phone precision 0.940, workflow state 0.739 (82 of 111); see docs/email.md"))
 def test_phase1_meets_the_goal_on_the_held_out_part() -> None:
     _meets_goal("heldout")
 
 
-# The held-out figures measured once after tuning (2d7e08f), rounded down: a change that loses ground on mail the
-# rules were not tuned on fails here. (Raise them when the rules improve; never tune on heldout.jsonl.) Round 1
-# (837000e) measured PO 0.98 / 0.92, quote 1.00 / 0.90, case 1.00 / 0.78, part 1.00 / 0.94, amount 0.96 / 0.95,
-# date 1.00 / 0.98, phone 0.93 / 0.91, workflow state 0.69, priority within one 0.98.
+# The held-out figures measured once after tuning (2d7e08f; the workflow state at 68b8831, round 4: the learned
+# second opinion), rounded down: a change that loses ground on mail the rules were not tuned on fails here. (Raise
+# them when the rules improve; never tune on heldout.jsonl.) Round 1 (837000e) measured PO 0.98 / 0.92, quote
+# 1.00 / 0.90, case 1.00 / 0.78, part 1.00 / 0.94, amount 0.96 / 0.95, date 1.00 / 0.98, phone 0.93 / 0.91, workflow
+# state 0.69, priority within one 0.98; round 2 workflow state 0.730 (81 of 111).
 HELD_OUT_FLOOR = {"po_numbers": (0.96, 0.94), "quote_numbers": (1.0, 0.90), "case_numbers": (1.0, 1.0),
                   "part_numbers": (1.0, 0.95), "amounts": (0.96, 0.94), "dates": (1.0, 1.0), "phones": (0.94, 0.90),
                   "emails": (1.0, 1.0)}
@@ -63,7 +64,7 @@ def test_held_out_figures_do_not_fall_below_their_measurement() -> None:
         c = report.entities[kind]
         assert c.precision >= precision and c.recall >= recall, (kind, c)
     workflow, near = report.accuracy(report.workflow), report.accuracy(report.priority_near)
-    assert workflow is not None and workflow >= 0.72  # 81 of 111
+    assert workflow is not None and workflow >= 0.738  # 82 of 111
     assert near is not None and near >= 0.99
 
 

@@ -25,8 +25,9 @@ from workers.email.segment import (
     is_out_of_office,
     split_email,
 )
+from workers.email.workflow_model import STATES, WorkflowModel, features, load_workflow_model
 
-RULES_VERSION = "phase1-2026.12.2"  # round 2: probe scan, dev2's kinds of mail
+RULES_VERSION = "phase1-2026.12.3"  # round 4: the learned second opinion on the workflow state
 SENDERS_FILE = Path(__file__).resolve().parent / "catalogues" / "senders.toml"
 
 
@@ -512,18 +513,37 @@ def _combine(own: dict[str, float], subject: dict[str, float], subject_weight: f
     return {state: round(points, 6) for state, points in scores.items()}  # the same sums in any order
 
 
-def _best(scores: dict[str, float]) -> str:
-    """The state with the most points; ties go to the earlier state in _STATE_ORDER; none, or only the label of an
-    id in the new text ("invoice INV-AE-11873" in a question about something else): START_POINT."""
-    if max(scores.values(), default=0.0) <= _LABEL_POINTS:
-        return "START_POINT"
-    return max(_STATE_ORDER, key=lambda s: (scores.get(s, 0.0), -_STATE_ORDER.index(s)))
-
-
 def workflow_state(text: str, *, subject: str = "", reply: bool = False) -> str:
-    """The state a message is about, from its new text (and subject): the state with the most points."""
+    """The state a message is about, from its new text (and subject): the state with the most points (_state)."""
     now = Now.of(subject, text)
-    return _best(_combine(_points(now, now.new), _points(now, now.subject), 0.5 if reply else 1.0))
+    return _state(now, _combine(_points(now, now.new), _points(now, now.subject), 0.5 if reply else 1.0))
+
+
+# The learned model overrules the rules' "no state" only when it gives one state more than even odds.
+_SURE = 0.5
+
+
+def _state(now: Now, scores: dict[str, float], model: WorkflowModel | None = None) -> str:
+    """The state with the most points. None, or only the label of an id in the new text ("invoice INV-AE-11873" in a
+    question about something else): START_POINT. Where the words cannot decide, the learned model does
+    (workers.email.workflow_model, `model` or the shipped one; WorkflowModel.empty() leaves the rules alone): of
+    the states tied for the most points, the one it finds likeliest (ties again: the earlier in _STATE_ORDER); a
+    message without points takes the state it gives more than even odds, if any. On mail the rules were not tuned
+    on it is right there more often than the rules' fixed order of states (docs/email.md, round 4)."""
+    top = max(scores.values(), default=0.0)
+    if top <= _LABEL_POINTS:
+        probs = (model if model is not None else load_workflow_model()).probabilities(_features(now))
+        likeliest = max(range(len(STATES)), key=probs.__getitem__)
+        return STATES[likeliest] if probs[likeliest] > _SURE else "START_POINT"
+    tied = [s for s in _STATE_ORDER if scores.get(s) == top]
+    if len(tied) == 1:
+        return tied[0]
+    log_scores = (model if model is not None else load_workflow_model()).log_scores(_features(now))
+    return max(tied, key=lambda s: (log_scores[STATES.index(s)], -_STATE_ORDER.index(s)))
+
+
+def _features(now: Now) -> list[str]:
+    return features(now.low[now.subject[0]:now.subject[1]], now.low[now.new[0]:now.new[1]])
 
 
 def urgency_score(text: str) -> int:
@@ -599,13 +619,14 @@ class Decision:
 
 
 def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str, str] | None = None, *,
-           now: Now | None = None) -> Decision:
+           now: Now | None = None, model: WorkflowModel | None = None) -> Decision:
     """Workflow state, urgency and priority of a message, from its subject and new text (a pure function).
 
     An out-of-office reply is START_POINT and low; any auto-reply or system notification is low. A short thanks or
     FYI with no state words of its own is START_POINT whatever the thread's subject says. A message that closes the
     matter (COMPLETION) is low: the thread's urgent subject is history. A reply's subject counts half. `now`:
-    Now.of(subject without its RE:, new_text), if the caller has it."""
+    Now.of(subject without its RE:, new_text), if the caller has it. `model`: the learned second opinion on the
+    state (_state; default: the shipped one, WorkflowModel.empty() for the rules alone)."""
     reply = _SUBJECT_PREFIX.match(subject) is not None
     if now is None:
         now = Now.of(_SUBJECT_PREFIX.sub("", subject), new_text)
@@ -618,7 +639,7 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
     if (quiet and not own) or _general(now):
         state = "START_POINT"
     else:
-        state = _best(_combine(own, _points(now, now.subject), 0.5 if reply else 1.0))
+        state = _state(now, _combine(own, _points(now, now.subject), 0.5 if reply else 1.0), model)
     closing = state == "COMPLETION" and own.get("COMPLETION", 0.0) >= 3  # said outright, not one weak word
     score = _urgency(now, now.new if closing else now.whole)
     if auto or closing or _notification(sender_email, now):

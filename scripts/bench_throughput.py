@@ -129,10 +129,13 @@ def run_stock_python(url: str, r: redis.Redis, queue: str, n: int) -> float:
     return rate_from_hashes(r, queue, n)
 
 
-def run_corral(url: str, r: redis.Redis, queue: str, n: int, workers: int, concurrency: int) -> float:
+def run_corral(url: str, r: redis.Redis, queue: str, n: int, workers: int, concurrency: int,
+               recycle_every: int = 0) -> float:
     """corral as a user runs it: the CLI, the shipped configuration (config/corral.toml, whose queues --queue
-    replaces), no setting changed but the HTTP port."""
+    replaces), no setting changed but the HTTP port; `recycle_every`: CORRAL_MAX_JOBS_PER_WORKER (off by default)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_") or k == "CORRAL_LOG_FORMAT"}
+    if recycle_every:
+        env["CORRAL_MAX_JOBS_PER_WORKER"] = str(recycle_every)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pool.cli", "run", "--redis-url", url, "--http-port", "0", "--log-level", "WARNING",
          "--queue", f"{queue}=workers.processors.builtin:echo@{concurrency}",
@@ -145,7 +148,7 @@ def run_corral(url: str, r: redis.Redis, queue: str, n: int, workers: int, concu
     return rate_from_hashes(r, queue, n)
 
 
-def throughput(url: str, n: int, stock_n: int, rounds: int, sweep: bool) -> dict[str, Any]:
+def throughput(url: str, n: int, stock_n: int, rounds: int, sweep: bool, recycle: int = 0) -> dict[str, Any]:
     """Each consumer `rounds` times, interleaved so a noisy minute hits them all; medians compared."""
     r = redis.Redis.from_url(url)
     runs: dict[str, list[float]] = {}
@@ -163,6 +166,8 @@ def throughput(url: str, n: int, stock_n: int, rounds: int, sweep: bool) -> dict
         one("node-bullmq6-c50-no-metrics", lambda q, k: run_node(url, r, q, k, 0))
         one("stock-python-bullmq-c50", lambda q, k: run_stock_python(url, r, q, k), stock_n)
         one("corral-1x50-shipped-defaults", lambda q, k: run_corral(url, r, q, k, 1, 50))
+        if recycle:
+            one(f"corral-1x50-recycle-every-{recycle}", lambda q, k: run_corral(url, r, q, k, 1, 50, recycle))
         for workers, conc in CORRAL_SWEEP if sweep else ():
             one(f"corral-{workers}x{conc}", lambda q, k, w=workers, c=conc: run_corral(url, r, q, k, w, c))
     med = {k: statistics.median(v) for k, v in runs.items()}
@@ -262,6 +267,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="throughput rounds (every consumer once per round)")
     ap.add_argument("--only", choices=["throughput", "latency"])
     ap.add_argument("--sweep", action="store_true", help="also corral at other worker counts and concurrencies")
+    ap.add_argument("--recycle", type=int, default=0, metavar="N",
+                    help="also corral 1x50 with recycling on, a worker replaced every N jobs (reported apart)")
     ap.add_argument("--json", default=str(ROOT / "data" / "bench_throughput.json"))
     ap.add_argument("--redis-url", default="")
     args = ap.parse_args()
@@ -280,7 +287,8 @@ def main() -> int:
     try:
         if args.only != "latency":
             print(f"throughput, {args.jobs:,} no-op jobs each:", flush=True)
-            report["throughput"] = t = throughput(url, args.jobs, args.stock_jobs, args.rounds, args.sweep)
+            report["throughput"] = t = throughput(url, args.jobs, args.stock_jobs, args.rounds, args.sweep,
+                                                  args.recycle)
             print(f"medians of {args.rounds} rounds:", flush=True)
             for label, rate in t["medians"].items():
                 print(f"  {label:<34} {rate:>9,.0f} jobs/s", flush=True)
@@ -288,6 +296,11 @@ def main() -> int:
                   "(metrics on), "
                   f"{t['corral_vs_node_without_metrics']:.2f} x Node without metrics, "
                   f"{t['corral_vs_stock_python']:.1f} x the stock Python worker", flush=True)
+            if args.recycle:
+                ratio = t["medians"][f"corral-1x50-recycle-every-{args.recycle}"] / t["medians"][
+                    "corral-1x50-shipped-defaults"]
+                print(f"recycling a worker every {args.recycle:,} jobs: {ratio:.2f} x the shipped defaults (off)",
+                      flush=True)
         if args.only != "throughput":
             print(f"latency, medians of {args.runs} runs:", flush=True)
             report["latency"] = latency(url, args.runs)

@@ -6,6 +6,7 @@ corral's real consumers take every job once."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import os
 import subprocess
@@ -327,6 +328,12 @@ async def test_the_daemon_serves_queues_spread_over_the_cluster(rc: ClusterServe
             await asyncio.sleep(0.1)
         for q in queues:
             assert sorted(await client.zrange(f"bull:{q}:completed", 0, -1), key=int) == sorted(ids[q], key=int)
+        # Node's getWorkers() asks every node's CLIENT LIST and keeps the node with the most: corral's workers
+        # name their blocking connection on the node that holds the queue.
+        seen = run_node("workers_cluster.mjs", seeds, "bull", *queues)["workers"]
+        for q in queues:
+            assert seen[q] and all(n.startswith(f"bull:{base64.b64encode(q.encode()).decode()}:w:")
+                                   for n in seen[q]), seen
 
         from bullmq import Queue
         queue = Queue("{emails}", {"connection": client, "prefix": "bull"})

@@ -77,7 +77,10 @@ def facts(raw: dict[str, Any], scenario: str) -> dict[str, Any]:
         "counts": {k: v for k, v in raw["counts"].items() if v},
     }
     if scenario == "worker-limiter":
-        out["limiter respected"] = _max_in_window(raw, 1000) <= 2
+        # max 2 a second, timed by Redis; processedOn is the worker's clock when it asked, which a loaded machine
+        # delays by tens of ms (Node's own worker once showed 3 starts in 1,000 ms so): a 800 ms window keeps that
+        # slack and still sees a limiter ignored (all 6 jobs start within milliseconds then).
+        out["limiter respected"] = _max_in_window(raw, 800) <= 2
     if scenario == "scheduler-every-runs-on":
         out = _runs_on(out)
     return out

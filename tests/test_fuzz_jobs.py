@@ -59,8 +59,13 @@ def daemon(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
                             cwd=ROOT, env=env, stderr=log_file, text=True)
     r = redis.Redis.from_url(url)
     deadline = time.monotonic() + 20
-    while not _last_snapshot(r) and time.monotonic() < deadline:
+    while not _last_snapshot(r) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
+    if not _last_snapshot(r):
+        proc.kill()
+        proc.wait()
+        log_file.close()
+        pytest.fail(f"the daemon did not start: {log_path.read_text()[-3000:]}")
     yield url
     proc.terminate()
     proc.wait(timeout=30)
@@ -115,7 +120,8 @@ def _ended(r: redis.Redis, ids: list[str]) -> set[str]:
 
 
 @pytest.mark.timeout(900)
-@settings(max_examples=int(os.environ.get("CORRAL_FUZZ_EXAMPLES", "30")), deadline=None,
+# Not a CORRAL_ variable: the daemon refuses any CORRAL_* it does not know (it once did, and every job stayed waiting).
+@settings(max_examples=int(os.environ.get("TEST_FUZZ_EXAMPLES", "30")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(job_spec, min_size=1, max_size=4))
 def test_corrupt_jobs_always_end(daemon: str, specs: list[tuple[bool, list[tuple[str, Any]]]]) -> None:

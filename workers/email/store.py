@@ -220,7 +220,7 @@ async def _while_busy(call: Callable[[], Awaitable[None]]) -> None:
             await call()
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
-                raise StoreBusy(str(e)) from e
+                raise StoreBusy(f"SQLite: {e} (tried again for {BUSY.deadline:g} s)") from e
             raise
 
     await retry(once, on=(StoreBusy,), backoff=BUSY)

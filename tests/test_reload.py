@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -95,12 +96,15 @@ async def _under_load(redis_url: str, r: redis.Redis, change: object, seconds: f
     return before, after
 
 
-async def test_reload_rolls_the_workers_when_a_processor_changes(folder: Path, redis_url: str) -> None:
-    r = redis.Redis.from_url(redis_url)
-    proc = start(folder, redis_url, "--reload")
+async def _roll_under_load(folder: Path, redis_url: str, r: redis.Redis,
+                           change: Callable[[subprocess.Popen[str]], None], *extra: str
+                           ) -> tuple[list[str], list[str], str]:
+    """Run the daemon (`extra` flags), `change(proc)` a third into 8 s of added jobs, stop it once all completed.
+    Every job ran once and those added well after the change ran v2. (ids before, ids after, the daemon's log)."""
+    proc = start(folder, redis_url, *extra)
     try:
         await wait_until(lambda: r.exists("corral:bull:daemons"), 20, "the daemon to report")
-        before, after = await _under_load(redis_url, r, lambda: write_processor(folder, "v2"), seconds=8.0)
+        before, after = await _under_load(redis_url, r, lambda: change(proc), seconds=8.0)
         ids = before + after
         await wait_until(lambda: all_completed(r, ids), 30, "every job to complete")
         proc.send_signal(signal.SIGTERM)
@@ -112,32 +116,25 @@ async def test_reload_rolls_the_workers_when_a_processor_changes(folder: Path, r
     runs = r.hgetall("test:runs")
     assert sorted(int(runs[i.encode()]) for i in ids) == [1] * len(ids), "a job ran twice or never"
     assert after and set(returned(r, after)) == {"v2"}, "jobs added after the change ran the old code"
+    return before, after, log
+
+
+async def test_reload_rolls_the_workers_when_a_processor_changes(folder: Path, redis_url: str) -> None:
+    r = redis.Redis.from_url(redis_url)
+    before, _, log = await _roll_under_load(folder, redis_url, r, lambda _: write_processor(folder, "v2"),
+                                            "--reload")
     assert "v1" in returned(r, before)
     assert "reload requested (reloadproc.py changed)" in log and "rolling 2 worker(s)" in log
 
 
 async def test_sighup_rolls_the_workers_and_no_job_is_lost(folder: Path, redis_url: str) -> None:
     r = redis.Redis.from_url(redis_url)
-    proc = start(folder, redis_url)
-    try:
-        await wait_until(lambda: r.exists("corral:bull:daemons"), 20, "the daemon to report")
 
-        def deploy() -> None:
-            write_processor(folder, "v2")  # a deploy: new code on disk, then the daemon is told
-            proc.send_signal(signal.SIGHUP)
+    def deploy(proc: subprocess.Popen[str]) -> None:
+        write_processor(folder, "v2")  # a deploy: new code on disk, then the daemon is told
+        proc.send_signal(signal.SIGHUP)
 
-        before, after = await _under_load(redis_url, r, deploy, seconds=8.0)
-        ids = before + after
-        await wait_until(lambda: all_completed(r, ids), 30, "every job to complete")
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    log = proc.stderr.read() if proc.stderr else ""
-    runs = r.hgetall("test:runs")
-    assert sorted(int(runs[i.encode()]) for i in ids) == [1] * len(ids)
-    assert after and set(returned(r, after)) == {"v2"}
+    _, _, log = await _roll_under_load(folder, redis_url, r, deploy)
     assert "reload requested (SIGHUP)" in log
 
 

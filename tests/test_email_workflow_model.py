@@ -44,14 +44,13 @@ def test_tied_states_go_to_the_state_the_model_finds_likelier() -> None:
     assert decide("", clear, SENDER, model=_sure_of("tracking", "SHIPPING")).state == "RETURNS"
 
 
-def test_a_message_without_state_words_takes_the_models_state_only_when_it_is_sure() -> None:
+def test_a_message_without_state_words_stays_start_point_whatever_the_model_says() -> None:
+    """Round 5: on two unseen sets the model's guess for wordless messages was wrong more often than right."""
     text = "Hello, see the note from Maria below about the Hamilton site."
     assert decide("", text, SENDER, model=WorkflowModel.empty()).state == "START_POINT"
-    assert decide("", text, SENDER, model=_sure_of("maria", "SHIPPING")).state == "SHIPPING"
-    unsure = from_counts([10] * len(STATES), {"maria": {"SHIPPING": 1, "RETURNS": 1}}, 1.0)
-    probs = unsure.probabilities(features("", text.lower()))
-    assert max(probs) <= 0.5
-    assert decide("", text, SENDER, model=unsure).state == "START_POINT"
+    sure = _sure_of("maria", "SHIPPING")
+    assert max(sure.probabilities(features("", text.lower()))) > 0.5  # the model alone would say SHIPPING
+    assert decide("", text, SENDER, model=sure).state == "START_POINT"
 
 
 def test_messages_that_are_start_point_whatever_their_words_stay_so() -> None:

@@ -131,10 +131,13 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "sfr.": "CHF", "rs.": "INR", "rs": "INR", "euro": "EUR", "euros": "EUR", "dollars": "$",
                     "dollar": "$", "pounds": "GBP", "pound": "GBP", "€uro": "EUR", "kč": "CZK", "tl": "TRY",
                     "₺": "TRY", "円": "JPY", "元": "CNY", "₩": "KRW", "₱": "PHP", "฿": "THB", "₫": "VND",
-                    "₪": "ILS", "₽": "RUB", "ft": "HUF", "lei": "RON", "r": "ZAR"}
-# A lone "R" is the South African rand: only for a sender in South Africa or a text that names the rand.
-_CUR_BEFORE = (r"(?:us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|s?fr\.|rs\.?"
-               r"|(?:" + _CODES + r")(?![a-z])|r(?=\s?\d))")
+                    "₪": "ILS", "₽": "RUB", "ft": "HUF", "lei": "RON", "r": "ZAR", "₦": "NGN", "ksh": "KES",
+                    "kshs": "KES", "ksh.": "KES", "kshs.": "KES", "rm": "MYR", "php": "PHP"}
+# A lone "R" is the South African rand, "RM" the ringgit, "PHP" the peso: only for a sender in that country or a
+# text that names the currency (_LOCAL_CURRENCY).
+_CUR_BEFORE = (r"(?:us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|₦|s?fr\.|rs\.?"
+               r"|kshs?\.?"
+               r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php)(?=[^\S\n]{0,2}\d))")
 _CUR_AFTER = (r"(?:\$|€|£|zł|kč|₺|円|元|₩|kr(?![a-zà-ž])\.?|:-|(?:" + _CODES
               + r"|euros?|dollars?|pounds?|tl|ft|lei)(?![a-z]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
@@ -277,7 +280,7 @@ PHONE = re.compile(
     # an extension, perhaps in parentheses, perhaps after a label of the number: "(ext. 233)", "(代表) 内線 215"
     r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:,\s*)?[(\uff08]?\s*"
     r"(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?"
-    r"|poste|interno|int\.?|anexo|ramal|wewn\.?|dahili|lokal|ankn\.?|anknytning|内線|內線|分機|分机)\s*[:\uff1a.]?\s*"
+    r"|poste|interno|int\.?|anexo|ramal|wewn\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning|内線|內線|分機|分机)\s*[:\uff1a.]?\s*"
     r"(\d{1,6})[)\uff09]?)?(?![\w/=&%]|[.,]\d|-\d)",
 )
 _PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends "sent")
@@ -398,11 +401,13 @@ _PRICE_COLUMN = re.compile(r"price|preis|prix|precio|prezzo|prijs|preço|pris|ce
                            r"|wert|valor|unit|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|kwota|wartość"
                            r"|単価|金額|価格|合計|小計|单价|金额|价格|總價|总价|合计")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
-_TOTAL_LINE = re.compile(r"^\s*\|?\s*[^\W\d_][^\n\d|]*(?:\d+\s*%)?[^\n\d|]*?[:|]?\s+(\d[\d.,' \u00a0]*\d)"
+# Empty cells may stand between the label and the number ("Subtotal |   |  36,390.00").
+_TOTAL_LINE = re.compile(r"^\s*\|?\s*[^\W\d_][^\n\d|]*(?:\d+(?:[.,]\d+)?\s*%)?[^\n\d|]*?(?:[ \t]*[:|])*"
+                         r"\s+(\d[\d.,' \u00a0]*\d)"
                          r"\s*(?:[^\W\d_]{0,3}|[$€£¥₹₺₩₱฿₪₽])"
                          r"\s*\|?\s*$")
 _COLUMN_CURRENCY = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])|((?:us|usd|hk|s|a|au|aud|nz|c|ca|cad|mx|r)\$"
-                              r"|[$€£¥₹₺₩₱฿₪₽円元]|kč|zł|(?<![a-z])(?:tl|ft|kr)(?![a-z]))")
+                              r"|[$€£¥₹₺₩₱฿₪₽₦円元]|kč|zł|(?<![a-z])(?:tl|ft|kr|ksh)(?![a-z]))")
 
 
 @dataclass
@@ -573,6 +578,7 @@ class _Extractor:
         header: list[str] | None = None
         kinds: dict[int, tuple[str, str | None]] = {}
         currency: str | None = None  # of the table's priced columns: its totals lines below are in it too
+        gap = False  # a blank line since the table: only a line that names a total may follow it
         while offset <= len(text):
             end = text.find("\n", offset)
             end = len(text) if end < 0 else end
@@ -593,10 +599,11 @@ class _Extractor:
                     self._total(line, currency)
                 else:
                     header, currency = None, None
-            elif currency is not None and _may_be_total(line):
+            elif currency is not None and _may_be_total(line) and (not gap or _TOTAL_WORD.search(line)):
                 self._total(line, currency)
             elif not line.strip():
-                currency = None
+                currency = currency if not gap and header is not None else None
+                gap = True
             elif not _RULE_CHARS.issuperset(stripped):
                 header = None
             offset = end + 1
@@ -747,8 +754,8 @@ class _Extractor:
                 continue
             i = 1 if m.group("n1") else 2 if m.group("n2") else 3
             number, mult, cur = m.group(f"n{i}"), m.group(f"m{i}"), m.group(f"c{i}")
-            if cur == "r" and not self.rand():
-                continue  # "R 2" is a revision, a rating ...: the rand only where the rand is at home
+            if cur in _LOCAL_CURRENCY and not self.at_home(cur):
+                continue  # "R 2" is a revision, "RM 5" a room, "PHP 8" a language: only where the currency is at home
             value = parse_number(number, self.locale.decimal_comma)
             if value is None:
                 continue
@@ -769,10 +776,11 @@ class _Extractor:
                     self._dollar = named.pop().upper()
         return self._dollar
 
-    def rand(self) -> bool:
-        """Whether a lone "R" before a number is the South African rand: a sender in South Africa, or a text that
-        names the rand."""
-        return self.locale.region == "ZA" or _RAND.search(self.scan) is not None
+    def at_home(self, token: str) -> bool:
+        """Whether a currency token that is also a common abbreviation ("R", "RM", "PHP") is the currency: a sender
+        in its country, or a text that names it."""
+        region, named = _LOCAL_CURRENCY[token]
+        return self.locale.region == region or named.search(self.scan) is not None
 
     def amount_starts(self, hits: Hits) -> list[int]:
         """The probes' starts of currencies before a number and of "(USD)" labels, and for a currency after a
@@ -934,7 +942,7 @@ class _Extractor:
                     cue = (raw.startswith(("+", "00")) or _NANP.fullmatch(raw.strip()) is not None
                            or _PHONE_CUE.search(before) is not None)
                     value = _phone(raw, m.group(3), self.phone_regions(), cue)
-                    if value is None and m.group(3) is None:  # "(07) 5430 9100 (24/7)": without its last groups
+                    if value is None:  # "(07) 5430 9100 (24/7)", "(24x7)" (not an extension): without its last groups
                         for cut in _shorter(m.group(2)):
                             value = _phone((m.group(1) or "") + cut, None, self.phone_regions(), cue)
                             if value:
@@ -974,7 +982,9 @@ _NEWLINE = re.compile(r"\n")
 _WORD_IN_ID = re.compile(r"[a-z]{3}")
 _RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
 _NUMBER_CELL = re.compile(r"[$€£¥₹]?\s*\d[\d.,'\s]*(?:\s*[a-z$€£¥₹]{0,3})")
-_TOTAL_CURRENCY_CHARS = frozenset("$€£¥₹₺₩₱฿₪₽")  # and letters
+_TOTAL_WORD = re.compile(r"(?i)total|sum|vat|tax|gst|sst|iva|mwst|ust|tva|btw|moms|kdv|gesamt|netto|importe|montant"
+                         r"|importo|valor|betrag|bedrag|celkem|toplam|yhteensä|razem|合計|小計|合计")
+_TOTAL_CURRENCY_CHARS = frozenset("$€£¥₹₺₩₱฿₪₽₦")  # and letters
 _PRICE_HEADER_PROBE, _PRICE_HEADER_CJK = split_foreign(_PRICE_COLUMN.pattern)
 
 
@@ -995,7 +1005,8 @@ _LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
 # Where a number can start (AMOUNT's second form), and how far before its currency: "1,234,567,890.00 mio. EUR".
 _NUMBER_START = re.compile(r"(?<![\w.,])\d")
 _AMOUNT_REACH = 64
-_RAND = re.compile(r"\bzar\b|\brands?\b")
+_LOCAL_CURRENCY = {"r": ("ZA", re.compile(r"\bzar\b|\brands?\b")), "rm": ("MY", re.compile(r"\bmyr\b|\bringgit\b")),
+                   "php": ("PH", re.compile(r"₱|\bpesos?\b"))}
 _DOLLAR_CODES = re.compile(r"(?<![^\W\d_])(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])")
 # The country of a currency used in one country only (a phone number in an email that names it may be there).
 _CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "IN", "JPY": "JP", "AED": "AE",

@@ -68,8 +68,9 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
              r"|encomenda|objedn[aá]vka|objedn[aá]vky|sipariş|tilaus(?:numero)?|bestilling(?:snummer)?"
              r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
              r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
-             r"|inkooporder(?:nummer)?|inkoopnummer|inköpsorder|zamówienie(?:\s+zakupu)?|nr\s+zamówienia|oc"
-             r"|commande|bestelnummer|ordine\s+(?:n[°º.]?|nr\.?)")
+             r"|inkooporder(?:nummer)?|inkoopnummer|inköpsorder(?:nummer)?|zamówienie(?:\s+zakupu)?"
+             r"|nr\s+zamówienia|oc|commande|bestelnummer|bestelling|beställning(?:snummer)?|best\.\s?-?\s?nr\.?"
+             r"|ordine\s+(?:n[°º.]?|nr\.?)")
 # Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
 PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
 PO = _cue_rule(PO_CUES)
@@ -85,7 +86,7 @@ QUOTE_CUES = (r"quotes?|quotation(?:\s+number)?|quote\s+ref|offer|angebot(?:snum
               r"|tilbud|tarjous|teklif|nab[ií]dka")
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
-QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?|qt-?(?:[a-z]{2,4}-)?\d{4,8}|quo-?\d{4,8})"
+QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?|qt-?(?:[a-z]{2,4}-)?\d{4,8}(?:-r(?:ev)?\d{1,2})?|quo-?\d{4,8})"
                         r"(?![\w-])")
 
 # "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".
@@ -143,6 +144,7 @@ _CUR_AFTER = (r"(?:\$|€|£|zł|kč|₺|円|元|₩|kr(?![a-zà-ž])\.?|:-|(?:"
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
         r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
         r"|\d{1,3}(?: \d{3})+[.,]\d{2}(?!\d)"
+        r"|\d{1,3}(?: \d{3})+(?![\d.,])"  # "6 500 €": thousands grouped by spaces (French, Polish, Nordic)
         r"|\d+(?:[.,]\d{1,2})?(?![\d]))")
 _MULT = (r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?|lakhs?|lacs?|crores?"
          r"|cr|mil|millones|millón|milhões|milhão|万|億)(?![a-z]))?")
@@ -195,7 +197,7 @@ def _amount(value: float, currency: str) -> dict[str, Any]:
 
 # -------------------------------------------------------------------------------------------------- dates
 _MONTH_NAMES = {
-    1: "january jan januar janvier janv enero ene gennaio gen januari styczeń stycznia janeiro",
+    1: "january jan januar jänner janvier janv enero ene gennaio gen januari styczeń stycznia janeiro",
     2: "february feb februar février févr fevrier febrero febbraio februari luty lutego fevereiro fev",
     3: "march mar märz mär mrz mars marzo maart marts mars marca março",
     4: "april apr avril avr abril aprile kwiecień kwietnia",
@@ -230,17 +232,24 @@ DATE_CJK = re.compile(r"(?<!\d)(?:(\d{4})\s?[年년]\s?)?(\d{1,2})\s?[月월]\s?
 # needs a date word before it: "1/2 of the pallets" is no date.
 _DATE_CUE_BEFORE = re.compile(
     r"(?:\b(?:by|on|until|till|til|before|after|from|to|due|eta|etd|date|dated|deadline|expires?|expired\s+on|"
-    r"through|thru|since|for|than|mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday"
+    r"through|thru|since|for|than|around|circa|approx|approximately|ship|ships|shipping|arrive|arrives|arriving"
+    r"|starting|starts|start|week\s+of|yesterday|today|tomorrow|"
+    r"mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday"
     r"|sunday|am|bis|vom|zum|ab|seit|le|au|du|jusqu'au|avant|el|del|al|hasta|desde|entro|il|dal|tot|op|vóór|em"
     r"|até|de|do|od|na|per|termin|liefertermin|lieferdatum|zustellung|livraison|entrega|consegna|levering)"
     r"|montag|dienstag|mittwoch|donnerstag|freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|miércoles"
     r"|jueves|viernes|lunedì|martedì|mercoledì|giovedì|venerdì|maandag|dinsdag|woensdag|donderdag|vrijdag"
-    r"|segunda|terça|quarta|quinta|sexta)[\s,.:]*$")
+    r"|segunda|terça|quarta|quinta|sexta|måndag|tisdag|onsdag|torsdag|fredag|mandag|tirsdag|poniedziałek|wtorek"
+    r"|środa|czwartek|piątek)[\s,.:(]*$")
 # "del 23 al 27 de junio", "23-27 June", "June 23-27": the first day of a range before a month-name date.
 _DASHES = "-\u2013\u2014"  # hyphen, en dash, em dash
 _RANGE_START = re.compile(r"(\d{1,2})(?:st|nd|rd|th|\.)?\s*(?:[" + _DASHES + r"]|to|al|au|bis|till|until|through|a|t/m"
                           r"|tot|do)\s*$")
 _RANGE_END = re.compile(r"\s*(?:[" + _DASHES + r"]|to|through|until|till)\s*(\d{1,2})(?:st|nd|rd|th)?(?![\d/.:])")
+_DURATION_AFTER = re.compile(r"\s*(?:working|business|calendar|work|werk|arbeits)?\s*(?:days?|weeks?|months?|hours?"
+                             r"|hrs|días|dias|semanas|meses|giorni|settimane|mesi|jours|semaines|mois|tage|wochen"
+                             r"|werktage|monate|dagen|weken|dni|tygodni|dagar|veckor|uger|dage|uker|dager)(?!\w)",
+                             re.IGNORECASE)
 _VERSION_BEFORE = re.compile(r"(?:version|rev\.?|v|ver\.?|release|firmware|fw|build)\s*$")
 
 
@@ -337,7 +346,7 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
             if labelled and _nanp_shape(candidate.national_number or 0) and not candidate.italian_leading_zero:
                 number = candidate
                 break
-        elif phonenumbers.is_valid_number(candidate) and (labelled or _grouped_as_national(raw, candidate)):
+        elif _valid(candidate) and (labelled or _grouped_as_national(raw, candidate)):
             number = candidate
             break
     if number is None:
@@ -347,6 +356,17 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
         national = "0" * (number.number_of_leading_zeros or 1) + national
     value = national if number.country_code == 1 else f"+{number.country_code}{national}"
     return value + (f"x{ext}" if ext else "")
+
+
+# The numbers Ofcom keeps for drama and examples (UK: 07700 900xxx, 01632 960xxx, 020 7946 0xxx ...), the UK's "555"
+# numbers: not valid for phonenumbers, yet written in signatures and examples as phones.
+_FICTIONAL = re.compile(r"(?:11[3-8]4960|1[2-6]14960|1914980|2079460|2896496|2920180|1632960|7700900|8081570|9098790"
+                        r"|3069990)\d{3}")
+
+
+def _valid(number: phonenumbers.PhoneNumber) -> bool:
+    return phonenumbers.is_valid_number(number) or (
+        number.country_code == 44 and _FICTIONAL.fullmatch(str(number.national_number)) is not None)
 
 
 def _grouped_as_national(raw: str, number: phonenumbers.PhoneNumber) -> bool:
@@ -539,6 +559,8 @@ class _Extractor:
                 continue
             if _WORD_IN_ID.search(self.text, *m.span(1)):
                 continue  # "quote 3-year support": ids are not written with lower-case words
+            if " - " in text[m.start():m.start(1)] and sum(map(str.isdigit, first)) < 4:
+                continue  # "RFQ - DL380 Gen11 refresh": a subject's dash, then what it is about (a model)
             if po and first.startswith("PO-") and first[3:].isdigit():
                 first = first[3:]  # "PO-4500123456": the label, then the digits
             _add(into, first)
@@ -884,6 +906,8 @@ class _Extractor:
         if _NOT_AFTER_SHORT.match(rest) or (not trailing_dot and after[:1] in ".," and after[1:2].isdigit()):
             return None
         if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
+            return None
+        if _DURATION_AFTER.match(text, m.end()):  # "Delivery: 3-4 weeks", "entrega: 5-7 días": a span of time
             return None
         if sep == "." and not trailing_dot and not (len(second) == 2 and second[0] == "0"):
             return None  # "1.50" is a number; "25.06." and "25.06" (zero-padded month) are dates

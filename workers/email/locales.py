@@ -102,11 +102,13 @@ class LocaleTable:
         if by_language and text and self.languages:
             lang = detect_language(text)
             choices = self.languages.get(lang or "")
+            if choices and not locale.guessed:  # a country of several languages: that language, in that country
+                return self.locale(f"{lang}-{locale.region}")
             if choices:
                 minutes = str(int(utc_offset.total_seconds() // 60)) if utc_offset is not None else ""
                 tag = choices.get(minutes) or choices.get("default")
                 if tag:
-                    return self._guess(tag, utc_offset) if locale.guessed else self.locale(tag)
+                    return self._guess(tag, utc_offset)
         return locale
 
     def _guess(self, tag: str, utc_offset: timedelta | None) -> Locale:
@@ -175,6 +177,7 @@ LANGUAGE_WORDS = {
     "it": "il lo gli della del che per con una grazie sono nostro vostro nostra vostra",
     "nl": "het een en van voor met wij niet graag bedankt groeten uw onze",
     "da": "og det er til med vi ikke hilsen tak af jeres vores",
+    "nb": "og det er til med vi ikke hilsen takk av deres våre vennlig hei ønsker",
     "sv": "och det är till med vi inte hälsningar tack av er vår",
     "fi": "ja on että kiitos terveisin ei se tilaus meidän teidän",
     "cs": "je se na pro za děkuji pozdravem dobrý den prosím",

@@ -117,7 +117,7 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "danneggiato", "guasto", "garanzia", "terugsturen", "terugbetaling", "defect", "beschadigd", "devolução",
         "defeituoso", "defeito", "troca", "danificado", "garantia", "retur", "återbetalning", "trasig", "zwrot",
         "reklamacja", "uszkodzony", "fallado", "fallada", "falla", "averiado", "averiada", "roto", "rota",
-        "reemplazo", "substituição", "avariado", "returnering", "kreditnota", "reklamace", "vrácení",
+        "reemplazo", "omruilen", "retouraanvraag", "terugnemen", "falschlieferung", "rücksendeschein", "reklamation", "substituição", "avariado", "returnering", "kreditnota", "reklamace", "vrácení",
         "dobropis", "vadný", "iade", "ar\u0131zal\u0131", "garanti", "palautus", "hyvitys", "viallinen", "takuu",
     ),
     "SHIPPING": (
@@ -133,7 +133,8 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "atrasado", "atraso", "retraso", "retrasado", "remessa", "estafeta", "expedição", "enviada", "verspätet",
         "verzögert", "retard", "ritardo", "vertraagd", "forsinket", "toimitus", "myöhässä", "teslimat", "kargo",
         "gecikme", "doprava", "zpoždění", "zásilka", "date de livraison", "fecha de entrega", "data di consegna",
-        "customs", "aduana", "alfândega", "dogana", "douane", "zoll",
+        "customs", "aduana", "alfândega", "dogana", "douane", "zoll", "spårning", "spårningen", "paketet",
+        "sändningsnummer", "forsendelse", "sporing",
     ),
     "COMPLETION": (
         "resolved", "fixed", "solved", "closed", "paid", "completed", "erledigt", "gelöst", "geschlossen", "bezahlt",
@@ -147,7 +148,7 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "presupuesto", "precio", "oferta", "descuento", "preventivo", "offerta", "prezzo", "sconto", "offerte",
         "prijs", "prijsopgave", "korting", "orçamento", "cotação", "preço", "desconto", "offert", "pris", "wycena",
         "cena", "rabat", "proposta", "propuesta", "tilbud", "tarjous", "teklif", "fiyat", "nabídka", "cenová",
-        "validity", "requote",
+        "validity", "requote", "oferty", "ofertę", "ofertowe", "offerten", "tilbudet", "offerte",
     ),
     "ORDER_MANAGEMENT": (
         "order", "orders", "purchase order", "po", "p.o", "invoice", "invoices", "cancel", "cancelled", "canceled",
@@ -173,6 +174,9 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:arrived|came|llegó|chegou|arrivé|arrivato|angekommen|geliefert) (?:faulty|defective|dead|broken|"
         r"damaged|fallad[oa]|dañad[oa]|rot[oa]|avariad[oa]|danificad[oa]|défectueux|endommagé|difettos[oa]|defekt)",
         r"(?:doesn't|does not|won't|will not|no|não) (?:power on|turn on|boot|enciende|liga)",
+        r"wrong \w+ (?:delivered|shipped|sent|received)", r"instead of the .{0,40}\bwe ordered", r"verkeerde \w+ geleverd",
+        r"in plaats van .{0,60}\b(?:besteld|bestelde)", r"au lieu d[eu]s? .{0,60}\bcommandé",
+        r"(?:statt|anstelle) de[rsn]?\b.{0,40}\bbestellt",
     ),
     "SHIPPING": (
         r"(?:delivery|shipment|order|goods|parcel|package) (?:is |are |was )?(?:now )?(?:overdue|late|delayed)",
@@ -190,6 +194,7 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"partial (?:delivery|shipment)", r"teillieferung", r"faltam", r"still missing",
         r"(?:stuck|held|sitting|retenid[oa]s?|retid[oa]s?|bloccat[oi]|bloqué(?:e|s)?|fest) (?:in|at|en|na|no|im|"
         r"alla|à la)\b.{0,20}\b(?:customs|aduana|alfândega|dogana|douane|zoll)",
+        r"när kommer", r"wanneer komt", r"kiedy (?:dotrze|przyjdzie)",
     ),
     "COMPLETION": (
         r"(?:you|we) (?:can|may) close", r"(?:please )?close (?:this|it|the (?:ticket|case|rma|incident|request))",
@@ -219,6 +224,10 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"tudo conferido", r"(?:back|coming back) (?:online|to normal|in operation)",
         r"voltaram a (?:operar|funcionar)", r"volvi(?:ó|eron) a (?:operar|funcionar)", r"(?:está|están) en marcha",
         r"(?:est|sont) repartis?", r"(?:a|ont) redémarré", r"(?:sono|è) ripart", r"wieder (?:online|in betrieb)",
+        r"case closed", r"squared away", r"(?:mag|kan|mogen|kunnen) (?:\w+ ){0,4}dicht", r"kunnen weer",
+        r"werkt(?: alles)? weer", r"(?:kan|får|kunna) stänga", r"igång igen", r"fungerar igen", r"można zamknąć",
+        r"(?:produkcja|linia|serwer) (?:ruszył[aoy]?|wstał|działa)", r"(?:alt|alle|alles|allt) er (?:mottatt|levert)",
+        r"uten skader", r"allt (?:är )?mottaget",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
@@ -250,6 +259,7 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:vielen )?dank für ihre bestellung", r"gracias por su (?:pedido|orden)", r"merci pour votre commande",
         r"grazie per il vostro ordine", r"obrigad[oa] pela sua encomenda", r"bedankt voor uw bestelling",
         r"tack för din beställning", r"zmian[aęy] (?:ilości|zamówienia)", r"změn[auy] objednávky",
+        r"(?:vi )?beställer (?:härmed|följande)", r"(?:wij )?bestellen (?:hierbij|graag)", r"zamawiamy",
     ),
     "IN_PROGRESS": (
         r"any (?:update|news|progress)", r"update on", r"following up", r"follow(?:ing)? up on", r"chasing",
@@ -260,10 +270,13 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         # chasers in the mailbox's other languages
         r"alguna novedad", r"où en (?:est|sommes)", r"a che punto", r"(?:seguimos|sigo|llevamos .{0,20}) esperando",
         r"(?:ainda|continuamos) (?:aguardando|esperando)", r"(?:siamo|sono) ancora in attesa", r"attendons toujours",
-        r"warten (?:immer )?noch", r"(?:third|second|another) (?:time|request|reminder)", r"(?:me|nos) (?:pueden|puede)"
+        r"warten (?:immer )?noch", r"(?:third|second|2nd|3rd|fourth|4th) (?:time|request|reminder)|another reminder", r"(?:me|nos) (?:pueden|puede)"
         r" dar (?:el )?estatus", r"toujours pas reçu",
         r"keep (?:the |this )?(?:case|ticket|incident|rma) open",
         r"(?:até agora|hasta ahora|so far|finora|jusqu'à présent|bisher) (?:não|no|non|nous n'avons|haben wir)",
+        r"al nieuws", r"nog niet binnen", r"irgendeinen stand", r"(?:wir )?sind dran", r"noch im zulauf", r"relancer",
+        r"hur går det med", r"still outstanding", r"follow-?ups", r"na bieżąco", r"still working (?:on|with)",
+        r"stand\?",
     ),
 }
 _STATE_ORDER = ("COMPLETION", "IN_PROGRESS", "RETURNS", "SHIPPING", "QUOTE_PROCESSING", "ORDER_MANAGEMENT")

@@ -86,7 +86,8 @@ QUOTE_CUES = (r"quotes?|quotation(?:\s+number)?|quote\s+ref|offer|angebot(?:snum
               r"|tilbud|tarjous|teklif|nab[ií]dka")
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
-QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?|qt-?(?:[a-z]{2,4}-)?\d{4,8}(?:-r(?:ev)?\d{1,2})?|quo-?\d{4,8})"
+QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
+                        r"|qt-?(?:[a-z]{2,4}-)?\d{4,8}(?:-r(?:ev)?\d{1,2})?|quo-?\d{4,8})"
                         r"(?![\w-])")
 
 # "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".

@@ -117,7 +117,8 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "danneggiato", "guasto", "garanzia", "terugsturen", "terugbetaling", "defect", "beschadigd", "devolução",
         "defeituoso", "defeito", "troca", "danificado", "garantia", "retur", "återbetalning", "trasig", "zwrot",
         "reklamacja", "uszkodzony", "fallado", "fallada", "falla", "averiado", "averiada", "roto", "rota",
-        "reemplazo", "omruilen", "retouraanvraag", "terugnemen", "falschlieferung", "rücksendeschein", "reklamation", "substituição", "avariado", "returnering", "kreditnota", "reklamace", "vrácení",
+        "reemplazo", "omruilen", "retouraanvraag", "terugnemen", "falschlieferung", "rücksendeschein",
+        "substituição", "avariado", "returnering", "kreditnota", "reklamace", "vrácení",
         "dobropis", "vadný", "iade", "ar\u0131zal\u0131", "garanti", "palautus", "hyvitys", "viallinen", "takuu",
     ),
     "SHIPPING": (
@@ -174,7 +175,8 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:arrived|came|llegó|chegou|arrivé|arrivato|angekommen|geliefert) (?:faulty|defective|dead|broken|"
         r"damaged|fallad[oa]|dañad[oa]|rot[oa]|avariad[oa]|danificad[oa]|défectueux|endommagé|difettos[oa]|defekt)",
         r"(?:doesn't|does not|won't|will not|no|não) (?:power on|turn on|boot|enciende|liga)",
-        r"wrong \w+ (?:delivered|shipped|sent|received)", r"instead of the .{0,40}\bwe ordered", r"verkeerde \w+ geleverd",
+        r"wrong \w+ (?:delivered|shipped|sent|received)", r"instead of the .{0,40}\bwe ordered",
+        r"verkeerde \w+ geleverd",
         r"in plaats van .{0,60}\b(?:besteld|bestelde)", r"au lieu d[eu]s? .{0,60}\bcommandé",
         r"(?:statt|anstelle) de[rsn]?\b.{0,40}\bbestellt",
     ),
@@ -270,8 +272,8 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         # chasers in the mailbox's other languages
         r"alguna novedad", r"où en (?:est|sommes)", r"a che punto", r"(?:seguimos|sigo|llevamos .{0,20}) esperando",
         r"(?:ainda|continuamos) (?:aguardando|esperando)", r"(?:siamo|sono) ancora in attesa", r"attendons toujours",
-        r"warten (?:immer )?noch", r"(?:third|second|2nd|3rd|fourth|4th) (?:time|request|reminder)|another reminder", r"(?:me|nos) (?:pueden|puede)"
-        r" dar (?:el )?estatus", r"toujours pas reçu",
+        r"warten (?:immer )?noch", r"(?:third|second|2nd|3rd|fourth|4th) (?:time|request|reminder)|another reminder",
+        r"(?:me|nos) (?:pueden|puede) dar (?:el )?estatus", r"toujours pas reçu",
         r"keep (?:the |this )?(?:case|ticket|incident|rma) open",
         r"(?:até agora|hasta ahora|so far|finora|jusqu'à présent|bisher) (?:não|no|non|nous n'avons|haben wir)",
         r"al nieuws", r"nog niet binnen", r"irgendeinen stand", r"(?:wir )?sind dran", r"noch im zulauf", r"relancer",

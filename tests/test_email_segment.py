@@ -178,6 +178,59 @@ def test_dates_in_many_forms_and_without_a_year() -> None:
     assert extract_entities("we shipped 1/2 of the pallets", received=date(2025, 6, 1)).dates == []
 
 
+def test_a_multilingual_country_keeps_its_country_whatever_the_language() -> None:
+    """.ch, .be, .ca: the text picks the language, the domain the country (its phone numbers, its conventions)."""
+    table = load_locales()
+    german = "Guten Tag, wir möchten die Bestellung bitte ändern. Danke und Grüsse, die Firma mit der Nummer."
+    dutch = "Goedemorgen, het pakket is niet geleverd en wij willen graag een nieuwe datum voor de levering. Bedankt"
+    assert table.for_sender("a@firma.ch", None, german).tag == "de-CH"
+    assert table.for_sender("a@firma.be", None, dutch).tag == "nl-BE"
+    swiss = table.for_sender("a@firma.ch", None, german)
+    assert extract_entities("Tel. 044 552 71 90", locale=swiss).phones == ["+41445527190"]
+    norwegian = "Hei, vi ønsker å vite når pakken kommer. Takk for hjelpen, og det er fint med deres svar. Vennlig hilsen"
+    assert table.for_sender("noreply@carrier.com", timedelta(hours=2), norwegian).region == "NO"
+
+
+def test_phone_traps_of_round_five_and_six() -> None:
+    """An extension written "local"/"wew."; "(24x7)" after a number is no extension; Ofcom's drama numbers (the
+    UK's 555) are phones when written as such."""
+    gb = load_locales().for_sender("a@firma.co.uk")
+    assert extract_entities("NOC: +91 44 4902 7700 (24x7).", locale=gb).phones == ["+914449027700"]
+    ph = load_locales().for_sender("a@firma.ph")
+    assert extract_entities("Tel (032) 231 4455 local 210", locale=ph).phones == ["+63322314455x210"]
+    pl = load_locales().for_sender("a@firma.pl")
+    assert extract_entities("tel. 32 230 45 67, wew. 112", locale=pl).phones == ["+48322304567x112"]
+    assert extract_entities("M: 07700 900 418", locale=gb).phones == ["+447700900418"]
+    assert extract_entities("Order ref 07700 900 418", locale=gb).phones == []  # after another id's cue
+    assert extract_entities("Invoice 7700900418", locale=gb).phones == []
+
+
+def test_currencies_at_home_and_totals_below_a_table() -> None:
+    my = load_locales().for_sender("a@firma.com.my")
+    us = load_locales().for_sender("a@firma.com")
+    assert extract_entities("Grand Total RM  39,301.20", locale=my).amounts == [{"value": 39301.2, "currency": "MYR"}]
+    assert extract_entities("Meet in RM 12 at 3pm", locale=us).amounts == []  # a room, not ringgit
+    assert extract_entities("charges ₦1,850,000 per laptop", locale=us).amounts == [
+        {"value": 1850000.0, "currency": "NGN"}]
+    table = ("Item | Part No.  | Qty | Unit Price (KES) | Total (KES)\n1    | SMT1500IC | 6   | 118,500.00       |"
+             " 711,000.00\n\nTotal excl. VAT:      711,000.00\nVAT 16%:               113,760.00\n\nDelivery by: 30\n")
+    got = {(a["value"], a["currency"]) for a in extract_entities(table, locale=us).amounts}
+    assert got == {(118500.0, "KES"), (711000.0, "KES"), (113760.0, "KES")}  # not the "30" after a second gap
+    fr = load_locales().for_sender("a@firma.fr")
+    assert extract_entities("budget d'environ 6 500 € HTVA", locale=fr).amounts == [{"value": 6500.0, "currency": "EUR"}]
+
+
+def test_durations_and_subject_dashes_are_not_dates_or_ids() -> None:
+    when = date(2025, 6, 3)
+    assert extract_entities("Delivery: 3-4 weeks from PO; ETA around 6/16.", received=when).dates == ["2025-06-16"]
+    assert extract_entities("Plazo de entrega: 5-7 días laborables", received=when).dates == []
+    assert extract_entities("RE: RFQ - DL380 Gen11 refresh parts").quote_numbers == []
+    assert extract_entities("RE: RFQ - 20931 refresh parts").quote_numbers == ["20931"]
+    at = load_locales().for_sender("a@firma.at")
+    assert extract_entities("seit 14. Jänner in Reparatur", locale=at, received=date(2025, 1, 28)).dates == [
+        "2025-01-14"]
+
+
 def test_a_missing_or_malformed_config_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load_locales(str(tmp_path / "missing.toml"))

@@ -290,7 +290,7 @@ PHONE = re.compile(
     # an extension, perhaps in parentheses, perhaps after a label of the number: "(ext. 233)", "(代表) 内線 215"
     r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:,\s*)?[(\uff08]?\s*"
     r"(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?"
-    r"|poste|interno|int\.?|anexo|ramal|wewn\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning|内線|內線|分機|分机)\s*[:\uff1a.]?\s*"
+    r"|poste|interno|int\.?|anexo|ramal|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning|内線|內線|分機|分机)\s*[:\uff1a.]?\s*"
     r"(\d{1,6})[)\uff09]?)?(?![\w/=&%]|[.,]\d|-\d)",
 )
 _PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends "sent")

@@ -187,7 +187,8 @@ def test_a_multilingual_country_keeps_its_country_whatever_the_language() -> Non
     assert table.for_sender("a@firma.be", None, dutch).tag == "nl-BE"
     swiss = table.for_sender("a@firma.ch", None, german)
     assert extract_entities("Tel. 044 552 71 90", locale=swiss).phones == ["+41445527190"]
-    norwegian = "Hei, vi ønsker å vite når pakken kommer. Takk for hjelpen, og det er fint med deres svar. Vennlig hilsen"
+    norwegian = ("Hei, vi ønsker å vite når pakken kommer. Takk for hjelpen, og det er fint med deres svar. "
+                 "Vennlig hilsen")
     assert table.for_sender("noreply@carrier.com", timedelta(hours=2), norwegian).region == "NO"
 
 
@@ -217,7 +218,8 @@ def test_currencies_at_home_and_totals_below_a_table() -> None:
     got = {(a["value"], a["currency"]) for a in extract_entities(table, locale=us).amounts}
     assert got == {(118500.0, "KES"), (711000.0, "KES"), (113760.0, "KES")}  # not the "30" after a second gap
     fr = load_locales().for_sender("a@firma.fr")
-    assert extract_entities("budget d'environ 6 500 € HTVA", locale=fr).amounts == [{"value": 6500.0, "currency": "EUR"}]
+    assert extract_entities("budget d'environ 6 500 € HTVA", locale=fr).amounts == [
+        {"value": 6500.0, "currency": "EUR"}]
 
 
 def test_durations_and_subject_dashes_are_not_dates_or_ids() -> None:

@@ -34,23 +34,26 @@ def test_the_shipped_model_is_the_one_the_script_trains_from_the_development_mai
     assert len(model.counts) >= 1000 and all(c > 0 for c in model.class_counts)
 
 
-def test_tied_states_go_to_the_state_the_model_finds_likelier() -> None:
+def test_close_or_weak_evidence_goes_to_the_model_a_clear_lead_to_the_rules() -> None:
+    """Round 6: the rules decide alone where a state has two points and leads by one; elsewhere the model."""
     text = "Question about the refund and the tracking."  # one word of RETURNS, one of SHIPPING: a tie
     assert decide("", text, SENDER, model=WorkflowModel.empty()).state == "RETURNS"  # the rules' own order
     assert decide("", text, SENDER, model=_sure_of("tracking", "SHIPPING")).state == "SHIPPING"
     assert decide("", text, SENDER, model=_sure_of("refund", "RETURNS")).state == "RETURNS"
-    # A state with more points than the others is the rules' whatever the model thinks.
+    # Two points against one: the rules' state whatever the model thinks.
     clear = "Question about the refund, the return and the tracking."
     assert decide("", clear, SENDER, model=_sure_of("tracking", "SHIPPING")).state == "RETURNS"
+    # One point against none is weak evidence: the model's.
+    weak = "Question about the refund for the Hamilton site."
+    assert decide("", weak, SENDER, model=WorkflowModel.empty()).state == "RETURNS"
+    assert decide("", weak, SENDER, model=_sure_of("hamilton", "SHIPPING")).state == "SHIPPING"
 
 
-def test_a_message_without_state_words_stays_start_point_whatever_the_model_says() -> None:
-    """Round 5: on two unseen sets the model's guess for wordless messages was wrong more often than right."""
+def test_a_message_without_state_words_takes_the_models_state() -> None:
+    """Round 6: trained on six authors' mail, the model beats START_POINT there (round 5's model, on three, did not)."""
     text = "Hello, see the note from Maria below about the Hamilton site."
     assert decide("", text, SENDER, model=WorkflowModel.empty()).state == "START_POINT"
-    sure = _sure_of("maria", "SHIPPING")
-    assert max(sure.probabilities(features("", text.lower()))) > 0.5  # the model alone would say SHIPPING
-    assert decide("", text, SENDER, model=sure).state == "START_POINT"
+    assert decide("", text, SENDER, model=_sure_of("maria", "SHIPPING")).state == "SHIPPING"
 
 
 def test_messages_that_are_start_point_whatever_their_words_stay_so() -> None:

@@ -63,7 +63,7 @@ class WorkflowModel:
     # Derived from the above in __post_init__: the log prior, the part of an occurrence for n = 0, the deltas.
     _prior: tuple[float, ...] = field(init=False, repr=False, compare=False)
     _unseen: tuple[float, ...] = field(init=False, repr=False, compare=False)
-    _deltas: dict[str, tuple[tuple[int, float], ...]] = field(init=False, repr=False, compare=False)
+    _deltas: dict[str, tuple[float, ...]] = field(init=False, repr=False, compare=False)  # per state, 0.0 if unseen
 
     def __post_init__(self) -> None:
         totals = [0.0] * len(STATES)
@@ -81,8 +81,12 @@ class WorkflowModel:
         # Empty model (nothing seen): every state equal, so the rules' own order decides.
         prior = [math.log(c / seen) if c > 0 else -math.inf for c in self.class_counts] if seen else [0.0] * len(STATES)
         unseen = [math.log(self.alpha / (t + self.alpha * v)) if v else 0.0 for t in totals]
-        deltas = {f: tuple((i, math.log((n + self.alpha) / self.alpha)) for i, n in per_state)
-                  for f, per_state in self.counts.items()}
+        deltas = {}
+        for f, per_state in self.counts.items():
+            dense = [0.0] * len(STATES)
+            for i, n in per_state:
+                dense[i] = math.log((n + self.alpha) / self.alpha)
+            deltas[f] = tuple(dense)
         object.__setattr__(self, "_prior", tuple(prior))
         object.__setattr__(self, "_unseen", tuple(unseen))
         object.__setattr__(self, "_deltas", deltas)
@@ -95,15 +99,14 @@ class WorkflowModel:
     def log_scores(self, feats: Iterable[str]) -> list[float]:
         """Joint log-likelihood of each of STATES (scikit-learn's predict_joint_log_proba); unknown features count
         nothing."""
-        acc = list(self._prior)
         hits = [hit for hit in map(self._deltas.get, feats) if hit is not None]  # most features are unknown
-        for hit in hits:
-            for i, d in hit:
-                acc[i] += d
+        if not hits:
+            return list(self._prior)
+        # Each state's deltas summed in one pass of C (zip(*hits) transposes the dense rows): 29 -> 16 us a message
+        # of dev.jsonl against a loop over (state, delta) pairs.
         known = len(hits)
-        if known:
-            acc = [a + known * u for a, u in zip(acc, self._unseen, strict=True)]
-        return acc
+        columns = zip(*hits, strict=True)
+        return [p + sum(col) + known * u for p, col, u in zip(self._prior, columns, self._unseen, strict=True)]
 
     def probabilities(self, feats: Iterable[str]) -> list[float]:
         scores = self.log_scores(feats)

@@ -274,6 +274,10 @@ def unseen(data: Sequence[Example]) -> None:
     for name, judge in JUDGES.items():
         right = sum(judge(ex, model) == ex.label for ex in test)
         print(f"  {right / len(test):.3f} ({right:3} of {len(test)})  {name}")
+    for part in UNSEEN:
+        mine = [ex for ex in test if ex.part == part]
+        right = sum(combined(ex, model) == ex.label for ex in mine)
+        print(f"  shipped form on {part}.jsonl: {right / len(mine):.3f} ({right} of {len(mine)})")
 
 
 def main() -> int:

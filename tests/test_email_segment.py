@@ -226,6 +226,7 @@ def test_durations_and_subject_dashes_are_not_dates_or_ids() -> None:
     when = date(2025, 6, 3)
     assert extract_entities("Delivery: 3-4 weeks from PO; ETA around 6/16.", received=when).dates == ["2025-06-16"]
     assert extract_entities("Plazo de entrega: 5-7 días laborables", received=when).dates == []
+    assert extract_entities("We can ship 1/2 of the pallets now", received=when).dates == []
     assert extract_entities("RE: RFQ - DL380 Gen11 refresh parts").quote_numbers == []
     assert extract_entities("RE: RFQ - 20931 refresh parts").quote_numbers == ["20931"]
     at = load_locales().for_sender("a@firma.at")

@@ -251,6 +251,9 @@ _DURATION_AFTER = re.compile(r"\s*(?:working|business|calendar|work|werk|arbeits
                              r"|hrs|días|dias|semanas|meses|giorni|settimane|mesi|jours|semaines|mois|tage|wochen"
                              r"|werktage|monate|dagen|weken|dni|tygodni|dagar|veckor|uger|dage|uker|dager)(?!\w)",
                              re.IGNORECASE)
+# A fraction of something ("1/2 of the pallets"); not the Dutch "of" (or): "14/7 of dinsdag 15/7".
+_OF_AFTER = re.compile(r"\s+(?:of|de|di|van|von)\s+(?:the|our|all|them|your|this|that|these|those|it|les?|la|los|las"
+                       r"|del?|het|den|die|der)\b", re.IGNORECASE)
 _VERSION_BEFORE = re.compile(r"(?:version|rev\.?|v|ver\.?|release|firmware|fw|build)\s*$")
 
 
@@ -908,8 +911,8 @@ class _Extractor:
             return None
         if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
             return None
-        if _DURATION_AFTER.match(text, m.end()):  # "Delivery: 3-4 weeks", "entrega: 5-7 días": a span of time
-            return None
+        if _DURATION_AFTER.match(text, m.end()) or _OF_AFTER.match(text, m.end()):
+            return None  # "Delivery: 3-4 weeks", "entrega: 5-7 días": a span of time; "ship 1/2 of the pallets"
         if sep == "." and not trailing_dot and not (len(second) == 2 and second[0] == "0"):
             return None  # "1.50" is a number; "25.06." and "25.06" (zero-padded month) are dates
         padded = len(first) == 2 and len(second) == 2 and (first[0] == "0" or second[0] == "0")

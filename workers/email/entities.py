@@ -70,7 +70,7 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
              r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
              r"|inkooporder(?:nummer)?|inkoopnummer|inköpsorder(?:nummer)?|zamówienie(?:\s+zakupu)?"
              r"|nr\s+zamówienia|oc|commande|bestelnummer|bestelling|beställning(?:snummer)?|best\.\s?-?\s?nr\.?"
-             r"|ordine\s+(?:n[°º.]?|nr\.?)")
+             r"|ordine\s+(?:n[°º.]?|nr\.?)|numero\s+d['\u2019]ordine|nuestro\s+pedido|megrendelés(?:\s+száma)?")
 # Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
 PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
 PO = _cue_rule(PO_CUES)
@@ -87,7 +87,9 @@ QUOTE_CUES = (r"quotes?|quotation(?:\s+number)?|quote\s+ref|offer|angebot(?:snum
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
 QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
-                        r"|qt-?(?:[a-z]{2,4}-)?\d{4,8}(?:-r(?:ev)?\d{1,2})?|quo-?\d{4,8})"
+                        r"|qt-?(?:[a-z]{2,4}-)?(?:\d{2}-)?\d{4,8}(?:-r(?:ev)?\d{1,2})?|quo-?\d{4,8}"
+                        # cotización / cotação, soumission (Québec), presupuesto
+                        r"|cot-(?:[a-z]{2,4}-)?(?:\d{2}-)?\d{4,8}|soum-\d{4,8}|pres-\d{4}-\d{3,6})"
                         r"(?![\w-])")
 
 # "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".
@@ -98,7 +100,9 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|stö
 CASE_CUES = r"(?:support\s+|service\s+)?" + _CASE_WORDS
 CASE = _cue_rule(CASE_CUES)
 CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
-CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10})(?![\w-])")
+CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10})(?![\w-])"
+                       # a Jira issue key in a notification's subject, a helpdesk's "[#48213]" tag
+                       r"|\[jira\]\s*\(([a-z][a-z0-9]{1,9}-\d{1,7})\)|\[#(\d{4,10})\]")
 
 
 # Right before a number: it is some other id (an invoice, a tracking number, a phone ...), not a PO.
@@ -128,7 +132,8 @@ def _valid_id(value: str) -> bool:
 _CODES = ("usd|eur|gbp|chf|cad|aud|nzd|mxn|brl|clp|ars|cop|pen|uyu|sek|nok|dkk|isk|pln|czk|huf|ron|bgn|uah|inr|jpy"
           "|cny|rmb|hkd|sgd|twd|krw|thb|myr|idr|vnd|zar|aed|sar|qar|kwd|ils|egp|ngn|kes")
 _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł": "PLN", "r$": "BRL", "us$": "USD",
-                    "usd$": "USD", "c$": "CAD", "ca$": "CAD", "cad$": "CAD", "a$": "AUD", "au$": "AUD",
+                    "usd$": "USD", "u$s": "USD", "u$d": "USD", "c$": "CAD", "ca$": "CAD", "cad$": "CAD", "a$": "AUD",
+                    "au$": "AUD",
                     "aud$": "AUD", "nz$": "NZD", "mx$": "MXN", "s$": "SGD", "hk$": "HKD", "fr.": "CHF",
                     "sfr.": "CHF", "rs.": "INR", "rs": "INR", "euro": "EUR", "euros": "EUR", "dollars": "$",
                     "dollar": "$", "pounds": "GBP", "pound": "GBP", "€uro": "EUR", "kč": "CZK", "tl": "TRY",
@@ -137,7 +142,8 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "kshs": "KES", "ksh.": "KES", "kshs.": "KES", "rm": "MYR", "php": "PHP"}
 # A lone "R" is the South African rand, "RM" the ringgit, "PHP" the peso: only for a sender in that country or a
 # text that names the currency (_LOCAL_CURRENCY).
-_CUR_BEFORE = (r"(?:us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|₦|s?fr\.|rs\.?"
+_CUR_BEFORE = (r"(?:u\$[sd]|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|₦|s?fr\."
+               r"|rs\.?"
                r"|kshs?\.?"
                r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php)(?=[^\S\n]{0,2}\d))")
 _CUR_AFTER = (r"(?:\$|€|£|zł|kč|₺|円|元|₩|kr(?![a-zà-ž])\.?|:-|(?:" + _CODES
@@ -151,7 +157,7 @@ _MULT = (r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousa
          r"|cr|mil|millones|millón|milhões|milhão|万|億)(?![a-z]))?")
 AMOUNT = re.compile(
     r"(?<![\w$€£])(?P<c1>" + _CUR_BEFORE + r")[^\S\n]{0,6}(?P<n1>" + _NUM + r")(?P<m1>" + _MULT + r")"
-    r"|(?<![\w.,])(?P<n2>" + _NUM + r")(?P<m2>" + _MULT + r")\s?(?P<c2>" + _CUR_AFTER + r")"
+    r"|(?<![\w.,])(?P<n2>" + _NUM + r")(?P<m2>" + _MULT + r")[^\S\n]?(?P<c2>" + _CUR_AFTER + r")"  # same line
     # a label naming the currency, then the number: "Order total (USD): 49,917.50"
     r"|\((?P<c3>" + _CUR_BEFORE + r")\)[ \t]*:?[ \t]{0,40}(?P<n3>" + _NUM + r")(?P<m3>" + _MULT + r")"
 )
@@ -422,8 +428,14 @@ _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client)\s+)?(?:po|p\.o\.|p
                         r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?")
 _PRICE_COLUMN = re.compile(r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe"
                            r"|importo|bedrag|total|summe|subtotal|gesamt|ext\.?\s*price|line\s+total|net|value"
-                           r"|wert|valor|unit|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|kwota|wartość"
+                           r"|wert|valor|unit|brutto|skonto|zahlbetrag|(?<![a-z])[eg]p(?![a-z])|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|kwota|wartość"
                            r"|単価|金額|価格|合計|小計|单价|金额|价格|總價|总价|合计")
+# A price column's own words (not "unit" or "net" alone): one that names no currency takes the email's.
+_PRICE_WORD = re.compile(r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo"
+                         r"|bedrag|total|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota"
+                         r"|(?<![a-z])[eg]p(?![a-z])|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość"
+                         r"|単価|金額|価格|合計|小計|单价|金额|价格|總價|总价|合计")
+_NAMED_CODE = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
 # Empty cells may stand between the label and the number ("Subtotal |   |  36,390.00").
 _TOTAL_LINE = re.compile(r"^\s*\|?\s*[^\W\d_][^\n\d|]*(?:\d+(?:[.,]\d+)?\s*%)?[^\n\d|]*?(?:[ \t]*[:|])*"
@@ -475,6 +487,7 @@ class _Extractor:
         self._dollar: str | None = None
         self._not_phone_ends: frozenset[int] | None = None
         self._not_part_ends: frozenset[int] | None = None
+        self._unpriced: list[float] = []  # amounts of price columns that name no currency (resolve_unpriced)
         self.e = Entities()
         self.taken = bytearray(len(text) + 1)  # 1 where an entity already claimed the character
 
@@ -508,6 +521,7 @@ class _Extractor:
         if self.parts is not None:
             self.part_numbers(self.parts)
         self.amounts()
+        self.resolve_unpriced()
         self.phones()
         return self.e
 
@@ -542,7 +556,7 @@ class _Extractor:
                 self.claim(*m.span())
         for m in self.iter("case_bare", CASE_BARE, text):
             if self.free(*m.span()):
-                _add(self.e.case_numbers, m.group(1).upper())
+                _add(self.e.case_numbers, (m.group(1) or m.group(2) or m.group(3)).upper())
                 self.claim(*m.span())
         self.cued("po", PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
         self.cued("quote", QUOTE, self.e.quote_numbers)
@@ -641,8 +655,23 @@ class _Extractor:
         """A totals line below a priced table ("Total net:   17 335,00"): its last number is in the table's currency."""
         m = _TOTAL_LINE.match(line)
         value = parse_number(m.group(1), self.locale.decimal_comma) if m else None
-        if value is not None:
+        if value is not None and not currency:
+            self._unpriced.append(value)
+        elif value is not None:
             _add(self.e.amounts, _amount(value, self.dollar() if currency == "$" else currency))
+
+    def resolve_unpriced(self) -> None:
+        """The amounts of price columns that name no currency ("Unit Price | Total" under "Currency: EUR", above
+        "Order Total (USD)"), in the one currency the email names (its amounts, its ISO codes); none if it names
+        none or several."""
+        if not self._unpriced:
+            return
+        named = {a["currency"] for a in self.e.amounts}
+        named.update(_currency(m.group(1), self.locale, self.dollar()) for m in _NAMED_CODE.finditer(self.scan))
+        if len(named) == 1:
+            currency = named.pop()
+            for value in self._unpriced:
+                _add(self.e.amounts, _amount(value, currency))
 
     def _column_kinds(self, cells: list[str]) -> dict[int, tuple[str, str | None]]:
         kinds: dict[int, tuple[str, str | None]] = {}
@@ -661,6 +690,8 @@ class _Extractor:
                     code = cur.group(1)
                     # "$" stays "$": the table's dollar is the email's (Extractor.dollar)
                     kinds[i] = ("amount", code.upper() if code else _currency(cur.group(2), self.locale, "$"))
+                elif _PRICE_WORD.search(c):
+                    kinds[i] = ("amount", "")  # the email's one currency, if it names one (resolve_unpriced)
         return kinds if len(kinds) >= 1 and len(cells) >= 2 else {}
 
     def _row(self, cells: list[str], kinds: dict[int, tuple[str, str | None]], width: int, line: str,
@@ -681,12 +712,15 @@ class _Extractor:
                 if self.parts is not None and not self.parts.excluded(token, None):
                     _add(self.e.part_numbers, token)
                     self.claim(*span)
-            elif kind == "amount" and currency:
+            elif kind == "amount":
                 number = re.sub(r"[^\d.,' ]", "", value).strip()
                 parsed = parse_number(number, self.locale.decimal_comma) if number else None
-                if parsed is not None:
-                    cur = self.dollar() if currency == "$" else currency
-                    _add(self.e.amounts, _amount(parsed, cur))
+                if parsed is None:
+                    continue
+                if not currency:
+                    self._unpriced.append(parsed)
+                else:
+                    _add(self.e.amounts, _amount(parsed, self.dollar() if currency == "$" else currency))
 
     # -- parts
     def part_numbers(self, cat: PartCatalogue) -> None:
@@ -1009,7 +1043,7 @@ _LINE_END_CODE = re.compile(r"(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*([A-Z0-9](?:
 _NEWLINE = re.compile(r"\n")
 _WORD_IN_ID = re.compile(r"[a-z]{3}")
 _RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
-_NUMBER_CELL = re.compile(r"[$€£¥₹]?\s*\d[\d.,'\s]*(?:\s*[a-z$€£¥₹]{0,3})")
+_NUMBER_CELL = re.compile(r"[$€£¥₹]?\s*\d[\d.,'\s]*(?:\s*(?:[^\W\d_]|[$€£¥₹]){0,3})")  # "325 548,00 kč" too
 _TOTAL_WORD = re.compile(r"(?i)total|sum|vat|tax|gst|sst|iva|mwst|ust|tva|btw|moms|kdv|gesamt|netto|importe|montant"
                          r"|importo|valor|betrag|bedrag|celkem|toplam|yhteensä|razem|合計|小計|合计")
 _TOTAL_CURRENCY_CHARS = frozenset("$€£¥₹₺₩₱฿₪₽₦")  # and letters
@@ -1057,8 +1091,8 @@ _PROBES = (
     Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
     Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/]"),
     Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
-    Probe("quote_bare", r"(?<![\w-])(?:q-\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d)"),
-    Probe("case_bare", r"(?<![\w-])(?:inc|ritm|cs|tkt|cas)-?\d"),
+    Probe("quote_bare", r"(?<![\w-])(?:q-\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|cot-[a-z0-9]|soum-\d|pres-\d)"),
+    Probe("case_bare", r"(?<![\w-])(?:inc|ritm|cs|tkt|cas)-?\d|\[jira\]|\[#\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
     Probe("quote", r"(?<![\w/])(?:" + QUOTE_CUES + r")"),
     Probe("case", r"(?<![\w/])(?:" + _CASE_WORDS + r")"),

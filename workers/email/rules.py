@@ -117,7 +117,8 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "danneggiato", "guasto", "garanzia", "terugsturen", "terugbetaling", "defect", "beschadigd", "devolução",
         "defeituoso", "defeito", "troca", "danificado", "garantia", "retur", "återbetalning", "trasig", "zwrot",
         "reklamacja", "uszkodzony", "fallado", "fallada", "falla", "averiado", "averiada", "roto", "rota",
-        "reemplazo", "omruilen", "retouraanvraag", "terugnemen", "falschlieferung", "rücksendeschein",
+        "reemplazo", "omruilen", "retouraanvraag", "terugnemen", "falschlieferung", "rücksendeschein", "swollen",
+        "hinchada", "gonflée", "nota de crédito",
         "substituição", "avariado", "returnering", "kreditnota", "reklamace", "vrácení",
         "dobropis", "vadný", "iade", "ar\u0131zal\u0131", "garanti", "palautus", "hyvitys", "viallinen", "takuu",
     ),
@@ -178,7 +179,8 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"wrong \w+ (?:delivered|shipped|sent|received)", r"instead of the .{0,40}\bwe ordered",
         r"verkeerde \w+ geleverd",
         r"in plaats van .{0,60}\b(?:besteld|bestelde)", r"au lieu d[eu]s? .{0,60}\bcommandé",
-        r"(?:statt|anstelle) de[rsn]?\b.{0,40}\bbestellt",
+        r"(?:statt|anstelle) de[rsn]?\b.{0,40}\bbestellt", r"instead of .{0,80}\b(?:we (?:have )?received|we got)",
+        r"(?:dalle|écran|ecran)s? fissurée?s?", r"(?:arrivée?s?|livrée?s?|reçue?s?) endommagée?s?",
     ),
     "SHIPPING": (
         r"(?:delivery|shipment|order|goods|parcel|package) (?:is |are |was )?(?:now )?(?:overdue|late|delayed)",
@@ -197,6 +199,8 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:stuck|held|sitting|retenid[oa]s?|retid[oa]s?|bloccat[oi]|bloqué(?:e|s)?|fest) (?:in|at|en|na|no|im|"
         r"alla|à la)\b.{0,20}\b(?:customs|aduana|alfândega|dogana|douane|zoll)",
         r"när kommer", r"wanneer komt", r"kiedy (?:dotrze|przyjdzie)",
+        r"left our .{0,30}\b(?:dc|warehouse|depot)", r"(?:sono )?partit[ie] (?:stamattina|oggi|ieri)", r"partono",
+        r"(?:sont )?partis hier", r"salió de", r"llegada estimada",
     ),
     "COMPLETION": (
         r"(?:you|we) (?:can|may) close", r"(?:please )?close (?:this|it|the (?:ticket|case|rma|incident|request))",
@@ -230,6 +234,11 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"werkt(?: alles)? weer", r"(?:kan|får|kunna) stänga", r"igång igen", r"fungerar igen", r"można zamknąć",
         r"(?:produkcja|linia|serwer) (?:ruszył[aoy]?|wstał|działa)", r"(?:alt|alle|alles|allt) er (?:mottatt|levert)",
         r"uten skader", r"allt (?:är )?mottaget",
+        r"(?:is|are) green again", r"consider (?:this|it) (?:one )?closed", r"closed from our side", r"mystery solved",
+        r"(?:is|are|has been) restored", r"payment (?:is|has been|was) (?:released|sent|made|done|processed)",
+        r"remittance advice", r"zahlung an sie veranlasst", r"folgende zahlung", r"c'est tout bon",
+        r"(?:that's|thats) us sorted", r"everything .{0,30}\breceived", r"llegó (?:hoy|ayer|bien)", r"saldad[ao]",
+        r"(?:realizamos|hicimos) la transferencia", r"transferencia realizada",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
@@ -278,7 +287,9 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:até agora|hasta ahora|so far|finora|jusqu'à présent|bisher) (?:não|no|non|nous n'avons|haben wir)",
         r"al nieuws", r"nog niet binnen", r"irgendeinen stand", r"(?:wir )?sind dran", r"noch im zulauf", r"relancer",
         r"hur går det med", r"still outstanding", r"follow-?ups", r"na bieżąco", r"still working (?:on|with)",
-        r"stand\?",
+        r"stand\?", r"(?:is )?any(?:one|body) (?:actually )?working on", r"why is this still", r"(?:vi )?sollecit[oa]",
+        r"we(?:'re| are) on it", r"still working (?:it|this)", r"picking this up", r"status\?", r"jak to vypadá",
+        r"is it being processed",
     ),
 }
 _STATE_ORDER = ("COMPLETION", "IN_PROGRESS", "RETURNS", "SHIPPING", "QUOTE_PROCESSING", "ORDER_MANAGEMENT")

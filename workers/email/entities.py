@@ -253,8 +253,8 @@ _DASHES = "-\u2013\u2014"  # hyphen, en dash, em dash
 _RANGE_START = re.compile(r"(\d{1,2})(?:st|nd|rd|th|\.)?\s*(?:[" + _DASHES + r"]|to|al|au|bis|till|until|through|a|t/m"
                           r"|tot|do)\s*$")
 _RANGE_END = re.compile(r"\s*(?:[" + _DASHES + r"]|to|through|until|till)\s*(\d{1,2})(?:st|nd|rd|th)?(?![\d/.:])")
-_DURATION_AFTER = re.compile(r"\s*(?:working|business|calendar|work|werk|arbeits)?\s*(?:days?|weeks?|months?|hours?"
-                             r"|hrs|días|dias|semanas|meses|giorni|settimane|mesi|jours|semaines|mois|tage|wochen"
+_DURATION_AFTER = re.compile(r"[ \t]*(?:(?:working|business|calendar|work|werk|arbeits)[ \t]*)?"
+                             r"(?:days?|weeks?|months?|hours?|hrs|días|dias|semanas|meses|giorni|settimane|mesi|jours|semaines|mois|tage|wochen"
                              r"|werktage|monate|dagen|weken|dni|tygodni|dagar|veckor|uger|dage|uker|dager)(?!\w)",
                              re.IGNORECASE)
 # A fraction of something ("1/2 of the pallets"); not the Dutch "of" (or): "14/7 of dinsdag 15/7".
@@ -438,8 +438,11 @@ _PRICE_WORD = re.compile(r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena
 _NAMED_CODE = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
 # Empty cells may stand between the label and the number ("Subtotal |   |  36,390.00").
-_TOTAL_LINE = re.compile(r"^\s*\|?\s*[^\W\d_][^\n\d|]*(?:\d+(?:[.,]\d+)?\s*%)?[^\n\d|]*?(?:[ \t]*[:|])*"
-                         r"\s+(\d[\d.,' \u00a0]*\d)"
+# The separators before the number are matched atomically ((?>...)): the pattern's runs of spaces could be split
+# between its parts in many ways, and a line that fails ("Subtotal      $5,807.35") took milliseconds (the same
+# results on the 16,403 non-empty lines of every labelled set, 25 x faster over them).
+_TOTAL_LINE = re.compile(r"^[ \t]*(?:\|[ \t]*)?[^\W\d_][^\n\d|]*?(?:\d+(?:[.,]\d+)?\s*%[^\n\d|]*?)?(?>[ \t:|]+)"
+                         r"(\d[\d.,' \u00a0]*\d)"
                          r"\s*(?:[^\W\d_]{0,3}|[$€£¥₹₺₩₱฿₪₽])"
                          r"\s*\|?\s*$")
 _COLUMN_CURRENCY = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])|((?:us|usd|hk|s|a|au|aud|nz|c|ca|cad|mx|r)\$"

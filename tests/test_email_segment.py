@@ -222,6 +222,33 @@ def test_currencies_at_home_and_totals_below_a_table() -> None:
         {"value": 6500.0, "currency": "EUR"}]
 
 
+def test_currencies_of_round_eight() -> None:
+    """Three-decimal dinars, "können" after a sum is no thousand, rupiah, NT dollars and dirhams where at home."""
+    table = load_locales()
+    tn = table.for_sender("a@firme.tn")
+    assert extract_entities("montant 12 345,600 TND et 389,000 TND", locale=tn).amounts == [
+        {"value": 12345.6, "currency": "TND"}, {"value": 389.0, "currency": "TND"}]
+    at = table.for_sender("a@firma.at")
+    assert extract_entities("über € 14.388,00 können wir", locale=at).amounts == [
+        {"value": 14388.0, "currency": "EUR"}]
+    assert extract_entities("budget Rp 300.000.000", locale=table.for_sender("a@firma.co.id")).amounts == [
+        {"value": 300000000.0, "currency": "IDR"}]
+    assert extract_entities("Total NT$ 468,000", locale=table.for_sender("a@firma.com.tw")).amounts == [
+        {"value": 468000.0, "currency": "TWD"}]
+    ma, us = table.for_sender("a@firme.ma"), table.for_sender("a@firm.com")
+    assert extract_entities("montant 684 500,00 MAD HT", locale=ma).amounts == [{"value": 684500.0, "currency": "MAD"}]
+    assert extract_entities("we were 5 mad about it", locale=us).amounts == []
+    assert extract_entities("Tél. 71 860 245", locale=tn).phones == ["+21671860245"]
+
+
+def test_the_language_is_read_from_prose_not_a_table_at_the_top() -> None:
+    body = ("Bonjour Julien,\n\nVeuillez trouver ci-dessous notre offre :\n\n"
+            + "Pos. | Réf. | Désignation | Qté | PU HT (EUR)\n"
+            + "1 | P52534-B21 | HPE DL380 Gen11 Server | 4 | 7 845,00\n" * 8
+            + "\nNous restons à votre disposition pour toute question et nous vous remercions de votre confiance.\n")
+    assert load_locales().for_sender("a@distri.com", timedelta(hours=2), body).region == "FR"
+
+
 def test_durations_and_subject_dashes_are_not_dates_or_ids() -> None:
     when = date(2025, 6, 3)
     assert extract_entities("Delivery: 3-4 weeks from PO; ETA around 6/16.", received=when).dates == ["2025-06-16"]

@@ -130,7 +130,7 @@ def _valid_id(value: str) -> bool:
 # ------------------------------------------------------------------------------------------------ amounts
 # ISO codes that are not also words once lower-cased ("try", "rub", "cop" are left out).
 _CODES = ("usd|eur|gbp|chf|cad|aud|nzd|mxn|brl|clp|ars|cop|pen|uyu|sek|nok|dkk|isk|pln|czk|huf|ron|bgn|uah|inr|jpy"
-          "|cny|rmb|hkd|sgd|twd|krw|thb|myr|idr|vnd|zar|aed|sar|qar|kwd|ils|egp|ngn|kes")
+          "|cny|rmb|hkd|sgd|twd|krw|thb|myr|idr|vnd|zar|aed|sar|qar|kwd|ils|egp|ngn|kes|tnd")
 _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł": "PLN", "r$": "BRL", "us$": "USD",
                     "usd$": "USD", "u$s": "USD", "u$d": "USD", "c$": "CAD", "ca$": "CAD", "cad$": "CAD", "a$": "AUD",
                     "au$": "AUD",
@@ -139,38 +139,45 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "dollar": "$", "pounds": "GBP", "pound": "GBP", "€uro": "EUR", "kč": "CZK", "tl": "TRY",
                     "₺": "TRY", "円": "JPY", "元": "CNY", "₩": "KRW", "₱": "PHP", "฿": "THB", "₫": "VND",
                     "₪": "ILS", "₽": "RUB", "ft": "HUF", "lei": "RON", "r": "ZAR", "₦": "NGN", "ksh": "KES",
-                    "kshs": "KES", "ksh.": "KES", "kshs.": "KES", "rm": "MYR", "php": "PHP"}
+                    "kshs": "KES", "ksh.": "KES", "kshs.": "KES", "rm": "MYR", "php": "PHP",
+                    "nt$": "TWD", "rp": "IDR", "rp.": "IDR", "mad": "MAD"}
 # A lone "R" is the South African rand, "RM" the ringgit, "PHP" the peso: only for a sender in that country or a
 # text that names the currency (_LOCAL_CURRENCY).
-_CUR_BEFORE = (r"(?:u\$[sd]|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|₦|s?fr\."
-               r"|rs\.?"
+_CUR_BEFORE = (r"(?:u\$[sd]|nt\$|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|₦"
+               r"|s?fr\.|rs\.?"
                r"|kshs?\.?"
-               r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php)(?=[^\S\n]{0,2}\d))")
+               r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php|rp\.?)(?=[^\S\n]{0,2}\d))")
 _CUR_AFTER = (r"(?:\$|€|£|zł|kč|₺|円|元|₩|kr(?![a-zà-ž])\.?|:-|(?:" + _CODES
-              + r"|euros?|dollars?|pounds?|tl|ft|lei)(?![a-z]))")
+              + r"|euros?|dollars?|pounds?|tl|ft|lei|mad)(?![a-z]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
         r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
-        r"|\d{1,3}(?: \d{3})+[.,]\d{2}(?!\d)"
+        r"|\d{1,3}(?: \d{3})+[.,]\d{2,3}(?!\d)"
         r"|\d{1,3}(?: \d{3})+(?![\d.,])"  # "6 500 €": thousands grouped by spaces (French, Polish, Nordic)
         r"|\d+(?:[.,]\d{1,2})?(?![\d]))")
 _MULT = (r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?|lakhs?|lacs?|crores?"
-         r"|cr|mil|millones|millón|milhões|milhão|万|億)(?![a-z]))?")
+         r"|cr|mil|millones|millón|milhões|milhão|万|億)(?![^\W\d_]))?")  # not the k of "können"
 AMOUNT = re.compile(
     r"(?<![\w$€£])(?P<c1>" + _CUR_BEFORE + r")[^\S\n]{0,6}(?P<n1>" + _NUM + r")(?P<m1>" + _MULT + r")"
     r"|(?<![\w.,])(?P<n2>" + _NUM + r")(?P<m2>" + _MULT + r")[^\S\n]?(?P<c2>" + _CUR_AFTER + r")"  # same line
     # a label naming the currency, then the number: "Order total (USD): 49,917.50"
     r"|\((?P<c3>" + _CUR_BEFORE + r")\)[ \t]*:?[ \t]{0,40}(?P<n3>" + _NUM + r")(?P<m3>" + _MULT + r")"
 )
+# Currencies written with three decimals (the Tunisian, Kuwaiti, Bahraini, Omani, Jordanian, Libyan, Iraqi dinars).
+_THREE_DECIMALS = frozenset({"TND", "KWD", "BHD", "OMR", "JOD", "LYD", "IQD"})
 _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "tsd": 1e3, "m": 1e6, "mn": 1e6, "mm": 1e6, "million": 1e6,
                 "millions": 1e6, "mio": 1e6, "bn": 1e9, "b": 1e9, "billion": 1e9, "mrd": 1e9, "lakh": 1e5,
                 "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "crores": 1e7, "cr": 1e7, "mil": 1e3,
                 "millones": 1e6, "millón": 1e6, "milhões": 1e6, "milhão": 1e6, "万": 1e4, "億": 1e8}
 
 
-def parse_number(text: str, decimal_comma: bool) -> float | None:
+def parse_number(text: str, decimal_comma: bool, three_decimals: bool = False) -> float | None:
     """A number as its writer meant it: "1.215,50" and "1,215.50" are both 1215.5; a single separator before
-    exactly three digits groups thousands ("1,215"), unless it is a "." from a decimal-point writer."""
+    exactly three digits groups thousands ("1,215"), unless it is a "." from a decimal-point writer, or the writer's
+    decimal separator in a currency of three decimals (`three_decimals`: "389,000 TND" from Tunis is 389)."""
     s = text.replace(" ", "").replace("\u00a0", "").replace("\u202f", "").replace("'", "").replace("\u2019", "")
+    if three_decimals and s[-4:-3] == ("," if decimal_comma else ".") and s[-3:].isdigit():
+        head = s[:-4].replace("." if decimal_comma else ",", "")
+        return float(head + "." + s[-3:]) if head.isdigit() else None
     if "," in s and "." in s:
         dec = "," if s.rfind(",") > s.rfind(".") else "."
         s = s.replace("." if dec == "," else ",", "").replace(dec, ".")
@@ -819,12 +826,13 @@ class _Extractor:
             number, mult, cur = m.group(f"n{i}"), m.group(f"m{i}"), m.group(f"c{i}")
             if cur in _LOCAL_CURRENCY and not self.at_home(cur):
                 continue  # "R 2" is a revision, "RM 5" a room, "PHP 8" a language: only where the currency is at home
-            value = parse_number(number, self.locale.decimal_comma)
+            currency = _currency(cur, self.locale, self.dollar())
+            value = parse_number(number, self.locale.decimal_comma, currency in _THREE_DECIMALS)
             if value is None:
                 continue
             if mult and mult.strip():
                 value *= _MULTIPLIERS.get(mult.strip().lower().rstrip("."), 1.0)
-            _add(self.e.amounts, _amount(value, _currency(cur, self.locale, self.dollar())))
+            _add(self.e.amounts, _amount(value, currency))
             self.claim(*m.span())
 
     def dollar(self) -> str:
@@ -1071,7 +1079,8 @@ _LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
 _NUMBER_START = re.compile(r"(?<![\w.,])\d")
 _AMOUNT_REACH = 64
 _LOCAL_CURRENCY = {"r": ("ZA", re.compile(r"\bzar\b|\brands?\b")), "rm": ("MY", re.compile(r"\bmyr\b|\bringgit\b")),
-                   "php": ("PH", re.compile(r"₱|\bpesos?\b"))}
+                   "php": ("PH", re.compile(r"₱|\bpesos?\b")), "rp": ("ID", re.compile(r"\bidr\b|\brupiah\b")),
+                   "rp.": ("ID", re.compile(r"\bidr\b|\brupiah\b")), "mad": ("MA", re.compile(r"\bdirhams?\b"))}
 _DOLLAR_CODES = re.compile(r"(?<![^\W\d_])(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])")
 # The country of a currency used in one country only (a phone number in an email that names it may be there).
 _CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "IN", "JPY": "JP", "AED": "AE",

@@ -196,7 +196,9 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 def detect_language(text: str) -> str | None:
     """The language of `text` (its first 500 characters), or None when it is not clear."""
-    sample = text[:500]
+    # Its prose: a table's rows at the top of a message (codes, numbers, column words) say nothing of its language
+    sample = text[:500] if "|" not in text[:500] else "\n".join(
+        line for line in text[:3000].splitlines() if "|" not in line)[:500]
     if not sample.isascii():
         if _KANA.search(sample):
             return "ja"

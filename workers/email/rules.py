@@ -118,7 +118,7 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "defeituoso", "defeito", "troca", "danificado", "garantia", "retur", "återbetalning", "trasig", "zwrot",
         "reklamacja", "uszkodzony", "fallado", "fallada", "falla", "averiado", "averiada", "roto", "rota",
         "reemplazo", "omruilen", "retouraanvraag", "terugnemen", "falschlieferung", "rücksendeschein", "swollen",
-        "hinchada", "gonflée", "nota de crédito",
+        "hinchada", "gonflée", "nota de crédito", "takuuvaihto",
         "substituição", "avariado", "returnering", "kreditnota", "reklamace", "vrácení",
         "dobropis", "vadný", "iade", "ar\u0131zal\u0131", "garanti", "palautus", "hyvitys", "viallinen", "takuu",
     ),
@@ -150,7 +150,7 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "presupuesto", "precio", "oferta", "descuento", "preventivo", "offerta", "prezzo", "sconto", "offerte",
         "prijs", "prijsopgave", "korting", "orçamento", "cotação", "preço", "desconto", "offert", "pris", "wycena",
         "cena", "rabat", "proposta", "propuesta", "tilbud", "tarjous", "teklif", "fiyat", "nabídka", "cenová",
-        "validity", "requote", "oferty", "ofertę", "ofertowe", "offerten", "tilbudet", "offerte",
+        "validity", "requote", "oferty", "ofertę", "ofertowe", "offerten", "tilbudet", "offerte", "cenę",
     ),
     "ORDER_MANAGEMENT": (
         "order", "orders", "purchase order", "po", "p.o", "invoice", "invoices", "cancel", "cancelled", "canceled",
@@ -238,7 +238,9 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:is|are|has been) restored", r"payment (?:is|has been|was) (?:released|sent|made|done|processed)",
         r"remittance advice", r"zahlung an sie veranlasst", r"folgende zahlung", r"c'est tout bon",
         r"(?:that's|thats) us sorted", r"everything .{0,30}\breceived", r"llegó (?:hoy|ayer|bien)", r"saldad[ao]",
-        r"(?:realizamos|hicimos) la transferencia", r"transferencia realizada",
+        r"(?:realizamos|hicimos) la transferencia", r"transferencia realizada", r"ticket (?:\S+ )?(?:has been )?closed",
+        r"(?:allt|alt) (?:ok|klart|levererat|levert)", r"levererat nu", r"på plats", r"(?:i|ni) kan lukke",
+        r"virker (?:fint|igen)", r"avis de virement", r"effectué .{0,15}virement",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
@@ -289,7 +291,8 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"hur går det med", r"still outstanding", r"follow-?ups", r"na bieżąco", r"still working (?:on|with)",
         r"stand\?", r"(?:is )?any(?:one|body) (?:actually )?working on", r"why is this still", r"(?:vi )?sollecit[oa]",
         r"we(?:'re| are) on it", r"still working (?:it|this)", r"picking this up", r"status\?", r"jak to vypadá",
-        r"is it being processed",
+        r"is it being processed", r"przypomnienie", r"przypominam", "hat\u0131rlatma", r"sorry to push",
+        r"still no (?:quote|update|answer|reply|confirmation|news)", r"postęp", r"waar blijft",
     ),
 }
 _STATE_ORDER = ("COMPLETION", "IN_PROGRESS", "RETURNS", "SHIPPING", "QUOTE_PROCESSING", "ORDER_MANAGEMENT")

@@ -535,6 +535,14 @@ def _build_processes(marker: str) -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
 
 
+def _alive(p: psutil.Process) -> bool:
+    """Running and not a zombie; a process that vanishes between the two questions is gone (what the test awaits)."""
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 @pytest.mark.parametrize("how", ["supervisor kills the worker", "worker dies on its own"])
 async def test_a_dead_worker_takes_its_build_with_it(daemon: Any, standins: StandIns, how: str) -> None:
     """A build is a child of its worker: a kill from the supervisor, or the worker's own death, ends the build."""
@@ -551,8 +559,7 @@ async def test_a_dead_worker_takes_its_build_with_it(daemon: Any, standins: Stan
         pool.sup._kill(worker, "test: RSS over the hard ceiling", blame=False, category="memory")
     else:
         os.kill(worker.pid, signal.SIGKILL)
-    await wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in build), 10,
-                   "the build to be killed with its worker")
+    await wait_for(lambda: not any(map(_alive, build)), 10, "the build to be killed with its worker")
     await wait_for(lambda: worker.worker_id not in pool.sup.state.workers, 10, "the supervisor to reap the worker")
 
 

@@ -68,6 +68,11 @@ def facts(raw: dict[str, Any], scenario: str) -> dict[str, Any]:
             by_job.setdefault(e["jobId"], []).append(e["event"] + detail)
     for job_id, seq in by_job.items():
         name = next((e["name"] for e in raw["events"] if e.get("jobId") == job_id and e.get("name")), job_id)
+        if scenario.startswith("scheduler-"):
+            # A scheduler's next iteration is delayed until its time, or added straight to waiting when that time
+            # has passed by the moment it is added (a loaded machine: Node's own Worker did so once in a CI run):
+            # the same behaviour, so the delay is not compared.
+            seq = [e for e in seq if e != "delayed"]
         events.setdefault(name, []).append(" ".join(seq))
     out = {
         "jobs": {n: sorted(v) for n, v in jobs.items()},

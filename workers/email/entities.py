@@ -261,8 +261,8 @@ _RANGE_START = re.compile(r"(\d{1,2})(?:st|nd|rd|th|\.)?\s*(?:[" + _DASHES + r"]
                           r"|tot|do)\s*$")
 _RANGE_END = re.compile(r"\s*(?:[" + _DASHES + r"]|to|through|until|till)\s*(\d{1,2})(?:st|nd|rd|th)?(?![\d/.:])")
 _DURATION_AFTER = re.compile(r"[ \t]*(?:(?:working|business|calendar|work|werk|arbeits)[ \t]*)?"
-                             r"(?:days?|weeks?|months?|hours?|hrs|días|dias|semanas|meses|giorni|settimane|mesi|jours|semaines|mois|tage|wochen"
-                             r"|werktage|monate|dagen|weken|dni|tygodni|dagar|veckor|uger|dage|uker|dager)(?!\w)",
+                             r"(?:days?|weeks?|months?|hours?|hrs|días|dias|semanas|meses|giorni|settimane|mesi|jours"
+                             r"|semaines|mois|tage|wochen|werktage|monate|dagen|weken|dni|tygodni|dagar|veckor|uger|dage|uker|dager)(?!\w)",
                              re.IGNORECASE)
 # A fraction of something ("1/2 of the pallets"); not the Dutch "of" (or): "14/7 of dinsdag 15/7".
 _OF_AFTER = re.compile(r"\s+(?:of|de|di|van|von)\s+(?:the|our|all|them|your|this|that|these|those|it|les?|la|los|las"
@@ -433,15 +433,14 @@ _CELL_SPLIT = re.compile(r"\s*\|\s*|\t+\s*|\s{2,}")
 # Header cells, matched lower-cased (without re.IGNORECASE: several times faster).
 _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client)\s+)?(?:po|p\.o\.|purchase\s+order|bestellnummer"
                         r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?")
-_PRICE_COLUMN = re.compile(r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe"
-                           r"|importo|bedrag|total|summe|subtotal|gesamt|ext\.?\s*price|line\s+total|net|value"
-                           r"|wert|valor|unit|brutto|skonto|zahlbetrag|(?<![a-z])[eg]p(?![a-z])|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|kwota|wartość"
-                           r"|単価|金額|価格|合計|小計|单价|金额|价格|總價|总价|合计")
-# A price column's own words (not "unit" or "net" alone): one that names no currency takes the email's.
-_PRICE_WORD = re.compile(r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo"
-                         r"|bedrag|total|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota"
-                         r"|(?<![a-z])[eg]p(?![a-z])|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość"
-                         r"|単価|金額|価格|合計|小計|单价|金额|价格|總價|总价|合计")
+# A price column's own words; a column that names no currency takes the email's one currency (resolve_unpriced).
+_PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo|bedrag"
+                r"|total|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota|(?<![a-z])[eg]p(?![a-z])"
+                r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|単価|金額|価格|合計|小計|单价|金额|价格|總價"
+                r"|总价|合计")
+_PRICE_WORD = re.compile(_PRICE_WORDS)
+# A priced column when its header also names a currency: "unit", "net" and "value" too ("Unit (EUR)").
+_PRICE_COLUMN = re.compile(_PRICE_WORDS + r"|unit|net|value")
 _NAMED_CODE = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
 # Empty cells may stand between the label and the number ("Subtotal |   |  36,390.00").
@@ -824,7 +823,7 @@ class _Extractor:
                 continue
             i = 1 if m.group("n1") else 2 if m.group("n2") else 3
             number, mult, cur = m.group(f"n{i}"), m.group(f"m{i}"), m.group(f"c{i}")
-            if cur in _LOCAL_CURRENCY and not self.at_home(cur):
+            if cur.rstrip(".") in _LOCAL_CURRENCY and not self.at_home(cur.rstrip(".")):
                 continue  # "R 2" is a revision, "RM 5" a room, "PHP 8" a language: only where the currency is at home
             currency = _currency(cur, self.locale, self.dollar())
             value = parse_number(number, self.locale.decimal_comma, currency in _THREE_DECIMALS)
@@ -1078,9 +1077,10 @@ _LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
 # Where a number can start (AMOUNT's second form), and how far before its currency: "1,234,567,890.00 mio. EUR".
 _NUMBER_START = re.compile(r"(?<![\w.,])\d")
 _AMOUNT_REACH = 64
+# Keyed by the token without its dot ("Rp." is "rp").
 _LOCAL_CURRENCY = {"r": ("ZA", re.compile(r"\bzar\b|\brands?\b")), "rm": ("MY", re.compile(r"\bmyr\b|\bringgit\b")),
                    "php": ("PH", re.compile(r"₱|\bpesos?\b")), "rp": ("ID", re.compile(r"\bidr\b|\brupiah\b")),
-                   "rp.": ("ID", re.compile(r"\bidr\b|\brupiah\b")), "mad": ("MA", re.compile(r"\bdirhams?\b"))}
+                   "mad": ("MA", re.compile(r"\bdirhams?\b"))}
 _DOLLAR_CODES = re.compile(r"(?<![^\W\d_])(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])")
 # The country of a currency used in one country only (a phone number in an email that names it may be there).
 _CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "IN", "JPY": "JP", "AED": "AE",

@@ -27,7 +27,8 @@ from workers.email.segment import (
 )
 from workers.email.workflow_model import STATES, WorkflowModel, features, load_workflow_model
 
-RULES_VERSION = "phase1-2026.12.4"  # round 5: multilingual closing and chasing phrases, more formats, ties only
+# Rounds 6 to 8 (more languages, currencies and id forms; the learned model wherever the rules' evidence is thin).
+RULES_VERSION = "phase1-2026.12.5"
 SENDERS_FILE = Path(__file__).resolve().parent / "catalogues" / "senders.toml"
 
 

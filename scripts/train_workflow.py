@@ -42,6 +42,8 @@ from workers.email.rules import (  # noqa: E402
     _quiet,
     _state,
     decide,
+    state_features,
+    thread_of,
 )
 from workers.email.segment import is_acknowledgement, is_auto_reply, is_out_of_office, split_email  # noqa: E402
 from workers.email.workflow_model import (  # noqa: E402
@@ -49,7 +51,6 @@ from workers.email.workflow_model import (  # noqa: E402
     RULE_SCALE,
     STATES,
     WorkflowModel,
-    features,
     load_workflow_model,
 )
 
@@ -72,6 +73,7 @@ class Example:
     email: dict[str, Any]
     new_text: str
     now: Now
+    thread: str  # rules.thread_of(the subject)
     features: tuple[str, ...]
     scores: dict[str, float] | None  # the rules' points per state; None: START_POINT whatever the words say
 
@@ -84,9 +86,9 @@ def _example(row: dict[str, Any], part: str) -> Example:
     e = row["email"]
     new = split_email(e["body"], None, e["sender_email"]).new
     now = Now.of(_SUBJECT_PREFIX.sub("", e.get("subject", "")), new)
-    feats = features(now.low[now.subject[0]:now.subject[1]], now.low[now.new[0]:now.new[1]])
-    ex = Example(e["id"], part, row["conversation_id"], row["labels"]["workflow_state"], e, new, now,
-                 tuple(feats), _rule_scores(e, new, now))
+    thread = thread_of(e.get("subject", ""))
+    ex = Example(e["id"], part, row["conversation_id"], row["labels"]["workflow_state"], e, new, now, thread,
+                 tuple(state_features(now, thread)), _rule_scores(e, new, now))
     rules = decide(e.get("subject", ""), new, e["sender_email"], e.get("headers"), now=now,
                    model=WorkflowModel.empty()).state
     if rules != combined(ex, WorkflowModel.empty()):  # the points are those decide() weighs
@@ -150,15 +152,17 @@ def fit(train: Sequence[Example], c: float = C, min_emails: int = MIN_EMAILS) ->
 
 def combined(ex: Example, model: WorkflowModel) -> str:
     """The shipped form (workers.email.rules._state); with WorkflowModel.empty(): the rules alone."""
-    return "START_POINT" if ex.scores is None else _state(ex.now, ex.scores, model)
+    return "START_POINT" if ex.scores is None else _state(ex.now, ex.scores, model, ex.thread)
 
 
 def round8(train: Sequence[Example]) -> Callable[[Example], str]:
     """Round 8's form: the rules where a state has 2 points and leads the next by 1, else multinomial naive Bayes
     over the words (counted), as shipped until round 9."""
-    vectors = DictVectorizer().fit([{f: 1 for f, n in Counter(f for ex in train for f in set(ex.features)).items()
+    def words(ex: Example) -> Counter[str]:
+        return Counter(f for f in ex.features if not f.startswith("#"))  # round 8's features: no "#" marks
+    vectors = DictVectorizer().fit([{f: 1 for f, n in Counter(f for ex in train for f in set(words(ex))).items()
                                      if n >= MIN_EMAILS}])
-    nb = MultinomialNB().fit(vectors.transform([Counter(ex.features) for ex in train]), [ex.label for ex in train])
+    nb = MultinomialNB().fit(vectors.transform([words(ex) for ex in train]), [ex.label for ex in train])
 
     def judge(ex: Example) -> str:
         if ex.scores is None:
@@ -166,7 +170,7 @@ def round8(train: Sequence[Example]) -> Callable[[Example], str]:
         top, second = [*sorted(ex.scores.values(), reverse=True), 0.0, 0.0][:2]
         if top >= 2.0 and top - second >= 1.0:
             return max(_STATE_ORDER, key=lambda s: ex.scores.get(s, 0.0) if ex.scores else 0.0)
-        return str(nb.predict(vectors.transform([Counter(ex.features)]))[0])
+        return str(nb.predict(vectors.transform([words(ex)]))[0])
     return judge
 
 

@@ -12,8 +12,16 @@ from hypothesis import strategies as st
 
 from workers.email.entities import extract_entities
 from workers.email.evaluation import evaluate
-from workers.email.rules import analyse, chain_analysis, priority_for, urgency_score, workflow_state
-from workers.email.workflow_model import WorkflowModel
+from workers.email.rules import (
+    analyse,
+    chain_analysis,
+    decide,
+    priority_for,
+    thread_of,
+    urgency_score,
+    workflow_state,
+)
+from workers.email.workflow_model import WorkflowModel, features, from_weights
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "email_corpus.jsonl"
 KINDS = ("po_numbers", "quote_numbers", "case_numbers", "part_numbers", "amounts", "dates", "phones", "emails")
@@ -140,3 +148,33 @@ def test_probes_never_hide_a_match(text: str) -> None:
     for name, rule in _gated_rules():
         found = rule.search(now, now.new)  # type: ignore[attr-defined]
         assert found == (rule.pattern.search(text) is not None), name  # type: ignore[attr-defined]
+
+
+def test_stopped_lines_and_plants_of_round_nine_are_critical() -> None:
+    for text in ("Die Linie 3 steht immer noch!!", "seitdem steht die komplette Montagelinie 3",
+                 "La planta de chancado está detenida desde ayer", "sin ese servidor no podemos operar",
+                 "L'anagrafe è completamente ferma", "non possiamo lavorare",
+                 "Le linee di confezionamento sono ferme"):
+        assert urgency_score(text) >= 5, text
+    for text in ("Die falsche Ware steht originalverpackt bei uns.", "la merce è ferma in dogana?",
+                 "no podemos confirmar el precio"):
+        assert urgency_score(text) < 5, text
+
+
+def test_a_closing_filed_under_another_state_stays_low() -> None:
+    """The model may file "erledigt, new delivery date" as SHIPPING; the thread's urgent subject is still history."""
+    body = "Hallo Frau Lehmann,\n\nerledigt - neuer Liefertermin 14.07.2025, ist bei der Spedition hinterlegt.\n"
+    shipping = from_weights([0.0] * 7, {"liefertermin": {"SHIPPING": 9.0}})
+    r = decide("AW: DRINGEND Liefertermin verschieben", body, "s.schulte@example.de", model=shipping)
+    assert (r.state, r.priority) == ("SHIPPING", "low")
+    # A closing word amid a stronger state's points is no closing: the urgent subject counts.
+    body = "The replacement arrived. Still waiting for the tracking number of the second unit, line 2 is down!"
+    r = decide("RE: URGENT", body, "buyer@example.com", model=WorkflowModel.empty())
+    assert r.priority == "critical"
+
+
+def test_the_models_thread_and_length_marks() -> None:
+    assert thread_of("RE: FW: order") == "reply" and thread_of("WG: Lieferung") == "forward"
+    assert thread_of("Order 4500123456") == "" and thread_of("Fwd[2]: quote") == "forward"
+    assert features("", "ok thanks", "reply", 9)[-2:] == ["#length:0", "#reply"]
+    assert features("", "x" * 1000, "", 1000)[-1] == "#length:4"

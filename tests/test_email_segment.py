@@ -268,3 +268,13 @@ def test_a_missing_or_malformed_config_names_the_file(tmp_path: Path) -> None:
     bad.write_text("cues = [")
     with pytest.raises(ValueError, match=str(bad)):
         load_parts(str(bad))
+
+
+def test_po_ids_of_round_nine() -> None:
+    """A PO said to stay, remain or be ("PO will be CON-8841", "PO stays 2291"); Dutch "ordernummer"."""
+    assert extract_entities("Put it on our account, PO will be CON-8841. Whatever it costs.").po_numbers == [
+        "CON-8841"]
+    assert extract_entities("Make that 3 printers instead of 5. PO stays 2291.").po_numbers == ["2291"]
+    assert extract_entities("Our PO remains 4500123456, thanks").po_numbers == ["4500123456"]
+    assert extract_entities("Onze ordernummer was 2025-0457.").po_numbers == ["2025-0457"]
+    assert extract_entities("The PO will be issued next week by 5 pm.").po_numbers == []

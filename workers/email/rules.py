@@ -342,11 +342,14 @@ CRITICAL = Rule("critical", re.compile(
     r"|steht\s+(?:\w+\s+){0,3}?(?:\w*linie|\w*fertigung|produktion|versand|betrieb)"
     r"|alle (?:benutzer|mitarbeiter|user) (?:sind )?betroffen|totalausfall"
     r"|arrêt de (?:la )?production|production (?:est )?arrêtée|ligne arrêtée|en panne|tous les utilisateurs"
-    r"|caída total|sin servicio|(?:operación|producción|línea|planta|faena)\s+(?:\w+\s+){0,2}(?:está\s+)?(?:detenida|parada)"
+    r"|caída total|sin servicio"
+    r"|(?:operación|producción|línea|planta|faena)\s+(?:\w+\s+){0,2}(?:está\s+)?(?:detenida|parada)"
     r"|no podemos (?:operar|facturar|despachar|atender|trabajar|vender)"
     r"|todos los usuarios|línea parada"
     r"|(?:linea|produzione) (?:di produzione )?fer\w+|fermo produzione|operai fermi|tutti gli utenti"
-    r"|(?:è|sono)\s+(?:\w+\s+)?ferm[oaie]|non possiamo (?:lavorare|operare|fatturare|spedire)"
+    r"|(?:è|sono)\s+(?:completamente|totalmente|ancora|tutt[io])\s+ferm[oaie]"
+    r"|(?:linee?|produzione|impianto|reparto|stabilimento|magazzino|presse|macchine|sportelli)\s+(?:\w+\s+){0,2}?"
+    r"(?:è|sono)\s+ferm[oaie]|non possiamo (?:lavorare|operare|fatturare|spedire)"
     r"|productie (?:ligt )?stil|alle gebruikers|produção parada|linha parada|todos os usuários"
     r"|produktionsstopp|przestój|produkcja stoi|wszyscy użytkownicy"
     r")(?!\w)"))
@@ -418,6 +421,7 @@ HIGH_VALUE = 50_000.0
 HIGH_VALUE_CURRENCIES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "SGD")
 _SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|aw|fw|fwd|wg|tr|rv|sv|vs|odp|r|antw)\s*(?:\[\d+\])?\s*:)+\s*",
                              re.IGNORECASE)
+_FORWARD_PREFIX = re.compile(r"\s*(?:fw|fwd|wg|tr|rv)\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
 BULK_QUANTITY = 100
 
 
@@ -571,27 +575,39 @@ def workflow_state(text: str, *, subject: str = "", reply: bool = False, model: 
     """The state a message is about, from its new text (and subject): see _state (`model`: WorkflowModel.empty() for
     the word lists alone)."""
     now = Now.of(subject, text)
-    return _state(now, _combine(_points(now, now.new), _points(now, now.subject), 0.5 if reply else 1.0), model)
+    return _state(now, _combine(_points(now, now.new), _points(now, now.subject), 0.5 if reply else 1.0), model,
+                  "reply" if reply else "")
 
 
-def _state(now: Now, scores: dict[str, float], model: WorkflowModel | None = None) -> str:
+def _state(now: Now, scores: dict[str, float], model: WorkflowModel | None = None, thread: str = "") -> str:
     """The state a message is about, given the rules' points per state (`scores`): the learned model's, which weighs
     those points with the message's words (workers.email.workflow_model; `model` or the shipped one). With
     WorkflowModel.empty() (the rules alone): the state with the most points (ties: the earlier in _STATE_ORDER),
     START_POINT when there are none or only an id's label. On each author's set, with a model trained without it,
     the model was right more often than the rules alone, or than the rules where they clearly lead and the model
-    elsewhere (round 8's form): docs/email.md, round 9."""
+    elsewhere (round 8's form): docs/email.md, round 9. `thread`: thread_of(the subject)."""
     chosen = model if model is not None else load_workflow_model()
     if not chosen.is_empty:
-        return chosen.state(_features(now), scores)
+        return chosen.state(state_features(now, thread), scores)
     top = max(scores.values(), default=0.0)
     if top <= _LABEL_POINTS:
         return "START_POINT"
     return next(s for s in _STATE_ORDER if scores.get(s) == top)
 
 
-def _features(now: Now) -> list[str]:
-    return features(now.low[now.subject[0]:now.subject[1]], now.low[now.new[0]:now.new[1]])
+def state_features(now: Now, thread: str) -> list[str]:
+    """What the learned model reads of a message (workers.email.workflow_model.features)."""
+    return features(now.low[now.subject[0]:now.subject[1]], now.low[now.new[0]:now.new[1]], thread,
+                    now.new[1] - now.new[0])
+
+
+def thread_of(subject: str) -> str:
+    """"forward" for a forwarded message's subject (FW:, WG:, TR:, RV:), "reply" for a reply's (RE:, AW:, SV: ...),
+    else "" (by the first prefix: "RE: FW: ..." is a reply)."""
+    m = _SUBJECT_PREFIX.match(subject)
+    if m is None:
+        return ""
+    return "forward" if _FORWARD_PREFIX.match(subject) else "reply"
 
 
 def urgency_score(text: str) -> int:
@@ -688,7 +704,7 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
         state, closing = "START_POINT", False
     else:
         scores = _combine(own, _points(now, now.subject), 0.5 if reply else 1.0)
-        state = _state(now, scores, model)
+        state = _state(now, scores, model, thread_of(subject))
         closing = _closes(state, own, scores)
     score = _urgency(now, now.new if closing else now.whole)
     if auto or closing or _notification(sender_email, now):

@@ -45,11 +45,15 @@ def _tokens(low: str) -> list[str]:
     return out
 
 
-def features(subject_low: str, new_low: str) -> list[str]:
+def features(subject_low: str, new_low: str, thread: str = "", length: int = 0) -> list[str]:
     """The features of a message, lower-cased subject (without its RE:) and new text, one entry per occurrence: the
-    new text's words and pairs of neighbouring words ("need pricing"), the subject's words marked "s:"."""
+    new text's words and pairs of neighbouring words ("need pricing"), the subject's words marked "s:"; and, marked
+    "#" (no word holds one), whether it is a reply or a forward (`thread`: "reply", "forward" or "") and its new
+    text's length (`length` characters) in steps of 200 up to 800 and more: a short reply is more often a closing
+    or a chase (each author's set held out in turn: 0.849 without these, 0.860 with them)."""
     words = _tokens(new_low)
-    return [*words, *map(" ".join, pairwise(words)), *map("s:".__add__, _tokens(subject_low))]
+    marks = [f"#length:{min(length // 200, 4)}"] + ([f"#{thread}"] if thread else [])
+    return [*words, *map(" ".join, pairwise(words)), *map("s:".__add__, _tokens(subject_low)), *marks]
 
 
 Row = tuple[float, ...]  # one weight per state of STATES
@@ -64,7 +68,7 @@ class WorkflowModel:
     intercepts: Row
     weights: Mapping[str, Row]
     rule_weights: Mapping[str, Row]
-    _zero: Row = field(init=False, repr=False, compare=False)
+    _scaled: dict[str, Row] = field(init=False, repr=False, compare=False)  # rule_weights x RULE_SCALE
 
     def __post_init__(self) -> None:
         n = len(STATES)
@@ -77,7 +81,8 @@ class WorkflowModel:
         unknown = set(self.rule_weights) - set(STATES)
         if unknown:
             raise ValueError(f"workflow model: rule weights for unknown state(s) {sorted(unknown)}")
-        object.__setattr__(self, "_zero", (0.0,) * n)
+        object.__setattr__(self, "_scaled", {s: tuple(RULE_SCALE * w for w in row)
+                                             for s, row in self.rule_weights.items()})
 
     @classmethod
     def empty(cls) -> WorkflowModel:
@@ -90,16 +95,17 @@ class WorkflowModel:
 
     def scores(self, feats: Iterable[str], points: Mapping[str, float]) -> list[float]:
         """Each state's score (scikit-learn's decision_function): unknown features count nothing."""
-        # The known features' rows (a third of a message's features are unknown), filtered in C: 25 -> 15 us a message.
-        rows: list[Row] = list(filter(None, map(self.weights.get, set(feats))))
+        out = list(self.intercepts)
         for state, p in points.items():
-            row = self.rule_weights.get(state)
+            row = self._scaled.get(state)
             if row is not None and p:
-                rows.append(tuple(RULE_SCALE * p * w for w in row))
+                out = [x + p * w for x, w in zip(out, row, strict=True)]
+        # The known features' rows (a third of a message's features are unknown), filtered in C, and each state's
+        # weights summed in one pass of C (zip(*rows) transposes the rows).
+        rows: list[Row] = list(filter(None, map(self.weights.get, set(feats))))
         if not rows:
-            return list(self.intercepts)
-        # Each state's weights summed in one pass of C (zip(*rows) transposes the rows).
-        return [b + sum(col) for b, col in zip(self.intercepts, zip(*rows, strict=True), strict=True)]
+            return out
+        return [x + sum(col) for x, col in zip(out, zip(*rows, strict=True), strict=True)]
 
     def state(self, feats: Iterable[str], points: Mapping[str, float]) -> str:
         scores = self.scores(feats, points)

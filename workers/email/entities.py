@@ -18,7 +18,7 @@ test costs nanoseconds, a regex scan microseconds), and claimed spans keep one s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -46,8 +46,9 @@ from workers.email.segment import SEGMENT_PROBES
 US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 
 # ---------------------------------------------------------------------------------------------------- ids
-_FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id|is|was|are|ist|est"
-           r"|es|è|č\.?|(?:will|should|would)\s+be|stays|remains|still)(?![a-z])|[#:\uff1a-]|は|\n>+))*\s*")
+_FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id)(?![a-z])"
+           r"|(?:is|was|are|ist|est|es|è|č\.?|(?:will|should|would)\s+be|stays|remains|still)(?=\s)"
+           r"|[#:\uff1a-]|は|\n>+))*\s*")
 _ID = r"[#(]?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # More ids after the first: "POs 4500207714, 4500207715 and 4500207716".
 _MORE = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bor\b|\boder\b|\bou\b|\bo\b)\s*#?\s*"
@@ -75,6 +76,19 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
 PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
 PO = _cue_rule(PO_CUES)
 PO_CJK = _cue_rule(_PO_CJK, cjk=True)
+# A customer's order number after an order word ("pedido 2025/INF/0087", "our order CMD-ER-55120", "ordine ODA
+# 2025/318", "zamówienia ZAM/2025/0619"): a PO. Only ids written with a "-" or "/" (_structured): a bare number after
+# "order" is as often the distributor's own order number as the customer's. The English "order" only as a noun
+# (after "our", "your", "the" ...: "please order C9300-24P-A" names a part to order).
+_ORDER_NOUNS = r"pedido|commande|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni[ea]|objednávk[ay]|bestelling"
+ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|jeres)\s+orders?(?:\s+number)?"
+              r"|orders?\s+number|(?:notre|votre)\s+bc"  # bon de commande
+              r"|(?:nuestro|nosso|notre|votre|nostro|vostro|unsere?|ihre?|onze|uw)?\s*(?:" + _ORDER_NOUNS + r"))")
+ORDER = _cue_rule(ORDER_CUES)
+# A cue that, joined to its id by a dash, is the id's own prefix ("OC-2025-118", "ODA-25-0712"); "PO-4500123456" is
+# PO 4500123456 (the PO convention of the generated corpus and of every author since).
+_SHORT_CUE = re.compile(r"[a-z]{2,4}")
+_DAY_MONTH = re.compile(r"\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?")
 # A PO id that carries "PO" itself: "PO-ACM-22817", "PO/2025/06/118", "KDG-PO-558210" (as written, whole).
 PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{2}|/))[a-z0-9]+(?:[-/][a-z0-9]+)+"
                       r"(?![\w/-])|(?<![\w/-])[a-z]{2,5}-po-\d+(?:-[a-z0-9]+)*(?![\w/-])")
@@ -93,7 +107,8 @@ QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
                         r"(?![\w-])")
 
 # "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".
-_CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung|request(?=\s*(?:#|\(|no\b|nr\b))"
+_CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung|escalation"
+               r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
                r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier|ärende(?:nummer)?"
                r"|zgłoszenie|reclamo|réclamation|sagsnummer|sagsnr|saksnummer|tiketti|tukipyyntö|talep|požadavek"
                r"|melding(?:snummer)?)")
@@ -568,6 +583,7 @@ class _Extractor:
                 _add(self.e.case_numbers, (m.group(1) or m.group(2) or m.group(3)).upper())
                 self.claim(*m.span())
         self.cued("po", PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
+        self.cued("order", ORDER, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES, accept=self._structured)
         self.cued("quote", QUOTE, self.e.quote_numbers)
         self.cued("case", CASE, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
         if self.hits is None or "cjk" in self.hits.gates:
@@ -575,14 +591,29 @@ class _Extractor:
             self.cued("", QUOTE_CJK, self.e.quote_numbers)
             self.cued("", CASE_CJK, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
 
+    def _structured(self, value: str) -> bool:
+        """A customer's order number as written after an order word: with a "-" or "/", not a date."""
+        return ("-" in value or "/" in value) and _DAY_MONTH.fullmatch(value) is None
+
+    @staticmethod
+    def _cue_before_id(rule: re.Pattern[str], m: re.Match[str]) -> re.Match[str]:
+        """Where what follows a cue is another cue ("case (SR 697845123)", "Service Request SR 3-4418276"), the match
+        of the rule at that cue: its id is the one meant."""
+        while not any(c.isdigit() for c in m.group(1)) and (inner := rule.match(m.string, m.start(1))) is not None:
+            m = inner
+        return m
+
     def cued(self, probe: str, rule: re.Pattern[str], into: list[str], *, po: bool = False,
-             not_prefixes: frozenset[str] = frozenset()) -> None:
+             not_prefixes: frozenset[str] = frozenset(), accept: Callable[[str], bool] | None = None) -> None:
         text = self.scan
-        for m in self.iter(probe, rule, text) if probe else rule.finditer(text):
+        for found in self.iter(probe, rule, text) if probe else rule.finditer(text):
+            m = self._cue_before_id(rule, found)
             if not self.free(*m.span(1)):
                 continue
             first = m.group(1).upper()
             if not _valid_id(first) or first.split("-", 1)[0] in not_prefixes:
+                continue
+            if accept is not None and not accept(first):
                 continue
             if _WORD_IN_ID.search(self.text, *m.span(1)):
                 continue  # "quote 3-year support": ids are not written with lower-case words
@@ -590,6 +621,9 @@ class _Extractor:
                 continue  # "RFQ - DL380 Gen11 refresh": a subject's dash, then what it is about (a model)
             if po and first.startswith("PO-") and first[3:].isdigit():
                 first = first[3:]  # "PO-4500123456": the label, then the digits
+            elif (text[m.start(1) - 1] == "-" and _SHORT_CUE.fullmatch(text, m.start(), m.start(1) - 1)
+                  and text[m.start():m.start(1) - 1] != "po"):
+                first = f"{text[m.start():m.start(1)]}{first}".upper()  # "OC-2025-118": the label is its prefix
             _add(into, first)
             self.claim(*m.span(1))
             digits_only = first.isdigit()
@@ -597,7 +631,7 @@ class _Extractor:
             while (more := _MORE.match(text, pos)) is not None:  # "POs 4500207714, 4500207715 and 4500207716"
                 value = more.group(1).upper()
                 if (not _valid_id(value) or value.isdigit() != digits_only or not self.free(*more.span(1))
-                        or value.split("-", 1)[0] in not_prefixes):
+                        or value.split("-", 1)[0] in not_prefixes or (accept is not None and not accept(value))):
                     break
                 _add(into, value)
                 self.claim(*more.span(1))
@@ -1106,6 +1140,7 @@ _PROBES = (
     Probe("quote_bare", r"(?<![\w-])(?:q-\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|cot-[a-z0-9]|soum-\d|pres-\d)"),
     Probe("case_bare", r"(?<![\w-])(?:inc|ritm|cs|tkt|cas)-?\d|\[jira\]|\[#\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
+    Probe("order", r"(?<![\w/])" + ORDER_CUES),
     Probe("quote", r"(?<![\w/])(?:" + QUOTE_CUES + r")"),
     Probe("case", r"(?<![\w/])(?:" + _CASE_WORDS + r")"),
     # Letters outside cp1252 (Japanese, Chinese, also Polish ...): the Japanese and Chinese cues are then scanned

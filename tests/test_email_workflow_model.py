@@ -90,11 +90,12 @@ def test_scores_are_the_linear_models_and_deterministic() -> None:
     assert WorkflowModel.empty().is_empty and not model.is_empty
 
 
-def test_features_are_words_word_pairs_and_subject_words() -> None:
+def test_features_are_words_word_pairs_subject_words_and_marks() -> None:
     assert features("quote request", "need pricing, qty 8 p19766") == [
-        "need", "pricing", "qty", "p", "need pricing", "pricing qty", "qty p", "s:quote", "s:request"]
+        "need", "pricing", "qty", "p", "need pricing", "pricing qty", "qty p", "s:quote", "s:request", "#length:0"]
     pairs = ["見積", "積を", "をお", "お願", "願い", "いし", "しま", "ます"]  # no spaces: pairs of characters
-    assert features("", "見積をお願いします") == [*pairs, *(f"{a} {b}" for a, b in pairwise(pairs))]
+    assert features("", "見積をお願いします", "reply", 450) == [*pairs, *(f"{a} {b}" for a, b in pairwise(pairs)),
+                                                             "#length:2", "#reply"]
 
 
 def test_a_bad_model_file_fails_with_its_path_and_the_problem(tmp_path: Path) -> None:

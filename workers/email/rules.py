@@ -28,7 +28,7 @@ from workers.email.segment import (
 from workers.email.workflow_model import WorkflowModel, features, load_workflow_model
 
 # Rounds 6 to 8 (more languages, currencies and id forms; the learned model wherever the rules' evidence is thin).
-RULES_VERSION = "phase1-2026.12.5"
+RULES_VERSION = "phase1-2026.12.6"
 SENDERS_FILE = Path(__file__).resolve().parent / "catalogues" / "senders.toml"
 
 

@@ -47,7 +47,7 @@ US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 
 # ---------------------------------------------------------------------------------------------------- ids
 _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id)(?![a-z])"
-           r"|(?:is|was|are|ist|est|es|è|č\.?|(?:will|should|would)\s+be|stays|remains|still)(?=\s)"
+           r"|(?:is|was|are|ist|est|es|è|č\.?|(?:will|should|would)\s+be|stays|remains|still)(?![\w-])"
            r"|[#:\uff1a-]|は|\n>+))*\s*")
 _ID = r"[#(]?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # More ids after the first: "POs 4500207714, 4500207715 and 4500207716".

@@ -27,7 +27,7 @@ from workers.email.segment import (
 )
 from workers.email.workflow_model import WorkflowModel, features, load_workflow_model
 
-# Rounds 6 to 8 (more languages, currencies and id forms; the learned model wherever the rules' evidence is thin).
+# Rounds 6 to 9 (more languages, currencies and id forms; round 9: the learned model files every message's state).
 RULES_VERSION = "phase1-2026.12.6"
 SENDERS_FILE = Path(__file__).resolve().parent / "catalogues" / "senders.toml"
 
@@ -602,8 +602,8 @@ def state_features(now: Now, thread: str) -> list[str]:
 
 
 def thread_of(subject: str) -> str:
-    """"forward" for a forwarded message's subject (FW:, WG:, TR:, RV:), "reply" for a reply's (RE:, AW:, SV: ...),
-    else "" (by the first prefix: "RE: FW: ..." is a reply)."""
+    """The thread a subject shows: "forward" for a forwarded message's (FW:, WG:, TR:, RV:), "reply" for a reply's
+    (RE:, AW:, SV: ...), else "" (by the first prefix: "RE: FW: ..." is a reply)."""
     m = _SUBJECT_PREFIX.match(subject)
     if m is None:
         return ""
@@ -689,8 +689,8 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
     An out-of-office reply is START_POINT and low; any auto-reply or system notification is low. A short thanks or
     FYI with no state words of its own is START_POINT whatever the thread's subject says. A message that closes the
     matter (_closes) is low: the thread's urgent subject is history. A reply's subject counts half. `now`:
-    Now.of(subject without its RE:, new_text), if the caller has it. `model`: the learned second opinion on the
-    state (_state; default: the shipped one, WorkflowModel.empty() for the rules alone)."""
+    Now.of(subject without its RE:, new_text), if the caller has it. `model`: the learned model that files the state
+    (_state; default: the shipped one, WorkflowModel.empty() for the rules alone)."""
     reply = _SUBJECT_PREFIX.match(subject) is not None
     if now is None:
         now = Now.of(_SUBJECT_PREFIX.sub("", subject), new_text)

@@ -52,7 +52,7 @@ def features(subject_low: str, new_low: str, thread: str = "", length: int = 0) 
     new text's words and pairs of neighbouring words ("need pricing"), the subject's words marked "s:"; and, marked
     "#" (no word holds one), whether it is a reply or a forward (`thread`: "reply", "forward" or "") and its new
     text's length (`length` characters) in steps of 200 up to 800 and more: a short reply is more often a closing
-    or a chase (each author's set held out in turn: 0.849 without these, 0.860 with them)."""
+    or a chase (each of ten authors' sets held out in turn: 0.850 without these, 0.858 with them)."""
     words = _tokens(new_low)
     marks = [f"#length:{min(length // 200, 4)}"] + ([f"#{thread}"] if thread else [])
     return [*words, *map(" ".join, pairwise(words)), *map("s:".__add__, _tokens(subject_low)), *marks]

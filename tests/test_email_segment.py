@@ -278,3 +278,26 @@ def test_po_ids_of_round_nine() -> None:
     assert extract_entities("Our PO remains 4500123456, thanks").po_numbers == ["4500123456"]
     assert extract_entities("Onze ordernummer was 2025-0457.").po_numbers == ["2025-0457"]
     assert extract_entities("The PO will be issued next week by 5 pm.").po_numbers == []
+
+
+def test_forms_of_round_ten() -> None:
+    """Hungarian, Finnish, Turkish and Czech dates; a sentence-final dot after a spaced date; Nordic "at the latest";
+    id cues in those languages; an extension after a dash or slash."""
+    table, when = load_locales(), date(2025, 6, 10)
+    hu, fi, tr, cz = (table.for_sender(f"a@firma.{tld}") for tld in ("hu", "fi", "com.tr", "cz"))
+    assert extract_entities("határideje: 2025. június 6.", locale=hu, received=when).dates == ["2025-06-06"]
+    assert extract_entities("A május 28-án kapott", locale=hu, received=when).dates == ["2025-05-28"]
+    assert extract_entities("perjantai 6. kesäkuuta 2025 15.31", locale=fi, received=when).dates == ["2025-06-06"]
+    assert extract_entities("9 Haziran'da gönderdiğim", locale=tr, received=when).dates == ["2025-06-09"]
+    assert extract_entities("jsem na dovolené do 25. 7. 2025. Vaše", locale=cz, received=when).dates == [
+        "2025-07-25"]
+    assert extract_entities("på plats senast 27/6, driftsättning", received=when).dates == ["2025-06-27"]
+    assert extract_entities("Tilauksemme 4518 (SO-0101903)", locale=fi).po_numbers == ["4518"]
+    assert extract_entities("objednávku OBJ-25-0641 jsme", locale=cz).po_numbers == ["OBJ-25-0641"]
+    assert extract_entities("For contract 218/2025 (order no. CMD-2025-0642, 40 units)").po_numbers == [
+        "CMD-2025-0642"]
+    assert extract_entities("Re: Ajánlat HU-Q-25-1187 – AP", locale=hu).quote_numbers == ["HU-Q-25-1187"]
+    assert extract_entities("HPE vakası 5392817455 için", locale=tr).case_numbers == ["5392817455"]
+    assert extract_entities("Tel.: (+351) 255 318 400 \u2013 ext. 2214").phones == ["+351255318400x2214"]
+    assert extract_entities("+90 284 223 45 00 / ext. 1180").phones == ["+902842234500x1180"]
+    assert extract_entities("Please bid 2 more units").quote_numbers == []

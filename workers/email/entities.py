@@ -46,7 +46,8 @@ from workers.email.segment import SEGMENT_PROBES
 US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 
 # ---------------------------------------------------------------------------------------------------- ids
-_FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id)(?![a-z])"
+_FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id|numero|número|numéro"
+           r"|numer|číslo|numaras\u0131|numarasi)(?![a-z])"
            r"|(?:is|was|are|ist|est|es|è|č\.?|(?:will|should|would)\s+be|stays|remains|still)(?![\w-])"
            r"|[#:\uff1a-]|は|\n>+))*\s*")
 _ID = r"[#(]?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
@@ -66,10 +67,10 @@ _QUOTE_CJK = r"見積番号|見積書番号|見積no\.?|報價單號|报价单�
 _PO_CJK = r"発注番号|注文番号|注文書番号|採購單號|采购单号"
 _CASE_CJK = r"ケース番号|チケット番号|問い合わせ番号|問合せ番号|受付番号|案件番号|工單號|工单号"
 _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
-             r"|encomenda|objedn[aá]vka|objedn[aá]vky|sipariş|tilaus(?:numero)?|bestilling(?:snummer)?"
+             r"|encomenda|objedn[aá]vka|objedn[aá]vky|sipariş|tilau(?:s(?:numero)?|ksemme|kseen|ksen|ksenne)|bestilling(?:snummer)?"
              r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
              r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
-             r"|inkooporder(?:nummer)?|inkoopnummer|ordernummer|inköpsorder(?:nummer)?|zamówienie(?:\s+zakupu)?"
+             r"|inkooporder(?:nummer)?|inkoopnummer|ordernummer|inköpsorder(?:nummer)?|beställningsreferens|zamówienie(?:\s+zakupu)?"
              r"|nr\s+zamówienia|oc|commande|bestelnummer|bestelling|beställning(?:snummer)?|best\.\s?-?\s?nr\.?"
              r"|ordine\s+(?:n[°º.]?|nr\.?)|numero\s+d['\u2019]ordine|nuestro\s+pedido|megrendelés(?:\s+száma)?")
 # Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
@@ -80,9 +81,10 @@ PO_CJK = _cue_rule(_PO_CJK, cjk=True)
 # 2025/318", "zamówienia ZAM/2025/0619"): a PO. Only ids written with a "-" or "/" (_structured): a bare number after
 # "order" is as often the distributor's own order number as the customer's. The English "order" only as a noun
 # (after "our", "your", "the" ...: "please order C9300-24P-A" names a part to order).
-_ORDER_NOUNS = r"pedido|commande|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni[ea]|objednávk[ay]|bestelling"
+_ORDER_NOUNS = (r"pedido|commande|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni(?:e|a|u|em)|objednáv(?:k[ayu]|ce)"
+                r"|bestelling")
 ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|jeres)\s+orders?(?:\s+number)?"
-              r"|orders?\s+number|(?:notre|votre)\s+bc"  # bon de commande
+              r"|orders?\s+number|order(?=\s*(?:no\b|nr\b|#|n°))|(?:notre|votre)\s+bc"  # bon de commande
               r"|(?:nuestro|nosso|notre|votre|nostro|vostro|unsere?|ihre?|onze|uw)?\s*(?:" + _ORDER_NOUNS + r"))")
 ORDER = _cue_rule(ORDER_CUES)
 # A cue that, joined to its id by a dash, is the id's own prefix ("OC-2025-118", "ODA-25-0712"); "PO-4500123456" is
@@ -97,7 +99,7 @@ PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{
 PO_SAP = re.compile(r"(?<![\w/.,-])45\d{8}(?![\w/-]|[.,]\d)")
 QUOTE_CUES = (r"quotes?|quotation(?:\s+number)?|quote\s+ref|offer|angebot(?:snummer|s-?nr\.?)?|devis|offerta"
               r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert|proposta|propuesta|proposal"
-              r"|tilbud|tarjous|teklif|nab[ií]dka")
+              r"|tilbud|tarjous|teklif|nab[ií]dka|ajánlat\w*|bid")
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
 QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
@@ -110,7 +112,8 @@ QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
 _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung|escalation"
                r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
                r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier|ärende(?:nummer)?"
-               r"|zgłoszenie|reclamo|réclamation|sagsnummer|sagsnr|saksnummer|tiketti|tukipyyntö|talep|požadavek"
+               r"|zgłoszeni(?:e|em|a|u)|reclamo|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
+               r"|požadavek|vaka(?:s\u0131)?"
                r"|melding(?:snummer)?)")
 CASE_CUES = r"(?:support\s+|service\s+)?" + _CASE_WORDS
 CASE = _cue_rule(CASE_CUES)
@@ -225,19 +228,29 @@ def _amount(value: float, currency: str) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------------------------- dates
-_MONTH_NAMES = {
-    1: "january jan januar jänner janvier janv enero ene gennaio gen januari styczeń stycznia janeiro",
-    2: "february feb februar février févr fevrier febrero febbraio februari luty lutego fevereiro fev",
-    3: "march mar märz mär mrz mars marzo maart marts mars marca março",
-    4: "april apr avril avr abril aprile kwiecień kwietnia",
-    5: "may mai mayo maggio mei maj maja maio",
-    6: "june jun juni juin junio giugno giu czerwiec czerwca junho",
-    7: "july jul juli juillet juil julio luglio lug lipiec lipca julho",
-    8: "august aug août aout agosto ago augustus augusti sierpień sierpnia",
-    9: "september sep sept septembre septiembre settembre set setembro wrzesień września",
-    10: "october oct oktober okt octobre octubre ottobre ott outubro out październik października",
-    11: "november nov novembre noviembre listopad listopada novembro",
-    12: "december dec dezember dez décembre déc decembre diciembre dic dicembre grudzień grudnia dezembro",
+_MONTH_NAMES = {  # English, German, French, Spanish, Italian, Dutch, Nordic, Polish, Portuguese, Hungarian, Finnish,
+    # Turkish, Czech
+    1: "january jan januar jänner janvier janv enero ene gennaio gen januari styczeń stycznia janeiro január "
+       "tammikuu tammikuuta ocak ledna leden",
+    2: "february feb februar février févr fevrier febrero febbraio februari luty lutego fevereiro fev "
+       "február helmikuu helmikuuta şubat února únor",
+    3: "march mar märz mär mrz mars marzo maart marts mars marca março március maaliskuu maaliskuuta mart "
+       "března březen",
+    4: "april apr avril avr abril aprile kwiecień kwietnia április huhtikuu huhtikuuta nisan dubna duben",
+    5: "may mai mayo maggio mei maj maja maio május toukokuu toukokuuta may\u0131s května květen",
+    6: "june jun juni juin junio giugno giu czerwiec czerwca junho június kesäkuu kesäkuuta haziran června "
+       "červen",
+    7: "july jul juli juillet juil julio luglio lug lipiec lipca julho július heinäkuu heinäkuuta temmuz "
+       "července červenec",
+    8: "august aug août aout agosto ago augustus augusti sierpień sierpnia augusztus elokuu elokuuta ağustos "
+       "srpna srpen",
+    9: "september sep sept septembre septiembre settembre set setembro wrzesień września szeptember syyskuu "
+       "syyskuuta eylül září",
+    10: "october oct oktober okt octobre octubre ottobre ott outubro out październik października október "
+        "lokakuu lokakuuta ekim října říjen",
+    11: "november nov novembre noviembre listopad listopada novembro marraskuu marraskuuta kas\u0131m listopadu",
+    12: "december dec dezember dez décembre déc decembre diciembre dic dicembre grudzień grudnia dezembro "
+        "desember joulukuu joulukuuta aral\u0131k prosince prosinec",
 }
 MONTHS = {name: num for num, names in _MONTH_NAMES.items() for name in names.split()}
 # Abbreviations that are also words ("out", "set", French "mar." for mardi): a month only with a year after it.
@@ -255,7 +268,7 @@ _NOT_AFTER_SHORT = re.compile(r"[\w/%-]|[.,:]?\d")
 _DENOMINATORS = frozenset({2, 3, 4, 5, 6, 8, 10, 12, 16, 32, 64, 100})
 # "14. 5. 2025" (Czech, Slovak, Hungarian day-first with spaces); "2025年6月26日", "6月27日" (Japanese, Chinese),
 # "2025년 6월 9일" (Korean).
-DATE_SPACED = re.compile(r"(?<![\w.,/-])(\d{1,2})\.\s(\d{1,2})\.\s(\d{4})(?![\d.])")
+DATE_SPACED = re.compile(r"(?<![\w.,/-])(\d{1,2})\.\s(\d{1,2})\.\s(\d{4})(?!\d|\.\d)")  # "30. 5. 2025." ends a clause
 DATE_CJK = re.compile(r"(?<!\d)(?:(\d{4})\s?[年년]\s?)?(\d{1,2})\s?[月월]\s?(\d{1,2})\s?[日일]")
 # A day and month without a year ("6/27", "15/09", "25.06.", "23-06") that is not zero-padded and has no trailing dot
 # needs a date word before it: "1/2 of the pallets" is no date.
@@ -265,7 +278,8 @@ _DATE_CUE_BEFORE = re.compile(
     r"|starting|starts|start|week\s+of|yesterday|today|tomorrow|"
     r"mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday"
     r"|sunday|am|bis|vom|zum|ab|seit|le|au|du|jusqu'au|avant|el|del|al|hasta|desde|entro|il|dal|tot|op|vóór|em"
-    r"|até|de|do|od|na|per|termin|liefertermin|lieferdatum|zustellung|livraison|entrega|consegna|levering)"
+    r"|até|de|do|od|na|per|termin|liefertermin|lieferdatum|zustellung|livraison|entrega|consegna|levering"
+    r"|senast|senest|innan|före|inden|viimeistään|innen)"
     r"|montag|dienstag|mittwoch|donnerstag|freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|miércoles"
     r"|jueves|viernes|lunedì|martedì|mercoledì|giovedì|venerdì|maandag|dinsdag|woensdag|donderdag|vrijdag"
     r"|segunda|terça|quarta|quinta|sexta|måndag|tisdag|onsdag|torsdag|fredag|mandag|tirsdag|poniedziałek|wtorek"
@@ -318,8 +332,9 @@ def _nearest(m: int, d: int, ref: date | None) -> str | None:
 # ------------------------------------------------------------------------------------------------- phones
 PHONE = re.compile(
     r"(?<![\w/=&?#%.,+-])((?:\+|00)\s?)?(\(?\d[\d \t().\-/\u00a0]{5,24}\d)"
-    # an extension, perhaps in parentheses, perhaps after a label of the number: "(ext. 233)", "(代表) 内線 215"
-    r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:,\s*)?[(\uff08]?\s*"
+    # an extension, perhaps in parentheses, perhaps after a label of the number or a dash or slash: "(ext. 233)",
+    # "(代表) 内線 215", "400 \u2013 ext. 2214" (en dash), "45 00 / ext. 1180"
+    r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:[,/\u2013\u2014-]\s*)?[(\uff08]?\s*"
     r"(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?"
     r"|poste|interno|int\.?|anexo|ramal|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning|内線|內線|分機|分机)\s*[:\uff1a.]?\s*"
     r"(\d{1,6})[)\uff09]?)?(?![\w/=&%]|[.,]\d|-\d)",
@@ -446,7 +461,8 @@ EMAIL = re.compile(r"(?<![\w.+-])[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}(?![\w])")
 # A line of a plain-text table: cells split by "|", tabs, or runs of two or more spaces.
 _CELL_SPLIT = re.compile(r"\s*\|\s*|\t+\s*|\s{2,}")
 # Header cells, matched lower-cased (without re.IGNORECASE: several times faster).
-_PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client)\s+)?(?:po|p\.o\.|purchase\s+order|bestellnummer"
+_PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client|notre|nuestro|nosso|unsere)\s+)?"
+                        r"(?:po|p\.o\.|purchase\s+order|bestellnummer|commande|pedido|nr\s+zamówienia|zamówienie|objednávka|order\s+(?:no\.?|#)"
                         r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?")
 # A price column's own words; a column that names no currency takes the email's one currency (resolve_unpriced).
 _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo|bedrag"

@@ -24,7 +24,7 @@ from workers.email.segment import split_email
 DATA = Path(__file__).resolve().parent.parent / "data"
 # The tuning sets only (the held-out part is measured by tests/test_email_eval.py alone).
 SETS = [DATA / "email_corpus.jsonl", DATA / "email_eval" / "dev.jsonl",
-        *(DATA / "email_eval" / f"dev{n}.jsonl" for n in range(2, 13))]
+        *(DATA / "email_eval" / f"dev{n}.jsonl" for n in (*range(2, 13), 14))]
 
 
 def _emails() -> list[dict[str, Any]]:

@@ -43,8 +43,8 @@ def test_phase1_meets_the_goal_on_the_second_development_part() -> None:
 
 
 def test_phase1_meets_the_goal_on_the_held_out_part() -> None:
-    """Met since round 9 (measured once at its end): workflow state 0.856, 95 of 111, one email above the goal (a
-    strict expected failure until round 8: 0.829); see docs/email.md."""
+    """Met since round 9 (measured once at the end of each round): workflow state 0.856 (95 of 111) in round 9, 0.874
+    (97) in round 10 (a strict expected failure until round 8: 0.829); see docs/email.md."""
     _meets_goal("heldout")
 
 
@@ -54,9 +54,9 @@ def test_phase1_meets_the_goal_on_the_held_out_part() -> None:
 # 1.00 / 0.90, case 1.00 / 0.78, part 1.00 / 0.94, amount 0.96 / 0.95, date 1.00 / 0.98, phone 0.93 / 0.91, workflow
 # state 0.69, priority within one 0.98; round 2 workflow state 0.730 (81 of 111); round 4 0.739 (82); round 5 0.748
 # (83); round 6 0.802 (89), phones 0.94 / 0.90 before it; round 7 0.820 (91); round 8 0.829 (92), PO recall 0.98,
-# part recall 0.96; round 9 (below) 0.856 (95).
+# part recall 0.96; round 9 0.856 (95), phones 0.95 / 0.94; round 10 (below) 0.874 (97).
 HELD_OUT_FLOOR = {"po_numbers": (0.96, 1.0), "quote_numbers": (1.0, 0.96), "case_numbers": (1.0, 1.0),
-                  "part_numbers": (1.0, 0.97), "amounts": (0.98, 0.98), "dates": (1.0, 1.0), "phones": (0.95, 0.94),
+                  "part_numbers": (1.0, 0.97), "amounts": (0.98, 0.98), "dates": (1.0, 1.0), "phones": (0.97, 0.97),
                   "emails": (1.0, 1.0)}
 
 
@@ -66,17 +66,17 @@ def test_held_out_figures_do_not_fall_below_their_measurement() -> None:
         c = report.entities[kind]
         assert c.precision >= precision and c.recall >= recall, (kind, c)
     workflow, near = report.accuracy(report.workflow), report.accuracy(report.priority_near)
-    assert workflow is not None and workflow >= 0.855  # 95 of 111
+    assert workflow is not None and workflow >= 0.873  # 97 of 111
     assert near is not None and near >= 0.99
 
 
-# The figures of the sets written for rounds 5 to 9 (data/email_eval/README.md) with the shipped rules and model,
+# The figures of the sets written for rounds 5 to 10 (data/email_eval/README.md) with the shipped rules and model,
 # rounded down: (precision, recall) per type, then workflow state and priority within one. The learned model trains
 # on every one of them, so their workflow figure is no measure of unseen mail: on mail nobody had tuned on (each set
 # before the round that tuned on it, with a model trained without it) the workflow state was: dev3 0.58; dev4 0.61,
 # 0.64; dev5 0.69, 0.71, 0.74; dev6 0.60, 0.65, 0.69; dev7 0.67, 0.70, 0.77, 0.77; dev8 0.59, 0.63, 0.63, 0.63; dev9
 # 0.77, 0.78, 0.81, 0.84, 0.84; dev10 0.74, 0.78, 0.75, 0.77, 0.77 (rounds 4 to 8); dev11 0.81, 0.82 and dev12 0.79,
-# 0.84 (rounds 8 and 9).
+# 0.84 (rounds 8 and 9); dev14 0.68, 0.74 (rounds 8 and 9).
 DEV_FLOOR = {
     "dev3": ({"po_numbers": (0.96, 0.98), "quote_numbers": (1.0, 0.96), "case_numbers": (1.0, 0.96),
               "part_numbers": (0.96, 1.0), "amounts": (1.0, 1.0), "dates": (0.99, 0.99),
@@ -86,15 +86,15 @@ DEV_FLOOR = {
               "phones": (0.99, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.96),
     "dev5": ({"po_numbers": (0.95, 0.95), "quote_numbers": (1.0, 1.0), "case_numbers": (0.93, 1.0),
               "part_numbers": (0.96, 0.97), "amounts": (1.0, 0.97), "dates": (0.99, 0.96),
-              "phones": (0.99, 0.99), "emails": (1.0, 1.0)}, 0.99, 0.98),
+              "phones": (1.0, 1.0), "emails": (1.0, 1.0)}, 0.99, 0.98),
     "dev6": ({"po_numbers": (0.98, 0.98), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.97),
               "part_numbers": (0.94, 0.99), "amounts": (1.0, 0.97), "dates": (1.0, 0.99),
               "phones": (1.0, 1.0), "emails": (1.0, 1.0)}, 0.99, 0.98),
-    "dev7": ({"po_numbers": (0.98, 0.9), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 1.0),
+    "dev7": ({"po_numbers": (0.98, 0.91), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 1.0),
               "part_numbers": (0.98, 0.98), "amounts": (0.98, 0.99), "dates": (0.99, 0.99),
               "phones": (0.98, 0.98), "emails": (1.0, 1.0)}, 1.0, 0.98),
-    "dev8": ({"po_numbers": (1.0, 0.94), "quote_numbers": (0.95, 0.91), "case_numbers": (1.0, 0.88),
-              "part_numbers": (0.94, 0.92), "amounts": (1.0, 0.91), "dates": (0.99, 0.96),
+    "dev8": ({"po_numbers": (1.0, 0.95), "quote_numbers": (0.95, 0.91), "case_numbers": (1.0, 0.88),
+              "part_numbers": (0.94, 0.92), "amounts": (1.0, 0.91), "dates": (0.99, 0.97),
               "phones": (0.98, 0.98), "emails": (1.0, 1.0)}, 0.95, 0.96),
     "dev9": ({"po_numbers": (0.91, 0.98), "quote_numbers": (0.95, 1.0), "case_numbers": (1.0, 1.0),
               "part_numbers": (0.95, 0.98), "amounts": (0.98, 0.94), "dates": (0.98, 1.0),
@@ -105,9 +105,12 @@ DEV_FLOOR = {
     "dev11": ({"po_numbers": (0.98, 0.95), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 1.0),
                "part_numbers": (0.97, 1.0), "amounts": (1.0, 0.99), "dates": (0.99, 0.97),
                "phones": (1.0, 0.99), "emails": (1.0, 1.0)}, 0.96, 0.96),
-    "dev12": ({"po_numbers": (1.0, 0.84), "quote_numbers": (1.0, 0.92), "case_numbers": (1.0, 0.89),
+    "dev12": ({"po_numbers": (1.0, 0.86), "quote_numbers": (1.0, 0.92), "case_numbers": (1.0, 0.89),
                "part_numbers": (0.95, 0.98), "amounts": (0.99, 0.99), "dates": (1.0, 0.96),
                "phones": (0.99, 0.98), "emails": (1.0, 1.0)}, 0.98, 0.96),
+    "dev14": ({"po_numbers": (1.0, 0.86), "quote_numbers": (1.0, 0.86), "case_numbers": (1.0, 0.92),
+               "part_numbers": (0.99, 0.99), "amounts": (0.98, 0.95), "dates": (0.98, 0.95),
+               "phones": (0.99, 1.0), "emails": (1.0, 1.0)}, 0.99, 0.96),
 }
 
 

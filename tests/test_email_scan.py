@@ -22,9 +22,10 @@ from workers.email.scan import Hits, Probe, ProbeSet, encode, find_words, split_
 from workers.email.segment import split_email
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-# The tuning sets only (the held-out part is measured by tests/test_email_eval.py alone).
+# Every development set (the held-out part is measured by tests/test_email_eval.py alone): the scan must change no
+# result on any mail, tuned on or not.
 SETS = [DATA / "email_corpus.jsonl", DATA / "email_eval" / "dev.jsonl",
-        *(DATA / "email_eval" / f"dev{n}.jsonl" for n in (*range(2, 13), 14))]
+        *(DATA / "email_eval" / f"dev{n}.jsonl" for n in range(2, 17))]
 
 
 def _emails() -> list[dict[str, Any]]:

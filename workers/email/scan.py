@@ -82,7 +82,7 @@ def split_foreign(alternation: str) -> tuple[str, tuple[str, ...]]:
     once for a needle of wider characters than the text's."""
     kept, foreign = [], []
     for alternative in alternation.split("|"):
-        if all(not _in_cp1252(c) for c in alternative):  # so no regular-expression syntax (ASCII) either
+        if all(not in_cp1252(c) for c in alternative):  # so no regular-expression syntax (ASCII) either
             foreign.append(alternative)
         else:
             kept.append(alternative)
@@ -121,7 +121,7 @@ _CATEGORY_SOME = {
 _CATEGORY_ALL = _CATEGORY_SOME  # each class lies wholly inside or outside each category
 
 
-def _in_cp1252(c: str) -> bool:
+def in_cp1252(c: str) -> bool:
     try:
         c.encode("cp1252")
     except UnicodeEncodeError:
@@ -151,7 +151,7 @@ def _outside_classes(item: tuple[Any, Any]) -> set[int]:
     found: set[int] = set()
     for code in range(max(lo, 0x80), min(hi, 0x10FFFF) + 1):
         c = chr(code)
-        if not _in_cp1252(c):
+        if not in_cp1252(c):
             found.add(_class_byte(c))
             if len(found) == len(CLASS_BYTES):
                 break

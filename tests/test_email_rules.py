@@ -99,8 +99,8 @@ def test_analyse_fills_every_field() -> None:
     assert set(r.detected_patterns) == {"bulk_order", "high_value", "expedited_processing", "cancellation_risk"}
     assert r.priority == "high" and not r.auto_reply
     # The rules' points say ORDER_MANAGEMENT ("cancel", a reply about a PO); the learned model, which files the state,
-    # weighs them against the words and finds this short reply a near tie with COMPLETION (1.26 against 1.20 since
-    # round 9: short messages are often closings). The state of real mail is measured by tests/test_email_eval.py.
+    # weighs them against the words and gives this short reply to COMPLETION by a little (1.38 against 1.19 in round
+    # 10: short messages are often closings). The state of real mail is measured by tests/test_email_eval.py.
     assert r.workflow_state in ("ORDER_MANAGEMENT", "COMPLETION")
     assert decide("RE: PO 4500123456", "URGENT: expedite 500 units, total $75,000. We may cancel otherwise.",
                   "anna.meyer@acme-industrial.com", model=WorkflowModel.empty()).state == "ORDER_MANAGEMENT"

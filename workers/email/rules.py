@@ -16,7 +16,7 @@ from typing import Any
 from workers.email.entities import extract_entities, forget_phones, probe_set, same_length_lower
 from workers.email.locales import LocaleTable, load_locales
 from workers.email.parts import PartCatalogue, load_parts
-from workers.email.scan import GATE, Hits, Probe, ProbeSet, in_cp1252, matches, search
+from workers.email.scan import GATE, Hits, Probe, ProbeSet, matches, search
 from workers.email.segment import (
     AUTO_REPLY_PROBES,
     forget_sender_names,
@@ -323,10 +323,6 @@ _LABELS = frozenset({"po", "p.o", "order", "orders", "purchase order", "invoice"
 # The probe name of each state's word: its state, and the word's length when it may label an id (else 0).
 _WORD_STATE = {f"word:{state}:{w}": (state, len(w) if w in _LABELS else 0)
                for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]}
-# Words with a letter outside cp1252 ("ofertę", "sipariş"): the scan sees that letter as any letter of its class, so
-# its hits are checked against the word itself ("ofertę" found "ofertă" in Romanian mail of dev15.jsonl).
-_INEXACT_WORDS = {f"word:{state}:{w}": re.compile(_word_probe(state, w).pattern)
-                  for state in _STATE_ORDER for w in WORKFLOW_WORDS[state] if not all(map(in_cp1252, w))}
 # "not received", "noch nicht": a closing phrase after one of these is not one.
 _NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnothing|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
 
@@ -529,9 +525,6 @@ def _points(now: Now, span: tuple[int, int]) -> dict[str, float]:
         if word is None:
             continue
         state, label_length = word
-        exact = _INEXACT_WORDS.get(name)
-        if exact is not None:
-            offsets = [at for at in offsets if exact.match(now.low, at)]
         i = bisect_left(offsets, start)
         if i == len(offsets) or offsets[i] >= end:
             continue

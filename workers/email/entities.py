@@ -91,6 +91,13 @@ ORDER = _cue_rule(ORDER_CUES)
 # PO 4500123456 (the PO convention of the generated corpus and of every author since).
 _SHORT_CUE = re.compile(r"[a-z]{2,4}")
 _DAY_MONTH = re.compile(r"\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?")
+
+
+def _structured(value: str) -> bool:
+    """A customer's order number as written after an order word: with a "-" or "/", not a date."""
+    return ("-" in value or "/" in value) and _DAY_MONTH.fullmatch(value) is None
+
+
 # A PO id that carries "PO" itself: "PO-ACM-22817", "PO/2025/06/118", "KDG-PO-558210" (as written, whole).
 PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{2}|/))[a-z0-9]+(?:[-/][a-z0-9]+)+"
                       r"(?![\w/-])|(?<![\w/-])[a-z]{2,5}-po-\d+(?:-[a-z0-9]+)*(?![\w/-])")
@@ -599,17 +606,13 @@ class _Extractor:
                 _add(self.e.case_numbers, (m.group(1) or m.group(2) or m.group(3)).upper())
                 self.claim(*m.span())
         self.cued("po", PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
-        self.cued("order", ORDER, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES, accept=self._structured)
+        self.cued("order", ORDER, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES, accept=_structured)
         self.cued("quote", QUOTE, self.e.quote_numbers)
         self.cued("case", CASE, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
         if self.hits is None or "cjk" in self.hits.gates:
             self.cued("", PO_CJK, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
             self.cued("", QUOTE_CJK, self.e.quote_numbers)
             self.cued("", CASE_CJK, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
-
-    def _structured(self, value: str) -> bool:
-        """A customer's order number as written after an order word: with a "-" or "/", not a date."""
-        return ("-" in value or "/" in value) and _DAY_MONTH.fullmatch(value) is None
 
     @staticmethod
     def _cue_before_id(rule: re.Pattern[str], m: re.Match[str]) -> re.Match[str]:

@@ -604,8 +604,7 @@ def state_features(now: Now, thread: str) -> list[str]:
 def thread_of(subject: str) -> str:
     """The thread a subject shows: "forward" for a forwarded message's (FW:, WG:, TR:, RV:), "reply" for a reply's
     (RE:, AW:, SV: ...), else "" (by the first prefix: "RE: FW: ..." is a reply)."""
-    m = _SUBJECT_PREFIX.match(subject)
-    if m is None:
+    if _SUBJECT_PREFIX.match(subject) is None:
         return ""
     return "forward" if _FORWARD_PREFIX.match(subject) else "reply"
 

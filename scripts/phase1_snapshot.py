@@ -4,8 +4,8 @@
     python scripts/phase1_snapshot.py --write BEFORE.jsonl     # on the code before the change
     python scripts/phase1_snapshot.py --check BEFORE.jsonl     # after it: exit 1 and the first differences
 
-Every field of `analyse()`'s result for every email of the generated corpus and the development parts of the
-evaluation set (data/email_eval/dev.jsonl, dev2.jsonl; never the held-out part), each read twice: with what
+Every field of `analyse()`'s result for every email of the generated corpus and every development part of the
+evaluation set (data/email_eval/dev*.jsonl; never the held-out part), each read twice: with what
 Phase 1 remembers across emails forgotten first, then remembered (the two must agree). Also the same emails in
 variants the sets do not hold (the body upper-cased, the sender at other domains, the body cut in half), so a
 shortcut that happens to fit the sets' mail is caught too.
@@ -28,8 +28,8 @@ from workers.email.locales import load_locales  # noqa: E402
 from workers.email.parts import load_parts  # noqa: E402
 from workers.email.rules import analyse, clear_caches, load_senders  # noqa: E402
 
-SETS = [ROOT / "data" / "email_corpus.jsonl", ROOT / "data" / "email_eval" / "dev.jsonl",
-        ROOT / "data" / "email_eval" / "dev2.jsonl"]
+SETS = [ROOT / "data" / "email_corpus.jsonl",
+        *sorted((ROOT / "data" / "email_eval").glob("dev*.jsonl"), key=lambda p: int(p.stem[3:] or 1))]
 # Senders whose locales read dates, numbers and phones differently from the sets' own.
 OTHER_SENDERS = ("einkauf@example.de", "buyer@gmail.com", "kobai@example.co.jp", "ops@example.com.au")
 

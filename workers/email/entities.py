@@ -47,10 +47,10 @@ US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 
 # ---------------------------------------------------------------------------------------------------- ids
 _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id|numero|número|numéro"
-           r"|numer|číslo|numaras\u0131|numarasi)(?![a-z])"
-           r"|(?:is|was|are|ist|est|es|è|č\.?|(?:will|should|would)\s+be|stays|remains|still)(?![\w-])"
-           r"|[#:\uff1a-]|は|\n>+))*\s*")
-_ID = r"[#(]?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
+           r"|numer|číslo|numaras\u0131|numarasi|br\.?)(?![a-z])"
+           r"|(?:is|was|are|ist|est|es|è|č\.?|(?:will|should|would)\s+be|stays|remains|still|noastr[ăa]|nostru)(?![\w-])"
+           r"|[#:\uff1a\u2116-]|は|\n>+))*\s*")
+_ID = r"(?:\(\s*#?|#)?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # More ids after the first: "POs 4500207714, 4500207715 and 4500207716".
 _MORE = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bor\b|\boder\b|\bou\b|\bo\b)\s*#?\s*"
                    r"([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)")
@@ -72,7 +72,9 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
              r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
              r"|inkooporder(?:nummer)?|inkoopnummer|ordernummer|inköpsorder(?:nummer)?|beställningsreferens|zamówienie(?:\s+zakupu)?"
              r"|nr\s+zamówienia|oc|commande|bestelnummer|bestelling|beställning(?:snummer)?|best\.\s?-?\s?nr\.?"
-             r"|ordine\s+(?:n[°º.]?|nr\.?)|numero\s+d['\u2019]ordine|nuestro\s+pedido|megrendelés(?:\s+száma)?")
+             r"|ordine\s+(?:n[°º.]?|nr\.?)|numero\s+d['\u2019]ordine|nuestro\s+pedido|megrendelés(?:\s+száma)?"
+             r"|indkøbsordre(?:nummer|n)?|innkjøpsordre(?:nummer|n)?|narudžbenic[aeiu]|naročilnic[aeio]"
+             r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)")
 # Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
 PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
 PO = _cue_rule(PO_CUES)
@@ -82,7 +84,8 @@ PO_CJK = _cue_rule(_PO_CJK, cjk=True)
 # "order" is as often the distributor's own order number as the customer's. The English "order" only as a noun
 # (after "our", "your", "the" ...: "please order C9300-24P-A" names a part to order).
 _ORDER_NOUNS = (r"pedido|commande|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni(?:e|a|u|em)|objednáv(?:k[ayu]|ce)"
-                r"|bestelling")
+                r"|bestelling|narudžb[aeiu]|porudžbin[aeiu]|naročil[aou]|comand(?:a|ă|ei)|zakázk[ayu]"
+                r"|rendelés(?:ünk|ét|e)?|поръчк(?:а|ата|и)|заявк(?:а|ата)")
 ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|jeres)\s+orders?(?:\s+number)?"
               r"|orders?\s+number|order(?=\s*(?:no\b|nr\b|#|n°))|(?:notre|votre)\s+bc"  # bon de commande
               r"|(?:nuestro|nosso|notre|votre|nostro|vostro|unsere?|ihre?|onze|uw)?\s*(?:" + _ORDER_NOUNS + r"))")
@@ -106,7 +109,9 @@ PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{
 PO_SAP = re.compile(r"(?<![\w/.,-])45\d{8}(?![\w/-]|[.,]\d)")
 QUOTE_CUES = (r"quotes?|quotation(?:\s+number)?|quote\s+ref|offer|angebot(?:snummer|s-?nr\.?)?|devis|offerta"
               r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert|proposta|propuesta|proposal"
-              r"|tilbud|tarjous|teklif|nab[ií]dka|ajánlat\w*|bid")
+              r"|tilbud|tarjous|teklif|nab[ií]d(?:ka|ky|ku|ce|ek)|(?:ár)?ajánlat\w*|bid|ofert(?:y|ę|e|ie|ă|ei|ą)"
+              r"|ponud(?:a|i|e|u|ba|bo|be|bi)|ponuk(?:a|u|y|e)|pasiūlym(?:as|o|ą)|piedāvājum[sau]"
+              r"|pakkumi(?:ne|se|st)|оферт(?:а|и|ата)")
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
 QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
@@ -120,7 +125,7 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|stö
                r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
                r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier|ärende(?:nummer)?"
                r"|zgłoszeni(?:e|em|a|u)|reclamo|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
-               r"|požadavek|vaka(?:s\u0131)?"
+               r"|požadavek|případ(?:u|em)?|tiket|tichet|hibajegy|vaka(?:s\u0131)?"
                r"|melding(?:snummer)?)")
 CASE_CUES = r"(?:support\s+|service\s+)?" + _CASE_WORDS
 CASE = _cue_rule(CASE_CUES)
@@ -155,7 +160,7 @@ def _valid_id(value: str) -> bool:
 # ------------------------------------------------------------------------------------------------ amounts
 # ISO codes that are not also words once lower-cased ("try", "rub", "cop" are left out).
 _CODES = ("usd|eur|gbp|chf|cad|aud|nzd|mxn|brl|clp|ars|cop|pen|uyu|sek|nok|dkk|isk|pln|czk|huf|ron|bgn|uah|inr|jpy"
-          "|cny|rmb|hkd|sgd|twd|krw|thb|myr|idr|vnd|zar|aed|sar|qar|kwd|ils|egp|ngn|kes|tnd")
+          "|cny|rmb|hkd|sgd|twd|krw|thb|myr|idr|vnd|zar|aed|sar|qar|kwd|ils|egp|ngn|kes|tnd|rsd|mkd|bam|kzt|mdl|byn")
 _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł": "PLN", "r$": "BRL", "us$": "USD",
                     "usd$": "USD", "u$s": "USD", "u$d": "USD", "c$": "CAD", "ca$": "CAD", "cad$": "CAD", "a$": "AUD",
                     "au$": "AUD",
@@ -165,14 +170,17 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "₺": "TRY", "円": "JPY", "元": "CNY", "₩": "KRW", "₱": "PHP", "฿": "THB", "₫": "VND",
                     "₪": "ILS", "₽": "RUB", "ft": "HUF", "lei": "RON", "r": "ZAR", "₦": "NGN", "ksh": "KES",
                     "kshs": "KES", "ksh.": "KES", "kshs.": "KES", "rm": "MYR", "php": "PHP",
-                    "nt$": "TWD", "rp": "IDR", "rp.": "IDR", "mad": "MAD"}
-# A lone "R" is the South African rand, "RM" the ringgit, "PHP" the peso: only for a sender in that country or a
-# text that names the currency (_LOCAL_CURRENCY).
+                    "nt$": "TWD", "rp": "IDR", "rp.": "IDR", "mad": "MAD", "лв": "BGN", "лв.": "BGN", "дин": "RSD",
+                    "дин.": "RSD", "din.": "RSD", "грн": "UAH", "грн.": "UAH", "₴": "UAH", "₸": "KZT", "₾": "GEL",
+                    "₼": "AZN", "n": "NGN", "vnđ": "VND"}
+# A lone "R" is the South African rand, "RM" the ringgit, "PHP" the peso, "N" the naira: only for a sender in that
+# country or a text that names the currency or holds a phone number of the country (_LOCAL_CURRENCY).
 _CUR_BEFORE = (r"(?:u\$[sd]|nt\$|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|₦"
+               r"|₴|₸|₾|₼"
                r"|s?fr\.|rs\.?"
                r"|kshs?\.?"
-               r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php|rp\.?)(?=[^\S\n]{0,2}\d))")
-_CUR_AFTER = (r"(?:\$|€|£|zł|kč|₺|円|元|₩|kr(?![a-zà-ž])\.?|:-|(?:" + _CODES
+               r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php|rp\.?|(?<!/)n)(?=[^\S\n]{0,2}\d))")  # not the N of "S/N 5CD4271BXW"
+_CUR_AFTER = (r"(?:\$|€|£|zł|kč|₺|円|元|₩|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ|(?:" + _CODES
               + r"|euros?|dollars?|pounds?|tl|ft|lei|mad)(?![a-z]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
         r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
@@ -181,8 +189,10 @@ _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping:
         r"|\d+(?:[.,]\d{1,2})?(?![\d]))")
 _MULT = (r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?|lakhs?|lacs?|crores?"
          r"|cr|mil|millones|millón|milhões|milhão|万|億)(?![^\W\d_]))?")  # not the k of "können"
+# Not inside a word, but right after Japanese or Chinese ("約¥2,000,000の損失"): they write no spaces.
+_AMOUNT_BEFORE = r"(?:(?<![\w$€£])|(?<=[\u3040-\u30ff\u4e00-\u9fff]))"
 AMOUNT = re.compile(
-    r"(?<![\w$€£])(?P<c1>" + _CUR_BEFORE + r")[^\S\n]{0,6}(?P<n1>" + _NUM + r")(?P<m1>" + _MULT + r")"
+    _AMOUNT_BEFORE + r"(?P<c1>" + _CUR_BEFORE + r")[^\S\n]{0,6}(?P<n1>" + _NUM + r")(?P<m1>" + _MULT + r")"
     r"|(?<![\w.,])(?P<n2>" + _NUM + r")(?P<m2>" + _MULT + r")[^\S\n]?(?P<c2>" + _CUR_AFTER + r")"  # same line
     # a label naming the currency, then the number: "Order total (USD): 49,917.50"
     r"|\((?P<c3>" + _CUR_BEFORE + r")\)[ \t]*:?[ \t]{0,40}(?P<n3>" + _NUM + r")(?P<m3>" + _MULT + r")"
@@ -351,7 +361,7 @@ _PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends 
     r"|telefone|handy|móvil|movil|cel|celular|tlf|t|m|f|p|o|d|l|direct|office|main|switchboard|whatsapp|mobil"
     r"|portable|numéro|number|nummer|numero|número|at|on|or|au|unter|al|allo|op|pod|no|numer|telefonisch|kom"
     r"|tlf|puhelin|tel\.|contact|ddi|did|gsm|pbx|telem|tlm|landline|携帯|電話|直通|代表|フリーダイヤル|手機|手机|电话"
-    r"|傳真|传真)\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$",  # "Hotline (24/7): ", "a@b.fr / "
+    r"|傳真|传真|τηλ|τηλέφωνο|τηλέφωνα|κινητό|φαξ|тел|телефон|моб|факс|puh|cep|tfn|telefoon|mobiel|đt|sđt|h/p)\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$",  # "Hotline (24/7): ", "a@b.fr / "
 )
 # Right before a number: it is something else (a meeting id, a passcode, an order, a tax or company id ...). Each
 # word stands after a non-letter ("DID:" is a phone's label, not an "id").
@@ -1029,19 +1039,19 @@ class _Extractor:
         """The sender's region, then those of the country-code domains of addresses and of "+CC" numbers in the
         text: a quoted French signature's "04 72 33 18 90" is French even when the sender is not."""
         if self._regions is None:
+            dialled = [phonenumbers.region_code_for_country_code(int(m.group(1)))
+                       for m in (_COUNTRY_CODE.finditer(self.scan) if "+" in self.scan else ())]
+            dialled = [r for r in dialled if r != "ZZ"]
             regions = [self.locale.region]
-            if self.locale.guessed:  # the currencies the email names say more than a UTC offset
+            if self.locale.guessed:  # the currencies the email names and its "+CC" numbers say more than a UTC offset
                 named = [_CURRENCY_REGION[a["currency"]] for a in self.e.amounts if a["currency"] in _CURRENCY_REGION]
-                regions = list(dict.fromkeys([*named, self.locale.region, *self.locale.other_regions]))
+                regions = list(dict.fromkeys([*named, self.locale.region, *dialled, *self.locale.other_regions]))
             for address in self.e.emails:
                 tld = address.rsplit(".", 1)[-1].upper()
                 region = "GB" if tld == "UK" else tld
                 if len(tld) == 2 and region not in regions and phonenumbers.country_code_for_region(region):
                     regions.append(region)
-            for m in _COUNTRY_CODE.finditer(self.scan) if "+" in self.scan else ():
-                region = phonenumbers.region_code_for_country_code(int(m.group(1)))
-                if region != "ZZ" and region not in regions:
-                    regions.append(region)
+            regions.extend(r for r in dict.fromkeys(dialled) if r not in regions)
             self._regions = tuple(regions)
         return self._regions
 
@@ -1131,9 +1141,12 @@ _LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
 _NUMBER_START = re.compile(r"(?<![\w.,])\d")
 _AMOUNT_REACH = 64
 # Keyed by the token without its dot ("Rp." is "rp").
-_LOCAL_CURRENCY = {"r": ("ZA", re.compile(r"\bzar\b|\brands?\b")), "rm": ("MY", re.compile(r"\bmyr\b|\bringgit\b")),
-                   "php": ("PH", re.compile(r"₱|\bpesos?\b")), "rp": ("ID", re.compile(r"\bidr\b|\brupiah\b")),
-                   "mad": ("MA", re.compile(r"\bdirhams?\b"))}
+_LOCAL_CURRENCY = {"r": ("ZA", re.compile(r"\bzar\b|\brands?\b|\+27(?=[\s(.-])")),
+                   "rm": ("MY", re.compile(r"\bmyr\b|\bringgit\b|\+60(?=[\s(.-])")),
+                   "php": ("PH", re.compile(r"₱|\bpesos?\b|\+63(?=[\s(.-])")),
+                   "rp": ("ID", re.compile(r"\bidr\b|\brupiah\b|\+62(?=[\s(.-])")),
+                   "mad": ("MA", re.compile(r"\bdirhams?\b|\+212(?=[\s(.-])")),
+                   "n": ("NG", re.compile(r"\bngn\b|\bnaira\b|₦|\+234(?=[\s(.-])"))}
 _DOLLAR_CODES = re.compile(r"(?<![^\W\d_])(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])")
 # The country of a currency used in one country only (a phone number in an email that names it may be there).
 _CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "IN", "JPY": "JP", "AED": "AE",
@@ -1170,7 +1183,7 @@ _PROBES = (
     Probe("table", r"(?<!\w)(?:po|p\.o\.|purchase|bestell)"),
     Probe("table", _PRICE_HEADER_PROBE),  # the Japanese and Chinese words: _Extractor.tables
     Probe("qty", r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs|pc|pz|stk|stück|unit|ea|szt|st\.|uds|un|unid|stuks|pièces)"),
-    Probe("amount", r"(?<![\w$€£])(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),
+    Probe("amount", _AMOUNT_BEFORE + r"(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),
     # The currency after the number: where it ends (the number's start is found in Python, _Extractor.amounts)
     Probe("amount_after", r"\d" + _MULT + r"\s?(?:" + _CUR_AFTER + r")", kind=END),
     Probe("amount", r"\((?:" + _CUR_BEFORE + r")\)"),

@@ -122,6 +122,10 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "hinchada", "gonflée", "nota de crédito", "takuuvaihto",
         "substituição", "avariado", "returnering", "kreditnota", "reklamace", "vrácení",
         "dobropis", "vadný", "iade", "ar\u0131zal\u0131", "garanti", "palautus", "hyvitys", "viallinen", "takuu",
+        # central and eastern Europe, the Baltics (Latin script)
+        "returnare", "rambursare", "garanție", "povrat", "reklamacija", "reklamacijo", "garancija", "jamstvo",
+        "oštećen", "neispravan", "vračilo", "poškodovan", "visszaküldés", "jóváírás", "garancia", "hibás", "sérült",
+        "reklamácia", "vrátenie", "poškozený", "poškodený", "grąžinimas", "atgriešana", "tagastus", "garantii",
     ),
     "SHIPPING": (
         "ship", "ships", "shipped", "shipping", "shipment", "shipments", "tracking", "track", "delivery",
@@ -138,12 +142,18 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "gecikme", "doprava", "zpoždění", "zásilka", "date de livraison", "fecha de entrega", "data di consegna",
         "customs", "aduana", "alfândega", "dogana", "douane", "zoll", "spårning", "spårningen", "paketet",
         "sändningsnummer", "forsendelse", "sporing",
+        "livrare", "livrarea", "colet", "expediere", "întârziere", "isporuka", "isporuke", "dostava", "pošiljka",
+        "kašnjenje", "dobava", "pošiljko", "zamuda", "szállítás", "kiszállítás", "csomag", "késés", "futár",
+        "dodání", "doručení", "doručenie", "dodanie", "zásielka", "meškanie", "pristatymas", "piegāde", "tarne",
+        "tarneaeg", "saadetis", "sevkiyat",
     ),
     "COMPLETION": (
         "resolved", "fixed", "solved", "closed", "paid", "completed", "erledigt", "gelöst", "geschlossen", "bezahlt",
         "überwiesen", "résolu", "clôturé", "payé", "réglé", "resuelto", "cerrado", "pagado", "risolto", "chiuso",
         "pagato", "opgelost", "gesloten", "betaald", "resolvido", "fechado", "löst", "stängd", "betald",
         "rozwiązany", "zapłacone", "settled", "vyřešeno", "çözüldü", "ratkaistu",
+        "rezolvat", "plătit", "riješeno", "plaćeno", "rešeno", "plačano", "megoldva", "lezárva", "kifizetve",
+        "uzavřeno", "zaplaceno", "vyriešené", "uzavreté", "zaplatené", "lahendatud", "makstud", "ödendi",
     ),
     "QUOTE_PROCESSING": (
         "quote", "quotes", "quotation", "quoted", "pricing", "price", "prices", "rfq", "discount", "offer",
@@ -151,7 +161,10 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "presupuesto", "precio", "oferta", "descuento", "preventivo", "offerta", "prezzo", "sconto", "offerte",
         "prijs", "prijsopgave", "korting", "orçamento", "cotação", "preço", "desconto", "offert", "pris", "wycena",
         "cena", "rabat", "proposta", "propuesta", "tilbud", "tarjous", "teklif", "fiyat", "nabídka", "cenová",
-        "validity", "requote", "oferty", "ofertę", "ofertowe", "offerten", "tilbudet", "offerte", "cenę",
+        "validity", "requote", "oferty", "ofertę", "ofertowe", "offerten", "tilbudet", "cenę",
+        "ofertă", "preț", "cotație", "ponuda", "ponudu", "ponudi", "cijena", "popust", "ponudba", "ponudbo",
+        "árajánlat", "ajánlat", "kedvezmény", "sleva", "ponuka", "ponuku", "zľava", "pakkumine", "hind",
+        "pasiūlymas", "kaina", "piedāvājums",
     ),
     "ORDER_MANAGEMENT": (
         "order", "orders", "purchase order", "po", "p.o", "invoice", "invoices", "cancel", "cancelled", "canceled",
@@ -162,11 +175,16 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "anulować", "objednávka", "sipariş", "tilaus", "bestilling", "ordre", "modify", "modifier", "modificar",
         "amend", "ändern", "änderung", "modifiée", "modifié", "modification", "modificado", "modificada", "geändert",
         "gewijzigd",
+        "comandă", "comanda", "factură", "anulare", "narudžba", "narudžbu", "narudžbenica", "račun", "otkazati",
+        "naročilo", "naročilnica", "preklic", "megrendelés", "rendelés", "számla", "lemondás", "zrušit", "faktúra",
+        "zrušiť", "tellimus", "arve", "užsakymas", "sąskaita", "pasūtījums", "rēķins",
     ),
     "IN_PROGRESS": (
         "status", "update", "still", "pending", "in progress", "follow up", "follow-up", "noch", "encore",
         "todavía", "ancora", "nog", "ainda", "wciąż", "reminder", "seguimiento", "sollecito", "relance",
         "erinnerung", "lembrete", "recordatorio", "herinnering", "estatus",
+        "reamintire", "podsjetnik", "opomnik", "emlékeztető", "állapot", "připomínka", "pripomienka",
+        "meeldetuletus", "durum",
     ),
 }
 STRONG_PHRASES: dict[str, tuple[str, ...]] = {

@@ -259,7 +259,8 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:that's|thats) us sorted", r"everything .{0,30}\breceived", r"llegó (?:hoy|ayer|bien)", r"saldad[ao]",
         r"(?:realizamos|hicimos) la transferencia", r"transferencia realizada", r"ticket (?:\S+ )?(?:has been )?closed",
         r"(?:allt|alt) (?:ok|klart|levererat|levert)", r"levererat nu", r"på plats", r"(?:i|ni) kan lukke",
-        r"virker (?:fint|igen)", r"avis de virement", r"effectué .{0,15}virement",
+        r"virker (?:fint|igen)", r"avis de virement", r"effectué .{0,15}virement", r"running again",
+        r"operando desde", r"funcionando (?:de nuevo|otra vez|desde)",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
@@ -370,6 +371,13 @@ CRITICAL = Rule("critical", re.compile(
     r"(?:è|sono)\s+ferm[oaie]|non possiamo (?:lavorare|operare|fatturare|spedire)"
     r"|productie (?:ligt )?stil|alle gebruikers|produção parada|linha parada|todos os usuários"
     r"|produktionsstopp|przestój|produkcja stoi|wszyscy użytkownicy"
+    # the Nordics, Turkey, Greece, central and eastern Europe
+    r"|står (?:helt )?still[e]?|ligger nere|(?:systemet|\w*system\w*|produktionen|produksjonen|linjen|nätverket|nettet)"
+    r"\s+(?:är|er)\s+nere|kaikilta käyttäjiltä|(?:\w*järjestelmä|tuotanto|linja|verkko)\s+(?:on\s+)?"
+    r"(?:alhaalla|pysähtynyt|seis)|(?:üretim|tesis|hat|sistem|fabrika)\s+(?:\w+\s+)?(?:durdu|çöktü|duruyor)"
+    r"|εκτός λειτουργίας|έχει σταματήσει|όλοι οι χρήστες|výroba stojí|všichni uživatelé|výpadek"
+    r"|leállt|áll a (?:gyártás|termelés)|producția (?:este )?oprită|proizvodnja (?:je )?(?:stala|stoji)"
+    r"|производството (?:е )?спряно|спря(?:ла|ло)? (?:производството|работа)"
     r")(?!\w)"))
 # Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning with this alternative's starts tracked (a
 # database of it alone fails on the first email of dev.jsonl): its probe is its first words.
@@ -386,6 +394,8 @@ URGENT = Phrases(
     "immédiatement", "au plus vite", "dès que possible", "inmediato", "de inmediato", "lo antes posible", "subito",
     "il prima possibile", "spoed", "zo snel mogelijk", "o mais rápido possível", "brådskande", "pilne", "pilnie",
     "jak najszybciej", "至急", "緊急", "大至急", "紧急", "acil", "kiireellinen", "haster", "hastende", "spěchá",
+    "επειγον", "επείγον", "επειγόντως", "kiire", "kriittinen", "kritiskt", "akut", "urgentní", "naléhavé",
+    "sürgős", "hitno", "nujno", "спешно", "срочно", "терміново", "skubu", "skubiai", "steidzami",
 )
 # A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
 DEADLINE = Rule("deadline", re.compile(

@@ -186,6 +186,7 @@ _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping:
         r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
         r"|\d{1,3}(?: \d{3})+[.,]\d{2,3}(?!\d)"
         r"|\d{1,3}(?: \d{3})+(?![\d.,])"  # "6 500 €": thousands grouped by spaces (French, Polish, Nordic)
+        r"|\d{1,3}(?:[ .\u00a0]\d{3})*(?=[.,]-)"  # "NOK 186 400,-", "kr 1.250,-": whole kroner, no decimals
         r"|\d+(?:[.,]\d{1,2})?(?![\d]))")
 _MULT = (r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?|lakhs?|lacs?|crores?"
          r"|cr|mil|millones|millón|milhões|milhão|万|億)(?![^\W\d_]))?")  # not the k of "können"

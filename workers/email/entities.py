@@ -286,7 +286,8 @@ _NOT_AFTER_SHORT = re.compile(r"[\w/%-]|[.,:]?\d")
 _DENOMINATORS = frozenset({2, 3, 4, 5, 6, 8, 10, 12, 16, 32, 64, 100})
 # "14. 5. 2025" (Czech, Slovak, Hungarian day-first with spaces); "2025年6月26日", "6月27日" (Japanese, Chinese),
 # "2025년 6월 9일" (Korean).
-DATE_SPACED = re.compile(r"(?<![\w.,/-])(\d{1,2})\.\s(\d{1,2})\.\s(\d{4})(?!\d|\.\d)")  # "30. 5. 2025." ends a clause
+# "30. 5. 2025." (a sentence's dot may follow), "do pátku 20. 6." (without a year: after a cue, _DATE_CUE_BEFORE)
+DATE_SPACED = re.compile(r"(?<![\w.,/-])(\d{1,2})\.\s(\d{1,2})\.(?:\s(\d{4})(?!\d|\.\d)|(?![\d\w]|\s\d))")
 DATE_CJK = re.compile(r"(?<!\d)(?:(\d{4})\s?[年년]\s?)?(\d{1,2})\s?[月월]\s?(\d{1,2})\s?[日일]")
 # A day and month without a year ("6/27", "15/09", "25.06.", "23-06") that is not zero-padded and has no trailing dot
 # needs a date word before it: "1/2 of the pallets" is no date.
@@ -297,11 +298,17 @@ _DATE_CUE_BEFORE = re.compile(
     r"mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday"
     r"|sunday|am|bis|vom|zum|ab|seit|le|au|du|jusqu'au|avant|el|del|al|hasta|desde|entro|il|dal|tot|op|vóór|em"
     r"|até|de|do|od|na|per|termin|liefertermin|lieferdatum|zustellung|livraison|entrega|consegna|levering"
-    r"|senast|senest|innan|före|inden|viimeistään|innen)"
+    r"|senast|senest|innan|före|inden|viimeistään|innen|sent|paid"
+    r"|ordered|ve|v|semalam|pada)"
     r"|montag|dienstag|mittwoch|donnerstag|freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|miércoles"
     r"|jueves|viernes|lunedì|martedì|mercoledì|giovedì|venerdì|maandag|dinsdag|woensdag|donderdag|vrijdag"
     r"|segunda|terça|quarta|quinta|sexta|måndag|tisdag|onsdag|torsdag|fredag|mandag|tirsdag|poniedziałek|wtorek"
-    r"|środa|czwartek|piątek)[\s,.:(]*$")
+    r"|środa|czwartek|piątek|pondělí|úterý|středa|středu|středy|čtvrtek|čtvrtka|pátek|pátku|sobota|sobotu|soboty"
+    r"|neděle|neděli|hétfő|kedd|szerda|csütörtök|péntek|szombat|vasárnap|luni|marți|miercuri|joi|vineri|sâmbătă"
+    r"|duminică|ponedjeljak|utorak|srijeda|srijedu|četvrtak|petak|subota|subotu|nedjelja|ponedeljek|torek|sreda"
+    r"|sredo|četrtek|petek|soboto|nedelja|isnin|selasa|rabu|khamis|jumaat|sabtu|ahad|maanantai|tiistai"
+    r"|keskiviikko|torstai|perjantai|lauantai|sunnuntai|pazartesi|salı|çarşamba|perşembe|cuma|cumartesi|pazar)"
+    r"[\s,.:(]*$")
 # "del 23 al 27 de junio", "23-27 June", "June 23-27": the first day of a range before a month-name date.
 _DASHES = "-\u2013\u2014"  # hyphen, en dash, em dash
 _RANGE_START = re.compile(r"(\d{1,2})(?:st|nd|rd|th|\.)?\s*(?:[" + _DASHES + r"]|to|al|au|bis|till|until|through|a|t/m"
@@ -930,7 +937,12 @@ class _Extractor:
         for m in self.iter("date_digits", DATE_DIGITS, text):
             self.numeric_date(m, text)
         for m in self.iter("date_spaced", DATE_SPACED, text):
-            iso = _iso(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+            if m.group(3):
+                iso = _iso(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+            elif self.received is not None and _DATE_CUE_BEFORE.search(text, max(0, m.start() - 24), m.start()):
+                iso = _nearest(int(m.group(2)), int(m.group(1)), self.received)
+            else:
+                iso = None
             if iso and self.free(*m.span()):
                 _add(e.dates, iso)
                 self.claim(*m.span())

@@ -179,8 +179,10 @@ _CUR_BEFORE = (r"(?:u\$[sd]|nt\$|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$
                r"|₴|₸|₾|₼"
                r"|s?fr\.|rs\.?"
                r"|kshs?\.?"
-               r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php|rp\.?|(?<!/)n)(?=[^\S\n]{0,2}\d))")  # not the N of "S/N 5CD4271BXW"
-_CUR_AFTER = (r"(?:\$|€|£|zł|kč|₺|円|元|₩|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ|(?:" + _CODES
+               # "R", "RM", "PHP", "Rp", "N" before a number (not the N of "S/N 5CD4271BXW"): only where at home
+               r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php|rp\.?|(?<!/)n)(?=[^\S\n]{0,2}\d))")
+_CUR_AFTER = (r"(?:\$|€|£|zł|kč|₺|円|元|₩|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ"
+              r"|(?:" + _CODES
               + r"|euros?|dollars?|pounds?|tl|ft|lei|mad)(?![a-z]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
         r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
@@ -369,7 +371,8 @@ _PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends 
     r"|telefone|handy|móvil|movil|cel|celular|tlf|t|m|f|p|o|d|l|direct|office|main|switchboard|whatsapp|mobil"
     r"|portable|numéro|number|nummer|numero|número|at|on|or|au|unter|al|allo|op|pod|no|numer|telefonisch|kom"
     r"|tlf|puhelin|tel\.|contact|ddi|did|gsm|pbx|telem|tlm|landline|携帯|電話|直通|代表|フリーダイヤル|手機|手机|电话"
-    r"|傳真|传真|τηλ|τηλέφωνο|τηλέφωνα|κινητό|φαξ|тел|телефон|моб|факс|puh|cep|tfn|telefoon|mobiel|đt|sđt|h/p)\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$",  # "Hotline (24/7): ", "a@b.fr / "
+    r"|傳真|传真|τηλ|τηλέφωνο|τηλέφωνα|κινητό|φαξ|тел|телефон|моб|факс|puh|cep|tfn|telefoon|mobiel|đt|sđt|h/p"
+    r")\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$",  # "Hotline (24/7): ", "a@b.fr / "
 )
 # Right before a number: it is something else (a meeting id, a passcode, an order, a tax or company id ...). Each
 # word stands after a non-letter ("DID:" is a phone's label, not an "id").

@@ -88,6 +88,8 @@ _ORDER_NOUNS = (r"pedido|commande|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni(?
                 r"|rendelés(?:ünk|ét|e)?|поръчк(?:а|ата|и)|заявк(?:а|ата)")
 ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|jeres)\s+orders?(?:\s+number)?"
               r"|orders?\s+number|order(?=\s*(?:no\b|nr\b|#|n°))|(?:notre|votre)\s+bc"  # bon de commande
+              # "order" right before an id of three parts or more: "order BRU-IT-44810", "order KAA/ICT/2025/044"
+              r"|orders?(?=\s+[a-z0-9]+[-/][a-z0-9]+[-/])"
               r"|(?:nuestro|nosso|notre|votre|nostro|vostro|unsere?|ihre?|onze|uw)?\s*(?:" + _ORDER_NOUNS + r"))")
 ORDER = _cue_rule(ORDER_CUES)
 # A cue that, joined to its id by a dash, is the id's own prefix ("OC-2025-118", "ODA-25-0712"); "PO-4500123456" is
@@ -107,15 +109,16 @@ PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{
 # SAP's default number range for purchase orders: ten digits from 4500000000. A customer's PO wherever it stands
 # (the distributor's own order numbers are in other ranges).
 PO_SAP = re.compile(r"(?<![\w/.,-])45\d{8}(?![\w/-]|[.,]\d)")
-QUOTE_CUES = (r"quotes?|quotation(?:\s+number)?|quote\s+ref|offer|angebot(?:snummer|s-?nr\.?)?|devis|offerta"
+# "quote" as a verb names no quote: "please quote RR-88123 in all correspondence".
+QUOTE_CUES = (r"(?<!please )(?<!kindly )quotes?|quotation(?:\s+number)?|quote\s+ref|offer|(?<!appel d')(?<!appels d')offres?|angebot(?:snummer|s-?nr\.?)?|devis|offerta"
               r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert|proposta|propuesta|proposal"
               r"|tilbud|tarjous|teklif|nab[ií]d(?:ka|ky|ku|ce|ek)|(?:ár)?ajánlat\w*|bid|ofert(?:y|ę|e|ie|ă|ei|ą)"
               r"|ponud(?:a|i|e|u|ba|bo|be|bi)|ponuk(?:a|u|y|e)|pasiūlym(?:as|o|ą)|piedāvājum[sau]"
-              r"|pakkumi(?:ne|se|st)|оферт(?:а|и|ата)")
+              r"|pakkumi(?:ne|se|st)|оферт(?:а|и|ата)|soumission")
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
 QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
-                        r"|qt-?(?:[a-z]{2,4}-)?(?:\d{2}-)?\d{4,8}(?:-r(?:ev)?\d{1,2})?|quo-?\d{4,8}"
+                        r"|qt-?(?:[a-z]{2,4}-)?(?:\d{2}-){0,2}\d{4,8}(?:-r(?:ev)?\d{1,2})?|quo-?\d{4,8}"
                         # cotización / cotação, soumission (Québec), presupuesto
                         r"|cot-(?:[a-z]{2,4}-)?(?:\d{2}-)?\d{4,8}|soum-\d{4,8}|pres-\d{4}-\d{3,6})"
                         r"(?![\w-])")
@@ -127,7 +130,11 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|stö
                r"|zgłoszeni(?:e|em|a|u)|reclamo|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
                r"|požadavek|případ(?:u|em)?|tiket|tichet|hibajegy|vaka(?:s\u0131)?"
                r"|melding(?:snummer)?)")
-CASE_CUES = r"(?:support\s+|service\s+)?" + _CASE_WORDS
+# Not after a code's dash ("SFP-10G-SR": a part's suffix; "Lenovo-Case" is a case); the vendor whose case it is may
+# follow ("caso HPE 5372019845").
+CASE_CUES = (r"(?<![0-9]-)(?<![0-9][a-z]-)(?:support\s+|service\s+)?" + _CASE_WORDS
+             + r"(?:\s+(?:hpe|hp|dell|cisco|lenovo|fortinet|vmware|microsoft|apc|ubiquiti|logitech|samsung|tac|meraki"
+             r"|aruba|juniper|synology)(?![\w-]))?")
 CASE = _cue_rule(CASE_CUES)
 CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10})(?![\w-])"
@@ -146,6 +153,8 @@ _NOT_PO_PREFIXES = frozenset({"SO", "WS", "SHOP", "INV", "RE", "RMA", "BOL", "CM
                               "TKT", "Q", "QT", "AB"})
 # An RMA is a return authorisation, not a support case.
 _NOT_CASE_PREFIXES = frozenset({"RMA", "SO", "PO", "INV", "BOL", "CM", "Q", "QT", "RE"})
+# "For questions quote SO-0099420": the distributor's order, invoice, return ... named after the verb "quote".
+_NOT_QUOTE_PREFIXES = frozenset({"SO", "PO", "INV", "RMA", "RR", "BOL", "AWB", "ASN", "DN", "CM", "INC", "TKT", "CS"})
 
 
 def _valid_id(value: str) -> bool:
@@ -181,7 +190,8 @@ _CUR_BEFORE = (r"(?:u\$[sd]|nt\$|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$
                r"|kshs?\.?"
                # "R", "RM", "PHP", "Rp", "N" before a number (not the N of "S/N 5CD4271BXW"): only where at home
                r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php|rp\.?|(?<!/)n)(?=[^\S\n]{0,2}\d))")
-_CUR_AFTER = (r"(?:\$|€|£|zł|kč|₺|円|元|₩|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ"
+# A "$" after a number is its currency unless a number follows it ("30 $3,412.00": the next cell's price).
+_CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ"
               r"|(?:" + _CODES
               + r"|euros?|dollars?|pounds?|tl|ft|lei|mad)(?![a-z]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
@@ -196,7 +206,8 @@ _MULT = (r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousa
 _AMOUNT_BEFORE = r"(?:(?<![\w$€£])|(?<=[\u3040-\u30ff\u4e00-\u9fff]))"
 AMOUNT = re.compile(
     _AMOUNT_BEFORE + r"(?P<c1>" + _CUR_BEFORE + r")[^\S\n]{0,6}(?P<n1>" + _NUM + r")(?P<m1>" + _MULT + r")"
-    r"|(?<![\w.,])(?P<n2>" + _NUM + r")(?P<m2>" + _MULT + r")[^\S\n]?(?P<c2>" + _CUR_AFTER + r")"  # same line
+    # same line, not across a tab (a table's next cell)
+    r"|(?<![\w.,])(?P<n2>" + _NUM + r")(?P<m2>" + _MULT + r")[^\S\n\t]?(?P<c2>" + _CUR_AFTER + r")"
     # a label naming the currency, then the number: "Order total (USD): 49,917.50"
     r"|\((?P<c3>" + _CUR_BEFORE + r")\)[ \t]*:?[ \t]{0,40}(?P<n3>" + _NUM + r")(?P<m3>" + _MULT + r")"
 )
@@ -591,6 +602,11 @@ class _Extractor:
         self.amounts()
         self.resolve_unpriced()
         self.phones()
+        # An id found as a PO, quote or case where a cue names it is that, wherever else it stands ("livraison
+        # CMD-88120" in the subject of a mail whose text says "bon de commande CMD-88120"): not also a part.
+        named = {*self.e.po_numbers, *self.e.quote_numbers, *self.e.case_numbers}
+        if named and self.e.part_numbers:
+            self.e.part_numbers[:] = [p for p in self.e.part_numbers if p not in named]
         return self.e
 
     def email_starts(self) -> list[int]:
@@ -628,7 +644,7 @@ class _Extractor:
                 self.claim(*m.span())
         self.cued("po", PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
         self.cued("order", ORDER, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES, accept=_structured)
-        self.cued("quote", QUOTE, self.e.quote_numbers)
+        self.cued("quote", QUOTE, self.e.quote_numbers, not_prefixes=_NOT_QUOTE_PREFIXES)
         self.cued("case", CASE, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
         if self.hits is None or "cjk" in self.hits.gates:
             self.cued("", PO_CJK, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)

@@ -77,7 +77,8 @@ def test_held_out_figures_do_not_fall_below_their_measurement() -> None:
 # 0.64; dev5 0.69, 0.71, 0.74; dev6 0.60, 0.65, 0.69; dev7 0.67, 0.70, 0.77, 0.77; dev8 0.59, 0.63, 0.63, 0.63; dev9
 # 0.77, 0.78, 0.81, 0.84, 0.84; dev10 0.74, 0.78, 0.75, 0.77, 0.77 (rounds 4 to 8); dev11 0.81, 0.82 and dev12 0.79,
 # 0.84 (rounds 8 and 9); dev14 0.68, 0.74 (rounds 8 and 9); dev13 0.80, 0.86, 0.87, dev15 0.60, 0.65, 0.67 and dev16
-# 0.68, 0.71, 0.75 (rounds 8 to 10); dev17 0.76, 0.80 and dev18 0.84, 0.82 (rounds 10 and 11). dev16 labels few POs that stand only in a reply's subject: its PO precision is low.
+# 0.68, 0.71, 0.75 (rounds 8 to 10); dev17 0.76, 0.80 and dev18 0.84, 0.82 (rounds 10 and 11). dev16 labels few POs
+# that stand only in a reply's subject: its PO precision is low.
 DEV_FLOOR = {
     "dev3": ({"po_numbers": (0.96, 0.98), "quote_numbers": (1.0, 0.96), "case_numbers": (1.0, 0.96),
               "part_numbers": (0.96, 1.0), "amounts": (1.0, 1.0), "dates": (0.99, 0.99),

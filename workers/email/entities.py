@@ -110,7 +110,8 @@ PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{
 # (the distributor's own order numbers are in other ranges).
 PO_SAP = re.compile(r"(?<![\w/.,-])45\d{8}(?![\w/-]|[.,]\d)")
 # "quote" as a verb names no quote: "please quote RR-88123 in all correspondence".
-QUOTE_CUES = (r"(?<!please )(?<!kindly )quotes?|quotation(?:\s+number)?|quote\s+ref|offer|(?<!appel d')(?<!appels d')offres?|angebot(?:snummer|s-?nr\.?)?|devis|offerta"
+QUOTE_CUES = (r"(?<!please )(?<!kindly )quotes?|quotation(?:\s+number)?|quote\s+ref|offer"
+              r"|(?<!appel d')(?<!appels d')offres?|angebot(?:snummer|s-?nr\.?)?|devis|offerta"
               r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert|proposta|propuesta|proposal"
               r"|tilbud|tarjous|teklif|nab[ií]d(?:ka|ky|ku|ce|ek)|(?:ár)?ajánlat\w*|bid|ofert(?:y|ę|e|ie|ă|ei|ą)"
               r"|ponud(?:a|i|e|u|ba|bo|be|bi)|ponuk(?:a|u|y|e)|pasiūlym(?:as|o|ą)|piedāvājum[sau]"
@@ -191,7 +192,8 @@ _CUR_BEFORE = (r"(?:u\$[sd]|nt\$|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$
                # "R", "RM", "PHP", "Rp", "N" before a number (not the N of "S/N 5CD4271BXW"): only where at home
                r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php|rp\.?|(?<!/)n)(?=[^\S\n]{0,2}\d))")
 # A "$" after a number is its currency unless a number follows it ("30 $3,412.00": the next cell's price).
-_CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ"
+_CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-"
+              r"|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ"
               r"|(?:" + _CODES
               + r"|euros?|dollars?|pounds?|tl|ft|lei|mad)(?![a-z]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00

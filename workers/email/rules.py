@@ -314,7 +314,8 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"is it being processed", r"przypomnienie", r"przypominam", "hat\u0131rlatma", r"sorry to push",
         r"still no (?:quote|update|answer|reply|confirmation|news)", r"postęp", r"waar blijft",
         r"wie ist (?:hier |da |jetzt |denn )?der (?:aktuelle )?stand", r"statusbericht", r"status on (?:your|the|our)",
-        r"gibt es (?:schon|bereits|inzwischen|mittlerweile) ", r"in behandeling", r"wachten op", r"stato (?:attuale|avanzamento)",
+        r"gibt es (?:schon|bereits|inzwischen|mittlerweile) ", r"in behandeling", r"wachten op",
+        r"stato (?:attuale|avanzamento)",
         r"(?:any|an) update (?:on|regarding|about)",
     ),
 }

@@ -314,7 +314,7 @@ _DATE_CUE_BEFORE = re.compile(
     r"|sunday|am|bis|vom|zum|ab|seit|le|au|du|jusqu'au|avant|el|del|al|hasta|desde|entro|il|dal|tot|op|vóór|em"
     r"|até|de|do|od|na|per|termin|liefertermin|lieferdatum|zustellung|livraison|entrega|consegna|levering"
     r"|senast|senest|innan|före|inden|viimeistään|innen|sent|paid"
-    r"|ordered|ve|v|semalam|pada)"
+    r"|ordered|ve|v|semalam|pada|date\s+of|go-?live(?:\s+of)?)"
     r"|montag|dienstag|mittwoch|donnerstag|freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|miércoles"
     r"|jueves|viernes|lunedì|martedì|mercoledì|giovedì|venerdì|maandag|dinsdag|woensdag|donderdag|vrijdag"
     r"|segunda|terça|quarta|quinta|sexta|måndag|tisdag|onsdag|torsdag|fredag|mandag|tirsdag|poniedziałek|wtorek"
@@ -1028,8 +1028,8 @@ class _Extractor:
             if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
                 return
             y = _year(third)
-            if y is None:
-                return
+            if y is None or (len(third) == 2 and self.received is not None and abs(y - self.received.year) > 10):
+                return  # "on 6.6.65" is a version: a two-digit year is one near the email's own
             iso = self._day_month(int(first), int(second), sep, y)
         else:
             iso = self._short_date(m, text, first, sep, second, after)

@@ -292,7 +292,7 @@ _MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=Tru
 DATE_ISO = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
 DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?![\d:.]\d|\d)"
                       r"(?:,?\s+(\d{4})(?!\d))?")
-DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?"
+DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?"
                       r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-)(?:de\s+)?(\d{4}|\d{2})(?![\d:]))?")
 # Every numeric date in one scan: year-month-day, day.month.year, month/day/year, day and month alone.
 DATE_DIGITS = re.compile(r"(?<![\w/.:,$€£#-])(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?")  # "#10-01": a unit
@@ -384,7 +384,7 @@ _PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends 
     r"|telefone|handy|móvil|movil|cel|celular|tlf|t|m|f|p|o|d|l|direct|office|main|switchboard|whatsapp|mobil"
     r"|portable|numéro|number|nummer|numero|número|at|on|or|au|unter|al|allo|op|pod|no|numer|telefonisch|kom"
     r"|tlf|puhelin|tel\.|contact|ddi|did|gsm|pbx|telem|tlm|landline|携帯|電話|直通|代表|フリーダイヤル|手機|手机|电话"
-    r"|傳真|传真|τηλ|τηλέφωνο|τηλέφωνα|κινητό|φαξ|тел|телефон|моб|факс|puh|cep|tfn|telefoon|mobiel|đt|sđt|h/p"
+    r"|傳真|传真|τηλ|τηλέφωνο|τηλέφωνα|κινητό|φαξ|тел|телефон|моб|факс|puh|tfn|telefoon|mobiel|đt|sđt|h/p"
     r")\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$",  # "Hotline (24/7): ", "a@b.fr / "
 )
 # Right before a number: it is something else (a meeting id, a passcode, an order, a tax or company id ...). Each
@@ -400,7 +400,8 @@ _NOT_PHONE_CUE = re.compile(
     r"|konto\w*|cep|plz|zip|postcode|postal\s+code|nip|regon|krs|hrb|siret|siren|cnpj|cpf|gst|gstin|pan|abn|utr|neft"
     r"|sold-to|ship-to|customer|cust|vendor|supplier|p\.\s?iva|iva|c\.f\.|codice\s+fiscale|nit|cuit|rut|rfc|nif|cif"
     r"|ičo|dič|ico|dic|trn|tin|ein|vkn|vergi\s+no|con\s+note|consignment|guía|guia|remito|factura|fatura|faktura"
-    r"|sipariş|objednávka|伝票番号|問い合わせ番号|お問い合わせ番号|注文番号|受付番号)"
+    r"|sipariş|objednávka|伝票番号|問い合わせ番号|お問い合わせ番号|注文番号|受付番号|job|shipment|waybill|awb"
+    r"|delivery\s+note|lieferschein)"
     r"(?:\s+(?:confirmation|number|no\.?|nr\.?|id|ref|code))*\s*(?:no\.?|number|nr\.?|#|:|\uff1a)*\s*[:#(]?\s*$",
 )
 _COUNTRY_CODE = re.compile(r"\+([1-9]\d{0,2})[\s(]")
@@ -476,13 +477,17 @@ def forget_phones() -> None:
 _NANP_REGIONS = frozenset(phonenumbers.region_codes_for_country_code(1))
 
 
+# "1-800-463-3339", "1.800.463.3339": written with North America's country code, wherever the sender is.
+_NANP_WITH_ONE = re.compile(r"1[\s.-]\(?[2-9]\d{2}\)?[\s.-][2-9]\d{2}[\s.-]\d{4}")
+
+
 def _north_american(raw: str, intl: bool, region: str) -> str | None:
     """The ten digits of a North American number written "+1 ..." or, by a sender in a country of code 1, without
     a country code (a leading national "1" dropped); None when it is not one (phonenumbers decides then)."""
     if intl:
         if not raw.startswith("+1"):
             return None
-    elif region not in _NANP_REGIONS:
+    elif region not in _NANP_REGIONS and _NANP_WITH_ONE.fullmatch(raw.strip()) is None:
         return None
     digits = "".join(c for c in raw if "0" <= c <= "9")
     if intl or (len(digits) == 11 and digits[0] == "1"):
@@ -1198,7 +1203,7 @@ _PROBES = (
     Probe("date_digits", r"(?<![\w/.:,$€£#-])\d{1,4}[./-]\d"),
     Probe("date_spaced", DATE_SPACED.pattern),
     Probe("date_cjk", DATE_CJK.pattern),
-    Probe("date_dmy", r"(?<![\w.,/-])\d{1,2}(?:st|nd|rd|th|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?(?:"
+    Probe("date_dmy", r"(?<![\w.,/-])\d{1,2}(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?(?:"
           + _MONTH_RE + r")"),
     Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
     Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/]"),

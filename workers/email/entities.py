@@ -71,7 +71,7 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
              r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
              r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
              r"|inkooporder(?:nummer)?|inkoopnummer|ordernummer|inköpsorder(?:nummer)?|beställningsreferens|zamówienie(?:\s+zakupu)?"
-             r"|nr\s+zamówienia|oc|commande|bestelnummer|bestelling|beställning(?:snummer)?|best\.\s?-?\s?nr\.?"
+             r"|nr\s+zamówienia|oc(?![0-9])|commande|bestelnummer|bestelling|beställning(?:snummer)?|best\.\s?-?\s?nr\.?"
              r"|ordine\s+(?:n[°º.]?|nr\.?)|numero\s+d['\u2019]ordine|nuestro\s+pedido|megrendelés(?:\s+száma)?"
              r"|indkøbsordre(?:nummer|n)?|innkjøpsordre(?:nummer|n)?|narudžbenic[aeiu]|naročilnic[aeio]"
              r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)")
@@ -185,7 +185,8 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "₼": "AZN", "n": "NGN", "vnđ": "VND"}
 # A lone "R" is the South African rand, "RM" the ringgit, "PHP" the peso, "N" the naira: only for a sender in that
 # country or a text that names the currency or holds a phone number of the country (_LOCAL_CURRENCY).
-_CUR_BEFORE = (r"(?:u\$[sd]|nt\$|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|₦"
+_CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
+               r"|u\$[sd]|nt\$|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|₦"
                r"|₴|₸|₾|₼"
                r"|s?fr\.|rs\.?"
                r"|kshs?\.?"
@@ -246,6 +247,8 @@ def parse_number(text: str, decimal_comma: bool, three_decimals: bool = False) -
 def _currency(token: str, locale: Locale, dollar: str) -> str:
     """The ISO code of a currency token; `dollar`: what a bare "$" is for this email."""
     t = token.strip().lower()
+    if len(t) == 5 and t.endswith(" $"):  # "USD $18,450.00": the code says which dollar
+        return t[:3].upper()
     if t in ("$", "dollars", "dollar"):
         return dollar
     if t in ("kr", "kr.", ":-"):
@@ -514,7 +517,7 @@ _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client|notre|nuestro|nosso
 _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo|bedrag"
                 r"|total|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota|(?<![a-z])[eg]p(?![a-z])"
                 r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|単価|金額|価格|合計|小計|单价|金额|价格|總價"
-                r"|总价|合计")
+                r"|总价|合计|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|net\s+value|line\s+total")
 _PRICE_WORD = re.compile(_PRICE_WORDS)
 # A priced column when its header also names a currency: "unit", "net" and "value" too ("Unit (EUR)").
 _PRICE_COLUMN = re.compile(_PRICE_WORDS + r"|unit|net|value")
@@ -784,8 +787,8 @@ class _Extractor:
         column = self.parts.column if self.parts is not None else None
         for i, cell in enumerate(cells):
             c = cell.strip().lower()
-            if len(c) > 40 or _NUMBER_CELL.fullmatch(c):  # a header names its columns: a number ends a table
-                return {}
+            if len(c) > 40 or _NUMBER_CELL.fullmatch(c) or _PRICED_CELL.search(c):
+                return {}  # a header names its columns: a number ends a table ("Subtotal   USD 25,470.00" is a total)
             if _PO_COLUMN.fullmatch(c):
                 kinds[i] = ("po", None)
             elif column is not None and column.match(c):
@@ -813,7 +816,8 @@ class _Extractor:
             if kind == "po" and _valid_id(value.upper()) and " " not in value:
                 _add(self.e.po_numbers, value.upper())
                 self.claim(*span)
-            elif kind == "part" and " " not in value and any(c.isdigit() for c in value) and len(value) >= 4:
+            elif (kind == "part" and " " not in value and any(c.isdigit() for c in value) and len(value) >= 4
+                  and not (value.isdigit() and value[0] == "0")):  # "00010": an ERP's line number, under "Item"
                 token = value.upper()
                 if self.parts is not None and not self.parts.excluded(token, None):
                     _add(self.e.part_numbers, token)
@@ -1155,6 +1159,7 @@ _LINE_END_CODE = re.compile(r"(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*([A-Z0-9](?:
 _NEWLINE = re.compile(r"\n")
 _WORD_IN_ID = re.compile(r"[a-z]{3}")
 _RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
+_PRICED_CELL = re.compile(r"\d[.,]\d{2}(?![\d])")  # a number with cents
 _NUMBER_CELL = re.compile(r"[$€£¥₹]?\s*\d[\d.,'\s]*(?:\s*(?:[^\W\d_]|[$€£¥₹]){0,3})")  # "325 548,00 kč" too
 _TOTAL_WORD = re.compile(r"(?i)total|sum|vat|tax|gst|sst|iva|mwst|ust|tva|btw|moms|kdv|gesamt|netto|importe|montant"
                          r"|importo|valor|betrag|bedrag|celkem|toplam|yhteensä|razem|合計|小計|合计")

@@ -71,7 +71,7 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
              r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
              r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
              r"|inkooporder(?:nummer)?|inkoopnummer|ordernummer|inköpsorder(?:nummer)?|beställningsreferens|zamówienie(?:\s+zakupu)?"
-             r"|nr\s+zamówienia|oc(?![0-9])|commande|bestelnummer|bestelling|beställning(?:snummer)?|best\.\s?-?\s?nr\.?"
+             r"|nr\s+zamówienia|oc(?![0-9])|commande(?:\s+bc(?=\s))?|bestelnummer|bestelling|beställning(?:snummer)?|best\.\s?-?\s?nr\.?"
              r"|ordine\s+(?:n[°º.]?|nr\.?)|numero\s+d['\u2019]ordine|nuestro\s+pedido|megrendelés(?:\s+száma)?"
              r"|indkøbsordre(?:nummer|n)?|innkjøpsordre(?:nummer|n)?|narudžbenic[aeiu]|naročilnic[aeio]"
              r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)")

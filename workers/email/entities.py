@@ -170,7 +170,8 @@ def _valid_id(value: str) -> bool:
 # ------------------------------------------------------------------------------------------------ amounts
 # ISO codes that are not also words once lower-cased ("try", "rub", "cop" are left out).
 _CODES = ("usd|eur|gbp|chf|cad|aud|nzd|mxn|brl|clp|ars|cop|pen|uyu|sek|nok|dkk|isk|pln|czk|huf|ron|bgn|uah|inr|jpy"
-          "|cny|rmb|hkd|sgd|twd|krw|thb|myr|idr|vnd|zar|aed|sar|qar|kwd|ils|egp|ngn|kes|tnd|rsd|mkd|bam|kzt|mdl|byn")
+          "|cny|rmb|hkd|sgd|twd|krw|thb|myr|idr|vnd|zar|aed|sar|qar|kwd|ils|egp|ngn|kes|tnd|rsd|mkd|bam|kzt|mdl|byn"
+          "|pkr|bdt|lkr|npr|dzd|bhd|jod|omr|lbp|iqd|lyd|mur")
 _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł": "PLN", "r$": "BRL", "us$": "USD",
                     "usd$": "USD", "u$s": "USD", "u$d": "USD", "c$": "CAD", "ca$": "CAD", "cad$": "CAD", "a$": "AUD",
                     "au$": "AUD",
@@ -182,12 +183,13 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "kshs": "KES", "ksh.": "KES", "kshs.": "KES", "rm": "MYR", "php": "PHP",
                     "nt$": "TWD", "rp": "IDR", "rp.": "IDR", "mad": "MAD", "лв": "BGN", "лв.": "BGN", "дин": "RSD",
                     "дин.": "RSD", "din.": "RSD", "грн": "UAH", "грн.": "UAH", "₴": "UAH", "₸": "KZT", "₾": "GEL",
-                    "₼": "AZN", "n": "NGN", "vnđ": "VND"}
+                    "₼": "AZN", "n": "NGN", "vnđ": "VND", "৳": "BDT", "tk": "BDT", "tk.": "BDT", "da": "DZD",
+                    "dh": "MAD", "dhs": "MAD", "dt": "TND", "jd": "JOD", "bd": "BHD", "kd": "KWD", "ro": "OMR"}
 # A lone "R" is the South African rand, "RM" the ringgit, "PHP" the peso, "N" the naira: only for a sender in that
 # country or a text that names the currency or holds a phone number of the country (_LOCAL_CURRENCY).
 _CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
                r"|u\$[sd]|nt\$|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|₦"
-               r"|₴|₸|₾|₼"
+               r"|₴|₸|₾|₼|৳|tk\.?(?=[^\S\n]{0,2}\d)"
                r"|s?fr\.|rs\.?"
                r"|kshs?\.?"
                # "R", "RM", "PHP", "Rp", "N" before a number (not the N of "S/N 5CD4271BXW"): only where at home
@@ -196,7 +198,7 @@ _CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
 _CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-"
               r"|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ"
               r"|(?:" + _CODES
-              + r"|euros?|dollars?|pounds?|tl|ft|lei|mad)(?![a-z]))")
+              + r"|euros?|dollars?|pounds?|tl|ft|lei|mad|da|dhs?|dt|jd|bd|kd|ro)(?![a-z]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
         r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
         r"|\d{1,3}(?: \d{3})+[.,]\d{2,3}(?!\d)"
@@ -227,6 +229,10 @@ def parse_number(text: str, decimal_comma: bool, three_decimals: bool = False) -
     exactly three digits groups thousands ("1,215"), unless it is a "." from a decimal-point writer, or the writer's
     decimal separator in a currency of three decimals (`three_decimals`: "389,000 TND" from Tunis is 389)."""
     s = text.replace(" ", "").replace("\u00a0", "").replace("\u202f", "").replace("'", "").replace("\u2019", "")
+    if s != text.replace("'", "").replace("\u2019", "") and s.count(",") + s.count(".") == 1:
+        # thousands grouped by spaces ("6 950,000 TND", "5 680 000,00 DA"): the one "," or "." is the decimal mark
+        head, tail = re.split(r"[.,]", s)
+        return float(f"{head}.{tail}") if head.isdigit() and tail.isdigit() else None
     if three_decimals and s[-4:-3] == ("," if decimal_comma else ".") and s[-3:].isdigit():
         head = s[:-4].replace("." if decimal_comma else ",", "")
         return float(head + "." + s[-3:]) if head.isdigit() else None
@@ -521,7 +527,8 @@ _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|b
 _PRICE_WORD = re.compile(_PRICE_WORDS)
 # A priced column when its header also names a currency: "unit", "net" and "value" too ("Unit (EUR)").
 _PRICE_COLUMN = re.compile(_PRICE_WORDS + r"|unit|net|value")
-_NAMED_CODE = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])")
+# (not "Bhd", Malaysia's "Berhad" after a company's name: a Bahraini dinar only where an amount is written with it)
+_NAMED_CODE = re.compile(r"(?<![a-z])(?!bhd(?![a-z]))(" + _CODES + r")(?![a-z])")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
 # Empty cells may stand between the label and the number ("Subtotal |   |  36,390.00").
 # The separators before the number are matched atomically ((?>...)): the pattern's runs of spaces could be split
@@ -532,7 +539,7 @@ _TOTAL_LINE = re.compile(r"^[ \t]*(?:\|[ \t]*)?[^\W\d_][^\n\d|]*?(?:\d+(?:[.,]\d
                          r"\s*(?:[^\W\d_]{0,3}|[$€£¥₹₺₩₱฿₪₽])"
                          r"\s*\|?\s*$")
 _COLUMN_CURRENCY = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])|((?:us|usd|hk|s|a|au|aud|nz|c|ca|cad|mx|r)\$"
-                              r"|[$€£¥₹₺₩₱฿₪₽₦円元]|kč|zł|(?<![a-z])(?:tl|ft|kr|ksh)(?![a-z]))")
+                              r"|[$€£¥₹₺₩₱฿₪₽₦円元৳]|kč|zł|(?<![a-z])(?:tl|ft|kr|ksh|rs\.?|tk)(?![a-z]))")
 
 
 @dataclass
@@ -1190,7 +1197,16 @@ _LOCAL_CURRENCY = {"r": ("ZA", re.compile(r"\bzar\b|\brands?\b|\+27(?=[\s(.-])")
                    "php": ("PH", re.compile(r"₱|\bpesos?\b|\+63(?=[\s(.-])")),
                    "rp": ("ID", re.compile(r"\bidr\b|\brupiah\b|\+62(?=[\s(.-])")),
                    "mad": ("MA", re.compile(r"\bdirhams?\b|\+212(?=[\s(.-])")),
-                   "n": ("NG", re.compile(r"\bngn\b|\bnaira\b|₦|\+234(?=[\s(.-])"))}
+                   "n": ("NG", re.compile(r"\bngn\b|\bnaira\b|₦|\+234(?=[\s(.-])")),
+                   # after a number: the Maghreb's and the Gulf's dinars and dirhams, where at home
+                   "da": ("DZ", re.compile(r"\bdzd\b|\bdinars?\b|\+213(?=[\s(.-])")),
+                   "dh": ("MA", re.compile(r"\bmad\b|\bdirhams?\b|\+212(?=[\s(.-])")),
+                   "dhs": ("MA", re.compile(r"\bmad\b|\bdirhams?\b|\+212(?=[\s(.-])")),
+                   "dt": ("TN", re.compile(r"\btnd\b|\bdinars?\b|\+216(?=[\s(.-])")),
+                   "jd": ("JO", re.compile(r"\bjod\b|\bdinars?\b|\+962(?=[\s(.-])")),
+                   "bd": ("BH", re.compile(r"\bbhd\b|\bdinars?\b|\+973(?=[\s(.-])")),
+                   "kd": ("KW", re.compile(r"\bkwd\b|\bdinars?\b|\+965(?=[\s(.-])")),
+                   "ro": ("OM", re.compile(r"\bomr\b|\brials?\b|\+968(?=[\s(.-])"))}
 _DOLLAR_CODES = re.compile(r"(?<![^\W\d_])(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])")
 # The country of a currency used in one country only (a phone number in an email that names it may be there).
 _CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "IN", "JPY": "JP", "AED": "AE",

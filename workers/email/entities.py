@@ -336,7 +336,7 @@ _DATE_CUE_BEFORE = re.compile(
 # "del 23 al 27 de junio", "23-27 June", "June 23-27": the first day of a range before a month-name date.
 _DASHES = "-\u2013\u2014"  # hyphen, en dash, em dash
 _RANGE_START = re.compile(r"(\d{1,2})(?:st|nd|rd|th|\.)?\s*(?:[" + _DASHES + r"]|to|al|au|bis|till|until|through|a|t/m"
-                          r"|tot|do)\s*$")
+                          r"|tot|do|and|&|et|und)\s*$")  # "27 and 28 May": two days
 _RANGE_END = re.compile(r"\s*(?:[" + _DASHES + r"]|to|through|until|till)\s*(\d{1,2})(?:st|nd|rd|th)?(?![\d/.:])")
 _DURATION_AFTER = re.compile(r"[ \t]*(?:(?:working|business|calendar|work|werk|arbeits)[ \t]*)?"
                              r"(?:days?|weeks?|months?|hours?|hrs|días|dias|semanas|meses|giorni|settimane|mesi|jours"
@@ -525,8 +525,9 @@ _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|b
                 r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|単価|金額|価格|合計|小計|单价|金额|价格|總價"
                 r"|总价|合计|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|net\s+value|line\s+total")
 _PRICE_WORD = re.compile(_PRICE_WORDS)
-# A priced column when its header also names a currency: "unit", "net" and "value" too ("Unit (EUR)").
-_PRICE_COLUMN = re.compile(_PRICE_WORDS + r"|unit|net|value")
+# A priced column when its header also names a currency: "unit", "net", "value" and "rate" too ("Unit (EUR)",
+# "Rate (Rs.)").
+_PRICE_COLUMN = re.compile(_PRICE_WORDS + r"|unit|net|value|rate")
 # (not "Bhd", Malaysia's "Berhad" after a company's name: a Bahraini dinar only where an amount is written with it)
 _NAMED_CODE = re.compile(r"(?<![a-z])(?!bhd(?![a-z]))(" + _CODES + r")(?![a-z])")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).

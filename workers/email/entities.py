@@ -1192,22 +1192,23 @@ _LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
 # Where a number can start (AMOUNT's second form), and how far before its currency: "1,234,567,890.00 mio. EUR".
 _NUMBER_START = re.compile(r"(?<![\w.,])\d")
 _AMOUNT_REACH = 64
-# Keyed by the token without its dot ("Rp." is "rp").
-_LOCAL_CURRENCY = {"r": ("ZA", re.compile(r"\bzar\b|\brands?\b|\+27(?=[\s(.-])")),
-                   "rm": ("MY", re.compile(r"\bmyr\b|\bringgit\b|\+60(?=[\s(.-])")),
-                   "php": ("PH", re.compile(r"₱|\bpesos?\b|\+63(?=[\s(.-])")),
-                   "rp": ("ID", re.compile(r"\bidr\b|\brupiah\b|\+62(?=[\s(.-])")),
-                   "mad": ("MA", re.compile(r"\bdirhams?\b|\+212(?=[\s(.-])")),
-                   "n": ("NG", re.compile(r"\bngn\b|\bnaira\b|₦|\+234(?=[\s(.-])")),
-                   # after a number: the Maghreb's and the Gulf's dinars and dirhams, where at home
-                   "da": ("DZ", re.compile(r"\bdzd\b|\bdinars?\b|\+213(?=[\s(.-])")),
-                   "dh": ("MA", re.compile(r"\bmad\b|\bdirhams?\b|\+212(?=[\s(.-])")),
-                   "dhs": ("MA", re.compile(r"\bmad\b|\bdirhams?\b|\+212(?=[\s(.-])")),
-                   "dt": ("TN", re.compile(r"\btnd\b|\bdinars?\b|\+216(?=[\s(.-])")),
-                   "jd": ("JO", re.compile(r"\bjod\b|\bdinars?\b|\+962(?=[\s(.-])")),
-                   "bd": ("BH", re.compile(r"\bbhd\b|\bdinars?\b|\+973(?=[\s(.-])")),
-                   "kd": ("KW", re.compile(r"\bkwd\b|\bdinars?\b|\+965(?=[\s(.-])")),
-                   "ro": ("OM", re.compile(r"\bomr\b|\brials?\b|\+968(?=[\s(.-])"))}
+
+
+def _home(region: str, names: str, calling_code: str, sign: str = "") -> tuple[str, re.Pattern[str]]:
+    """A local currency token's country, and what in a text says the currency is at home: its names or sign, or a
+    phone number of the country."""
+    said = (sign + "|" if sign else "") + r"\b(?:" + names + r")\b"
+    return region, re.compile(said + r"|\+" + calling_code + r"(?=[\s(.-])")
+
+
+# Keyed by the token without its dot ("Rp." is "rp"). After a number: the Maghreb's and the Gulf's dinars and dirhams.
+_LOCAL_CURRENCY = {"r": _home("ZA", "zar|rands?", "27"), "rm": _home("MY", "myr|ringgit", "60"),
+                   "php": _home("PH", "pesos?", "63", "₱"), "rp": _home("ID", "idr|rupiah", "62"),
+                   "mad": _home("MA", "dirhams?", "212"), "n": _home("NG", "ngn|naira", "234", "₦"),
+                   "da": _home("DZ", "dzd|dinars?", "213"), "dh": _home("MA", "mad|dirhams?", "212"),
+                   "dhs": _home("MA", "mad|dirhams?", "212"), "dt": _home("TN", "tnd|dinars?", "216"),
+                   "jd": _home("JO", "jod|dinars?", "962"), "bd": _home("BH", "bhd|dinars?", "973"),
+                   "kd": _home("KW", "kwd|dinars?", "965"), "ro": _home("OM", "omr|rials?", "968")}
 _DOLLAR_CODES = re.compile(r"(?<![^\W\d_])(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])")
 # The country of a currency used in one country only (a phone number in an email that names it may be there).
 _CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "IN", "JPY": "JP", "AED": "AE",

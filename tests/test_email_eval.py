@@ -54,9 +54,10 @@ def test_phase1_meets_the_goal_on_the_held_out_part() -> None:
 # 1.00 / 0.90, case 1.00 / 0.78, part 1.00 / 0.94, amount 0.96 / 0.95, date 1.00 / 0.98, phone 0.93 / 0.91, workflow
 # state 0.69, priority within one 0.98; round 2 workflow state 0.730 (81 of 111); round 4 0.739 (82); round 5 0.748
 # (83); round 6 0.802 (89), phones 0.94 / 0.90 before it; round 7 0.820 (91); round 8 0.829 (92), PO recall 0.98,
-# part recall 0.96; round 9 0.856 (95), phones 0.95 / 0.94; round 10 (below) 0.874 (97).
+# part recall 0.96; round 9 0.856 (95), phones 0.95 / 0.94; round 10 0.874 (97); round 11 0.883 (98); round 12
+# 0.874 (97); round 13 (below) 0.883 (98), amounts 0.98 / 0.98 before it.
 HELD_OUT_FLOOR = {"po_numbers": (0.96, 1.0), "quote_numbers": (1.0, 0.96), "case_numbers": (1.0, 1.0),
-                  "part_numbers": (1.0, 0.97), "amounts": (0.98, 0.98), "dates": (1.0, 1.0), "phones": (0.97, 0.97),
+                  "part_numbers": (1.0, 0.97), "amounts": (0.99, 0.98), "dates": (1.0, 1.0), "phones": (0.97, 0.97),
                   "emails": (1.0, 1.0)}
 
 
@@ -66,7 +67,7 @@ def test_held_out_figures_do_not_fall_below_their_measurement() -> None:
         c = report.entities[kind]
         assert c.precision >= precision and c.recall >= recall, (kind, c)
     workflow, near = report.accuracy(report.workflow), report.accuracy(report.priority_near)
-    assert workflow is not None and workflow >= 0.873  # 97 of 111 (round 12; 98 in round 11)
+    assert workflow is not None and workflow >= 0.882  # 98 of 111 (round 13; 97 in round 12, 98 in round 11)
     assert near is not None and near >= 0.99
 
 

@@ -227,10 +227,10 @@ _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "tsd": 1e3, "m": 1e6, "mn": 1e6, "mm"
 def parse_number(text: str, decimal_comma: bool, three_decimals: bool = False) -> float | None:
     """A number as its writer meant it: "1.215,50" and "1,215.50" are both 1215.5; a single separator before
     exactly three digits groups thousands ("1,215"), unless it is a "." from a decimal-point writer, or the writer's
-    decimal separator in a currency of three decimals (`three_decimals`: "389,000 TND" from Tunis is 389)."""
+    decimal separator in a currency of three decimals (`three_decimals`: "389,000 TND" from Tunis is 389). Thousands
+    grouped by spaces leave one "," or "." for the decimal mark ("6 950,000 TND" is 6950, "5 680 000,00 DA")."""
     s = text.replace(" ", "").replace("\u00a0", "").replace("\u202f", "").replace("'", "").replace("\u2019", "")
-    if s != text.replace("'", "").replace("\u2019", "") and s.count(",") + s.count(".") == 1:
-        # thousands grouped by spaces ("6 950,000 TND", "5 680 000,00 DA"): the one "," or "." is the decimal mark
+    if any(c in text for c in " \u00a0\u202f") and s.count(",") + s.count(".") == 1:
         head, tail = re.split(r"[.,]", s)
         return float(f"{head}.{tail}") if head.isdigit() and tail.isdigit() else None
     if three_decimals and s[-4:-3] == ("," if decimal_comma else ".") and s[-3:].isdigit():
@@ -333,6 +333,14 @@ _DATE_CUE_BEFORE = re.compile(
     r"|sredo|četrtek|petek|soboto|nedelja|isnin|selasa|rabu|khamis|jumaat|sabtu|ahad|maanantai|tiistai"
     r"|keskiviikko|torstai|perjantai|lauantai|sunnuntai|pazartesi|salı|çarşamba|perşembe|cuma|cumartesi|pazar)"
     r"[\s,.:(]*$")
+
+
+def _after_date_cue(text: str, start: int) -> bool:
+    """Whether a cue of a date ("by", "due", a weekday) ends right before `start`: a day and month without a year
+    are a date there ("do pátku 20. 6.", "sent 27/5"), not a fraction or a count."""
+    return _DATE_CUE_BEFORE.search(text, max(0, start - 24), start) is not None
+
+
 # "del 23 al 27 de junio", "23-27 June", "June 23-27": the first day of a range before a month-name date.
 _DASHES = "-\u2013\u2014"  # hyphen, en dash, em dash
 _RANGE_START = re.compile(r"(\d{1,2})(?:st|nd|rd|th|\.)?\s*(?:[" + _DASHES + r"]|to|al|au|bis|till|until|through|a|t/m"
@@ -977,7 +985,7 @@ class _Extractor:
         for m in self.iter("date_spaced", DATE_SPACED, text):
             if m.group(3):
                 iso = _iso(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-            elif self.received is not None and _DATE_CUE_BEFORE.search(text, max(0, m.start() - 24), m.start()):
+            elif self.received is not None and _after_date_cue(text, m.start()):
                 iso = _nearest(int(m.group(2)), int(m.group(1)), self.received)
             else:
                 iso = None
@@ -1077,7 +1085,7 @@ class _Extractor:
         a, b = int(first), int(second)
         # "7/25", "6/30": no fraction (whose denominators are few) and no "24/7"; "1/2" and "5/10" want a cue
         plain = sep == "/" and (a, b) != (24, 7) and max(a, b) > 12 and b not in _DENOMINATORS
-        if not (padded or trailing_dot or plain or _DATE_CUE_BEFORE.search(text, max(0, m.start() - 24), m.start())):
+        if not (padded or trailing_dot or plain or _after_date_cue(text, m.start())):
             return None
         day_first = self.locale.day_first or sep == "." or a > 12
         if b > 12 and a <= 12:

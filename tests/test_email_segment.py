@@ -301,3 +301,32 @@ def test_forms_of_round_ten() -> None:
     assert extract_entities("Tel.: (+351) 255 318 400 \u2013 ext. 2214").phones == ["+351255318400x2214"]
     assert extract_entities("+90 284 223 45 00 / ext. 1180").phones == ["+902842234500x1180"]
     assert extract_entities("Please bid 2 more units").quote_numbers == []
+
+
+def test_forms_of_rounds_eleven_to_thirteen() -> None:
+    """Cue words of central and eastern Europe, the Gulf's and South Asia's currencies, a "$" of the next table
+    cell, an id named as a PO not taken for a part, numbers written with North America's "1", dates after a cue."""
+    table, when = load_locales(), date(2025, 6, 10)
+    pl, cz, hr, tn, bd = (table.for_sender(f"a@firma.{tld}") for tld in ("pl", "cz", "hr", "tn", "com.bd"))
+    assert extract_entities("w nawiązaniu do oferty nr OF/25/0388 z dnia", locale=pl).quote_numbers == ["OF/25/0388"]
+    assert extract_entities("šaljemo narudžbenicu br. 2025-NAB-0387 prema", locale=hr).po_numbers == [
+        "2025-NAB-0387"]
+    assert extract_entities("otevřeli případ č. 5391028471, ale", locale=cz).case_numbers == ["5391028471"]
+    assert extract_entities("Your request (#7731984) has been received").case_numbers == ["7731984"]
+    # An id a cue names as a PO is not also a part where it stands alone (the subject).
+    found = extract_entities("livraison CMD-88120 bloquée\nnotre bon de commande CMD-88120 est bloqué")
+    assert found.po_numbers == ["CMD-88120"] and found.part_numbers == []
+    assert extract_entities("Please quote RR-88123 in all correspondence").quote_numbers == []
+    assert extract_entities("registered in England and Wales (OC123456)").po_numbers == []
+    # A tab-separated row: each "$" is the next number's, not the quantity's.
+    row = extract_entities("Qty\tUnit\tExtended\n30\t$3,412.00\t$102,360.00\n")
+    assert sorted(a["value"] for a in row.amounts) == [3412.0, 102360.0]
+    assert extract_entities("16 pcs x 6 950,000 TND = 111 200,000 TND", locale=tn).amounts == [
+        {"value": 6950.0, "currency": "TND"}, {"value": 111200.0, "currency": "TND"}]
+    assert extract_entities("invoice for Tk 12,96,000.00 against", locale=bd).amounts == [
+        {"value": 1296000.0, "currency": "BDT"}]
+    assert extract_entities("our price is NOK 186 400,- eks. mva").amounts == [{"value": 186400.0, "currency": "NOK"}]
+    assert extract_entities("call FedEx Customer Service at 1.800.463.3339.",
+                            locale=table.for_sender("a@firma.de")).phones == ["8004633339"]
+    assert extract_entities("Potřebujeme to do pátku 20. 6., pak", locale=cz, received=when).dates == ["2025-06-20"]
+    assert extract_entities("keep the units on 6.6.65 until", received=when).dates == []

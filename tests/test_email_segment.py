@@ -330,3 +330,39 @@ def test_forms_of_rounds_eleven_to_thirteen() -> None:
                             locale=table.for_sender("a@firma.de")).phones == ["8004633339"]
     assert extract_entities("Potřebujeme to do pátku 20. 6., pak", locale=cz, received=when).dates == ["2025-06-20"]
     assert extract_entities("keep the units on 6.6.65 until", received=when).dates == []
+
+
+def test_forms_of_round_fourteen() -> None:
+    """Ranges with one multiplier, totals rows and blocks, extensions in more languages, more vendors' formats,
+    case cues of French and Polish mail, yearless dates after what happened on them."""
+    table, when = load_locales(), date(2025, 6, 20)
+    cl, fr, pl, cn, kr, sa = (table.for_sender(f"a@firma.{tld}") for tld in ("cl", "fr", "pl", "cn", "kr", "sa"))
+    values = sorted(a["value"] for a in extract_entities("we can spend roughly $35-40k on it").amounts)
+    assert values == [35000.0, 40000.0]
+    assert extract_entities("$20 to 15k").amounts == [{"value": 20.0, "currency": "USD"}]  # a range ascends
+    assert extract_entities("downtime costs about 3 lakh rupees an hour").amounts == [
+        {"value": 300000.0, "currency": "INR"}]
+    rows = ("Pos | Item      | Qty | Unit (USD) | Total (USD)\n10  | AB-1200   | 2   | 1.100,00   | 2.200,00\n"
+            "    |           |     | Neto       | 2.200,00\n    |           |     | IVA 19%    | 418,00\n")
+    assert sorted(a["value"] for a in extract_entities(rows, locale=cl).amounts) == [418.0, 1100.0, 2200.0]
+    block = ("Goods total (USD):   1,000.00\nShipping:            included\nSales tax (est.):       82.50\n"
+             "Grand total (USD):   1,082.50\n")
+    assert sorted(a["value"] for a in extract_entities(block).amounts) == [82.5, 1000.0, 1082.5]
+    assert extract_entities("Ref    Date     Gross (INR)\nA-1    1 June   2,35,100.00\n").amounts == [
+        {"value": 235100.0, "currency": "INR"}]
+    assert extract_entities("Tel: 01632 960123 | Ext 3317", locale=table.for_sender("a@x.co.uk")).phones == [
+        "+441632960123x3317"]
+    assert extract_entities("电话: 021-6123 4567 转 615", locale=cn).phones == ["+862161234567x615"]
+    assert extract_entities("전화: 02-3456-7890 (내선 77)", locale=kr).phones == ["+82234567890x77"]
+    assert extract_entities("على الرقم 011 456 7890 تحويلة 22", locale=sa).phones == ["+966114567890x22"]
+    assert extract_entities("le dossier SAV 4-7712093 est ouvert", locale=fr).case_numbers == ["4-7712093"]
+    assert extract_entities("Zgłoszenie w Dell ma numer 2207719354.", locale=pl).case_numbers == ["2207719354"]
+    assert extract_entities("Retour du BC n° 2024-0913 svp", locale=fr).po_numbers == ["2024-0913"]
+    found = extract_entities("Please add 6x CW9176I-MR, 2x L-DNA-ADV-5Y-S9, 4P57A12345, MZ7L31T9HBLT-00A07,\n"
+                             "DS4608-SR7U2100AZW and one P11VT3 with WEXTWAR1YR-SP-01.")
+    assert found.part_numbers == ["CW9176I-MR", "L-DNA-ADV-5Y-S9", "4P57A12345", "MZ7L31T9HBLT-00A07",
+                                  "DS4608-SR7U2100AZW", "P11VT3", "WEXTWAR1YR-SP-01"]
+    cells = extract_entities("Qty | Part No.     | Unit Price | Total\n3   | EDU-MGMT-LIC | $   12.00  | $  36.00\n")
+    assert cells.part_numbers == ["EDU-MGMT-LIC"] and sorted(a["value"] for a in cells.amounts) == [12.0, 36.0]
+    assert extract_entities("it was promised 6/12 and arrived 6/16", received=when).dates == [
+        "2025-06-12", "2025-06-16"]

@@ -48,7 +48,7 @@ US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 # ---------------------------------------------------------------------------------------------------- ids
 _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id|numero|número|numéro"
            r"|numer|číslo|numaras\u0131|numarasi|br\.?)(?![a-z])"
-           r"|(?:is|was|are|ist|est|es|è|č\.?|(?:will|should|would)\s+be|stays|remains|still|noastr[ăa]|nostru)(?![\w-])"
+           r"|(?:is|was|are|ist|est|es|è|č\.?|ma|(?:will|should|would)\s+be|stays|remains|still|noastr[ăa]|nostru)(?![\w-])"
            r"|[#:\uff1a\u2116-]|は|\n>+))*\s*")
 _ID = r"(?:\(\s*#?|#)?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # More ids after the first: "POs 4500207714, 4500207715 and 4500207716".
@@ -87,7 +87,7 @@ _ORDER_NOUNS = (r"pedido|commande|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni(?
                 r"|bestelling|narudžb[aeiu]|porudžbin[aeiu]|naročil[aou]|comand(?:a|ă|ei)|zakázk[ayu]"
                 r"|rendelés(?:ünk|ét|e)?|поръчк(?:а|ата|и)|заявк(?:а|ата)")
 ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|jeres)\s+orders?(?:\s+number)?"
-              r"|orders?\s+number|order(?=\s*(?:no\b|nr\b|#|n°))|(?:notre|votre)\s+bc"  # bon de commande
+              r"|orders?\s+number|order(?=\s*(?:no\b|nr\b|#|n°))|(?:notre|votre)\s+bc|bc(?=\s*n[°º])"  # bon de commande
               # "order" right before an id of three parts or more: "order BRU-IT-44810", "order KAA/ICT/2025/044"
               r"|orders?(?=\s+[a-z0-9]+[-/][a-z0-9]+[-/])"
               r"|(?:nuestro|nosso|notre|votre|nostro|vostro|unsere?|ihre?|onze|uw)?\s*(?:" + _ORDER_NOUNS + r"))")
@@ -127,14 +127,15 @@ QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
 # "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".
 _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung|escalation"
                r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
-               r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier|ärende(?:nummer)?"
+               r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
                r"|zgłoszeni(?:e|em|a|u)|reclamo|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
                r"|požadavek|případ(?:u|em)?|tiket|tichet|hibajegy|vaka(?:s\u0131)?"
                r"|melding(?:snummer)?)")
 # Not after a code's dash ("SFP-10G-SR": a part's suffix; "Lenovo-Case" is a case); the vendor whose case it is may
 # follow ("caso HPE 5372019845").
 CASE_CUES = (r"(?<![0-9]-)(?<![0-9][a-z]-)(?:support\s+|service\s+)?" + _CASE_WORDS
-             + r"(?:\s+(?:hpe|hp|dell|cisco|lenovo|fortinet|vmware|microsoft|apc|ubiquiti|logitech|samsung|tac|meraki"
+             + r"(?:\s+(?:(?:w|u|bei|chez|at|with|en|na|z)\s+)?"  # "Zgłoszenie w Lenovo": the case at Lenovo
+             r"(?:hpe|hp|dell|cisco|lenovo|fortinet|vmware|microsoft|apc|ubiquiti|logitech|samsung|tac|meraki"
              r"|aruba|juniper|synology)(?![\w-]))?")
 CASE = _cue_rule(CASE_CUES)
 CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
@@ -184,7 +185,8 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "nt$": "TWD", "rp": "IDR", "rp.": "IDR", "mad": "MAD", "лв": "BGN", "лв.": "BGN", "дин": "RSD",
                     "дин.": "RSD", "din.": "RSD", "грн": "UAH", "грн.": "UAH", "₴": "UAH", "₸": "KZT", "₾": "GEL",
                     "₼": "AZN", "n": "NGN", "vnđ": "VND", "৳": "BDT", "tk": "BDT", "tk.": "BDT", "da": "DZD",
-                    "dh": "MAD", "dhs": "MAD", "dt": "TND", "jd": "JOD", "bd": "BHD", "kd": "KWD", "ro": "OMR"}
+                    "dh": "MAD", "dhs": "MAD", "dt": "TND", "jd": "JOD", "bd": "BHD", "kd": "KWD", "ro": "OMR",
+                    "rupee": "INR", "rupees": "INR"}
 # A lone "R" is the South African rand, "RM" the ringgit, "PHP" the peso, "N" the naira: only for a sender in that
 # country or a text that names the currency or holds a phone number of the country (_LOCAL_CURRENCY).
 _CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
@@ -198,7 +200,7 @@ _CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
 _CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-"
               r"|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ"
               r"|(?:" + _CODES
-              + r"|euros?|dollars?|pounds?|tl|ft|lei|mad|da|dhs?|dt|jd|bd|kd|ro)(?![a-z]))")
+              + r"|euros?|dollars?|pounds?|rupees?|tl|ft|lei|mad|da|dhs?|dt|jd|bd|kd|ro)(?![a-z]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
         r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
         r"|\d{1,3}(?: \d{3})+[.,]\d{2,3}(?!\d)"
@@ -216,6 +218,9 @@ AMOUNT = re.compile(
     # a label naming the currency, then the number: "Order total (USD): 49,917.50"
     r"|\((?P<c3>" + _CUR_BEFORE + r")\)[ \t]*:?[ \t]{0,40}(?P<n3>" + _NUM + r")(?P<m3>" + _MULT + r")"
 )
+# The rest of a range after its first amount: "$55-60k", "$8-10K", "€40 to 45 million" (the multiplier, written once,
+# is both ends').
+_RANGE_TAIL = re.compile(r"[^\S\n]?(?:[-\u2013\u2014]|to)[^\S\n]?(" + _NUM + r")(" + _MULT + r")(?![\w$€£])")
 # Currencies written with three decimals (the Tunisian, Kuwaiti, Bahraini, Omani, Jordanian, Libyan, Iraqi dinars).
 _THREE_DECIMALS = frozenset({"TND", "KWD", "BHD", "OMR", "JOD", "LYD", "IQD"})
 _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "tsd": 1e3, "m": 1e6, "mn": 1e6, "mm": 1e6, "million": 1e6,
@@ -248,6 +253,11 @@ def parse_number(text: str, decimal_comma: bool, three_decimals: bool = False) -
         return float(s)
     except ValueError:
         return None
+
+
+def _factor(mult: str) -> float:
+    """What a multiplier word multiplies by ("k" 1,000, "lakh" 100,000); 1 for none."""
+    return _MULTIPLIERS.get(mult.strip().lower().rstrip("."), 1.0)
 
 
 def _currency(token: str, locale: Locale, dollar: str) -> str:
@@ -323,7 +333,9 @@ _DATE_CUE_BEFORE = re.compile(
     r"|sunday|am|bis|vom|zum|ab|seit|le|au|du|jusqu'au|avant|el|del|al|hasta|desde|entro|il|dal|tot|op|vóór|em"
     r"|até|de|do|od|na|per|termin|liefertermin|lieferdatum|zustellung|livraison|entrega|consegna|levering"
     r"|senast|senest|innan|före|inden|viimeistään|innen|sent|paid"
-    r"|ordered|ve|v|semalam|pada|date\s+of|go-?live(?:\s+of)?)"
+    r"|ordered|ve|v|semalam|pada|date\s+of|go-?live(?:\s+of)?"
+    r"|promised|arrived|returned|submitted|received|shipped|dispatched|invoiced|thurs|tues|weds"
+    r"|förfallodag|forfallsdato|forfaldsdato|vencimiento|fällig)"
     r"|montag|dienstag|mittwoch|donnerstag|freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|miércoles"
     r"|jueves|viernes|lunedì|martedì|mercoledì|giovedì|venerdì|maandag|dinsdag|woensdag|donderdag|vrijdag"
     r"|segunda|terça|quarta|quinta|sexta|måndag|tisdag|onsdag|torsdag|fredag|mandag|tirsdag|poniedziałek|wtorek"
@@ -390,10 +402,11 @@ def _nearest(m: int, d: int, ref: date | None) -> str | None:
 PHONE = re.compile(
     r"(?<![\w/=&?#%.,+-])((?:\+|00)\s?)?(\(?\d[\d \t().\-/\u00a0]{5,24}\d)"
     # an extension, perhaps in parentheses, perhaps after a label of the number or a dash or slash: "(ext. 233)",
-    # "(代表) 内線 215", "400 \u2013 ext. 2214" (en dash), "45 00 / ext. 1180"
-    r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:[,/\u2013\u2014-]\s*)?[(\uff08]?\s*"
+    # "(代表) 内線 215", "400 \u2013 ext. 2214" (en dash), "45 00 / ext. 1180", "960415 | Ext 4415", "3456 转 802",
+    # "(내선 213)", "5678 تحويلة 140"
+    r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:[,/|\u2013\u2014-]\s*)?[(\uff08]?\s*"
     r"(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?"
-    r"|poste|interno|int\.?|anexo|ramal|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning|内線|內線|分機|分机)\s*[:\uff1a.]?\s*"
+    r"|poste|interno|int\.?|anexo|ramal|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning|内線|內線|分機|分机|转|轉|내선|تحويلة)\s*[:\uff1a.]?\s*"
     r"(\d{1,6})[)\uff09]?)?(?![\w/=&%]|[.,]\d|-\d)",
 )
 _PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends "sent")
@@ -521,8 +534,10 @@ def _nanp_shape(national: int) -> bool:
 EMAIL = re.compile(r"(?<![\w.+-])[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}(?![\w])")
 
 # ------------------------------------------------------------------------------------------------- tables
-# A line of a plain-text table: cells split by "|", tabs, or runs of two or more spaces.
-_CELL_SPLIT = re.compile(r"\s*\|\s*|\t+\s*|\s{2,}")
+# A line of a plain-text table: cells split by "|", tabs, or runs of two or more spaces (not between a currency sign
+# and its number: "$   58.90" is one cell; "685,00 €  10 740,00 €" two).
+_CELL_SPLIT = re.compile(r"\s*\|\s*|\t+\s*"
+                         r"|(?<!\s)(?:(?<![$€£¥₹])|(?<=\d[$€£¥₹])|(?<=\d\s[$€£¥₹])|(?!\s*\d))\s{2,}")
 # Header cells, matched lower-cased (without re.IGNORECASE: several times faster).
 _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client|notre|nuestro|nosso|unsere)\s+)?"
                         r"(?:po|p\.o\.|purchase\s+order|bestellnummer|commande|pedido|nr\s+zamówienia|zamówienie|objednávka|order\s+(?:no\.?|#)"
@@ -533,9 +548,9 @@ _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|b
                 r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|単価|金額|価格|合計|小計|单价|金额|价格|總價"
                 r"|总价|合计|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|net\s+value|line\s+total")
 _PRICE_WORD = re.compile(_PRICE_WORDS)
-# A priced column when its header also names a currency: "unit", "net", "value" and "rate" too ("Unit (EUR)",
-# "Rate (Rs.)").
-_PRICE_COLUMN = re.compile(_PRICE_WORDS + r"|unit|net|value|rate")
+# A priced column when its header also names a currency: "unit", "net", "value", "rate", "gross", "paid", "due" and
+# "balance" too ("Unit (EUR)", "Rate (Rs.)", "Gross (INR)").
+_PRICE_COLUMN = re.compile(_PRICE_WORDS + r"|unit|net|value|rate|gross|paid|due|balance")
 # (not "Bhd", Malaysia's "Berhad" after a company's name: a Bahraini dinar only where an amount is written with it)
 _NAMED_CODE = re.compile(r"(?<![a-z])(?!bhd(?![a-z]))(" + _CODES + r")(?![a-z])")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
@@ -543,7 +558,7 @@ _NAMED_CODE = re.compile(r"(?<![a-z])(?!bhd(?![a-z]))(" + _CODES + r")(?![a-z])"
 # The separators before the number are matched atomically ((?>...)): the pattern's runs of spaces could be split
 # between its parts in many ways, and a line that fails ("Subtotal      $5,807.35") took milliseconds (the same
 # results on the 16,403 non-empty lines of every labelled set, 25 x faster over them).
-_TOTAL_LINE = re.compile(r"^[ \t]*(?:\|[ \t]*)?[^\W\d_][^\n\d|]*?(?:\d+(?:[.,]\d+)?\s*%[^\n\d|]*?)?(?>[ \t:|]+)"
+_TOTAL_LINE = re.compile(r"^[ \t]*(?:\|[ \t]*)*[^\W\d_][^\n\d|]*?(?:\d+(?:[.,]\d+)?\s*%[^\n\d|]*?)?(?>[ \t:|]+)"
                          r"(\d[\d.,' \u00a0]*\d)"
                          r"\s*(?:[^\W\d_]{0,3}|[$€£¥₹₺₩₱฿₪₽])"
                          r"\s*\|?\s*$")
@@ -832,7 +847,7 @@ class _Extractor:
             if kind == "po" and _valid_id(value.upper()) and " " not in value:
                 _add(self.e.po_numbers, value.upper())
                 self.claim(*span)
-            elif (kind == "part" and " " not in value and any(c.isdigit() for c in value) and len(value) >= 4
+            elif (kind == "part" and " " not in value and len(value) >= 4 and _PART_CELL.match(value)
                   and not (value.isdigit() and value[0] == "0")):  # "00010": an ERP's line number, under "Item"
                 token = value.upper()
                 if self.parts is not None and not self.parts.excluded(token, None):
@@ -946,10 +961,34 @@ class _Extractor:
             value = parse_number(number, self.locale.decimal_comma, currency in _THREE_DECIMALS)
             if value is None:
                 continue
-            if mult and mult.strip():
-                value *= _MULTIPLIERS.get(mult.strip().lower().rstrip("."), 1.0)
-            _add(self.e.amounts, _amount(value, currency))
+            if i == 1 and not mult.strip() and (r := _RANGE_TAIL.match(self.scan, m.end())) and r.group(2).strip():
+                high = parse_number(r.group(1), self.locale.decimal_comma)
+                if high is not None and high > value:  # a range ascends: "$55-60k" is 55,000 to 60,000
+                    for end in (value, high):
+                        _add(self.e.amounts, _amount(end * _factor(r.group(2)), currency))
+                    self.claim(m.start(), r.end())
+                    continue
+            _add(self.e.amounts, _amount(value * _factor(mult), currency))
             self.claim(*m.span())
+            if i == 3:
+                self.totals_beside(m.start(), currency)
+
+    def totals_beside(self, at: int, currency: str) -> None:
+        """The lines of a totals block around "Order total (USD): 61,898.30" ("Sales tax (est.):  5,818.30"): each
+        names a total, tax or charge and ends in a number, in the currency the block names once."""
+        text = self.text
+        start = text.rfind("\n", 0, at) + 1
+        end = text.find("\n", at)
+        for step in (-1, 1):
+            pos = start if step < 0 else end
+            while 0 < pos < len(text):
+                a, b = (text.rfind("\n", 0, pos - 1) + 1, pos - 1) if step < 0 else (pos + 1, _line_end(text, pos + 1))
+                line = text[a:b]
+                if _TOTAL_WORD.search(line) and _may_be_total(line):
+                    self._total(line, currency)
+                elif ":" not in line or any(c.isdigit() for c in line) or len(line) > 60:
+                    break  # (a charge without a number, "Freight:   waived", stays inside the block)
+                pos = a if step < 0 else b
 
     def dollar(self) -> str:
         """What a bare "$" is: the sender's locale's dollar, or for a guessed locale the one dollar currency the
@@ -1174,6 +1213,8 @@ _LINE_END_CODE = re.compile(r"(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*([A-Z0-9](?:
                             r"\)?[ \t.]*$")
 _NEWLINE = re.compile(r"\n")
 _WORD_IN_ID = re.compile(r"[a-z]{3}")
+# A part column's cell: a code with a digit, or one written in capitals with a dash ("CEU-EDU-LIC", a licence SKU)
+_PART_CELL = re.compile(r"\S*\d|[A-Z0-9]+(?:-[A-Z0-9]+)+$")
 _RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
 _PRICED_CELL = re.compile(r"\d[.,]\d{2}(?![\d])")  # a number with cents
 _NUMBER_CELL = re.compile(r"[$€£¥₹]?\s*\d[\d.,'\s]*(?:\s*(?:[^\W\d_]|[$€£¥₹]){0,3})")  # "325 548,00 kč" too
@@ -1181,6 +1222,11 @@ _TOTAL_WORD = re.compile(r"(?i)total|sum|vat|tax|gst|sst|iva|mwst|ust|tva|btw|mo
                          r"|importo|valor|betrag|bedrag|celkem|toplam|yhteensä|razem|合計|小計|合计")
 _TOTAL_CURRENCY_CHARS = frozenset("$€£¥₹₺₩₱฿₪₽₦")  # and letters
 _PRICE_HEADER_PROBE, _PRICE_HEADER_CJK = split_foreign(_PRICE_COLUMN.pattern)
+
+
+def _line_end(text: str, start: int) -> int:
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
 
 
 def _may_be_total(line: str) -> bool:

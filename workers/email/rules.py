@@ -259,7 +259,11 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:that's|thats) us sorted", r"everything .{0,30}\breceived", r"llegó (?:hoy|ayer|bien)", r"saldad[ao]",
         r"(?:realizamos|hicimos) la transferencia", r"transferencia realizada", r"ticket (?:\S+ )?(?:has been )?closed",
         r"(?:allt|alt) (?:ok|klart|levererat|levert)", r"levererat nu", r"på plats", r"(?:i|ni) kan lukke",
-        r"virker (?:fint|igen)", r"avis de virement", r"effectué .{0,15}virement", r"running again",
+        r"virker (?:fint|igen)", r"avis de virement",
+        r"(?:di nuovo|nuovamente) operativ[oia]", r"(?:ya )?(?:está|están) operando",
+        r"(?:working|operating|running) normally", r"back to normal", r"(?:är|er) avslutat",
+        r"(?:counted|checked) and signed for", r"ok to close", r"nothing else is open",
+        r"effectué .{0,15}virement", r"running again",
         r"operando desde", r"funcionando (?:de nuevo|otra vez|desde)",
     ),
     "QUOTE_PROCESSING": (

@@ -366,3 +366,8 @@ def test_forms_of_round_fourteen() -> None:
     assert cells.part_numbers == ["EDU-MGMT-LIC"] and sorted(a["value"] for a in cells.amounts) == [12.0, 36.0]
     assert extract_entities("it was promised 6/12 and arrived 6/16", received=when).dates == [
         "2025-06-12", "2025-06-16"]
+    # "PU" (prix unitaire) heads a price column; a dinar's three decimals hold in table cells too.
+    tn = table.for_sender("a@firma.tn")
+    dinars = "Qté | Réf | PU (TND) | Total (TND)\n2 | AB-1200 | 389,000 | 778,000\n"
+    assert extract_entities(dinars, locale=tn).amounts == [
+        {"value": 389.0, "currency": "TND"}, {"value": 778.0, "currency": "TND"}]

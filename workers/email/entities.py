@@ -544,7 +544,7 @@ _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client|notre|nuestro|nosso
                         r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?")
 # A price column's own words; a column that names no currency takes the email's one currency (resolve_unpriced).
 _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo|bedrag"
-                r"|total|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota|(?<![a-z])[eg]p(?![a-z])"
+                r"|total|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota|(?<![a-z])(?:[eg]p|pu)(?![a-z])"
                 r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|単価|金額|価格|合計|小計|单价|金额|价格|總價"
                 r"|总价|合计|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|net\s+value|line\s+total")
 _PRICE_WORD = re.compile(_PRICE_WORDS)
@@ -794,7 +794,7 @@ class _Extractor:
     def _total(self, line: str, currency: str) -> None:
         """A totals line below a priced table ("Total net:   17 335,00"): its last number is in the table's currency."""
         m = _TOTAL_LINE.match(line)
-        value = parse_number(m.group(1), self.locale.decimal_comma) if m else None
+        value = parse_number(m.group(1), self.locale.decimal_comma, currency in _THREE_DECIMALS) if m else None
         if value is not None and not currency:
             self._unpriced.append(value)
         elif value is not None:
@@ -855,7 +855,8 @@ class _Extractor:
                     self.claim(*span)
             elif kind == "amount":
                 number = re.sub(r"[^\d.,' ]", "", value).strip()
-                parsed = parse_number(number, self.locale.decimal_comma) if number else None
+                parsed = (parse_number(number, self.locale.decimal_comma, currency in _THREE_DECIMALS) if number
+                          else None)
                 if parsed is None:
                     continue
                 if not currency:
@@ -962,7 +963,7 @@ class _Extractor:
             if value is None:
                 continue
             if i == 1 and not mult.strip() and (r := _RANGE_TAIL.match(self.scan, m.end())) and r.group(2).strip():
-                high = parse_number(r.group(1), self.locale.decimal_comma)
+                high = parse_number(r.group(1), self.locale.decimal_comma, currency in _THREE_DECIMALS)
                 if high is not None and high > value:  # a range ascends: "$55-60k" is 55,000 to 60,000
                     for end in (value, high):
                         _add(self.e.amounts, _amount(end * _factor(r.group(2)), currency))

@@ -29,6 +29,7 @@ import phonenumbers
 from workers.email.locales import Locale
 from workers.email.parts import TOKEN, PartCatalogue, load_parts
 from workers.email.scan import (
+    ASIAN_LETTERS,
     END,
     GATE,
     Hits,
@@ -63,9 +64,10 @@ def _cue_rule(cues: str, cjk: bool = False) -> re.Pattern[str]:
 
 
 # Cues in Japanese and Chinese: they stand right after other words (no spaces between words).
-_QUOTE_CJK = r"見積番号|見積書番号|見積no\.?|報價單號|报价单号"
+_QUOTE_CJK = (r"見積番号|見積書番号|見積no\.?|報價單號|报价单号|報價單|报价单|報價|报价|견적번호|견적서|견적"
+              r"|ใบเสนอราคา(?:เลขที่)?")
 _PO_CJK = r"発注番号|注文番号|注文書番号|採購單號|采购单号"
-_CASE_CJK = r"ケース番号|チケット番号|問い合わせ番号|問合せ番号|受付番号|案件番号|工單號|工单号"
+_CASE_CJK = r"ケース番号|チケット番号|問い合わせ番号|問合せ番号|受付番号|案件番号|工單號|工单号|케이스|티켓"
 _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
              r"|encomenda|objedn[aá]vka|objedn[aá]vky|sipariş|tilau(?:s(?:numero)?|ksemme|kseen|ksen|ksenne)|bestilling(?:snummer)?"
              r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
@@ -74,7 +76,7 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
              r"|nr\s+zamówienia|oc(?![0-9])|commande(?:\s+bc(?=\s))?|bestelnummer|bestelling|beställning(?:snummer)?|best\.\s?-?\s?nr\.?"
              r"|ordine\s+(?:n[°º.]?|nr\.?)|numero\s+d['\u2019]ordine|nuestro\s+pedido|megrendelés(?:\s+száma)?"
              r"|indkøbsordre(?:nummer|n)?|innkjøpsordre(?:nummer|n)?|narudžbenic[aeiu]|naročilnic[aeio]"
-             r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)")
+             r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)|đơn\s+đặt\s+hàng(?:\s+số)?")
 # Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
 PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
 PO = _cue_rule(PO_CUES)
@@ -103,8 +105,9 @@ def _structured(value: str) -> bool:
     return ("-" in value or "/" in value) and _DAY_MONTH.fullmatch(value) is None
 
 
-# A PO id that carries "PO" itself: "PO-ACM-22817", "PO/2025/06/118", "KDG-PO-558210" (as written, whole).
-PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/](?=[a-z0-9/-]*(?:[a-z]{2}|/))[a-z0-9]+(?:[-/][a-z0-9]+)+"
+# A PO id that carries "PO" itself: "PO-ACM-22817", "PO/2025/06/118", "KDG-PO-558210", "HDC/PO/2025/0457" (as
+# written, whole).
+PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}[-/])?po[-/](?=[a-z0-9/-]*(?:[a-z]{2}|/))[a-z0-9]+(?:[-/][a-z0-9]+)+"
                       r"(?![\w/-])|(?<![\w/-])[a-z]{2,5}-po-\d+(?:-[a-z0-9]+)*(?![\w/-])")
 # SAP's default number range for purchase orders: ten digits from 4500000000. A customer's PO wherever it stands
 # (the distributor's own order numbers are in other ranges).
@@ -115,7 +118,7 @@ QUOTE_CUES = (r"(?<!please )(?<!kindly )quotes?|quotation(?:\s+number)?|quote\s+
               r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert|proposta|propuesta|proposal"
               r"|tilbud|tarjous|teklif|nab[ií]d(?:ka|ky|ku|ce|ek)|(?:ár)?ajánlat\w*|bid|ofert(?:y|ę|e|ie|ă|ei|ą)"
               r"|ponud(?:a|i|e|u|ba|bo|be|bi)|ponuk(?:a|u|y|e)|pasiūlym(?:as|o|ą)|piedāvājum[sau]"
-              r"|pakkumi(?:ne|se|st)|оферт(?:а|и|ата)|soumission")
+              r"|pakkumi(?:ne|se|st)|оферт(?:а|и|ата)|soumission|penawaran")
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
 QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
@@ -127,7 +130,7 @@ QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
 # "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".
 _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung|escalation"
                r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
-               r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
+               r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|protocolo|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
                r"|zgłoszeni(?:e|em|a|u)|reclamo|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
                r"|požadavek|případ(?:u|em)?|tiket|tichet|hibajegy|vaka(?:s\u0131)?"
                r"|melding(?:snummer)?)")
@@ -186,18 +189,19 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "дин.": "RSD", "din.": "RSD", "грн": "UAH", "грн.": "UAH", "₴": "UAH", "₸": "KZT", "₾": "GEL",
                     "₼": "AZN", "n": "NGN", "vnđ": "VND", "৳": "BDT", "tk": "BDT", "tk.": "BDT", "da": "DZD",
                     "dh": "MAD", "dhs": "MAD", "dt": "TND", "jd": "JOD", "bd": "BHD", "kd": "KWD", "ro": "OMR",
-                    "rupee": "INR", "rupees": "INR"}
+                    "rupee": "INR", "rupees": "INR", "s/": "PEN", "원": "KRW", "บาท": "THB", "\uffe5": "JPY"}
 # A lone "R" is the South African rand, "RM" the ringgit, "PHP" the peso, "N" the naira: only for a sender in that
 # country or a text that names the currency or holds a phone number of the country (_LOCAL_CURRENCY).
 _CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
-               r"|u\$[sd]|nt\$|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|₹|₺|₩|₱|฿|₪|₽|₦"
+               r"|u\$[sd]|nt\$|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|\uffe5|₹|₺|₩|₱|฿|₪|₽|₦"
                r"|₴|₸|₾|₼|৳|tk\.?(?=[^\S\n]{0,2}\d)"
-               r"|s?fr\.|rs\.?"
+               # "S/ 1,850.00", "S/95.50": the Peruvian sol (not "SAP S/4")
+               r"|s?fr\.|rs\.?|s/(?=[^\S\n]{1,2}\d|\d{1,3}(?:[,.]\d{3})*[.,]\d{2}(?!\d))"
                r"|kshs?\.?"
                # "R", "RM", "PHP", "Rp", "N" before a number (not the N of "S/N 5CD4271BXW"): only where at home
                r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php|rp\.?|(?<!/)n)(?=[^\S\n]{0,2}\d))")
 # A "$" after a number is its currency unless a number follows it ("30 $3,412.00": the next cell's price).
-_CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-"
+_CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|원|บาท|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-"
               r"|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ"
               r"|(?:" + _CODES
               + r"|euros?|dollars?|pounds?|rupees?|tl|ft|lei|mad|da|dhs?|dt|jd|bd|kd|ro)(?![a-z]))")
@@ -304,15 +308,18 @@ _MONTH_NAMES = {  # English, German, French, Spanish, Italian, Dutch, Nordic, Po
     12: "december dec dezember dez décembre déc decembre diciembre dic dicembre grudzień grudnia dezembro "
         "desember joulukuu joulukuuta aral\u0131k prosince prosinec",
 }
-MONTHS = {name: num for num, names in _MONTH_NAMES.items() for name in names.split()}
+# Thai month names, whole and abbreviated ("2 มิ.ย. 2568"; the year of the Buddhist era: _year)
+_THAI_MONTHS = ("มกราคม ม.ค", "กุมภาพันธ์ ก.พ", "มีนาคม มี.ค", "เมษายน เม.ย", "พฤษภาคม พ.ค", "มิถุนายน มิ.ย",
+                "กรกฎาคม ก.ค", "สิงหาคม ส.ค", "กันยายน ก.ย", "ตุลาคม ต.ค", "พฤศจิกายน พ.ย", "ธันวาคม ธ.ค")
+MONTHS = {name: num for num, names in (*_MONTH_NAMES.items(), *enumerate(_THAI_MONTHS, 1)) for name in names.split()}
 # Abbreviations that are also words ("out", "set", French "mar." for mardi): a month only with a year after it.
 _AMBIGUOUS_MONTHS = frozenset({"out", "set", "mar", "gen", "ago", "dic", "lug", "ott", "dez", "fev", "giu"})
 _MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
 DATE_ISO = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
 DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?![\d:.]\d|\d)"
                       r"(?:,?\s+(\d{4})(?!\d))?")
-DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?"
-                      r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-)(?:de\s+)?(\d{4}|\d{2})(?![\d:]))?")
+DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)(?:de\s+|of\s+)?"
+                      r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-|/)(?:de\s+)?(\d{4}|\d{2})(?![\d:]))?")
 # Every numeric date in one scan: year-month-day, day.month.year, month/day/year, day and month alone.
 DATE_DIGITS = re.compile(r"(?<![\w/.:,$€£#-])(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?")  # "#10-01": a unit
 _NOT_AFTER_DATE = re.compile(r"[\w/-]|[.,:]\d")  # "17.06.2025:" ends a clause; "12/06:30" is no date
@@ -379,6 +386,8 @@ def _year(two_or_four: str) -> int | None:
     y = int(two_or_four)
     if len(two_or_four) == 2:
         return 2000 + y if y < 70 else None
+    if 2533 <= y <= 2643:
+        return y - 543  # a year of the Buddhist era (Thailand): 2568 is 2025
     return y if 1990 <= y <= 2100 else None
 
 
@@ -403,10 +412,10 @@ PHONE = re.compile(
     r"(?<![\w/=&?#%.,+-])((?:\+|00)\s?)?(\(?\d[\d \t().\-/\u00a0]{5,24}\d)"
     # an extension, perhaps in parentheses, perhaps after a label of the number or a dash or slash: "(ext. 233)",
     # "(代表) 内線 215", "400 \u2013 ext. 2214" (en dash), "45 00 / ext. 1180", "960415 | Ext 4415", "3456 转 802",
-    # "(내선 213)", "5678 تحويلة 140"
+    # "(내선 213)", "5678 تحويلة 140", "4455 ต่อ 212", "3366 #205"
     r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:[,/|\u2013\u2014-]\s*)?[(\uff08]?\s*"
     r"(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?"
-    r"|poste|interno|int\.?|anexo|ramal|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning|内線|內線|分機|分机|转|轉|내선|تحويلة)\s*[:\uff1a.]?\s*"
+    r"|poste|interno|int\.?|anexo|ramal|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning|内線|內線|分機|分机|转|轉|내선|تحويلة|ต่อ|#)\s*[:\uff1a.]?\s*"
     r"(\d{1,6})[)\uff09]?)?(?![\w/=&%]|[.,]\d|-\d)",
 )
 _PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends "sent")
@@ -541,12 +550,14 @@ _CELL_SPLIT = re.compile(r"\s*\|\s*|\t+\s*"
 # Header cells, matched lower-cased (without re.IGNORECASE: several times faster).
 _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client|notre|nuestro|nosso|unsere)\s+)?"
                         r"(?:po|p\.o\.|purchase\s+order|bestellnummer|commande|pedido|nr\s+zamówienia|zamówienie|objednávka|order\s+(?:no\.?|#)"
-                        r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?")
+                        r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?"
+                        r"|[a-z .]{0,20}\(po\)")  # "Your Ref (PO)"
 # A price column's own words; a column that names no currency takes the email's one currency (resolve_unpriced).
 _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo|bedrag"
                 r"|total|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota|(?<![a-z])(?:[eg]p|pu)(?![a-z])"
                 r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|単価|金額|価格|合計|小計|单价|金额|价格|總價"
-                r"|总价|合计|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|net\s+value|line\s+total")
+                r"|总价|合计|단가|금액|합계|공급가액|ราคา|จำนวนเงิน|đơn\s+giá|thành\s+tiền|harga"
+                r"|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|net\s+value|line\s+total")
 _PRICE_WORD = re.compile(_PRICE_WORDS)
 # A priced column when its header also names a currency: "unit", "net", "value", "rate", "gross", "paid", "due" and
 # "balance" too ("Unit (EUR)", "Rate (Rs.)", "Gross (INR)").
@@ -563,7 +574,7 @@ _TOTAL_LINE = re.compile(r"^[ \t]*(?:\|[ \t]*)*[^\W\d_][^\n\d|]*?(?:\d+(?:[.,]\d
                          r"\s*(?:[^\W\d_]{0,3}|[$€£¥₹₺₩₱฿₪₽])"
                          r"\s*\|?\s*$")
 _COLUMN_CURRENCY = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])|((?:us|usd|hk|s|a|au|aud|nz|c|ca|cad|mx|r)\$"
-                              r"|[$€£¥₹₺₩₱฿₪₽₦円元৳]|kč|zł|(?<![a-z])(?:tl|ft|kr|ksh|rs\.?|tk)(?![a-z]))")
+                              r"|[$€£¥₹₺₩₱฿₪₽₦円元৳원]|บาท|vnđ|kč|zł|(?<![a-z])(?:tl|ft|kr|ksh|rs\.?|tk|s/)(?![a-z]))")
 
 
 @dataclass
@@ -959,6 +970,10 @@ class _Extractor:
             if cur.rstrip(".") in _LOCAL_CURRENCY and not self.at_home(cur.rstrip(".")):
                 continue  # "R 2" is a revision, "RM 5" a room, "PHP 8" a language: only where the currency is at home
             currency = _currency(cur, self.locale, self.dollar())
+            if cur == "$" and (code := _DOLLAR_AFTER.match(self.scan, m.end())):
+                currency = code.group(1).upper()  # "$612.40 USD": the code says which dollar
+            elif cur in ("¥", "\uffe5") and self.yuan():
+                currency = "CNY"  # the yuan's sign is the yen's
             value = parse_number(number, self.locale.decimal_comma, currency in _THREE_DECIMALS)
             if value is None:
                 continue
@@ -1002,6 +1017,12 @@ class _Extractor:
                 if len(named) == 1:
                     self._dollar = named.pop().upper()
         return self._dollar
+
+    def yuan(self) -> bool:
+        """Whether "¥" is the yuan: a sender in China, or Chinese text (Han characters, no kana) from outside Japan."""
+        if self.locale.region in ("CN", "JP"):
+            return self.locale.region == "CN"
+        return _HAN.search(self.text) is not None and _KANA.search(self.text) is None
 
     def at_home(self, token: str) -> bool:
         """Whether a currency token that is also a common abbreviation ("R", "RM", "PHP") is the currency: a sender
@@ -1258,12 +1279,14 @@ def _home(region: str, names: str, calling_code: str, sign: str = "") -> tuple[s
 
 # Keyed by the token without its dot ("Rp." is "rp"). After a number: the Maghreb's and the Gulf's dinars and dirhams.
 _LOCAL_CURRENCY = {"r": _home("ZA", "zar|rands?", "27"), "rm": _home("MY", "myr|ringgit", "60"),
-                   "php": _home("PH", "pesos?", "63", "₱"), "rp": _home("ID", "idr|rupiah", "62"),
+                   "php": _home("PH", "pesos?|philippines?", "63", "₱"), "rp": _home("ID", "idr|rupiah", "62"),
                    "mad": _home("MA", "dirhams?", "212"), "n": _home("NG", "ngn|naira", "234", "₦"),
                    "da": _home("DZ", "dzd|dinars?", "213"), "dh": _home("MA", "mad|dirhams?", "212"),
                    "dhs": _home("MA", "mad|dirhams?", "212"), "dt": _home("TN", "tnd|dinars?", "216"),
                    "jd": _home("JO", "jod|dinars?", "962"), "bd": _home("BH", "bhd|dinars?", "973"),
                    "kd": _home("KW", "kwd|dinars?", "965"), "ro": _home("OM", "omr|rials?", "968")}
+_HAN, _KANA = re.compile(r"[\u4e00-\u9fff]"), re.compile(r"[\u3040-\u30ff]")
+_DOLLAR_AFTER = re.compile(r"[^\S\n]?(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])")
 _DOLLAR_CODES = re.compile(r"(?<![^\W\d_])(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])")
 # The country of a currency used in one country only (a phone number in an email that names it may be there).
 _CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "IN", "JPY": "JP", "AED": "AE",
@@ -1281,10 +1304,10 @@ _PROBES = (
     Probe("date_digits", r"(?<![\w/.:,$€£#-])\d{1,4}[./-]\d"),
     Probe("date_spaced", DATE_SPACED.pattern),
     Probe("date_cjk", DATE_CJK.pattern),
-    Probe("date_dmy", r"(?<![\w.,/-])\d{1,2}(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|\s*\.\s*)(?:de\s+|of\s+)?(?:"
+    Probe("date_dmy", r"(?<![\w.,/-])\d{1,2}(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)(?:de\s+|of\s+)?(?:"
           + _MONTH_RE + r")"),
     Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
-    Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}-)?po[-/]"),
+    Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}[-/])?po[-/]"),
     Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
     Probe("quote_bare", r"(?<![\w-])(?:q-\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|cot-[a-z0-9]|soum-\d|pres-\d)"),
     Probe("case_bare", r"(?<![\w-])(?:inc|ritm|cs|tkt|cas)-?\d|\[jira\]|\[#\d"),
@@ -1294,7 +1317,7 @@ _PROBES = (
     Probe("case", r"(?<![\w/])(?:" + _CASE_WORDS + r")"),
     # Letters outside cp1252 (Japanese, Chinese, also Polish ...): the Japanese and Chinese cues are then scanned
     # for in Python (each becomes one byte per character in the probe scan: too many look alike).
-    Probe("cjk", r"[\u3040-\u30ff\u4e00-\u9fff]", kind=GATE),
+    Probe("cjk", ASIAN_LETTERS, kind=GATE),
     Probe("dollar_code", _DOLLAR_CODES.pattern),
     # A header cell of a PO or priced column (a part-number column: the catalogue's cues, below).
     Probe("table", r"(?<!\w)(?:po|p\.o\.|purchase|bestell)"),

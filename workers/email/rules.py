@@ -16,7 +16,7 @@ from typing import Any
 from workers.email.entities import extract_entities, forget_phones, probe_set, same_length_lower
 from workers.email.locales import LocaleTable, load_locales
 from workers.email.parts import PartCatalogue, load_parts
-from workers.email.scan import GATE, Hits, Probe, ProbeSet, matches, search
+from workers.email.scan import ASIAN_LETTERS, GATE, Hits, Probe, ProbeSet, matches, search
 from workers.email.segment import (
     AUTO_REPLY_PROBES,
     forget_sender_names,
@@ -88,7 +88,7 @@ def _has_cjk(pattern: str) -> bool:
     return _CJK.search(pattern) is not None
 
 
-_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+_CJK = re.compile(ASIAN_LETTERS)
 
 
 def Phrases(name: str, *phrases: str) -> Rule:
@@ -514,7 +514,7 @@ def decision_probes() -> ProbeSet:
     probes += [p for r in (CRITICAL, DEADLINE, REQUEST, NOTIFICATION, URGENT, QUIET, NO_ACTION, THANKS, EXPEDITE,
                            CANCEL, QUANTITY, *_KEY_PHRASES, GENERAL) for p in r.probes()]
     probes += AUTO_REPLY_PROBES
-    probes += [Probe("cjk", r"[\u3040-\u30ff\u4e00-\u9fff]", kind=GATE)]
+    probes += [Probe("cjk", ASIAN_LETTERS, kind=GATE)]
     return ProbeSet(probes)
 
 

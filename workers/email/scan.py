@@ -42,6 +42,10 @@ try:
 except ImportError:  # pragma: no cover - platforms without the wheels
     hyperscan = None
 
+# Letters of Thai, Japanese, Chinese and Korean: their words stand without spaces between (Thai, Japanese, Chinese)
+# or become look-alike class bytes in the probes, so rules with such words run where a text holds them (a gate).
+ASIAN_LETTERS = r"[\u0e00-\u0e7f\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3]"
+
 # Bytes cp1252 leaves undefined: a character outside cp1252 becomes the one for its class.
 LETTER, SPACE, OTHER, DIGIT, WORD = 0x81, 0x8D, 0x8F, 0x90, 0x9D
 CLASS_BYTES = (LETTER, SPACE, OTHER, DIGIT, WORD)

@@ -424,7 +424,8 @@ _PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends 
     r"|portable|numéro|number|nummer|numero|número|at|on|or|au|unter|al|allo|op|pod|no|numer|telefonisch|kom"
     r"|tlf|puhelin|tel\.|contact|ddi|did|gsm|pbx|telem|tlm|landline|携帯|電話|直通|代表|フリーダイヤル|手機|手机|电话"
     r"|傳真|传真|τηλ|τηλέφωνο|τηλέφωνα|κινητό|φαξ|тел|телефон|моб|факс|puh|tfn|telefoon|mobiel|đt|sđt|h/p"
-    r")\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$",  # "Hotline (24/7): ", "a@b.fr / "
+    r")\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$"  # "Hotline (24/7): ", "a@b.fr / "
+    r"|(?:โทรศัพท์|โทร|มือถือ|แฟกซ์|전화|휴대폰|핸드폰|팩스)[^\n\d]{0,12}$",  # Thai and Korean: no word boundary after
 )
 # Right before a number: it is something else (a meeting id, a passcode, an order, a tax or company id ...). Each
 # word stands after a non-letter ("DID:" is a phone's label, not an "id").
@@ -1188,10 +1189,11 @@ class _Extractor:
         pos = 0
         while (m := self.search("phone", PHONE, text, pos)) is not None:
             s, t = m.span()
-            value = None
+            value, other_id = None, False
             if self.free(s, t):
                 before = text[max(0, s - 30):s]
-                if not (self.after_not_phone_cue(s) and _NOT_PHONE_CUE.search(before)):
+                other_id = self.after_not_phone_cue(s) and _NOT_PHONE_CUE.search(before) is not None
+                if not other_id:
                     raw = (m.group(1) or "") + m.group(2)
                     # a cue ("Tel:", "call") is needed only by a national number not shaped like a North American one
                     cue = (raw.startswith(("+", "00")) or _NANP.fullmatch(raw.strip()) is not None
@@ -1207,12 +1209,15 @@ class _Extractor:
                 _add(self.e.phones, value)
                 self.claim(s, t)
                 pos = t
+            elif other_id and _SPACED_GROUPS.fullmatch(m.group(2)):
+                pos = t  # "Webinar ID: 861 4402 7731": its groups are the one id, no phone after it
             else:  # the run may hold a phone after another number ("PO 4500123456 / 555-201-3344"): skip a word
                 nxt = _NEXT_WORD.search(text, m.start(2))
                 pos = nxt.end() if nxt else len(text)
 
 
 _NEXT_WORD = re.compile(r"[\d(]+[^\d(]")
+_SPACED_GROUPS = re.compile(r"\d+(?: \d+)*")
 _GROUP_START = re.compile(r"\s*[/(]")
 
 
@@ -1221,8 +1226,9 @@ def _shorter(core: str) -> list[str]:
     kept at least)."""
     cuts = [m.start() for m in _GROUP_START.finditer(core)][-2:]
     return [c for c in (core[:i].rstrip() for i in reversed(cuts)) if sum(map(str.isdigit, c)) >= 7]
-# A token that may be a part number: it has a digit, or is an upper-case code with a dash ("GLC-LH-SMD", "UDM-Pro").
-_TOKEN = re.compile(r"(?<![\w#/.-])(?=[A-Za-z0-9#/+=-]*\d|[A-Z]{2,}\d?-[A-Za-z])"
+# A token that may be a part number: it has a digit, or is an upper-case code with a dash ("GLC-LH-SMD", "UDM-Pro",
+# "U-POE-AF").
+_TOKEN = re.compile(r"(?<![\w#/.-])(?=[A-Za-z0-9#/+=-]*\d|[A-Z]{2,}\d?-[A-Za-z]|[A-Z]-[A-Z]{2})"
                     + TOKEN.replace("A-Z", "A-Za-z") + r"(?![\w#/-]|\.\w)")
 _HAS_LETTER = re.compile(r"[a-z]")
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=#/-")

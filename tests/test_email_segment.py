@@ -371,3 +371,36 @@ def test_forms_of_round_fourteen() -> None:
     dinars = "Qté | Réf | PU (TND) | Total (TND)\n2 | AB-1200 | 389,000 | 778,000\n"
     assert extract_entities(dinars, locale=tn).amounts == [
         {"value": 389.0, "currency": "TND"}, {"value": 778.0, "currency": "TND"}]
+
+
+def test_forms_of_round_fifteen() -> None:
+    """Currencies of Latin America and Asia written their own way, price columns and cues in Asian languages,
+    Thai dates of the Buddhist era, more vendors' formats, a meeting id whose groups are no phone."""
+    table, when = load_locales(), date(2025, 6, 20)
+    pe, kr, th, vn, cn, mo, br = (table.for_sender(f"a@firma.{tld}") for tld in ("pe", "kr", "th", "vn", "cn", "mo",
+                                                                                  "br"))
+    assert extract_entities("el flete (S/ 2,340.50) lo asumimos", locale=pe).amounts == [
+        {"value": 2340.5, "currency": "PEN"}]
+    assert extract_entities("migrated to SAP S/4 last year").amounts == []
+    assert extract_entities("단가 512,000원 으로", locale=kr).amounts == [{"value": 512000.0, "currency": "KRW"}]
+    assert extract_entities("ยอดเงิน 88,250.00 บาท", locale=th).amounts == [{"value": 88250.0, "currency": "THB"}]
+    assert extract_entities("a $740.00 USD c/u", locale=table.for_sender("a@x.com.mx")).amounts == [
+        {"value": 740.0, "currency": "USD"}]
+    assert extract_entities("退款 ¥12,400.00 还没有到账", locale=cn).amounts == [{"value": 12400.0, "currency": "CNY"}]
+    vnd = "STT | Mã hàng | SL | Đơn giá (VNĐ) | Thành tiền (VNĐ)\n1 | AB-1200 | 2 | 3.100.000 | 6.200.000\n"
+    assert sorted(a["value"] for a in extract_entities(vnd, locale=vn).amounts) == [3100000.0, 6200000.0]
+    assert extract_entities("견적서 Q-SE-25-0102 확인 부탁드립니다", locale=kr).quote_numbers == ["Q-SE-25-0102"]
+    assert extract_entities("ใบเสนอราคาเลขที่ QT-BK-6807-0012 ลงวันที่", locale=th).quote_numbers == ["QT-BK-6807-0012"]
+    assert extract_entities("Cisco TAC 케이스: 612345789", locale=kr).case_numbers == ["612345789"]
+    assert extract_entities("aberto o protocolo nº 2025061100312.", locale=br).case_numbers == ["2025061100312"]
+    assert extract_entities("Đơn đặt hàng số: ABC/PO/2025/0031", locale=vn).po_numbers == ["ABC/PO/2025/0031"]
+    assert extract_entities("โทร 0-2211-3000 ต่อ 4410", locale=th).phones == ["+6622113000x4410"]
+    assert extract_entities("TEL: 02-2712-3456 #305", locale=table.for_sender("a@x.com.tw")).phones == [
+        "+886227123456x305"]
+    assert extract_entities("M 6623 1180", locale=mo).phones == ["+85366231180"]
+    assert extract_entities("Webinar ID: 861 5803 3730\n+852 2345 6789", locale=mo).phones == ["+85223456789"]
+    assert extract_entities("ลงวันที่ 3 ก.ค. 2568", locale=th, received=when).dates == ["2025-07-03"]
+    assert extract_entities("โอนเมื่อวันที่ 21/06/2568", locale=th, received=when).dates == ["2025-06-21"]
+    assert extract_entities("Created: 19/Jun/25 10:11 AM", received=when).dates == ["2025-06-19"]
+    found = extract_entities("2 x 4RY12A, 1 x 7Z71A04BEA, board 0KCW4G, injector U-POE-AT, PWR-C6-1KWAC/2")
+    assert found.part_numbers == ["4RY12A", "7Z71A04BEA", "0KCW4G", "U-POE-AT", "PWR-C6-1KWAC/2"]

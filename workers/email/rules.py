@@ -263,6 +263,8 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:di nuovo|nuovamente) operativ[oia]", r"(?:ya )?(?:está|están) operando",
         r"(?:working|operating|running) normally", r"back to normal", r"(?:är|er) avslutat",
         r"(?:counted|checked) and signed for", r"ok to close", r"nothing else is open",
+        r"podem? encerrar", r"sem avarias", r"(?:fica|ficou) regularizad[ao]", r"ya quedó", r"paz y salvo",
+        r"tout est là", r"bonne réception de la totalité", r"all squared", r"already installed",
         r"effectué .{0,15}virement", r"running again",
         r"operando desde", r"funcionando (?:de nuevo|otra vez|desde)",
     ),
@@ -588,14 +590,18 @@ _LABEL_POINTS = 0.4  # what an order or quote word that labels an id counts (les
 _THANKED = re.compile(r"(?:thanks|thank you|thx|danke|merci|gracias|grazie|obrigad[oa]|bedankt)\s+(?:\w+\s+){0,2}"
                       r"for\s+$")
 _ID_AFTER = re.compile(r"[\s#:.\-]*(?:(?:no|nr|number|n[°º])\.?[\s#:.\-]*)?[a-z]{0,6}[-/]?\d")
-# Japanese and Chinese words of each state (no spaces between words: found as substrings).
+# Japanese, Chinese, Korean and Thai words of each state (found as substrings: Japanese, Chinese and Thai write no
+# spaces between words, Korean joins its particles to them).
 CJK_WORDS: dict[str, tuple[str, ...]] = {
-    "QUOTE_PROCESSING": ("見積", "報價", "报价", "価格"),
-    "ORDER_MANAGEMENT": ("発注", "注文", "請求書", "訂單", "订单"),
-    "SHIPPING": ("納期", "配送", "配達", "お届け", "出荷", "発送", "荷物", "追跡", "伝票番号", "運送", "物流", "送貨"),
-    "RETURNS": ("返品", "交換", "故障", "不良", "保証", "代替機", "修理", "退貨", "换货"),
-    "COMPLETION": ("完了", "解決", "受領", "解决", "已收到"),
-    "IN_PROGRESS": ("進捗", "状況", "いかがでしょうか"),
+    "QUOTE_PROCESSING": ("見積", "報價", "报价", "価格", "견적", "ใบเสนอราคา"),
+    "ORDER_MANAGEMENT": ("発注", "注文", "請求書", "訂單", "订单", "발주", "주문", "세금계산서", "ใบสั่งซื้อ",
+                         "คำสั่งซื้อ"),
+    "SHIPPING": ("納期", "配送", "配達", "お届け", "出荷", "発送", "荷物", "追跡", "伝票番号", "運送", "物流", "送貨",
+                 "배송", "납기", "출고", "택배", "จัดส่ง"),
+    "RETURNS": ("返品", "交換", "故障", "不良", "保証", "代替機", "修理", "退貨", "换货", "반품", "교환", "불량",
+                "고장", "คืนสินค้า", "เคลม"),
+    "COMPLETION": ("完了", "解決", "受領", "解决", "已收到", "완료", "ได้รับแล้ว"),
+    "IN_PROGRESS": ("進捗", "状況", "いかがでしょうか", "진행 상황", "진행상황"),
 }
 
 

@@ -136,6 +136,18 @@ DEV_FLOOR = {
     "dev20": ({"po_numbers": (1.0, 0.95), "quote_numbers": (1.0, 0.96), "case_numbers": (1.0, 1.0),
                "part_numbers": (0.97, 0.98), "amounts": (0.96, 0.93), "dates": (0.99, 0.97),
                "phones": (0.99, 0.99), "emails": (1.0, 1.0)}, 0.96, 0.97),
+    "dev21": ({"po_numbers": (0.98, 1.0), "quote_numbers": (1.0, 0.92), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.99, 1.0), "amounts": (0.98, 0.96), "dates": (1.0, 0.96),
+               "phones": (1.0, 1.0), "emails": (1.0, 1.0)}, 0.97, 0.96),
+    "dev22": ({"po_numbers": (1.0, 0.97), "quote_numbers": (1.0, 1.0), "case_numbers": (0.95, 0.95),
+               "part_numbers": (1.0, 1.0), "amounts": (1.0, 1.0), "dates": (0.98, 0.98),
+               "phones": (1.0, 0.99), "emails": (1.0, 1.0)}, 0.99, 0.98),
+    "dev23": ({"po_numbers": (0.98, 0.96), "quote_numbers": (1.0, 1.0), "case_numbers": (0.96, 0.83),
+               "part_numbers": (1.0, 1.0), "amounts": (1.0, 0.99), "dates": (0.98, 0.97),
+               "phones": (1.0, 1.0), "emails": (1.0, 1.0)}, 0.96, 0.96),
+    "dev24": ({"po_numbers": (0.93, 1.0), "quote_numbers": (0.91, 0.95), "case_numbers": (1.0, 0.85),
+               "part_numbers": (0.98, 1.0), "amounts": (0.99, 1.0), "dates": (0.99, 0.98),
+               "phones": (1.0, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.94),
 }
 
 

@@ -53,7 +53,8 @@ _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref
            r"|[#:\uff1a\u2116-]|は|\n>+))*\s*")
 _ID = r"(?:\(\s*#?|#)?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # More ids after the first: "POs 4500207714, 4500207715 and 4500207716".
-_MORE = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bor\b|\boder\b|\bou\b|\bo\b)\s*#?\s*"
+_MORE = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bor\b|\boder\b|\bou\b|\bo\b|\ba\b|\bog\b"
+                   r"|\boch\b|\ben\b|\bés\b|\bi\b)\s*#?\s*"
                    r"([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)")
 
 
@@ -76,7 +77,8 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
              r"|nr\s+zamówienia|oc(?![0-9])|commande(?:\s+bc(?=\s))?|bestelnummer|bestelling|beställning(?:snummer)?|best\.\s?-?\s?nr\.?"
              r"|ordine\s+(?:n[°º.]?|nr\.?)|numero\s+d['\u2019]ordine|nuestro\s+pedido|megrendelés(?:\s+száma)?"
              r"|indkøbsordre(?:nummer|n)?|innkjøpsordre(?:nummer|n)?|narudžbenic[aeiu]|naročilnic[aeio]"
-             r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)|đơn\s+đặt\s+hàng(?:\s+số)?")
+             r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)|đơn\s+đặt\s+hàng(?:\s+số)?|obj\.|leveransavrop|أمر\s+الشراء(?:\s+رقم)?"
+             r"|lieferabruf")
 # Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
 PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
 PO = _cue_rule(PO_CUES)
@@ -89,7 +91,8 @@ _ORDER_NOUNS = (r"pedido|commande|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni(?
                 r"|bestelling|narudžb[aeiu]|porudžbin[aeiu]|naročil[aou]|comand(?:a|ă|ei)|zakázk[ayu]"
                 r"|rendelés(?:ünk|ét|e)?|поръчк(?:а|ата|и)|заявк(?:а|ата)")
 ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|jeres)\s+orders?(?:\s+number)?"
-              r"|orders?\s+number|order(?=\s*(?:no\b|nr\b|#|n°))|(?:notre|votre)\s+bc|bc(?=\s*n[°º])"  # bon de commande
+              r"|orders?\s+number|order(?=\s*(?:no\b|nr\b|#|n°))"
+              r"|(?:notre|votre)\s+bc|bc(?=\s*(?:n[°º]|\d{4}))"  # bon de commande
               # "order" right before an id of three parts or more: "order BRU-IT-44810", "order KAA/ICT/2025/044"
               r"|orders?(?=\s+[a-z0-9]+[-/][a-z0-9]+[-/])"
               r"|(?:nuestro|nosso|notre|votre|nostro|vostro|unsere?|ihre?|onze|uw)?\s*(?:" + _ORDER_NOUNS + r"))")
@@ -132,7 +135,7 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|stö
                r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
                r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|protocolo|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
                r"|zgłoszeni(?:e|em|a|u)|reclamo|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
-               r"|požadavek|případ(?:u|em)?|tiket|tichet|hibajegy|vaka(?:s\u0131)?"
+               r"|požadavek|případ(?:u|em)?|tiket|tichet|hibajegy|ügyszám|vaka(?:s\u0131)?"
                r"|melding(?:snummer)?)")
 # Not after a code's dash ("SFP-10G-SR": a part's suffix; "Lenovo-Case" is a case); the vendor whose case it is may
 # follow ("caso HPE 5372019845").
@@ -142,7 +145,7 @@ CASE_CUES = (r"(?<![0-9]-)(?<![0-9][a-z]-)(?:support\s+|service\s+)?" + _CASE_WO
              r"|aruba|juniper|synology)(?![\w-]))?")
 CASE = _cue_rule(CASE_CUES)
 CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
-CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10})(?![\w-])"
+CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7})(?![\w-])"
                        # a Jira issue key in a notification's subject, a helpdesk's "[#48213]" tag
                        r"|\[jira\]\s*\(([a-z][a-z0-9]{1,9}-\d{1,7})\)|\[#(\d{4,10})\]")
 
@@ -189,7 +192,8 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "дин.": "RSD", "din.": "RSD", "грн": "UAH", "грн.": "UAH", "₴": "UAH", "₸": "KZT", "₾": "GEL",
                     "₼": "AZN", "n": "NGN", "vnđ": "VND", "৳": "BDT", "tk": "BDT", "tk.": "BDT", "da": "DZD",
                     "dh": "MAD", "dhs": "MAD", "dt": "TND", "jd": "JOD", "bd": "BHD", "kd": "KWD", "ro": "OMR",
-                    "rupee": "INR", "rupees": "INR", "s/": "PEN", "원": "KRW", "บาท": "THB", "\uffe5": "JPY"}
+                    "rupee": "INR", "rupees": "INR", "pesos": "$", "de pesos": "$", "s/": "PEN",
+                    "원": "KRW", "บาท": "THB", "\uffe5": "JPY"}
 # A lone "R" is the South African rand, "RM" the ringgit, "PHP" the peso, "N" the naira: only for a sender in that
 # country or a text that names the currency or holds a phone number of the country (_LOCAL_CURRENCY).
 _CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
@@ -204,15 +208,16 @@ _CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
 _CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|원|บาท|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-"
               r"|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ"
               r"|(?:" + _CODES
-              + r"|euros?|dollars?|pounds?|rupees?|tl|ft|lei|mad|da|dhs?|dt|jd|bd|kd|ro)(?![a-z]))")
+              + r"|euros?|dollars?|pounds?|rupees?|(?:de\s+)?pesos|tl|ft|lei|mad|da|dhs?|dt|jd|bd|kd|ro)(?![a-z]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
         r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
         r"|\d{1,3}(?: \d{3})+[.,]\d{2,3}(?!\d)"
-        r"|\d{1,3}(?: \d{3})+(?![\d.,])"  # "6 500 €": thousands grouped by spaces (French, Polish, Nordic)
+        r"|\d{1,3}(?: \d{3})+(?![\d]|[.,]\d)"  # "6 500 €", "NOK 180 000.": thousands grouped by spaces
         r"|\d{1,3}(?:[ .\u00a0]\d{3})*(?=[.,]-)"  # "NOK 186 400,-", "kr 1.250,-": whole kroner, no decimals
         r"|\d+(?:[.,]\d{1,2})?(?![\d]))")
 _MULT = (r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?|lakhs?|lacs?|crores?"
-         r"|cr|mil|millones|millón|milhões|milhão|万|億)(?![^\W\d_]))?")  # not the k of "können"
+         r"|cr|mil|millones|millón|milhões|milhão|millió|milliárd|mln|mld|tys\.?|万|億)"
+         r"(?![^\W\d_]))?")  # not the k of "können"
 # Not inside a word, but right after Japanese or Chinese ("約¥2,000,000の損失"): they write no spaces.
 _AMOUNT_BEFORE = r"(?:(?<![\w$€£])|(?<=[\u3040-\u30ff\u4e00-\u9fff]))"
 AMOUNT = re.compile(
@@ -230,7 +235,8 @@ _THREE_DECIMALS = frozenset({"TND", "KWD", "BHD", "OMR", "JOD", "LYD", "IQD"})
 _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "tsd": 1e3, "m": 1e6, "mn": 1e6, "mm": 1e6, "million": 1e6,
                 "millions": 1e6, "mio": 1e6, "bn": 1e9, "b": 1e9, "billion": 1e9, "mrd": 1e9, "lakh": 1e5,
                 "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "crores": 1e7, "cr": 1e7, "mil": 1e3,
-                "millones": 1e6, "millón": 1e6, "milhões": 1e6, "milhão": 1e6, "万": 1e4, "億": 1e8}
+                "millones": 1e6, "millón": 1e6, "milhões": 1e6, "milhão": 1e6, "万": 1e4, "億": 1e8,
+                "millió": 1e6, "milliárd": 1e9, "mln": 1e6, "mld": 1e9, "tys": 1e3}
 
 
 def parse_number(text: str, decimal_comma: bool, three_decimals: bool = False) -> float | None:
@@ -316,7 +322,7 @@ MONTHS = {name: num for num, names in (*_MONTH_NAMES.items(), *enumerate(_THAI_M
 _AMBIGUOUS_MONTHS = frozenset({"out", "set", "mar", "gen", "ago", "dic", "lug", "ott", "dez", "fev", "giu"})
 _MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
 DATE_ISO = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
-DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?![\d:.]\d|\d)"
+DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?[^\S\n]+(\d{1,2})(?:st|nd|rd|th)?(?![\d:.]\d|\d)"
                       r"(?:,?\s+(\d{4})(?!\d))?")
 DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)(?:de\s+|of\s+)?"
                       r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-|/)(?:de\s+)?(\d{4}|\d{2})(?![\d:]))?")
@@ -367,12 +373,16 @@ _RANGE_START = re.compile(r"(\d{1,2})(?:st|nd|rd|th|\.)?\s*(?:[" + _DASHES + r"]
 _RANGE_END = re.compile(r"\s*(?:[" + _DASHES + r"]|to|through|until|till)\s*(\d{1,2})(?:st|nd|rd|th)?(?![\d/.:])")
 _DURATION_AFTER = re.compile(r"[ \t]*(?:(?:working|business|calendar|work|werk|arbeits)[ \t]*)?"
                              r"(?:days?|weeks?|months?|hours?|hrs|días|dias|semanas|meses|giorni|settimane|mesi|jours"
-                             r"|semaines|mois|tage|wochen|werktage|monate|dagen|weken|dni|tygodni|dagar|veckor|uger|dage|uker|dager)(?!\w)",
+                             r"|semaines|mois|tage|wochen|werktage|monate|dagen|weken|dni|tygodni|dagar|veckor|uger|dage|uker|dager"
+                             r"|arbejdsdage|arbetsdagar|arbeidsdager|werkdagen|päivää|työpäivää|viikkoa|napot|munkanap"
+                             r"|pracovních|dní|týdnů)(?!\w)",
                              re.IGNORECASE)
 # A fraction of something ("1/2 of the pallets"); not the Dutch "of" (or): "14/7 of dinsdag 15/7".
 _OF_AFTER = re.compile(r"\s+(?:of|de|di|van|von)\s+(?:the|our|all|them|your|this|that|these|those|it|les?|la|los|las"
                        r"|del?|het|den|die|der)\b", re.IGNORECASE)
 _VERSION_BEFORE = re.compile(r"(?:version|rev\.?|v|ver\.?|release|firmware|fw|build)\s*$")
+# A time of day, not a date: "klo 14.02" (Finnish), "kl. 13.05" (Nordic), "kello 11.20".
+_TIME_BEFORE = re.compile(r"(?<![^\W\d_])(?:klo|kl\.?|kello|ore|hrs?\.?)\s*$")
 
 
 def _iso(y: int, m: int, d: int) -> str | None:
@@ -389,6 +399,25 @@ def _year(two_or_four: str) -> int | None:
     if 2533 <= y <= 2643:
         return y - 543  # a year of the Buddhist era (Thailand): 2568 is 2025
     return y if 1990 <= y <= 2100 else None
+
+
+_WEEKDAYS = {"mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "wednesday": 2, "thu": 3,
+             "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4, "sat": 5, "saturday": 5, "sun": 6,
+             "sunday": 6}
+_WEEKDAY_BEFORE = re.compile(r"(?<![^\W\d_])([a-z]{3,9})\.?,?[ \t]+$")
+
+
+def _weekday_before(text: str, start: int) -> int | None:
+    """The English day of the week written right before `start` ("Fri 7/04/2025"), 0 for Monday; else None."""
+    m = _WEEKDAY_BEFORE.search(text, max(0, start - 12), start)
+    return _WEEKDAYS.get(m.group(1)) if m else None
+
+
+def _weekday_is(year: int, month: int, day: int, weekday: int) -> bool:
+    try:
+        return date(year, month, day).weekday() == weekday
+    except ValueError:
+        return False
 
 
 def _nearest(m: int, d: int, ref: date | None) -> str | None:
@@ -425,7 +454,7 @@ _PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends 
     r"|tlf|puhelin|tel\.|contact|ddi|did|gsm|pbx|telem|tlm|landline|携帯|電話|直通|代表|フリーダイヤル|手機|手机|电话"
     r"|傳真|传真|τηλ|τηλέφωνο|τηλέφωνα|κινητό|φαξ|тел|телефон|моб|факс|puh|tfn|telefoon|mobiel|đt|sđt|h/p"
     r")\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$"  # "Hotline (24/7): ", "a@b.fr / "
-    r"|(?:โทรศัพท์|โทร|มือถือ|แฟกซ์|전화|휴대폰|핸드폰|팩스)[^\n\d]{0,12}$",  # Thai and Korean: no word boundary after
+    r"|(?:โทรศัพท์|โทร|มือถือ|แฟกซ์|전화|휴대폰|핸드폰|팩스|هاتف|جوال|للتواصل)[^\n\d]{0,12}$",  # Thai, Korean, Arabic
 )
 # Right before a number: it is something else (a meeting id, a passcode, an order, a tax or company id ...). Each
 # word stands after a non-letter ("DID:" is a phone's label, not an "id").
@@ -439,7 +468,7 @@ _NOT_PHONE_CUE = re.compile(
     r"|rma|sr|bol|incident|ref|reference|auftrag\w*|bestell\w*|rechnung\w*|commande|pedido|ordine|kunden\w*"
     r"|konto\w*|cep|plz|zip|postcode|postal\s+code|nip|regon|krs|hrb|siret|siren|cnpj|cpf|gst|gstin|pan|abn|utr|neft"
     r"|sold-to|ship-to|customer|cust|vendor|supplier|p\.\s?iva|iva|c\.f\.|codice\s+fiscale|nit|cuit|rut|rfc|nif|cif"
-    r"|ičo|dič|ico|dic|trn|tin|ein|vkn|vergi\s+no|con\s+note|consignment|guía|guia|remito|factura|fatura|faktura"
+    r"|ičo|dič|ico|dic|cvr(?:-nr)?|trn|tin|ein|vkn|vergi\s+no|con\s+note|consignment|guía|guia|remito|factura|fatura|faktura"
     r"|sipariş|objednávka|伝票番号|問い合わせ番号|お問い合わせ番号|注文番号|受付番号|job|shipment|waybill|awb"
     r"|delivery\s+note|lieferschein)"
     r"(?:\s+(?:confirmation|number|no\.?|nr\.?|id|ref|code))*\s*(?:no\.?|number|nr\.?|#|:|\uff1a)*\s*[:#(]?\s*$",
@@ -806,7 +835,9 @@ class _Extractor:
     def _total(self, line: str, currency: str) -> None:
         """A totals line below a priced table ("Total net:   17 335,00"): its last number is in the table's currency."""
         m = _TOTAL_LINE.match(line)
-        value = parse_number(m.group(1), self.locale.decimal_comma, currency in _THREE_DECIMALS) if m else None
+        if m is None or (m.group(1)[0] == "0" and m.group(1)[1:2].isdigit()):
+            return  # "Queries: ap@firm.co.uk | 0121 496 0780": money is not written with a leading zero
+        value = parse_number(m.group(1), self.locale.decimal_comma, currency in _THREE_DECIMALS)
         if value is not None and not currency:
             self._unpriced.append(value)
         elif value is not None:
@@ -898,8 +929,8 @@ class _Extractor:
             if _CAPITALISED_WORD.match(token):
                 continue  # "Sur-100", "Line-300": a word and a number
             token = token.upper()
-            if not cat.is_part_shape(token) or not self.free(s, t):
-                continue
+            if not cat.is_part_shape(token) or not self.free(s, t) or token.endswith(("-NR", "-NO")):
+                continue  # (a label: "CVR-nr.", "Art-Nr.")
             if cat.excluded(token, self.before_part(s)):
                 continue
             _add(self.e.part_numbers, token)
@@ -1117,17 +1148,23 @@ class _Extractor:
             y = _year(third)
             if y is None or (len(third) == 2 and self.received is not None and abs(y - self.received.year) > 10):
                 return  # "on 6.6.65" is a version: a two-digit year is one near the email's own
-            iso = self._day_month(int(first), int(second), sep, y)
+            iso = self._day_month(int(first), int(second), sep, y, _weekday_before(text, m.start()))
         else:
             iso = self._short_date(m, text, first, sep, second, after)
         if iso:
             _add(self.e.dates, iso)
             self.claim(m.start(), end + (1 if iso and third is None and after[:1] == "." else 0))
 
-    def _day_month(self, a: int, b: int, sep: str, year: int) -> str | None:
+    def _day_month(self, a: int, b: int, sep: str, year: int, weekday: int | None = None) -> str | None:
+        """`weekday` (0 Monday): the day of the week written before the date ("Fri 7/04/2025"), which tells
+        day-first from month-first where the locale would guess."""
         day_first = self.locale.day_first or sep == "." or a > 12
         if b > 12 and a <= 12:
             day_first = False
+        elif weekday is not None and a <= 12 and b <= 12:
+            as_day_first, as_month_first = _weekday_is(year, b, a, weekday), _weekday_is(year, a, b, weekday)
+            if as_day_first != as_month_first:
+                day_first = as_day_first
         return _iso(year, b, a) if day_first else _iso(year, a, b)
 
     def _short_date(self, m: re.Match[str], text: str, first: str, sep: str, second: str, after: str) -> str | None:
@@ -1138,6 +1175,8 @@ class _Extractor:
         if _NOT_AFTER_SHORT.match(rest) or (not trailing_dot and after[:1] in ".," and after[1:2].isdigit()):
             return None
         if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
+            return None
+        if sep == "." and _TIME_BEFORE.search(text, max(0, m.start() - 8), m.start()):
             return None
         if _DURATION_AFTER.match(text, m.end()) or _OF_AFTER.match(text, m.end()):
             return None  # "Delivery: 3-4 weeks", "entrega: 5-7 días": a span of time; "ship 1/2 of the pallets"
@@ -1316,7 +1355,7 @@ _PROBES = (
     Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}[-/])?po[-/]"),
     Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
     Probe("quote_bare", r"(?<![\w-])(?:q-\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|cot-[a-z0-9]|soum-\d|pres-\d)"),
-    Probe("case_bare", r"(?<![\w-])(?:inc|ritm|cs|tkt|cas)-?\d|\[jira\]|\[#\d"),
+    Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
     Probe("order", r"(?<![\w/])" + ORDER_CUES),
     Probe("quote", r"(?<![\w/])(?:" + QUOTE_CUES + r")"),

@@ -265,6 +265,8 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:counted|checked) and signed for", r"ok to close", r"nothing else is open",
         r"podem? encerrar", r"sem avarias", r"(?:fica|ficou) regularizad[ao]", r"ya quedó", r"paz y salvo",
         r"tout est là", r"bonne réception de la totalité", r"all squared", r"already installed",
+        r"(?:voor ons|is) afgesloten", r"osalta kunnossa", r"vyřízen[aáo]", r"werkt (?:weer )?prima", r"accounted for",
+        r"(?:está|foi|ficou) repost[oa]", r"closing \S+ (?:on )?our end", r"we can close",
         r"effectué .{0,15}virement", r"running again",
         r"operando desde", r"funcionando (?:de nuevo|otra vez|desde)",
     ),
@@ -305,7 +307,7 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"checking in", r"still (?:waiting|haven't|have not|no)", r"haven't heard", r"have not heard",
         r"no (?:one|body) has (?:called|replied|answered)", r"nobody has", r"alguma novidade", r"novedades",
         r"nessuno ci ha", r"chi se ne sta occupando", r"gibt es (?:schon )?neuigkeiten", r"des nouvelles",
-        r"wie ist der stand", r"stand van zaken", r"any eta",
+        r"wie ist der stand", r"stand van zaken", r"any eta", r"schon etwas neues", r"hoe staat het",
         # chasers in the mailbox's other languages
         r"alguna novedad", r"où en (?:est|sommes)", r"a che punto", r"(?:seguimos|sigo|llevamos .{0,20}) esperando",
         r"(?:ainda|continuamos) (?:aguardando|esperando)", r"(?:siamo|sono) ancora in attesa", r"attendons toujours",

@@ -404,3 +404,34 @@ def test_forms_of_round_fifteen() -> None:
     assert extract_entities("Created: 19/Jun/25 10:11 AM", received=when).dates == ["2025-06-19"]
     found = extract_entities("2 x 4RY12A, 1 x 7Z71A04BEA, board 0KCW4G, injector U-POE-AT, PWR-C6-1KWAC/2")
     assert found.part_numbers == ["4RY12A", "7Z71A04BEA", "0KCW4G", "U-POE-AT", "PWR-C6-1KWAC/2"]
+
+
+def test_forms_of_round_sixteen() -> None:
+    """Central and northern Europe's ERP mail: PO cues and ids joined by their languages' "and", multipliers, times
+    and durations that are no dates, a weekday that settles a numeric date, totals lines that are no money."""
+    table, when = load_locales(), date(2025, 6, 20)
+    cz, hu, fi, dk, no, gb = (table.for_sender(f"a@firma.{tld}") for tld in ("cz", "hu", "fi", "dk", "no", "co.uk"))
+    assert extract_entities("reklamace k obj. 2025/OBJ/0311 a", locale=cz).po_numbers == ["2025/OBJ/0311"]
+    assert extract_entities("objednávky (OBJ-25-0101 a OBJ-25-0102) jsou", locale=cz).po_numbers == [
+        "OBJ-25-0101", "OBJ-25-0102"]
+    assert extract_entities("a Lenovo esetet megnyitottuk, ügyszám: 1009988776.", locale=hu).case_numbers == [
+        "1009988776"]
+    assert extract_entities("Request: REQ0041234 - docking stations").case_numbers == ["REQ0041234"]
+    assert extract_entities("óránként kb. 2,5 millió Ft kiesés", locale=hu).amounts == [
+        {"value": 2500000.0, "currency": "HUF"}]
+    assert extract_entities("Every hour costs us approx. NOK 95 000. Please", locale=no).amounts == [
+        {"value": 95000.0, "currency": "NOK"}]
+    assert extract_entities("perdemos más de 40 millones de pesos al día",
+                            locale=table.for_sender("a@firma.com.co")).amounts == [
+        {"value": 40000000.0, "currency": "COP"}]
+    totals = "Item    Amount (GBP)\nINV-1   1,200.00\nQueries: ap@firm.co.uk | 0121 496 0123\n"
+    assert extract_entities(totals, locale=gb).amounts == [{"value": 1200.0, "currency": "GBP"}]
+    assert extract_entities("Lukee \"Toimitettu 13.6. klo 14.02\", mutta", locale=fi, received=when).dates == [
+        "2025-06-13"]
+    assert extract_entities("skiftes inden for 5-7 arbejdsdage", locale=dk, received=when).dates == []
+    assert extract_entities("late deliveries in May\n3. Tablet rollout", received=when).dates == []
+    # 4 July 2025 was a Friday, 7 April a Monday: the weekday settles a sender the locale would read day-first.
+    assert extract_entities("Ship date: Fri 7/04/2025", locale=gb).dates == ["2025-07-04"]
+    found = extract_entities("SFP 6GK5992-1AM00-8AA0, TC520K-1PEZU4P-A6, Q6718-67040, SMV1500CAI; CVR-nr. 12345678;"
+                             " booking ref. SDV-88412", locale=dk)
+    assert found.part_numbers == ["6GK5992-1AM00-8AA0", "TC520K-1PEZU4P-A6", "Q6718-67040", "SMV1500CAI"]

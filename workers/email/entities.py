@@ -835,8 +835,8 @@ class _Extractor:
     def _total(self, line: str, currency: str) -> None:
         """A totals line below a priced table ("Total net:   17 335,00"): its last number is in the table's currency."""
         m = _TOTAL_LINE.match(line)
-        if m is None or (m.group(1)[0] == "0" and m.group(1)[1:2].isdigit()) or _DATE_CELL.fullmatch(m.group(1)):
-            return  # "Queries: ap@firm.co.uk | 0121 496 0780", "alt: Liefertermin 11.07.2025": no money
+        if m is None or _not_money(m.group(1)):
+            return
         value = parse_number(m.group(1), self.locale.decimal_comma, currency in _THREE_DECIMALS)
         if value is not None and not currency:
             self._unpriced.append(value)
@@ -897,9 +897,9 @@ class _Extractor:
                     _add(self.e.part_numbers, token)
                     self.claim(*span)
             elif kind == "amount":
-                if _DATE_CELL.fullmatch(value):
-                    continue  # "11.07.2025" slid under "Preis/EUR" in a fixed-width layout: a date, not money
                 number = re.sub(r"[^\d.,' ]", "", value).strip()
+                if _not_money(number):
+                    continue
                 parsed = (parse_number(number, self.locale.decimal_comma, currency in _THREE_DECIMALS) if number
                           else None)
                 if parsed is None:
@@ -1286,6 +1286,12 @@ _WORD_IN_ID = re.compile(r"[a-z]{3}")
 _PART_CELL = re.compile(r"\S*\d|[A-Z0-9]+(?:-[A-Z0-9]+)+$")
 _RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
 _DATE_CELL = re.compile(r"\d{1,2}([./-])\d{1,2}\1\d{2,4}")
+
+
+def _not_money(number: str) -> bool:
+    """A number in a price column or totals line that is something else: a phone ("0121 496 0780": money is not
+    written with a leading zero) or a date ("Liefertermin 11.07.2025" slid under a price column)."""
+    return (number[:1] == "0" and number[1:2].isdigit()) or _DATE_CELL.fullmatch(number) is not None
 _PRICED_CELL = re.compile(r"\d[.,]\d{2}(?![\d])")  # a number with cents
 _NUMBER_CELL = re.compile(r"[$€£¥₹]?\s*\d[\d.,'\s]*(?:\s*(?:[^\W\d_]|[$€£¥₹]){0,3})")  # "325 548,00 kč" too
 _TOTAL_WORD = re.compile(r"(?i)total|sum|vat|tax|gst|sst|iva|mwst|ust|tva|btw|moms|kdv|gesamt|netto|importe|montant"

@@ -148,6 +148,12 @@ DEV_FLOOR = {
     "dev24": ({"po_numbers": (0.93, 1.0), "quote_numbers": (0.91, 0.95), "case_numbers": (1.0, 0.85),
                "part_numbers": (0.98, 1.0), "amounts": (0.99, 1.0), "dates": (0.99, 0.98),
                "phones": (1.0, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.94),
+    "dev25": ({"po_numbers": (0.98, 0.83), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.94),
+               "part_numbers": (0.98, 1.0), "amounts": (1.0, 0.96), "dates": (1.0, 0.99),
+               "phones": (0.96, 0.97), "emails": (1.0, 1.0)}, 0.97, 0.95),
+    "dev26": ({"po_numbers": (0.97, 0.93), "quote_numbers": (0.95, 1.0), "case_numbers": (1.0, 0.96),
+               "part_numbers": (0.96, 0.99), "amounts": (0.99, 0.94), "dates": (0.98, 0.98),
+               "phones": (0.99, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.94),
 }
 
 

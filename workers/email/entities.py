@@ -49,7 +49,8 @@ US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 # ---------------------------------------------------------------------------------------------------- ids
 _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id|numero|número|numéro"
            r"|numer|číslo|numaras\u0131|numarasi|br\.?)(?![a-z])"
-           r"|(?:is|was|are|ist|est|es|è|č\.?|ma|(?:will|should|would)\s+be|stays|remains|still|noastr[ăa]|nostru)(?![\w-])"
+           r"|(?:is|was|are|ist|est|es|è|č\.?|ma|(?:will|should|would)\s+be|stays|remains|still|noastr[ăa]"
+           r"|nostru)(?![\w-])"
            r"|[#:\uff1a\u2116-]|は|\n>+))*\s*")
 _ID = r"(?:\(\s*#?|#)?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # More ids after the first: "POs 4500207714, 4500207715 and 4500207716".
@@ -77,8 +78,8 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
              r"|nr\s+zamówienia|oc(?![0-9])|commande(?:\s+bc(?=\s))?|bestelnummer|bestelling|beställning(?:snummer)?|best\.\s?-?\s?nr\.?"
              r"|ordine\s+(?:n[°º.]?|nr\.?)|numero\s+d['\u2019]ordine|nuestro\s+pedido|megrendelés(?:\s+száma)?"
              r"|indkøbsordre(?:nummer|n)?|innkjøpsordre(?:nummer|n)?|narudžbenic[aeiu]|naročilnic[aeio]"
-             r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)|đơn\s+đặt\s+hàng(?:\s+số)?|obj\.|leveransavrop|أمر\s+الشراء(?:\s+رقم)?"
-             r"|lieferabruf")
+             r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)|đơn\s+đặt\s+hàng(?:\s+số)?|obj\.|leveransavrop"
+             r"|أمر\s+الشراء(?:\s+رقم)?|lieferabruf")
 # Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
 PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
 PO = _cue_rule(PO_CUES)
@@ -133,7 +134,8 @@ QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
 # "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".
 _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung|escalation"
                r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
-               r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|protocolo|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
+               r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|protocolo"
+               r"|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
                r"|zgłoszeni(?:e|em|a|u)|reclamo|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
                r"|požadavek|případ(?:u|em)?|tiket|tichet|hibajegy|ügyszám|vaka(?:s\u0131)?"
                r"|melding(?:snummer)?)")
@@ -444,7 +446,8 @@ PHONE = re.compile(
     # "(내선 213)", "5678 تحويلة 140", "4455 ต่อ 212", "3366 #205"
     r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:[,/|\u2013\u2014-]\s*)?[(\uff08]?\s*"
     r"(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?"
-    r"|poste|interno|int\.?|anexo|ramal|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning|内線|內線|分機|分机|转|轉|내선|تحويلة|ต่อ|#)\s*[:\uff1a.]?\s*"
+    r"|poste|interno|int\.?|anexo|ramal|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning"
+    r"|内線|內線|分機|分机|转|轉|내선|تحويلة|ต่อ|#)\s*[:\uff1a.]?\s*"
     r"(\d{1,6})[)\uff09]?)?(?![\w/=&%]|[.,]\d|-\d)",
 )
 _PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends "sent")
@@ -468,7 +471,8 @@ _NOT_PHONE_CUE = re.compile(
     r"|rma|sr|bol|incident|ref|reference|auftrag\w*|bestell\w*|rechnung\w*|commande|pedido|ordine|kunden\w*"
     r"|konto\w*|cep|plz|zip|postcode|postal\s+code|nip|regon|krs|hrb|siret|siren|cnpj|cpf|gst|gstin|pan|abn|utr|neft"
     r"|sold-to|ship-to|customer|cust|vendor|supplier|p\.\s?iva|iva|c\.f\.|codice\s+fiscale|nit|cuit|rut|rfc|nif|cif"
-    r"|ičo|dič|ico|dic|cvr(?:-nr)?|trn|tin|ein|vkn|vergi\s+no|con\s+note|consignment|guía|guia|remito|factura|fatura|faktura"
+    r"|ičo|dič|ico|dic|cvr(?:-nr)?|trn|tin|ein|vkn|vergi\s+no|con\s+note|consignment|guía|guia|remito|factura"
+    r"|fatura|faktura"
     r"|sipariş|objednávka|伝票番号|問い合わせ番号|お問い合わせ番号|注文番号|受付番号|job|shipment|waybill|awb"
     r"|delivery\s+note|lieferschein)"
     r"(?:\s+(?:confirmation|number|no\.?|nr\.?|id|ref|code))*\s*(?:no\.?|number|nr\.?|#|:|\uff1a)*\s*[:#(]?\s*$",
@@ -584,7 +588,8 @@ _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client|notre|nuestro|nosso
                         r"|[a-z .]{0,20}\(po\)")  # "Your Ref (PO)"
 # A price column's own words; a column that names no currency takes the email's one currency (resolve_unpriced).
 _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo|bedrag"
-                r"|total|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota|(?<![a-z])(?:[eg]p|pu)(?![a-z])"
+                r"|total|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota"
+                r"|(?<![a-z])(?:[eg]p|pu)(?![a-z])"
                 r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|単価|金額|価格|合計|小計|单价|金额|价格|總價"
                 r"|总价|合计|단가|금액|합계|공급가액|ราคา|จำนวนเงิน|đơn\s+giá|thành\s+tiền|harga"
                 r"|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|net\s+value|line\s+total")

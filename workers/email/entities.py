@@ -810,8 +810,7 @@ class _Extractor:
         currency: str | None = None  # of the table's priced columns: its totals lines below are in it too
         gap = False  # a blank line since the table: only a line that names a total may follow it
         while offset <= len(text):
-            end = text.find("\n", offset)
-            end = len(text) if end < 0 else end
+            end = _line_end(text, offset)
             line = text[offset:end]
             stripped = line.strip()
             if "|" in stripped or "\t" in stripped or "  " in stripped:  # else one cell: no regex split needed
@@ -979,8 +978,7 @@ class _Extractor:
         seen_lines: set[int] = set()
         for q in self.iter("qty", _QTY_MARK, scan):
             start = scan.rfind("\n", 0, q.start()) + 1
-            end = scan.find("\n", q.end())
-            end = len(scan) if end < 0 else end
+            end = _line_end(scan, q.end())
             candidates = []
             after = _CODE.match(text, q.end())
             if after:
@@ -1038,7 +1036,7 @@ class _Extractor:
         names a total, tax or charge and ends in a number, in the currency the block names once."""
         text = self.text
         start = text.rfind("\n", 0, at) + 1
-        end = text.find("\n", at)
+        end = _line_end(text, at)
         for step in (-1, 1):
             pos = start if step < 0 else end
             while 0 < pos < len(text):
@@ -1350,8 +1348,9 @@ _LOCAL_CURRENCY = {"r": _home("ZA", "zar|rands?", "27"), "rm": _home("MY", "myr|
                    "jd": _home("JO", "jod|dinars?", "962"), "bd": _home("BH", "bhd|dinars?", "973"),
                    "kd": _home("KW", "kwd|dinars?", "965"), "ro": _home("OM", "omr|rials?", "968")}
 _HAN, _KANA = re.compile(r"[\u4e00-\u9fff]"), re.compile(r"[\u3040-\u30ff]")
-_DOLLAR_AFTER = re.compile(r"[^\S\n]?(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])")
-_DOLLAR_CODES = re.compile(r"(?<![^\W\d_])(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])")
+_DOLLARS = r"(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])"  # the ISO codes of "$" currencies
+_DOLLAR_AFTER = re.compile(r"[^\S\n]?" + _DOLLARS)
+_DOLLAR_CODES = re.compile(r"(?<![^\W\d_])" + _DOLLARS)
 # The country of a currency used in one country only (a phone number in an email that names it may be there).
 _CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "IN", "JPY": "JP", "AED": "AE",
                     "CAD": "CA", "MXN": "MX", "BRL": "BR", "ZAR": "ZA", "CZK": "CZ", "PLN": "PL", "DKK": "DK",

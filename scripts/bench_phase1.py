@@ -11,6 +11,8 @@ signatures, footers, tables). The goal in the email issue is at least 5,000 emai
 The rate is of CPU time (time.process_time): the machine's other work does not count against it. What Phase 1
 remembers across emails (phone numbers read, senders' locales) is forgotten before each pass over a corpus, so
 a pass reads it as new mail; the process's one-time setup (compiling the probe databases) is not counted.
+It first prints how Phase 1's modules run: compiled by mypyc (scripts/build_native.py, what bootstrap.sh builds)
+or from their Python sources (not built, or CORRAL_PURE_PYTHON=1 to measure them).
 
 --profile N: after each rate, the N functions with the most time of their own in five more passes under cProfile
 (which slows Python code more than native code: shares to compare, not the rate; `py-spy record --native` over
@@ -32,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from workers.email import native  # noqa: E402
 from workers.email.locales import load_locales  # noqa: E402
 from workers.email.parts import load_parts  # noqa: E402
 from workers.email.rules import analyse, clear_caches, load_senders  # noqa: E402
@@ -84,6 +87,7 @@ def main() -> int:
     ap.add_argument("files", nargs="*", type=Path)
     args = ap.parse_args()
     files = args.files or [p for p in DEFAULT if p.exists()]
+    print(f"phase 1's modules: {native.state()}")
     worst = float("inf")
     for path in files:
         emails = prepared(path)

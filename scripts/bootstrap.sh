@@ -21,14 +21,29 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "bootstrap: creating $VENV" >&2
   python3 -m venv "$VENV"
 fi
-extras=""
-[ "${BOOTSTRAP_DEV:-0}" = 1 ] && extras="[dev]"
+extras="[native]"
+[ "${BOOTSTRAP_DEV:-0}" = 1 ] && extras="[native,dev]"
 stamp="$VENV/.installed$extras"
 want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "bootstrap: installing Python packages$extras" >&2
   "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT$extras"
   echo "$want" > "$stamp"
+fi
+
+# Phase 1 of the email job compiled with mypyc (workers/email/native.py), rebuilt when its sources changed. Without
+# a compiler it runs from the sources: the same results, slower.
+apt_install gcc gcc
+if ! "$VENV/bin/python" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  echo "bootstrap: installing Python's headers (python3-dev) for the compiled modules" >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-dev >/dev/null || true
+fi
+if built=$("$VENV/bin/python" "$ROOT/scripts/build_native.py" 2>&1); then
+  echo "bootstrap: ${built##*$'\n'}" >&2
+else
+  echo "$built" | tail -n 20 >&2
+  echo "bootstrap: the compile failed (above): Phase 1 runs from its Python sources, slower" >&2
 fi
 
 # The MYST job builds with mystmd (PyPI mystmd, installed above), which runs on Node.js 20 or newer. Debian 12's

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -41,6 +41,9 @@ from workers.email.scan import (
     search,
     split_foreign,
     to_hyperscan,
+)
+from workers.email.scan import (
+    lower as lower_text,
 )
 from workers.email.segment import SEGMENT_PROBES
 
@@ -269,12 +272,12 @@ def parse_number(text: str, decimal_comma: bool, three_decimals: bool = False) -
 
 def _factor(mult: str) -> float:
     """What a multiplier word multiplies by ("k" 1,000, "lakh" 100,000); 1 for none."""
-    return _MULTIPLIERS.get(mult.strip().lower().rstrip("."), 1.0)
+    return _MULTIPLIERS.get(lower_text(mult.strip()).rstrip("."), 1.0)
 
 
 def _currency(token: str, locale: Locale, dollar: str) -> str:
     """The ISO code of a currency token; `dollar`: what a bare "$" is for this email."""
-    t = token.strip().lower()
+    t = lower_text(token.strip())
     if len(t) == 5 and t.endswith(" $"):  # "USD $18,450.00": the code says which dollar
         return t[:3].upper()
     if t in ("$", "dollars", "dollar"):
@@ -628,7 +631,7 @@ class Entities:
     emails: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[Any]]:
-        return {k: list(v) for k, v in vars(self).items()}
+        return {f.name: list(getattr(self, f.name)) for f in fields(self)}
 
 
 def _add(seq: list[Any], value: Any) -> None:
@@ -869,7 +872,7 @@ class _Extractor:
         kinds: dict[int, tuple[str, str | None]] = {}
         column = self.parts.column if self.parts is not None else None
         for i, cell in enumerate(cells):
-            c = cell.strip().lower()
+            c = lower_text(cell.strip())
             if len(c) > 40 or _NUMBER_CELL.fullmatch(c) or _PRICED_CELL.search(c):
                 return {}  # a header names its columns: a number ends a table ("Subtotal   USD 25,470.00" is a total)
             if _PO_COLUMN.fullmatch(c):
@@ -1106,7 +1109,7 @@ class _Extractor:
             for m in self.iter(probe, rx, text):
                 if not self.free(*m.span()):
                     continue
-                word = m.group(month_group).lower()
+                word = lower_text(m.group(month_group))
                 month = MONTHS.get(word)
                 if month is None or (word in _AMBIGUOUS_MONTHS and not m.group(3)):
                     continue
@@ -1452,7 +1455,7 @@ def extract_entities(text: str, lower: str | None = None, *, locale: Locale = US
     "$" means, the country of national phone numbers); `parts`: the catalogue (default: the shipped one);
     `received`: the email's date, for dates written without a year; `hits`: probe_set(parts).scan() of the
     lower-cased text if the caller has it; `plain`: every rule scans the whole text (slow: the reference for tests)."""
-    low = text.lower() if lower is None else lower
+    low = lower_text(text) if lower is None else lower
     cat = parts or load_parts()
     extractor = _Extractor(text, low, locale, cat, received, None)
     if not plain:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-LOCALES_FILE = Path(__file__).resolve().parent / "catalogues" / "locales.toml"
+from workers.email import CATALOGUES
+
+LOCALES_FILE = CATALOGUES / "locales.toml"
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from workers.email import CATALOGUES
+
 _LEADING_LETTERS = re.compile(r"[A-Z]*")
-PARTS_FILE = Path(__file__).resolve().parent / "catalogues" / "parts.toml"
+PARTS_FILE = CATALOGUES / "parts.toml"
 
 # A token that may be a part number: upper-case letters and digits, with "-", "#", "+", "=" or "/" inside.
 TOKEN = r"[A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*"

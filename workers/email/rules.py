@@ -7,16 +7,17 @@ import re
 import tomllib
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from workers.email import CATALOGUES
 from workers.email.entities import extract_entities, forget_phones, probe_set, same_length_lower
 from workers.email.locales import LocaleTable, load_locales
 from workers.email.parts import PartCatalogue, load_parts
-from workers.email.scan import ASIAN_LETTERS, GATE, Hits, Probe, ProbeSet, matches, search
+from workers.email.scan import ASIAN_LETTERS, GATE, Hits, Probe, ProbeSet, lower, matches, search
 from workers.email.segment import (
     AUTO_REPLY_PROBES,
     forget_sender_names,
@@ -29,7 +30,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # Rounds 6 to 10 (more languages, currencies and id forms; round 9: the learned model files every message's state).
 RULES_VERSION = "phase1-2026.12.13"
-SENDERS_FILE = Path(__file__).resolve().parent / "catalogues" / "senders.toml"
+SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
 def _words(*words: str) -> re.Pattern[str]:
@@ -472,7 +473,7 @@ class SenderLists:
     partner: frozenset[str] = frozenset()
 
     def category(self, sender_email: str) -> str:
-        domain = sender_email.rsplit("@", 1)[-1].lower()
+        domain = lower(sender_email.rsplit("@", 1)[-1])
         for name in ("key_customer", "internal", "partner"):
             if domain in getattr(self, name):
                 return name
@@ -485,7 +486,7 @@ def load_senders(path: str = str(SENDERS_FILE)) -> SenderLists:
     unknown = set(raw) - {"key_customer", "internal", "partner"}
     if unknown:
         raise ValueError(f"{path}: unknown sender list(s) {sorted(unknown)}")
-    return SenderLists(**{k: frozenset(d.lower() for d in v) for k, v in raw.items()})
+    return SenderLists(**{k: frozenset(lower(d) for d in v) for k, v in raw.items()})
 
 
 @dataclass
@@ -505,7 +506,7 @@ class Phase1Result:
     chain_analysis: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @lru_cache(maxsize=1)
@@ -536,7 +537,7 @@ class Now:
     @classmethod
     def of(cls, clean_subject: str, new_text: str) -> Now:
         text = f"{clean_subject}\n{new_text}"
-        low = text.lower()
+        low = lower(text)
         if len(low) != len(text):
             low = same_length_lower(text)
         return cls(text, low, decision_probes().scan(low), (0, len(clean_subject)),
@@ -549,7 +550,7 @@ class Now:
 
 def scan_now(now: str) -> Hits:
     """The decision scan of a message's subject and new text (`now`, any case)."""
-    low = now.lower()
+    low = lower(now)
     return decision_probes().scan(low if len(low) == len(now) else same_length_lower(now))
 
 
@@ -779,7 +780,7 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
     """Entities from the whole email (quoted history and signature included), read in the sender's locale;
     workflow state, urgency and patterns from the subject and the new text only; auto-replies are never urgent."""
     text = f"{subject}\n{body}"
-    low = text.lower()
+    low = lower(text)
     locale = (locales or load_locales()).for_sender(sender_email, received_at.utcoffset() if received_at else None,
                                                     text)
     received = received_at.date() if received_at is not None else None

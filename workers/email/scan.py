@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 hyperscan: Any
 try:
     import hyperscan
@@ -45,6 +47,16 @@ except ImportError:  # pragma: no cover - platforms without the wheels
 # Letters of Thai, Japanese, Chinese and Korean: their words stand without spaces between (Thai, Japanese, Chinese)
 # or become look-alike class bytes in the probes, so rules with such words run where a text holds them (a gate).
 ASIAN_LETTERS = r"[\u0e00-\u0e7f\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3]"
+
+
+
+def lower(text: str) -> str:
+    """text.lower(), written str.lower(text) on purpose: compiled by mypyc (scripts/build_native.py), the method
+    call becomes a primitive that lowers letter by letter on Python 3.11 and 3.12 and so drops the final-sigma rule
+    ("ΟΔΟΣ" gives "οδοσ", Python "οδος"), and an upper-cased Greek email was read differently. Each lower-casing of
+    mail in the compiled modules goes through here."""
+    return str.lower(text)
+
 
 # Bytes cp1252 leaves undefined: a character outside cp1252 becomes the one for its class.
 LETTER, SPACE, OTHER, DIGIT, WORD = 0x81, 0x8D, 0x8F, 0x90, 0x9D
@@ -347,6 +359,9 @@ class Probe:
     kind: str = START
 
 
+# Compiled (scripts/build_native.py), a class takes no subclass written in Python unless it says so: the tests
+# subclass Hits to make every offset a candidate.
+@mypyc_attr(allow_interpreted_subclasses=True)
 @dataclass
 class Hits:
     offsets: dict[str, list[int]]  # per probe name, the offsets where it matched (ascending, distinct)

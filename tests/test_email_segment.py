@@ -435,3 +435,49 @@ def test_forms_of_round_sixteen() -> None:
     found = extract_entities("SFP 6GK5992-1AM00-8AA0, TC520K-1PEZU4P-A6, Q6718-67040, SMV1500CAI; CVR-nr. 12345678;"
                              " booking ref. SDV-88412", locale=dk)
     assert found.part_numbers == ["6GK5992-1AM00-8AA0", "TC520K-1PEZU4P-A6", "Q6718-67040", "SMV1500CAI"]
+
+
+def test_forms_of_round_seventeen() -> None:
+    """Africa, the Middle East and Turkey, and a small-business desk: their currencies by code, sign and Arabic or
+    Hebrew name, Arabic month names, day-first dates an email's own dates reveal, LPOs, more vendors' parts."""
+    table, when = load_locales(), date(2025, 6, 20)
+    gh, sn, cm, sa, ma, il, tr, gb, ca = (table.for_sender(f"a@firma.{tld}")
+                                          for tld in ("com.gh", "sn", "cm", "sa", "ma", "co.il", "com.tr", "co.uk",
+                                                      "ca"))
+
+    def money(text: str, locale: object) -> list[tuple[float, str]]:
+        return [(a["value"], a["currency"]) for a in extract_entities(text, locale=locale).amounts]  # type: ignore[arg-type]
+
+    assert money("the payment of GHS 12,500.00 for invoice", gh) == [(12500.0, "GHS")]
+    assert money("facture de 5 290 725 FCFA au taux du jour", sn) == [(5290725.0, "XOF")]
+    assert money("un acompte de 2 150 000 FCFA", cm) == [(2150000.0, "XAF")]
+    assert money("بمبلغ 1,245,000 ريال سعودي", sa) == [(1245000.0, "SAR")]
+    assert money("بمبلغ 332,000.00 دولار أمريكي", sa) == [(332000.0, "USD")]
+    assert money("بمبلغ إجمالي 110,700.00 درهم", table.for_sender("a@firma.ae")) == [(110700.0, "AED")]
+    assert money("المبلغ 9,800.00 درهم", ma) == [(9800.0, "MAD")]
+    assert money("המחיר (14,900 ₪ ליחידה)", il) == [(14900.0, "ILS")]
+    assert money("Saatlik kayb\u0131m\u0131z yakla\u015f\u0131k 1,2 milyon TL.", tr) == [(1200000.0, "TRY")]
+    quoted = ("> Line | Qty | Part         | Unit USD |  Ext USD\n> 1    | 6   | C9300-24P-A  | 4,985.00 | 29,910.00\n"
+              ">                               Total USD      31,400.00\n")
+    assert money(quoted, table.for_sender("a@firma.com.ng")) == [(4985.0, "USD"), (29910.0, "USD"), (31400.0, "USD")]
+    assert money("14 Marine Parade, Brighton BN2 1TL", gb) == []
+    arabic = "نذكركم بطلبنا المرسل بتاريخ 8 يونيو، والاستلام \u0667 يوليو \u0662\u0660\u0662\u0665"  # 7 July 2025
+    dates = extract_entities(arabic, locale=sa, received=when)
+    assert dates.dates == ["2025-06-08", "2025-07-07"]
+    assert extract_entities("אנחנו חייבים את הציוד עד 19.6 - זה", locale=il, received=when).dates == ["2025-06-19"]
+    assert extract_entities("a ratio of 1.5 to 2.5 at most", locale=il, received=when).dates == []
+    # A statement from a generic domain: 28/05/2025 shows that 12/05/2025 is the twelfth of May.
+    statement = "INV-1  12/05/2025  11/06/2025\nINV-2  28/05/2025  27/06/2025\n"
+    assert extract_entities(statement, locale=table.for_sender("a@meridian.com")).dates == [
+        "2025-05-12", "2025-06-11", "2025-05-28", "2025-06-27"]
+    assert extract_entities("for our LPO 2025-0611. The DN says", locale=table.for_sender("a@b.co.ke")).po_numbers == [
+        "2025-0611"]
+    assert extract_entities("notre bon de commande est le BC-2025-114.", locale=ca).po_numbers == ["BC-2025-114"]
+    found = extract_entities("les 8 écrans Dell 24 po (210-BMHQ), 12 projecteurs (no de pièce V11HA85020) avec "
+                             "supports ELPMB62; SG350-28P-K9 et IR1101-K9", locale=ca)
+    assert found.po_numbers == []
+    assert sorted(found.part_numbers) == ["210-BMHQ", "ELPMB62", "IR1101-K9", "SG350-28P-K9", "V11HA85020"]
+    assert extract_entities("טל' 04-8419900 שלוחה 204", locale=il).phones == ["+97248419900x204"]
+    # Hebrew written from a generic domain: an Israeli sender
+    hebrew = "היי, אנחנו צריכים הצעת מחיר למחשבים ניידים עד סוף החודש"
+    assert table.for_sender("noa@datanest.io", text=hebrew).region == "IL"

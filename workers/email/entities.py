@@ -53,7 +53,7 @@ US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id|numero|número|numéro"
            r"|numer|číslo|numaras\u0131|numarasi|br\.?)(?![a-z])"
            r"|(?:is|was|are|ist|est|es|è|č\.?|ma|(?:will|should|would)\s+be|stays|remains|still|noastr[ăa]"
-           r"|nostru)(?![\w-])"
+           r"|nostru)(?:\s+(?:le|la|el|the))?(?![\w-])"  # "notre bon de commande est le BC-2025-114"
            r"|[#:\uff1a\u2116-]|は|\n>+))*\s*")
 _ID = r"(?:\(\s*#?|#)?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # More ids after the first: "POs 4500207714, 4500207715 and 4500207716".
@@ -73,7 +73,8 @@ _QUOTE_CJK = (r"見積番号|見積書番号|見積no\.?|報價單號|报价单�
               r"|ใบเสนอราคา(?:เลขที่)?")
 _PO_CJK = r"発注番号|注文番号|注文書番号|採購單號|采购单号"
 _CASE_CJK = r"ケース番号|チケット番号|問い合わせ番号|問合せ番号|受付番号|案件番号|工單號|工单号|케이스|티켓"
-_PO_WORDS = (r"(?:p\.\s?o\.?|po|pos|p/o|purchase[\s-]*orders?)"
+# (not "24 po": inches in Québec French; LPO: East Africa's and the Gulf's local purchase order)
+_PO_WORDS = (r"(?:p\.\s?o\.?|(?<!\d )po|pos|p/o|(?:local\s+)?purchase[\s-]*orders?|lpo)"
              r"|encomenda|objedn[aá]vka|objedn[aá]vky|sipariş|tilau(?:s(?:numero)?|ksemme|kseen|ksen|ksenne)|bestilling(?:snummer)?"
              r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
              r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
@@ -183,7 +184,11 @@ def _valid_id(value: str) -> bool:
 # ISO codes that are not also words once lower-cased ("try", "rub", "cop" are left out).
 _CODES = ("usd|eur|gbp|chf|cad|aud|nzd|mxn|brl|clp|ars|cop|pen|uyu|sek|nok|dkk|isk|pln|czk|huf|ron|bgn|uah|inr|jpy"
           "|cny|rmb|hkd|sgd|twd|krw|thb|myr|idr|vnd|zar|aed|sar|qar|kwd|ils|egp|ngn|kes|tnd|rsd|mkd|bam|kzt|mdl|byn"
-          "|pkr|bdt|lkr|npr|dzd|bhd|jod|omr|lbp|iqd|lyd|mur")
+          "|pkr|bdt|lkr|npr|dzd|bhd|jod|omr|lbp|iqd|lyd|mur"
+          # Africa's, the Americas' and Asia's other codes, except those that are words or other abbreviations
+          # ("mga" in Tagalog, "kgs" kilograms, "crc", "bsd", "cve", "scr", "mnt", "try", "rub", "all", "top")
+          "|ghs|ghc|xof|xaf|tzs|ugx|rwf|etb|zmw|bwp|mzn|aoa|mwk|gmd|sll|sle|lrd|cdf|bif|djf|kmf|szl|lsl|sdg|ssp|gnf"
+          "|dop|gtq|hnl|nio|pyg|ves|ttd|jmd|bbd|xcd|fjd|pgk|mvr|mmk|khr|lak|kzt|tjs|uzs|azn|irr|syp|yer|afn")
 _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł": "PLN", "r$": "BRL", "us$": "USD",
                     "usd$": "USD", "u$s": "USD", "u$d": "USD", "c$": "CAD", "ca$": "CAD", "cad$": "CAD", "a$": "AUD",
                     "au$": "AUD",
@@ -198,20 +203,33 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "₼": "AZN", "n": "NGN", "vnđ": "VND", "৳": "BDT", "tk": "BDT", "tk.": "BDT", "da": "DZD",
                     "dh": "MAD", "dhs": "MAD", "dt": "TND", "jd": "JOD", "bd": "BHD", "kd": "KWD", "ro": "OMR",
                     "rupee": "INR", "rupees": "INR", "pesos": "$", "de pesos": "$", "s/": "PEN",
-                    "원": "KRW", "บาท": "THB", "\uffe5": "JPY"}
+                    "원": "KRW", "บาท": "THB", "\uffe5": "JPY", "gh¢": "GHS", "gh₵": "GHS", "₵": "GHS", "ghc": "GHS",
+                    "cedi": "GHS", "cedis": "GHS", "ش״ח": "ILS", 'ש"ח': "ILS", "ש״ח": "ILS", "شيكل": "ILS",
+                    "دولار أمريكي": "USD", "دولار": "$", "ريال سعودي": "SAR", "ريال قطري": "QAR",
+                    "ريال عماني": "OMR", "درهم إماراتي": "AED", "جنيه مصري": "EGP", "جنيه": "EGP"}
+# Currencies named alike in several countries: the sender's country says which (else the first).
+_REGIONAL_CURRENCY = {"fcfa": ("XOF", {"CM": "XAF", "GA": "XAF", "CG": "XAF", "TD": "XAF", "CF": "XAF", "GQ": "XAF"}),
+                      "ريال": ("SAR", {"QA": "QAR", "OM": "OMR", "YE": "YER", "IR": "IRR"}),
+                      "درهم": ("AED", {"MA": "MAD"}),
+                      "دينار": ("KWD", {"BH": "BHD", "JO": "JOD", "TN": "TND", "DZ": "DZD", "LY": "LYD", "IQ": "IQD",
+                                        "RS": "RSD", "MK": "MKD"})}
 # A lone "R" is the South African rand, "RM" the ringgit, "PHP" the peso, "N" the naira: only for a sender in that
 # country or a text that names the currency or holds a phone number of the country (_LOCAL_CURRENCY).
 _CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
                r"|u\$[sd]|nt\$|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|\uffe5|₹|₺|₩|₱|฿|₪|₽|₦"
-               r"|₴|₸|₾|₼|৳|tk\.?(?=[^\S\n]{0,2}\d)"
+               r"|₴|₸|₾|₼|৳|₵|gh[¢₵]|tk\.?(?=[^\S\n]{0,2}\d)"
                # "S/ 1,850.00", "S/95.50": the Peruvian sol (not "SAP S/4")
                r"|s?fr\.|rs\.?|s/(?=[^\S\n]{1,2}\d|\d{1,3}(?:[,.]\d{3})*[.,]\d{2}(?!\d))"
                r"|kshs?\.?"
-               # "R", "RM", "PHP", "Rp", "N" before a number (not the N of "S/N 5CD4271BXW"): only where at home
-               r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php|rp\.?|(?<!/)n)(?=[^\S\n]{0,2}\d))")
+               # "R", "RM", "PHP", "Rp", "N" before a number (not the N of "S/N 5CD4271BXW"): only where at home;
+               # spaces may align a table's column ("R    395,00")
+               r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php|rp\.?|(?<!/)n)(?=[^\S\n]{0,6}\d))")
 # A "$" after a number is its currency unless a number follows it ("30 $3,412.00": the next cell's price).
 _CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|원|บาท|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-"
-              r"|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ"
+              r"|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ|₪|₦|₵|gh[¢₵]|cedis?(?![a-z])|(?:f\.?[^\S\n]?)?cfa(?![a-z])"
+              # Arabic and Hebrew names after the number ("1,245,000 ريال سعودي", "14,900 ש״ח")
+              r"|دولار(?: أمريكي)?|ريال(?: (?:سعودي|قطري|عماني))?|درهم(?: إماراتي)?|دينار|جنيه(?: مصري)?|شيكل"
+              r"|ש[\"״]ח"
               r"|(?:" + _CODES
               + r"|euros?|dollars?|pounds?|rupees?|(?:de\s+)?pesos|tl|ft|lei|mad|da|dhs?|dt|jd|bd|kd|ro)(?![a-z]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
@@ -221,7 +239,8 @@ _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping:
         r"|\d{1,3}(?:[ .\u00a0]\d{3})*(?=[.,]-)"  # "NOK 186 400,-", "kr 1.250,-": whole kroner, no decimals
         r"|\d+(?:[.,]\d{1,2})?(?![\d]))")
 _MULT = (r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?|lakhs?|lacs?|crores?"
-         r"|cr|mil|millones|millón|milhões|milhão|millió|milliárd|mln|mld|tys\.?|万|億)"
+         r"|cr|mil|millones|millón|milhões|milhão|millió|milliárd|mln|mld|tys\.?|万|億|milyon|milyar|مليون|مليار"
+         r"|מיליון)"
          r"(?![^\W\d_]))?")  # not the k of "können"
 # Not inside a word, but right after Japanese or Chinese ("約¥2,000,000の損失"): they write no spaces.
 _AMOUNT_BEFORE = r"(?:(?<![\w$€£])|(?<=[\u3040-\u30ff\u4e00-\u9fff]))"
@@ -232,6 +251,8 @@ AMOUNT = re.compile(
     # a label naming the currency, then the number: "Order total (USD): 49,917.50"
     r"|\((?P<c3>" + _CUR_BEFORE + r")\)[ \t]*:?[ \t]{0,40}(?P<n3>" + _NUM + r")(?P<m3>" + _MULT + r")"
 )
+# The first half of a British postcode, right before a number ("BN2 1TL", "EC4Y 0HQ").
+_POSTCODE_BEFORE = re.compile(r"(?<![\w])[a-z]{1,2}\d[a-z\d]?[ \t]$")
 # The rest of a range after its first amount: "$55-60k", "$8-10K", "€40 to 45 million" (the multiplier, written once,
 # is both ends').
 _RANGE_TAIL = re.compile(r"[^\S\n]?(?:[-\u2013\u2014]|to)[^\S\n]?(" + _NUM + r")(" + _MULT + r")(?![\w$€£])")
@@ -241,7 +262,8 @@ _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "tsd": 1e3, "m": 1e6, "mn": 1e6, "mm"
                 "millions": 1e6, "mio": 1e6, "bn": 1e9, "b": 1e9, "billion": 1e9, "mrd": 1e9, "lakh": 1e5,
                 "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "crores": 1e7, "cr": 1e7, "mil": 1e3,
                 "millones": 1e6, "millón": 1e6, "milhões": 1e6, "milhão": 1e6, "万": 1e4, "億": 1e8,
-                "millió": 1e6, "milliárd": 1e9, "mln": 1e6, "mld": 1e9, "tys": 1e3}
+                "millió": 1e6, "milliárd": 1e9, "mln": 1e6, "mld": 1e9, "tys": 1e3, "milyon": 1e6, "milyar": 1e9,
+                "مليون": 1e6, "مليار": 1e9, "מיליון": 1e6}
 
 
 def parse_number(text: str, decimal_comma: bool, three_decimals: bool = False) -> float | None:
@@ -284,6 +306,9 @@ def _currency(token: str, locale: Locale, dollar: str) -> str:
         return dollar
     if t in ("kr", "kr.", ":-"):
         return locale.krona
+    regional = _REGIONAL_CURRENCY.get("fcfa" if t.replace(".", "").replace(" ", "") in ("cfa", "fcfa") else t)
+    if regional is not None:
+        return regional[1].get(locale.region, regional[0])
     mapped = _SYMBOL_CURRENCY.get(t)
     if mapped == "$":
         return dollar
@@ -322,7 +347,13 @@ _MONTH_NAMES = {  # English, German, French, Spanish, Italian, Dutch, Nordic, Po
 # Thai month names, whole and abbreviated ("2 มิ.ย. 2568"; the year of the Buddhist era: _year)
 _THAI_MONTHS = ("มกราคม ม.ค", "กุมภาพันธ์ ก.พ", "มีนาคม มี.ค", "เมษายน เม.ย", "พฤษภาคม พ.ค", "มิถุนายน มิ.ย",
                 "กรกฎาคม ก.ค", "สิงหาคม ส.ค", "กันยายน ก.ย", "ตุลาคม ต.ค", "พฤศจิกายน พ.ย", "ธันวาคม ธ.ค")
-MONTHS = {name: num for num, names in (*_MONTH_NAMES.items(), *enumerate(_THAI_MONTHS, 1)) for name in names.split()}
+# Arabic month names: Egypt's and the Gulf's, then the Levant's and Iraq's (one word each: "8 يونيو", also with
+# Arabic-Indic figures)
+_ARABIC_MONTHS = ("يناير", "فبراير شباط", "مارس آذار", "أبريل ابريل إبريل نيسان", "مايو أيار", "يونيو يونيه حزيران",
+                  "يوليو يوليه تموز", "أغسطس اغسطس آب", "سبتمبر أيلول", "أكتوبر اكتوبر", "نوفمبر", "ديسمبر")
+MONTHS = {name: num
+          for num, names in (*_MONTH_NAMES.items(), *enumerate(_THAI_MONTHS, 1), *enumerate(_ARABIC_MONTHS, 1))
+          for name in names.split()}
 # Abbreviations that are also words ("out", "set", French "mar." for mardi): a month only with a year after it.
 _AMBIGUOUS_MONTHS = frozenset({"out", "set", "mar", "gen", "ago", "dic", "lug", "ott", "dez", "fev", "giu"})
 _MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
@@ -331,6 +362,8 @@ DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?[^\S\n]+(\d{1,2})(?:st|n
                       r"(?:,?\s+(\d{4})(?!\d))?")
 DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)(?:de\s+|of\s+)?"
                       r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-|/)(?:de\s+)?(\d{4}|\d{2})(?![\d:]))?")
+# A day, month and year in figures, either way round (Extractor.day_first)
+_FULL_NUMERIC_DATE = re.compile(r"(?<![\w/.:,-])(\d{1,2})([./-])(\d{1,2})\2\d{4}(?![\w/-]|[.,]\d)")
 # Every numeric date in one scan: year-month-day, day.month.year, month/day/year, day and month alone.
 DATE_DIGITS = re.compile(r"(?<![\w/.:,$€£#-])(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?")  # "#10-01": a unit
 _NOT_AFTER_DATE = re.compile(r"[\w/-]|[.,:]\d")  # "17.06.2025:" ends a clause; "12/06:30" is no date
@@ -412,6 +445,12 @@ _WEEKDAYS = {"mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2,
 _WEEKDAY_BEFORE = re.compile(r"(?<![^\W\d_])([a-z]{3,9})\.?,?[ \t]+$")
 
 
+# What before a day and month written "29.6" makes them a date, not a number: "until", "by", a weekday, Hebrew "עד"
+# (until).
+_DOT_DATE_CUE = re.compile(r"(?<![^\W\d_])(?:until|till|by|before|due|since|sunday|monday|tuesday|wednesday"
+                           r"|thursday|friday|saturday|עד)[ \t]+$")
+
+
 def _weekday_before(text: str, start: int) -> int | None:
     """The English day of the week written right before `start` ("Fri 7/04/2025"), 0 for Monday; else None."""
     m = _WEEKDAY_BEFORE.search(text, max(0, start - 12), start)
@@ -446,11 +485,11 @@ PHONE = re.compile(
     r"(?<![\w/=&?#%.,+-])((?:\+|00)\s?)?(\(?\d[\d \t().\-/\u00a0]{5,24}\d)"
     # an extension, perhaps in parentheses, perhaps after a label of the number or a dash or slash: "(ext. 233)",
     # "(代表) 内線 215", "400 \u2013 ext. 2214" (en dash), "45 00 / ext. 1180", "960415 | Ext 4415", "3456 转 802",
-    # "(내선 213)", "5678 تحويلة 140", "4455 ต่อ 212", "3366 #205"
+    # "(내선 213)", "5678 تحويلة 140", "9900 שלוחה 204", "4455 ต่อ 212", "3366 #205"
     r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:[,/|\u2013\u2014-]\s*)?[(\uff08]?\s*"
     r"(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?"
     r"|poste|interno|int\.?|anexo|ramal|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning"
-    r"|内線|內線|分機|分机|转|轉|내선|تحويلة|ต่อ|#)\s*[:\uff1a.]?\s*"
+    r"|内線|內線|分機|分机|转|轉|내선|تحويلة|داخلي|שלוחה|ต่อ|#)\s*[:\uff1a.]?\s*"
     r"(\d{1,6})[)\uff09]?)?(?![\w/=&%]|[.,]\d|-\d)",
 )
 _PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends "sent")
@@ -611,7 +650,9 @@ _NAMED_CODE = re.compile(r"(?<![a-z])(?!bhd(?![a-z]))(" + _CODES + r")(?![a-z])"
 # The separators before the number are matched atomically ((?>...)): the pattern's runs of spaces could be split
 # between its parts in many ways, and a line that fails ("Subtotal      $5,807.35") took milliseconds (the same
 # results on the 16,403 non-empty lines of every labelled set, 25 x faster over them).
-_TOTAL_LINE = re.compile(r"^[ \t]*(?:\|[ \t]*)*[^\W\d_][^\n\d|]*?(?:\d+(?:[.,]\d+)?\s*%[^\n\d|]*?)?(?>[ \t:|]+)"
+# A quoted line's ">" may come first.
+_TOTAL_LINE = re.compile(r"^[ \t]*(?:>[ \t]*)*(?:\|[ \t]*)*[^\W\d_][^\n\d|]*?(?:\d+(?:[.,]\d+)?\s*%[^\n\d|]*?)?"
+                         r"(?>[ \t:|]+)"
                          r"(\d[\d.,' \u00a0]*\d)"
                          r"\s*(?:[^\W\d_]{0,3}|[$€£¥₹₺₩₱฿₪₽])"
                          r"\s*\|?\s*$")
@@ -657,6 +698,7 @@ class _Extractor:
         # Where each rule can match (workers.email.scan); None: every rule scans the whole text (the reference).
         self.hits = hits
         self._regions: tuple[str, ...] | None = None
+        self._day_first: bool | None = None
         self._dollar: str | None = None
         self._not_phone_ends: frozenset[int] | None = None
         self._not_part_ends: frozenset[int] | None = None
@@ -1014,6 +1056,9 @@ class _Extractor:
             number, mult, cur = m.group(f"n{i}"), m.group(f"m{i}"), m.group(f"c{i}")
             if cur.rstrip(".") in _LOCAL_CURRENCY and not self.at_home(cur.rstrip(".")):
                 continue  # "R 2" is a revision, "RM 5" a room, "PHP 8" a language: only where the currency is at home
+            if i == 2 and m.end("n2") == m.start("c2") and len(number) == 1 and _POSTCODE_BEFORE.search(
+                    self.scan, max(0, m.start() - 6), m.start()):
+                continue  # "Brighton BN2 1TL": a British postcode's second half, not 1 Turkish lira
             currency = _currency(cur, self.locale, self.dollar())
             if cur == "$" and (code := _DOLLAR_AFTER.match(self.scan, m.end())):
                 currency = code.group(1).upper()  # "$612.40 USD": the code says which dollar
@@ -1168,10 +1213,22 @@ class _Extractor:
             _add(self.e.dates, iso)
             self.claim(m.start(), end + (1 if iso and third is None and after[:1] == "." else 0))
 
+    def day_first(self) -> bool:
+        """How this email writes a day and a month in figures: as its own dates show it where they can ("16/06/2025"
+        is day-first, "06/16/2025" month-first; a statement of account from a generic domain), else as the sender's
+        locale does."""
+        if self._day_first is None:
+            firsts, seconds = False, False
+            for m in _FULL_NUMERIC_DATE.finditer(self.scan):
+                firsts = firsts or int(m.group(1)) > 12
+                seconds = seconds or int(m.group(3)) > 12
+            self._day_first = firsts if firsts != seconds else self.locale.day_first
+        return self._day_first
+
     def _day_month(self, a: int, b: int, sep: str, year: int, weekday: int | None = None) -> str | None:
         """`weekday` (0 Monday): the day of the week written before the date ("Fri 7/04/2025"), which tells
         day-first from month-first where the locale would guess."""
-        day_first = self.locale.day_first or sep == "." or a > 12
+        day_first = self.day_first() or sep == "." or a > 12
         if b > 12 and a <= 12:
             day_first = False
         elif weekday is not None and a <= 12 and b <= 12:
@@ -1193,15 +1250,18 @@ class _Extractor:
             return None
         if _DURATION_AFTER.match(text, m.end()) or _OF_AFTER.match(text, m.end()):
             return None  # "Delivery: 3-4 weeks", "entrega: 5-7 días": a span of time; "ship 1/2 of the pallets"
-        if sep == "." and not trailing_dot and not (len(second) == 2 and second[0] == "0"):
+        # "until Sunday 29.6", "עד 19.6" (until) from a day-first writer: a date, where "1.50" is a number
+        dot_cue = (sep == "." and self.locale.day_first
+                   and _DOT_DATE_CUE.search(text, max(0, m.start() - 12), m.start()) is not None)
+        if sep == "." and not trailing_dot and not (len(second) == 2 and second[0] == "0") and not dot_cue:
             return None  # "1.50" is a number; "25.06." and "25.06" (zero-padded month) are dates
         padded = len(first) == 2 and len(second) == 2 and (first[0] == "0" or second[0] == "0")
         a, b = int(first), int(second)
         # "7/25", "6/30": no fraction (whose denominators are few) and no "24/7"; "1/2" and "5/10" want a cue
         plain = sep == "/" and (a, b) != (24, 7) and max(a, b) > 12 and b not in _DENOMINATORS
-        if not (padded or trailing_dot or plain or _after_date_cue(text, m.start())):
+        if not (padded or trailing_dot or plain or dot_cue or _after_date_cue(text, m.start())):
             return None
-        day_first = self.locale.day_first or sep == "." or a > 12
+        day_first = self.day_first() or sep == "." or a > 12
         if b > 12 and a <= 12:
             day_first = False
         day, month = (a, b) if day_first else (b, a)
@@ -1359,7 +1419,8 @@ _CURRENCY_REGION = {"HKD": "HK", "SGD": "SG", "AUD": "AU", "NZD": "NZ", "INR": "
                     "CAD": "CA", "MXN": "MX", "BRL": "BR", "ZAR": "ZA", "CZK": "CZ", "PLN": "PL", "DKK": "DK",
                     "SEK": "SE", "NOK": "NO", "CHF": "CH", "GBP": "GB", "TRY": "TR", "COP": "CO", "CLP": "CL",
                     "ARS": "AR", "TWD": "TW", "KRW": "KR", "THB": "TH", "MYR": "MY", "PHP": "PH", "SAR": "SA",
-                    "QAR": "QA", "HUF": "HU", "RON": "RO", "ILS": "IL", "CNY": "CN"}
+                    "QAR": "QA", "HUF": "HU", "RON": "RO", "ILS": "IL", "CNY": "CN", "GHS": "GH", "NGN": "NG",
+                    "KES": "KE", "TZS": "TZ", "UGX": "UG", "RWF": "RW", "ETB": "ET", "ZMW": "ZM", "EGP": "EG"}
 
 
 # Where each rule can start (workers.email.scan): a prefix of the rule, its lookbehind kept. Every match of a rule

@@ -194,6 +194,7 @@ _PUNCTUATION = ".,;:!?¿¡()[]\"'«»\u201c\u201d\u201e-\u2013\u2014"
 assert not any(c in _PUNCTUATION for words in LANGUAGE_WORDS.values() for c in words)
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_HEBREW, _ARABIC, _LATIN = re.compile(r"[\u05d0-\u05ea]"), re.compile(r"[\u0620-\u064a]"), re.compile(r"[a-zA-Z]")
 
 
 def detect_language(text: str) -> str | None:
@@ -206,6 +207,10 @@ def detect_language(text: str) -> str | None:
             return "ja"
         if _HAN.search(sample):
             return "zh"
+        # Hebrew and Arabic by their scripts, where they write most of the letters (not a name in a signature)
+        for lang, script in (("he", _HEBREW), ("ar", _ARABIC)):
+            if len(script.findall(sample)) > len(_LATIN.findall(sample)):
+                return lang
     counts: dict[str, int] = {}
     for token in sample.lower().split():
         # The common words hold no punctuation: a token found as it is needs no strip (most are not found at all).

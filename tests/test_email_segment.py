@@ -11,6 +11,7 @@ import pytest
 from workers.email.entities import extract_entities
 from workers.email.locales import load_locales
 from workers.email.parts import load_parts
+from workers.email.rules import decide
 from workers.email.segment import is_acknowledgement, is_auto_reply, is_out_of_office, split_email
 
 GMAIL = """Hi Mark,
@@ -479,5 +480,12 @@ def test_forms_of_round_seventeen() -> None:
     assert sorted(found.part_numbers) == ["210-BMHQ", "ELPMB62", "IR1101-K9", "SG350-28P-K9", "V11HA85020"]
     assert extract_entities("טל' 04-8419900 שלוחה 204", locale=il).phones == ["+97248419900x204"]
     # Hebrew written from a generic domain: an Israeli sender
+    # Urgency and closing in Turkish (its dotted capital I), Arabic, Hebrew, and a reply that closes an urgent thread
+    assert decide("ACİL!!! Üretim kesintisi - core banking durdu", "Merhaba, sistem çöktü.", "a@b.com.tr").priority == (
+        "critical")
+    assert decide("عاجل جداً - توقف نظام البوابات", "حركة الشاحنات متوقفة منذ الساعة 5", "a@b.sa").priority == "critical"
+    assert decide("דחוף!!! קופות מושבתות", "הקופות מושבתות לגמרי", "a@b.co.il").priority == "critical"
+    assert decide("RE: URGENT - comms down", "All 6 arrived on site yesterday, installed and patched. Thanks!",
+                  "a@b.com").priority == "low"
     hebrew = "היי, אנחנו צריכים הצעת מחיר למחשבים ניידים עד סוף החודש"
     assert table.for_sender("noa@datanest.io", text=hebrew).region == "IL"

@@ -681,8 +681,9 @@ def _add(seq: list[Any], value: Any) -> None:
 
 
 def same_length_lower(text: str) -> str:
-    """text.lower(), except the few letters whose lower case is longer ("İ"): offsets must stay the text's."""
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    """text.lower(), except the few letters whose lower case is longer: offsets must stay the text's. Turkish "İ"
+    becomes "i" (its lower case, "i" and a combining dot, without the dot): "ACİL" reads as "acil"."""
+    return "".join(c.lower()[0] for c in text)
 
 
 class _Extractor:

@@ -255,6 +255,11 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:produkcja|linia|serwer) (?:ruszył[aoy]?|wstał|działa)", r"(?:alt|alle|alles|allt) er (?:mottatt|levert)",
         r"uten skader", r"allt (?:är )?mottaget",
         r"(?:is|are) green again", r"consider (?:this|it) (?:one )?closed", r"closed from our side", r"mystery solved",
+        # (not "what gets us running again", "must be installed and tested")
+        r"(?:everyone|everybody)(?:'s| is| are) back", r"(?<!us )(?:flowing|running|online) again",
+        r"ya (?:llegó|funciona)", r"funciona todo", r"(?:all|both|everything)(?: \d+)? (?:arrived|turned up|came)",
+        r"(?<!be )(?<!to )installed and (?:patched|working|running|configured|tested)",
+        r"تم (?:حل|إغلاق)", r"(?:הכל|הכול) הגיע", r"נפתר\w*", r"עובד(?:ת|ים)? שוב",
         r"(?:is|are|has been) restored", r"payment (?:is|has been|was) (?:released|sent|made|done|processed)",
         r"remittance advice", r"zahlung an sie veranlasst", r"folgende zahlung", r"c'est tout bon",
         r"(?:that's|thats) us sorted", r"everything .{0,30}\breceived", r"llegó (?:hoy|ayer|bien)", r"saldad[ao]",
@@ -388,9 +393,15 @@ CRITICAL = Rule("critical", re.compile(
     r"|står (?:helt )?still[e]?|ligger nere|(?:systemet|\w*system\w*|produktionen|produksjonen|linjen|nätverket|nettet)"
     r"\s+(?:är|er)\s+nere|kaikilta käyttäjiltä|(?:\w*järjestelmä|tuotanto|linja|verkko)\s+(?:on\s+)?"
     r"(?:alhaalla|pysähtynyt|seis)|(?:üretim|tesis|hat|sistem|fabrika)\s+(?:\w+\s+)?(?:durdu|çöktü|duruyor)"
+    r"|(?:üretim|hizmet|sistem|elektrik)\s+kesintisi|(?:işlemler|hatlar|sistemler)i?\s+(?:\w+\s+)?durdu"
     r"|εκτός λειτουργίας|έχει σταματήσει|όλοι οι χρήστες|výroba stojí|všichni uživatelé|výpadek"
     r"|leállt|áll a (?:gyártás|termelés)|producția (?:este )?oprită|proizvodnja (?:je )?(?:stala|stoji)"
     r"|производството (?:е )?спряно|спря(?:ла|ло)? (?:производството|работа)"
+    # Arabic ("stopped", "the system stopped", "a total outage") and Hebrew ("shut down", "cannot sell or work")
+    r"|متوقف\w*|توقف(?:ت)? (?:نظام|الإنتاج|العمل|الخدمة)\w*|انقطاع (?:تام|كامل)"
+    r"|מושבת\w*|השבתה|אי אפשר (?:למכור|לעבוד)"
+    # a business turning its own customers away
+    r"|(?:turn(?:ing)?|send(?:ing)?) (?:patients|customers|guests|students|shoppers) (?:away|home)"
     r")(?!\w)"))
 # Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning with this alternative's starts tracked (a
 # database of it alone fails on the first email of dev.jsonl): its probe is its first words.
@@ -409,6 +420,7 @@ URGENT = Phrases(
     "jak najszybciej", "至急", "緊急", "大至急", "紧急", "acil", "kiireellinen", "haster", "hastende", "spěchá",
     "επειγον", "επείγον", "επειγόντως", "kiire", "kriittinen", "kritiskt", "akut", "urgentní", "naléhavé",
     "sürgős", "hitno", "nujno", "спешно", "срочно", "терміново", "skubu", "skubiai", "steidzami",
+    "عاجل", "فوراً", "فورا", "بشكل عاجل", "דחוף", "בדחיפות",
 )
 # A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
 DEADLINE = Rule("deadline", re.compile(

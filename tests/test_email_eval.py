@@ -154,6 +154,12 @@ DEV_FLOOR = {
     "dev26": ({"po_numbers": (0.97, 0.93), "quote_numbers": (0.95, 1.0), "case_numbers": (1.0, 0.96),
                "part_numbers": (0.96, 0.99), "amounts": (0.99, 0.94), "dates": (0.98, 0.98),
                "phones": (0.99, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.94),
+    "dev27": ({"po_numbers": (0.98, 0.92), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.99, 0.98), "amounts": (1.0, 0.99), "dates": (0.96, 0.96),
+               "phones": (0.97, 0.92), "emails": (1.0, 1.0)}, 1.0, 0.96),
+    "dev28": ({"po_numbers": (0.92, 0.95), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.96),
+               "part_numbers": (0.94, 0.97), "amounts": (0.98, 0.98), "dates": (1.0, 1.0),
+               "phones": (0.97, 0.99), "emails": (1.0, 1.0)}, 0.99, 0.96),
 }
 
 

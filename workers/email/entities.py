@@ -362,8 +362,6 @@ DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?[^\S\n]+(\d{1,2})(?:st|n
                       r"(?:,?\s+(\d{4})(?!\d))?")
 DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)(?:de\s+|of\s+)?"
                       r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-|/)(?:de\s+)?(\d{4}|\d{2})(?![\d:]))?")
-# A day, month and year in figures, either way round (Extractor.day_first)
-_FULL_NUMERIC_DATE = re.compile(r"(?<![\w/.:,-])(\d{1,2})([./-])(\d{1,2})\2\d{4}(?![\w/-]|[.,]\d)")
 # Every numeric date in one scan: year-month-day, day.month.year, month/day/year, day and month alone.
 DATE_DIGITS = re.compile(r"(?<![\w/.:,$€£#-])(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?")  # "#10-01": a unit
 _NOT_AFTER_DATE = re.compile(r"[\w/-]|[.,:]\d")  # "17.06.2025:" ends a clause; "12/06:30" is no date
@@ -1220,9 +1218,12 @@ class _Extractor:
         locale does."""
         if self._day_first is None:
             firsts, seconds = False, False
-            for m in _FULL_NUMERIC_DATE.finditer(self.scan):
-                firsts = firsts or int(m.group(1)) > 12
-                seconds = seconds or int(m.group(3)) > 12
+            for m in self.iter("date_digits", DATE_DIGITS, self.scan):  # where the date probe matched only
+                third = m.group(4)
+                if len(m.group(1)) <= 2 and third is not None and len(third) == 4 and not _NOT_AFTER_DATE.match(
+                        self.scan, m.end()):
+                    firsts = firsts or int(m.group(1)) > 12
+                    seconds = seconds or int(m.group(3)) > 12
             self._day_first = firsts if firsts != seconds else self.locale.day_first
         return self._day_first
 

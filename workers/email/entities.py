@@ -779,7 +779,7 @@ class _Extractor:
                 self.claim(*m.span())
         self.cued("po", PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
         self.cued("order", ORDER, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES, accept=_structured)
-        self.cued("quote", QUOTE, self.e.quote_numbers, not_prefixes=_NOT_QUOTE_PREFIXES)
+        self.cued("quote", QUOTE, self.e.quote_numbers, not_prefixes=_NOT_QUOTE_PREFIXES, not_parts=True)
         self.cued("case", CASE, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
         if self.hits is None or "cjk" in self.hits.gates:
             self.cued("", PO_CJK, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
@@ -795,7 +795,10 @@ class _Extractor:
         return m
 
     def cued(self, probe: str, rule: re.Pattern[str], into: list[str], *, po: bool = False,
-             not_prefixes: frozenset[str] = frozenset(), accept: Callable[[str], bool] | None = None) -> None:
+             not_prefixes: frozenset[str] = frozenset(), accept: Callable[[str], bool] | None = None,
+             not_parts: bool = False) -> None:
+        """`not_parts`: a manufacturer's part number after the cue is what the cue asks about, not its id ("RFQ:
+        TPS54331DR, GRM21BR61E106KA73L"): left to the part rules."""
         text = self.scan
         for found in self.iter(probe, rule, text) if probe else rule.finditer(text):
             m = self._cue_before_id(rule, found)
@@ -805,6 +808,9 @@ class _Extractor:
             if not _valid_id(first) or first.split("-", 1)[0] in not_prefixes:
                 continue
             if accept is not None and not accept(first):
+                continue
+            if (not_parts and self.parts is not None and self.parts.is_vendor_part(first)
+                    and not self.parts.excluded(first, None) and not _DOCUMENT_OF_YEAR.match(first)):
                 continue
             if _WORD_IN_ID.search(self.text, *m.span(1)):
                 continue  # "quote 3-year support": ids are not written with lower-case words
@@ -857,6 +863,8 @@ class _Extractor:
             end = _line_end(text, offset)
             line = text[offset:end]
             stripped = line.strip()
+            if stripped[:1] == ">":  # a quoted table: its lines' ">" are no cell
+                stripped = stripped.lstrip("> \t")
             if "|" in stripped or "\t" in stripped or "  " in stripped:  # else one cell: no regex split needed
                 split = _CELL_SPLIT_SIGNS if not _SIGNS.isdisjoint(stripped) else _CELL_SPLIT
                 cells = [c for c in split.split(stripped.strip("|")) if c != ""]
@@ -875,7 +883,7 @@ class _Extractor:
                     header, currency = None, None
             elif currency is not None and _may_be_total(line) and (not gap or _TOTAL_WORD.search(line)):
                 self._total(line, currency)
-            elif not line.strip():
+            elif not stripped:
                 currency = currency if not gap and header is not None else None
                 gap = True
             elif not _RULE_CHARS.issuperset(stripped):
@@ -1354,6 +1362,8 @@ _CODE = re.compile(r"(?:of\s+)?([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9])
 _LINE_END_CODE = re.compile(r"(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)"
                             r"\)?[ \t.]*$")
 _NEWLINE = re.compile(r"\n")
+# A document's number with its year ("CP-2025-0917", a Czech quote): an id, whatever part format it fits.
+_DOCUMENT_OF_YEAR = re.compile(r"[A-Z]{1,5}-20\d{2}-")
 _WORD_IN_ID = re.compile(r"[a-z]{3}")
 # A part column's cell: a code with a digit, or one written in capitals with a dash ("CEU-EDU-LIC", a licence SKU)
 _PART_CELL = re.compile(r"\S*\d|[A-Z0-9]+(?:-[A-Z0-9]+)+$")

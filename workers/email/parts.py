@@ -26,6 +26,8 @@ class _Format(BaseModel):
 
     vendor: str
     patterns: list[str] = Field(min_length=1)
+    # A shape many other ids share (ABC-1234): a part where nothing says otherwise, never over an id's cue.
+    generic: bool = False
 
 
 class _File(BaseModel):
@@ -46,16 +48,23 @@ class PartCatalogue:
     not_part_before: re.Pattern[str] | None  # a non-part cue ending right before a token
     cue_words: str = ""                # the cues as one alternation (lower case): where a cue can stand
     format_patterns: tuple[str, ...] = ()  # each manufacturer's format
+    vendor_formats: re.Pattern[str] = re.compile(r"(?!)")  # the formats not marked generic
+
+    def is_vendor_part(self, token: str) -> bool:
+        """A manufacturer's own format (not a generic shape): what an id cue before it ("RFQ: TPS54331DR") asks
+        about, not the cue's id."""
+        return self.vendor_formats.fullmatch(token) is not None
 
     def is_part_shape(self, token: str) -> bool:
         return self.formats.fullmatch(token) is not None
 
     def excluded(self, token: str, before: str | None) -> bool:
         """`before`: the text right before the token (a few dozen characters, any case); None: no non-part cue can
-        end there (the caller knows it from the probe scan)."""
+        end there (the caller knows it from the probe scan). A token of a listed non-part prefix is no part unless
+        it has a manufacturer's own format."""
         head = token.split("-", 1)[0] if "-" in token else _LEADING_LETTERS.match(token).group(0)  # type: ignore[union-attr]
-        if head in self.not_part_prefixes:
-            return True
+        if head in self.not_part_prefixes and not self.is_vendor_part(token):
+            return True  # (a manufacturer's own format is a part whatever its letters: SN74LVC1G08DBVR, not a serial)
         if before is None or self.not_part_before is None:
             return False
         return self.not_part_before.search(before) is not None
@@ -102,5 +111,7 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
     if raw.not_part_cues:
         before = re.compile(r"(?<![\w/])(?:" + _alternation(raw.not_part_cues)
                             + r")\s*(?:numbers?|nos?\.?|nr\.?|#|:|\.)*\s*$", re.IGNORECASE)
+    vendor = [p for f in raw.formats if not f.generic for p in f.patterns]
     return PartCatalogue(formats, cue, column, frozenset(p.upper() for p in raw.not_part_prefixes), before,
-                         words if raw.cues else "", tuple(patterns))
+                         words if raw.cues else "", tuple(patterns),
+                         re.compile("|".join(f"(?:{p})" for p in vendor) if vendor else r"(?!)"))

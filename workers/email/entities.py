@@ -237,6 +237,7 @@ _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping:
         r"|\d{1,3}(?: \d{3})+[.,]\d{2,3}(?!\d)"
         r"|\d{1,3}(?: \d{3})+(?![\d]|[.,]\d)"  # "6 500 €", "NOK 180 000.": thousands grouped by spaces
         r"|\d{1,3}(?:[ .\u00a0]\d{3})*(?=[.,]-)"  # "NOK 186 400,-", "kr 1.250,-": whole kroner, no decimals
+        r"|0[.,]\d{3,5}(?![\d])"  # "0.5980", "$0.0042": a component's price per piece
         r"|\d+(?:[.,]\d{1,2})?(?![\d]))")
 _MULT = (r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?|lakhs?|lacs?|crores?"
          r"|cr|mil|millones|millón|milhões|milhão|millió|milliárd|mln|mld|tys\.?|万|億|milyon|milyar|مليون|مليار"
@@ -284,7 +285,8 @@ def parse_number(text: str, decimal_comma: bool, three_decimals: bool = False) -
     elif "," in s or "." in s:
         sep = "," if "," in s else "."
         head, _, tail = s.rpartition(sep)
-        thousands = s.count(sep) > 1 or (len(tail) == 3 and (sep == "," or decimal_comma))
+        # (never after a lone zero: "0.598", "0,045" are a component's price per piece)
+        thousands = s.count(sep) > 1 or (len(tail) == 3 and (sep == "," or decimal_comma) and head != "0")
         s = s.replace(sep, "") if thousands else head.replace(sep, "") + "." + tail
     try:
         return float(s)
@@ -633,14 +635,14 @@ _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client|notre|nuestro|nosso
 # A price column's own words; a column that names no currency takes the email's one currency (resolve_unpriced).
 _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo|bedrag"
                 r"|total|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota"
-                r"|(?<![a-z])(?:[eg]p|pu)(?![a-z])"
+                r"|(?<![a-z])(?:[eg]p|pu|p\.\s?u\.)(?![a-z])"
                 r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|単価|金額|価格|合計|小計|单价|金额|价格|總價"
                 r"|总价|合计|단가|금액|합계|공급가액|ราคา|จำนวนเงิน|đơn\s+giá|thành\s+tiền|harga"
                 r"|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|net\s+value|line\s+total")
 _PRICE_WORD = re.compile(_PRICE_WORDS)
-# A priced column when its header also names a currency: "unit", "net", "value", "rate", "gross", "paid", "due" and
-# "balance" too ("Unit (EUR)", "Rate (Rs.)", "Gross (INR)").
-_PRICE_COLUMN = re.compile(_PRICE_WORDS + r"|unit|net|value|rate|gross|paid|due|balance")
+# A priced column when its header also names a currency: "unit", "net", "value", "rate", "gross", "paid", "due",
+# "balance" and "target" too ("Unit (EUR)", "Rate (Rs.)", "Gross (INR)", "Target (USD)").
+_PRICE_COLUMN = re.compile(_PRICE_WORDS + r"|unit|net|value|rate|gross|paid|due|balance|target")
 # (not "Bhd", Malaysia's "Berhad" after a company's name: a Bahraini dinar only where an amount is written with it)
 _NAMED_CODE = re.compile(r"(?<![a-z])(?!bhd(?![a-z]))(" + _CODES + r")(?![a-z])")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
@@ -866,8 +868,12 @@ class _Extractor:
             if stripped[:1] == ">":  # a quoted table: its lines' ">" are no cell
                 stripped = stripped.lstrip("> \t")
             if "|" in stripped or "\t" in stripped or "  " in stripped:  # else one cell: no regex split needed
-                split = _CELL_SPLIT_SIGNS if not _SIGNS.isdisjoint(stripped) else _CELL_SPLIT
-                cells = [c for c in split.split(stripped.strip("|")) if c != ""]
+                if stripped.count("|") >= 3:  # a table ruled with "|": an empty cell keeps its place ("| 0.38 |")
+                    bordered = stripped[0] == "|" and stripped[-1] == "|"
+                    cells = [c.strip() for c in (stripped[1:-1] if bordered else stripped).split("|")]
+                else:
+                    split = _CELL_SPLIT_SIGNS if not _SIGNS.isdisjoint(stripped) else _CELL_SPLIT
+                    cells = [c for c in split.split(stripped.strip("|")) if c != ""]
             else:
                 cells = [stripped] if stripped else []
             if len(cells) >= 2:
@@ -958,6 +964,8 @@ class _Extractor:
                     _add(self.e.part_numbers, token)
                     self.claim(*span)
             elif kind == "amount":
+                if "%" in value:
+                    continue  # "IVA 19%" in a price column: the label of a totals row, not its money
                 number = re.sub(r"[^\d.,' ]", "", value).strip()
                 if _not_money(number):
                     continue

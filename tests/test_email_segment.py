@@ -489,3 +489,39 @@ def test_forms_of_round_seventeen() -> None:
                   "a@b.com").priority == "low"
     hebrew = "היי, אנחנו צריכים הצעת מחיר למחשבים ניידים עד סוף החודש"
     assert table.for_sender("noa@datanest.io", text=hebrew).region == "IL"
+
+
+def test_forms_of_round_eighteen() -> None:
+    """A distributor's internal forwards and electronic components: quoted and '|'-ruled tables, part cues in more
+    languages, semiconductor and automation part numbers, prices per piece, Business Central's PO field."""
+    table, when = load_locales(), date(2025, 6, 23)
+    us, tw, mx, nl = (table.for_sender(f"a@firma.{tld}") for tld in ("com", "com.tw", "com.mx", "nl"))
+    quoted = ("> Ln | MPN                | Qty     | Unit (USD) | Ext (USD)\n"
+              "> ---+--------------------+---------+------------+-----------\n"
+              "> 1  | TPS62130RGTR       | 6,000   | 0.5980     | 3,588.00\n"
+              "> 2  | GRM188R71H104KA93D | 120,000 | 0.0021     | 246.00\n")
+    found = extract_entities(quoted, locale=tw)
+    assert found.part_numbers == ["TPS62130RGTR", "GRM188R71H104KA93D"]
+    assert [a["value"] for a in found.amounts] == [0.6, 3588.0, 0.0, 246.0]  # two decimals kept
+    ruled = ("Item | MPN         | Qty    | Target (USD) | Remark\n1    | LM358DR     | 10,000 | 0.048        | stock\n"
+             "2    | 1-1734839-0 | 2,400  | 0.38         |\n")
+    found = extract_entities(ruled, locale=tw)
+    assert found.part_numbers == ["LM358DR", "1-1734839-0"] and [a["value"] for a in found.amounts] == [0.05, 0.38]
+    spanish = ("Partida | No. de parte | Cant. | P.U. (USD) | Importe (USD)\n"
+               "1       | ATV320U15N4B | 6     | 412.80     | 2,476.80\n")
+    assert [a["value"] for a in extract_entities(spanish, locale=mx).amounts] == [412.8, 2476.8]
+    rfq = extract_entities("询价 / RFQ: TPS54331DR, GRM21BR61E106KA73L\n1. TI SN74LVC1G08DBVR 10K", locale=tw)
+    assert rfq.quote_numbers == [] and sorted(rfq.part_numbers) == [
+        "GRM21BR61E106KA73L", "SN74LVC1G08DBVR", "TPS54331DR"]
+    assert extract_entities("Quote CP-2025-0917 for 2 x C9300-24P-A").quote_numbers == ["CP-2025-0917"]
+    assert extract_entities("External Document No.:  45-8812\nOrder No.: SO-NL-25-01931", locale=nl).po_numbers == [
+        "45-8812"]
+    invoice = ("No.        Description          Quantity   Unit Price Excl. VAT   Line Amount Excl. VAT\n"
+               "U-POE-AF   Ubiquiti PoE Injector   5          14,50                  72,50\n\n"
+               "Total EUR Excl. VAT      72,50\n21% VAT                  15,23\n")
+    assert extract_entities(invoice, locale=nl).amounts == [
+        {"value": 14.5, "currency": "EUR"}, {"value": 72.5, "currency": "EUR"}, {"value": 15.23, "currency": "EUR"}]
+    assert extract_entities("We were told delivery w/c 16/6 but nothing", locale=table.for_sender("a@b.org.uk"),
+                            received=when).dates == ["2025-06-16"]
+    assert sorted(extract_entities("we ship same day, so ETA 7/16-7/17 on site", locale=us,
+                                   received=when).dates) == ["2025-07-16", "2025-07-17"]

@@ -74,7 +74,8 @@ _QUOTE_CJK = (r"見積番号|見積書番号|見積no\.?|報價單號|报价单�
 _PO_CJK = r"発注番号|注文番号|注文書番号|採購單號|采购单号"
 _CASE_CJK = r"ケース番号|チケット番号|問い合わせ番号|問合せ番号|受付番号|案件番号|工單號|工单号|케이스|티켓"
 # (not "24 po": inches in Québec French; LPO: East Africa's and the Gulf's local purchase order)
-_PO_WORDS = (r"(?:p\.\s?o\.?|(?<!\d )po|pos|p/o|(?:local\s+)?purchase[\s-]*orders?|lpo)"
+_PO_WORDS = (r"(?:p\.\s?o\.?|(?<!\d )po|pos|p/o|(?:local\s+)?purchase[\s-]*orders?|lpo"
+             r"|external\s+document)"  # Business Central's field for the customer's PO ("External Document No.")
              r"|encomenda|objedn[aá]vka|objedn[aá]vky|sipariş|tilau(?:s(?:numero)?|ksemme|kseen|ksen|ksenne)|bestilling(?:snummer)?"
              r"|bestell(?:nummer|-?nr\.?|ung)|bestellnr\.?|bon\s+de\s+commande|n°\s*de\s+commande"
              r"|orden\s+de\s+compra|pedido\s+de\s+compra|ordem\s+de\s+compra|ordine\s+d['i]\s*acquisto"
@@ -368,6 +369,7 @@ DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|
 DATE_DIGITS = re.compile(r"(?<![\w/.:,$€£#-])(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?")  # "#10-01": a unit
 _NOT_AFTER_DATE = re.compile(r"[\w/-]|[.,:]\d")  # "17.06.2025:" ends a clause; "12/06:30" is no date
 _NOT_AFTER_SHORT = re.compile(r"[\w/%-]|[.,:]?\d")
+_SHORT_RANGE_TAIL = re.compile(r"[-\u2013](\d{1,2})/(\d{1,2})(?![\w/]|[.,]\d)")  # the second day of "7/16-7/17"
 _DENOMINATORS = frozenset({2, 3, 4, 5, 6, 8, 10, 12, 16, 32, 64, 100})
 # "14. 5. 2025" (Czech, Slovak, Hungarian day-first with spaces); "2025年6月26日", "6月27日" (Japanese, Chinese),
 # "2025년 6월 9일" (Korean).
@@ -379,7 +381,7 @@ DATE_CJK = re.compile(r"(?<!\d)(?:(\d{4})\s?[年년]\s?)?(\d{1,2})\s?[月월]\s?
 _DATE_CUE_BEFORE = re.compile(
     r"(?:\b(?:by|on|until|till|til|before|after|from|to|due|eta|etd|date|dated|deadline|expires?|expired\s+on|"
     r"through|thru|since|for|than|around|circa|approx|approximately|ship|ships|shipping|arrive|arrives|arriving"
-    r"|starting|starts|start|week\s+of|yesterday|today|tomorrow|"
+    r"|starting|starts|start|week\s+of|w/c|week\s+commencing|yesterday|today|tomorrow|"
     r"mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday"
     r"|sunday|am|bis|vom|zum|ab|seit|le|au|du|jusqu'au|avant|el|del|al|hasta|desde|entro|il|dal|tot|op|vóór|em"
     r"|até|de|do|od|na|per|termin|liefertermin|lieferdatum|zustellung|livraison|entrega|consegna|levering"
@@ -650,8 +652,9 @@ _NAMED_CODE = re.compile(r"(?<![a-z])(?!bhd(?![a-z]))(" + _CODES + r")(?![a-z])"
 # The separators before the number are matched atomically ((?>...)): the pattern's runs of spaces could be split
 # between its parts in many ways, and a line that fails ("Subtotal      $5,807.35") took milliseconds (the same
 # results on the 16,403 non-empty lines of every labelled set, 25 x faster over them).
-# A quoted line's ">" may come first.
-_TOTAL_LINE = re.compile(r"^[ \t]*(?:>[ \t]*)*(?:\|[ \t]*)*[^\W\d_][^\n\d|]*?(?:\d+(?:[.,]\d+)?\s*%[^\n\d|]*?)?"
+# A quoted line's ">" may come first, and a rate before the label ("21% VAT   766,19").
+_TOTAL_LINE = re.compile(r"^[ \t]*(?:>[ \t]*)*(?:\|[ \t]*)*(?:\d{1,2}(?:[.,]\d{1,2})?[ \t]?%[ \t]*)?"
+                         r"[^\W\d_][^\n\d|]*?(?:\d+(?:[.,]\d+)?\s*%[^\n\d|]*?)?"
                          r"(?>[ \t:|]+)"
                          r"(\d[\d.,' \u00a0]*\d)"
                          r"\s*(?:[^\W\d_]{0,3}|[$€£¥₹₺₩₱฿₪₽])"
@@ -1260,7 +1263,9 @@ class _Extractor:
             return None
         trailing_dot = after[:1] == "." and not after[1:2].isdigit()
         rest = after[1:] if trailing_dot else after
-        if _NOT_AFTER_SHORT.match(rest) or (not trailing_dot and after[:1] in ".," and after[1:2].isdigit()):
+        tail = _SHORT_RANGE_TAIL.match(text, m.end()) if sep == "/" else None  # "7/16-7/17": both days
+        if tail is None and (_NOT_AFTER_SHORT.match(rest)
+                             or (not trailing_dot and after[:1] in ".," and after[1:2].isdigit())):
             return None
         if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
             return None
@@ -1283,6 +1288,12 @@ class _Extractor:
         if b > 12 and a <= 12:
             day_first = False
         day, month = (a, b) if day_first else (b, a)
+        if tail is not None and 1 <= month <= 12:
+            c, d = int(tail.group(1)), int(tail.group(2))
+            other = _nearest(*((d, c) if day_first else (c, d)), self.received)
+            if other is not None:
+                _add(self.e.dates, other)
+                self.claim(*tail.span())
         return _nearest(month, day, self.received) if 1 <= month <= 12 else None
 
     # -- phones

@@ -260,6 +260,11 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"ya (?:llegó|funciona)", r"funciona todo", r"(?:all|both|everything)(?: \d+)? (?:arrived|turned up|came)",
         r"(?<!be )(?<!to )installed and (?:patched|working|running|configured|tested)",
         r"تم (?:حل|إغلاق)", r"(?:הכל|הכול) הגיע", r"נפתר\w*", r"עובד(?:ת|ים)? שוב",
+        # round 18: production running again, goods in, in more languages
+        r"vuelve a funcionar", r"(?:c'est|c’est) réglé", r"de nouveau (?:en ligne|opérationnel\w*)",
+        r"quantit(?:y|ies) checked(?: and)? (?:ok|fine|correct)",
+        r"(?:line|production|plant) (?:restarted|is running again|back up)", r"恢复生产", r"已恢复", r"再稼働", r"復旧",
+        r"chạy lại", r"hàng đã về", r"hoạt động (?:trở )?lại",
         r"(?:is|are|has been) restored", r"payment (?:is|has been|was) (?:released|sent|made|done|processed)",
         r"remittance advice", r"zahlung an sie veranlasst", r"folgende zahlung", r"c'est tout bon",
         r"(?:that's|thats) us sorted", r"everything .{0,30}\breceived", r"llegó (?:hoy|ayer|bien)", r"saldad[ao]",

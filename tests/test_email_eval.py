@@ -67,7 +67,7 @@ def test_held_out_figures_do_not_fall_below_their_measurement() -> None:
         c = report.entities[kind]
         assert c.precision >= precision and c.recall >= recall, (kind, c)
     workflow, near = report.accuracy(report.workflow), report.accuracy(report.priority_near)
-    assert workflow is not None and workflow >= 0.882  # 98 of 111 (round 13; 97 in round 12, 98 in round 11)
+    assert workflow is not None and workflow >= 0.882  # 98 of 111 (round 13; 97 in round 12, 98 in round 11; 101 in 18)
     assert near is not None and near >= 0.99
 
 
@@ -160,6 +160,12 @@ DEV_FLOOR = {
     "dev28": ({"po_numbers": (0.92, 0.95), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.96),
                "part_numbers": (0.94, 0.97), "amounts": (0.98, 0.98), "dates": (1.0, 1.0),
                "phones": (0.97, 0.99), "emails": (1.0, 1.0)}, 0.99, 0.96),
+    "dev29": ({"po_numbers": (1.0, 0.9), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.95),
+               "part_numbers": (0.98, 0.99), "amounts": (0.99, 0.96), "dates": (1.0, 0.95),
+               "phones": (0.99, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.96),
+    "dev30": ({"po_numbers": (0.93, 0.98), "quote_numbers": (1.0, 0.92), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.93, 0.85), "amounts": (0.99, 0.99), "dates": (0.99, 0.98),
+               "phones": (0.96, 0.97), "emails": (1.0, 1.0)}, 0.98, 0.96),
 }
 
 

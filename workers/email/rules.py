@@ -29,7 +29,7 @@ from workers.email.segment import (
 from workers.email.workflow_model import WorkflowModel, features, load_workflow_model
 
 # Rounds 6 to 10 (more languages, currencies and id forms; round 9: the learned model files every message's state).
-RULES_VERSION = "phase1-2026.12.14"
+RULES_VERSION = "phase1-2026.12.15"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 

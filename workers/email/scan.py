@@ -49,7 +49,6 @@ except ImportError:  # pragma: no cover - platforms without the wheels
 ASIAN_LETTERS = r"[\u0e00-\u0e7f\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3]"
 
 
-
 def lower(text: str) -> str:
     """text.lower(), written str.lower(text) on purpose: compiled by mypyc (scripts/build_native.py), the method
     call becomes a primitive that lowers letter by letter on Python 3.11 and 3.12 and so drops the final-sigma rule

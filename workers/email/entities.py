@@ -205,7 +205,7 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "dh": "MAD", "dhs": "MAD", "dt": "TND", "jd": "JOD", "bd": "BHD", "kd": "KWD", "ro": "OMR",
                     "rupee": "INR", "rupees": "INR", "pesos": "$", "de pesos": "$", "s/": "PEN",
                     "원": "KRW", "บาท": "THB", "\uffe5": "JPY", "gh¢": "GHS", "gh₵": "GHS", "₵": "GHS", "ghc": "GHS",
-                    "cedi": "GHS", "cedis": "GHS", "ش״ח": "ILS", 'ש"ח': "ILS", "ש״ח": "ILS", "شيكل": "ILS",
+                    "cedi": "GHS", "cedis": "GHS", 'ש"ח': "ILS", "ש״ח": "ILS", "شيكل": "ILS",
                     "دولار أمريكي": "USD", "دولار": "$", "ريال سعودي": "SAR", "ريال قطري": "QAR",
                     "ريال عماني": "OMR", "درهم إماراتي": "AED", "جنيه مصري": "EGP", "جنيه": "EGP"}
 # Currencies named alike in several countries: the sender's country says which (else the first).
@@ -703,6 +703,7 @@ class _Extractor:
         self.hits = hits
         self._regions: tuple[str, ...] | None = None
         self._day_first: bool | None = None
+        self._numeric_dates: list[re.Match[str]] = []  # DATE_DIGITS' matches (dates), read by day_first too
         self._dollar: str | None = None
         self._not_phone_ends: frozenset[int] | None = None
         self._not_part_ends: frozenset[int] | None = None
@@ -815,7 +816,7 @@ class _Extractor:
             if accept is not None and not accept(first):
                 continue
             if (not_parts and self.parts is not None and self.parts.is_vendor_part(first)
-                    and not self.parts.excluded(first, None) and not _DOCUMENT_OF_YEAR.match(first)):
+                    and not _DOCUMENT_OF_YEAR.match(first)):
                 continue
             if _WORD_IN_ID.search(self.text, *m.span(1)):
                 continue  # "quote 3-year support": ids are not written with lower-case words
@@ -1149,7 +1150,8 @@ class _Extractor:
     # -- dates
     def dates(self) -> None:
         text, e = self.scan, self.e
-        for m in self.iter("date_digits", DATE_DIGITS, text):
+        self._numeric_dates = list(self.iter("date_digits", DATE_DIGITS, text))
+        for m in self._numeric_dates:
             self.numeric_date(m, text)
         for m in self.iter("date_spaced", DATE_SPACED, text):
             if m.group(3):
@@ -1237,7 +1239,7 @@ class _Extractor:
         locale does."""
         if self._day_first is None:
             firsts, seconds = False, False
-            for m in self.iter("date_digits", DATE_DIGITS, self.scan):  # where the date probe matched only
+            for m in self._numeric_dates:
                 third = m.group(4)
                 if len(m.group(1)) <= 2 and third is not None and len(third) == 4 and not _NOT_AFTER_DATE.match(
                         self.scan, m.end()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.email.entities import extract_entities
+from workers.email.entities import Entities, extract_entities
 from workers.email.evaluation import evaluate
 from workers.email.rules import (
     analyse,
@@ -69,6 +70,13 @@ def test_precision_and_recall_per_entity_type() -> None:
 ])
 def test_classic_traps(text: str, kind: str, expected: list[object]) -> None:
     assert sorted(extract_entities(text).as_dict()[kind], key=str) == sorted(expected, key=str)
+
+
+def test_entities_as_dict_has_every_field() -> None:
+    found = Entities(po_numbers=["4500123456"], phones=["5552013344"])
+    assert list(found.as_dict()) == [f.name for f in fields(Entities)]
+    assert found.as_dict()["po_numbers"] == ["4500123456"] and found.as_dict()["phones"] == ["5552013344"]
+    assert found.as_dict()["po_numbers"] is not found.po_numbers  # a copy: the result cannot change the extractor's
 
 
 def test_workflow_state_words_not_substrings() -> None:

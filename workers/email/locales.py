@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workers.email import CATALOGUES
+from workers.email.language import detect_language
 
 LOCALES_FILE = CATALOGUES / "locales.toml"
 
@@ -166,66 +167,6 @@ def load_locales(path: str = str(LOCALES_FILE)) -> LocaleTable:
         raise ValueError(f"{path}: [utc_offset_countries] wants UTC offsets like '+08:00', not {wrong}")
     return LocaleTable(raw.default, raw.domains, raw.tld, raw.countries, raw.locales, raw.utc_offsets,
                        raw.languages, raw.multilingual_tlds, raw.utc_offset_countries)
-
-
-# The commonest short words of each language of the mailbox: a text holding several of one language's and more of
-# them than of any other's is written in it. Japanese and Chinese by their scripts.
-LANGUAGE_WORDS = {
-    "en": "the and to of for is please we our you with this that have are will can",
-    "es": "el la los las de del que por para con una nuestra nuestro gracias favor saludos está usted",
-    "pt": "o os da do dos das que para com uma nossa nosso obrigado obrigada não em está são",
-    "fr": "le les des du et pour avec une nous vous merci est sur dans votre notre bonjour",
-    "de": "der die das und mit für ist wir sie bitte danke ein eine nicht auf ihre unsere",
-    "it": "il lo gli della del che per con una grazie sono nostro vostro nostra vostra",
-    "nl": "het een en van voor met wij niet graag bedankt groeten uw onze",
-    "da": "og det er til med vi ikke hilsen tak af jeres vores kære venlig venligst jeg på hermed",
-    "nb": "og det er til med vi ikke hilsen takk av deres våre vennlig hei ønsker kjære jeg på vennligst",
-    "sv": "och det är till med vi inte hälsningar tack av er vår jag på hej vänliga",
-    "fi": "ja on että kiitos terveisin ei se tilaus meidän teidän",
-    "cs": "je se na pro za děkuji pozdravem dobrý den prosím",
-    "pl": "w na się jest dziękuję pozdrawiam prosimy dla nie",
-    "tr": "ve bir bu için ile te\u015fekk\u00fcrler sayg\u0131lar\u0131mla lütfen rica",
-}
-_LANGUAGES_OF: dict[str, tuple[str, ...]] = {}  # word -> the languages it is common in
-for _lang, _words in LANGUAGE_WORDS.items():
-    for _word in _words.split():
-        _LANGUAGES_OF[_word] = (*_LANGUAGES_OF.get(_word, ()), _lang)
-_PUNCTUATION = ".,;:!?¿¡()[]\"'«»\u201c\u201d\u201e-\u2013\u2014"
-assert not any(c in _PUNCTUATION for words in LANGUAGE_WORDS.values() for c in words)
-_KANA = re.compile(r"[\u3040-\u30ff]")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-_HEBREW, _ARABIC, _LATIN = re.compile(r"[\u05d0-\u05ea]"), re.compile(r"[\u0620-\u064a]"), re.compile(r"[a-zA-Z]")
-
-
-def detect_language(text: str) -> str | None:
-    """The language of `text` (its first 500 characters), or None when it is not clear."""
-    # Its prose: a table's rows at the top of a message (codes, numbers, column words) say nothing of its language
-    sample = text[:500] if "|" not in text[:500] else "\n".join(
-        line for line in text[:3000].splitlines() if "|" not in line)[:500]
-    if not sample.isascii():
-        if _KANA.search(sample):
-            return "ja"
-        if _HAN.search(sample):
-            return "zh"
-        # Hebrew and Arabic by their scripts, where they write most of the letters (not a name in a signature)
-        for lang, script in (("he", _HEBREW), ("ar", _ARABIC)):
-            if len(script.findall(sample)) > len(_LATIN.findall(sample)):
-                return lang
-    counts: dict[str, int] = {}
-    for token in sample.lower().split():
-        # The common words hold no punctuation: a token found as it is needs no strip (most are not found at all).
-        langs = _LANGUAGES_OF.get(token)
-        if langs is None:
-            if token[0] not in _PUNCTUATION and token[-1] not in _PUNCTUATION:
-                continue
-            langs = _LANGUAGES_OF.get(token.strip(_PUNCTUATION), ())
-        for lang in langs:
-            counts[lang] = counts.get(lang, 0) + 1
-    if not counts:
-        return None
-    best = max(counts, key=lambda lang: counts[lang])
-    ranked = sorted(counts.values(), reverse=True)
-    return best if counts[best] >= 3 and (len(ranked) == 1 or ranked[0] > ranked[1]) else None
 
 
 _OFFSET = re.compile(r"^[+-]\d{2}:\d{2}$")

@@ -31,7 +31,7 @@ from types import ModuleType
 
 PACKAGE = "workers.email"
 # Importers before what they import: the order mypyc is given them in does not matter, the list's does not either.
-MODULES = ("scan", "segment", "workflow_model", "entities", "rules")
+MODULES = ("scan", "language", "segment", "workflow_model", "entities", "rules")
 GROUP = "native"  # the group's shared library: workers/email/native__mypyc.<suffix>
 HERE = Path(__file__).resolve().parent
 STAMP = HERE / "native.json"

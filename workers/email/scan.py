@@ -27,6 +27,7 @@ Without hyperscan (a platform without its wheels) the probes run as Python patte
 from __future__ import annotations
 
 import codecs
+import encodings.cp1252
 import re
 import re._constants as sre_c  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
@@ -83,9 +84,13 @@ def _on_error(err: UnicodeError) -> tuple[bytes, int]:
 codecs.register_error("corral-scan", _on_error)
 
 
+_CP1252 = encodings.cp1252.encoding_table
+
+
 def encode(text: str) -> bytes:
-    """One byte per character of `text` (cp1252, else the character's class byte)."""
-    return text.encode("cp1252", "corral-scan")
+    """One byte per character of `text` (cp1252, else the character's class byte). The codec's own C function with
+    its table: text.encode("cp1252", ...) runs the codec's Python wrapper first (0.8% of Phase 1's time)."""
+    return codecs.charmap_encode(text, "corral-scan", _CP1252)[0]
 
 
 def split_foreign(alternation: str) -> tuple[str, tuple[str, ...]]:

@@ -329,10 +329,10 @@ _MONTH_NAMES = {  # English, German, French, Spanish, Italian, Dutch, Nordic, Po
        "tammikuu tammikuuta ocak ledna leden",
     2: "february feb februar février févr fevrier febrero febbraio februari luty lutego fevereiro fev "
        "február helmikuu helmikuuta şubat února únor",
-    3: "march mar märz mär mrz mars marzo maart marts mars marca março március maaliskuu maaliskuuta mart "
+    3: "march mar märz mär mrz mrt mars marzo maart marts mars marca março március maaliskuu maaliskuuta mart "
        "března březen",
-    4: "april apr avril avr abril aprile kwiecień kwietnia április huhtikuu huhtikuuta nisan dubna duben",
-    5: "may mai mayo maggio mei maj maja maio május toukokuu toukokuuta may\u0131s května květen",
+    4: "april apr avril avr abril abr aprile kwiecień kwietnia április huhtikuu huhtikuuta nisan dubna duben",
+    5: "may mai mayo maggio mag mei maj maja maio május toukokuu toukokuuta may\u0131s května květen",
     6: "june jun juni juin junio giugno giu czerwiec czerwca junho június kesäkuu kesäkuuta haziran června "
        "červen",
     7: "july jul juli juillet juil julio luglio lug lipiec lipca julho július heinäkuu heinäkuuta temmuz "
@@ -387,7 +387,8 @@ _DATE_CUE_BEFORE = re.compile(
     r"|até|de|do|od|na|per|termin|liefertermin|lieferdatum|zustellung|livraison|entrega|consegna|levering"
     r"|senast|senest|innan|före|inden|viimeistään|innen|sent|paid"
     r"|ordered|ve|v|semalam|pada|date\s+of|go-?live(?:\s+of)?"
-    r"|promised|arrived|returned|submitted|received|shipped|dispatched|invoiced|thurs|tues|weds"
+    r"|promised|arrived|returned|submitted|received|shipped|dispatch|dispatched|invoiced|thurs|tues|weds"
+    r"|followed\s+up|chased"
     r"|förfallodag|forfallsdato|forfaldsdato|vencimiento|fällig)"
     r"|montag|dienstag|mittwoch|donnerstag|freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|miércoles"
     r"|jueves|viernes|lunedì|martedì|mercoledì|giovedì|venerdì|maandag|dinsdag|woensdag|donderdag|vrijdag"
@@ -398,6 +399,11 @@ _DATE_CUE_BEFORE = re.compile(
     r"|sredo|četrtek|petek|soboto|nedelja|isnin|selasa|rabu|khamis|jumaat|sabtu|ahad|maanantai|tiistai"
     r"|keskiviikko|torstai|perjantai|lauantai|sunnuntai|pazartesi|salı|çarşamba|perşembe|cuma|cumartesi|pazar)"
     r"[\s,.:(]*$")
+
+
+# Between two dates of a list: a comma or "and" (or "or") in the mailbox's languages.
+_DATE_LIST_JOIN = re.compile(r"\s*(?:,|and|&|or|und|oder|et|ou|y|o|e|en|of|og|eller|och|i|oraz|lub|a|ja|tai)?\s*",
+                             re.IGNORECASE)
 
 
 def _after_date_cue(text: str, start: int) -> bool:
@@ -708,6 +714,7 @@ class _Extractor:
         self._regions: tuple[str, ...] | None = None
         self._day_first: bool | None = None
         self._numeric_dates: list[re.Match[str]] = []  # DATE_DIGITS' matches (dates), read by day_first too
+        self._last_short_date = -1  # where the last day and month without a year read as a date ended
         self._dollar: str | None = None
         self._not_phone_ends: frozenset[int] | None = None
         self._not_part_ends: frozenset[int] | None = None
@@ -1289,7 +1296,9 @@ class _Extractor:
         a, b = int(first), int(second)
         # "7/25", "6/30": no fraction (whose denominators are few) and no "24/7"; "1/2" and "5/10" want a cue
         plain = sep == "/" and (a, b) != (24, 7) and max(a, b) > 12 and b not in _DENOMINATORS
-        if not (padded or trailing_dot or plain or dot_cue or _after_date_cue(text, m.start())):
+        # "followed up 6/10 and 6/11", "6/9, 6/10": the next of a list of dates is one too
+        listed = self._last_short_date >= 0 and _DATE_LIST_JOIN.fullmatch(text, self._last_short_date, m.start())
+        if not (padded or trailing_dot or plain or dot_cue or listed or _after_date_cue(text, m.start())):
             return None
         day_first = self.day_first() or sep == "." or a > 12
         if b > 12 and a <= 12:
@@ -1301,7 +1310,10 @@ class _Extractor:
             if other is not None:
                 _add(self.e.dates, other)
                 self.claim(*tail.span())
-        return _nearest(month, day, self.received) if 1 <= month <= 12 else None
+        found = _nearest(month, day, self.received) if 1 <= month <= 12 else None
+        if found is not None:
+            self._last_short_date = m.end()
+        return found
 
     # -- phones
     def phone_regions(self) -> tuple[str, ...]:

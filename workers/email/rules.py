@@ -292,6 +292,8 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"angebot (?:für|über)", r"bitte um (?:ein )?angebot", r"demande de (?:devis|prix)", r"solicitud de cotización",
         r"extend (?:it|the quote)", r"sharpen the pencil", r"pricing approval", r"can you (?:do|beat|match)",
         r"(?:see|find|attached(?: is)?) (?:our |the |your |my )?(?:updated |revised )?(?:quote|quotation|offer)",
+        # a vendor's special price for one project, asked for through the distributor
+        r"deal reg(?:istration)?", r"(?:project|special|bid) pricing",
     ),
     "ORDER_MANAGEMENT": (
         r"(?:please find|attached is|attached|enclosed|herewith|here is|below is)(?: below| attached| enclosed)?"

@@ -102,7 +102,7 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
         words = _alternation(raw.cues)
         # The cue, then "no.", "number", "#", ":" in any order, then the token (upper-cased by the caller).
         cue = re.compile(
-            r"(?<![\w/])(?:" + words + r")"
+            r"(?<![\w/])(?:" + words + r")(?![^\W\d_])"  # a whole word: not the "PN" of "PNM-C16083RVQ"
             r"(?:\s*(?:(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?)(?![a-z])|#|:|\.|-(?=\s)))*\s*"
             r"(" + TOKEN.replace("A-Z", "a-z") + r")")  # run on the lower-cased text: no IGNORECASE, faster
         # matched on a lower-cased cell (faster than re.IGNORECASE)

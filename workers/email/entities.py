@@ -137,7 +137,7 @@ QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
                         r"(?![\w-])")
 
 # "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".
-_CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|störung|escalation"
+_CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|escalation"  # no "Störung": "Störung C6000"
                r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
                r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|protocolo"
                r"|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
@@ -149,7 +149,8 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|stö
 CASE_CUES = (r"(?<![0-9]-)(?<![0-9][a-z]-)(?:support\s+|service\s+)?" + _CASE_WORDS
              + r"(?:\s+(?:(?:w|u|bei|chez|at|with|en|na|z)\s+)?"  # "Zgłoszenie w Lenovo": the case at Lenovo
              r"(?:hpe|hp|dell|cisco|lenovo|fortinet|vmware|microsoft|apc|ubiquiti|logitech|samsung|tac|meraki"
-             r"|aruba|juniper|synology)(?![\w-]))?")
+             r"|aruba|juniper|synology|axis|hanwha|genetec|milestone|poly|shure|crestron|brother|canon|epson|kyocera"
+             r"|ricoh|xerox|lexmark)(?![\w-]))?")
 CASE = _cue_rule(CASE_CUES)
 CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7})(?![\w-])"

@@ -409,6 +409,11 @@ CRITICAL = Rule("critical", re.compile(
     r"|מושבת\w*|השבתה|אי אפשר (?:למכור|לעבוד)"
     # a business turning its own customers away
     r"|(?:turn(?:ing)?|send(?:ing)?) (?:patients|customers|guests|students|shoppers) (?:away|home)"
+    # a fleet or a site's devices all down ("all 3 copiers down"), cameras no longer recording, a device on fire
+    r"|(?:all|every|\d+)\s+(?:of\s+(?:our|the)\s+)?(?:\w+\s+)?(?:copiers|printers|cameras|devices|machines|terminals"
+    r"|tills|registers|scanners)\s+(?:are\s+)?(?:still\s+)?(?:down|offline|dead)"
+    r"|not recording|recording (?:has )?stopped|sin grabaci[oó]n|(?:is |are )?smoking|on fire"
+    r"|(?:siamo|sono) (?:completamente |totalmente )?bloccat[ie]"
     r")(?!\w)"))
 # Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning with this alternative's starts tracked (a
 # database of it alone fails on the first email of dev.jsonl): its probe is its first words.
@@ -421,6 +426,7 @@ URGENT = Phrases(
     "urgent", "urgently", "asap", "a.s.a.p", "as soon as possible", "immediately", "right away", "by eod",
     "end of day", "by cob", "expedite", "expedited", "rush", "escalat*", "penalty", "penalties", "emergency",
     "top priority", "high priority", "time-sensitive", "time sensitive", "dringend", "eilig", "sofort",
+    "emergencia", "emergência", "emergenza", "notfall",
     "schnellstmöglich", "so schnell wie möglich", "vertragsstrafe", "urgente", "urgence", "en urgence",
     "immédiatement", "au plus vite", "dès que possible", "inmediato", "de inmediato", "lo antes posible", "subito",
     "il prima possibile", "spoed", "zo snel mogelijk", "o mais rápido possível", "brådskande", "pilne", "pilnie",

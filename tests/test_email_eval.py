@@ -67,7 +67,8 @@ def test_held_out_figures_do_not_fall_below_their_measurement() -> None:
         c = report.entities[kind]
         assert c.precision >= precision and c.recall >= recall, (kind, c)
     workflow, near = report.accuracy(report.workflow), report.accuracy(report.priority_near)
-    assert workflow is not None and workflow >= 0.882  # 98 of 111 (round 13; 97 in round 12, 98 in round 11; 101 in 18)
+    # 98 of 111 (round 13; 97 in round 12, 98 in round 11; 101 in round 18, 100 in round 19)
+    assert workflow is not None and workflow >= 0.882
     assert near is not None and near >= 0.99
 
 
@@ -166,6 +167,12 @@ DEV_FLOOR = {
     "dev30": ({"po_numbers": (0.93, 0.98), "quote_numbers": (1.0, 0.92), "case_numbers": (1.0, 1.0),
                "part_numbers": (0.93, 0.85), "amounts": (0.99, 0.99), "dates": (0.99, 0.98),
                "phones": (0.96, 0.97), "emails": (1.0, 1.0)}, 0.98, 0.96),
+    "dev31": ({"po_numbers": (1.0, 0.96), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.98, 0.9), "amounts": (1.0, 1.0), "dates": (1.0, 1.0),
+               "phones": (0.99, 0.97), "emails": (1.0, 1.0)}, 0.98, 0.94),
+    "dev32": ({"po_numbers": (1.0, 0.98), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 0.9),
+               "part_numbers": (1.0, 0.83), "amounts": (0.99, 1.0), "dates": (1.0, 1.0),
+               "phones": (0.95, 0.96), "emails": (1.0, 1.0)}, 0.96, 0.96),
 }
 
 

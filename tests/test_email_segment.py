@@ -525,3 +525,32 @@ def test_forms_of_round_eighteen() -> None:
                             received=when).dates == ["2025-06-16"]
     assert sorted(extract_entities("we ship same day, so ETA 7/16-7/17 on site", locale=us,
                                    received=when).dates) == ["2025-07-16", "2025-07-17"]
+
+
+def test_forms_of_round_nineteen() -> None:
+    """Printing supplies and surveillance or meeting-room AV: their makers' codes, order lines that start with the
+    code, Gmail's Italian reply header, lists of days, error codes that are no cases, devices down or not
+    recording."""
+    table, when = load_locales(), date(2025, 6, 19)
+    it, au, us, es, br = (table.for_sender(f"a@firma.{tld}") for tld in ("it", "com.au", "com", "es", "com.br"))
+    header = "Il giorno mar 6 mag 2025 alle ore 16:10 Marco Ferri <vendite@firma.it> ha scritto:\n> Gentile"
+    assert extract_entities(header, locale=it, received=when).dates == ["2025-05-06"]
+    assert extract_entities("Confirmation said dispatch 16/6 from your Sydney DC", locale=au,
+                            received=when).dates == ["2025-06-16"]
+    assert extract_entities("(sent 6/9, followed up 6/10 and 6/11 by Tanya)", locale=us, received=when).dates == [
+        "2025-06-09", "2025-06-10", "2025-06-11"]
+    supplies = ("- 12 x Brother DR-2400 drum\n- 10 x Brother TN-423BK\n- 4 x Kyocera TK-5240K, 1T02R70NL0\n"
+                "- 2 x Canon 2364C001\n- 1 x Epson C13T944140\n- 3 x Lexmark 56F2H00\n")
+    assert extract_entities(supplies).part_numbers == [
+        "DR-2400", "TN-423BK", "TK-5240K", "1T02R70NL0", "2364C001", "C13T944140", "56F2H00"]
+    lines = "1. XNV-8081Z  Hanwha 5MP IR outdoor dome  - 24 pcs\n2. PNM-C16083RVQ  multi-sensor - 2 pcs\n"
+    assert extract_entities(lines).part_numbers == ["XNV-8081Z", "PNM-C16083RVQ"]
+    assert extract_entities("Av. Paulista, 1578 - CEP 01310-200", locale=br).part_numbers == []
+    assert extract_entities("[Ticket#: 405518] DRINGEND: Kyocera TASKalfa Störung C6000").case_numbers == ["405518"]
+    assert extract_entities("Our warranty case with Hanwha is 2506-HW-44821.").case_numbers == ["2506-HW-44821"]
+    assert extract_entities("Te adjunto el presupuesto revisado P-25-0712-B:", locale=es).quote_numbers == [
+        "P-25-0712-B"]
+    assert decide("ALL 3 copiers down at Dallas office", "Nobody has called back.", "a@b.com").priority == "critical"
+    assert decide("VMS", "The archiver is offline and 186 cameras are not recording.", "a@b.com").priority == "critical"
+    assert decide("Deal registration - campus VMS refresh", "We'd like to register this opportunity with Genetec "
+                  "via yourselves.", "a@b.com").state == "QUOTE_PROCESSING"

@@ -1068,7 +1068,7 @@ class _Extractor:
                 tail = _LINE_END_CODE.search(text, q.end(), end)
                 if tail:
                     candidates.append(tail.span(1))
-                head = _LINE_START_CODE.match(text, start, q.start())  # "1. XNV-8081Z  Hanwha dome – 24 pcs"
+                head = _LINE_START_CODE.match(text, start, q.start())  # "1. XNV-8081Z  Hanwha dome - 24 pcs"
                 if head:
                     candidates.append(head.span(1))
             for s, t in candidates:
@@ -1405,8 +1405,8 @@ _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk
                        r"|st\.|uds\.?|un\.?|unid\.?|stuks|pièces|pcs)(?![a-z0-9])\s*")
 _CODE = re.compile(r"(?:of\s+)?([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
 # The code that starts a line (after a bullet or a list number), before its quantity
-_LINE_START_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7]|\d{1,3}[.)])?[ \t]*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)"
-                              r"(?![\w#/-])")
+_LINE_START_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7]|\d{1,3}[.)])?[ \t]*"
+                              r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)(?![\w#/-])")
 _LINE_END_CODE = re.compile(r"(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)"
                             r"\)?[ \t.]*$")
 _NEWLINE = re.compile(r"\n")

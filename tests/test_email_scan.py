@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workers.email import scan
-from workers.email.entities import extract_entities, probe_set, same_length_lower
+from workers.email.entities import extract_entities, probe_set
 from workers.email.evaluation import load_rows
 from workers.email.locales import load_locales
 from workers.email.parts import load_parts
 from workers.email.rules import _SUBJECT_PREFIX, Now, decide, decision_probes
-from workers.email.scan import Hits, Probe, ProbeSet, encode, find_words, split_foreign, to_hyperscan
+from workers.email.scan import Hits, Probe, ProbeSet, encode, find_words, same_length_lower, split_foreign, to_hyperscan
 from workers.email.segment import split_email
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -35,6 +35,7 @@ from workers.email.scan import (
     Hits,
     Probe,
     ProbeSet,
+    aligned_lower,
     find_words,
     matches,
     matches_at,
@@ -697,12 +698,6 @@ def _add(seq: list[Any], value: Any) -> None:
         seq.append(value)
 
 
-def same_length_lower(text: str) -> str:
-    """text.lower(), except the few letters whose lower case is longer: offsets must stay the text's. Turkish "İ"
-    becomes "i" (its lower case, "i" and a combining dot, without the dot): "ACİL" reads as "acil"."""
-    return "".join(c.lower()[0] for c in text)
-
-
 class _Extractor:
     """One email's extraction: the text, its lower-cased copy, the spans already claimed by an entity.
 
@@ -711,8 +706,8 @@ class _Extractor:
 
     def __init__(self, text: str, low: str, locale: Locale, parts: PartCatalogue | None, received: date | None,
                  hits: Hits | None):
-        self.text, self.low, self.locale, self.parts, self.received = text, low, locale, parts, received
-        self.scan = low if len(low) == len(text) else same_length_lower(text)
+        self.text, self.locale, self.parts, self.received = text, locale, parts, received
+        self.scan = aligned_lower(text, low)
         # Where each rule can match (workers.email.scan); None: every rule scans the whole text (the reference).
         self.hits = hits
         self._regions: tuple[str, ...] | None = None

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from workers.email import CATALOGUES
-from workers.email.entities import extract_entities, forget_phones, probe_set, same_length_lower
+from workers.email.entities import extract_entities, forget_phones, probe_set
 from workers.email.locales import LocaleTable, load_locales
 from workers.email.parts import PartCatalogue, load_parts
-from workers.email.scan import ASIAN_LETTERS, GATE, Hits, Probe, ProbeSet, lower, matches, search
+from workers.email.scan import ASIAN_LETTERS, GATE, Hits, Probe, ProbeSet, aligned_lower, lower, matches, search
 from workers.email.segment import (
     AUTO_REPLY_PROBES,
     forget_sender_names,
@@ -562,9 +562,7 @@ class Now:
     @classmethod
     def of(cls, clean_subject: str, new_text: str) -> Now:
         text = f"{clean_subject}\n{new_text}"
-        low = lower(text)
-        if len(low) != len(text):
-            low = same_length_lower(text)
+        low = aligned_lower(text)
         return cls(text, low, decision_probes().scan(low), (0, len(clean_subject)),
                    (len(clean_subject) + 1, len(text)))
 
@@ -575,8 +573,7 @@ class Now:
 
 def scan_now(now: str) -> Hits:
     """The decision scan of a message's subject and new text (`now`, any case)."""
-    low = lower(now)
-    return decision_probes().scan(low if len(low) == len(now) else same_length_lower(now))
+    return decision_probes().scan(aligned_lower(now))
 
 
 def _points(now: Now, span: tuple[int, int]) -> dict[str, float]:
@@ -811,7 +808,7 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
     received = received_at.date() if received_at is not None else None
     catalogue = parts or load_parts()
     # One scan finds where every entity rule and segment boundary can match (workers.email.scan).
-    hits = probe_set(catalogue).scan(low if len(low) == len(text) else same_length_lower(text))
+    hits = probe_set(catalogue).scan(aligned_lower(text, low))
     segments = split_email(body, low[len(subject) + 1:], sender_email, hits=hits, offset=len(subject) + 1)
     # One scan for the rules that read only these; before the entities' Python work evicts hyperscan from the cache
     now = Now.of(_SUBJECT_PREFIX.sub("", subject), segments.new)

@@ -58,6 +58,19 @@ def lower(text: str) -> str:
     return str.lower(text)
 
 
+def same_length_lower(text: str) -> str:
+    """text.lower(), except the few letters whose lower case is longer: offsets must stay the text's. Turkish "İ"
+    becomes "i" (its lower case, "i" and a combining dot, without the dot): "ACİL" reads as "acil"."""
+    return "".join(c.lower()[0] for c in text)
+
+
+def aligned_lower(text: str, low: str | None = None) -> str:
+    """The text lower-cased at the text's own offsets, what the probes scan and the rules read: `low` (lower(text),
+    if the caller has it) when no letter's lower case is longer, else same_length_lower(text)."""
+    low = lower(text) if low is None else low
+    return low if len(low) == len(text) else same_length_lower(text)
+
+
 # Bytes cp1252 leaves undefined: a character outside cp1252 becomes the one for its class.
 LETTER, SPACE, OTHER, DIGIT, WORD = 0x81, 0x8D, 0x8F, 0x90, 0x9D
 CLASS_BYTES = (LETTER, SPACE, OTHER, DIGIT, WORD)

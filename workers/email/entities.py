@@ -60,9 +60,10 @@ _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref
            r"|neue[sn]?|nouveau|nouvelle|nuov[oa]|final|signed|firmad[oa]|signée?)(?![\w-])"
            r"|[#:\uff1a\u2116-]|は|\n>+))*\s*")
 _ID = r"(?:\(\s*#?|#)?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
+# "and" and "or" in the mailbox's languages: what joins the items of a list (ids, dates)
+_CONJUNCTIONS = r"and|und|et|y|e|or|oder|ou|o|a|og|och|en|i"
 # More ids after the first: "POs 4500207714, 4500207715 and 4500207716".
-_MORE = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bor\b|\boder\b|\bou\b|\bo\b|\ba\b|\bog\b"
-                   r"|\boch\b|\ben\b|\bés\b|\bi\b)\s*#?\s*"
+_MORE = re.compile(r"\s*(?:,|;|/|&|\+|\b(?:" + _CONJUNCTIONS + r"|és)\b)\s*#?\s*"
                    r"([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)")
 
 
@@ -407,8 +408,7 @@ _DATE_CUE_BEFORE = re.compile(
 
 
 # Between two dates of a list: a comma or "and" (or "or") in the mailbox's languages.
-_DATE_LIST_JOIN = re.compile(r"\s*(?:,|and|&|or|und|oder|et|ou|y|o|e|en|of|og|eller|och|i|oraz|lub|a|ja|tai)?\s*",
-                             re.IGNORECASE)
+_DATE_LIST_JOIN = re.compile(r"\s*(?:,|&|" + _CONJUNCTIONS + r"|of|eller|oraz|lub|ja|tai)?\s*", re.IGNORECASE)
 
 
 def _after_date_cue(text: str, start: int) -> bool:

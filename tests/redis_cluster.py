@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from pool.embedded_redis import free_port
 from tests.redis_server import RedisServer, stop_process
@@ -196,6 +198,19 @@ class SentinelSet:
         self.replica.start()
         wait_until(lambda: self.data_client(self.replica.port).info("replication").get("master_link_status") == "up",
                    20, "the replica in sync")
+        for attempt in range(3):  # free_port() only said the port was free: another process may have taken it since
+            if self._start_sentinel():
+                break
+            if attempt == 2 or "Address already in use" not in self._sentinel_log():
+                raise RuntimeError(f"the sentinel did not start on port {self.sentinel_port}:\n{self._sentinel_log()}")
+            self.sentinel_port = free_port()
+        try:
+            wait_until(self._replica_known, 20, "the sentinel knows the replica")
+        except RuntimeError as e:  # say what the sentinel saw (a bare timeout in CI could not be told apart)
+            raise RuntimeError(f"{e}; {self.describe()}; sentinel log:\n{self._sentinel_log()}") from None
+
+    def _start_sentinel(self) -> bool:
+        """Start the sentinel on sentinel_port; False when it exited before answering (its log says why)."""
         conf = self.dir / "sentinel.conf"
         lines = [f"port {self.sentinel_port}", "bind 127.0.0.1", f"dir {self.dir}",
                  f"logfile {self.dir / 'sentinel.log'}",
@@ -209,7 +224,23 @@ class SentinelSet:
         assert binary is not None
         self.proc = subprocess.Popen([binary, str(conf), "--sentinel"], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(self._replica_known, 20, "the sentinel knows the replica")
+        # A short timeout and no retries (redis-py's default retries make a dead PING last 8 s): a port someone else
+        # holds must not keep the PING waiting while the sentinel has already exited.
+        proc = self.proc
+        client = redis.Redis(host="127.0.0.1", port=self.sentinel_port, socket_timeout=0.5,
+                             retry=Retry(NoBackoff(), 0))
+        try:
+            wait_until(lambda: proc.poll() is not None or client.ping(), 10, "the sentinel answers PING")
+        finally:
+            client.close()
+        if proc.poll() is None:
+            return True
+        self.proc = None
+        return False
+
+    def _sentinel_log(self) -> str:
+        log = self.dir / "sentinel.log"
+        return log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
 
     def _replica_known(self) -> bool:
         replicas = self.sentinel().sentinel_slaves(MASTER_NAME)

@@ -6,6 +6,7 @@ redis-py's clients following, and a demoted master's answers turned into reconne
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,21 @@ def sentinel_set() -> Iterator[SentinelSet]:
     s.start()
     yield s
     s.close()
+
+
+def test_the_test_sentinel_moves_off_a_port_taken_since_it_was_picked() -> None:
+    """free_port() only said the port was free; a sentinel that cannot bind it exits, and the set starts it on
+    another (a CI run had waited 20 s for a sentinel that had never started)."""
+    s = SentinelSet()
+    taken = s.sentinel_port
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", taken))
+        blocker.listen()
+        try:
+            s.start()
+            assert s.sentinel_port != taken and s.master_port() == s.master.port
+        finally:
+            s.close()
 
 
 def port_of(info: str) -> int:

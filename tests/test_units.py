@@ -74,6 +74,12 @@ def test_bad_environment_gives_one_line_naming_it(tmp_path: Path, env: dict[str,
     assert needle in str(e.value) and "\n" not in str(e.value)
 
 
+def test_the_variables_read_outside_the_settings_are_known(tmp_path: Path) -> None:
+    # CORRAL_PURE_PYTHON=1 (docs/email.md) was refused as "unknown" by every corral command
+    cfg = load_config(write(tmp_path, QUEUE), env={"CORRAL_PURE_PYTHON": "1", "CORRAL_LOG_FORMAT": "json"})
+    assert cfg.queues
+
+
 def test_job_types_settings_from_their_table_their_file_and_the_environment(tmp_path: Path) -> None:
     f = write(tmp_path, "[email]\ndatabase = 'mail.db'\n" + QUEUE)
     (tmp_path / "myst.toml").write_text("build_timeout = 60.0\n")

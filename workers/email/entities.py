@@ -36,12 +36,12 @@ from workers.email.scan import (
     Probe,
     ProbeSet,
     aligned_lower,
+    compiles,
     find_words,
     matches,
     matches_at,
     search,
     split_foreign,
-    to_hyperscan,
 )
 from workers.email.scan import (
     lower as lower_text,
@@ -973,7 +973,8 @@ class _Extractor:
                 _add(self.e.po_numbers, value.upper())
                 self.claim(*span)
             elif (kind == "part" and " " not in value and len(value) >= 4 and _PART_CELL.match(value)
-                  and not (value.isdigit() and value[0] == "0")):  # "00010": an ERP's line number, under "Item"
+                  and not (value.isdigit() and value[0] == "0" and len(value) <= 6)):  # "00010": an ERP's line
+                # number, under "Item" (not Eppendorf's "0030000889")
                 token = value.upper()
                 if self.parts is not None and not self.parts.excluded(token, None):
                     _add(self.e.part_numbers, token)
@@ -1003,6 +1004,8 @@ class _Extractor:
                     continue
                 if token.isdigit() and len(token) < 5:
                     continue
+                if _YEAR_SEGMENT.search(token) and not cat.is_vendor_part(token):
+                    continue  # a document's number with its year ("réf. CTR-MA-2024-118": a contract)
                 if cat.excluded(token, self.before_part(s)):
                     continue
                 _add(self.e.part_numbers, token)
@@ -1395,9 +1398,10 @@ _TOKEN = re.compile(r"(?<![\w#/.-])(?=[A-Za-z0-9#/+=-]*\d|[A-Z]{2,}\d?-[A-Za-z]|
 _HAS_LETTER = re.compile(r"[a-z]")
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=#/-")
 _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
-# A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück".
+# A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück", or "x 4" ending a line ("- QFX5120-48Y-AFI2  x 4").
 _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?"
-                       r"|st\.|uds\.?|un\.?|unid\.?|stuks|pièces|pcs)(?![a-z0-9])\s*")
+                       r"|st\.|uds\.?|un\.?|unid\.?|stuks|pièces|pcs)(?![a-z0-9])\s*"
+                       r"|[ \t][x\u00d7][ \t]?\d{1,5}(?=[ \t]*(?:\n|$))")
 _CODE = re.compile(r"(?:of\s+)?([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
 # The code that starts a line (after a bullet or a list number), before its quantity
 _LINE_START_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7]|\d{1,3}[.)])?[ \t]*"
@@ -1407,6 +1411,7 @@ _LINE_END_CODE = re.compile(r"(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*([A-Z0-9](?:
 _NEWLINE = re.compile(r"\n")
 # A document's number with its year ("CP-2025-0917", a Czech quote): an id, whatever part format it fits.
 _DOCUMENT_OF_YEAR = re.compile(r"[A-Z]{1,5}-20\d{2}-")
+_YEAR_SEGMENT = re.compile(r"(?:^|-)20[0-3]\d-")
 _WORD_IN_ID = re.compile(r"[a-z]{3}")
 # A part column's cell: a code with a digit, or one written in capitals with a dash ("CEU-EDU-LIC", a licence SKU)
 _PART_CELL = re.compile(r"\S*\d|[A-Z0-9]+(?:-[A-Z0-9]+)+$")
@@ -1508,6 +1513,7 @@ _PROBES = (
     Probe("table", r"(?<!\w)(?:po|p\.o\.|purchase|bestell)"),
     Probe("table", _PRICE_HEADER_PROBE),  # the Japanese and Chinese words: _Extractor.tables
     Probe("qty", r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs|pc|pz|stk|stück|unit|ea|szt|st\.|uds|un|unid|stuks|pièces)"),
+    Probe("qty", r"[ \t][x\u00d7][ \t]?\d"),
     Probe("amount", _AMOUNT_BEFORE + r"(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),
     # The currency after the number: where it ends (the number's start is found in Python, _Extractor.amounts)
     Probe("amount_after", r"\d" + _MULT + r"\s?(?:" + _CUR_AFTER + r")", kind=END),
@@ -1548,24 +1554,20 @@ def _build_probe_set(parts: PartCatalogue) -> ProbeSet:
 
 def _format_probes(formats: tuple[str, ...]) -> list[Probe]:
     """Where a token of one of the manufacturers' formats can start: one probe for them all (a token is reported
-    once), else one per format; a format the conversion cannot take is tried at every token."""
+    once) when hyperscan takes it, else the formats split in halves until it does; a format it cannot take is tried
+    at every token."""
 
-    def probe(fmts: tuple[str, ...]) -> Probe:
-        return Probe("part_format_end", r"(?<![\w#/.-])(?:" + "|".join(f"(?:{f})" for f in fmts) + r")(?![\w#/-])",
-                     re.IGNORECASE, END)
+    def probes(fmts: tuple[str, ...]) -> list[Probe]:
+        every = Probe("part_format_end", r"(?<![\w#/.-])(?:" + "|".join(f"(?:{f})" for f in fmts) + r")(?![\w#/-])",
+                      re.IGNORECASE, END)
+        if compiles(every):
+            return [every]
+        if len(fmts) == 1:
+            return [Probe("part_format", r"(?<![\w#/.-])[a-z0-9]")]
+        half = len(fmts) // 2
+        return probes(fmts[:half]) + probes(fmts[half:])
 
-    def convertible(p: Probe) -> bool:
-        try:
-            to_hyperscan(p.pattern, p.flags)
-        except (ValueError, KeyError, re.error):
-            return False
-        return True
-
-    if not formats:
-        return []
-    if convertible(every := probe(formats)):
-        return [every]
-    return [p if convertible(p := probe((f,))) else Probe("part_format", r"(?<![\w#/.-])[a-z0-9]") for f in formats]
+    return probes(formats) if formats else []
 
 
 def extract_entities(text: str, lower: str | None = None, *, locale: Locale = US, parts: PartCatalogue | None = None,

@@ -36,6 +36,7 @@ class _File(BaseModel):
     cues: list[str] = Field(default_factory=list)
     not_part_prefixes: list[str] = Field(default_factory=list)
     not_part_cues: list[str] = Field(default_factory=list)
+    not_parts: list[str] = Field(default_factory=list)
     formats: list[_Format] = Field(default_factory=list)
 
 
@@ -49,6 +50,7 @@ class PartCatalogue:
     cue_words: str = ""                # the cues as one alternation (lower case): where a cue can stand
     format_patterns: tuple[str, ...] = ()  # each manufacturer's format
     vendor_formats: re.Pattern[str] = re.compile(r"(?!)")  # the formats not marked generic
+    not_parts: re.Pattern[str] = re.compile(r"(?!)")  # whole tokens that name no part ("SFP28", "8X100G")
 
     def is_vendor_part(self, token: str) -> bool:
         """A manufacturer's own format (not a generic shape): what an id cue before it ("RFQ: TPS54331DR") asks
@@ -65,6 +67,8 @@ class PartCatalogue:
         head = token.split("-", 1)[0] if "-" in token else _LEADING_LETTERS.match(token).group(0)  # type: ignore[union-attr]
         if head in self.not_part_prefixes and not self.is_vendor_part(token):
             return True  # (a manufacturer's own format is a part whatever its letters: SN74LVC1G08DBVR, not a serial)
+        if self.not_parts.fullmatch(token):
+            return True
         if before is None or self.not_part_before is None:
             return False
         return self.not_part_before.search(before) is not None
@@ -90,11 +94,11 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
     except (tomllib.TOMLDecodeError, ValidationError) as e:
         raise ValueError(f"{path}: {e}") from e
     patterns = [p for f in raw.formats for p in f.patterns]
-    for p in patterns:
+    for p in patterns + raw.not_parts:
         try:
             re.compile(p)
         except re.error as e:
-            raise ValueError(f"{path}: format {p!r} is not a regular expression: {e}") from e
+            raise ValueError(f"{path}: pattern {p!r} is not a regular expression: {e}") from e
     formats = re.compile("|".join(f"(?:{p})" for p in patterns) if patterns else r"(?!)")
     cue = column = None
     words = ""
@@ -106,7 +110,7 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
             r"(?:\s*(?:(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?)(?![a-z])|#|:|\.|-(?=\s)))*\s*"
             r"(" + TOKEN.replace("A-Z", "a-z") + r")")  # run on the lower-cased text: no IGNORECASE, faster
         # matched on a lower-cased cell (faster than re.IGNORECASE)
-        column = re.compile(r"\s*(?:" + words + r")\s*(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?|#|\.)*\s*$")
+        column = re.compile(r"\s*(?:" + words + r")(?:\s*(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?|#|\.))*\s*$")
     before = None
     if raw.not_part_cues:
         before = re.compile(r"(?<![\w/])(?:" + _alternation(raw.not_part_cues)
@@ -114,4 +118,5 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
     vendor = [p for f in raw.formats if not f.generic for p in f.patterns]
     return PartCatalogue(formats, cue, column, frozenset(p.upper() for p in raw.not_part_prefixes), before,
                          words if raw.cues else "", tuple(patterns),
-                         re.compile("|".join(f"(?:{p})" for p in vendor) if vendor else r"(?!)"))
+                         re.compile("|".join(f"(?:{p})" for p in vendor) if vendor else r"(?!)"),
+                         re.compile("|".join(f"(?:{p})" for p in raw.not_parts) if raw.not_parts else r"(?!)"))

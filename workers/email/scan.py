@@ -400,6 +400,23 @@ class Hits:
         return name in self.gates or name in self.offsets
 
 
+def compiles(probe: Probe) -> bool:
+    """Whether the probe converts (to_hyperscan) and hyperscan takes it: a long alternation can exceed its limit on
+    a pattern's size ("Pattern length exceeds limit": the parts catalogue's formats as one probe did)."""
+    try:
+        expression = to_hyperscan(probe.pattern, probe.flags)[0].encode("ascii")
+    except (ValueError, KeyError, re.error):
+        return False
+    if hyperscan is None:
+        return True
+    flag = {START: hyperscan.HS_FLAG_SOM_LEFTMOST, END: 0, GATE: hyperscan.HS_FLAG_SINGLEMATCH}[probe.kind]
+    try:
+        hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(expressions=[expression], ids=[0], flags=[flag])
+    except hyperscan.error:
+        return False
+    return True
+
+
 def _fixed_width(probe: Probe) -> int | None:
     """The width of every match of a start probe when it has one (its start is then its end less the width)."""
     if probe.kind != START:

@@ -132,10 +132,11 @@ QUOTE_CUES = (r"(?<!please )(?<!kindly )quotes?|quotation(?:\s+number)?|quote\s+
               r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert|proposta|propuesta|proposal"
               r"|tilbud|tarjous|teklif|nab[ií]d(?:ka|ky|ku|ce|ek)|(?:ár)?ajánlat\w*|bid|ofert(?:y|ę|e|ie|ă|ei|ą)"
               r"|ponud(?:a|i|e|u|ba|bo|be|bi)|ponuk(?:a|u|y|e)|pasiūlym(?:as|o|ą)|piedāvājum[sau]"
-              r"|pakkumi(?:ne|se|st)|оферт(?:а|и|ата)|soumission|penawaran")
+              r"|pakkumi(?:ne|se|st)|оферт(?:а|и|ата)|soumission|penawaran"
+              r"|(?:proposta|propuesta|offre|offerta|oferta)\s+comerci(?:al|ale)")  # "proposta comercial PC-BR-25-0311"
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
-QUOTE_BARE = re.compile(r"(?<![\w-])(q-\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
+QUOTE_BARE = re.compile(r"(?<![\w-])(q-(?:[a-z]{2}-)?\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"  # Q-2025-0917, Q-JP-2025-0098
                         r"|qt-?(?:[a-z]{2,4}-)?(?:\d{2}-){0,2}\d{4,8}(?:-r(?:ev)?\d{1,2})?|quo-?\d{4,8}"
                         # cotización / cotação, soumission (Québec), presupuesto
                         r"|cot-(?:[a-z]{2,4}-)?(?:\d{2}-)?\d{4,8}|soum-\d{4,8}|pres-\d{4}-\d{3,6})"
@@ -148,14 +149,20 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|esca
                r"|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
                r"|zgłoszeni(?:e|em|a|u)|reclamo|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
                r"|požadavek|případ(?:u|em)?|tiket|tichet|hibajegy|ügyszám|vaka(?:s\u0131)?"
-               r"|melding(?:snummer)?)")
+               r"|melding(?:snummer)?"
+               # complaints and quality deviations: "Reklamation RK-25-0877", "avvikelsen AVV-2025-0614", "le cas
+               # NetApp 2009876543", "no conformidad interna NC-2025-061"
+               r"|cas|reklamation(?:en|snummer)?|reklamasjon(?:en)?|reklamace|reklamacj[aię]|reclamação|reclamación"
+               r"|avvikelse(?:n|nummer)?|afvigelse(?:n)?|avvik(?:et)?|no\s+conformidad(?:\s+interna)?"
+               r"|non[\s-]conformit[éà]|non-?conformance|ncr)")
 # Not after a code's dash ("SFP-10G-SR": a part's suffix; "Lenovo-Case" is a case); the vendor whose case it is may
 # follow ("caso HPE 5372019845").
 CASE_CUES = (r"(?<![0-9]-)(?<![0-9][a-z]-)(?:support\s+|service\s+)?" + _CASE_WORDS
              + r"(?:\s+(?:(?:w|u|bei|chez|at|with|en|na|z)\s+)?"  # "Zgłoszenie w Lenovo": the case at Lenovo
              r"(?:hpe|hp|dell|cisco|lenovo|fortinet|vmware|microsoft|apc|ubiquiti|logitech|samsung|tac|meraki"
              r"|aruba|juniper|synology|axis|hanwha|genetec|milestone|poly|shure|crestron|brother|canon|epson|kyocera"
-             r"|ricoh|xerox|lexmark)(?![\w-]))?")
+             r"|ricoh|xerox|lexmark|netapp|eaton|vertiv|arista|supermicro|thermo\s+fisher|roche|eppendorf|sartorius"
+             r"|siemens|olympus)(?![\w-]))?")
 CASE = _cue_rule(CASE_CUES)
 CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7})(?![\w-])"
@@ -1496,7 +1503,7 @@ _PROBES = (
     Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
     Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}[-/])?po[-/]"),
     Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
-    Probe("quote_bare", r"(?<![\w-])(?:q-\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|cot-[a-z0-9]|soum-\d|pres-\d)"),
+    Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2}-)?\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|cot-[a-z0-9]|soum-\d|pres-\d)"),
     Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
     Probe("order", r"(?<![\w/])" + ORDER_CUES),

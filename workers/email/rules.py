@@ -127,6 +127,9 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "returnare", "rambursare", "garanție", "povrat", "reklamacija", "reklamacijo", "garancija", "jamstvo",
         "oštećen", "neispravan", "vračilo", "poškodovan", "visszaküldés", "jóváírás", "garancia", "hibás", "sérült",
         "reklamácia", "vrátenie", "poškozený", "poškodený", "grąžinimas", "atgriešana", "tagastus", "garantii",
+        # a maker's recall or safety notice: the goods go back or are exchanged
+        "recall", "recalls", "recalled", "field safety notice", "rückruf", "rückrufaktion", "sicherheitsinformation",
+        "sicherheitsmitteilung", "återkallelse", "tilbakekalling", "tilbagekaldelse", "rappel de lot", "richiamo",
     ),
     "SHIPPING": (
         "ship", "ships", "shipped", "shipping", "shipment", "shipments", "tracking", "track", "delivery",
@@ -166,6 +169,9 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "ofertă", "preț", "cotație", "ponuda", "ponudu", "ponudi", "cijena", "popust", "ponudba", "ponudbo",
         "árajánlat", "ajánlat", "kedvezmény", "sleva", "ponuka", "ponuku", "zľava", "pakkumine", "hind",
         "pasiūlymas", "kaina", "piedāvājums",
+        # tenders (a price asked for by a public buyer)
+        "tender", "tenders", "ausschreibung", "udbud", "udbuddet", "anbud", "upphandling", "licitación", "licitação",
+        "appel d'offres", "aanbesteding", "przetarg", "ihale", "kilpailutus",
     ),
     "ORDER_MANAGEMENT": (
         "order", "orders", "purchase order", "po", "p.o", "invoice", "invoices", "cancel", "cancelled", "canceled",
@@ -280,6 +286,10 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:está|foi|ficou) repost[oa]", r"closing \S+ (?:on )?our end", r"we can close",
         r"effectué .{0,15}virement", r"running again",
         r"operando desde", r"funcionando (?:de nuevo|otra vez|desde)",
+        # round 20: the matter closed in an urgent thread's last reply
+        r"(?:damos|dar|doy|dan|demos) por cerrad[oa]", r"(?:fully|all|back) up again", r"close (?:the )?sr\b",
+        r"(?:ya )?(?:están|está) en producción", r"restablecid[oa]s", r"abbiamo ripreso", r"全数受領", r"を再開",
+        r"(?:all|everything) (?:is )?(?:here|there)(?: now)?\b.{0,20}\bthank",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
@@ -414,6 +424,9 @@ CRITICAL = Rule("critical", re.compile(
     r"|tills|registers|scanners)\s+(?:are\s+)?(?:still\s+)?(?:down|offline|dead)"
     r"|not recording|recording (?:has )?stopped|sin grabaci[oó]n|(?:is |are )?smoking|on fire"
     r"|(?:siamo|sono) (?:completamente |totalmente )?bloccat[ie]"
+    # round 20: a service provider's own severity, its customers' services down; a lab or ward stopped
+    r"|(?:circuits|workloads|services)\s+(?:are\s+|is\s+)?(?:still\s+)?(?:down|offline)"
+    r"|driftsstop(?:p)?|driftsstans|(?:er|är) (?:helt )?stopp(?:et|at)"
     r")(?!\w)"))
 # Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning with this alternative's starts tracked (a
 # database of it alone fails on the first email of dev.jsonl): its probe is its first words.

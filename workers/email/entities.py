@@ -237,7 +237,8 @@ _CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
                r"|kshs?\.?"
                # "R", "RM", "PHP", "Rp", "N" before a number (not the N of "S/N 5CD4271BXW"): only where at home;
                # spaces may align a table's column ("R    395,00")
-               r"|(?:" + _CODES + r")(?![a-z])|(?:r|rm|php|rp\.?|(?<!/)n)(?=[^\S\n]{0,6}\d))")
+               # (not a code's "-R14": "rack K2-R14")
+               r"|(?:" + _CODES + r")(?![a-z])|(?<!-)(?:r|rm|php|rp\.?|(?<!/)n)(?=[^\S\n]{0,6}\d))")
 # A "$" after a number is its currency unless a number follows it ("30 $3,412.00": the next cell's price).
 _CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|원|บาท|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-"
               r"|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ|₪|₦|₵|gh[¢₵]|cedis?(?![a-z])|(?:f\.?[^\S\n]?)?cfa(?![a-z])"
@@ -654,7 +655,7 @@ _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client|notre|nuestro|nosso
                         r"|[a-z .]{0,20}\(po\)")  # "Your Ref (PO)"
 # A price column's own words; a column that names no currency takes the email's one currency (resolve_unpriced).
 _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo|bedrag"
-                r"|total|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota"
+                r"|total|totaal|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota"
                 r"|(?<![a-z])(?:[eg]p|pu|p\.\s?u\.)(?![a-z])"
                 r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|単価|金額|価格|合計|小計|单价|金额|价格|總價"
                 r"|总价|合计|단가|금액|합계|공급가액|ราคา|จำนวนเงิน|đơn\s+giá|thành\s+tiền|harga"
@@ -1310,7 +1311,9 @@ class _Extractor:
         plain = sep == "/" and (a, b) != (24, 7) and max(a, b) > 12 and b not in _DENOMINATORS
         # "followed up 6/10 and 6/11", "6/9, 6/10": the next of a list of dates is one too
         listed = self._last_short_date >= 0 and _DATE_LIST_JOIN.fullmatch(text, self._last_short_date, m.start())
-        if not (padded or trailing_dot or plain or dot_cue or listed or _after_date_cue(text, m.start())):
+        # a sentence's dot makes "25.06." and "6/10." dates, not "lines 3-4."
+        dotted = trailing_dot and sep != "-"
+        if not (padded or dotted or plain or dot_cue or listed or _after_date_cue(text, m.start())):
             return None
         day_first = self.day_first() or sep == "." or a > 12
         if b > 12 and a <= 12:
@@ -1469,14 +1472,16 @@ def _home(region: str, names: str, calling_code: str, sign: str = "") -> tuple[s
     return region, re.compile(said + r"|\+" + calling_code + r"(?=[\s(.-])")
 
 
-# Keyed by the token without its dot ("Rp." is "rp"). After a number: the Maghreb's and the Gulf's dinars and dirhams.
+# Keyed by the token without its dot ("Rp." is "rp"). After a number: the Maghreb's and the Gulf's dinars and dirhams,
+# the forint's "Ft".
 _LOCAL_CURRENCY = {"r": _home("ZA", "zar|rands?", "27"), "rm": _home("MY", "myr|ringgit", "60"),
                    "php": _home("PH", "pesos?|philippines?", "63", "₱"), "rp": _home("ID", "idr|rupiah", "62"),
                    "mad": _home("MA", "dirhams?", "212"), "n": _home("NG", "ngn|naira", "234", "₦"),
                    "da": _home("DZ", "dzd|dinars?", "213"), "dh": _home("MA", "mad|dirhams?", "212"),
                    "dhs": _home("MA", "mad|dirhams?", "212"), "dt": _home("TN", "tnd|dinars?", "216"),
                    "jd": _home("JO", "jod|dinars?", "962"), "bd": _home("BH", "bhd|dinars?", "973"),
-                   "kd": _home("KW", "kwd|dinars?", "965"), "ro": _home("OM", "omr|rials?", "968")}
+                   "kd": _home("KW", "kwd|dinars?", "965"), "ro": _home("OM", "omr|rials?", "968"),
+                   "ft": _home("HU", "huf|forints?", "36")}  # elsewhere feet: "1x 14 ft container", "6 ft"
 _HAN, _KANA = re.compile(r"[\u4e00-\u9fff]"), re.compile(r"[\u3040-\u30ff]")
 _DOLLARS = r"(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])"  # the ISO codes of "$" currencies
 _DOLLAR_AFTER = re.compile(r"[^\S\n]?" + _DOLLARS)

@@ -554,3 +554,53 @@ def test_forms_of_round_nineteen() -> None:
     assert decide("VMS", "The archiver is offline and 186 cameras are not recording.", "a@b.com").priority == "critical"
     assert decide("Deal registration - campus VMS refresh", "We'd like to register this opportunity with Genetec "
                   "via yourselves.", "a@b.com").state == "QUOTE_PROCESSING"
+
+
+def test_forms_of_round_twenty(tmp_path: Path) -> None:
+    """Laboratory catalogue numbers and data-centre hardware: catalogue cues and columns, makers' codes, quantities
+    after the code, form factors that are no parts; complaint cases; tenders, recalls, closing replies; feet that
+    are no forints."""
+    table, when = load_locales(), date(2025, 6, 20)
+    de, za, india, us = (table.for_sender(f"a@firma.{tld}") for tld in ("de", "co.za", "in", "com"))
+    cues = ("Part: Probe assembly, Roche mat. no. 08109621001, qty 1\n- Rotor FA-24x2, cat. no. 5495500009 - 1 unit\n"
+            "20 Karton Art. 20685975 (Gr. 7)\nLe contrat de support (réf. CTR-MA-2024-118) couvre J+0.")
+    assert extract_entities(cues, locale=de).part_numbers == ["08109621001", "5495500009", "20685975"]
+    columns = ("Pos. | Artikel-Nr. | Bezeichnung        | Menge\n1    | 0030000889  | epT.I.P.S. 2-200 µl | 10\n\n"
+               "Item  Cat. No.     Description        Qty\n1     5406000640   Centrifuge 5425 R  1\n")
+    assert extract_entities(columns, locale=de).part_numbers == ["0030000889", "5406000640"]
+    kit = (" - QFX5120-48Y-AFI2  x 4\n - JNP-SFP-25G-SR  x 96\nPlease quote 4x Arista DCS-7060DX5-32-F and "
+           "Supermicro SYS-121C-TN10R.\n1 | DCS-7280CR3-32P4-F | 7280R3 32x100G + 4x400G | 4\n"
+           "Remote hands: install 24x SFP28 optics")
+    assert extract_entities(kit).part_numbers == ["QFX5120-48Y-AFI2", "JNP-SFP-25G-SR", "DCS-7060DX5-32-F",
+                                                  "SYS-121C-TN10R", "DCS-7280CR3-32P4-F"]
+    assert extract_entities("Zwischenstand Reklamation RK-25-0877 (Sterican 21G)", locale=de).case_numbers == [
+        "RK-25-0877"]
+    assert extract_entities("Nous avons ouvert le cas NetApp 2009876543 en priorité P1.").case_numbers == [
+        "2009876543"]
+    assert extract_entities("Could you revise Q-JP-2025-0098 with the same prices?").quote_numbers == [
+        "Q-JP-2025-0098"]
+    assert extract_entities("Segue nossa proposta comercial PC-BR-25-0311 (PDF em anexo)").quote_numbers == [
+        "PC-BR-25-0311"]
+    assert extract_entities("07-07-2025 | 16x 210-BDZY + rails | 1x 14 ft closed container", locale=india).amounts == []
+    assert extract_entities("install optics, cage K2, rack K2-R14", locale=za).amounts == []
+    dutch = ("Pos. | Omschrijving | Aantal | Prijs (EUR) | Totaal (EUR)\n"
+             "10   | Switch       | 4      | 6.480,00    | 25.920,00\n")
+    assert extract_entities(dutch, locale=table.for_sender("a@b.nl")).amounts == [
+        {"value": 6480.0, "currency": "EUR"}, {"value": 25920.0, "currency": "EUR"}]
+    assert extract_entities("Cisco confirms stock for lines 3-4.", locale=us, received=when).dates == []
+    assert decide("Udbud: Rammeaftale om pipetter", "Vi byder på udbuddet, delaftale 1 og 3.",
+                  "a@b.dk").state == "QUOTE_PROCESSING"
+    assert decide("Rückruf Charge 783", "Bitte tauschen Sie die 4 Kits aus dem Rückruf bis Freitag.",
+                  "a@b.de").state == "RETURNS"
+    assert decide("RE: URGENTE!!! Sin frascos de hemocultivo", "Ya llegaron las 35 cajas. Gracias, damos por "
+                  "cerrado el tema.", "a@b.mx").priority == "low"
+    assert decide("Blodbankkøleskab", "Vi har driftsstop, blodbanken kan ikke modtage blod.",
+                  "a@b.dk").priority == "critical"
+    # a catalogue of many formats: hyperscan refuses them as one pattern, so the probe is split
+    pattern = r"ZQ%03d-[A-Z]{2}\d{3,8}(?:-[A-Z0-9]{1,6}){0,3}"
+    many = "\n".join(f"[[formats]]\nvendor = 'v{i}'\npatterns = ['{pattern % i}']" for i in range(400))
+    own = tmp_path / "parts.toml"
+    own.write_text(many + "\n")
+    catalogue = load_parts(str(own))
+    assert extract_entities("Please ship ZQ399-AB1234-X9 and ZQ000-CD567", parts=catalogue).part_numbers == [
+        "ZQ399-AB1234-X9", "ZQ000-CD567"]

@@ -127,13 +127,14 @@ PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}[-/])?po[-/](?=[a-z0-9/-]*(?:[a-
 # (the distributor's own order numbers are in other ranges).
 PO_SAP = re.compile(r"(?<![\w/.,-])45\d{8}(?![\w/-]|[.,]\d)")
 # "quote" as a verb names no quote: "please quote RR-88123 in all correspondence".
-QUOTE_CUES = (r"(?<!please )(?<!kindly )quotes?|quotation(?:\s+number)?|quote\s+ref|offer"
+# (a commercial offer first: else "comercial" would be the id of "proposta comercial PC-BR-25-0311")
+QUOTE_CUES = (r"(?:proposta|propuesta|offre|offerta|oferta)\s+comerci(?:al|ale)"
+              r"|(?<!please )(?<!kindly )quotes?|quotation(?:\s+number)?|quote\s+ref|offer"
               r"|(?<!appel d')(?<!appels d')offres?|angebot(?:snummer|s-?nr\.?)?|devis|offerta"
               r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert|proposta|propuesta|proposal"
               r"|tilbud|tarjous|teklif|nab[ií]d(?:ka|ky|ku|ce|ek)|(?:ár)?ajánlat\w*|bid|ofert(?:y|ę|e|ie|ă|ei|ą)"
               r"|ponud(?:a|i|e|u|ba|bo|be|bi)|ponuk(?:a|u|y|e)|pasiūlym(?:as|o|ą)|piedāvājum[sau]"
-              r"|pakkumi(?:ne|se|st)|оферт(?:а|и|ата)|soumission|penawaran"
-              r"|(?:proposta|propuesta|offre|offerta|oferta)\s+comerci(?:al|ale)")  # "proposta comercial PC-BR-25-0311"
+              r"|pakkumi(?:ne|se|st)|оферт(?:а|и|ата)|soumission|penawaran")
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
 QUOTE_BARE = re.compile(r"(?<![\w-])(q-(?:[a-z]{2}-)?\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"  # Q-2025-0917, Q-JP-2025-0098
@@ -1508,7 +1509,8 @@ _PROBES = (
     Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
     Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}[-/])?po[-/]"),
     Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
-    Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2}-)?\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|cot-[a-z0-9]|soum-\d|pres-\d)"),
+    Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2}-)?\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|cot-[a-z0-9]|soum-\d"
+                        r"|pres-\d)"),
     Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
     Probe("order", r"(?<![\w/])" + ORDER_CUES),

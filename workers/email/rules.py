@@ -821,8 +821,11 @@ def analyse(subject: str, body: str, sender_email: str, senders: SenderLists | N
     received = received_at.date() if received_at is not None else None
     catalogue = parts or load_parts()
     # One scan finds where every entity rule and segment boundary can match (workers.email.scan).
-    hits = probe_set(catalogue).scan(aligned_lower(text, low))
-    segments = split_email(body, low[len(subject) + 1:], sender_email, hits=hits, offset=len(subject) + 1)
+    # The text lower-cased at its own offsets (plain lower() lengthens "İ"): its slice after the subject is the body's
+    # (a slice of `low` was not when the subject held an "İ", and split_email then left the probes' lines unused).
+    scan = aligned_lower(text, low)
+    hits = probe_set(catalogue).scan(scan)
+    segments = split_email(body, scan[len(subject) + 1:], sender_email, hits=hits, offset=len(subject) + 1)
     # One scan for the rules that read only these; before the entities' Python work evicts hyperscan from the cache
     now = Now.of(_SUBJECT_PREFIX.sub("", subject), segments.new)
     entities = extract_entities(text, low, locale=locale, parts=catalogue, received=received, hits=hits)

@@ -28,8 +28,9 @@ from workers.email.segment import (
 )
 from workers.email.workflow_model import WorkflowModel, features, load_workflow_model
 
-# Rounds 6 to 10 (more languages, currencies and id forms; round 9: the learned model files every message's state).
-RULES_VERSION = "phase1-2026.12.15"
+# The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
+# rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
+RULES_VERSION = "phase1-r20"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 

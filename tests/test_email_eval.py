@@ -173,6 +173,12 @@ DEV_FLOOR = {
     "dev32": ({"po_numbers": (1.0, 0.98), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 0.9),
                "part_numbers": (1.0, 0.83), "amounts": (0.99, 1.0), "dates": (1.0, 1.0),
                "phones": (0.95, 0.96), "emails": (1.0, 1.0)}, 0.96, 0.96),
+    "dev33": ({"po_numbers": (0.97, 0.98), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.9),
+               "part_numbers": (0.99, 0.97), "amounts": (1.0, 0.98), "dates": (0.98, 0.98),
+               "phones": (0.96, 0.96), "emails": (1.0, 1.0)}, 0.98, 0.97),
+    "dev34": ({"po_numbers": (1.0, 0.9), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.94),
+               "part_numbers": (0.98, 0.69), "amounts": (0.98, 0.98), "dates": (0.96, 1.0),
+               "phones": (0.99, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.98),
 }
 
 

@@ -768,7 +768,7 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
 
     An out-of-office reply is START_POINT and low; any auto-reply or system notification is low. A short thanks or
     FYI with no state words of its own is START_POINT whatever the thread's subject says. A message that closes the
-    matter (_closes) is low: the thread's urgent subject is history. A reply's subject counts half. `now`:
+    matter (_closes, _short_close) is low: the thread's urgent subject is history. A reply's subject counts half. `now`:
     Now.of(subject without its RE:, new_text), if the caller has it. `model`: the learned model that files the state
     (_state; default: the shipped one, WorkflowModel.empty() for the rules alone)."""
     reply = _SUBJECT_PREFIX.match(subject) is not None
@@ -785,7 +785,7 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
     else:
         scores = _combine(own, _points(now, now.subject), 0.5 if reply else 1.0)
         state = _state(now, scores, model, thread_of(subject))
-        closing = _closes(state, own, scores)
+        closing = _closes(state, own, scores) or _short_close(state, now, reply)
     score = _urgency(now, now.new if closing else now.whole)
     if auto or closing or _notification(sender_email, now):
         return Decision(state, 0 if auto else score, "low", auto)
@@ -800,6 +800,14 @@ def _closes(state: str, own: dict[str, float], scores: dict[str, float]) -> bool
     done = scores.get("COMPLETION", 0.0)
     return own.get("COMPLETION", 0.0) >= 3 and (
         state == "COMPLETION" or all(done - p >= 1 for s, p in scores.items() if s != "COMPLETION"))
+
+
+def _short_close(state: str, now: Now, reply: bool) -> bool:
+    """A short reply filed as COMPLETION that is not urgent itself ("Nuovo lotto arrivato, abbiamo ripreso le
+    troponine. Grazie!", in a thread whose subject says URGENTE): the matter is closed in words no phrase list holds.
+    Round 20: priority exact up on 28 of the 35 tuning sets (the generated corpus and dev..dev34), within one level
+    up on 15, down on none (at most 150 characters: 20 sets lost; 500: one)."""
+    return reply and state == "COMPLETION" and now.new[1] - now.new[0] <= 300 and _urgency(now, now.new) == 0
 
 
 def priority_for(score: int, quiet: bool = False) -> str:

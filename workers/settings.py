@@ -29,8 +29,8 @@ from workers.validation import problems
 
 S = TypeVar("S", bound="Section")
 
-# Variables that start with CORRAL_ and belong to no section.
-# Read outside the settings: the config file's path, the log format, Phase 1 from its sources (workers/email/native.py)
+# Variables that start with CORRAL_ and belong to no section: the config file's path, the log format, Phase 1 run
+# from its sources (workers/email/native.py).
 OTHER_VARIABLES = {"CORRAL_CONFIG", "CORRAL_LOG_FORMAT", "CORRAL_PURE_PYTHON"}
 
 

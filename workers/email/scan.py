@@ -400,6 +400,11 @@ class Hits:
         return name in self.gates or name in self.offsets
 
 
+def _hs_flag(kind: str) -> int:
+    """Hyperscan's flag for a kind of probe: track starts (START), report ends (END), report once (GATE)."""
+    return int({START: hyperscan.HS_FLAG_SOM_LEFTMOST, END: 0, GATE: hyperscan.HS_FLAG_SINGLEMATCH}[kind])
+
+
 def compiles(probe: Probe) -> bool:
     """Whether the probe converts (to_hyperscan) and hyperscan takes it: a long alternation can exceed its limit on
     a pattern's size ("Pattern length exceeds limit": the parts catalogue's formats as one probe did)."""
@@ -409,9 +414,9 @@ def compiles(probe: Probe) -> bool:
         return False
     if hyperscan is None:
         return True
-    flag = {START: hyperscan.HS_FLAG_SOM_LEFTMOST, END: 0, GATE: hyperscan.HS_FLAG_SINGLEMATCH}[probe.kind]
     try:
-        hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(expressions=[expression], ids=[0], flags=[flag])
+        hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(expressions=[expression], ids=[0],
+                                                                 flags=[_hs_flag(probe.kind)])
     except hyperscan.error:
         return False
     return True
@@ -477,8 +482,7 @@ class ProbeSet:
             if p.kind == START and self.widths[len(flags)] is not None:
                 flags.append(0)  # the start is the end less the width: no need for hyperscan to track it
             else:
-                flags.append({START: hyperscan.HS_FLAG_SOM_LEFTMOST, END: 0,
-                              GATE: hyperscan.HS_FLAG_SINGLEMATCH}[p.kind])
+                flags.append(_hs_flag(p.kind))
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         db.compile(expressions=expressions, ids=list(range(len(expressions))), flags=flags)
         return db

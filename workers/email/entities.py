@@ -89,7 +89,7 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|(?<!\d )po|pos|p/o|(?:local\s+)?purchase[\s-]*order
              r"|ordine\s+(?:n[°º.]?|nr\.?)|numero\s+d['\u2019]ordine|nuestro\s+pedido|megrendelés(?:\s+száma)?"
              r"|indkøbsordre(?:nummer|n)?|innkjøpsordre(?:nummer|n)?|narudžbenic[aeiu]|naročilnic[aeio]"
              r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)|đơn\s+đặt\s+hàng(?:\s+số)?|obj\.|leveransavrop"
-             r"|أمر\s+الشراء(?:\s+رقم)?|lieferabruf")
+             r"|أمر\s+الشراء(?:\s+رقم)?|lieferabruf|inkoopnr\.?|παραγγελ(?:ία|ίας)|bestelbon|uw\s+ref(?:\.|erentie)")
 # Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
 PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
 PO = _cue_rule(PO_CUES)
@@ -246,8 +246,9 @@ _CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|원|บ�
               # Arabic and Hebrew names after the number ("1,245,000 ريال سعودي", "14,900 ש״ח")
               r"|دولار(?: أمريكي)?|ريال(?: (?:سعودي|قطري|عماني))?|درهم(?: إماراتي)?|دينار|جنيه(?: مصري)?|شيكل"
               r"|ש[\"״]ח"
+              # (no letter after it, in any script: not the "aud" of "20 audífonos")
               r"|(?:" + _CODES
-              + r"|euros?|dollars?|pounds?|rupees?|(?:de\s+)?pesos|tl|ft|lei|mad|da|dhs?|dt|jd|bd|kd|ro)(?![a-z]))")
+              + r"|euros?|dollars?|pounds?|rupees?|(?:de\s+)?pesos|tl|ft|lei|mad|da|dhs?|dt|jd|bd|kd|ro)(?![^\W\d_]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
         r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
         r"|\d{1,3}(?: \d{3})+[.,]\d{2,3}(?!\d)"
@@ -379,7 +380,7 @@ DATE_ISO = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
 DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?[^\S\n]+(\d{1,2})(?:st|nd|rd|th)?(?![\d:.]\d|\d)"
                       r"(?:,?\s+(\d{4})(?!\d))?")
 DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)(?:de\s+|of\s+)?"
-                      r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-|/)(?:de\s+)?(\d{4}|\d{2})(?![\d:]))?")
+                      r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-|/)(?:de\s+)?(\d{4}|\d{2})(?![\w:]))?")
 # Every numeric date in one scan: year-month-day, day.month.year, month/day/year, day and month alone.
 DATE_DIGITS = re.compile(r"(?<![\w/.:,$€£#-])(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?")  # "#10-01": a unit
 _NOT_AFTER_DATE = re.compile(r"[\w/-]|[.,:]\d")  # "17.06.2025:" ends a clause; "12/06:30" is no date
@@ -520,6 +521,7 @@ _PHONE_CUE = re.compile(  # each a word of its own ("T:", not the "t" that ends 
     r"|portable|numéro|number|nummer|numero|número|at|on|or|au|unter|al|allo|op|pod|no|numer|telefonisch|kom"
     r"|tlf|puhelin|tel\.|contact|ddi|did|gsm|pbx|telem|tlm|landline|携帯|電話|直通|代表|フリーダイヤル|手機|手机|电话"
     r"|傳真|传真|τηλ|τηλέφωνο|τηλέφωνα|κινητό|φαξ|тел|телефон|моб|факс|puh|tfn|telefoon|mobiel|đt|sđt|h/p"
+    r"|arayın|arayınız|cep"
     r")\b(?:\s*\([^()\n]{0,10}\))?[^\n\d]{0,12}$|/\s*$"  # "Hotline (24/7): ", "a@b.fr / "
     r"|(?:โทรศัพท์|โทร|มือถือ|แฟกซ์|전화|휴대폰|핸드폰|팩스|هاتف|جوال|للتواصل)[^\n\d]{0,12}$",  # Thai, Korean, Arabic
 )
@@ -658,7 +660,7 @@ _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client|notre|nuestro|nosso
 _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo|bedrag"
                 r"|total|totaal|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota"
                 r"|(?<![a-z])(?:[eg]p|pu|p\.\s?u\.)(?![a-z])"
-                r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|単価|金額|価格|合計|小計|单价|金额|价格|總價"
+                r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|egységár|összeg|preț|valoare|τιμή|αξία|単価|金額|価格|合計|小計|单价|金额|价格|總價"
                 r"|总价|合计|단가|금액|합계|공급가액|ราคา|จำนวนเงิน|đơn\s+giá|thành\s+tiền|harga"
                 r"|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|net\s+value|line\s+total")
 _PRICE_WORD = re.compile(_PRICE_WORDS)

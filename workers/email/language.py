@@ -27,7 +27,10 @@ LANGUAGE_WORDS = {
     "fi": "ja on että kiitos terveisin ei se tilaus meidän teidän",
     "cs": "je se na pro za děkuji pozdravem dobrý den prosím",
     "pl": "w na się jest dziękuję pozdrawiam prosimy dla nie",
-    "tr": "ve bir bu için ile te\u015fekk\u00fcrler sayg\u0131lar\u0131mla lütfen rica",
+    "tr": "ve bir bu için ile te\u015fekk\u00fcrler sayg\u0131lar\u0131mla lütfen rica merhaba iyi günler"
+          " sayg\u0131lar\u0131m\u0131zla teşekkür ederiz ederim adet bey han\u0131m olarak",
+    "hu": "és az hogy nem köszönöm köszönjük üdvözlettel kérjük kérem tisztelt napot van egy szíves",
+    "ro": "și în cu pentru vă mulțumesc mulțumim bună ziua este să că vom noastre dumneavoastră",
 }
 _LANGUAGES_OF: dict[str, tuple[str, ...]] = {}  # word -> the languages it is common in
 for _lang, _words in LANGUAGE_WORDS.items():
@@ -38,6 +41,7 @@ assert not any(c in _PUNCTUATION for words in LANGUAGE_WORDS.values() for c in w
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _HEBREW, _ARABIC, _LATIN = re.compile(r"[\u05d0-\u05ea]"), re.compile(r"[\u0620-\u064a]"), re.compile(r"[a-zA-Z]")
+_GREEK = re.compile(r"[\u0386-\u03ce]")
 
 
 def detect_language(text: str) -> str | None:
@@ -50,8 +54,8 @@ def detect_language(text: str) -> str | None:
             return "ja"
         if _HAN.search(sample):
             return "zh"
-        # Hebrew and Arabic by their scripts, where they write most of the letters (not a name in a signature)
-        for lang, script in (("he", _HEBREW), ("ar", _ARABIC)):
+        # Hebrew, Arabic and Greek by their scripts, where they write most of the letters (not a name in a signature)
+        for lang, script in (("he", _HEBREW), ("ar", _ARABIC), ("el", _GREEK)):
             if len(script.findall(sample)) > len(_LATIN.findall(sample)):
                 return lang
     counts: dict[str, int] = {}

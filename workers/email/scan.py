@@ -115,7 +115,7 @@ def split_foreign(alternation: str) -> tuple[str, tuple[str, ...]]:
     once for a needle of wider characters than the text's."""
     kept, foreign = [], []
     for alternative in alternation.split("|"):
-        if all(not _in_cp1252(c) for c in alternative):  # so no regular-expression syntax (ASCII) either
+        if all(not in_cp1252(c) for c in alternative):  # so no regular-expression syntax (ASCII) either
             foreign.append(alternative)
         else:
             kept.append(alternative)
@@ -154,7 +154,7 @@ _CATEGORY_SOME = {
 _CATEGORY_ALL = _CATEGORY_SOME  # each class lies wholly inside or outside each category
 
 
-def _in_cp1252(c: str) -> bool:
+def in_cp1252(c: str) -> bool:
     try:
         c.encode("cp1252")
     except UnicodeEncodeError:
@@ -184,7 +184,7 @@ def _outside_classes(item: tuple[Any, Any]) -> set[int]:
     found: set[int] = set()
     for code in range(max(lo, 0x80), min(hi, 0x10FFFF) + 1):
         c = chr(code)
-        if not _in_cp1252(c):
+        if not in_cp1252(c):
             found.add(_class_byte(c))
             if len(found) == len(CLASS_BYTES):
                 break
@@ -448,7 +448,7 @@ class ProbeSet:
         # ("ofertę" matched Romanian "ofertă" in dev15.jsonl), so their starts are checked by their Python pattern.
         # Only those of a fixed width: for them no other start hides behind a reported one (see matches()).
         self._inexact = frozenset(i for i, p in enumerate(self.probes) if p.kind == START
-                                  and self.widths[i] is not None and not all(map(_in_cp1252, p.pattern)))
+                                  and self.widths[i] is not None and not all(map(in_cp1252, p.pattern)))
         self.tails: list[int] = []  # per probe, the characters its hyperscan matches end late (to_hyperscan)
         self.db: Any = None
         if hyperscan is not None:

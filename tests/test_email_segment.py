@@ -11,7 +11,7 @@ import pytest
 from workers.email.entities import extract_entities
 from workers.email.locales import load_locales
 from workers.email.parts import load_parts
-from workers.email.rules import decide
+from workers.email.rules import _word_probe, decide
 from workers.email.segment import is_acknowledgement, is_auto_reply, is_out_of_office, split_email
 
 GMAIL = """Hi Mark,
@@ -604,3 +604,41 @@ def test_forms_of_round_twenty(tmp_path: Path) -> None:
     catalogue = load_parts(str(own))
     assert extract_entities("Please ship ZQ399-AB1234-X9 and ZQ000-CD567", parts=catalogue).part_numbers == [
         "ZQ399-AB1234-X9", "ZQ000-CD567"]
+
+
+def test_forms_of_round_twenty_one() -> None:
+    """A general IT distributor's mail in Hungarian, Greek, Turkish, Dutch and Czech, and a public-sector desk's:
+    languages that pick a generic domain's locale, price columns and order cues in them, Synology, Apple and
+    Microsoft codes, asset tags, codes that are no currencies, closing replies, critical outages."""
+    table, when = load_locales(), date(2025, 6, 20)
+    offer = ("Mehmet Bey merhaba,\n\nQT88190 numaralı teklifimiz ektedir:\n\nFG-100F   2 adet   birim 2.850 USD\n"
+             "Toplam: 10.555 USD + KDV\n\nSaygılarımla,\nSelin")
+    tr = table.for_sender("selin@vantora-dist.com", text=offer)
+    assert tr.tag == "tr-TR"
+    assert extract_entities(offer, locale=tr).amounts == [{"value": 2850.0, "currency": "USD"},
+                                                          {"value": 10555.0, "currency": "USD"}]
+    hu_text = ("Jó napot kívánok! Kérjük, küldjék az árajánlatot, köszönjük.\n\n"
+               "Tétel | Cikkszám        | Megnevezés          | Menny. | Egységár (HUF)\n"
+               "1     | IE-3300-8T2S-E  | Cisco Catalyst      | 1      | 1 095 000\n")
+    hu = table.for_sender("it@firma.com", text=hu_text)
+    assert hu.tag == "hu-HU"
+    found = extract_entities(hu_text, locale=hu)
+    assert found.amounts == [{"value": 1095000.0, "currency": "HUF"}] and found.part_numbers == ["IE-3300-8T2S-E"]
+    assert table.for_sender("nk@yahoo.com", text="Καλημέρα σας, θα ήθελα μια προσφορά για το Synology.").tag == "el-GR"
+    assert extract_entities("Compramos 20 audífonos Logitech H390 (981-000014)").amounts == []
+    assert extract_entities("RE: Orderbevestiging SO-0098790 / uw inkoopnr. 45781").po_numbers == ["45781"]
+    assert extract_entities("Synology DS923+ met 4x HAT5310-8T; RS1221+ offline", locale=tr).part_numbers == [
+        "DS923+", "HAT5310-8T", "RS1221+"]
+    assert extract_entities("RS1221+ offline", locale=table.for_sender("a@b.in")).amounts == []
+    assert extract_entities("48 iPads (MPQ03B/A) and Windows Server 2022 (P73-08328); Tel. 0221 478-30215",
+                            locale=table.for_sender("a@b.de")).part_numbers == ["MPQ03B/A", "P73-08328"]
+    assert extract_entities("Asset Tag: RISD-041877").part_numbers == []
+    assert extract_entities("- 96 x iPad 9th gen 64GB Wi-Fi", received=when).dates == []
+    assert decide("RE: Reklamace tablety", "Potwierdzam odbiór 25 szt. laptopów bez uszkodzeń. Dziękujemy!",
+                  "a@b.pl").state == "COMPLETION"
+    assert decide("HELP - whole call center down (FortiGate 600E boot loop)", "Still no call back, 2 hours now.",
+                  "a@b.ph").priority == "critical"
+    assert decide("Vaka INC0012345", "Depolama ünitemize erişilemiyor, tüm kullanıcılar etkileniyor.",
+                  "a@b.com.tr").priority == "critical"
+    with pytest.raises(ValueError, match="a prefix needs letters of cp1252"):
+        _word_probe("RETURNS", "επιστροφ*")

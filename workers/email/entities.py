@@ -404,7 +404,7 @@ _DATE_CUE_BEFORE = re.compile(
     r"|senast|senest|innan|före|inden|viimeistään|innen|sent|paid"
     r"|ordered|ve|v|semalam|pada|date\s+of|go-?live(?:\s+of)?"
     r"|promised|arrived|returned|submitted|received|shipped|dispatch|dispatched|invoiced|thurs|tues|weds"
-    r"|followed\s+up|chased"
+    r"|followed\s+up|chased|expects?|expected|zítra|morgen|mañana|domani|demain|amanhã|jutro"
     r"|förfallodag|forfallsdato|forfaldsdato|vencimiento|fällig)"
     r"|montag|dienstag|mittwoch|donnerstag|freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|miércoles"
     r"|jueves|viernes|lunedì|martedì|mercoledì|giovedì|venerdì|maandag|dinsdag|woensdag|donderdag|vrijdag"

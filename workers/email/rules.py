@@ -143,6 +143,7 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "recall", "recalls", "recalled", "field safety notice", "rückruf", "rückrufaktion", "sicherheitsinformation",
         "sicherheitsmitteilung", "återkallelse", "tilbakekalling", "tilbagekaldelse", "rappel de lot", "richiamo",
         # Greek and Hungarian stems (their words inflect)
+        "fault", "failed", "batterijfout", "storing",
         "επιστροφή", "επιστροφής", "ελαττωματικό", "ελαττωματικά", "χαλασμένο", "χαλασμένα", "εγγύηση", "εγγύησης",
         "πιστωτικό", "visszaküld*", "jóváír*", "sérült*",
     ),

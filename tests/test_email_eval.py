@@ -179,6 +179,12 @@ DEV_FLOOR = {
     "dev34": ({"po_numbers": (1.0, 0.9), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.94),
                "part_numbers": (0.98, 0.69), "amounts": (0.98, 0.98), "dates": (0.96, 1.0),
                "phones": (0.99, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.98),
+    "dev35": ({"po_numbers": (0.97, 0.91), "quote_numbers": (1.0, 0.88), "case_numbers": (1.0, 0.95),
+               "part_numbers": (0.97, 0.91), "amounts": (1.0, 1.0), "dates": (1.0, 0.98),
+               "phones": (1.0, 1.0), "emails": (1.0, 1.0)}, 1.0, 0.96),
+    "dev36": ({"po_numbers": (1.0, 1.0), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.95),
+               "part_numbers": (0.95, 0.98), "amounts": (1.0, 1.0), "dates": (1.0, 0.96),
+               "phones": (1.0, 0.97), "emails": (1.0, 1.0)}, 0.96, 0.96),
 }
 
 

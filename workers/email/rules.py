@@ -142,7 +142,7 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         # a maker's recall or safety notice: the goods go back or are exchanged
         "recall", "recalls", "recalled", "field safety notice", "rückruf", "rückrufaktion", "sicherheitsinformation",
         "sicherheitsmitteilung", "återkallelse", "tilbakekalling", "tilbagekaldelse", "rappel de lot", "richiamo",
-        # Greek and Hungarian stems (their words inflect)
+        # a unit's fault reported for a swap; Greek words in their forms, Hungarian stems (their words inflect)
         "fault", "failed", "batterijfout", "storing",
         "επιστροφή", "επιστροφής", "ελαττωματικό", "ελαττωματικά", "χαλασμένο", "χαλασμένα", "εγγύηση", "εγγύησης",
         "πιστωτικό", "visszaküld*", "jóváír*", "sérült*",

@@ -633,6 +633,9 @@ def test_forms_of_round_twenty_one() -> None:
     assert extract_entities("48 iPads (MPQ03B/A) and Windows Server 2022 (P73-08328); Tel. 0221 478-30215",
                             locale=table.for_sender("a@b.de")).part_numbers == ["MPQ03B/A", "P73-08328"]
     assert extract_entities("Asset Tag: RISD-041877").part_numbers == []
+    # a phone written without spaces has an Eppendorf or Roche number's shape: a phone's cue says which
+    assert extract_entities("Please call 5551000123 today; Mobile: 07712345001").part_numbers == []
+    assert extract_entities("Cat. No. 5406000640, Roche 08429324190").part_numbers == ["5406000640", "08429324190"]
     assert extract_entities("- 96 x iPad 9th gen 64GB Wi-Fi", received=when).dates == []
     assert decide("RE: Reklamace tablety", "Potwierdzam odbiór 25 szt. laptopów bez uszkodzeń. Dziękujemy!",
                   "a@b.pl").state == "COMPLETION"

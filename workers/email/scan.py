@@ -33,7 +33,7 @@ import re._constants as sre_c  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -420,6 +420,73 @@ def compiles(probe: Probe) -> bool:
     except hyperscan.error:
         return False
     return True
+
+
+def taken(probe: Probe) -> list[Probe]:
+    """The probe as hyperscan takes it: itself, else its alternation split in halves until each part compiles (the
+    union of their matches is the probe's). A probe that cannot be split is returned whole (ProbeSet reports why)."""
+    if compiles(probe):
+        return [probe]
+    halves = _split_alternation(probe.pattern)
+    if halves is None:
+        return [probe]
+    return [part for half in halves for part in taken(replace(probe, pattern=half))]
+
+
+def _split_alternation(pattern: str) -> tuple[str, str] | None:
+    """The pattern as two whose matches together are its own: its top-level alternatives in two halves, else those
+    of its widest top-level group, X(?:a|b)Y read as X(?:a)Y | X(?:b)Y. None when it has no alternation."""
+    alternatives = _alternatives(pattern)
+    if len(alternatives) > 1:
+        half = len(alternatives) // 2
+        return "|".join(alternatives[:half]), "|".join(alternatives[half:])
+    best: tuple[int, int, list[str]] | None = None
+    for s, e in _outline(pattern)[1]:
+        inner = _alternatives(pattern[s + 3:e - 1]) if pattern.startswith("(?:", s) else []
+        if len(inner) > 1 and (best is None or e - s > best[1] - best[0]):
+            best = (s, e, inner)
+    if best is None:
+        return None
+    s, e, inner = best
+    half = len(inner) // 2
+    return (pattern[:s] + "(?:" + "|".join(inner[:half]) + ")" + pattern[e:],
+            pattern[:s] + "(?:" + "|".join(inner[half:]) + ")" + pattern[e:])
+
+
+def _alternatives(pattern: str) -> list[str]:
+    bars = _outline(pattern)[0]
+    return [pattern[s + 1:e] for s, e in zip([-1, *bars], [*bars, len(pattern)], strict=True)]
+
+
+def _outline(pattern: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """Where the pattern's "|" stand outside every group, class and escape, and the spans of its outermost
+    groups."""
+    bars: list[int] = []
+    groups: list[tuple[int, int]] = []
+    depth, start, i, in_class = 0, 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            i += 1 + (pattern[i + 1:i + 2] == "^")
+            i += pattern[i:i + 1] == "]"  # "[]...]", "[^]...]": that "]" is a member
+            continue
+        elif c == "(":
+            start = i if depth == 0 else start
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                groups.append((start, i + 1))
+        elif c == "|" and depth == 0:
+            bars.append(i)
+        i += 1
+    return bars, groups
 
 
 def _fixed_width(probe: Probe) -> int | None:

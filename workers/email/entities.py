@@ -89,6 +89,7 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|(?<!\d )po|pos|p/o|(?:local\s+)?purchase[\s-]*order
              r"|ordine\s+(?:n[°º.]?|nr\.?)|numero\s+d['\u2019]ordine|nuestro\s+pedido|megrendelés(?:\s+száma)?"
              r"|indkøbsordre(?:nummer|n)?|innkjøpsordre(?:nummer|n)?|narudžbenic[aeiu]|naročilnic[aeio]"
              r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)|đơn\s+đặt\s+hàng(?:\s+số)?|obj\.|leveransavrop"
+             r"|zam\.(?:\s+nr\.?)?|porudžbenic[aeiu]"
              r"|أمر\s+الشراء(?:\s+رقم)?|lieferabruf|inkoopnr\.?|παραγγελ(?:ία|ίας)|bestelbon|uw\s+ref(?:\.|erentie)")
 # Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
 PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
@@ -98,7 +99,7 @@ PO_CJK = _cue_rule(_PO_CJK, cjk=True)
 # 2025/318", "zamówienia ZAM/2025/0619"): a PO. Only ids written with a "-" or "/" (_structured): a bare number after
 # "order" is as often the distributor's own order number as the customer's. The English "order" only as a noun
 # (after "our", "your", "the" ...: "please order C9300-24P-A" names a part to order).
-_ORDER_NOUNS = (r"pedido|commande|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni(?:e|a|u|em)|objednáv(?:k[ayu]|ce)"
+_ORDER_NOUNS = (r"pedido|commande|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni(?:e|a|u|em)|objednáv(?:k[ayue]|ce)"
                 r"|bestelling|narudžb[aeiu]|porudžbin[aeiu]|naročil[aou]|comand(?:a|ă|ei)|zakázk[ayu]"
                 r"|rendelés(?:ünk|ét|e)?|поръчк(?:а|ата|и)|заявк(?:а|ата)")
 ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|jeres)\s+orders?(?:\s+number)?"
@@ -155,7 +156,10 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|esca
                # NetApp 2009876543", "no conformidad interna NC-2025-061"
                r"|cas|reklamation(?:en|snummer)?|reklamasjon(?:en)?|reklamace|reklamacj[aię]|reclamação|reclamación"
                r"|avvikelse(?:n|nummer)?|afvigelse(?:n)?|avvik(?:et)?|no\s+conformidad(?:\s+interna)?"
-               r"|non[\s-]conformit[éà]|non-?conformance|ncr)")
+               r"|non[\s-]conformit[éà]|non-?conformance|ncr"
+               # Slavic complaints and service requests: "рекламация № REK-BG-2025-0193", "servisni zahtev broj
+               # 198765432"
+               r"|рекламаци(?:я|ята|и)|reklamacij[aieou]|servisn[iío]\s+zaht[j]?ev(?:\s+broj)?)")
 # Not after a code's dash ("SFP-10G-SR": a part's suffix; "Lenovo-Case" is a case); the vendor whose case it is may
 # follow ("caso HPE 5372019845").
 CASE_CUES = (r"(?<![0-9]-)(?<![0-9][a-z]-)(?:support\s+|service\s+)?" + _CASE_WORDS
@@ -163,7 +167,7 @@ CASE_CUES = (r"(?<![0-9]-)(?<![0-9][a-z]-)(?:support\s+|service\s+)?" + _CASE_WO
              r"(?:hpe|hp|dell|cisco|lenovo|fortinet|vmware|microsoft|apc|ubiquiti|logitech|samsung|tac|meraki"
              r"|aruba|juniper|synology|axis|hanwha|genetec|milestone|poly|shure|crestron|brother|canon|epson|kyocera"
              r"|ricoh|xerox|lexmark|netapp|eaton|vertiv|arista|supermicro|thermo\s+fisher|roche|eppendorf|sartorius"
-             r"|siemens|olympus)(?![\w-]))?")
+             r"|siemens|olympus|dpd|dhl|gls|ups|fedex|tnt)(?![\w-]))?")
 CASE = _cue_rule(CASE_CUES)
 CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7})(?![\w-])"
@@ -172,7 +176,8 @@ CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7})(
 
 
 # Right before a number: it is some other id (an invoice, a tracking number, a phone ...), not a PO.
-_OTHER_ID_BEFORE = re.compile(r"(?:invoice|inv|rechnung|facture|factura|fattura|tracking|awb|s/n|serial|tel|phone|fax"
+_OTHER_ID_BEFORE = re.compile(r"(?:invoice|inv|rechnung|facture|factura|fattura|tracking|awb|waybill|s/n|serial|tel"
+                              r"|phone|fax"
                               r"|mobile|iban|account|konto|utr|ref|sales\s+order|so|order\s+confirmation|our\s+order"
                               r"|auftrag|auftragsbestätigung|ordernummer|delivery|lieferschein)\b[^\n\d]{0,8}$")
 
@@ -370,8 +375,25 @@ _THAI_MONTHS = ("มกราคม ม.ค", "กุมภาพันธ์ �
 # Arabic-Indic figures)
 _ARABIC_MONTHS = ("يناير", "فبراير شباط", "مارس آذار", "أبريل ابريل إبريل نيسان", "مايو أيار", "يونيو يونيه حزيران",
                   "يوليو يوليه تموز", "أغسطس اغسطس آب", "سبتمبر أيلول", "أكتوبر اكتوبر", "نوفمبر", "ديسمبر")
+# Slovak, Croatian, Slovene and Serbian (not Croatian "listopada", October: Polish "listopada" is November), Latvian,
+# Lithuanian (before the day: "birželio 23 d."), Estonian, Bulgarian, Ukrainian and Russian, as dates write them
+_MONTH_NAMES_EAST = ("januára siječnja januarja janvāris janvārī sausio jaanuar jaanuaril януари січня января",
+                     "februára veljače februarja februāris februārī vasario veebruar veebruaril февруари лютого "
+                     "февраля",
+                     "ožujka marec marca martā kovo märts märtsil март березня марта",
+                     "apríla travnja aprila aprīlis aprīlī balandžio aprill aprillil април квітня апреля",
+                     "mája svibnja maijs maijā gegužės май травня мая",
+                     "júna lipnja junij junija jūnijs jūnijā birželio juuni juunil юни червня июня",
+                     "júla srpnja julij julija jūlijs jūlijā liepos juuli juulil юли липня июля juill",
+                     "kolovoza avgust avgusta augustā rugpjūčio augustil август серпня августа",
+                     "septembra rujna septembar septembris septembrī rugsėjo septembril септември вересня сентября",
+                     "októbra oktobar oktobra oktobris oktobrī spalio oktoober oktoobril октомври жовтня октября",
+                     "novembra studenoga studenog novembar novembris novembrī lapkričio novembril ноември листопада "
+                     "ноября",
+                     "decembra decembar decembris decembrī gruodžio detsember detsembril декември грудня декабря")
 MONTHS = {name: num
-          for num, names in (*_MONTH_NAMES.items(), *enumerate(_THAI_MONTHS, 1), *enumerate(_ARABIC_MONTHS, 1))
+          for num, names in (*_MONTH_NAMES.items(), *enumerate(_MONTH_NAMES_EAST, 1), *enumerate(_THAI_MONTHS, 1),
+                             *enumerate(_ARABIC_MONTHS, 1))
           for name in names.split()}
 # Abbreviations that are also words ("out", "set", French "mar." for mardi): a month only with a year after it.
 _AMBIGUOUS_MONTHS = frozenset({"out", "set", "mar", "gen", "ago", "dic", "lug", "ott", "dez", "fev", "giu"})
@@ -418,7 +440,8 @@ _DATE_CUE_BEFORE = re.compile(
 
 
 # Between two dates of a list: a comma or "and" (or "or") in the mailbox's languages.
-_DATE_LIST_JOIN = re.compile(r"\s*(?:,|&|" + _CONJUNCTIONS + r"|of|eller|oraz|lub|ja|tai)?\s*", re.IGNORECASE)
+_DATE_LIST_JOIN = re.compile(r"\s*(?:,|&|" + _CONJUNCTIONS + r"|of|eller|oraz|lub|ja|tai|un|ir|и|і)?\s*",
+                             re.IGNORECASE)
 
 
 def _after_date_cue(text: str, start: int) -> bool:
@@ -430,7 +453,7 @@ def _after_date_cue(text: str, start: int) -> bool:
 # "del 23 al 27 de junio", "23-27 June", "June 23-27": the first day of a range before a month-name date.
 _DASHES = "-\u2013\u2014"  # hyphen, en dash, em dash
 _RANGE_START = re.compile(r"(\d{1,2})(?:st|nd|rd|th|\.)?\s*(?:[" + _DASHES + r"]|to|al|au|bis|till|until|through|a|t/m"
-                          r"|tot|do|and|&|et|und)\s*$")  # "27 and 28 May": two days
+                          r"|tot|do|and|&|et|und|y|e|og|och|en|i|un|ir|ja|и|і)\s*$")  # "27 and 28 May": two days
 _RANGE_END = re.compile(r"\s*(?:[" + _DASHES + r"]|to|through|until|till)\s*(\d{1,2})(?:st|nd|rd|th)?(?![\d/.:])")
 _DURATION_AFTER = re.compile(r"[ \t]*(?:(?:working|business|calendar|work|werk|arbeits)[ \t]*)?"
                              r"(?:days?|weeks?|months?|hours?|hrs|días|dias|semanas|meses|giorni|settimane|mesi|jours"
@@ -658,9 +681,11 @@ _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client|notre|nuestro|nosso
                         r"|[a-z .]{0,20}\(po\)")  # "Your Ref (PO)"
 # A price column's own words; a column that names no currency takes the email's one currency (resolve_unpriced).
 _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo|bedrag"
-                r"|total|totaal|summe|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota"
+                r"|total|totaal|summen?(?![a-z])|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota"
                 r"|(?<![a-z])(?:[eg]p|pu|p\.\s?u\.)(?![a-z])"
                 r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|egységár|összeg|preț|valoare|τιμή|αξία|単価|金額|価格|合計|小計|单价|金额|价格|總價"
+                r"|cijena|ukupno|iznos|znesek|vrednost|kaina|(?<![a-z])(?:suma|hind)(?![a-z])|цена|ціна|сума|сумма|вартість|стойност"
+                r"|стоимость"
                 r"|总价|合计|단가|금액|합계|공급가액|ราคา|จำนวนเงิน|đơn\s+giá|thành\s+tiền|harga"
                 r"|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|net\s+value|line\s+total")
 _PRICE_WORD = re.compile(_PRICE_WORDS)
@@ -1021,6 +1046,7 @@ class _Extractor:
                     continue
                 _add(self.e.part_numbers, token)
                 self.claim(s, t)
+        excluded_end = -1  # where the last token excluded by a cue or prefix ends (none yet)
         for m in self.format_tokens():  # a manufacturer's format, anywhere (any case: "UDM-Pro")
             token = m.group(0)
             s, t = m.span()
@@ -1031,7 +1057,11 @@ class _Extractor:
             token = token.upper()
             if not cat.is_part_shape(token) or not self.free(s, t) or token.endswith(("-NR", "-NO")):
                 continue  # (a label: "CVR-nr.", "Art-Nr.")
-            if cat.excluded(token, self.before_part(s)):
+            if _POSTCODE.fullmatch(token) and _TOWN_AFTER.match(self.text, t) and not cat.is_vendor_part(token):
+                continue  # "Ukmergės g. 280, LT-06115 Vilnius": a country's postcode before its town
+            if cat.excluded(token, self.before_part(s)) or (
+                    excluded_end >= 0 and _ID_RANGE.fullmatch(self.scan, excluded_end, s)):
+                excluded_end = t  # "asset tags ALW-1001 to ALW-1057": a range's end is what its start is
                 continue
             _add(self.e.part_numbers, token)
             self.claim(s, t)
@@ -1409,7 +1439,13 @@ def _shorter(core: str) -> list[str]:
 _TOKEN = re.compile(r"(?<![\w#/.-])(?=[A-Za-z0-9#/+=-]*\d|[A-Z]{2,}\d?-[A-Za-z]|[A-Z]-[A-Z]{2})"
                     + TOKEN.replace("A-Z", "A-Za-z") + r"(?![\w#/-]|\.\w)")
 _HAS_LETTER = re.compile(r"[a-z]")
+# Between the two ends of a range of ids: "ALW-1001 to ALW-1057", "MRT-004100 - MRT-004139".
+_ID_RANGE = re.compile(r"\s*(?:to|through|thru|till|until|bis|à|a|до|do|[-\u2013\u2014])\s*")
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=#/-")
+# A postcode with its country's code ("LT-06115", "HR-10000", "CH-8004") and the town after it.
+_POSTCODE = re.compile(r"(?:A|B|D|F|I|L|S|AT|BE|BG|CH|CY|CZ|DE|DK|EE|ES|FI|FR|GR|HR|HU|IE|IT|LT|LU|LV|MT|NL|NO|PL|PT"
+                       r"|RO|RS|SE|SI|SK|BA|ME|MK|AL|UA)-\d{3,6}")
+_TOWN_AFTER = re.compile(r"[ \t]+[^\W\d_][^\W\d_]+")
 _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 # A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück", or "x 4" ending a line ("- QFX5120-48Y-AFI2  x 4").
 _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?"
@@ -1441,7 +1477,12 @@ _NUMBER_CELL = re.compile(r"[$€£¥₹]?\s*\d[\d.,'\s]*(?:\s*(?:[^\W\d_]|[$€
 _TOTAL_WORD = re.compile(r"(?i)total|sum|vat|tax|gst|sst|iva|mwst|ust|tva|btw|moms|kdv|gesamt|netto|importe|montant"
                          r"|importo|valor|betrag|bedrag|celkem|toplam|yhteensä|razem|合計|小計|合计")
 _TOTAL_CURRENCY_CHARS = frozenset("$€£¥₹₺₩₱฿₪₽₦")  # and letters
-_PRICE_HEADER_PROBE, _PRICE_HEADER_CJK = split_foreign(_PRICE_COLUMN.pattern)
+_PRICE_HEADER_PROBE, _foreign_price_words = split_foreign(_PRICE_COLUMN.pattern)
+# Only the Asian ones are looked up apart, behind the "cjk" gate: the Python probes (scan_python) open that gate for
+# Asian letters alone, so a Ukrainian "Ціна, USD" header was read by the scan and missed without hyperscan (round 22).
+# The Greek and Cyrillic words stay in the probe: they can match other words of their length only in such mail.
+_PRICE_HEADER_CJK = tuple(w for w in _foreign_price_words if re.search(ASIAN_LETTERS, w))
+_PRICE_HEADER_PROBE = "|".join([_PRICE_HEADER_PROBE, *(w for w in _foreign_price_words if w not in _PRICE_HEADER_CJK)])
 
 
 def _line_end(text: str, start: int) -> int:

@@ -28,6 +28,7 @@ from workers.email.scan import (
     lower,
     matches,
     search,
+    taken,
 )
 from workers.email.segment import (
     AUTO_REPLY_PROBES,
@@ -41,7 +42,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r21"
+RULES_VERSION = "phase1-r22"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -69,9 +70,9 @@ class Rule:
     def probes(self) -> list[Probe]:
         flags = self.pattern.flags & re.IGNORECASE
         if self.starts is None:
-            return [Probe(self.name, self.pattern.pattern, flags)]
-        found = [Probe(self.name, self.starts, flags)]
-        return [*found, Probe(self.name + "?", self.pattern.pattern, flags, GATE)] if self.gated else found
+            return taken(Probe(self.name, self.pattern.pattern, flags))
+        found = taken(Probe(self.name, self.starts, flags))  # (a long rule in parts: CRITICAL)
+        return [*found, *taken(Probe(self.name + "?", self.pattern.pattern, flags, GATE))] if self.gated else found
 
     def finditer(self, now: Now, span: tuple[int, int]) -> Iterator[re.Match[str]]:
         """Its matches within `span` of the message, as if that part were the whole text."""
@@ -146,6 +147,11 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "fault", "failed", "batterijfout", "storing",
         "επιστροφή", "επιστροφής", "ελαττωματικό", "ελαττωματικά", "χαλασμένο", "χαλασμένα", "εγγύηση", "εγγύησης",
         "πιστωτικό", "visszaküld*", "jóváír*", "sérült*",
+        # Cyrillic: Bulgarian, Ukrainian, Serbian, Russian (their forms: a prefix of these letters is not allowed)
+        "рекламация", "рекламацията", "рекламація", "рекламацію", "връщане", "повернення",
+        "возврат", "гаранция", "гаранцията", "гарантія", "гарантия", "повреден", "повредена", "повредени",
+        "пошкоджений", "пошкоджені", "пошкоджено", "дефектен", "дефектни", "несправний", "несправні",
+        "кредитно известие", "кредит-нота", "reklamację", "reklamaci", "reklamaciu",
     ),
     "SHIPPING": (
         "ship", "ships", "shipped", "shipping", "shipment", "shipments", "tracking", "track", "delivery",
@@ -167,6 +173,9 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "dodání", "doručení", "doručenie", "dodanie", "zásielka", "meškanie", "pristatymas", "piegāde", "tarne",
         "tarneaeg", "saadetis", "sevkiyat",
         "αποστολή", "αποστολής", "παράδοση", "παράδοσης", "παραλαβή", "szállít*", "kiszállít*", "futár*",
+        "доставка", "доставката", "доставки", "доставку", "доставкою", "пратка", "пратката", "куриер", "куриерът",
+        "кур'єр", "курьер", "вантаж", "відвантаження", "митница", "митницата", "митниці", "митниця", "таможня",
+        "закъснение", "затримка", "відправлення", "товарителница", "otpremnica", "carina", "carini",
     ),
     "COMPLETION": (
         "resolved", "fixed", "solved", "closed", "paid", "completed", "erledigt", "gelöst", "geschlossen", "bezahlt",
@@ -176,6 +185,7 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "rezolvat", "plătit", "riješeno", "plaćeno", "rešeno", "plačano", "megoldva", "lezárva", "kifizetve",
         "uzavřeno", "zaplaceno", "vyriešené", "uzavreté", "zaplatené", "lahendatud", "makstud", "ödendi",
         "ολοκληρώθηκε", "επιλύθηκε", "πληρώθηκε", "παραλάβαμε", "megérkezett", "megoldódott", "kifizettük",
+        "решено", "вирішено", "платено", "оплачено", "приключена", "приключен", "приключено", "закрито", "закрита",
     ),
     "QUOTE_PROCESSING": (
         "quote", "quotes", "quotation", "quoted", "pricing", "price", "prices", "rfq", "discount", "offer",
@@ -189,6 +199,8 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "pasiūlymas", "kaina", "piedāvājums",
         "προσφορά", "προσφοράς", "προσφορές", "τιμή", "τιμές", "árajánlat*", "ofert", "wyceny", "wycenę", "poptávka",
         "poptávku", "poptávky",
+        "оферта", "офертата", "оферти", "цена", "цени", "цената", "пропозиція", "пропозицію", "ціна", "ціни", "ціну",
+        "предложение", "отстъпка", "знижка", "знижку", "скидка", "понуда", "понуду", "cenovú", "cenovou",
         # tenders (a price asked for by a public buyer)
         "tender", "tenders", "ausschreibung", "udbud", "udbuddet", "anbud", "upphandling", "licitación", "licitação",
         "appel d'offres", "aanbesteding", "przetarg", "ihale", "kilpailutus",
@@ -207,6 +219,8 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "zrušiť", "tellimus", "arve", "užsakymas", "sąskaita", "pasūtījums", "rēķins",
         "παραγγελία", "παραγγελίας", "παραγγελίες", "τιμολόγιο", "τιμολογίου", "ακύρωση", "megrendel*", "rendelés*",
         "számlá*",
+        "поръчка", "поръчката", "поръчки", "замовлення", "замовленням", "фактура", "фактурата", "рахунок", "рахунку",
+        "проформа", "проформою", "заказ", "счет", "анулиране", "скасувати", "porudžbina", "porudžbinu", "porudžbenica",
     ),
     "IN_PROGRESS": (
         "status", "update", "still", "pending", "in progress", "follow up", "follow-up", "noch", "encore",
@@ -215,6 +229,8 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "reamintire", "podsjetnik", "opomnik", "emlékeztető", "állapot", "připomínka", "pripomienka",
         "meeldetuletus", "durum",
         "κατάσταση", "ενημέρωση", "még mindig", "emlékeztet*",
+        "статус", "статуса", "напредък", "все още", "досі", "нагадування", "напомняне", "напоминание", "statuss",
+        "būsena", "staatus",
     ),
 }
 STRONG_PHRASES: dict[str, tuple[str, ...]] = {
@@ -387,6 +403,11 @@ def _word_probe(state: str, word: str) -> Probe:
         raise ValueError(f"{state} word {word!r}: a prefix needs letters of cp1252")
     if _LETTERS.fullmatch(word):
         pattern = r"(?<![^\W\d_])" + re.escape(word) + r"(?![^\W\d_])"
+    elif not all(map(in_cp1252, word)):
+        # a phrase of such letters at one width (Bulgarian "still", two words with one space): the scan's reports of
+        # a fixed width are checked in Python, and with any run of spaces a company's name and "tel." on the next
+        # line passed for it (any letters of the class stand for its letters in the scan)
+        pattern = r"(?<!\w)" + re.escape(word) + r"(?!\w)"
     else:
         pattern = _phrases(word).pattern
     return Probe(f"word:{state}:{word}", pattern)
@@ -460,6 +481,20 @@ CRITICAL = Rule("critical", re.compile(
     r"|driftsstop(?:p)?|driftsstans|(?:er|är) (?:helt )?stopp(?:et|at)"
     r"|(?:whole|entire)\s+(?:\w+\s+)?(?:cent(?:er|re)|site|hospital|school|campus|store|plant|floor)\s+"
     r"(?:is\s+)?(?:down|offline)|tüm kullanıcılar|çalışamıyor"
+    # round 22: central and eastern Europe and the Baltics (a business, its sales or its users stopped)
+    r"|(?:výroba|linka|provoz|prodej|predaj|e-?shop|systém|sklad|fakturace)\s+(?:[\w-]+\s+){0,3}?stoj[íi]"
+    r"|cel[ýáé]\s+(?:[\w-]+\s+){0,2}stoj[íi]|všetci používatelia|nikdo nemůže pracovat|nikto nemôže pracovať"
+    r"|(?:jsou|je|sú|su|smo|su) bez (?:sítě|siete|mreže|struje|proudu|elektřiny)"
+    r"|(?:sistem|sustav|mreža|recepcija|server|proizvodnja|linija|blagajn\w*)\s+(?:\w+\s+){0,2}?"
+    r"(?:ne radi|stoj[ie]|je pao|ne deluje)|(?:magacin|skladište|fakturisanje)\s+(?:\w+\s+){0,2}?stoj[ie]"
+    r"|svi(?:h \d+)? korisni(?:ci|ka)|vsi uporabniki"
+    r"|(?:stoi|stoją)\s+(?:\w+\s+)?(?:linia|linie|produkcja|magazyn|zakład|sprzedaż)"
+    r"|(?:linia|linie|produkcja|magazyn|zakład|sprzedaż)\s+(?:\w+\s+){0,2}?(?:stoi|stoją)"
+    r"|ražošana (?:ir )?apstājusies|apstājusies ražošana|visi lietotāji|gamyba (?:\w+\s+)?sustojo"
+    r"|visi (?:naudotojai|vartotojai)|kõik kasutajad|(?:e-pood|süsteem|tootmine|liin|server|ladu)\s+(?:on\s+)?"
+    r"(?:maas|seisab)|toți utilizatorii"
+    r"|не працю(?:є|ють)|не можуть працювати|всі користувачі|не работает|все пользователи"
+    r"|производство (?:\w+\s+)?(?:остановлено|зупинено|стоїть|стоит)"
     r")(?!\w)"))
 # Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning with this alternative's starts tracked (a
 # database of it alone fails on the first email of dev.jsonl): its probe is its first words.

@@ -191,6 +191,12 @@ DEV_FLOOR = {
     "dev38": ({"po_numbers": (0.94, 0.98), "quote_numbers": (1.0, 1.0), "case_numbers": (0.96, 0.96),
                "part_numbers": (0.97, 1.0), "amounts": (0.99, 0.99), "dates": (0.99, 0.99),
                "phones": (0.97, 0.98), "emails": (1.0, 1.0)}, 0.96, 0.98),
+    "dev39": ({"po_numbers": (1.0, 0.91), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.99, 0.85), "amounts": (0.99, 0.99), "dates": (1.0, 1.0),
+               "phones": (0.97, 0.97), "emails": (1.0, 1.0)}, 0.96, 0.96),
+    "dev40": ({"po_numbers": (1.0, 0.91), "quote_numbers": (1.0, 0.94), "case_numbers": (1.0, 0.9),
+               "part_numbers": (0.96, 0.97), "amounts": (1.0, 0.96), "dates": (1.0, 0.96),
+               "phones": (1.0, 0.97), "emails": (1.0, 1.0)}, 0.99, 0.98),
 }
 
 

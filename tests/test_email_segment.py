@@ -695,3 +695,45 @@ def test_forms_of_round_twenty_two() -> None:
     probe = ProbeSet([_word_probe("IN_PROGRESS", "все още")])
     assert probe.scan("принт поинт оод\nтел. 02").of(probe.probes[0].name) == []
     assert probe.scan("има ли все още шанс").of(probe.probes[0].name) == [7]
+
+
+def test_forms_of_round_twenty_three() -> None:
+    """An industrial automation distributor's mail from southern Europe, Latin America, North Africa, the Gulf and
+    India, and a mobile-accessories wholesaler's from Asia, the Middle East and Kenya: their makers' codes, claims,
+    blanket orders, currencies without decimals, case columns, and stops and urgency in scripts without spaces."""
+    when = date(2025, 6, 20)
+    assert extract_entities("- 2 uds. TM221CE24R Modicon M221; GV2ME10; A9F79216; ABB ACS580-01-046A-4 with ACS-AP-W, "
+                            "code 3AXD50000005190").part_numbers == [
+        "TM221CE24R", "GV2ME10", "A9F79216", "ACS580-01-046A-4", "ACS-AP-W", "3AXD50000005190"]
+    assert extract_entities("PowerFlex 525 (25B-D030N104); Festo DSBC-32-100-PPVA-N3 and CPE14-M1BH-5L-1/8; SICK "
+                            "WL12-3P2431; Omron H3CR-A8").part_numbers == [
+        "25B-D030N104", "DSBC-32-100-PPVA-N3", "CPE14-M1BH-5L-1/8", "WL12-3P2431", "H3CR-A8"]
+    assert extract_entities("Samsung EP-T2510NBEGWW, screen GH82-31200A, Xiaomi BHR5121GL, Anker A2337, Belkin "
+                            "WIZ017, JBLFLIP6BLKAM").part_numbers == [
+        "EP-T2510NBEGWW", "GH82-31200A", "BHR5121GL", "A2337", "WIZ017", "JBLFLIP6BLKAM"]
+    assert extract_entities("HP Z2 Tower G9 i7/32GB/1TB RTX A2000").part_numbers == []
+    assert extract_entities("Klaim garansi Redmi Note 14 (No. Klaim GRS-0625-017)").case_numbers == ["GRS-0625-017"]
+    assert extract_entities("No. | Serial No.      | Complaint No.\n1   | TB2A3240012877  | MZ-C-44120\n"
+                            "2   | TB2A3240012931  | MZ-C-44127\n").case_numbers == ["MZ-C-44120", "MZ-C-44127"]
+    assert extract_entities("blanket order 7700-46001; nos commandes CDE-25-2980 et CDE-25-3011; PO号 GZF-250610-A"
+                            ).po_numbers == ["7700-46001", "CDE-25-2980", "CDE-25-3011", "GZF-250610-A"]
+    sg = load_locales().for_sender("kelvin@pacreach.com.sg")
+    table = ("Mã hàng          | SL   | Đơn giá (VND) | Thành tiền (VND)\nEF-PS938CBEGWW   | 300  | 395.000       | "
+             "118.500.000\n")
+    assert extract_entities(table, locale=sg).amounts == [{"value": 395000.0, "currency": "VND"},
+                                                          {"value": 118500000.0, "currency": "VND"}]
+    assert extract_entities("thanh toán phần còn lại 12.480.000 đ; 單價(NTD) 3,150").amounts[0] == {
+        "value": 12480000.0, "currency": "VND"}
+    assert extract_entities("Your price: Flip 6 SAR 389.00. Our target: Flip 6 SAR 355").amounts == [
+        {"value": 389.0, "currency": "SAR"}, {"value": 355.0, "currency": "SAR"}]
+    assert extract_entities("ได้รับสินค้าครบแล้ว เมื่อวันที่ 12/6 ขอบคุณ", received=when,
+                            locale=load_locales().locale("th-TH")).dates == ["2025-06-12"]
+    assert decide("紧急！包装线停线", "今天早上包装线已经全线停线，工人都在等。", "a@b.cn").priority == "critical"
+    assert decide("部品について", "至急のご連絡です。本日中にご回答ください。", "a@b.jp").priority == "high"
+    closed = "货已收到，产线今天上午10点恢复生产。非常感谢！"
+    assert decide("回复：紧急！！产线停线", closed, "a@b.cn").priority == "low"
+    assert decide("URGENTE - linea 2 ferma", "La linea è ferma dalle 03:40.", "a@b.it").priority == "critical"
+    assert decide("STATUS?", "Main conveyor CV-01 has been stopped for 3 days.", "a@b.ma").priority == "critical"
+    assert decide("R: SOLLECITO fattura", "Ricevute entrambe, per noi la pratica è chiusa.", "a@b.it").state == \
+        "COMPLETION"
+    assert decide("RE: WC-2025-3318", "ועדיין אין תשובה. יש עדכון?", "a@b.co.il").state == "IN_PROGRESS"

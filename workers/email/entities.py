@@ -76,7 +76,7 @@ def _cue_rule(cues: str, cjk: bool = False) -> re.Pattern[str]:
 # Cues in Japanese and Chinese: they stand right after other words (no spaces between words).
 _QUOTE_CJK = (r"見積番号|見積書番号|見積no\.?|報價單號|报价单号|報價單|报价单|報價|报价|견적번호|견적서|견적"
               r"|ใบเสนอราคา(?:เลขที่)?")
-_PO_CJK = r"発注番号|注文番号|注文書番号|採購單號|采购单号"
+_PO_CJK = r"発注番号|注文番号|注文書番号|採購單號|采购单号|採購單|采购单|po号|po\s号"
 _CASE_CJK = r"ケース番号|チケット番号|問い合わせ番号|問合せ番号|受付番号|案件番号|工單號|工单号|케이스|티켓"
 # (not "24 po": inches in Québec French; LPO: East Africa's and the Gulf's local purchase order)
 _PO_WORDS = (r"(?:p\.\s?o\.?|(?<!\d )po|pos|p/o|(?:local\s+)?purchase[\s-]*orders?|lpo"
@@ -90,6 +90,8 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|(?<!\d )po|pos|p/o|(?:local\s+)?purchase[\s-]*order
              r"|indkøbsordre(?:nummer|n)?|innkjøpsordre(?:nummer|n)?|narudžbenic[aeiu]|naročilnic[aeio]"
              r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)|đơn\s+đặt\s+hàng(?:\s+số)?|obj\.|leveransavrop"
              r"|zam\.(?:\s+nr\.?)?|porudžbenic[aeiu]"
+             # a framework order and its call-offs: "blanket order 7700-46001", "pedido abierto 4700001235"
+             r"|blanket\s+(?:purchase\s+)?orders?|pedido\s+abierto|rahmen(?:auftrag|bestellung)"
              r"|أمر\s+الشراء(?:\s+رقم)?|lieferabruf|inkoopnr\.?|παραγγελ(?:ία|ίας)|bestelbon|uw\s+ref(?:\.|erentie)")
 # Whose PO ("our PO is 4500207714") is part of the cue; the probe (below) looks for the PO words alone.
 PO_CUES = r"(?:customer|your|our|my|the|client|cust\.?)?\s*" + _PO_WORDS
@@ -99,7 +101,7 @@ PO_CJK = _cue_rule(_PO_CJK, cjk=True)
 # 2025/318", "zamówienia ZAM/2025/0619"): a PO. Only ids written with a "-" or "/" (_structured): a bare number after
 # "order" is as often the distributor's own order number as the customer's. The English "order" only as a noun
 # (after "our", "your", "the" ...: "please order C9300-24P-A" names a part to order).
-_ORDER_NOUNS = (r"pedido|commande|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni(?:e|a|u|em)|objednáv(?:k[ayue]|ce)"
+_ORDER_NOUNS = (r"pedido|commandes?|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni(?:e|a|u|em)|objednáv(?:k[ayue]|ce)"
                 r"|bestelling|narudžb[aeiu]|porudžbin[aeiu]|naročil[aou]|comand(?:a|ă|ei)|zakázk[ayu]"
                 r"|rendelés(?:ünk|ét|e)?|поръчк(?:а|ата|и)|заявк(?:а|ата)")
 ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|jeres)\s+orders?(?:\s+number)?"
@@ -107,7 +109,8 @@ ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|je
               r"|(?:notre|votre)\s+bc|bc(?=\s*(?:n[°º]|\d{4}))"  # bon de commande
               # "order" right before an id of three parts or more: "order BRU-IT-44810", "order KAA/ICT/2025/044"
               r"|orders?(?=\s+[a-z0-9]+[-/][a-z0-9]+[-/])"
-              r"|(?:nuestro|nosso|notre|votre|nostro|vostro|unsere?|ihre?|onze|uw)?\s*(?:" + _ORDER_NOUNS + r"))")
+              r"|(?:nuestro|nosso|notre|votre|nos|vos|nostro|vostro|unsere?|ihre?|onze|uw)?\s*(?:" + _ORDER_NOUNS
+              + r"))")
 ORDER = _cue_rule(ORDER_CUES)
 # A cue that, joined to its id by a dash, is the id's own prefix ("OC-2025-118", "ODA-25-0712"); "PO-4500123456" is
 # PO 4500123456 (the PO convention of the generated corpus and of every author since).
@@ -150,6 +153,7 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|esca
                r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|protocolo"
                r"|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
                r"|zgłoszeni(?:e|em|a|u)|reclamo|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
+               r"|klaim"  # Indonesian and Malay: a warranty claim ("No. Klaim GRS-0625-017")
                r"|požadavek|případ(?:u|em)?|tiket|tichet|hibajegy|ügyszám|vaka(?:s\u0131)?"
                r"|melding(?:snummer)?"
                # complaints and quality deviations: "Reklamation RK-25-0877", "avvikelsen AVV-2025-0614", "le cas
@@ -218,7 +222,8 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "₺": "TRY", "円": "JPY", "元": "CNY", "₩": "KRW", "₱": "PHP", "฿": "THB", "₫": "VND",
                     "₪": "ILS", "₽": "RUB", "ft": "HUF", "lei": "RON", "r": "ZAR", "₦": "NGN", "ksh": "KES",
                     "kshs": "KES", "ksh.": "KES", "kshs.": "KES", "rm": "MYR", "php": "PHP",
-                    "nt$": "TWD", "rp": "IDR", "rp.": "IDR", "mad": "MAD", "лв": "BGN", "лв.": "BGN", "дин": "RSD",
+                    "nt$": "TWD", "ntd": "TWD", "đ": "VND", "rp": "IDR", "rp.": "IDR", "mad": "MAD", "лв": "BGN",
+                    "лв.": "BGN", "дин": "RSD",
                     "дин.": "RSD", "din.": "RSD", "грн": "UAH", "грн.": "UAH", "₴": "UAH", "₸": "KZT", "₾": "GEL",
                     "₼": "AZN", "n": "NGN", "vnđ": "VND", "৳": "BDT", "tk": "BDT", "tk.": "BDT", "da": "DZD",
                     "dh": "MAD", "dhs": "MAD", "dt": "TND", "jd": "JOD", "bd": "BHD", "kd": "KWD", "ro": "OMR",
@@ -236,7 +241,7 @@ _REGIONAL_CURRENCY = {"fcfa": ("XOF", {"CM": "XAF", "GA": "XAF", "CG": "XAF", "T
 # A lone "R" is the South African rand, "RM" the ringgit, "PHP" the peso, "N" the naira: only for a sender in that
 # country or a text that names the currency or holds a phone number of the country (_LOCAL_CURRENCY).
 _CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
-               r"|u\$[sd]|nt\$|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|\uffe5|₹|₺|₩|₱|฿|₪|₽|₦"
+               r"|u\$[sd]|nt\$|ntd(?![a-z])|us\$|usd\$|cad?\$|aud?\$|nz\$|mx\$|r\$|s\$|hk\$|c\$|a\$|\$|€|£|¥|\uffe5|₹|₺|₩|₱|฿|₪|₽|₦"
                r"|₴|₸|₾|₼|৳|₵|gh[¢₵]|tk\.?(?=[^\S\n]{0,2}\d)"
                # "S/ 1,850.00", "S/95.50": the Peruvian sol (not "SAP S/4")
                r"|s?fr\.|rs\.?|s/(?=[^\S\n]{1,2}\d|\d{1,3}(?:[,.]\d{3})*[.,]\d{2}(?!\d))"
@@ -247,7 +252,7 @@ _CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
                r"|(?:" + _CODES + r")(?![a-z])|(?<!-)(?:r|rm|php|rp\.?|(?<!/)n)(?=[^\S\n]{0,6}\d))")
 # A "$" after a number is its currency unless a number follows it ("30 $3,412.00": the next cell's price).
 _CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|원|บาท|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-"
-              r"|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ|₪|₦|₵|gh[¢₵]|cedis?(?![a-z])|(?:f\.?[^\S\n]?)?cfa(?![a-z])"
+              r"|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ|[đ₫](?![^\W\d_])|ntd(?![a-z])|₪|₦|₵|gh[¢₵]|cedis?(?![a-z])|(?:f\.?[^\S\n]?)?cfa(?![a-z])"
               # Arabic and Hebrew names after the number ("1,245,000 ريال سعودي", "14,900 ש״ח")
               r"|دولار(?: أمريكي)?|ريال(?: (?:سعودي|قطري|عماني))?|درهم(?: إماراتي)?|دينار|جنيه(?: مصري)?|شيكل"
               r"|ש[\"״]ח"
@@ -274,6 +279,8 @@ AMOUNT = re.compile(
     # a label naming the currency, then the number: "Order total (USD): 49,917.50"
     r"|\((?P<c3>" + _CUR_BEFORE + r")\)[ \t]*:?[ \t]{0,40}(?P<n3>" + _NUM + r")(?P<m3>" + _MULT + r")"
 )
+# A price right after a currency code or sign: three digits or more, or decimals.
+_PRICE_AFTER = re.compile(r"[^\S\n]{0,2}(\d{3,}(?:[.,]\d+)*|\d{1,3}(?:[.,']\d{3})+(?:[.,]\d{1,2})?|\d+[.,]\d{2})(?!\d)")
 # The first half of a British postcode, right before a number ("BN2 1TL", "EC4Y 0HQ").
 _POSTCODE_BEFORE = re.compile(r"(?<![\w])[a-z]{1,2}\d[a-z\d]?[ \t]$")
 # The rest of a range after its first amount: "$55-60k", "$8-10K", "€40 to 45 million" (the multiplier, written once,
@@ -281,6 +288,14 @@ _POSTCODE_BEFORE = re.compile(r"(?<![\w])[a-z]{1,2}\d[a-z\d]?[ \t]$")
 _RANGE_TAIL = re.compile(r"[^\S\n]?(?:[-\u2013\u2014]|to)[^\S\n]?(" + _NUM + r")(" + _MULT + r")(?![\w$€£])")
 # Currencies written with three decimals (the Tunisian, Kuwaiti, Bahraini, Omani, Jordanian, Libyan, Iraqi dinars).
 _THREE_DECIMALS = frozenset({"TND", "KWD", "BHD", "OMR", "JOD", "LYD", "IQD"})
+# Currencies without decimals (ISO 4217's exponent 0, and the rupiah, written whole): "395.000 VND" is 395,000.
+_NO_DECIMALS = frozenset({"VND", "IDR", "JPY", "KRW", "CLP", "ISK", "PYG", "UGX", "RWF", "BIF", "DJF", "GNF", "KMF",
+                          "VUV", "XAF", "XOF", "XPF"})
+
+
+def _decimals(currency: str) -> int:
+    """How many decimals the currency is written with: 3, 0 or (most) 2."""
+    return 3 if currency in _THREE_DECIMALS else 0 if currency in _NO_DECIMALS else 2
 _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "tsd": 1e3, "m": 1e6, "mn": 1e6, "mm": 1e6, "million": 1e6,
                 "millions": 1e6, "mio": 1e6, "bn": 1e9, "b": 1e9, "billion": 1e9, "mrd": 1e9, "lakh": 1e5,
                 "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "crores": 1e7, "cr": 1e7, "mil": 1e3,
@@ -289,16 +304,17 @@ _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "tsd": 1e3, "m": 1e6, "mn": 1e6, "mm"
                 "مليون": 1e6, "مليار": 1e9, "מיליון": 1e6}
 
 
-def parse_number(text: str, decimal_comma: bool, three_decimals: bool = False) -> float | None:
+def parse_number(text: str, decimal_comma: bool, decimals: int = 2) -> float | None:
     """A number as its writer meant it: "1.215,50" and "1,215.50" are both 1215.5; a single separator before
     exactly three digits groups thousands ("1,215"), unless it is a "." from a decimal-point writer, or the writer's
-    decimal separator in a currency of three decimals (`three_decimals`: "389,000 TND" from Tunis is 389). Thousands
+    decimal separator in a currency of three decimals (`decimals` 3: "389,000 TND" from Tunis is 389); in a currency
+    without decimals (0) it groups thousands whoever writes it ("395.000" dong in a Singaporean's table). Thousands
     grouped by spaces leave one "," or "." for the decimal mark ("6 950,000 TND" is 6950, "5 680 000,00 DA")."""
     s = text.replace(" ", "").replace("\u00a0", "").replace("\u202f", "").replace("'", "").replace("\u2019", "")
     if any(c in text for c in " \u00a0\u202f") and s.count(",") + s.count(".") == 1:
         head, tail = re.split(r"[.,]", s)
         return float(f"{head}.{tail}") if head.isdigit() and tail.isdigit() else None
-    if three_decimals and s[-4:-3] == ("," if decimal_comma else ".") and s[-3:].isdigit():
+    if decimals == 3 and s[-4:-3] == ("," if decimal_comma else ".") and s[-3:].isdigit():
         head = s[:-4].replace("." if decimal_comma else ",", "")
         return float(head + "." + s[-3:]) if head.isdigit() else None
     if "," in s and "." in s:
@@ -308,7 +324,8 @@ def parse_number(text: str, decimal_comma: bool, three_decimals: bool = False) -
         sep = "," if "," in s else "."
         head, _, tail = s.rpartition(sep)
         # (never after a lone zero: "0.598", "0,045" are a component's price per piece)
-        thousands = s.count(sep) > 1 or (len(tail) == 3 and (sep == "," or decimal_comma) and head != "0")
+        thousands = s.count(sep) > 1 or (len(tail) == 3 and (sep == "," or decimal_comma or decimals == 0)
+                                         and head != "0")
         s = s.replace(sep, "") if thousands else head.replace(sep, "") + "." + tail
     try:
         return float(s)
@@ -435,7 +452,8 @@ _DATE_CUE_BEFORE = re.compile(
     r"|neděle|neděli|hétfő|kedd|szerda|csütörtök|péntek|szombat|vasárnap|luni|marți|miercuri|joi|vineri|sâmbătă"
     r"|duminică|ponedjeljak|utorak|srijeda|srijedu|četvrtak|petak|subota|subotu|nedjelja|ponedeljek|torek|sreda"
     r"|sredo|četrtek|petek|soboto|nedelja|isnin|selasa|rabu|khamis|jumaat|sabtu|ahad|maanantai|tiistai"
-    r"|keskiviikko|torstai|perjantai|lauantai|sunnuntai|pazartesi|salı|çarşamba|perşembe|cuma|cumartesi|pazar)"
+    r"|keskiviikko|torstai|perjantai|lauantai|sunnuntai|pazartesi|salı|çarşamba|perşembe|cuma|cumartesi|pazar"
+    r"|วันที่|ngày)"  # Thai and Vietnamese "date", "day" ("เมื่อวันที่ 12/6")
     r"[\s,.:(]*$")
 
 
@@ -679,6 +697,9 @@ _PO_COLUMN = re.compile(r"(?:(?:customer|cust\.?|your|client|notre|nuestro|nosso
                         r"(?:po|p\.o\.|purchase\s+order|bestellnummer|commande|pedido|nr\s+zamówienia|zamówienie|objednávka|order\s+(?:no\.?|#)"
                         r"|bestell-nr\.?|po\s*(?:no\.?|number|#))\s*(?:no\.?|#|number|nr\.?)?"
                         r"|[a-z .]{0,20}\(po\)")  # "Your Ref (PO)"
+# A column of support cases, tickets or complaints ("Complaint No.", "Ticket #"): not of returns (an RMA is none).
+_CASE_COLUMN = re.compile(r"(?:case|ticket|complaint|claim|incident|caso|réclamation|reklamation)\s*"
+                          r"(?:no\.?|#|number|nr\.?|id)?")
 # A price column's own words; a column that names no currency takes the email's one currency (resolve_unpriced).
 _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|betrag|montant|importe|importo|bedrag"
                 r"|total|totaal|summen?(?![a-z])|subtotal|gesamt|valor|wert|brutto|netto|skonto|zahlbetrag|kwota"
@@ -707,7 +728,7 @@ _TOTAL_LINE = re.compile(r"^[ \t]*(?:>[ \t]*)*(?:\|[ \t]*)*(?:\d{1,2}(?:[.,]\d{1
                          r"\s*(?:[^\W\d_]{0,3}|[$€£¥₹₺₩₱฿₪₽])"
                          r"\s*\|?\s*$")
 _COLUMN_CURRENCY = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])|((?:us|usd|hk|s|a|au|aud|nz|c|ca|cad|mx|r)\$"
-                              r"|[$€£¥₹₺₩₱฿₪₽₦円元৳원]|บาท|vnđ|kč|zł|(?<![a-z])(?:tl|ft|kr|ksh|rs\.?|tk|s/)(?![a-z]))")
+                              r"|[$€£¥₹₺₩₱฿₪₽₦円元৳원₫]|บาท|vnđ|kč|zł|(?<![a-z])(?:tl|ft|kr|ksh|rs\.?|tk|s/|ntd)(?![a-z]))")
 
 
 @dataclass
@@ -954,7 +975,7 @@ class _Extractor:
         m = _TOTAL_LINE.match(line)
         if m is None or _not_money(m.group(1)):
             return
-        value = parse_number(m.group(1), self.locale.decimal_comma, currency in _THREE_DECIMALS)
+        value = parse_number(m.group(1), self.locale.decimal_comma, _decimals(currency))
         if value is not None and not currency:
             self._unpriced.append(value)
         elif value is not None:
@@ -983,6 +1004,8 @@ class _Extractor:
                 return {}  # a header names its columns: a number ends a table ("Subtotal   USD 25,470.00" is a total)
             if _PO_COLUMN.fullmatch(c):
                 kinds[i] = ("po", None)
+            elif _CASE_COLUMN.fullmatch(c):
+                kinds[i] = ("case", None)
             elif column is not None and column.match(c):
                 kinds[i] = ("part", None)
             elif _PRICE_COLUMN.search(c):
@@ -1005,8 +1028,8 @@ class _Extractor:
             value = cells[j].strip()
             at = line.find(value)
             span = (offset + at, offset + at + len(value))
-            if kind == "po" and _valid_id(value.upper()) and " " not in value:
-                _add(self.e.po_numbers, value.upper())
+            if kind in ("po", "case") and _valid_id(value.upper()) and " " not in value:
+                _add(self.e.po_numbers if kind == "po" else self.e.case_numbers, value.upper())
                 self.claim(*span)
             elif (kind == "part" and " " not in value and len(value) >= 4 and _PART_CELL.match(value)
                   and not (value.isdigit() and value[0] == "0" and len(value) <= 6)):  # "00010": an ERP's line
@@ -1021,7 +1044,7 @@ class _Extractor:
                 number = re.sub(r"[^\d.,' ]", "", value).strip()
                 if _not_money(number):
                     continue
-                parsed = (parse_number(number, self.locale.decimal_comma, currency in _THREE_DECIMALS) if number
+                parsed = (parse_number(number, self.locale.decimal_comma, _decimals(currency or "")) if number
                           else None)
                 if parsed is None:
                     continue
@@ -1129,6 +1152,10 @@ class _Extractor:
         for m in found:
             if not self.free(*m.span()):
                 continue
+            if (m.group("n2") and len(m.group("n2")) <= 2 and (after := _PRICE_AFTER.match(self.scan, m.end()))
+                    and (code_first := AMOUNT.match(self.scan, m.start("c2"))) and code_first.group("n1")
+                    and code_first.end("n1") == after.end(1)):
+                m = code_first  # "Flip 6 SAR 389.00", "iPhone 15 USD 799": the code is the price's, 6 a model's
             i = 1 if m.group("n1") else 2 if m.group("n2") else 3
             number, mult, cur = m.group(f"n{i}"), m.group(f"m{i}"), m.group(f"c{i}")
             if cur.rstrip(".") in _LOCAL_CURRENCY and not self.at_home(cur.rstrip(".")):
@@ -1141,11 +1168,11 @@ class _Extractor:
                 currency = code.group(1).upper()  # "$612.40 USD": the code says which dollar
             elif cur in ("¥", "\uffe5") and self.yuan():
                 currency = "CNY"  # the yuan's sign is the yen's
-            value = parse_number(number, self.locale.decimal_comma, currency in _THREE_DECIMALS)
+            value = parse_number(number, self.locale.decimal_comma, _decimals(currency))
             if value is None:
                 continue
             if i == 1 and not mult.strip() and (r := _RANGE_TAIL.match(self.scan, m.end())) and r.group(2).strip():
-                high = parse_number(r.group(1), self.locale.decimal_comma, currency in _THREE_DECIMALS)
+                high = parse_number(r.group(1), self.locale.decimal_comma, _decimals(currency))
                 if high is not None and high > value:  # a range ascends: "$55-60k" is 55,000 to 60,000
                     for end in (value, high):
                         _add(self.e.amounts, _amount(end * _factor(r.group(2)), currency))
@@ -1568,6 +1595,9 @@ _PROBES = (
     Probe("named_code", _NAMED_CODE.pattern),
     # A header cell of a PO or priced column (a part-number column: the catalogue's cues, below).
     Probe("table", r"(?<!\w)(?:po|p\.o\.|purchase|bestell)"),
+    # a case column's header cell, ended by the next cell or the line ("| Complaint No.\n"): not the word "case"
+    Probe("table", r"(?<!\w)(?:case|ticket|complaint|claim|incident|caso|réclamation|reklamation)[ \t]*"
+                   r"(?:no\.?|#|number|nr\.?|id)?(?:[ \t]*[|\t\n]| {2})"),
     Probe("table", _PRICE_HEADER_PROBE),  # the Japanese and Chinese words: _Extractor.tables
     Probe("qty", r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs|pc|pz|stk|stück|unit|ea|szt|st\.|uds|un|unid|stuks|pièces)"),
     Probe("qty", r"[ \t][x\u00d7][ \t]?\d"),

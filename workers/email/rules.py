@@ -42,7 +42,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r22"
+RULES_VERSION = "phase1-r23"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -152,6 +152,8 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "возврат", "гаранция", "гаранцията", "гарантія", "гарантия", "повреден", "повредена", "повредени",
         "пошкоджений", "пошкоджені", "пошкоджено", "дефектен", "дефектни", "несправний", "несправні",
         "кредитно известие", "кредит-нота", "reklamację", "reklamaci", "reklamaciu",
+        # Hebrew, Arabic, Indonesian and Malay, Vietnamese: warranty claims and returns
+        "אחריות", "ضمان", "الضمان", "garansi", "klaim", "bảo hành", "đổi trả",
     ),
     "SHIPPING": (
         "ship", "ships", "shipped", "shipping", "shipment", "shipments", "tracking", "track", "delivery",
@@ -201,6 +203,7 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "poptávku", "poptávky",
         "оферта", "офертата", "оферти", "цена", "цени", "цената", "пропозиція", "пропозицію", "ціна", "ціни", "ціну",
         "предложение", "отстъпка", "знижка", "знижку", "скидка", "понуда", "понуду", "cenovú", "cenovou",
+        "عرض سعر", "báo giá", "hỏi giá", "harga", "bei ya jumla",
         # tenders (a price asked for by a public buyer)
         "tender", "tenders", "ausschreibung", "udbud", "udbuddet", "anbud", "upphandling", "licitación", "licitação",
         "appel d'offres", "aanbesteding", "przetarg", "ihale", "kilpailutus",
@@ -221,6 +224,7 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "számlá*",
         "поръчка", "поръчката", "поръчки", "замовлення", "замовленням", "фактура", "фактурата", "рахунок", "рахунку",
         "проформа", "проформою", "заказ", "счет", "анулиране", "скасувати", "porudžbina", "porudžbinu", "porudžbenica",
+        "הזמנה", "أمر شراء", "đơn hàng", "pesanan",
     ),
     "IN_PROGRESS": (
         "status", "update", "still", "pending", "in progress", "follow up", "follow-up", "noch", "encore",
@@ -230,7 +234,7 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "meeldetuletus", "durum",
         "κατάσταση", "ενημέρωση", "még mindig", "emlékeztet*",
         "статус", "статуса", "напредък", "все още", "досі", "нагадування", "напомняне", "напоминание", "statuss",
-        "būsena", "staatus",
+        "būsena", "staatus", "עדיין", "עדכון", "تحديث", "vẫn chưa", "cập nhật", "perkembangan",
     ),
 }
 STRONG_PHRASES: dict[str, tuple[str, ...]] = {
@@ -333,6 +337,11 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:sont|est) rétabli(?:e|s|es)?", r"alles in orde", r"(?:they're|they are|it's|it is) showing now",
         r"köszönjük,? megérkezett",
         r"(?:inmiddels |is )weer (?:geactiveerd|actief|online)",
+        # round 23: a matter or a payment closed in Italian, Portuguese and French
+        r"(?:la )?pratica (?:è )?chiusa", r"(?:rodando|funcionando) (?:de novo|novamente)", r"aviso de pagamento",
+        r"virement .{0,30}\b(?:a été |est )?effectué", r"paiement (?:est |a été )?(?:parti|effectué)",
+        r"efetuada uma transferência",
+        r"boleh tutup", r"pembayaran .{0,40}\bditerima",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
@@ -413,9 +422,14 @@ def _word_probe(state: str, word: str) -> Probe:
     return Probe(f"word:{state}:{word}", pattern)
 
 
+# Where a strong phrase may start: not inside a word, but right after Japanese or Chinese ("産線今天上午10点恢复生产":
+# they write no spaces; "(?<!\w)" alone never let "恢复生产" match in running text, round 23).
+_PHRASE_START = r"(?:(?<!\w)|(?<=[\u3040-\u30ff\u4e00-\u9fff]))"
+
+
 def _strong_rule(state: str) -> Rule:
     """A state's strong phrases as one alternation; a probe per phrase finds where one can start."""
-    return Rule(f"strong:{state}", re.compile(r"(?<!\w)(?:" + "|".join(STRONG_PHRASES[state]) + r")"))
+    return Rule(f"strong:{state}", re.compile(_PHRASE_START + r"(?:" + "|".join(STRONG_PHRASES[state]) + r")"))
 
 
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -441,7 +455,6 @@ CRITICAL = Rule("critical", re.compile(
     r"|outage|all users|users (?:are )?affected|nobody can work|no one can work"
     r"|can(?:'t|not) (?:work|ship|operate|transact|trade|sell|process|print|log in|connect)"
     r"|(?:is |are )?still (?:completely |totally )?(?:down|offline|stopped)|(?:completely|totally) (?:down|offline)"
-    r"|業務が停止|業務停止|生産停止|ライン停止|全端末|通信不可|システム停止|全部停止|生产停止|无法使用"
     r"|standstill|safety (?:issue|hazard|risk)|fire hazard|injur\w*"
     r"|produktionsstillstand|stillstand|steh(?:t|en) still|ausgefallen"
     r"|(?:werkstatt|produktion|\w*linie|band|\w*fertigung|versand|betrieb)\s*\d*\s+steht"
@@ -454,7 +467,7 @@ CRITICAL = Rule("critical", re.compile(
     r"|todos los usuarios|línea parada"
     r"|(?:linea|produzione) (?:di produzione )?fer\w+|fermo produzione|operai fermi|tutti gli utenti"
     r"|(?:è|sono)\s+(?:completamente|totalmente|ancora|tutt[io])\s+ferm[oaie]"
-    r"|(?:linee?|produzione|impianto|reparto|stabilimento|magazzino|presse|macchine|sportelli)\s+(?:\w+\s+){0,2}?"
+    r"|(?:line[ae]|produzione|impianto|reparto|stabilimento|magazzino|presse|macchine|sportelli)\s+(?:\w+\s+){0,2}?"
     r"(?:è|sono)\s+ferm[oaie]|non possiamo (?:lavorare|operare|fatturare|spedire)"
     r"|productie (?:ligt )?stil|alle gebruikers|produção parada|linha parada|todos os usuários"
     r"|produktionsstopp|przestój|produkcja stoi|wszyscy użytkownicy"
@@ -495,6 +508,12 @@ CRITICAL = Rule("critical", re.compile(
     r"(?:maas|seisab)|toți utilizatorii"
     r"|не працю(?:є|ють)|не можуть працювати|всі користувачі|не работает|все пользователи"
     r"|производство (?:\w+\s+)?(?:остановлено|зупинено|стоїть|стоит)"
+    # round 23: machines and sites stopped, fire, sales at zero; Spanish, Malay and Vietnamese stops
+    r"|(?:machine|conveyor|press|pump(?:\s+station)?|workshop|kiln|chiller(?:\s+plant)?|compressor|counters?|stores?)"
+    r"\s+(?:[\w-]+\s+){0,2}?(?:is\s+|are\s+|has\s+been\s+|have\s+been\s+)?(?:still\s+)?(?:completely\s+)?"
+    r"(?:down|stopped|halted|offline)|fire risk|caught fire|zero sales"
+    r"|(?:máquina|prensa|túnel|línea|linea|planta)\s+(?:[\w°-]+\s+){0,3}?(?:sigue\s+|está\s+)?parad[oa]|sigue parad[oa]"
+    r"|stop semua kerja|masih stop|terhenti|ngừng bán|ngừng hoạt động"
     r")(?!\w)"))
 # Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning with this alternative's starts tracked (a
 # database of it alone fails on the first email of dev.jsonl): its probe is its first words.
@@ -511,12 +530,19 @@ URGENT = Phrases(
     "schnellstmöglich", "so schnell wie möglich", "vertragsstrafe", "urgente", "urgence", "en urgence",
     "immédiatement", "au plus vite", "dès que possible", "inmediato", "de inmediato", "lo antes posible", "subito",
     "il prima possibile", "spoed", "zo snel mogelijk", "o mais rápido possível", "brådskande", "pilne", "pilnie",
-    "jak najszybciej", "至急", "緊急", "大至急", "紧急", "acil", "kiireellinen", "haster", "hastende", "spěchá",
+    "jak najszybciej", "acil", "kiireellinen", "haster", "hastende", "spěchá",
     "επειγον", "επείγον", "επειγόντως", "kiire", "kriittinen", "kritiskt", "akut", "urgentní", "naléhavé",
     "kritické", "kritický", "kritikus", "κρίσιμο",
     "sürgős", "hitno", "nujno", "спешно", "срочно", "терміново", "skubu", "skubiai", "steidzami",
     "عاجل", "فوراً", "فورا", "بشكل عاجل", "דחוף", "בדחיפות",
 )
+# Stops and urgency in Japanese, Chinese, Korean and Thai, found as substrings: in CRITICAL's and URGENT's patterns
+# they needed a non-word character around them, which those scripts' running text never has ("至急のご連絡",
+# "包装线已经全线停线": round 23).
+CRITICAL_CJK = ("業務が停止", "業務停止", "生産停止", "ライン停止", "全端末", "通信不可", "システム停止", "全部停止",
+                "生产停止", "无法使用", "販売停止", "停线", "停線", "停产", "停產", "产线停", "產線停", "가동 중단",
+                "생산 중단")
+URGENT_CJK = ("至急", "緊急", "紧急", "急件", "加急", "긴급", "ด่วน")
 # A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
 DEADLINE = Rule("deadline", re.compile(
     r"(?<!\w)(?:need\w*|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per|voor"
@@ -622,7 +648,7 @@ def decision_probes() -> ProbeSet:
     """The probes of the subject-and-new-text rules (workers.email.scan): each state's words and strong phrases,
     urgency, quiet and request words, notifications, auto-replies, patterns and key phrases."""
     probes = [_word_probe(state, w) for state in _STATE_ORDER for w in WORKFLOW_WORDS[state]]
-    probes += [Probe(f"strong:{state}", r"(?<!\w)(?:" + p + r")") for state in _STATE_ORDER
+    probes += [Probe(f"strong:{state}", _PHRASE_START + r"(?:" + p + r")") for state in _STATE_ORDER
                for p in STRONG_PHRASES[state]]
     probes += [p for r in (CRITICAL, DEADLINE, REQUEST, NOTIFICATION, URGENT, QUIET, NO_ACTION, THANKS, EXPEDITE,
                            CANCEL, QUANTITY, *_KEY_PHRASES, GENERAL) for p in r.probes()]
@@ -701,15 +727,16 @@ _ID_AFTER = re.compile(r"[\s#:.\-]*(?:(?:no|nr|number|n[°º])\.?[\s#:.\-]*)?[a-
 # Japanese, Chinese, Korean and Thai words of each state (found as substrings: Japanese, Chinese and Thai write no
 # spaces between words, Korean joins its particles to them).
 CJK_WORDS: dict[str, tuple[str, ...]] = {
-    "QUOTE_PROCESSING": ("見積", "報價", "报价", "価格", "견적", "ใบเสนอราคา"),
+    "QUOTE_PROCESSING": ("見積", "報價", "报价", "価格", "견적", "ใบเสนอราคา", "询价", "詢價"),
     "ORDER_MANAGEMENT": ("発注", "注文", "請求書", "訂單", "订单", "발주", "주문", "세금계산서", "ใบสั่งซื้อ",
-                         "คำสั่งซื้อ"),
+                         "คำสั่งซื้อ", "下单", "採購單", "采购单"),
     "SHIPPING": ("納期", "配送", "配達", "お届け", "出荷", "発送", "荷物", "追跡", "伝票番号", "運送", "物流", "送貨",
                  "배송", "납기", "출고", "택배", "จัดส่ง"),
     "RETURNS": ("返品", "交換", "故障", "不良", "保証", "代替機", "修理", "退貨", "换货", "반품", "교환", "불량",
-                "고장", "คืนสินค้า", "เคลม"),
+                "고장", "คืนสินค้า", "เคลม", "退货", "保修", "維修", "维修", "送修"),
     "COMPLETION": ("完了", "解決", "受領", "解决", "已收到", "완료", "ได้รับแล้ว"),
-    "IN_PROGRESS": ("進捗", "状況", "いかがでしょうか", "진행 상황", "진행상황"),
+    "IN_PROGRESS": ("進捗", "状況", "いかがでしょうか", "진행 상황", "진행상황", "進度", "进度", "还没有", "還沒有",
+                    "仍然", "尚未", "아직", "ความคืบหน้า", "ยังไม่"),
 }
 
 
@@ -769,9 +796,14 @@ def _urgency(now: Now, span: tuple[int, int]) -> int:
     """0..10: 5 per distinct sign that production or a business has stopped (at most two), 2 per distinct urgent
     word or today/tomorrow deadline (at most 4). Only on the subject and new text: a quoted "urgent" is someone
     else's."""
-    critical = len(set(CRITICAL.findall(now, span)))
-    urgent = len(set(URGENT.findall(now, span))) + len(DEADLINE.findall(now, span))
-    return min(URGENCY_CAP, 5 * min(critical, 2) + min(4, 2 * urgent))
+    critical = set(CRITICAL.findall(now, span))
+    urgent = set(URGENT.findall(now, span))
+    if "cjk" in now.hits.gates:  # Japanese, Chinese, Korean and Thai: looked up in the text (no spaces between words)
+        part = now.low[span[0]:span[1]]
+        critical.update(w for w in CRITICAL_CJK if w in part)
+        urgent.update(w for w in URGENT_CJK if w in part)
+    deadlines = len(DEADLINE.findall(now, span))
+    return min(URGENCY_CAP, 5 * min(len(critical), 2) + min(4, 2 * (len(urgent) + deadlines)))
 
 
 def is_quiet(new_text: str) -> bool:

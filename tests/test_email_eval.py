@@ -197,6 +197,12 @@ DEV_FLOOR = {
     "dev40": ({"po_numbers": (1.0, 0.91), "quote_numbers": (1.0, 0.94), "case_numbers": (1.0, 0.9),
                "part_numbers": (0.96, 0.97), "amounts": (1.0, 0.96), "dates": (1.0, 0.96),
                "phones": (1.0, 0.97), "emails": (1.0, 1.0)}, 0.99, 0.98),
+    "dev41": ({"po_numbers": (1.0, 0.95), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.94, 0.95), "amounts": (0.96, 0.96), "dates": (1.0, 0.95),
+               "phones": (0.97, 0.97), "emails": (1.0, 1.0)}, 0.98, 0.99),
+    "dev42": ({"po_numbers": (1.0, 0.8), "quote_numbers": (1.0, 0.91), "case_numbers": (1.0, 0.92),
+               "part_numbers": (0.98, 0.87), "amounts": (0.99, 1.0), "dates": (1.0, 0.96),
+               "phones": (1.0, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.97),
 }
 
 

@@ -737,3 +737,35 @@ def test_forms_of_round_twenty_three() -> None:
     assert decide("R: SOLLECITO fattura", "Ricevute entrambe, per noi la pratica è chiusa.", "a@b.it").state == \
         "COMPLETION"
     assert decide("RE: WC-2025-3318", "ועדיין אין תשובה. יש עדכון?", "a@b.co.il").state == "IN_PROGRESS"
+
+
+def test_forms_of_round_twenty_four() -> None:
+    """A telecom distributor's and an automotive aftermarket distributor's mail: part numbers written with spaces and
+    dots, telephony and car-part makers' codes, claims and complaints, web orders, fleets off the road and contact
+    centres down."""
+    assert extract_entities("Brembo 09.A820.11 and P 85 075; Bosch 0 986 494 113 -> 0 986 494 180; MANN HU 7020 z, "
+                            "WK 1060/3 x and C 25 114; Hella 1EJ 011 869-021; SACHS 3400 700 624; SKF VKBA 3525"
+                            ).part_numbers == [
+        "09.A820.11", "P 85 075", "0 986 494 113", "0 986 494 180", "HU 7020 Z", "WK 1060/3 X", "C 25 114",
+        "1EJ 011 869-021", "3400 700 624", "VKBA 3525"]
+    assert extract_entities("Continental CT1028K2, NGK BKR6E-11 and LKR7AIX-P, Denso IK20TT, Bosch A297S, OE "
+                            "5Q0615301F, Ford KL3Z-1125-A").part_numbers == [
+        "CT1028K2", "BKR6E-11", "LKR7AIX-P", "IK20TT", "A297S", "5Q0615301F", "KL3Z-1125-A"]
+    assert extract_entities("Yealink W76P, SIP-T33G, CP965, MP54-TEAMS; Grandstream HT812; Jabra 9559-553-111"
+                            ).part_numbers == ["W76P", "SIP-T33G", "CP965", "MP54-TEAMS", "HT812", "9559-553-111"]
+    # not a cell phone, a postcode, a Windows edition, a date code, a Japanese toll-free number
+    found = extract_entities("C 647 555 0123; Karratha WA 6714; W11P; D/C 2023+; 0120-558-210",
+                             locale=load_locales().locale("en-CA"))
+    assert found.part_numbers == [] and found.phones == ["6475550123"]
+    assert extract_entities("150 cases 0W-20 6x5qt").case_numbers == []
+    assert extract_entities("la pratica QA-25-0219; registered as complaint CS-25-1147; Registramos el reclamo de "
+                            "garantía GAR-MX-25-0102").case_numbers == ["QA-25-0219", "CS-25-1147", "GAR-MX-25-0102"]
+    assert extract_entities("Confirmação do pedido W-2207781").po_numbers == []
+    assert extract_entities("Serienumre: 2301B1A2C3; loan DEMO-0417").part_numbers == []
+    assert decide("URGENT - 6 buses out of service", "Need Mann WK 1060/3 x today.", "a@b.com").priority == "critical"
+    assert decide("¡FLOTA PARADA!", "Tenemos 11 furgonetas y 9 tractocamiones detenidos en el patio.",
+                  "a@b.es").priority == "critical"
+    assert decide("CRITICAL", "Our entire contact centre in Bellville is down since 07:35.", "a@b.co.za"
+                  ).priority == "critical"
+    assert decide("KRITISK", "Hos vores kunde er alle telefoner nede siden 8.", "a@b.dk").priority == "critical"
+    assert decide("RE: Core credit", "Got it, thanks Mike. We're square.", "a@b.com").state == "COMPLETION"

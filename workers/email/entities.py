@@ -152,8 +152,10 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|esca
                r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
                r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|protocolo"
                r"|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
-               r"|zgłoszeni(?:e|em|a|u)|reclamo|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
+               r"|zgłoszeni(?:e|em|a|u)|reclamo(?:\s+de\s+garantía)?|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
                r"|klaim"  # Indonesian and Malay: a warranty claim ("No. Klaim GRS-0625-017")
+               # an Italian file, a warranty claim, a complaint ("pratica QA-25-0219", "reclamo de garantía GAR-MX-...")
+               r"|pratica|complaint|störungsticket"
                r"|požadavek|případ(?:u|em)?|tiket|tichet|hibajegy|ügyszám|vaka(?:s\u0131)?"
                r"|melding(?:snummer)?"
                # complaints and quality deviations: "Reklamation RK-25-0877", "avvikelsen AVV-2025-0614", "le cas
@@ -166,7 +168,7 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|esca
                r"|рекламаци(?:я|ята|и)|reklamacij[aieou]|servisn[iío]\s+zaht[j]?ev(?:\s+broj)?)")
 # Not after a code's dash ("SFP-10G-SR": a part's suffix; "Lenovo-Case" is a case); the vendor whose case it is may
 # follow ("caso HPE 5372019845").
-CASE_CUES = (r"(?<![0-9]-)(?<![0-9][a-z]-)(?:support\s+|service\s+)?" + _CASE_WORDS
+CASE_CUES = (r"(?<![0-9]-)(?<![0-9][a-z]-)(?<!\d )(?:support\s+|service\s+)?" + _CASE_WORDS  # not "150 cases 0W-20"
              + r"(?:\s+(?:(?:w|u|bei|chez|at|with|en|na|z)\s+)?"  # "Zgłoszenie w Lenovo": the case at Lenovo
              r"(?:hpe|hp|dell|cisco|lenovo|fortinet|vmware|microsoft|apc|ubiquiti|logitech|samsung|tac|meraki"
              r"|aruba|juniper|synology|axis|hanwha|genetec|milestone|poly|shure|crestron|brother|canon|epson|kyocera"
@@ -187,7 +189,7 @@ _OTHER_ID_BEFORE = re.compile(r"(?:invoice|inv|rechnung|facture|factura|fattura|
 
 
 # Ids after an order cue that are the distributor's or something else: sales and webshop orders, invoices, returns.
-_NOT_PO_PREFIXES = frozenset({"SO", "WS", "SHOP", "INV", "RE", "RMA", "BOL", "CM", "DN", "ASN", "AWB", "CS", "INC",
+_NOT_PO_PREFIXES = frozenset({"SO", "WS", "W", "SHOP", "INV", "RE", "RMA", "BOL", "CM", "DN", "ASN", "AWB", "CS", "INC",
                               "TKT", "Q", "QT", "AB"})
 # An RMA is a return authorisation, not a support case.
 _NOT_CASE_PREFIXES = frozenset({"RMA", "SO", "PO", "INV", "BOL", "CM", "Q", "QT", "RE"})
@@ -1055,6 +1057,11 @@ class _Extractor:
 
     # -- parts
     def part_numbers(self, cat: PartCatalogue) -> None:
+        if cat.spaced is not None:  # "0 986 494 113", "HU 7020 Z": as written, its spaces one each
+            for m in self.iter("part_spaced", cat.spaced, self.text):
+                if self.free(*m.span()):
+                    _add(self.e.part_numbers, " ".join(m.group(0).split()).upper())
+                    self.claim(*m.span())
         if cat.cue is not None:
             for m in self.iter("part_cue", cat.cue, self.scan):
                 token = m.group(1).upper()
@@ -1636,6 +1643,8 @@ def _build_probe_set(parts: PartCatalogue) -> ProbeSet:
         probes += [Probe("part_cue", cue), Probe("table", cue)]
     if parts.not_part_probe is not None:
         probes.append(Probe("not_part_cue", parts.not_part_probe, kind=END))
+    if parts.spaced is not None:
+        probes.append(Probe("part_spaced", parts.spaced.pattern, re.IGNORECASE))
     return ProbeSet(probes + _format_probes(parts.format_patterns))
 
 

@@ -28,6 +28,9 @@ class _Format(BaseModel):
     patterns: list[str] = Field(min_length=1)
     # A shape many other ids share (ABC-1234): a part where nothing says otherwise, never over an id's cue.
     generic: bool = False
+    # Written with spaces or dots inside (Bosch "0 986 494 113", MANN-FILTER "HU 7020 Z", Brembo "09.A820.11"): no
+    # token holds them, so these patterns are matched in the text itself, case-sensitively, as written.
+    spaced: bool = False
 
 
 class _File(BaseModel):
@@ -51,6 +54,7 @@ class PartCatalogue:
     format_patterns: tuple[str, ...] = ()  # each manufacturer's format
     vendor_formats: re.Pattern[str] = re.compile(r"(?!)")  # the formats not marked generic
     not_parts: re.Pattern[str] = re.compile(r"(?!)")  # whole tokens that name no part ("SFP28", "8X100G")
+    spaced: re.Pattern[str] | None = None  # the formats written with spaces or dots, matched in the text
 
     def is_vendor_part(self, token: str) -> bool:
         """A manufacturer's own format (not a generic shape): what an id cue before it ("RFQ: TPS54331DR") asks
@@ -93,8 +97,9 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
         raw = _File.model_validate(tomllib.loads(Path(path).read_text()))
     except (tomllib.TOMLDecodeError, ValidationError) as e:
         raise ValueError(f"{path}: {e}") from e
-    patterns = [p for f in raw.formats for p in f.patterns]
-    for p in patterns + raw.not_parts:
+    patterns = [p for f in raw.formats if not f.spaced for p in f.patterns]
+    spaced = [p for f in raw.formats if f.spaced for p in f.patterns]
+    for p in patterns + spaced + raw.not_parts:
         try:
             re.compile(p)
         except re.error as e:
@@ -115,8 +120,10 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
     if raw.not_part_cues:
         before = re.compile(r"(?<![\w/])(?:" + _alternation(raw.not_part_cues)
                             + r")\s*(?:numbers?|nos?\.?|nr\.?|#|:|\.)*\s*$", re.IGNORECASE)
-    vendor = [p for f in raw.formats if not f.generic for p in f.patterns]
+    vendor = [p for f in raw.formats if not f.generic and not f.spaced for p in f.patterns]
     return PartCatalogue(formats, cue, column, frozenset(p.upper() for p in raw.not_part_prefixes), before,
                          words if raw.cues else "", tuple(patterns),
                          re.compile("|".join(f"(?:{p})" for p in vendor) if vendor else r"(?!)"),
-                         re.compile("|".join(f"(?:{p})" for p in raw.not_parts) if raw.not_parts else r"(?!)"))
+                         re.compile("|".join(f"(?:{p})" for p in raw.not_parts) if raw.not_parts else r"(?!)"),
+                         re.compile(r"(?<![\w.-])(?:" + "|".join(f"(?:{p})" for p in spaced) + r")(?![\w/-]|[.,]\w)")
+                         if spaced else None)

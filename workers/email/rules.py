@@ -42,7 +42,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r23"
+RULES_VERSION = "phase1-r24"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -144,7 +144,7 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "recall", "recalls", "recalled", "field safety notice", "rückruf", "rückrufaktion", "sicherheitsinformation",
         "sicherheitsmitteilung", "återkallelse", "tilbakekalling", "tilbagekaldelse", "rappel de lot", "richiamo",
         # a unit's fault reported for a swap; Greek words in their forms, Hungarian stems (their words inflect)
-        "fault", "failed", "batterijfout", "storing",
+        "fault", "failed", "batterijfout", "storing", "gewährleistung", "gewährleistungsfall", "gewährleistungsantrag",
         "επιστροφή", "επιστροφής", "ελαττωματικό", "ελαττωματικά", "χαλασμένο", "χαλασμένα", "εγγύηση", "εγγύησης",
         "πιστωτικό", "visszaküld*", "jóváír*", "sérült*",
         # Cyrillic: Bulgarian, Ukrainian, Serbian, Russian (their forms: a prefix of these letters is not allowed)
@@ -342,6 +342,7 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"virement .{0,30}\b(?:a été |est )?effectué", r"paiement (?:est |a été )?(?:parti|effectué)",
         r"efetuada uma transferência",
         r"boleh tutup", r"pembayaran .{0,40}\bditerima",
+        r"repartent", r"chegou tudo", r"chegaram tod[oa]s", r"(?:we're|we are) square",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
@@ -514,6 +515,16 @@ CRITICAL = Rule("critical", re.compile(
     r"(?:down|stopped|halted|offline)|fire risk|caught fire|zero sales"
     r"|(?:máquina|prensa|túnel|línea|linea|planta)\s+(?:[\w°-]+\s+){0,3}?(?:sigue\s+|está\s+)?parad[oa]|sigue parad[oa]"
     r"|stop semua kerja|masih stop|terhenti|ngừng bán|ngừng hoạt động"
+    # round 24: a fleet's vehicles off the road ("6 buses out of service", "9 tractocamiones detenidos")
+    r"|(?:\d+|all|our)\s+(?:[\w-]+\s+){0,3}?(?:buses|trucks|lorries|vans|vehicles|ambulances|tractors|taxis|busse|lkw"
+    r"|fahrzeuge|camiones|tractocamiones|ambulâncias|caminhões|ônibus|porteurs|camions|véhicules|ciągniki|autobusy"
+    r"|pojazdy|araç\w*)\s+(?:[\w-]+\s+){0,2}?(?:off the road|out of service|down|stranded|immobilisé\w*"
+    r"|detenid[oa]s|parad[oa]s|stoją|yatıyor|stehen)"
+    # telephony: a contact centre or all calls down ("contact centre in Bellville is down", "alle telefoner nede")
+    r"|contact\s*cent(?:er|re)\s+(?:[\w-]+\s+){0,3}?(?:is\s+)?(?:still\s+)?(?:completely\s+)?(?:down|offline|unreachable)"
+    r"|(?:all|alle)\s+(?:\w+\s+)?(?:calls|phones|telephones|telefoner|telefone)\s+(?:are\s+)?(?:down|nede|failing)"
+    r"|(?:999|911|112|emergency)\s+calls?\s+(?:are\s+)?failing|volledig onbereikbaar|(?:ligt|nog steeds) plat"
+    r"|telefonieausfall|komplette telefonie|panne totale|hors service"
     r")(?!\w)"))
 # Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning with this alternative's starts tracked (a
 # database of it alone fails on the first email of dev.jsonl): its probe is its first words.

@@ -509,8 +509,9 @@ class ProbeSet:
         self.names = tuple(p.name for p in self.probes)
         self.kinds = tuple(p.kind for p in self.probes)
         self.widths = tuple(_fixed_width(p) for p in self.probes)
-        self._python = [re.compile(p.pattern if p.kind == END else r"(?=" + p.pattern + r")", p.flags)
-                        for p in self.probes]
+        # (every start tried, overlapping matches too, as hyperscan reports them: an END probe's end is its group's)
+        self._python = [re.compile(r"(?=(" + p.pattern + r"))" if p.kind == END else r"(?=" + p.pattern + r")",
+                                   p.flags) for p in self.probes]
         # Start probes with a letter outside cp1252 ("ofertę"): the scan sees that letter as any letter of its class
         # ("ofertę" matched Romanian "ofertă" in dev15.jsonl), so their starts are checked by their Python pattern.
         # Only those of a fixed width: for them no other start hides behind a reported one (see matches()).
@@ -602,7 +603,7 @@ class ProbeSet:
         offsets: dict[str, list[int]] = {}
         gates: set[str] = set()
         for p, rx in zip(self.probes, self._python, strict=True):
-            found = [m.end() if p.kind == END else m.start() for m in rx.finditer(low)]
+            found = [m.end(1) if p.kind == END else m.start() for m in rx.finditer(low)]
             if not found:
                 continue
             if p.kind == GATE:

@@ -93,6 +93,8 @@ def test_a_probe_hyperscan_refuses_for_its_length_is_split_into_probes_it_takes(
     assert scan._split_alternation(r"a|b[|)]|\|c") == ("a", r"b[|)]|\|c")
     assert scan._split_alternation(r"(?<!\w)(?:x|y|z(?:q|r))\b") == (r"(?<!\w)(?:x)\b", r"(?<!\w)(?:y|z(?:q|r))\b")
     assert scan._split_alternation(r"[]|]x") is None
+    # not a repeated group's: "(?:a)+" and "(?:b)+" would miss "ab"
+    assert scan._split_alternation(r"x(?:a|b)+(?:c|d)") == (r"x(?:a|b)+(?:c)", r"x(?:a|b)+(?:d)")
 
 
 def test_a_construct_without_conversion_is_named() -> None:

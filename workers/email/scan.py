@@ -435,14 +435,17 @@ def taken(probe: Probe) -> list[Probe]:
 
 def _split_alternation(pattern: str) -> tuple[str, str] | None:
     """The pattern as two whose matches together are its own: its top-level alternatives in two halves, else those
-    of its widest top-level group, X(?:a|b)Y read as X(?:a)Y | X(?:b)Y. None when it has no alternation."""
+    of its widest top-level group that is not repeated, X(?:a|b)Y read as X(?:a)Y | X(?:b)Y. None when it has no such
+    alternation."""
     alternatives = _alternatives(pattern)
     if len(alternatives) > 1:
         half = len(alternatives) // 2
         return "|".join(alternatives[:half]), "|".join(alternatives[half:])
     best: tuple[int, int, list[str]] | None = None
     for s, e in _outline(pattern)[1]:
-        inner = _alternatives(pattern[s + 3:e - 1]) if pattern.startswith("(?:", s) else []
+        # (not a repeated group: the halves of "(?:a|b)+" would not match "ab")
+        whole = pattern.startswith("(?:", s) and pattern[e:e + 1] not in ("*", "+", "?", "{")
+        inner = _alternatives(pattern[s + 3:e - 1]) if whole else []
         if len(inner) > 1 and (best is None or e - s > best[1] - best[0]):
             best = (s, e, inner)
     if best is None:

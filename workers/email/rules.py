@@ -423,7 +423,7 @@ def _word_probe(state: str, word: str) -> Probe:
     return Probe(f"word:{state}:{word}", pattern)
 
 
-# Where a strong phrase may start: not inside a word, but right after Japanese or Chinese ("産線今天上午10点恢复生产":
+# Where a strong phrase may start: not inside a word, but right after Japanese or Chinese ("产线今天上午10点恢复生产":
 # they write no spaces; "(?<!\w)" alone never let "恢复生产" match in running text, round 23).
 _PHRASE_START = r"(?:(?<!\w)|(?<=[\u3040-\u30ff\u4e00-\u9fff]))"
 
@@ -498,7 +498,7 @@ CRITICAL = Rule("critical", re.compile(
     # round 22: central and eastern Europe and the Baltics (a business, its sales or its users stopped)
     r"|(?:výroba|linka|provoz|prodej|predaj|e-?shop|systém|sklad|fakturace)\s+(?:[\w-]+\s+){0,3}?stoj[íi]"
     r"|cel[ýáé]\s+(?:[\w-]+\s+){0,2}stoj[íi]|všetci používatelia|nikdo nemůže pracovat|nikto nemôže pracovať"
-    r"|(?:jsou|je|sú|su|smo|su) bez (?:sítě|siete|mreže|struje|proudu|elektřiny)"
+    r"|(?:jsou|je|sú|su|smo) bez (?:sítě|siete|mreže|struje|proudu|elektřiny)"
     r"|(?:sistem|sustav|mreža|recepcija|server|proizvodnja|linija|blagajn\w*)\s+(?:\w+\s+){0,2}?"
     r"(?:ne radi|stoj[ie]|je pao|ne deluje)|(?:magacin|skladište|fakturisanje)\s+(?:\w+\s+){0,2}?stoj[ie]"
     r"|svi(?:h \d+)? korisni(?:ci|ka)|vsi uporabniki"

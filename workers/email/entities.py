@@ -36,12 +36,12 @@ from workers.email.scan import (
     Probe,
     ProbeSet,
     aligned_lower,
-    compiles,
     find_words,
     matches,
     matches_at,
     search,
     split_foreign,
+    taken,
 )
 from workers.email.scan import (
     lower as lower_text,
@@ -1650,20 +1650,13 @@ def _build_probe_set(parts: PartCatalogue) -> ProbeSet:
 
 def _format_probes(formats: tuple[str, ...]) -> list[Probe]:
     """Where a token of one of the manufacturers' formats can start: one probe for them all (a token is reported
-    once) when hyperscan takes it, else the formats split in halves until it does; a format it cannot take is tried
-    at every token."""
-
-    def probes(fmts: tuple[str, ...]) -> list[Probe]:
-        every = Probe("part_format_end", r"(?<![\w#/.-])(?:" + "|".join(f"(?:{f})" for f in fmts) + r")(?![\w#/-])",
-                      re.IGNORECASE, END)
-        if compiles(every):
-            return [every]
-        if len(fmts) == 1:
-            return [Probe("part_format", r"(?<![\w#/.-])[a-z0-9]")]
-        half = len(fmts) // 2
-        return probes(fmts[:half]) + probes(fmts[half:])
-
-    return probes(formats) if formats else []
+    once) when hyperscan takes it, else the formats split in halves until it does (scan.taken); a format it cannot
+    take is tried at every token."""
+    if not formats:
+        return []
+    every = Probe("part_format_end", r"(?<![\w#/.-])(?:" + "|".join(f"(?:{f})" for f in formats) + r")(?![\w#/-])",
+                  re.IGNORECASE, END)
+    return taken(every, Probe("part_format", r"(?<![\w#/.-])[a-z0-9]"))
 
 
 def extract_entities(text: str, lower: str | None = None, *, locale: Locale = US, parts: PartCatalogue | None = None,

@@ -422,15 +422,16 @@ def compiles(probe: Probe) -> bool:
     return True
 
 
-def taken(probe: Probe) -> list[Probe]:
+def taken(probe: Probe, fallback: Probe | None = None) -> list[Probe]:
     """The probe as hyperscan takes it: itself, else its alternation split in halves until each part compiles (the
-    union of their matches is the probe's). A probe that cannot be split is returned whole (ProbeSet reports why)."""
+    union of their matches is the probe's). A part that can neither compile nor be split is `fallback` (a wider
+    probe), else returned whole (ProbeSet then says why)."""
     if compiles(probe):
         return [probe]
     halves = _split_alternation(probe.pattern)
     if halves is None:
-        return [probe]
-    return [part for half in halves for part in taken(replace(probe, pattern=half))]
+        return [fallback or probe]
+    return [part for half in halves for part in taken(replace(probe, pattern=half), fallback)]
 
 
 def _split_alternation(pattern: str) -> tuple[str, str] | None:

@@ -4,7 +4,7 @@ themselves.
 A multinomial logistic regression over the words and word pairs of a message's subject and new text, whether it is a
 reply or a forward and how long its new text is (`features`, each counted once), and the rules' points per state
 (halved: RULE_SCALE); trained with scikit-learn by scripts/train_workflow.py on the development mail
-(data/email_eval/dev.jsonl to dev36.jsonl) and shipped as its weights in
+(the parts of data/email_eval named by PARTS there) and shipped as its weights in
 catalogues/workflow_model.json. The state is the one with the highest score, computed in plain Python (no numpy at
 run time). It decides every message the rules do not fix as START_POINT (out-of-office replies, acknowledgements,
 FYIs, thanks). Each author's set measured with a model trained on the others (`python scripts/train_workflow.py`):

@@ -203,6 +203,12 @@ DEV_FLOOR = {
     "dev42": ({"po_numbers": (1.0, 0.8), "quote_numbers": (1.0, 0.91), "case_numbers": (1.0, 0.92),
                "part_numbers": (0.98, 0.87), "amounts": (0.99, 1.0), "dates": (1.0, 0.96),
                "phones": (1.0, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.97),
+    "dev43": ({"po_numbers": (0.8, 0.88), "quote_numbers": (0.93, 0.93), "case_numbers": (1.0, 0.9),
+               "part_numbers": (0.93, 0.81), "amounts": (1.0, 0.99), "dates": (1.0, 0.97),
+               "phones": (0.96, 0.98), "emails": (1.0, 1.0)}, 0.97, 0.98),
+    "dev44": ({"po_numbers": (0.97, 1.0), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 0.86),
+               "part_numbers": (0.98, 0.72), "amounts": (0.98, 0.98), "dates": (0.98, 0.94),
+               "phones": (1.0, 1.0), "emails": (1.0, 1.0)}, 0.97, 0.98),
 }
 
 

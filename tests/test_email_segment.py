@@ -11,7 +11,7 @@ import pytest
 from workers.email.entities import extract_entities
 from workers.email.locales import load_locales
 from workers.email.parts import load_parts
-from workers.email.rules import _word_probe, decide
+from workers.email.rules import _word_probe, analyse, decide
 from workers.email.scan import ProbeSet
 from workers.email.segment import is_acknowledgement, is_auto_reply, is_out_of_office, split_email
 
@@ -769,3 +769,64 @@ def test_forms_of_round_twenty_four() -> None:
                   ).priority == "critical"
     assert decide("KRITISK", "Hos vores kunde er alle telefoner nede siden 8.", "a@b.dk").priority == "critical"
     assert decide("RE: Core credit", "Got it, thanks Mike. We're square.", "a@b.com").state == "COMPLETION"
+
+
+def test_forms_of_round_twenty_five() -> None:
+    """A security and fire-safety distributor's and an MRO marketplace's mail: codes after their maker's name,
+    bearings, security and fire makers' codes, tables headed "Pos. Artikel-Nr.", "Mfr #", "Kód" and "No. parte",
+    lists of codes, and short replies that close the matter."""
+    assert extract_entities("12 x Klein 11055 strippers; Makita GA5030R; Danfoss 037H0027; Siemens Cerberus PRO "
+                            "FC2020-AA panel").part_numbers == [
+        "FC2020-AA", "11055", "GA5030R", "037H0027"]  # (a maker's format first, then what the makers' names announce)
+    # a model's series, a voltage, a rating, a year, a four-digit style: no parts
+    assert extract_entities("Schneider ATV320 drives, Makita 18V, Eaton 3000VA, Siemens 2025 price list, Red Wing "
+                            "2412").part_numbers == []
+    assert extract_entities("are 6205-2RS1/C3 but we ordered 6205-2Z/C3; SKF 22220 E/C3").part_numbers == [
+        "22220 E/C3", "6205-2RS1/C3", "6205-2Z/C3"]
+    assert extract_entities("Dahua IPC-HFW2441S-S, NVR5216-16P-I/L; Hikvision DS-K1T341CMF; Bosch FPA-1200-MPC-C; "
+                            "OOH740 and FDOOT241-A9").part_numbers == [
+        "IPC-HFW2441S-S", "NVR5216-16P-I/L", "DS-K1T341CMF", "FPA-1200-MPC-C", "OOH740", "FDOOT241-A9"]
+    assert extract_entities("Qtd | Ref.  | Descrição\n10  | 20279.40.WH1   | Ajax Hub 2 Plus\n").part_numbers == [
+        "20279.40.WH1"]
+    assert extract_entities("Pos. Artikel-Nr.  Menge  Einzelpreis (EUR)\n1    1161569      25          312,40\n"
+                            "2    1246168      25          148,90\n").part_numbers == ["1161569", "1246168"]
+    assert extract_entities("Qty | Item | Mfr #\n120 | Mop bucket | FG7580885\n900 | Can liner | RNW4047\n"
+                            ).part_numbers == ["FG7580885", "RNW4047"]
+    assert extract_entities("Pol. | Kód | Popis | Ks\n1 | 170M3816 | Pojistka | 6\n").part_numbers == ["170M3816"]
+    assert extract_entities("No. parte   Cant.   Precio unit.\n5304850     2       $14,860.00\n").part_numbers == [
+        "5304850"]
+    assert extract_entities("(DeWalt DCD791D2 drill kits x 15 and DCB205-2 battery packs x 15)").part_numbers == [
+        "DCD791D2", "DCB205-2"]
+    assert extract_entities("- 48 x monitor VTH2621GW-P\n- 6 x socles FDB221\n").part_numbers == [
+        "VTH2621GW-P", "FDB221"]
+    # a customer's reference, an interface, a seller's id and a finance ticket: no parts
+    assert extract_entities("Commande : SO-0099012 – Votre réf. : 2025/FP/0219; Omron RS-232C option; seller ID "
+                            "GLSS-20417; ticket FIN-77102").part_numbers == []
+    for subject, body in (("RE: Commande 882471", "Reçu ce matin, tout est complet. Merci!"),
+                          ("RE: Inventory feed rejected", "Hi, feed processed fine at 9 am, stock showing correctly "
+                                                          "now. Thank you."),
+                          ("RE: Dakar", "Marchandise dédouanée et livrée sur le chantier ce jour, tout est "
+                                        "conforme. Merci pour l'aide."),
+                          ("RE: CANCEL PO", "Saw the cancellation notice come through. Thank you!"),
+                          ("RE: ASN rejected", "that was it, both accepted (997 + 824 clean). thx!!"),
+                          ("RE: Alarme", "Funcionou, sistema armado às 19h40. Obrigado pela ajuda rápida.")):
+        assert decide(subject, body, "a@b.fr").state == "COMPLETION", body
+    # a site without fire detection or video, evacuated, closed to the public, at a standstill: critical
+    for subject, body in (("Centrale incendie", "Le site est actuellement SANS détection incendie, 64 résidents."),
+                          ("Impianto TVCC", "Il punto vendita è senza videosorveglianza: non può aprire al pubblico."),
+                          ("ALARME FEU", "le centre a été évacué (environ 1 500 personnes dehors)."),
+                          ("Casino", "le casino est à l'arrêt depuis 2h du matin.")):
+        assert decide(subject, body, "a@b.be").priority == "critical", body
+    for subject, body in (("Commande express", "Il me les faut DEMAIN matin à Lille avant 10h."),
+                          ("Avis de reliquat", "avec pénalités de retard de 500 € par jour prévues au contrat."),
+                          ("Inventory feed rejected", "Kindly look into this on priority basis.")):
+        assert decide(subject, body, "a@b.be").priority == "high", body
+    assert decide("Accepted: Q2 review", "Sarah Pemberton has accepted this invitation.", "a@b.co.uk"
+                  ).priority == "low"
+    assert extract_entities("le chiffrage budgétaire n° QUO-MA-2025-0087 :").quote_numbers == ["QUO-MA-2025-0087"]
+    # a bare "$" of a sender whose locale is guessed, beside taxes only Canada levies: Canadian dollars
+    found = analyse("RE: Quote", "- Peladow 20 kg: $18.40/bag delivered\nTotal est. $262,775.00 + HST/GST/QST.",
+                    "n@supply-example.com").entities["amounts"]
+    assert found == [{"value": 18.4, "currency": "CAD"}, {"value": 262775.0, "currency": "CAD"}]
+    assert analyse("RE: Quote", "Total $120.00 + GST", "n@supply-example.com").entities["amounts"] == [
+        {"value": 120.0, "currency": "USD"}]

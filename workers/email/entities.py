@@ -143,6 +143,7 @@ QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
 QUOTE_BARE = re.compile(r"(?<![\w-])(q-(?:[a-z]{2}-)?\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"  # Q-2025-0917, Q-JP-2025-0098
                         r"|qt-?(?:[a-z]{2,4}-)?(?:\d{2}-){0,2}\d{4,8}(?:-r(?:ev)?\d{1,2})?|quo-?\d{4,8}"
+                        r"|quo-[a-z]{2,4}-(?:\d{2,4}-)?\d{3,8}"  # QUO-MA-2025-0087
                         # cotización / cotação, soumission (Québec), presupuesto
                         r"|cot-(?:[a-z]{2,4}-)?(?:\d{2}-)?\d{4,8}|soum-\d{4,8}|pres-\d{4}-\d{3,6})"
                         r"(?![\w-])")
@@ -951,6 +952,10 @@ class _Extractor:
                 cells = [stripped] if stripped else []
             if len(cells) >= 2:
                 found = self._column_kinds(cells)
+                if pos := _POSITION_CELL.fullmatch(cells[0]):  # "Pos. Artikel-Nr.  Menge": two headers in one cell
+                    apart = [pos.group(1), pos.group(2), *cells[1:]]
+                    if len(kinds_apart := self._column_kinds(apart)) > len(found):
+                        found, cells = kinds_apart, apart
                 if found:
                     header, kinds = cells, found
                     currency = next((c for k, c in found.values() if k == "amount"), None)
@@ -1076,6 +1081,7 @@ class _Extractor:
                     continue
                 _add(self.e.part_numbers, token)
                 self.claim(s, t)
+                self.listed_after(t, cat)
         excluded_end = -1  # where the last token excluded by a cue or prefix ends (none yet)
         for m in self.format_tokens():  # a manufacturer's format, anywhere (any case: "UDM-Pro")
             token = m.group(0)
@@ -1095,7 +1101,30 @@ class _Extractor:
                 continue
             _add(self.e.part_numbers, token)
             self.claim(s, t)
+        if cat.maker is not None:  # "Makita GA5030R", "Klein 11055", "Siemens Cerberus PRO FC2020-AA"
+            for m in self.iter("part_maker", cat.maker, self.text):
+                i = 1 if m.group(1) else 2
+                token, (s, t) = m.group(i), m.span(i)
+                if len(token) < (5 if token.isdigit() else 7 if token.isalnum() else 4) or not self.free(s, t):
+                    continue  # (a short code of letters and digits is a model's series: "Schneider ATV320")
+                if _SIZE.fullmatch(token) or _YEAR_SEGMENT.search(token) or cat.excluded(token, self.before_part(s)):
+                    continue
+                _add(self.e.part_numbers, token)
+                self.claim(s, t)
+                self.listed_after(t, cat)
         self.product_lines(cat)
+
+    def listed_after(self, t: int, cat: PartCatalogue) -> None:
+        """The codes listed after a part number its cue or maker announced ("DeWalt DCD791D2 drill kits x 15 and
+        DCB205-2 battery packs", "P/N 5512-QRT, 5513-QRT"): each in capitals with a letter and a digit, after a
+        comma or "and", maybe after a few words in lower case or quantities."""
+        while (m := _LISTED_NEXT.match(self.text, t)) is not None:
+            token, (s, t) = m.group(1), m.span(1)
+            if (len(token) < 5 or not _HAS_DIGIT_AND_LETTER.match(token) or not self.free(s, t)
+                    or _SIZE.fullmatch(token) or cat.excluded(token, self.before_part(s))):
+                return
+            _add(self.e.part_numbers, token)
+            self.claim(s, t)
 
     def format_tokens(self) -> Iterable[re.Match[str]]:
         """The tokens that may have a manufacturer's format: each ends where the formats' probe found one, and
@@ -1217,6 +1246,8 @@ class _Extractor:
                 named = set(codes)
                 if len(named) == 1:
                     self._dollar = named.pop().upper()
+                elif not named and _CANADIAN_TAX.search(self.scan):
+                    self._dollar = "CAD"  # "$262,775.00 + HST/GST/QST": taxes only Canada levies
         return self._dollar
 
     def yuan(self) -> bool:
@@ -1485,7 +1516,9 @@ _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?"
                        r"|st\.|uds\.?|un\.?|unid\.?|stuks|pièces|pcs)(?![a-z0-9])\s*"
                        r"|[ \t][x\u00d7][ \t]?\d{1,5}(?=[ \t]*(?:\n|$))")
-_CODE = re.compile(r"(?:of\s+)?([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
+# the code right after a quantity, maybe after "of" or a word or two in lower case ("48 x monitor VTH2621GW-P")
+_CODE = re.compile(r"(?:of\s+|(?:[^\W\d_A-Z]{2,14}[ \t]+){1,2}(?=[A-Z0-9-]*\d))?"
+                   r"([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
 # The code that starts a line (after a bullet or a list number), before its quantity
 _LINE_START_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7]|\d{1,3}[.)])?[ \t]*"
                               r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)(?![\w#/-])")
@@ -1494,6 +1527,17 @@ _LINE_END_CODE = re.compile(r"(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*([A-Z0-9](?:
 _NEWLINE = re.compile(r"\n")
 # A document's number with its year ("CP-2025-0917", a Czech quote): an id, whatever part format it fits.
 _DOCUMENT_OF_YEAR = re.compile(r"[A-Z]{1,5}-20\d{2}-")
+# A size or a rating, not a part: "32GB", "1.92TB", "800W", "18V", "3000VA", "5AH", "40MM"
+_SIZE = re.compile(r"\d+(?:[.,]\d+)?(?:[KMGT]B|[KM]?W|K?VA|V|M?AH|[MC]?M|KG|L|ML|HP|IN|FT|MPX?|K)")
+# After a part number, the next one of its list: a comma or a conjunction, maybe after a few words in lower case
+_LISTED_NEXT = re.compile(r"(?:[ \t]+[^\W_A-Z]{1,12}){0,4}"
+                          r"(?:[ \t]*,[ \t]*|[ \t]+(?:and|&|y|et|e|und|i|og|och|en)[ \t]+)"
+                          r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)(?![\w#/-]|\.\w)")
+_HAS_DIGIT_AND_LETTER = re.compile(r"(?=.*\d)(?=.*[A-Z])")
+# Sales taxes of Canada alone (not GST: Australia, India, Singapore and New Zealand levy one too)
+_CANADIAN_TAX = re.compile(r"(?<![\w/-])(?:hst|qst|tvq)(?![\w-])")
+# A header's first cell of a line's position and another header after one space ("Pos. Artikel-Nr.")
+_POSITION_CELL = re.compile(r"((?:pos|pol|poz|nr|no|ln)\.?|line|item|#)[ \t](\S.*)", re.IGNORECASE)
 _YEAR_SEGMENT = re.compile(r"(?:^|-)20[0-3]\d-")
 _WORD_IN_ID = re.compile(r"[a-z]{3}")
 # A part column's cell: a code with a digit, or one written in capitals with a dash ("CEU-EDU-LIC", a licence SKU)
@@ -1586,8 +1630,8 @@ _PROBES = (
     Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
     Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}[-/])?po[-/]"),
     Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
-    Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2}-)?\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|cot-[a-z0-9]|soum-\d"
-                        r"|pres-\d)"),
+    Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2}-)?\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|quo-[a-z]{2,4}-"
+                        r"|cot-[a-z0-9]|soum-\d|pres-\d)"),
     Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
     Probe("order", r"(?<![\w/])" + ORDER_CUES),
@@ -1645,6 +1689,8 @@ def _build_probe_set(parts: PartCatalogue) -> ProbeSet:
         probes.append(Probe("not_part_cue", parts.not_part_probe, kind=END))
     if parts.spaced is not None:
         probes.append(Probe("part_spaced", parts.spaced.pattern, re.IGNORECASE))
+    if parts.maker_words:
+        probes.append(Probe("part_maker", r"(?<![\w-])(?:" + parts.maker_words + r")[ \t]"))
     return ProbeSet(probes + _format_probes(parts.format_patterns))
 
 

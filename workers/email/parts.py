@@ -40,6 +40,7 @@ class _File(BaseModel):
     not_part_prefixes: list[str] = Field(default_factory=list)
     not_part_cues: list[str] = Field(default_factory=list)
     not_parts: list[str] = Field(default_factory=list)
+    makers: list[str] = Field(default_factory=list)
     formats: list[_Format] = Field(default_factory=list)
 
 
@@ -55,6 +56,9 @@ class PartCatalogue:
     vendor_formats: re.Pattern[str] = re.compile(r"(?!)")  # the formats not marked generic
     not_parts: re.Pattern[str] = re.compile(r"(?!)")  # whole tokens that name no part ("SFP28", "8X100G")
     spaced: re.Pattern[str] | None = None  # the formats written with spaces or dots, matched in the text
+    # A manufacturer's name as written, maybe a product line's one or two capitalised words, then a code (group 1)
+    maker: re.Pattern[str] | None = None
+    maker_words: str = ""              # the names as one alternation (lower case): where a name can stand
 
     def is_vendor_part(self, token: str) -> bool:
         """A manufacturer's own format (not a generic shape): what an id cue before it ("RFQ: TPS54331DR") asks
@@ -85,9 +89,26 @@ class PartCatalogue:
         return self.not_part_before.pattern.lower().removesuffix("$") + r"[a-z0-9]"
 
 
+def _maker_pattern(makers: list[str]) -> re.Pattern[str] | None:
+    """A maker's name as listed or in capitals ("Axis", "AXIS"), then the code it makes: right after the name, or
+    after a product line's one or two capitalised words ("Siemens Cerberus PRO FC2020-AA") when the code has a
+    letter and a digit (a number alone after such words is a model's: "DIVAR IP 5000")."""
+    names = sorted({n.strip() for m in makers for n in (m, m.upper()) if m.strip()}, key=lambda n: (-len(n), n))
+    if not names:
+        return None
+    name = "|".join(re.escape(n).replace(r"\ ", r"[ \t]+") for n in names)
+    code = r"[A-Z0-9](?:[A-Z0-9+=]|[-#/.](?=[A-Z0-9]))*"
+    return re.compile(r"(?<![\w-])(?:" + name + r")[ \t]+"
+                      # the code right after the name, with a digit; or after a line's words, with a letter and a digit
+                      r"(?:(?=[A-Z0-9+=#/.-]*\d)(" + code + r")"
+                      r"|(?:[A-Z][A-Za-z]+[ \t]+){1,2}(?=[A-Z0-9-]*[A-Z])(?=[A-Z-]*\d)(" + code + r"))"
+                      r"(?![\w#/-]|\.\w)")
+
+
 def _alternation(words: list[str]) -> str:
     # Longest first, so "part number" wins over "part"; spaces match any run of spaces, "." is optional.
-    ordered = sorted({w.strip().lower() for w in words if w.strip()}, key=len, reverse=True)
+    # (then alphabetically: the same pattern in every process, whatever the set's order; scan's disk cache needs it)
+    ordered = sorted({w.strip().lower() for w in words if w.strip()}, key=lambda w: (-len(w), w))
     return "|".join(re.escape(w).replace(r"\ ", r"\s+").replace(r"\.", r"\.?") for w in ordered)
 
 
@@ -119,11 +140,12 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
     before = None
     if raw.not_part_cues:
         before = re.compile(r"(?<![\w/])(?:" + _alternation(raw.not_part_cues)
-                            + r")\s*(?:numbers?|nos?\.?|nr\.?|#|:|\.)*\s*$", re.IGNORECASE)
+                            + r")(?:\s*(?:numbers?|nos?\.?|nr\.?|#|:|\.))*\s*$", re.IGNORECASE)
     vendor = [p for f in raw.formats if not f.generic and not f.spaced for p in f.patterns]
     return PartCatalogue(formats, cue, column, frozenset(p.upper() for p in raw.not_part_prefixes), before,
                          words if raw.cues else "", tuple(patterns),
                          re.compile("|".join(f"(?:{p})" for p in vendor) if vendor else r"(?!)"),
                          re.compile("|".join(f"(?:{p})" for p in raw.not_parts) if raw.not_parts else r"(?!)"),
                          re.compile(r"(?<![\w.-])(?:" + "|".join(f"(?:{p})" for p in spaced) + r")(?![\w/-]|[.,]\w)")
-                         if spaced else None)
+                         if spaced else None,
+                         _maker_pattern(raw.makers), _alternation(raw.makers))

@@ -7,6 +7,7 @@ chain over its stored history plus this job's emails, and saves emails and resul
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -24,9 +25,9 @@ from workers.email.llm import (
     phase2_prompt,
     phase3_prompt,
 )
-from workers.email.locales import load_locales
-from workers.email.parts import load_parts
-from workers.email.rules import RULES_VERSION, analyse, chain_analysis, load_senders
+from workers.email.locales import LocaleTable, load_locales
+from workers.email.parts import PartCatalogue, load_parts
+from workers.email.rules import RULES_VERSION, SenderLists, analyse, chain_analysis, load_senders
 from workers.email.schema import Email, EmailJob
 from workers.email.settings import EmailSettings, OllamaSettings, load_settings
 from workers.email.store import EmailRow, EmailStore, ResultRow
@@ -37,6 +38,7 @@ ANALYSIS_VERSION = f"corral-email-1/{RULES_VERSION}"
 
 _store: EmailStore | None = None
 _store_lock = asyncio.Lock()
+_PHASE1 = threading.Lock()  # Phase 1 runs in one thread at a time (_phase1)
 
 
 async def store() -> EmailStore:
@@ -110,13 +112,9 @@ async def _process(job: Job, data: EmailJob, settings: EmailSettings) -> dict[st
     rows = [EmailRow(id=e.id, conversation_id=data.conversation_of(e), subject=e.subject, body=e.body,
                      sender_email=e.sender_email, received_at=e.received_at, importance=e.importance)
             for e in data.emails]
-    phase1: dict[str, dict[str, Any]] = {}
-    timings: dict[str, float] = {}
-    for e in data.emails:
-        t0 = time.perf_counter()
-        phase1[e.id] = analyse(e.subject, e.body, e.sender_email, senders, received_at=e.received_at,
-                               headers=e.headers, locales=locales, parts=parts).as_dict()
-        timings[e.id] = round((time.perf_counter() - t0) * 1000, 3)
+    # Off the event loop: a process's first email compiles the probe databases (seconds without their disk cache,
+    # workers.email.hscache), and the loop must go on sending heartbeats or the supervisor kills the worker as hung.
+    phase1, timings = await asyncio.to_thread(_phase1, data.emails, senders, locales, parts)
     job.progress({"phase": 1, "emails": len(rows)})
 
     chains: dict[str, dict[str, Any]] = {}
@@ -162,6 +160,21 @@ async def _process(job: Job, data: EmailJob, settings: EmailSettings) -> dict[st
                     "workflowState": res.workflow_state, "fallbacks": res.phases_fallback}
                    for res in results],
     }
+
+
+def _phase1(emails: list[Email], senders: SenderLists, locales: LocaleTable,
+            parts: PartCatalogue) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+    """Phase 1 of each email, with its time in ms. One thread at a time: the probe databases' Hyperscan scratch
+    space is shared, and a second scan while a first one's callback runs would fail (ScratchInUseError)."""
+    phase1: dict[str, dict[str, Any]] = {}
+    timings: dict[str, float] = {}
+    with _PHASE1:
+        for e in emails:
+            t0 = time.perf_counter()
+            phase1[e.id] = analyse(e.subject, e.body, e.sender_email, senders, received_at=e.received_at,
+                                   headers=e.headers, locales=locales, parts=parts).as_dict()
+            timings[e.id] = round((time.perf_counter() - t0) * 1000, 3)
+    return phase1, timings
 
 
 def _output(res: PhaseResult | None) -> dict[str, Any] | None:

@@ -42,7 +42,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r24"
+RULES_VERSION = "phase1-r25"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -343,6 +343,13 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"efetuada uma transferência",
         r"boleh tutup", r"pembayaran .{0,40}\bditerima",
         r"repartent", r"chegou tudo", r"chegaram tod[oa]s", r"(?:we're|we are) square",
+        # round 25: goods in, a fix that took, a file closed, said in a short reply
+        r"tout est (?:bien )?(?:arrivé|complet|conforme|en ordre)", r"(?:dossier|affaire) (?:clos|réglée?)",
+        r"(?:marchandise|colis|commande) (?:bien )?(?:reçue?s?|livrée?s?)\b.{0,40}\b(?:complet|conforme|merci)",
+        r"(?:processed|went through|came through) (?:fine|ok)", r"showing correctly",
+        r"(?:both|all) (?:accepted|approved|went through)", r"(?:saw|seen) the \w+ (?:notice )?come through",
+        r"(?:lazo|sistema|servicio|línea) \S* ?restablecid[oa]", r"funcionou[,.!]",
+        r"(?:sistema|alarme) armad[oa]", r"mise en service effectuée", r"fonctionnent? (?:à nouveau|correctement|bien)",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
@@ -525,6 +532,13 @@ CRITICAL = Rule("critical", re.compile(
     r"|(?:all|alle)\s+(?:\w+\s+)?(?:calls|phones|telephones|telefoner|telefone)\s+(?:are\s+)?(?:down|nede|failing)"
     r"|(?:999|911|112|emergency)\s+calls?\s+(?:are\s+)?failing|volledig onbereikbaar|(?:ligt|nog steeds) plat"
     r"|telefonieausfall|komplette telefonie|panne totale|hors service"
+    # round 25: a site left without fire detection or protection, evacuated, closed to the public or stopped
+    r"|(?:sans|sin|senza|sem|without|ohne)\s+(?:\w+\s+)?(?:détection|detección|rilevazione|deteção|detecção|detection"
+    r"|vidéosurveillance|videosorveglianza|videovigilancia|protection|protección|protezione|proteção)"
+    r"|no fire detection|desprotegid[oa]s?|unprotected|ungeschützt|évacu(?:é|ée|és|ées|er)|evacuated|evacuad[oa]s?"
+    r"|evacuat[oi]|evakuiert|(?:est|sont|sommes|reste|restent|toujours) à l'arrêt"
+    r"|arrêter (?:les |la )?(?:lignes?|production)|sécurité des personnes|life safety"
+    r"|(?:aprire|abrir|ouvrir|open)\s+(?:al|au|to the|ao)\s+(?:pubblico|público|public)"
     r")(?!\w)"))
 # Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning with this alternative's starts tracked (a
 # database of it alone fails on the first email of dev.jsonl): its probe is its first words.
@@ -538,6 +552,9 @@ URGENT = Phrases(
     "end of day", "by cob", "expedite", "expedited", "rush", "escalat*", "penalty", "penalties", "emergency",
     "top priority", "high priority", "time-sensitive", "time sensitive", "dringend", "eilig", "sofort",
     "emergencia", "emergência", "emergenza", "notfall",
+    "pénalité", "pénalités", "penale", "penali", "penalización", "penalidad", "penalidade", "multa contratual",
+    "priority basis", "losing orders", "losing sales", "losing money", "losing business",
+    "losing customers",
     "schnellstmöglich", "so schnell wie möglich", "vertragsstrafe", "urgente", "urgence", "en urgence",
     "immédiatement", "au plus vite", "dès que possible", "inmediato", "de inmediato", "lo antes posible", "subito",
     "il prima possibile", "spoed", "zo snel mogelijk", "o mais rápido possível", "brådskande", "pilne", "pilnie",
@@ -557,13 +574,14 @@ URGENT_CJK = ("至急", "緊急", "紧急", "急件", "加急", "긴급", "ด�
 # A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
 DEADLINE = Rule("deadline", re.compile(
     r"(?<!\w)(?:need\w*|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per|voor"
-    r"|até|do)\s+(?:\w+\s+){0,4}?(?:today|tomorrow|tonight|eod|heute|morgen früh|demain"
+    r"|até|do|pour|faut|besoin)\s+(?:\w+\s+){0,4}?(?:today|tomorrow|tonight|eod|heute|morgen früh|demain"
     r"|aujourd'hui|hoy|mañana|oggi|domani|vandaag|morgen|hoje|amanhã|dzisiaj|jutro)(?!\w)"
     r"|(?<!\w)(?:today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen)\s*(?:!|please|pls|por favor|bitte)"
     r"|(?<!\w)(?:today|vandaag|heute|hoy|oggi|hoje|aujourd'hui)\s+(?:\w+\s+)?(?:nodig|benötigt|needed|necesario"
     r"|necessario|nécessaire|brauchen)(?!\w)"),
     starts=r"(?<!\w)(?:need|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per"
-           r"|voor|até|do|today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen|aujourd'hui)", gated=True)
+           r"|voor|até|do|pour|faut|besoin|today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen|aujourd'hui)",
+    gated=True)
 # A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
 QUIET = Phrases(
     "quiet",
@@ -572,6 +590,9 @@ QUIET = Phrases(
     "zur info", "zur kenntnis", "pour info", "pour information", "para su información", "per conoscenza",
     "ter info", "ter informatie", "heads up", "just so you're aware", "sorry for the noise",
     "nothing needed from you", "nothing needed from your side",
+    # calendar notices: an invitation sent or answered
+    "has accepted this invitation", "has declined this invitation", "has tentatively accepted this invitation",
+    "you have been invited to the following event", "invitation from google calendar",
 )
 NO_ACTION = Phrases("no_action", "no action needed", "no action required", "no need to", "nothing to do",
                     "kein handlungsbedarf")

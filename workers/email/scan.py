@@ -39,6 +39,8 @@ from typing import Any
 
 from mypy_extensions import mypyc_attr
 
+from workers.email import hscache
+
 hyperscan: Any
 try:
     import hyperscan
@@ -414,12 +416,15 @@ def compiles(probe: Probe) -> bool:
         return False
     if hyperscan is None:
         return True
-    try:
-        hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(expressions=[expression], ids=[0],
-                                                                 flags=[_hs_flag(probe.kind)])
-    except hyperscan.error:
-        return False
-    return True
+    flag = _hs_flag(probe.kind)
+
+    def check() -> bool:
+        try:
+            hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(expressions=[expression], ids=[0], flags=[flag])
+        except hyperscan.error:
+            return False
+        return True
+    return hscache.compiles(hyperscan, expression, flag, check)
 
 
 def taken(probe: Probe, fallback: Probe | None = None) -> list[Probe]:
@@ -555,9 +560,13 @@ class ProbeSet:
                 flags.append(0)  # the start is the end less the width: no need for hyperscan to track it
             else:
                 flags.append(_hs_flag(p.kind))
-        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        db.compile(expressions=expressions, ids=list(range(len(expressions))), flags=flags)
-        return db
+        ids = list(range(len(expressions)))
+
+        def compile_it() -> Any:
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            db.compile(expressions=expressions, ids=ids, flags=flags)
+            return db
+        return hscache.database(hyperscan, expressions, ids, flags, compile_it)
 
     def scan(self, low: str) -> Hits:
         """`low`: the lower-cased text (offsets are its own)."""

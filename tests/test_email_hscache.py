@@ -90,16 +90,19 @@ def test_phase1_probes_read_from_disk_find_what_compiled_ones_do(tmp_path: Path,
         assert loaded.scan(low).offsets == compiled.scan(low).offsets
 
 
-def test_phase1_runs_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A slow first email (the probe databases compiling) must not stop the loop: it sends the heartbeats."""
+def test_phase1_warms_up_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process's first email (the probe databases compiling) must not stop the loop: it sends the heartbeats."""
     monkeypatch.setenv("CORRAL_EMAIL_DATABASE", str(tmp_path / "emails.sqlite"))
     monkeypatch.setenv("CORRAL_EMAIL_OLLAMA__ENABLED", "false")
-    real = processor.analyse
+    real, calls = processor.analyse, []
 
-    def slow(*args: Any, **kw: Any) -> Any:
-        time.sleep(2.0)
+    def slow_first(*args: Any, **kw: Any) -> Any:  # the first call builds the databases: slow
+        calls.append(args[2])
+        if len(calls) == 1:
+            time.sleep(2.0)
         return real(*args, **kw)
-    monkeypatch.setattr(processor, "analyse", slow)
+    monkeypatch.setattr(processor, "analyse", slow_first)
+    monkeypatch.setattr(processor, "_warm", False, raising=False)
     monkeypatch.setattr(processor, "_store", None)  # this test's own database, in this test's event loop
     monkeypatch.setattr(processor, "_store_lock", asyncio.Lock())
     data = EmailJob.model_validate({"id": "job-1", "conversationId": "c1", "emails": [
@@ -123,6 +126,7 @@ def test_phase1_runs_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.Monk
                 await processor._store.close()
         return max(b - a for a, b in pairwise(ticks))
     assert asyncio.run(main()) < 1.0  # (blocking the loop, the gap was the sleep and more)
+    assert calls == ["warm-up@corral.invalid", "a@b.com"] and processor._warm
 
 
 def test_the_catalogues_patterns_are_the_same_in_every_process() -> None:

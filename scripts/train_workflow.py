@@ -7,7 +7,7 @@
     python scripts/train_workflow.py --check    # only: is the shipped file the model the data trains? (a test)
 
 Needs scikit-learn (a development dependency: pip install -e '.[dev]'); Phase 1 itself reads the written weights
-in plain Python (workers/email/workflow_model.py). Data: data/email_eval/dev.jsonl to dev42.jsonl,
+in plain Python (workers/email/workflow_model.py). Data: the sets of data/email_eval named by PARTS below,
 never the held-out part (see data/email_eval/README.md for which sets the rules were tuned on). Three forms are
 compared: the rules alone, round 8's (the rules where a state clearly leads, else naive Bayes over the words) and
 the shipped one (logistic regression over the words and the rules' points). The rules were tuned on these sets, so

@@ -753,6 +753,12 @@ class Entities:
                 "emails": list(self.emails)}
 
 
+def _listed_code(token: str) -> bool:
+    """A code in an order line or a list of parts: five characters or more, in capitals, a letter and a digit."""
+    return (len(token) >= 5 and token.upper() == token and any(c.isdigit() for c in token)
+            and any(c.isalpha() for c in token))
+
+
 def _add(seq: list[Any], value: Any) -> None:
     if value not in seq:
         seq.append(value)
@@ -1120,8 +1126,8 @@ class _Extractor:
         comma or "and", maybe after a few words in lower case or quantities."""
         while (m := _LISTED_NEXT.match(self.text, t)) is not None:
             token, (s, t) = m.group(1), m.span(1)
-            if (len(token) < 5 or not _HAS_DIGIT_AND_LETTER.match(token) or not self.free(s, t)
-                    or _SIZE.fullmatch(token) or cat.excluded(token, self.before_part(s))):
+            if (not _listed_code(token) or not self.free(s, t) or _SIZE.fullmatch(token)
+                    or cat.excluded(token, self.before_part(s))):
                 return
             _add(self.e.part_numbers, token)
             self.claim(s, t)
@@ -1171,8 +1177,7 @@ class _Extractor:
                     candidates.append(head.span(1))
             for s, t in candidates:
                 token = text[s:t]
-                if (len(token) < 5 or token.upper() != token or not any(c.isdigit() for c in token)
-                        or not any(c.isalpha() for c in token) or not self.free(s, t)):
+                if not _listed_code(token) or not self.free(s, t):
                     continue
                 if cat.excluded(token, self.before_part(s)):
                     continue
@@ -1533,7 +1538,6 @@ _SIZE = re.compile(r"\d+(?:[.,]\d+)?(?:[KMGT]B|[KM]?W|K?VA|V|M?AH|[MC]?M|KG|L|ML
 _LISTED_NEXT = re.compile(r"(?:[ \t]+[^\W_A-Z]{1,12}){0,4}"
                           r"(?:[ \t]*,[ \t]*|[ \t]+(?:and|&|y|et|e|und|i|og|och|en)[ \t]+)"
                           r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)(?![\w#/-]|\.\w)")
-_HAS_DIGIT_AND_LETTER = re.compile(r"(?=.*\d)(?=.*[A-Z])")
 # Sales taxes of Canada alone (not GST: Australia, India, Singapore and New Zealand levy one too)
 _CANADIAN_TAX = re.compile(r"(?<![\w/-])(?:hst|qst|tvq)(?![\w-])")
 # A header's first cell of a line's position and another header after one space ("Pos. Artikel-Nr.")

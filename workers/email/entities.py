@@ -1079,8 +1079,8 @@ class _Extractor:
                 s, t = m.span(1)
                 if len(token) < 4 or not any(c.isdigit() for c in token) or not self.free(s, t):
                     continue
-                if token.isdigit() and len(token) < 5:
-                    continue
+                if token.isdigit() and len(token) < 5 or "." in token and token.replace(".", "").isdigit():
+                    continue  # (a short number, or a decimal one: "Tipo de cambio de referencia: 18.72")
                 if _YEAR_SEGMENT.search(token) and not cat.is_vendor_part(token):
                     continue  # a document's number with its year ("réf. CTR-MA-2024-118": a contract)
                 if cat.excluded(token, self.before_part(s)):

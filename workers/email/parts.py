@@ -19,6 +19,9 @@ PARTS_FILE = CATALOGUES / "parts.toml"
 
 # A token that may be a part number: upper-case letters and digits, with "-", "#", "+", "=" or "/" inside.
 TOKEN = r"[A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*"
+# After a cue, in quotes or not ("buyer part number 'HON-V8043E1012'"), a dot before a digit too ("P/N HVM11.0",
+# "TSM-445NEG9R.28"; not a sentence's end, "P/N 5512-QRT."). Lower case: the cue runs on the lower-cased text.
+_CUED_TOKEN = r"[a-z0-9](?:[a-z0-9+=]|[-#/](?=[a-z0-9])|\.(?=\d))*"
 
 
 class _Format(BaseModel):
@@ -134,7 +137,7 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
         cue = re.compile(
             r"(?<![\w/])(?:" + words + r")(?![^\W\d_])"  # a whole word: not the "PN" of "PNM-C16083RVQ"
             r"(?:\s*(?:(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?)(?![a-z])|#|:|\.|-(?=\s)))*\s*"
-            r"(" + TOKEN.replace("A-Z", "a-z") + r")")  # run on the lower-cased text: no IGNORECASE, faster
+            r"['\"‘“]?(" + _CUED_TOKEN + r")")  # run on the lower-cased text: no IGNORECASE, faster
         # matched on a lower-cased cell (faster than re.IGNORECASE)
         column = re.compile(r"\s*(?:" + words + r")(?:\s*(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?|#|\.))*\s*$")
     before = None
@@ -146,6 +149,6 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
                          words if raw.cues else "", tuple(patterns),
                          re.compile("|".join(f"(?:{p})" for p in vendor) if vendor else r"(?!)"),
                          re.compile("|".join(f"(?:{p})" for p in raw.not_parts) if raw.not_parts else r"(?!)"),
-                         re.compile(r"(?<![\w.-])(?:" + "|".join(f"(?:{p})" for p in spaced) + r")(?![\w/-]|[.,]\w)")
+                         re.compile(r"(?<![\w.$€£¥-])(?:" + "|".join(f"(?:{p})" for p in spaced) + r")(?![\w/-]|[.,]\w)")
                          if spaced else None,
                          _maker_pattern(raw.makers), _alternation(raw.makers))

@@ -711,11 +711,14 @@ _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|b
                 r"|cijena|ukupno|iznos|znesek|vrednost|kaina|(?<![a-z])(?:suma|hind)(?![a-z])|цена|ціна|сума|сумма|вартість|стойност"
                 r"|стоимость"
                 r"|总价|合计|단가|금액|합계|공급가액|ราคา|จำนวนเงิน|đơn\s+giá|thành\s+tiền|harga"
-                r"|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|net\s+value|line\s+total")
+                r"|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|(?<![a-z])extension(?![a-z])|net\s+value"
+                r"|line\s+total")
 _PRICE_WORD = re.compile(_PRICE_WORDS)
 # A priced column when its header also names a currency: "unit", "net", "value", "rate", "gross", "paid", "due",
-# "balance" and "target" too ("Unit (EUR)", "Rate (Rs.)", "Gross (INR)", "Target (USD)").
-_PRICE_COLUMN = re.compile(_PRICE_WORDS + r"|unit|net|value|rate|gross|paid|due|balance|target")
+# "balance" and "target" too ("Unit (EUR)", "Rate (Rs.)", "Gross (INR)", "Target (USD)"); and any header
+# with a currency's code in parentheses ("Current (EUR) | New (EUR)").
+_PRICE_COLUMN = re.compile(_PRICE_WORDS + r"|unit|net|value|rate|gross|paid|due|balance|target"
+                           r"|\(\s*(?:" + _CODES + r")\s*\)")
 # (not "Bhd", Malaysia's "Berhad" after a company's name: a Bahraini dinar only where an amount is written with it)
 _NAMED_CODE = re.compile(r"(?<![a-z])(?!bhd(?![a-z]))(" + _CODES + r")(?![a-z])")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
@@ -731,7 +734,7 @@ _TOTAL_LINE = re.compile(r"^[ \t]*(?:>[ \t]*)*(?:\|[ \t]*)*(?:\d{1,2}(?:[.,]\d{1
                          r"\s*(?:[^\W\d_]{0,3}|[$€£¥₹₺₩₱฿₪₽])"
                          r"\s*\|?\s*$")
 _COLUMN_CURRENCY = re.compile(r"(?<![a-z])(" + _CODES + r")(?![a-z])|((?:us|usd|hk|s|a|au|aud|nz|c|ca|cad|mx|r)\$"
-                              r"|[$€£¥₹₺₩₱฿₪₽₦円元৳원₫]|บาท|vnđ|kč|zł|(?<![a-z])(?:tl|ft|kr|ksh|rs\.?|tk|s/|ntd)(?![a-z]))")
+                              r"|[$€£¥₹₺₩₱฿₪₽₦円元৳원₫]|บาท|vnđ|kč|zł|(?<![a-z])(?:tl|ft|kr|ksh|rs\.?|tk|s/|ntd|php|rm|rp)(?![a-z]))")
 
 
 @dataclass

@@ -53,7 +53,7 @@ US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 # ---------------------------------------------------------------------------------------------------- ids
 _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id|numero|número|numéro"
            r"|numer|číslo|numaras\u0131|numarasi|br\.?)(?![a-z])"
-           r"|(?:is|was|are|ist|est|es|è|č\.?|ma|(?:will|should|would)\s+be|stays|remains|still|noastr[ăa]"
+           r"|(?:is|was|are|ist|war|est|es|era|è|foi|č\.?|ma|(?:will|should|would)\s+be|stays|remains|still|noastr[ăa]"
            r"|nostru)(?:\s+(?:le|la|el|the))?(?![\w-])"  # "notre bon de commande est le BC-2025-114"
            # "el presupuesto revisado P-25-0712-B", "our updated PO 4500..."
            r"|(?:revised|revisado|revisada|révisée?|rivist[oa]|updated|actualizad[oa]|aktualisierte[sn]?|new|nuev[oa]"
@@ -151,7 +151,7 @@ QUOTE_BARE = re.compile(r"(?<![\w-])(q-(?:[a-z]{2}-)?\d{4}-\d{3,6}(?:-r(?:ev)?\d
 # "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".
 _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|escalation"  # no "Störung": "Störung C6000"
                r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
-               r"|ticketnummer|fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|protocolo"
+               r"|ticketnummer|(?:service|support)?fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|protocolo"
                r"|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
                r"|zgłoszeni(?:e|em|a|u)|reclamo(?:\s+de\s+garantía)?|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
                r"|klaim"  # Indonesian and Malay: a warranty claim ("No. Klaim GRS-0625-017")
@@ -174,12 +174,15 @@ CASE_CUES = (r"(?<![0-9]-)(?<![0-9][a-z]-)(?<!\d )(?:support\s+|service\s+)?" + 
              r"(?:hpe|hp|dell|cisco|lenovo|fortinet|vmware|microsoft|apc|ubiquiti|logitech|samsung|tac|meraki"
              r"|aruba|juniper|synology|axis|hanwha|genetec|milestone|poly|shure|crestron|brother|canon|epson|kyocera"
              r"|ricoh|xerox|lexmark|netapp|eaton|vertiv|arista|supermicro|thermo\s+fisher|roche|eppendorf|sartorius"
-             r"|siemens|olympus|dpd|dhl|gls|ups|fedex|tnt)(?![\w-]))?")
+             r"|siemens|olympus|dpd|dhl|gls|ups|fedex|tnt|sma|fronius|goodwe|huawei|sungrow|solaredge|enphase|victron"
+             r"|danfoss|daikin|carrier|trane|york|copeland|bitzer|belimo|honeywell|grundfos)(?![\w-]))?")
 CASE = _cue_rule(CASE_CUES)
 CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7})(?![\w-])"
                        # a Jira issue key in a notification's subject, a helpdesk's "[#48213]" tag
-                       r"|\[jira\]\s*\(([a-z][a-z0-9]{1,9}-\d{1,7})\)|\[#(\d{4,10})\]")
+                       r"|\[jira\]\s*\(([a-z][a-z0-9]{1,9}-\d{1,7})\)|\[#(\d{4,10})\]"
+                       # a ticketing tool's tag in a subject: "[REQ-2025-118822] Received", "[CMP-2025-0117]"
+                       r"|\[((?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-(?:\d{2,4}-)?\d{3,10})\]")
 
 
 # Right before a number: it is some other id (an invoice, a tracking number, a phone ...), not a PO.
@@ -860,7 +863,7 @@ class _Extractor:
                 self.claim(*m.span())
         for m in self.iter("case_bare", CASE_BARE, text):
             if self.free(*m.span()):
-                _add(self.e.case_numbers, (m.group(1) or m.group(2) or m.group(3)).upper())
+                _add(self.e.case_numbers, (m.group(1) or m.group(2) or m.group(3) or m.group(4)).upper())
                 self.claim(*m.span())
         self.cued("po", PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
         self.cued("order", ORDER, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES, accept=_structured)
@@ -1082,7 +1085,7 @@ class _Extractor:
                 s, t = m.span(1)
                 if len(token) < 4 or not any(c.isdigit() for c in token) or not self.free(s, t):
                     continue
-                if token.isdigit() and len(token) < 5 or "." in token and token.replace(".", "").isdigit():
+                if (token.isdigit() and len(token) < 5) or ("." in token and token.replace(".", "").isdigit()):
                     continue  # (a short number, or a decimal one: "Tipo de cambio de referencia: 18.72")
                 if _YEAR_SEGMENT.search(token) and not cat.is_vendor_part(token):
                     continue  # a document's number with its year ("réf. CTR-MA-2024-118": a contract)
@@ -1639,7 +1642,8 @@ _PROBES = (
     Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
     Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2}-)?\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|quo-[a-z]{2,4}-"
                         r"|cot-[a-z0-9]|soum-\d|pres-\d)"),
-    Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d"),
+    Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d"
+                       r"|\[(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
     Probe("order", r"(?<![\w/])" + ORDER_CUES),
     Probe("quote", r"(?<![\w/])(?:" + QUOTE_CUES + r")"),

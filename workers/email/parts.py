@@ -137,7 +137,7 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
         cue = re.compile(
             r"(?<![\w/])(?:" + words + r")(?![^\W\d_])"  # a whole word: not the "PN" of "PNM-C16083RVQ"
             r"(?:\s*(?:(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?)(?![a-z])|#|:|\.|-(?=\s)))*\s*"
-            r"['\"‘“]?(" + _CUED_TOKEN + r")")  # run on the lower-cased text: no IGNORECASE, faster
+            r"['\"\u2018\u201c]?(" + _CUED_TOKEN + r")")  # run on the lower-cased text: no IGNORECASE, faster
         # matched on a lower-cased cell (faster than re.IGNORECASE)
         column = re.compile(r"\s*(?:" + words + r")(?:\s*(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?|#|\.))*\s*$")
     before = None
@@ -149,6 +149,6 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
                          words if raw.cues else "", tuple(patterns),
                          re.compile("|".join(f"(?:{p})" for p in vendor) if vendor else r"(?!)"),
                          re.compile("|".join(f"(?:{p})" for p in raw.not_parts) if raw.not_parts else r"(?!)"),
-                         re.compile(r"(?<![\w.$€£¥-])(?:" + "|".join(f"(?:{p})" for p in spaced) + r")(?![\w/-]|[.,]\w)")
-                         if spaced else None,
+                         re.compile(r"(?<![\w.$€£¥-])(?:" + "|".join(f"(?:{p})" for p in spaced)
+                                    + r")(?![\w/-]|[.,]\w)") if spaced else None,
                          _maker_pattern(raw.makers), _alternation(raw.makers))

@@ -539,13 +539,15 @@ CRITICAL = Rule("critical", re.compile(
     r"|evacuat[oi]|evakuiert|(?:est|sont|sommes|reste|restent|toujours) à l'arrêt"
     r"|arrêter (?:les |la )?(?:lignes?|production)|sécurité des personnes|life safety"
     r"|(?:aprire|abrir|ouvrir|open)\s+(?:al|au|to the|ao)\s+(?:pubblico|público|public)"
-    # round 26: a site left without cooling, heating or power (a hospital, a cold store, a data room, homes);
-    # (not "without power adapters", "without power redundancy"); a line stopped since; racks shut down; stops in Dutch, Turkish, Arabic, Indonesian, Spanish and Portuguese
+    # round 26: a site left without cooling, heating or power (a hospital, a cold store, a data room, homes; not
+    # "without power adapters"); a line stopped since; racks shut down; surgeries cancelled; stops in Dutch, Turkish,
+    # Arabic, Indonesian, Spanish and Portuguese
     r"|(?:lost|losing|without|(?:have|has|had|are|is|left|with)\s+(?:had\s+)?no)\s+(?:all\s+)?(?:cooling|power"
     r"|heating|refrigeration|electricity)(?=\s*(?:[.,;:!?)]|$)|\s+(?:since|for|in|at|on|and|now|again|today|\d))"
     r"|thermal shutdown|sla breach|animal welfare"
     r"|lines?\s*\d*\s+(?:has|have)\s+been\s+(?:completely\s+)?(?:stopped|halted|shut down)"
-    r"|shutting down (?:\w+\s+){0,2}?(?:racks|servers)|surger(?:y|ies)\s+(?:\w+\s+){0,2}?(?:cancelled|canceled|postponed)"
+    r"|shutting down (?:\w+\s+){0,2}?(?:racks|servers)"
+    r"|surger(?:y|ies)\s+(?:\w+\s+){0,2}?(?:cancelled|canceled|postponed)"
     r"|(?:liggen|liggen helemaal) plat|(?:is|zijn)\s+(?:helemaal\s+|volledig\s+)?uitgevallen"
     r"|(?:tamamen|tümüyle) durdu|(?:santral\w*|depo\w*|soğutma|klima\w*|sevkiyatlar|kompresör\w*)\s+(?:\w+\s+){0,2}?"
     r"(?:durdu|çalışmıyor)|ameliyatlar\w*\s+(?:\w+\s+)?iptal"

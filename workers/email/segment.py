@@ -245,7 +245,8 @@ AUTO_SUBJECT = re.compile(
     r"|risposta\s+automatica|fuori\s+ufficio|automatisch\s+antwoord|afwezig|resposta\s+automática|ausente"
     r"|autosvar|frånvaro|odpowiedź\s+automatyczna|nieobecność|fraværs(?:meddelelse|melding)|automatisk\s+svar"
     r"|poissaolo|lomavastaaja|automaattinen\s+vastaus|automatická\s+odpověď|nepřítomnost|otomatik\s+yan\u0131t"
-    r"|ofis\s+d\u0131ş\u0131|自動応答|自動返信|不在|自动回复|自動回覆)",
+    r"|ofis\s+d\u0131ş\u0131|自動応答|自動返信|不在|自动回复|自動回覆"
+    r"|balasan\s+otomatis|jawapan\s+automatik|(?:ال)?رد\s+(?:ال)?تلقائي|خارج\s+المكتب|trả\s+lời\s+tự\s+động)",
     re.IGNORECASE,
 )
 AUTO_BODY = re.compile(

@@ -63,6 +63,29 @@ def test_a_damaged_file_is_compiled_again_and_replaced(tmp_path: Path, monkeypat
     assert calls == [1, 1]  # the file was written whole again
 
 
+def test_files_unused_for_a_month_go_when_another_is_written(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(hscache.ENV, str(tmp_path))
+    old, used, calls = [b"old+"], [b"used+"], []
+    hscache.database(hs, old, [0], [0], lambda: _compile(old, calls))
+    hscache.database(hs, used, [0], [0], lambda: _compile(used, calls))
+    stranger, leftover = tmp_path / "notes.txt", tmp_path / ".tmp-abc"
+    stranger.write_text("not the cache's")
+    leftover.write_bytes(b"half a file")
+    long_ago = time.time() - (hscache.KEEP_DAYS + 1) * 86400
+    for path in tmp_path.iterdir():
+        os.utime(path, (long_ago, long_ago))
+    hscache.database(hs, used, [0], [0], lambda: _compile(used, calls))  # read back: touched, so kept
+    assert calls == [1, 1]
+    new = [b"new+"]
+    hscache.database(hs, new, [0], [0], lambda: _compile(new, calls))  # a write prunes
+    names = {p.name for p in tmp_path.iterdir()}
+    assert calls == [1, 1, 1] and len([n for n in names if n.startswith("db-")]) == 2
+    assert "notes.txt" in names and ".tmp-abc" not in names
+    hscache.database(hs, old, [0], [0], lambda: _compile(old, calls))  # the old one was removed: compiled again
+    assert calls == [1, 1, 1, 1]
+
+
 def test_off_or_unwritable_costs_only_the_compile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     expressions, calls = [b"ab+c"], []
     monkeypatch.setenv(hscache.ENV, "off")

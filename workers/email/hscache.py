@@ -11,6 +11,10 @@ written on another CPU: Hyperscan checks its own header and checksum) is compile
 written whole, to a temporary name and then renamed, so processes that race write the same bytes and none reads
 half a file. A directory that cannot be written only costs the compile.
 
+Each rule or catalogue change leaves the old version's files behind (about 4 MB a version). A file read back is
+touched, and whenever a new file is written, the files nobody has read or written for `KEEP_DAYS` are removed (and a
+temporary file a killed process left, after a day): a directory holds the versions in use and a month's others.
+
 `CORRAL_HYPERSCAN_CACHE`: the directory, or "off" for none; default `$XDG_CACHE_HOME/corral/hyperscan`
 (`~/.cache/corral/hyperscan`). The files hold bytecode the engine runs: keep the directory the user's own (it is
 created 0700).
@@ -22,11 +26,14 @@ import hashlib
 import os
 import platform
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 ENV = "CORRAL_HYPERSCAN_CACHE"
+KEEP_DAYS = 30  # a file unused this long is removed when another is written
+_DAY = 86400.0
 
 
 def cache_dir() -> Path | None:
@@ -56,8 +63,33 @@ def _write(path: Path, data: bytes) -> None:
         except BaseException:
             os.unlink(tmp)
             raise
+        prune(path.parent)
     except OSError:
         pass  # a read-only or full disk: the next process compiles again
+
+
+def prune(where: Path, now: float | None = None) -> list[str]:
+    """Remove the cache's files unused for KEEP_DAYS (a temporary file: for a day). Returns the names removed."""
+    now = time.time() if now is None else now
+    removed = []
+    for entry in os.scandir(where):
+        if not entry.name.startswith(("db-", "ok-", "no-", ".tmp-")) or not entry.is_file(follow_symlinks=False):
+            continue  # only this module's own files
+        age = now - entry.stat(follow_symlinks=False).st_mtime
+        if age > (_DAY if entry.name.startswith(".tmp-") else KEEP_DAYS * _DAY):
+            try:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+            except OSError:
+                pass  # another process removed it first
+    return removed
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)  # in use: prune keeps it
+    except OSError:
+        pass
 
 
 def database(hyperscan: Any, expressions: Sequence[bytes], ids: Sequence[int], flags: Sequence[int],
@@ -70,6 +102,7 @@ def database(hyperscan: Any, expressions: Sequence[bytes], ids: Sequence[int], f
     try:
         db = hyperscan.loadb(path.read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
         db.scratch = hyperscan.Scratch(db)  # loadb gives none: a scan without one fails (HS_INVALID)
+        _touch(path)
         return db
     except (OSError, hyperscan.error):
         pass
@@ -85,7 +118,9 @@ def compiles(hyperscan: Any, expression: bytes, flag: int, check: Callable[[], b
         return check()
     key = _key(hyperscan, "compiles", [expression, flag])
     for answer in (True, False):
-        if (where / f"{'ok' if answer else 'no'}-{key}").exists():
+        path = where / f"{'ok' if answer else 'no'}-{key}"
+        if path.exists():
+            _touch(path)
             return answer
     answer = check()
     _write(where / f"{'ok' if answer else 'no'}-{key}", b"")

@@ -294,7 +294,8 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:that|this) closes (?:it|this|the)", r"(?:that|this) settles (?:it|this|the matter)",
         r"(?:ticket|fall|vorgang|case) kann zu", r"(?:produziert|funktioniert|arbeitet) wieder",
         r"cerramos (?:el|la) (?:reclamo|caso|ticket|incidencia|reclamación)",
-        r"(?:comprovante|comprobante) de pago(?:mento)?", r"zahlungsavis", r"avis de paiement", r"close (?:the )?(?:case|ticket|rma|incident)s?",
+        r"(?:comprovante|comprobante) de pago(?:mento)?", r"zahlungsavis", r"avis de paiement",
+        r"close (?:the )?(?:case|ticket|rma|incident)s?",
         r"(?:si può|possiamo|potete) chiudere", r"(?:podemos|pueden|puede|podem|pode|podéis) (?:cerrar|fechar)",
         r"(?:peut|pouvez|pouvons) (?:être )?(?:clôtur|ferm)\w*", r"(?:account|balance) is (?:now )?(?:clear|settled)",
         r"payment (?:of \S+ )?received", r"(?:received|recibid[oa]s?|recebid[oa]s?|ricevut[oi]|reçus?|erhalten)"

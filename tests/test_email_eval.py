@@ -209,6 +209,12 @@ DEV_FLOOR = {
     "dev44": ({"po_numbers": (0.97, 1.0), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 0.86),
                "part_numbers": (0.98, 0.72), "amounts": (0.98, 0.98), "dates": (0.98, 0.94),
                "phones": (1.0, 1.0), "emails": (1.0, 1.0)}, 0.97, 0.98),
+    "dev45": ({"po_numbers": (1.0, 0.93), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.97, 0.97), "amounts": (1.0, 0.97), "dates": (1.0, 0.98),
+               "phones": (0.98, 0.96), "emails": (1.0, 1.0)}, 0.99, 0.96),
+    "dev46": ({"po_numbers": (1.0, 0.98), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.98, 0.93), "amounts": (1.0, 1.0), "dates": (0.99, 0.96),
+               "phones": (0.97, 0.93), "emails": (1.0, 1.0)}, 0.98, 0.98),
 }
 
 

@@ -830,3 +830,52 @@ def test_forms_of_round_twenty_five() -> None:
     assert found == [{"value": 18.4, "currency": "CAD"}, {"value": 262775.0, "currency": "CAD"}]
     assert analyse("RE: Quote", "Total $120.00 + GST", "n@supply-example.com").entities["amounts"] == [
         {"value": 120.0, "currency": "USD"}]
+
+
+def test_forms_of_round_twenty_six() -> None:
+    """A solar distributor's and an HVAC spare-parts distributor's mail: their makers' codes (with dots, spaces and
+    Fronius's commas), price columns headed by a currency in parentheses, sites left without cooling or power."""
+    assert extract_entities("Offer: 12 x SUN2000-10KTL-M1, 4 x LUNA2000-15-S0, Sungrow SG125CX-P2 and SH6.0RT, "
+                            "GoodWe GW8K-ET, Pylontech US3000C").part_numbers == [
+        "SH6.0RT", "SUN2000-10KTL-M1", "LUNA2000-15-S0", "SG125CX-P2", "GW8K-ET", "US3000C"]
+    assert extract_entities("SMA STP 20000TL-30 and SB3.0-1AV-41; SolarEdge SE17K-RW0TEBNN4, SE27.6K-RWR48BEN4; "
+                            "Trina TSM-430NEG9R.28, Jinko JKM575N-72HL4-BDV").part_numbers == [
+        "STP 20000TL-30", "SB3.0-1AV-41", "SE27.6K-RWR48BEN4", "TSM-430NEG9R.28", "SE17K-RW0TEBNN4",
+        "JKM575N-72HL4-BDV"]
+    assert extract_entities("Fronius Primo GEN24 6.0 (art. 4,210,145) and Smart Meter (43,0001,3591)").part_numbers == [
+        "4,210,145", "43,0001,3591"]
+    assert extract_entities("Danfoss TE2 valve 068Z3403, Copeland ZR72KCE-TFD-455, Bitzer 4FES-5Y-40S, Belimo "
+                            "NRB24-SR and LMB24-3-T, Honeywell V8043F1036").part_numbers == [
+        "068Z3403", "ZR72KCE-TFD-455", "4FES-5Y-40S", "NRB24-SR", "LMB24-3-T", "V8043F1036"]
+    assert extract_entities("Siemens SQS35.00 actuator on VVF43.65-63, controller POL638.70/STD").part_numbers == [
+        "SQS35.00", "VVF43.65-63", "POL638.70/STD"]
+    # a cued code in quotes, or with a decimal dot: a part; a decimal number after a cue and a yen amount: none
+    assert extract_entities("buyer part number 'ABC-V8043E1012' is unknown; P/N HVM13.8").part_numbers == [
+        "ABC-V8043E1012", "HVM13.8"]
+    assert extract_entities("Tipo de cambio de referencia: 18.72; total ¥4,250,100; 3x400V supply").part_numbers == []
+    found = analyse("Quote", "Item | Code | Qty | Unit Price (PHP) | Amount (PHP)\n1 | CNT05160 | 2 | 4,850.00 | "
+                    "9,700.00\n", "a@b.ph").entities["amounts"]
+    assert found == [{"value": 4850.0, "currency": "PHP"}, {"value": 9700.0, "currency": "PHP"}]
+    found = analyse("Price list", "SKU | Current (EUR) | New (EUR)\nIQ8MC-72-M-INT | 98.50 | 103.40\n",
+                    "a@b.com").entities["amounts"]
+    assert found == [{"value": 98.5, "currency": "EUR"}, {"value": 103.4, "currency": "EUR"}]
+    ids = extract_entities("[REQ-2025-004417] Received: delivery note. Unsere Bestellnummer war 881204; "
+                           "SMA-Servicefall 41200031; Chamado GoodWe nº 45991")
+    assert ids.case_numbers == ["REQ-2025-004417", "41200031", "45991"] and ids.po_numbers == ["881204"]
+    for subject, body in (("Chiller 2", "The hospital's theatres have been without cooling since 6 am."),
+                          ("Mini-grid", "80 homes and the clinic have had no power since Sunday."),
+                          ("Cold store", "Our cold store lost cooling overnight, 40 t of fish at risk."),
+                          ("Koelcel", "Alle koelcellen liggen plat sinds vanochtend."),
+                          ("ACİL", "Soğuk hava deposu kompresörü yandı, sevkiyatlar tamamen durdu."),
+                          ("DARURAT", "Cold storage kami MATI TOTAL sejak tadi malam."),
+                          ("URGENTE", "El sistema de respaldo quedó detenido, sin calefacción en el campamento.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    # a product shipped without its power adapters, a site without power redundancy: no stop
+    for body in ("The 24 units came without power adapters.", "The rack runs without power redundancy now."):
+        assert decide("Order", body, "a@b.com").priority != "critical", body
+    assert decide("Commissioning", "Can someone please confirm today?", "a@b.gr").priority == "high"
+    assert decide("Balasan Otomatis: Penawaran", "Terima kasih atas email Anda. Kantor kami libur.",
+                  "a@b.co.id").auto_reply is True
+    for subject, body in (("AW: Störung", "Danke fürs Wochenende! Ticket kann zu."),
+                          ("RE: Pedido", "Noted with thanks, that settles it.")):
+        assert decide(subject, body, "a@b.de").state == "COMPLETION", body

@@ -42,7 +42,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r25"
+RULES_VERSION = "phase1-r26"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -547,7 +547,8 @@ CRITICAL = Rule("critical", re.compile(
     # "without power adapters"); a line stopped since; racks shut down; surgeries cancelled; stops in Dutch, Turkish,
     # Arabic, Indonesian, Spanish and Portuguese
     r"|(?:lost|losing|without|(?:have|has|had|are|is|left|with)\s+(?:had\s+)?no)\s+(?:all\s+)?(?:cooling|power"
-    r"|heating|refrigeration|electricity)(?=\s*(?:[.,;:!?)]|$)|\s+(?:since|for|in|at|on|and|now|again|today|\d))"
+    r"|heating|refrigeration|electricity)"
+    r"(?=\s*(?:[.,;:!?)]|$)|\s+(?:since|for|in|at|on|and|now|again|today|overnight|this|last|yesterday|\d))"
     r"|thermal shutdown|sla breach|animal welfare"
     r"|lines?\s*\d*\s+(?:has|have)\s+been\s+(?:completely\s+)?(?:stopped|halted|shut down)"
     r"|shutting down (?:\w+\s+){0,2}?(?:racks|servers)"

@@ -18,7 +18,17 @@ from workers.email.evaluation import load_rows
 from workers.email.locales import load_locales
 from workers.email.parts import load_parts
 from workers.email.rules import _SUBJECT_PREFIX, Now, decide, decision_probes
-from workers.email.scan import Hits, Probe, ProbeSet, encode, find_words, same_length_lower, split_foreign, to_hyperscan
+from workers.email.scan import (
+    Hits,
+    Probe,
+    ProbeSet,
+    encode,
+    find_words,
+    matches,
+    same_length_lower,
+    split_foreign,
+    to_hyperscan,
+)
 from workers.email.segment import split_email
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -187,3 +197,13 @@ def test_words_outside_cp1252_are_looked_up_in_python() -> None:
     hits = probe_set(parts).scan(same_length_lower(f"\n{body}"))
     segments = split_email(body, hits=hits, offset=1)
     assert segments == split_email(body) and segments.quoted.startswith("On Friday")
+
+
+def test_a_start_passed_inside_another_probe_match_still_widens_the_offsets_tried() -> None:
+    """Round 26: probe matches start at 0 (reaching 6) and at 3 (reaching 12: reach is the furthest end so far).
+    The pattern matches at neither start, only at 6, inside the second: trying 1 to 5 one by one passes the start at
+    3, whose reach must still be tried (a Hebrew email of dev27 lost its second "stopped" so)."""
+    text = "xx aa bb stop"
+    hits = Hits(offsets={"p": [0, 3]}, gates=set(), reach={"p": [6, 12]})
+    pattern = re.compile("bb")
+    assert [m.start() for m in matches(pattern, text, hits, "p")] == [m.start() for m in pattern.finditer(text)] == [6]

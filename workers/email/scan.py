@@ -653,8 +653,11 @@ def matches(pattern: re.Pattern[str], text: str, hits: Hits | None, probe: str, 
                 m = pattern.match(text, p, stop)
                 p += 1
                 continue
-            while i < n and starts[i] < p:
+            while i < n and starts[i] < p:  # starts passed while trying offsets one by one: their matches
+                inside = min(max(inside, reach[i]), stop)  # may reach further than the one that set `inside`
                 i += 1
+            if p < inside:
+                continue
             if i >= n or starts[i] >= stop:
                 return
             p = starts[i]

@@ -53,7 +53,8 @@ US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 # ---------------------------------------------------------------------------------------------------- ids
 _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id|numero|número|numéro"
            r"|numer|číslo|numaras\u0131|numarasi|br\.?)(?![a-z])"
-           r"|(?:is|was|are|ist|war|est|es|era|è|foi|č\.?|ma|(?:will|should|would)\s+be|stays|remains|still|noastr[ăa]"
+           r"|(?:is|was|are|ist|war|wird|est|es|era|è|foi|är|er|var|sera|será|sarà|č\.?|ma|(?:will|should|would)\s+be"
+           r"|stays|remains|still|noastr[ăa]"
            r"|nostru)(?:\s+(?:le|la|el|the))?(?![\w-])"  # "notre bon de commande est le BC-2025-114"
            # "el presupuesto revisado P-25-0712-B", "our updated PO 4500..."
            r"|(?:revised|revisado|revisada|révisée?|rivist[oa]|updated|actualizad[oa]|aktualisierte[sn]?|new|nuev[oa]"
@@ -89,6 +90,8 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|(?<!\d )po|pos|p/o|(?:local\s+)?purchase[\s-]*order
              r"|ordine\s+(?:n[°º.]?|nr\.?)|numero\s+d['\u2019]ordine|nuestro\s+pedido|megrendelés(?:\s+száma)?"
              r"|indkøbsordre(?:nummer|n)?|innkjøpsordre(?:nummer|n)?|narudžbenic[aeiu]|naročilnic[aeio]"
              r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)|đơn\s+đặt\s+hàng(?:\s+số)?|obj\.|leveransavrop"
+             # a Nordic buyer's own order number ("vores ordrenr. var 55102", "vårt ordernr 2290", "bestillingsnr.")
+             r"|(?:vores|vårt?|vort)\s+(?:ordre|order)(?:nr\.?|nummer)|bestillingsnr\.?"
              r"|zam\.(?:\s+nr\.?)?|porudžbenic[aeiu]"
              # a framework order and its call-offs: "blanket order 7700-46001", "pedido abierto 4700001235"
              r"|blanket\s+(?:purchase\s+)?orders?|pedido\s+abierto|rahmen(?:auftrag|bestellung)"
@@ -103,7 +106,7 @@ PO_CJK = _cue_rule(_PO_CJK, cjk=True)
 # (after "our", "your", "the" ...: "please order C9300-24P-A" names a part to order).
 _ORDER_NOUNS = (r"pedido|commandes?|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni(?:e|a|u|em)|objednáv(?:k[ayue]|ce)"
                 r"|bestelling|narudžb[aeiu]|porudžbin[aeiu]|naročil[aou]|comand(?:a|ă|ei)|zakázk[ayu]"
-                r"|rendelés(?:ünk|ét|e)?|поръчк(?:а|ата|и)|заявк(?:а|ата)")
+                r"|rendelés(?:ünk|ét|e|szám)?|поръчк(?:а|ата|и)|заявк(?:а|ата)")
 ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|jeres)\s+orders?(?:\s+number)?"
               r"|orders?\s+number|order(?=\s*(?:no\b|nr\b|#|n°))"
               r"|(?:notre|votre)\s+bc|bc(?=\s*(?:n[°º]|\d{4}))"  # bon de commande

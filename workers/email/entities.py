@@ -722,9 +722,9 @@ _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|b
 _PRICE_WORD = re.compile(_PRICE_WORDS)
 # A priced column when its header also names a currency: "unit", "net", "value", "rate", "gross", "paid", "due",
 # "balance" and "target" too ("Unit (EUR)", "Rate (Rs.)", "Gross (INR)", "Target (USD)"); and any header
-# with a currency's code in parentheses ("Current (EUR) | New (EUR)").
+# with a currency's code or sign in parentheses ("Current (EUR) | New (EUR)", "Annual (£)").
 _PRICE_COLUMN = re.compile(_PRICE_WORDS + r"|unit|net|value|rate|gross|paid|due|balance|target"
-                           r"|\(\s*(?:" + _CODES + r")\s*\)")
+                           r"|\(\s*(?:" + _CODES + r"|[$€£¥₹])\s*\)")
 # (not "Bhd", Malaysia's "Berhad" after a company's name: a Bahraini dinar only where an amount is written with it)
 _NAMED_CODE = re.compile(r"(?<![a-z])(?!bhd(?![a-z]))(" + _CODES + r")(?![a-z])")
 # A label with letters, then one number at the end of the line (a currency sign may follow it).
@@ -1066,6 +1066,11 @@ class _Extractor:
                 number = re.sub(r"[^\d.,' ]", "", value).strip()
                 if _not_money(number):
                     continue
+                if not currency and (own := _COLUMN_CURRENCY.search(lower_text(value))) is not None:
+                    # a column that names no currency, its cells do ("Stykkpris eks. mva" over "kr 1 090,00")
+                    currency = (own.group(1).upper() if own.group(1)
+                                else _currency(own.group(2), self.locale, "$"))
+                number = number.rstrip(",.")  # "kr 38 900,-": whole kroner
                 parsed = (parse_number(number, self.locale.decimal_comma, _decimals(currency or "")) if number
                           else None)
                 if parsed is None:

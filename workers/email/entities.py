@@ -156,7 +156,8 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|esca
                r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
                r"|ticketnummer|(?:service|support)?fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|protocolo"
                r"|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
-               r"|zgłoszeni(?:e|em|a|u)|reclamo(?:\s+de\s+garantía)?|réclamation|sag(?:snummer|snr)?|saksnummer|tiketti|tukipyyntö|talep"
+               r"|zgłoszeni(?:e|em|a|u)|reclamo(?:\s+de\s+garantía)?|réclamation|sag(?:snummer|snr)?|saksnummer|sak"
+               r"|tiketti(?:numero[na]?)?|tiketin|tukipyyntö|talep|folio\s+de\s+(?:investigación|reclamo|incidencia)"
                r"|klaim"  # Indonesian and Malay: a warranty claim ("No. Klaim GRS-0625-017")
                # an Italian file, a warranty claim, a complaint ("pratica QA-25-0219", "reclamo de garantía GAR-MX-...")
                r"|pratica|complaint|störungsticket"

@@ -474,7 +474,8 @@ CRITICAL = Rule("critical", re.compile(
     r"|alle (?:benutzer|mitarbeiter|user) (?:sind )?betroffen|totalausfall"
     r"|arrêt de (?:la )?production|production (?:est )?arrêtée|ligne arrêtée|en panne|tous les utilisateurs"
     r"|caída total|sin servicio"
-    r"|(?:operación|producción|línea|planta|faena)\s+(?:\w+\s+){0,2}(?:está\s+)?(?:detenida|parada)"
+    r"|(?:operación|producción|línea|planta|faena|equipo|perforadora|cosechadora|laminador|máquina)\s+(?:\w+\s+){0,4}"
+    r"(?:está\s+)?(?:detenid[oa]|parad[oa])"
     r"|no podemos (?:operar|facturar|despachar|atender|trabajar|vender)"
     r"|todos los usuarios|línea parada"
     r"|(?:linea|produzione) (?:di produzione )?fer\w+|fermo produzione|operai fermi|tutti gli utenti"
@@ -560,13 +561,21 @@ CRITICAL = Rule("critical", re.compile(
     r"|(?:cold storage|gudang|pabrik|produksi|sistem|listrik|mesin|chiller)\s+(?:\w+\s+){0,2}?(?:mati|berhenti) total"
     r"|(?:quedó|quedaron|está|están|sigue|siguen)\s+(?:completamente\s+)?detenid[oa]s?|parada total|paro total"
     r"|sin (?:suministro eléctrico|calefacción|refrigeración)|sem (?:energia|refrigeração)"
+    # round 27: presses, plants and machines stopped in German, Romanian and Hungarian; a safety or fire risk in Spanish
+    r"|(?:presse|anlage|maschine|schicht|\w*brecher|\w+anlage|\w+maschine)\s*\d*\s+steht"
+    r"|(?:die|der|das)\s+seit\s+(?:\w+\s+){1,2}steht|(?:ganze|gesamte)\s+\w+\s+(?:ist\s+)?(?:damit\s+)?still"
+    r"|(?:presa|linia|mașina|utilajul|instalația|producția)\s+(?:[\w.-]+\s+){0,4}?(?:este\s+)?(?:în continuare\s+)?"
+    r"(?:oprită|oprit|blocată|blocat)|(?:gyártó|töltő|szerelő|csomagoló)?sor\s+(?:[\w.]+\s+){0,6}?áll"
+    r"|riesgo de (?:seguridad|incendio|explosión|accidente)"
     r")(?!\w)"))
 # Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning with this alternative's starts tracked (a
 # database of it alone fails on the first email of dev.jsonl): its probe is its first words.
-_STOPPED = r"|(?:operación|producción|línea|planta|faena)\s+(?:\w+\s+){0,2}(?:está\s+)?(?:detenida|parada)"
+# (Round 27 added machines to its nouns: "perforadora detenida", "cosechadora de un cliente que está PARADA".)
+_STOPPED_NOUNS = r"(?:operación|producción|línea|planta|faena|equipo|perforadora|cosechadora|laminador|máquina)"
+_STOPPED = r"|" + _STOPPED_NOUNS + r"\s+(?:\w+\s+){0,4}(?:está\s+)?(?:detenid[oa]|parad[oa])"
 assert _STOPPED in CRITICAL.pattern.pattern
-CRITICAL = replace(CRITICAL, starts=CRITICAL.pattern.pattern.replace(_STOPPED, "")
-                   + r"|(?<!\w)(?:operación|producción|línea|planta|faena)\s")
+CRITICAL = replace(CRITICAL,
+                   starts=CRITICAL.pattern.pattern.replace(_STOPPED, "") + r"|(?<!\w)" + _STOPPED_NOUNS + r"\s")
 URGENT = Phrases(
     "urgent",  # the gate's name, then the phrases
     "urgent", "urgently", "asap", "a.s.a.p", "as soon as possible", "immediately", "right away", "by eod",

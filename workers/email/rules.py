@@ -567,6 +567,8 @@ CRITICAL = Rule("critical", re.compile(
     r"|(?:presa|linia|mașina|utilajul|instalația|producția)\s+(?:[\w.-]+\s+){0,4}?(?:este\s+)?(?:în continuare\s+)?"
     r"(?:oprită|oprit|blocată|blocat)|(?:gyártó|töltő|szerelő|csomagoló)?sor\s+(?:[\w.]+\s+){0,6}?áll"
     r"|riesgo de (?:seguridad|incendio|explosión|accidente)"
+    # a kitchen stopped before service
+    r"|(?:kitchen|keittiö|kök|køkken|kjøkken)\s+(?:\w+\s+){0,4}?(?:down|stopped|seis|står stille|står still)"
     r")(?!\w)"))
 # Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning with this alternative's starts tracked (a
 # database of it alone fails on the first email of dev.jsonl): its probe is its first words.

@@ -292,7 +292,12 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"self[- ]test passed", r"nothing (?:is )?(?:overdue|outstanding)",
         # the matter closed, said in the mailbox's other languages and in few words
         r"(?:that|this) closes (?:it|this|the)", r"(?:that|this) settles (?:it|this|the matter)",
-        r"(?:ticket|fall|vorgang|case) kann zu", r"(?:produziert|funktioniert|arbeitet) wieder",
+        r"(?:ticket|fall|vorgang|case) kann (?:\w+\s+){0,3}?zu(?!\w)", r"(?:produziert|funktioniert|arbeitet) wieder",
+        r"funcționează din nou", r"funziona (?:correttamente|di nuovo|regolarmente)", r"(?:è )?tutto a posto",
+        r"(?:volvió a arrancar|arranc[óo] (?:a las|de nuevo|otra vez))", r"(?:ticket|case|rma) (?:\S+ )?to be closed",
+        r"(?:har|have|hemos|abbiamo) (?:\w+ ){0,2}?(?:betalt|paid|pagado|pagato) (?:\w+ )?"
+        r"(?:faktura|invoice|factura|fattura)",
+        r"aviso de pago", r"complemento de pago", r"fitted (?:yesterday|today|this morning)",
         r"cerramos (?:el|la) (?:reclamo|caso|ticket|incidencia|reclamación)",
         r"(?:comprovante|comprobante) de pago(?:mento)?", r"zahlungsavis", r"avis de paiement",
         r"close (?:the )?(?:case|ticket|rma|incident)s?",

@@ -246,7 +246,8 @@ AUTO_SUBJECT = re.compile(
     r"|autosvar|frånvaro|odpowiedź\s+automatyczna|nieobecność|fraværs(?:meddelelse|melding)|automatisk\s+svar"
     r"|poissaolo|lomavastaaja|automaattinen\s+vastaus|automatická\s+odpověď|nepřítomnost|otomatik\s+yan\u0131t"
     r"|ofis\s+d\u0131ş\u0131|自動応答|自動返信|不在|自动回复|自動回覆"
-    r"|balasan\s+otomatis|jawapan\s+automatik|(?:ال)?رد\s+(?:ال)?تلقائي|خارج\s+المكتب|trả\s+lời\s+tự\s+động)",
+    r"|balasan\s+otomatis|jawapan\s+automatik|(?:ال)?رد\s+(?:ال)?تلقائي|خارج\s+المكتب|trả\s+lời\s+tự\s+động"
+    r"|automatikus\s+válasz|răspuns\s+automat)",
     re.IGNORECASE,
 )
 AUTO_BODY = re.compile(
@@ -259,13 +260,15 @@ AUTO_BODY = re.compile(
     r"|sono\s+(?:fuori\s+ufficio|in\s+ferie|assente)|ik\s+ben\s+(?:afwezig|niet\s+op\s+kantoor|met\s+vakantie)"
     r"|estou\s+(?:fora\s+do\s+escritório|de\s+férias|ausente)|jag\s+är\s+(?:på\s+semester|ledig|borta)"
     r"|jestem\s+(?:na\s+urlopie|poza\s+biurem)|jeg\s+(?:holder\s+\w*ferie|er\s+(?:på\s+ferie|ikke\s+på\s+kontoret))"
+    r"|(?:jag|jeg)\s+har\s+(?:semester|ferie)|szabadságon\s+vagyok"
     r"|olen\s+(?:lomalla|poissa)|jsem\s+(?:na\s+dovolené|mimo\s+kancelář)|izindeyim|izinde\s+olacağ\u0131m"
     r"|不在にしております|休暇を?いただいて)",
     re.IGNORECASE,
 )
 
 # A substring in every match of AUTO_BODY (lower case): the regex itself is tried at every word.
-_AUTO_BODY_HINTS = ("office", "away", "leave", "holiday", "vacation", "automat", "received your", "not re",
+_AUTO_BODY_HINTS = ("office", "away", "leave", "holiday", "vacation", "automat", "received your", "not re", "ferie",
+                    "szabads",
                     "limited access", "büro", "abwesend", "urlaub", "erreichbar", "absent", "congé", "oficina",
                     "vacaciones", "ufficio", "ferie", "assente", "afwezig", "kantoor", "vakantie", "escritório",
                     "férias", "ausente", "semester", "ledig", "borta", "urlopie", "biurem", " pto", "kontoret",

@@ -880,3 +880,48 @@ def test_forms_of_round_twenty_six() -> None:
     for subject, body in (("AW: Störung", "Danke fürs Wochenende! Ticket kann zu."),
                           ("RE: Pedido", "Noted with thanks, that settles it.")):
         assert decide(subject, body, "a@b.de").state == "COMPLETION", body
+
+
+def test_forms_of_round_twenty_seven() -> None:
+    """A commercial-kitchen spares distributor's and a fluid-power distributor's mail: their makers' codes (Rational
+    and Franke with dots, HYDAC and Rexroth with spaces), Nordic buyers' own order numbers, price cells that carry
+    their currency, kitchens and presses stopped, and replies that close the matter."""
+    assert extract_entities("Rational 87.00.392 and 20.02.552, Franke 560.0540.012, Hobart 00-553214, Hoshizaki "
+                            "4A3251-02, Scotsman 02-3558-01").part_numbers == [
+        "87.00.392", "20.02.552", "560.0540.012", "00-553214", "4A3251-02", "02-3558-01"]
+    assert extract_entities("Rexroth R902406227 (A10VSO 71 DFR1/31R-PPA12N00), valve 4WE6D62/EG24N9K4, DBDS10K1X/200; "
+                            "HYDAC 0240 D 010 BN4HC and SB330-10A1/112U-330A; SMC CDQ2B40-30DZ, SY5120-5DZ-01, "
+                            "ITV1050-312L; Festo CPX-FB36").part_numbers == [
+        "A10VSO 71 DFR1/31R-PPA12N00", "0240 D 010 BN4HC", "R902406227", "4WE6D62/EG24N9K4", "DBDS10K1X/200",
+        "SB330-10A1/112U-330A", "CDQ2B40-30DZ", "SY5120-5DZ-01", "ITV1050-312L", "CPX-FB36"]
+    # a product line is no part (Festo's CPX-E); a date is no Rational number
+    assert extract_entities("Advisory for CPX-E controllers, published 20.02.2025").part_numbers == []
+    assert extract_entities("Modul CPX-FB33, Teile-Nr. 548756; Membranventil, Ident-Nr. 00228444; "
+                            "部品番号 4A2115-02").part_numbers == ["548756", "00228444", "4A2115-02", "CPX-FB33"]
+    ids = extract_entities("Vores ordrenr. var 55103. Vårt inköpsordernummer är 31005522. [Sak 88214] "
+                           "tikettinumeron 7713; die Bestellnummer wird 4711-0933 sein")
+    assert ids.po_numbers == ["55103", "31005522", "4711-0933"] and ids.case_numbers == ["88214", "7713"]
+    found = analyse("Bestilling", "Ant. | Delenr.   | Beskrivelse        | Stykkpris eks. mva\n2    | 30001621  | "
+                    "Spylearm           | kr 1 090,00\n", "a@b.no").entities
+    assert found["amounts"] == [{"value": 1090.0, "currency": "NOK"}] and found["part_numbers"] == ["30001621"]
+    found = analyse("Tilbud", "Varenr.     Beskrivelse            Pris eks. mva\n01-0490-02  Vannfilter             "
+                    "kr 1 240,-\n", "a@b.no").entities["amounts"]
+    assert found == [{"value": 1240.0, "currency": "NOK"}]
+    found = analyse("Quote", "Site       Units   Annual (£)\nLeeds      12      3,720.00\n", "a@b.co.uk").entities
+    assert found["amounts"] == [{"value": 3720.0, "currency": "GBP"}]
+    for subject, body in (("URGENTE", "Tenemos una perforadora detenida en faena."),
+                          ("URGENT", "Presa hidraulică nr. 4 este oprită din tura de noapte."),
+                          ("Notfall", "Presse 2 steht, die Spritzgießmaschine, die seit gestern steht."),
+                          ("SÜRGŐS", "A töltősor ma hajnal óta áll."),
+                          ("RIESGO DE SEGURIDAD", "Fuga de aceite: riesgo de incendio junto al horno."),
+                          ("Combi down", "We have 180 covers tonight, so the kitchen is basically stopped."),
+                          ("KIIREELLINEN", "Astianpesukone rikki, koko keittiö on käytännössä seis.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    for subject, body in (("AW: Reklamation", "Danke. Das Ticket kann von unserer Seite zu."),
+                          ("R: Fattura", "Grazie, per noi è tutto a posto, la fattura è sbloccata.")):
+        assert decide(subject, body, "a@b.de").state == "COMPLETION", body
+    for subject, body in (("Betaling", "Vi har i dag betalt faktura INV-2025-1."), ("Aviso de pago", "AVISO DE PAGO")):
+        assert decide(subject, body, "a@b.de").priority == "low", body  # a payment made: the matter closed
+    assert decide("Automatikus válasz: RE: Árajánlat", "Köszönöm levelét. Szabadságon vagyok augusztus 22-ig.",
+                  "a@b.hu").auto_reply is True
+    assert decide("SV: Leverans", "Hej! Jag har semester och är tillbaka måndag 4/8.", "a@b.se").auto_reply is True

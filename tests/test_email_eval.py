@@ -215,6 +215,12 @@ DEV_FLOOR = {
     "dev46": ({"po_numbers": (1.0, 0.98), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 1.0),
                "part_numbers": (0.98, 0.93), "amounts": (1.0, 1.0), "dates": (0.99, 0.96),
                "phones": (0.97, 0.93), "emails": (1.0, 1.0)}, 0.98, 0.98),
+    "dev47": ({"po_numbers": (0.92, 0.87), "quote_numbers": (1.0, 0.95), "case_numbers": (0.96, 1.0),
+               "part_numbers": (0.94, 0.79), "amounts": (1.0, 0.96), "dates": (0.99, 0.96),
+               "phones": (1.0, 0.97), "emails": (1.0, 1.0)}, 0.98, 0.96),
+    "dev48": ({"po_numbers": (0.98, 0.92), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.98, 0.89), "amounts": (0.98, 0.99), "dates": (0.99, 0.99),
+               "phones": (0.97, 0.97), "emails": (1.0, 1.0)}, 0.98, 0.98),
 }
 
 

@@ -917,6 +917,8 @@ def test_forms_of_round_twenty_seven() -> None:
                           ("Combi down", "We have 180 covers tonight, so the kitchen is basically stopped."),
                           ("KIIREELLINEN", "Astianpesukone rikki, koko keittiö on käytännössä seis.")):
         assert decide(subject, body, "a@b.com").priority == "critical", body
+    # where a machine stands is no stop
+    assert decide("Frage", "Die Anlage steht im Keller, Zugang über Tor 2.", "a@b.de").priority != "critical"
     for subject, body in (("AW: Reklamation", "Danke. Das Ticket kann von unserer Seite zu."),
                           ("R: Fattura", "Grazie, per noi è tutto a posto, la fattura è sbloccata.")):
         assert decide(subject, body, "a@b.de").state == "COMPLETION", body

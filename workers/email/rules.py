@@ -568,6 +568,7 @@ CRITICAL = Rule("critical", re.compile(
     r"|sin (?:suministro eléctrico|calefacción|refrigeración)|sem (?:energia|refrigeração)"
     # round 27: presses, plants and machines stopped in German, Romanian and Hungarian; a safety or fire risk in Spanish
     r"|(?:presse|anlage|maschine|schicht|\w*brecher|\w+anlage|\w+maschine)\s*\d*\s+steht"
+    r"(?=\s*(?:[.,;:!?)–-]|$|seit|still|komplett|wieder|immer|schon|jetzt|heute|bereits))"  # not "steht im Keller"
     r"|(?:die|der|das)\s+seit\s+(?:\w+\s+){1,2}steht|(?:ganze|gesamte)\s+\w+\s+(?:ist\s+)?(?:damit\s+)?still"
     r"|(?:presa|linia|mașina|utilajul|instalația|producția)\s+(?:[\w.-]+\s+){0,4}?(?:este\s+)?(?:în continuare\s+)?"
     r"(?:oprită|oprit|blocată|blocat)|(?:gyártó|töltő|szerelő|csomagoló)?sor\s+(?:[\w.]+\s+){0,6}?áll"

@@ -1032,14 +1032,20 @@ class _Extractor:
             elif column is not None and column.match(c):
                 kinds[i] = ("part", None)
             elif _PRICE_COLUMN.search(c):
-                cur = _COLUMN_CURRENCY.search(c)
+                cur = self._named_currency(c)
                 if cur:
-                    code = cur.group(1)
-                    # "$" stays "$": the table's dollar is the email's (Extractor.dollar)
-                    kinds[i] = ("amount", code.upper() if code else _currency(cur.group(2), self.locale, "$"))
+                    kinds[i] = ("amount", cur)
                 elif _PRICE_WORD.search(c):
                     kinds[i] = ("amount", "")  # the email's one currency, if it names one (resolve_unpriced)
         return kinds if len(kinds) >= 1 and len(cells) >= 2 else {}
+
+    def _named_currency(self, low: str) -> str | None:
+        """The currency a header or a cell (lower case) names: its ISO code, or "$" as written (the table's dollar is
+        the email's: Extractor.dollar)."""
+        cur = _COLUMN_CURRENCY.search(low)
+        if cur is None:
+            return None
+        return cur.group(1).upper() if cur.group(1) else _currency(cur.group(2), self.locale, "$")
 
     def _row(self, cells: list[str], kinds: dict[int, tuple[str, str | None]], width: int, line: str,
              offset: int) -> None:
@@ -1067,10 +1073,8 @@ class _Extractor:
                 number = re.sub(r"[^\d.,' ]", "", value).strip()
                 if _not_money(number):
                     continue
-                if not currency and (own := _COLUMN_CURRENCY.search(lower_text(value))) is not None:
-                    # a column that names no currency, its cells do ("Stykkpris eks. mva" over "kr 1 090,00")
-                    currency = (own.group(1).upper() if own.group(1)
-                                else _currency(own.group(2), self.locale, "$"))
+                if not currency:  # a column that names no currency, its cells do ("kr 1 090,00" under "Stykkpris")
+                    currency = self._named_currency(lower_text(value))
                 number = number.rstrip(",.")  # "kr 38 900,-": whole kroner
                 parsed = (parse_number(number, self.locale.decimal_comma, _decimals(currency or "")) if number
                           else None)
@@ -1552,7 +1556,7 @@ _SIZE = re.compile(r"\d+(?:[.,]\d+)?(?:[KMGT]B|[KM]?W|K?VA|V|M?AH|[MC]?M|KG|L|ML
 # After a part number, the next one of its list: a comma or a conjunction, maybe after a few words in lower case
 _LISTED_NEXT = re.compile(r"(?:[ \t]+[^\W_A-Z]{1,12}){0,4}"
                           r"(?:[ \t]*,[ \t]*|[ \t]+(?:and|&|y|et|e|und|i|og|och|en)[ \t]+)"
-                          r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)(?![\w#/-]|\.\w)")
+                          r"(" + TOKEN + r")(?![\w#/-]|\.\w)")
 # Sales taxes of Canada alone (not GST: Australia, India, Singapore and New Zealand levy one too)
 _CANADIAN_TAX = re.compile(r"(?<![\w/-])(?:hst|qst|tvq)(?![\w-])")
 # A header's first cell of a line's position and another header after one space ("Pos. Artikel-Nr.")

@@ -1120,6 +1120,9 @@ class _Extractor:
                 continue  # (a label: "CVR-nr.", "Art-Nr.")
             if _POSTCODE.fullmatch(token) and _TOWN_AFTER.match(self.text, t) and not cat.is_vendor_part(token):
                 continue  # "Ukmergės g. 280, LT-06115 Vilnius": a country's postcode before its town
+            if token.isdigit() and self.text[s - 1:s] == "(" and _PARTY_LINE.match(
+                    self.text, self.text.rfind("\n", 0, s) + 1):
+                continue  # "Sold-to: KESTREL DISTRIBUTION (0001234567)": the party's account number
             if cat.excluded(token, self.before_part(s)) or (
                     excluded_end >= 0 and _ID_RANGE.fullmatch(self.scan, excluded_end, s)):
                 excluded_end = t  # "asset tags ALW-1001 to ALW-1057": a range's end is what its start is
@@ -1132,6 +1135,8 @@ class _Extractor:
                 token, (s, t) = m.group(i), m.span(i)
                 if len(token) < (5 if token.isdigit() else 7 if token.isalnum() else 4) or not self.free(s, t):
                     continue  # (a short code of letters and digits is a model's series: "Schneider ATV320")
+                if not token.isalnum() and not token[:1].isdigit() and sum(c.isalnum() for c in token) < 6:
+                    continue  # a model's series letters with a dot or dash: "New Holland T7.270", "Kubota M7-172"
                 if _SIZE.fullmatch(token) or _YEAR_SEGMENT.search(token) or cat.excluded(token, self.before_part(s)):
                     continue
                 _add(self.e.part_numbers, token)
@@ -1535,6 +1540,9 @@ _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 _POSTCODE = re.compile(r"(?:A|B|D|F|I|L|S|AT|BE|BG|CH|CY|CZ|DE|DK|EE|ES|FI|FR|GR|HR|HU|IE|IT|LT|LU|LV|MT|NL|NO|PL|PT"
                        r"|RO|RS|SE|SI|SK|BA|ME|MK|AL|UA)-\d{3,6}")
 _TOWN_AFTER = re.compile(r"[ \t]+[^\W\d_][^\W\d_]+")
+# A line that names a party of an order or a payment, whose number in parentheses is its account's
+_PARTY_LINE = re.compile(r"[ \t>]*(?:(?:sold|ship|bill|deliver|invoice)[ -]to|payer|payee|customer|buyer|kunde|cliente"
+                         r"|client|debitor|auftraggeber)", re.IGNORECASE)
 _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 # A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück", or "x 4" ending a line ("- QFX5120-48Y-AFI2  x 4").
 _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?"

@@ -143,7 +143,7 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
     before = None
     if raw.not_part_cues:
         before = re.compile(r"(?<![\w/])(?:" + _alternation(raw.not_part_cues)
-                            + r")(?:\s*(?:numbers?|nos?\.?|nr\.?|#|:|\.))*\s*$", re.IGNORECASE)
+                            + r")(?:\s*(?:numbers?|nos?\.?|nr\.?|ref\.?|reference|#|:|\.))*\s*$", re.IGNORECASE)
     vendor = [p for f in raw.formats if not f.generic and not f.spaced for p in f.patterns]
     return PartCatalogue(formats, cue, column, frozenset(p.upper() for p in raw.not_part_prefixes), before,
                          words if raw.cues else "", tuple(patterns),

@@ -769,6 +769,13 @@ def _listed_code(token: str) -> bool:
             and any(c.isalpha() for c in token))
 
 
+def _ordered_number(token: str) -> bool:
+    """A catalogue number of digits alone in an order line ("1 x roof panel 47700128"): six digits or more, maybe
+    with a dash ("90245-1120"; not a phone's groups, "617-555-0193")."""
+    digits = token.replace("-", "", 1)
+    return len(digits) >= 6 and digits.isdigit()
+
+
 def _add(seq: list[Any], value: Any) -> None:
     if value not in seq:
         seq.append(value)
@@ -1150,7 +1157,7 @@ class _Extractor:
         comma or "and", maybe after a few words in lower case or quantities."""
         while (m := _LISTED_NEXT.match(self.text, t)) is not None:
             token, (s, t) = m.group(1), m.span(1)
-            if (not _listed_code(token) or not self.free(s, t) or _SIZE.fullmatch(token)
+            if (not (_listed_code(token) or _ordered_number(token)) or not self.free(s, t) or _SIZE.fullmatch(token)
                     or cat.excluded(token, self.before_part(s))):
                 return
             _add(self.e.part_numbers, token)
@@ -1199,9 +1206,12 @@ class _Extractor:
                 head = _LINE_START_CODE.match(text, start, q.start())  # "1. XNV-8081Z  Hanwha dome - 24 pcs"
                 if head:
                     candidates.append(head.span(1))
+            before = _CODE_BEFORE_QTY.search(text, start, q.start())  # "- pas wariatora 84475455 – 1 szt."
+            if before and "|" not in text[start:end]:  # (not in a table's cell: "Catalyst IE3300 8x GE")
+                candidates.append(before.span(1))
             for s, t in candidates:
                 token = text[s:t]
-                if not _listed_code(token) or not self.free(s, t):
+                if not (_listed_code(token) or _ordered_number(token)) or not self.free(s, t):
                     continue
                 if cat.excluded(token, self.before_part(s)):
                     continue
@@ -1545,17 +1555,23 @@ _PARTY_LINE = re.compile(r"[ \t>]*(?:(?:sold|ship|bill|deliver|invoice)[ -]to|pa
                          r"|client|debitor|auftraggeber)", re.IGNORECASE)
 _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 # A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück", or "x 4" ending a line ("- QFX5120-48Y-AFI2  x 4").
-_QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?"
-                       r"|st\.|uds\.?|un\.?|unid\.?|stuks|pièces|pcs)(?![a-z0-9])\s*"
-                       r"|[ \t][x\u00d7][ \t]?\d{1,5}(?=[ \t]*(?:\n|$))")
-# the code right after a quantity, maybe after "of" or a word or two in lower case ("48 x monitor VTH2621GW-P")
-_CODE = re.compile(r"(?:of\s+|(?:[^\W\d_A-Z]{2,14}[ \t]+){1,2}(?=[A-Z0-9-]*\d))?"
+_QTY_UNIT = (r"(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?|st\.|uds\.?|un\.?|unid\.?|stuks|pièces"
+             r"|pcs)(?![a-z0-9])")
+_QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?" + _QTY_UNIT + r"\s*"
+                       r"|[ \t][x\u00d7][ \t]?\d{1,5}(?=[ \t]*(?:\n|$))"
+                       # a count after a list's bullet, before a word ("- 12 barras raspadoras 47131175"; not before
+                       # a unit, "- 1 szt. zestaw szyn SRTRK4": the first alternative's)
+                       r"|(?<=\n)[ \t]*(?:>[ \t]*)*[-*\u2022][ \t]*\d{1,4}[ \t]+(?!" + _QTY_UNIT + r")(?=[^\W\d_]{2})")
+# the code right after a quantity, maybe after "of" or up to three words in lower case ("48 x monitor VTH2621GW-P")
+_CODE = re.compile(r"(?:of\s+|(?:[^\W\d_A-Z]{2,14}[ \t]+){1,3}(?=[A-Z0-9-]*\d))?"
                    r"([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
 # The code that starts a line (after a bullet or a list number), before its quantity
-_LINE_START_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7]|\d{1,3}[.)])?[ \t]*"
+_LINE_START_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7]|\d{1,3}[.)]|(?:Pos|Poz|Item|Line|Linha)\.?[ \t]*\d{1,3}[.:]?)?[ \t]*"
                               r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)(?![\w#/-])")
 _LINE_END_CODE = re.compile(r"(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)"
                             r"\)?[ \t.]*$")
+# The code right before a line's quantity, maybe with a dash between ("łożysko 86625830 – 1 szt.")
+_CODE_BEFORE_QTY = re.compile(r"(?<![\w#/.-])([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)[ \t]+(?:[\u2013\u2014-][ \t]+)?$")
 _NEWLINE = re.compile(r"\n")
 # A document's number with its year ("CP-2025-0917", a Czech quote): an id, whatever part format it fits.
 _DOCUMENT_OF_YEAR = re.compile(r"[A-Z]{1,5}-20\d{2}-")
@@ -1684,6 +1700,7 @@ _PROBES = (
     Probe("table", _PRICE_HEADER_PROBE),  # the Japanese and Chinese words: _Extractor.tables
     Probe("qty", r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs|pc|pz|stk|stück|unit|ea|szt|st\.|uds|un|unid|stuks|pièces)"),
     Probe("qty", r"[ \t][x\u00d7][ \t]?\d"),
+    Probe("qty", r"(?<=\n)[ \t>]*[-*\u2022][ \t]*\d"),
     Probe("amount", _AMOUNT_BEFORE + r"(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),
     # The currency after the number: where it ends (the number's start is found in Python, _Extractor.amounts)
     Probe("amount_after", r"\d" + _MULT + r"\s?(?:" + _CUR_AFTER + r")", kind=END),

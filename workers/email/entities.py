@@ -158,6 +158,7 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|esca
                r"|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
                r"|zgłoszeni(?:e|em|a|u)|reclamo(?:\s+de\s+garantía)?|réclamation|sag(?:snummer|snr)?|saksnummer|sak"
                r"|tiketti(?:numero[na]?)?|tiketin|tukipyyntö|talep|folio\s+de\s+(?:investigación|reclamo|incidencia)"
+               r"|warranty\s+claim|claim(?=\s*(?:#|no\b|nr\b|number\b))"  # "warranty claim WC-AU-0912"
                r"|klaim"  # Indonesian and Malay: a warranty claim ("No. Klaim GRS-0625-017")
                # an Italian file, a warranty claim, a complaint ("pratica QA-25-0219", "reclamo de garantía GAR-MX-...")
                r"|pratica|complaint|störungsticket"
@@ -179,14 +180,16 @@ CASE_CUES = (r"(?<![0-9]-)(?<![0-9][a-z]-)(?<!\d )(?:support\s+|service\s+)?" + 
              r"|aruba|juniper|synology|axis|hanwha|genetec|milestone|poly|shure|crestron|brother|canon|epson|kyocera"
              r"|ricoh|xerox|lexmark|netapp|eaton|vertiv|arista|supermicro|thermo\s+fisher|roche|eppendorf|sartorius"
              r"|siemens|olympus|dpd|dhl|gls|ups|fedex|tnt|sma|fronius|goodwe|huawei|sungrow|solaredge|enphase|victron"
-             r"|danfoss|daikin|carrier|trane|york|copeland|bitzer|belimo|honeywell|grundfos)(?![\w-]))?")
+             r"|danfoss|daikin|carrier|trane|york|copeland|bitzer|belimo|honeywell|grundfos|agco|john\s+deere|deere"
+             r"|claas|cnh|kubota|krones|khs|sidel|tetra\s+pak|videojet|markem-imaje|domino|zebra)(?![\w-]))?")
 CASE = _cue_rule(CASE_CUES)
 CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7})(?![\w-])"
                        # a Jira issue key in a notification's subject, a helpdesk's "[#48213]" tag
                        r"|\[jira\]\s*\(([a-z][a-z0-9]{1,9}-\d{1,7})\)|\[#(\d{4,10})\]"
                        # a ticketing tool's tag in a subject: "[REQ-2025-118822] Received", "[CMP-2025-0117]"
-                       r"|\[((?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-(?:\d{2,4}-)?\d{3,10})\]")
+                       # (maybe after a country's letters: "[UA-SR-20250408-017]")
+                       r"|\[((?:[a-z]{2}-)?(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-(?:\d{2,8}-)?\d{3,10})\]")
 
 
 # Right before a number: it is some other id (an invoice, a tracking number, a phone ...), not a PO.
@@ -1680,7 +1683,7 @@ _PROBES = (
     Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2}-)?\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|quo-[a-z]{2,4}-"
                         r"|cot-[a-z0-9]|soum-\d|pres-\d)"),
     Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d"
-                       r"|\[(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-\d"),
+                       r"|\[(?:[a-z]{2}-)?(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
     Probe("order", r"(?<![\w/])" + ORDER_CUES),
     Probe("quote", r"(?<![\w/])(?:" + QUOTE_CUES + r")"),

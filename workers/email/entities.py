@@ -141,14 +141,17 @@ QUOTE_CUES = (r"(?:proposta|propuesta|offre|offerta|oferta)\s+comerci(?:al|ale)"
               r"|cotizaci[oó]n|presupuesto|offerte|orçamento|cotação|oferta|rfq|offert|proposta|propuesta|proposal"
               r"|tilbud|tarjous|teklif|nab[ií]d(?:ka|ky|ku|ce|ek)|(?:ár)?ajánlat\w*|bid|ofert(?:y|ę|e|ie|ă|ei|ą)"
               r"|ponud(?:a|i|e|u|ba|bo|be|bi)|ponuk(?:a|u|y|e)|pasiūlym(?:as|o|ą)|piedāvājum[sau]"
-              r"|pakkumi(?:ne|se|st)|оферт(?:а|и|ата)|soumission|penawaran")
+              r"|pakkumi(?:ne|se|st)|оферт(?:а|и|ата)|soumission|penawaran"
+              # Ukrainian and Russian commercial offers, Vietnamese "báo giá" (a price quote)
+              r"|(?:комерційн\w+\s+|коммерческ\w+\s+)?(?:пропозиці[яюї]|предложени[ея])|báo\s+giá")
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
 QUOTE_BARE = re.compile(r"(?<![\w-])(q-(?:[a-z]{2}-)?\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"  # Q-2025-0917, Q-JP-2025-0098
-                        r"|qt-?(?:[a-z]{2,4}-)?(?:\d{2}-){0,2}\d{4,8}(?:-r(?:ev)?\d{1,2})?|quo-?\d{4,8}"
+                        r"|qt-?(?:[a-z]{2,4}-)?(?:\d{2}-){0,2}\d{4,8}(?:-r(?:ev)?\d{1,2}|-\d)?|quo-?\d{4,8}"
                         r"|quo-[a-z]{2,4}-(?:\d{2,4}-)?\d{3,8}"  # QUO-MA-2025-0087
                         # cotización / cotação, soumission (Québec), presupuesto
-                        r"|cot-(?:[a-z]{2,4}-)?(?:\d{2}-)?\d{4,8}|soum-\d{4,8}|pres-\d{4}-\d{3,6})"
+                        r"|cot-(?:[a-z]{2,4}-)?(?:\d{2}-|20\d{2}-)?\d{4,8}|soum-\d{4,8}|pres-\d{4}-\d{3,6}"
+                        r"|кп-20\d{2}-\d{3,6})"  # комерційна пропозиція (Ukrainian: a commercial offer)
                         r"(?![\w-])")
 
 # "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".
@@ -1681,7 +1684,7 @@ _PROBES = (
     Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}[-/])?po[-/]"),
     Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
     Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2}-)?\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|quo-[a-z]{2,4}-"
-                        r"|cot-[a-z0-9]|soum-\d|pres-\d)"),
+                        r"|cot-[a-z0-9]|soum-\d|pres-\d|кп-20\d)"),
     Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d"
                        r"|\[(?:[a-z]{2}-)?(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"

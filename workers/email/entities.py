@@ -92,7 +92,7 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|(?<!\d )po|pos|p/o|(?:local\s+)?purchase[\s-]*order
              r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)|đơn\s+đặt\s+hàng(?:\s+số)?|obj\.|leveransavrop"
              # a Nordic buyer's own order number ("vores ordrenr. var 55102", "vårt ordernr 2290", "bestillingsnr.")
              r"|(?:vores|vårt?|vort)\s+(?:ordre|order)(?:nr\.?|nummer)|bestillingsnr\.?"
-             r"|zam\.(?:\s+nr\.?)?|porudžbenic[aeiu]"
+             r"|zam\.(?:\s+nr\.?)?|porudžbenic[aeiu]|comanda\s+noastr[ăa]"
              # a framework order and its call-offs: "blanket order 7700-46001", "pedido abierto 4700001235"
              r"|blanket\s+(?:purchase\s+)?orders?|pedido\s+abierto|rahmen(?:auftrag|bestellung)"
              r"|أمر\s+الشراء(?:\s+رقم)?|lieferabruf|inkoopnr\.?|παραγγελ(?:ία|ίας)|bestelbon|uw\s+ref(?:\.|erentie)")
@@ -119,11 +119,13 @@ ORDER = _cue_rule(ORDER_CUES)
 # PO 4500123456 (the PO convention of the generated corpus and of every author since).
 _SHORT_CUE = re.compile(r"[a-z]{2,4}")
 _DAY_MONTH = re.compile(r"\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?")
+_MARKETPLACE_ORDER = re.compile(r"\d{3}-\d{7}-\d{7}")
 
 
 def _structured(value: str) -> bool:
-    """A customer's order number as written after an order word: with a "-" or "/", not a date."""
-    return ("-" in value or "/" in value) and _DAY_MONTH.fullmatch(value) is None
+    """A customer's order number as written after an order word: with a "-" or "/", not a date, not a marketplace's
+    order ("Order 302-4471829-1182": Amazon's)."""
+    return ("-" in value or "/" in value) and _DAY_MONTH.fullmatch(value) is None and not _MARKETPLACE_ORDER.fullmatch(value)
 
 
 # A PO id that carries "PO" itself: "PO-ACM-22817", "PO/2025/06/118", "KDG-PO-558210", "HDC/PO/2025/0457" (as
@@ -204,7 +206,7 @@ _OTHER_ID_BEFORE = re.compile(r"(?:invoice|inv|rechnung|facture|factura|fattura|
 
 # Ids after an order cue that are the distributor's or something else: sales and webshop orders, invoices, returns.
 _NOT_PO_PREFIXES = frozenset({"SO", "WS", "W", "SHOP", "INV", "RE", "RMA", "BOL", "CM", "DN", "ASN", "AWB", "CS", "INC",
-                              "TKT", "Q", "QT", "AB"})
+                              "TKT", "Q", "QT", "AB", "ZS"})  # (ZS: a Polish sales order, zamówienie sprzedaży)
 # An RMA is a return authorisation, not a support case.
 _NOT_CASE_PREFIXES = frozenset({"RMA", "SO", "PO", "INV", "BOL", "CM", "Q", "QT", "RE"})
 # "For questions quote SO-0099420": the distributor's order, invoice, return ... named after the verb "quote".

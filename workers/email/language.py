@@ -55,9 +55,10 @@ _GREEK = re.compile(r"[\u0386-\u03ce]")
 
 def detect_language(text: str) -> str | None:
     """The language of `text` (its first 500 characters), or None when it is not clear."""
-    # Its prose: a table's rows at the top of a message (codes, numbers, column words) say nothing of its language
+    # Its prose: a table's rows at the top of a message (codes, numbers, column words) say nothing of its language,
+    # nor the spaces that align its totals under the table ("        Subtotal:   $ 11.041.000")
     sample = text[:500] if "|" not in text[:500] else "\n".join(
-        line for line in text[:3000].splitlines() if "|" not in line)[:500]
+        line.strip() for line in text[:3000].splitlines() if "|" not in line)[:500]
     if not sample.isascii():
         if _KANA.search(sample):
             return "ja"

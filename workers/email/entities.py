@@ -437,7 +437,8 @@ DATE_ISO = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
 DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?[^\S\n]+(\d{1,2})(?:st|nd|rd|th)?(?![\d:.]\d|\d)"
                       r"(?:,?\s+(\d{4})(?!\d))?")
 DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)(?:de\s+|of\s+)?"
-                      r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-|/)(?:de\s+)?(\d{4}|\d{2})(?![\w:]))?")
+                      # (a year of two digits not after a comma: "2 June, 10 June" are two days)
+                      r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-|/)(?:de\s+)?(\d{4}|(?<!, )\d{2})(?![\w:]))?")
 # Every numeric date in one scan: year-month-day, day.month.year, month/day/year, day and month alone.
 DATE_DIGITS = re.compile(r"(?<![\w/.:,$€£#-])(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?")  # "#10-01": a unit
 _NOT_AFTER_DATE = re.compile(r"[\w/-]|[.,:]\d")  # "17.06.2025:" ends a clause; "12/06:30" is no date

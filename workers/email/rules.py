@@ -580,6 +580,20 @@ CRITICAL = Rule("critical", re.compile(
     r"|riesgo de (?:seguridad|incendio|explosión|accidente)"
     # a kitchen stopped before service
     r"|(?:kitchen|keittiö|kök|køkken|kjøkken)\s+(?:\w+\s+){0,4}?(?:down|stopped|seis|står stille|står still)"
+    # round 28: farm machines and packaging lines stopped mid-season or mid-run ("header down", "combine is sitting
+    # in 2,000 acres", "seeding op is shut down", "kombajn stoi", "Комбайн стоїть", "Combina ... stă în câmp",
+    # "linha 2 ... está parada", "lijn 4 ligt al sinds gisteravond stil", "dây chuyền ... ngừng sản xuất")
+    r"|(?:combine|header|harvester|forager|baler|mower|sprayer|planter|seeder|drill|tractor|filler|capper|labell?er"
+    r"|coder|weigher)(?:'s|\s+is|\s+are|\s+has\s+been|\s+have\s+been)?\s+(?:still\s+)?(?:down|stopped|broken down"
+    r"|sitting|parked|stood)"
+    r"|(?:harvest|harvesting|seeding|drilling|spraying|planting|silage|baling)\s+(?:\w+\s+){0,2}?(?:is\s+|has\s+been\s+)?"
+    r"(?:shut down|stopped|halted)"
+    r"|(?:kombajn\w*|ciągnik\w*|pług\w*|siewnik\w*|maszyn[ay])\s+(?:[\w.-]+\s+){0,3}?(?:stoi|stoją)"
+    r"|(?:комбайн\w*|трактор\w*|лінія)\s+(?:[\w.-]+\s+){0,3}?(?:стоїть|стоять)"
+    r"|(?:combina|semănătoarea|tractorul|utilajul)\s+(?:[\w.-]+\s+){0,4}?stă"
+    r"|(?:linha|enchedora|máquina)\s+(?:\S+\s+){0,5}?(?:está|continua|segue|ficou)\s+parad[ao]"
+    r"|(?:lijn|machine|fabriek)\s+\d*\s*(?:ligt|staat)\s+(?:\w+\s+){0,3}?stil"
+    r"|ngừng sản xuất|dừng sản xuất|dây chuyền\s+(?:\S+\s+){0,3}?(?:vẫn\s+)?dừng"
     r")(?!\w)"))
 CRITICAL = replace(CRITICAL,
                    starts=CRITICAL.pattern.pattern.replace(_STOPPED, "") + r"|(?<!\w)" + _STOPPED_NOUNS + r"\s")
@@ -606,7 +620,7 @@ URGENT = Phrases(
 # "包装线已经全线停线": round 23).
 CRITICAL_CJK = ("業務が停止", "業務停止", "生産停止", "ライン停止", "全端末", "通信不可", "システム停止", "全部停止",
                 "生产停止", "无法使用", "販売停止", "停线", "停線", "停产", "停產", "产线停", "產線停", "가동 중단",
-                "생산 중단")
+                "생산 중단", "หยุดผลิต")
 URGENT_CJK = ("至急", "緊急", "紧急", "急件", "加急", "긴급", "ด่วน")
 # A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
 DEADLINE = Rule("deadline", re.compile(

@@ -631,10 +631,13 @@ DEADLINE = Rule("deadline", re.compile(
     r"|(?<!\w)(?:today|vandaag|heute|hoy|oggi|hoje|aujourd'hui)\s+(?:\w+\s+)?(?:nodig|benötigt|needed|necesario"
     r"|necessario|nécessaire|brauchen)(?!\w)"
     # round 26: an answer wanted today ("please confirm today"; not "heute noch", said of what ships today too)
-    r"|(?<!\w)(?:confirm|update|reply|respond|answer|call)\s+(?:\w+\s+){0,2}?(?:today|by tomorrow)(?!\w)"),
+    r"|(?<!\w)(?:confirm|update|reply|respond|answer|call)\s+(?:\w+\s+){0,2}?(?:today|by tomorrow)(?!\w)"
+    # round 28: a need in Spanish, Portuguese, Italian and Polish ("necesito que salga hoy", "precisamos até amanhã")
+    r"|(?<!\w)(?:necesit\w+|precis\w+|serve|servono|potrzebuj\w+)\s+(?:\w+\s+){0,5}?(?:hoy|mañana|hoje|amanhã|oggi"
+    r"|domani|dzisiaj|dziś|jutro)(?!\w)"),
     starts=r"(?<!\w)(?:need|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per"
            r"|voor|até|do|pour|faut|besoin|today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen|aujourd'hui"
-           r"|confirm|update|reply|respond|answer|call)",
+           r"|confirm|update|reply|respond|answer|call|necesit|precis|serve|potrzebuj)",
     gated=True)
 # A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
 QUIET = Phrases(

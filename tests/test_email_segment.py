@@ -3,7 +3,7 @@ the part catalogue's configuration."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -927,3 +927,54 @@ def test_forms_of_round_twenty_seven() -> None:
     assert decide("Automatikus válasz: RE: Árajánlat", "Köszönöm levelét. Szabadságon vagyok augusztus 22-ig.",
                   "a@b.hu").auto_reply is True
     assert decide("SV: Leverans", "Hej! Jag har semester och är tillbaka måndag 4/8.", "a@b.se").auto_reply is True
+
+
+def test_forms_of_round_twenty_eight() -> None:
+    """An agricultural-machinery parts distributor's and a packaging-line spares distributor's mail: their makers'
+    codes, order lines of digits alone, ids in Ukrainian, Vietnamese and Polish, and machines and lines stopped in
+    the middle of a season or a run."""
+    assert extract_entities("John Deere RE507522 and AH220112, CLAAS 0007386240, Kubota 1J500-43061, Kverneland "
+                            "KK081234, Fleetguard LF16015, Donaldson P550148; filtru motor 0.900.1752.2").part_numbers == [
+        "0.900.1752.2", "RE507522", "AH220112", "0007386240", "1J500-43061", "KK081234", "LF16015", "P550148"]
+    assert extract_entities("Krones 0-901-53-221-1, KHS 1-070-34-211-5, cabezal ENM40012, Videojet SP384512 and "
+                            "V411-D, Domino EPT024611, Zebra P1037974-010 and 05555BK11045, Herma 400-00-7310, "
+                            "Sidel R5071544").part_numbers == [
+        "0-901-53-221-1", "1-070-34-211-5", "ENM40012", "SP384512", "V411-D", "EPT024611", "P1037974-010",
+        "05555BK11045", "400-00-7310", "R5071544"]
+    # order lines: catalogue numbers of digits alone, a code before its quantity, a position, a count after a bullet
+    assert extract_entities("Parts:\n1 x windscreen 84281977\n- 12 barras raspadoras 47131176\n- łożysko 86625831 – "
+                            "2 szt.\nPos. 2   90245-1121   Dichtung   1 St.\n- 1 szt. zestaw szyn SRTRK5\n"
+                            ).part_numbers == ["84281977", "47131176", "86625831", "90245-1121", "SRTRK5"]
+    # guards: a party's account, a payment's reference, models' names, an oil's grade, a contract, a project
+    assert extract_entities("Sold-to: ACME CORP (0001234568)\nPayment ref: 0000731843\nKubota M7-152 and New "
+                            "Holland T7.315 in the yard.\n- 150 cases 5W-30 oil\ncontract ABO-2292, Project "
+                            "LUX-ROLL-26 – 120 x laptops").part_numbers == []
+    assert extract_entities("[UA-SR-20250409-018] Warranty claim WC-AU-0913 opened; lost-parcel claim 8834413K with "
+                            "UPS").case_numbers == ["UA-SR-20250409-018", "WC-AU-0913"]
+    assert sorted(extract_entities("пропозиція КП-2025-0615; báo giá BG-2025-0319; la revisión QT88124-2; cotización "
+                                   "COT-CO-2025-0148").quote_numbers) == [
+        "BG-2025-0319", "COT-CO-2025-0148", "QT88124-2", "КП-2025-0615"]
+    assert extract_entities("Wasze zamówienie ZS/2025/09/0613; Order 302-4471830-1183456; comanda noastră nr. "
+                            "771204").po_numbers == ["771204"]
+    assert extract_entities("It tripped on 2 June, 10 June and again last night.", received=date(2025, 6, 16)
+                            ).dates == ["2025-06-02", "2025-06-10"]
+    # a Colombian quote at a .com address: its language (the totals aligned under the table are no prose) says pesos
+    totals = "".join(" " * 80 + f"{label}:   $ {n}\n" for label, n in (
+        ("Subtotal", "11.041.000"), ("Descuento", "0"), ("IVA 19%", "2.097.790"), ("Flete", "0"), ("Total", "13.138.790")))
+    found = analyse("Cotización", "Adjunto cotización:\n\nÍtem | Ref. | Descripción | Cant. | Vr. total\n1 | SP462076 | "
+                    "Ventana | 2 | $ 2.240.000\n" + totals + "\nEntrega de repuestos: 10 días hábiles. Validez de la "
+                    "oferta: 30 días.\n", "a@nordpack-spares.com",
+                    received_at=datetime.fromisoformat("2025-05-16T15:20:00-05:00"))
+    assert found.locale == "es-CO" and {a["currency"] for a in found.entities["amounts"]} == {"COP"}
+    for subject, body in (("header down!!", "Rotor bearing gone."),
+                          ("Belt", "Combine is sitting in 2,000 acres of canola."),
+                          ("Hose", "Whole seeding op is shut down."), ("PILNE", "Kombajn stoi na polu od wczoraj."),
+                          ("ТЕРМІНОВО", "Комбайн стоїть у полі."), ("URGENT", "Combina Claas stă în câmp de ieri."),
+                          ("URGENTE", "A linha 2 (enchedora Krones) está parada desde as 5h."),
+                          ("Lijn 4", "Lijn 4 ligt al sinds gisteravond stil."),
+                          ("KHẨN", "Dây chuyền số 2 đã ngừng sản xuất hoàn toàn."), ("ด่วน", "ไลน์ 2 หยุดผลิต")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    # where a machine stands is no stop
+    assert decide("Pick-up", "The new tractor is parked at your depot; the header is 30 ft wide.",
+                  "a@b.com").priority != "critical"
+    assert decide("Despacho", "Necesito que salga HOY por Expreso Pampeano.", "a@b.com.ar").priority == "high"

@@ -778,6 +778,11 @@ def _listed_code(token: str) -> bool:
             and any(c.isalpha() for c in token))
 
 
+def _id_prefix(value: str) -> str:
+    """An id's letters before its first "-" or "/" ("SO-0099420", "ZS/2025/07/1184"), or the whole id."""
+    return value.split("-", 1)[0].split("/", 1)[0]
+
+
 def _ordered_number(token: str) -> bool:
     """A catalogue number of digits alone in an order line ("1 x roof panel 47700128"): six digits or more, maybe
     with a dash ("90245-1120"; not a phone's groups, "617-555-0193")."""
@@ -913,7 +918,7 @@ class _Extractor:
             if not self.free(*m.span(1)):
                 continue
             first = m.group(1).upper()
-            if not _valid_id(first) or first.split("-", 1)[0] in not_prefixes:
+            if not _valid_id(first) or _id_prefix(first) in not_prefixes:
                 continue
             if accept is not None and not accept(first):
                 continue
@@ -936,7 +941,7 @@ class _Extractor:
             while (more := _MORE.match(text, pos)) is not None:  # "POs 4500207714, 4500207715 and 4500207716"
                 value = more.group(1).upper()
                 if (not _valid_id(value) or value.isdigit() != digits_only or not self.free(*more.span(1))
-                        or value.split("-", 1)[0] in not_prefixes or (accept is not None and not accept(value))):
+                        or _id_prefix(value) in not_prefixes or (accept is not None and not accept(value))):
                     break
                 _add(into, value)
                 self.claim(*more.span(1))

@@ -585,7 +585,7 @@ CRITICAL = Rule("critical", re.compile(
     # "linha 2 ... está parada", "lijn 4 ligt al sinds gisteravond stil", "dây chuyền ... ngừng sản xuất")
     r"|(?:combine|header|harvester|forager|baler|mower|sprayer|planter|seeder|drill|tractor|filler|capper|labell?er"
     r"|coder|weigher)(?:'s|\s+is|\s+are|\s+has\s+been|\s+have\s+been)?\s+(?:still\s+)?(?:down|stopped|broken down"
-    r"|sitting|parked|stood)"
+    r"|(?:sitting|parked|stood)\s+(?:up\s+)?(?:in|idle|since|for|there|waiting))"  # (not "parked at your depot")
     r"|(?:harvest|harvesting|seeding|drilling|spraying|planting|silage|baling)\s+(?:\w+\s+){0,2}?(?:is\s+|has\s+been\s+)?"
     r"(?:shut down|stopped|halted)"
     r"|(?:kombajn\w*|ciągnik\w*|pług\w*|siewnik\w*|maszyn[ay])\s+(?:[\w.-]+\s+){0,3}?(?:stoi|stoją)"

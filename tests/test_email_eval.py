@@ -221,6 +221,12 @@ DEV_FLOOR = {
     "dev48": ({"po_numbers": (0.98, 0.92), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 1.0),
                "part_numbers": (0.98, 0.89), "amounts": (0.98, 0.99), "dates": (0.99, 0.99),
                "phones": (0.97, 0.97), "emails": (1.0, 1.0)}, 0.98, 0.98),
+    "dev49": ({"po_numbers": (0.9, 0.95), "quote_numbers": (1.0, 0.94), "case_numbers": (0.86, 1.0),
+               "part_numbers": (0.98, 0.86), "amounts": (1.0, 0.91), "dates": (0.99, 0.98),
+               "phones": (1.0, 0.98), "emails": (1.0, 1.0)}, 0.96, 0.92),
+    "dev50": ({"po_numbers": (0.98, 0.94), "quote_numbers": (1.0, 0.96), "case_numbers": (0.94, 0.88),
+               "part_numbers": (1.0, 0.92), "amounts": (1.0, 0.96), "dates": (1.0, 0.99),
+               "phones": (0.99, 0.97), "emails": (1.0, 1.0)}, 0.97, 0.97),
 }
 
 

@@ -52,7 +52,7 @@ US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 
 # ---------------------------------------------------------------------------------------------------- ids
 _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id|numero|número|numéro"
-           r"|numer|číslo|numaras\u0131|numarasi|br\.?)(?![a-z])"
+           r"|numer|číslo|numaras\u0131|numarasi|br\.?|αρ\.?|αριθμός)(?![a-z])"
            r"|(?:is|was|are|ist|war|wird|est|es|era|è|foi|är|er|var|sera|será|sarà|č\.?|ma|(?:will|should|would)\s+be"
            r"|stays|remains|still|noastr[ăa]"
            r"|nostru)(?:\s+(?:le|la|el|the))?(?![\w-])"  # "notre bon de commande est le BC-2025-114"
@@ -92,7 +92,7 @@ _PO_WORDS = (r"(?:p\.\s?o\.?|(?<!\d )po|pos|p/o|(?:local\s+)?purchase[\s-]*order
              r"|tellimus(?:e|t)?|pasūtījum[sau]|užsakym(?:as|o|ą)|đơn\s+đặt\s+hàng(?:\s+số)?|obj\.|leveransavrop"
              # a Nordic buyer's own order number ("vores ordrenr. var 55102", "vårt ordernr 2290", "bestillingsnr.")
              r"|(?:vores|vårt?|vort)\s+(?:ordre|order)(?:nr\.?|nummer)|bestillingsnr\.?"
-             r"|zam\.(?:\s+nr\.?)?|porudžbenic[aeiu]|comanda\s+noastr[ăa]"
+             r"|zam\.(?:\s+nr\.?)?|porudžbenic[aeiu]|comanda\s+noastr[ăa]|παραγγελία\s+μας"
              # a framework order and its call-offs: "blanket order 7700-46001", "pedido abierto 4700001235"
              r"|blanket\s+(?:purchase\s+)?orders?|pedido\s+abierto|rahmen(?:auftrag|bestellung)"
              r"|أمر\s+الشراء(?:\s+رقم)?|lieferabruf|inkoopnr\.?|παραγγελ(?:ία|ίας)|bestelbon|uw\s+ref(?:\.|erentie)")
@@ -119,6 +119,7 @@ ORDER = _cue_rule(ORDER_CUES)
 # PO 4500123456 (the PO convention of the generated corpus and of every author since).
 _SHORT_CUE = re.compile(r"[a-z]{2,4}")
 _DAY_MONTH = re.compile(r"\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?")
+_NANP_SHAPE = re.compile(r"\d{3}-\d{3}-\d{4}")  # a North American phone number's groups
 _MARKETPLACE_ORDER = re.compile(r"\d{3}-\d{7}-\d{7}")
 
 
@@ -163,7 +164,7 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|esca
                r"|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
                r"|zgłoszeni(?:e|em|a|u)|reclamo(?:\s+de\s+garantía)?|réclamation|sag(?:snummer|snr)?|saksnummer|sak"
                r"|tiketti(?:numero[na]?)?|tiketin|tukipyyntö|talep|folio\s+de\s+(?:investigación|reclamo|incidencia)"
-               r"|warranty\s+claim|claim(?=\s*(?:#|no\b|nr\b|number\b))"  # "warranty claim WC-AU-0912"
+               r"|warranty\s+claim|claim(?=\s*(?:#|no\b|nr\b|number\b|[a-z]{2,4}-\d))"  # "warranty claim WC-AU-0912"
                r"|klaim"  # Indonesian and Malay: a warranty claim ("No. Klaim GRS-0625-017")
                # an Italian file, a warranty claim, a complaint ("pratica QA-25-0219", "reclamo de garantía GAR-MX-...")
                r"|pratica|complaint|störungsticket"
@@ -171,7 +172,7 @@ _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|esca
                r"|melding(?:snummer)?"
                # complaints and quality deviations: "Reklamation RK-25-0877", "avvikelsen AVV-2025-0614", "le cas
                # NetApp 2009876543", "no conformidad interna NC-2025-061"
-               r"|cas|reklamation(?:en|snummer)?|reklamasjon(?:en)?|reklamace|reklamacj[aię]|reclamação|reclamación"
+               r"|cas|reklamation(?:en|snummer)?|reklamasjon(?:en)?|reklamac[ei]|reklamacj[aię]|reclamação|reclamación"
                r"|avvikelse(?:n|nummer)?|afvigelse(?:n)?|avvik(?:et)?|no\s+conformidad(?:\s+interna)?"
                r"|non[\s-]conformit[éà]|non-?conformance|ncr"
                # Slavic complaints and service requests: "рекламация № REK-BG-2025-0193", "servisni zahtev broj
@@ -189,7 +190,9 @@ CASE_CUES = (r"(?<![0-9]-)(?<![0-9][a-z]-)(?<!\d )(?:support\s+|service\s+)?" + 
              r"|claas|cnh|kubota|krones|khs|sidel|tetra\s+pak|videojet|markem-imaje|domino|zebra)(?![\w-]))?")
 CASE = _cue_rule(CASE_CUES)
 CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
-CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7})(?![\w-])"
+CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7}"
+                       # with a country's or a site's letters: "CS-IE-7713", "JHB-SR-44190"
+                       r"|cs-[a-z]{2}-\d{4,10}|[a-z]{2,4}-(?:sr|cs|inc|tkt)-\d{4,10})(?![\w-])"
                        # a Jira issue key in a notification's subject, a helpdesk's "[#48213]" tag
                        r"|\[jira\]\s*\(([a-z][a-z0-9]{1,9}-\d{1,7})\)|\[#(\d{4,10})\]"
                        # a ticketing tool's tag in a subject: "[REQ-2025-118822] Received", "[CMP-2025-0117]"
@@ -785,9 +788,9 @@ def _id_prefix(value: str) -> str:
 
 def _ordered_number(token: str) -> bool:
     """A catalogue number of digits alone in an order line ("1 x roof panel 47700128"): six digits or more, maybe
-    with a dash ("90245-1120"; not a phone's groups, "617-555-0193")."""
-    digits = token.replace("-", "", 1)
-    return len(digits) >= 6 and digits.isdigit()
+    with one or two dashes ("90245-1120", "000-186-371"; not a phone's groups, "617-555-0193", "1-800-555-0199")."""
+    digits = token.replace("-", "", 2)
+    return len(digits) >= 6 and digits.isdigit() and _NANP_SHAPE.fullmatch(token) is None
 
 
 def _add(seq: list[Any], value: Any) -> None:
@@ -1570,7 +1573,7 @@ _PARTY_LINE = re.compile(r"[ \t>]*(?:(?:sold|ship|bill|deliver|invoice)[ -]to|pa
 _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 # A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück", or "x 4" ending a line ("- QFX5120-48Y-AFI2  x 4").
 _QTY_UNIT = (r"(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?|st\.|uds\.?|un\.?|unid\.?|stuks|pièces"
-             r"|pcs)(?![a-z0-9])")
+             r"|pcs|ks\.?|τεμ\.?|adet)(?![a-z0-9])")
 _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?" + _QTY_UNIT + r"\s*"
                        r"|[ \t][x\u00d7][ \t]?\d{1,5}(?=[ \t]*(?:\n|$))"
                        # a count after a list's bullet, before a word ("- 12 barras raspadoras 47131175"; not before
@@ -1582,7 +1585,7 @@ _CODE = re.compile(r"(?:of\s+|(?:[^\W\d_A-Z]{2,14}[ \t]+){1,3}(?=[A-Z0-9-]*\d))?
 # The code that starts a line (after a bullet or a list number), before its quantity
 _LINE_START_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7]|\d{1,3}[.)]|(?:Pos|Poz|Item|Line|Linha)\.?[ \t]*\d{1,3}[.:]?)?[ \t]*"
                               r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)(?![\w#/-])")
-_LINE_END_CODE = re.compile(r"(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)"
+_LINE_END_CODE = re.compile(r"(?:(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*|[ \t]{2,})([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)"
                             r"\)?[ \t.]*$")
 # The code right before a line's quantity, maybe with a dash between ("łożysko 86625830 – 1 szt.")
 _CODE_BEFORE_QTY = re.compile(r"(?<![\w#/.-])([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)[ \t]+(?:[\u2013\u2014-][ \t]+)?$")
@@ -1693,7 +1696,8 @@ _PROBES = (
     Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
     Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2}-)?\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|quo-[a-z]{2,4}-"
                         r"|cot-[a-z0-9]|soum-\d|pres-\d|кп-20\d)"),
-    Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d"
+    Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d|(?<![\w-])cs-[a-z]{2}-\d"
+                       r"|(?<![\w-])[a-z]{2,4}-(?:sr|cs|inc|tkt)-\d"
                        r"|\[(?:[a-z]{2}-)?(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
     Probe("order", r"(?<![\w/])" + ORDER_CUES),
@@ -1712,7 +1716,8 @@ _PROBES = (
     Probe("table", r"(?<!\w)(?:case|ticket|complaint|claim|incident|caso|réclamation|reklamation)[ \t]*"
                    r"(?:no\.?|#|number|nr\.?|id)?(?:[ \t]*[|\t\n]| {2})"),
     Probe("table", _PRICE_HEADER_PROBE),  # the Japanese and Chinese words: _Extractor.tables
-    Probe("qty", r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs|pc|pz|stk|stück|unit|ea|szt|st\.|uds|un|unid|stuks|pièces)"),
+    Probe("qty", r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs|pc|pz|stk|stück|unit|ea|szt|st\.|uds|un|unid|stuks|pièces|ks"
+                 r"|τεμ|adet)"),
     Probe("qty", r"[ \t][x\u00d7][ \t]?\d"),
     Probe("qty", r"(?<=\n)[ \t>]*[-*\u2022][ \t]*\d"),
     Probe("amount", _AMOUNT_BEFORE + r"(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),

@@ -594,6 +594,15 @@ CRITICAL = Rule("critical", re.compile(
     r"|(?:linha|enchedora|máquina)\s+(?:\S+\s+){0,5}?(?:está|continua|segue|ficou)\s+parad[ao]"
     r"|(?:lijn|machine|fabriek)\s+\d*\s*(?:ligt|staat)\s+(?:\w+\s+){0,3}?stil"
     r"|ngừng sản xuất|dừng sản xuất|dây chuyền\s+(?:\S+\s+){0,3}?(?:vẫn\s+)?dừng"
+    # round 29: a vessel that cannot sail, detained or off-hire, a ship in blackout; a yard's work stopped; a
+    # warehouse's trucks grounded; Italian and Nordic stops ("è FERMA da stamattina", "ligger stille", "kan ikke
+    # sejle", "no podemos zarpar", "naka-blackout")
+    r"|(?:cannot|can't|can not|not able to|unable to|not permitted to|not allowed to)\s+(?:sail|depart)"
+    r"|(?:vessel|ship|ferry|barge|tanker)\s+(?:\w+\s+){0,3}?(?:is\s+|has\s+been\s+|was\s+)?(?:detained|off-hire|stuck"
+    r"|in blackout)|detained by|blackout|work (?:has )?stopped|standing idle"  # (not a rental's "off-hire")
+    r"|kan ikke (?:seile|sejle)|ligger (?:fortsatt |stadig |helt )?stille|no podemos zarpar|naka-?blackout"
+    r"|(?:è|sono|siamo)\s+(?:ancora\s+)?ferm[oaie](?=\s+(?:da|dal|dalle|dalla|ancora|$)|\s*[.,;!])"
+    r"|(?:trucks|forklifts|clarks|vehicles)\s+(?:are\s+)?(?:still\s+|now\s+)?(?:grounded|dead|off road|parked up)"
     r")(?!\w)"))
 CRITICAL = replace(CRITICAL,
                    starts=CRITICAL.pattern.pattern.replace(_STOPPED, "") + r"|(?<!\w)" + _STOPPED_NOUNS + r"\s")

@@ -59,6 +59,8 @@ _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref
            # "el presupuesto revisado P-25-0712-B", "our updated PO 4500..."
            r"|(?:revised|revisado|revisada|révisée?|rivist[oa]|updated|actualizad[oa]|aktualisierte[sn]?|new|nuev[oa]"
            r"|neue[sn]?|nouveau|nouvelle|nuov[oa]|final|signed|firmad[oa]|signée?)(?![\w-])"
+           # "reklamaci jsme zaevidovali pod číslem RK-25-0193", "zarejestrowaliśmy pod numerem REK/2025/0417"
+           r"|(?:\w+\s+){0,3}?pod\s+(?:číslem|numerem)(?![\w-])"
            r"|[#:\uff1a\u2116-]|は|\n>+))*\s*")
 _ID = r"(?:\(\s*#?|#)?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # "and" and "or" in the mailbox's languages: what joins the items of a list (ids, dates)
@@ -197,7 +199,9 @@ CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7}"
                        r"|\[jira\]\s*\(([a-z][a-z0-9]{1,9}-\d{1,7})\)|\[#(\d{4,10})\]"
                        # a ticketing tool's tag in a subject: "[REQ-2025-118822] Received", "[CMP-2025-0117]"
                        # (maybe after a country's letters: "[UA-SR-20250408-017]")
-                       r"|\[((?:[a-z]{2}-)?(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-(?:\d{2,8}-)?\d{3,10})\]")
+                       r"|\[((?:[a-z]{2}-)?(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-(?:\d{2,8}-)?\d{3,10})\]"
+                       # a call or job logged by a service desk: "[Job OOH-25-1142]", "[Case #CS-4471]"
+                       r"|\[(?:job|case|ticket|call)\s+#?([a-z]{2,5}-(?:\d{2,4}-)?\d{3,8})\]")
 
 
 # Right before a number: it is some other id (an invoice, a tracking number, a phone ...), not a PO.
@@ -429,8 +433,13 @@ _MONTH_NAMES_EAST = ("januára siječnja januarja janvāris janvārī sausio jaa
                      "novembra studenoga studenog novembar novembris novembrī lapkričio novembril ноември листопада "
                      "ноября",
                      "decembra decembar decembris decembrī gruodžio detsember detsembril декември грудня декабря")
+# Tagalog (the months Spanish does not share) and Greek, whole in the genitive as dates write them and abbreviated
+_MONTH_NAMES_MORE = ("ιανουαρίου ιαν", "pebrero φεβρουαρίου φεβ", "marso μαρτίου", "απριλίου απρ", "μαΐου μαΐ μαϊ",
+                     "hunyo ιουνίου ιουν", "hulyo ιουλίου ιουλ", "αυγούστου αυγ", "setyembre σεπτεμβρίου σεπ",
+                     "oktubre οκτωβρίου οκτ", "nobyembre νοεμβρίου νοε", "disyembre δεκεμβρίου δεκ")
 MONTHS = {name: num
-          for num, names in (*_MONTH_NAMES.items(), *enumerate(_MONTH_NAMES_EAST, 1), *enumerate(_THAI_MONTHS, 1),
+          for num, names in (*_MONTH_NAMES.items(), *enumerate(_MONTH_NAMES_EAST, 1), *enumerate(_MONTH_NAMES_MORE, 1),
+                             *enumerate(_THAI_MONTHS, 1),
                              *enumerate(_ARABIC_MONTHS, 1))
           for name in names.split()}
 # Abbreviations that are also words ("out", "set", French "mar." for mardi): a month only with a year after it.
@@ -439,7 +448,9 @@ _MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=Tru
 DATE_ISO = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
 DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?[^\S\n]+(\d{1,2})(?:st|nd|rd|th)?(?![\d:.]\d|\d)"
                       r"(?:,?\s+(\d{4})(?!\d))?")
-DATE_DMY = re.compile(r"(?<![\w.,/-])(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)(?:de\s+|of\s+)?"
+# (after a dash only as a range's end: "28-29 Jul", not "SKU-12 Jan")
+DATE_DMY = re.compile(r"(?<![\w.,/])(?:(?<![-\u2013])|(?<=(?<![\w-])\d[-\u2013])|(?<=(?<![\w-])\d\d[-\u2013]))(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)"
+                      r"(?:de\s+|of\s+)?"
                       # (a year of two digits not after a comma: "2 June, 10 June" are two days)
                       r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-|/)(?:de\s+)?(\d{4}|(?<!, )\d{2})(?![\w:]))?")
 # Every numeric date in one scan: year-month-day, day.month.year, month/day/year, day and month alone.
@@ -811,6 +822,7 @@ class _Extractor:
         # Where each rule can match (workers.email.scan); None: every rule scans the whole text (the reference).
         self.hits = hits
         self._regions: tuple[str, ...] | None = None
+        self._dialled: list[tuple[int, str]] = []  # where each "+CC" number stands, and its region
         self._day_first: bool | None = None
         self._numeric_dates: list[re.Match[str]] = []  # DATE_DIGITS' matches (dates), read by day_first too
         self._last_short_date = -1  # where the last day and month without a year read as a date ended
@@ -891,7 +903,7 @@ class _Extractor:
                 self.claim(*m.span())
         for m in self.iter("case_bare", CASE_BARE, text):
             if self.free(*m.span()):
-                _add(self.e.case_numbers, (m.group(1) or m.group(2) or m.group(3) or m.group(4)).upper())
+                _add(self.e.case_numbers, next(g for g in m.groups() if g).upper())
                 self.claim(*m.span())
         self.cued("po", PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
         self.cued("order", ORDER, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES, accept=_structured)
@@ -1489,9 +1501,10 @@ class _Extractor:
         """The sender's region, then those of the country-code domains of addresses and of "+CC" numbers in the
         text: a quoted French signature's "04 72 33 18 90" is French even when the sender is not."""
         if self._regions is None:
-            dialled = [phonenumbers.region_code_for_country_code(int(m.group(1)))
-                       for m in (_COUNTRY_CODE.finditer(self.scan) if "+" in self.scan else ())]
-            dialled = [r for r in dialled if r != "ZZ"]
+            self._dialled = [(m.start(), phonenumbers.region_code_for_country_code(int(m.group(1))))
+                             for m in (_COUNTRY_CODE.finditer(self.scan) if "+" in self.scan else ())]
+            self._dialled = [(at, r) for at, r in self._dialled if r != "ZZ"]
+            dialled = [r for _, r in self._dialled]
             regions = [self.locale.region]
             if self.locale.guessed:  # the currencies the email names and its "+CC" numbers say more than a UTC offset
                 named = [_CURRENCY_REGION[a["currency"]] for a in self.e.amounts if a["currency"] in _CURRENCY_REGION]
@@ -1504,6 +1517,19 @@ class _Extractor:
             regions.extend(r for r in dict.fromkeys(dialled) if r not in regions)
             self._regions = tuple(regions)
         return self._regions
+
+    def regions_at(self, s: int, t: int) -> tuple[str, ...]:
+        """phone_regions(), led by the region of a "+CC" number in the same paragraph as a national number at s:t:
+        a quoted Danish signature's "Mobil 21 47 88 09" under its "Tlf. +45 98 44 12 00" is Danish, whoever sends."""
+        regions = self.phone_regions()
+        if not self._dialled:
+            return regions
+        text = self.scan
+        start, end = text.rfind("\n\n", 0, s), text.find("\n\n", t)
+        near = [r for at, r in self._dialled if start < at and (end < 0 or at < end)]
+        if not near or near[-1] == regions[0]:
+            return regions
+        return (near[-1], *(r for r in regions if r != near[-1]))
 
     def after_not_phone_cue(self, s: int) -> bool:
         """Whether a non-phone cue ("meeting ID", "PO", "IBAN") may end right before offset `s`."""
@@ -1527,10 +1553,11 @@ class _Extractor:
                     # a cue ("Tel:", "call") is needed only by a national number not shaped like a North American one
                     cue = (raw.startswith(("+", "00")) or _NANP.fullmatch(raw.strip()) is not None
                            or _PHONE_CUE.search(before) is not None)
-                    value = _phone(raw, m.group(3), self.phone_regions(), cue)
+                    regions = self.phone_regions() if raw.startswith(("+", "00")) else self.regions_at(s, t)
+                    value = _phone(raw, m.group(3), regions, cue)
                     if value is None:  # "(07) 5430 9100 (24/7)", "(24x7)" (not an extension): without its last groups
                         for cut in _shorter(m.group(2)):
-                            value = _phone((m.group(1) or "") + cut, None, self.phone_regions(), cue)
+                            value = _phone((m.group(1) or "") + cut, None, regions, cue)
                             if value:
                                 t = m.start(2) + len(cut)
                                 break
@@ -1689,7 +1716,7 @@ _PROBES = (
     Probe("date_digits", r"(?<![\w/.:,$€£#-])\d{1,4}[./-]\d"),
     Probe("date_spaced", DATE_SPACED.pattern),
     Probe("date_cjk", DATE_CJK.pattern),
-    Probe("date_dmy", r"(?<![\w.,/-])\d{1,2}(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)(?:de\s+|of\s+)?(?:"
+    Probe("date_dmy", r"(?<![\w.,/])\d{1,2}(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)(?:de\s+|of\s+)?(?:"
           + _MONTH_RE + r")"),
     Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
     Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}[-/])?po[-/]"),
@@ -1697,7 +1724,7 @@ _PROBES = (
     Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2}-)?\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|quo-[a-z]{2,4}-"
                         r"|cot-[a-z0-9]|soum-\d|pres-\d|кп-20\d)"),
     Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d|(?<![\w-])cs-[a-z]{2}-\d"
-                       r"|(?<![\w-])[a-z]{2,4}-(?:sr|cs|inc|tkt)-\d"
+                       r"|(?<![\w-])[a-z]{2,4}-(?:sr|cs|inc|tkt)-\d|\[(?:job|case|ticket|call)\s"
                        r"|\[(?:[a-z]{2}-)?(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
     Probe("order", r"(?<![\w/])" + ORDER_CUES),

@@ -1602,7 +1602,7 @@ _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 _QTY_UNIT = (r"(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?|st\.|uds\.?|un\.?|unid\.?|stuks|pièces"
              r"|pcs|ks\.?|τεμ\.?|adet)(?![a-z0-9])")
 _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?" + _QTY_UNIT + r"\s*"
-                       r"|[ \t][x\u00d7][ \t]?\d{1,5}(?=[ \t]*(?:\n|$))"
+                       r"|[ \t][x\u00d7][ \t]?\d{1,5}(?=[ \t]*(?:\n|$)|[ \t]{2})"  # (or before a column: "x4   USD 312.00")
                        # a count after a list's bullet, before a word ("- 12 barras raspadoras 47131175"; not before
                        # a unit, "- 1 szt. zestaw szyn SRTRK4": the first alternative's)
                        r"|(?<=\n)[ \t]*(?:>[ \t]*)*[-*\u2022][ \t]*\d{1,4}[ \t]+(?!" + _QTY_UNIT + r")(?=[^\W\d_]{2})")

@@ -934,7 +934,8 @@ def test_forms_of_round_twenty_eight() -> None:
     codes, order lines of digits alone, ids in Ukrainian, Vietnamese and Polish, and machines and lines stopped in
     the middle of a season or a run."""
     assert extract_entities("John Deere RE507522 and AH220112, CLAAS 0007386240, Kubota 1J500-43061, Kverneland "
-                            "KK081234, Fleetguard LF16015, Donaldson P550148; filtru motor 0.900.1752.2").part_numbers == [
+                            "KK081234, Fleetguard LF16015, Donaldson P550148; filtru motor 0.900.1752.2"
+                            ).part_numbers == [
         "0.900.1752.2", "RE507522", "AH220112", "0007386240", "1J500-43061", "KK081234", "LF16015", "P550148"]
     assert extract_entities("Krones 0-901-53-221-1, KHS 1-070-34-211-5, cabezal ENM40012, Videojet SP384512 and "
                             "V411-D, Domino EPT024611, Zebra P1037974-010 and 05555BK11045, Herma 400-00-7310, "
@@ -960,10 +961,11 @@ def test_forms_of_round_twenty_eight() -> None:
                             ).dates == ["2025-06-02", "2025-06-10"]
     # a Colombian quote at a .com address: its language (the totals aligned under the table are no prose) says pesos
     totals = "".join(" " * 80 + f"{label}:   $ {n}\n" for label, n in (
-        ("Subtotal", "11.041.000"), ("Descuento", "0"), ("IVA 19%", "2.097.790"), ("Flete", "0"), ("Total", "13.138.790")))
-    found = analyse("Cotización", "Adjunto cotización:\n\nÍtem | Ref. | Descripción | Cant. | Vr. total\n1 | SP462076 | "
-                    "Ventana | 2 | $ 2.240.000\n" + totals + "\nEntrega de repuestos: 10 días hábiles. Validez de la "
-                    "oferta: 30 días.\n", "a@nordpack-spares.com",
+        ("Subtotal", "11.041.000"), ("Descuento", "0"), ("IVA 19%", "2.097.790"), ("Flete", "0"),
+        ("Total", "13.138.790")))
+    found = analyse("Cotización", "Adjunto cotización:\n\nÍtem | Ref. | Descripción | Cant. | Vr. total\n1 | "
+                    "SP462076 | Ventana | 2 | $ 2.240.000\n" + totals + "\nEntrega de repuestos: 10 días hábiles. "
+                    "Validez de la oferta: 30 días.\n", "a@nordpack-spares.com",
                     received_at=datetime.fromisoformat("2025-05-16T15:20:00-05:00"))
     assert found.locale == "es-CO" and {a["currency"] for a in found.entities["amounts"]} == {"COP"}
     for subject, body in (("header down!!", "Rotor bearing gone."),
@@ -978,3 +980,47 @@ def test_forms_of_round_twenty_eight() -> None:
     assert decide("Pick-up", "The new tractor is parked at your depot; the header is 30 ft wide.",
                   "a@b.com").priority != "critical"
     assert decide("Despacho", "Necesito que salga HOY por Expreso Pampeano.", "a@b.com.ar").priority == "high"
+
+
+def test_forms_of_round_twenty_nine() -> None:
+    """A marine spare-parts supplier's and a forklift spares distributor's mail: order lines in Czech and Greek, codes
+    after a column's spaces, their makers' formats, cases with a site's letters, Greek orders and months, a quoted
+    signature's national number, and vessels, yards and fleets stopped."""
+    assert extract_entities("Line items:\n1. 1472437  Seal kit, lift cylinder   x4   USD 312.00 ea\n2 ks  hnací "
+                            "kolo      50298764\n- 2 τεμ. Βαλβίδα, κωδ. 146673-11300\n4 x brake master cylinder "
+                            "repair kit  2802575\n1 x antenna motor 000-186-372\n").part_numbers == [
+        "146673-11300", "1472437", "50298764", "2802575", "000-186-372"]
+    assert extract_entities("Toyota king pin kit 43330-23320-72, ABB cartridge HT846413, Wärtsilä PAAE102234, "
+                            "Linde 7919040042").part_numbers == [
+        "43330-23320-72", "HT846413", "PAAE102234", "7919040042"]
+    assert extract_entities("Pol. | Kat. číslo   | Název    | Množství\n1    | 3903604014   | kartáče  | 3\n"
+                            ).part_numbers == ["3903604014"]
+    # guards: engines' and trucks' models after their makers' names, a charger's rating, a phone in an order line
+    assert extract_entities("Engine Yanmar 6EY18ALW, main engine MAN B&W 6S50MC-C, trucks Toyota 8FBMT16 and Hyster "
+                            "H16XM-12; 1 x charger 48V/100A; 2 x call 617-555-0193").part_numbers == []
+    assert extract_entities("Case ref for this is CS-IE-7714; your call centre logged it as job JHB-SR-44191; warranty "
+                            "claim with Hoppecke, claim WC-55013; reklamaci jsme zaevidovali pod číslem RK-25-0194; "
+                            "[Job OOH-25-1143] logged").case_numbers == [
+        "CS-IE-7714", "JHB-SR-44191", "OOH-25-1143", "WC-55013", "RK-25-0194"]
+    assert extract_entities("Σας επισυνάπτουμε την παραγγελία μας αρ. KN-25-0319.").po_numbers == ["KN-25-0319"]
+    assert sorted(extract_entities("Anchorage 28-29 Jul only; dock period 11–20 Aug; sa Hulyo 8; Τετ 13 Αυγ 2025; CUIT "
+                                   "30-71234567-8.\n\nMartín", received=date(2025, 7, 1)).dates) == [
+        "2025-07-08", "2025-07-28", "2025-07-29", "2025-08-11", "2025-08-13", "2025-08-20"]
+    # a quoted Danish signature's mobile number is Danish, though the sender's UTC offset names other countries
+    found = analyse("RE: PO", "Any update?\n\nJens Holm\nHavnevej 12, 9990 Skagen\nTlf. +45 98 44 12 00 | Mobil 21 47 "
+                    "88 09\n", "a@meridian-spares.com", received_at=datetime.fromisoformat("2025-06-23T11:15:00+03:00"))
+    assert found.entities["phones"] == ["+4598441200", "+4521478809"]
+    for subject, body in (("URGENT", "Vessel is now at anchorage and CANNOT SAIL until we replace the rotor."),
+                          ("DETENTION", "Our vessel has been DETAINED by PSC at Fujairah."),
+                          ("EMERGENCY", "Both radars failed, we cannot depart Batangas."),
+                          ("HASTER", "PSV Polar Frontier ligger stille ved Ågotnes."),
+                          ("Garanti", "Færgen kan ikke sejle."),
+                          ("Status", "Naka-blackout po ang barko dito sa Subic."),
+                          ("URGENTE", "El buque fue detenido: no podemos zarpar."),
+                          ("WORK STOPPED", "All 40 fitters are standing idle."),
+                          ("URGENTE", "La linea di preparazione ordini è FERMA da stamattina."),
+                          ("Brakes", "All four Clarks are still grounded."), ("Chargers", "6 trucks still dead.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    # a rental fleet's trucks taken off hire is no stop
+    assert decide("Off-hire 4 x rental trucks", "Please off-hire them from today and collect.",
+                  "a@b.ie").priority != "critical"

@@ -128,7 +128,8 @@ _MARKETPLACE_ORDER = re.compile(r"\d{3}-\d{7}-\d{7}")
 def _structured(value: str) -> bool:
     """A customer's order number as written after an order word: with a "-" or "/", not a date, not a marketplace's
     order ("Order 302-4471829-1182": Amazon's)."""
-    return ("-" in value or "/" in value) and _DAY_MONTH.fullmatch(value) is None and not _MARKETPLACE_ORDER.fullmatch(value)
+    return (("-" in value or "/" in value) and _DAY_MONTH.fullmatch(value) is None
+            and not _MARKETPLACE_ORDER.fullmatch(value))
 
 
 # A PO id that carries "PO" itself: "PO-ACM-22817", "PO/2025/06/118", "KDG-PO-558210", "HDC/PO/2025/0457" (as
@@ -449,7 +450,8 @@ DATE_ISO = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
 DATE_MDY = re.compile(r"(?<![\w])(" + _MONTH_RE + r")\.?[^\S\n]+(\d{1,2})(?:st|nd|rd|th)?(?![\d:.]\d|\d)"
                       r"(?:,?\s+(\d{4})(?!\d))?")
 # (after a dash only as a range's end: "28-29 Jul", not "SKU-12 Jan")
-DATE_DMY = re.compile(r"(?<![\w.,/])(?:(?<![-\u2013])|(?<=(?<![\w-])\d[-\u2013])|(?<=(?<![\w-])\d\d[-\u2013]))(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)"
+DATE_DMY = re.compile(r"(?<![\w.,/])(?:(?<![-\u2013])|(?<=(?<![\w-])\d[-\u2013])|(?<=(?<![\w-])\d\d[-\u2013]))"
+                      r"(\d{1,2})(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)"
                       r"(?:de\s+|of\s+)?"
                       # (a year of two digits not after a comma: "2 June, 10 June" are two days)
                       r"(" + _MONTH_RE + r")(?![a-z])\.?(?:,?(?:\s+|-|/)(?:de\s+)?(\d{4}|(?<!, )\d{2})(?![\w:]))?")
@@ -1235,7 +1237,7 @@ class _Extractor:
                 head = _LINE_START_CODE.match(text, start, q.start())  # "1. XNV-8081Z  Hanwha dome - 24 pcs"
                 if head:
                     candidates.append(head.span(1))
-            before = _CODE_BEFORE_QTY.search(text, start, q.start())  # "- pas wariatora 84475455 – 1 szt."
+            before = _CODE_BEFORE_QTY.search(text, start, q.start())  # "- pas wariatora 84475455 - 1 szt."
             if before and "|" not in text[start:end]:  # (not in a table's cell: "Catalyst IE3300 8x GE")
                 candidates.append(before.span(1))
             for s, t in candidates:
@@ -1602,7 +1604,8 @@ _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 _QTY_UNIT = (r"(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?|st\.|uds\.?|un\.?|unid\.?|stuks|pièces"
              r"|pcs|ks\.?|τεμ\.?|adet)(?![a-z0-9])")
 _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?" + _QTY_UNIT + r"\s*"
-                       r"|[ \t][x\u00d7][ \t]?\d{1,5}(?=[ \t]*(?:\n|$)|[ \t]{2})"  # (or before a column: "x4   USD 312.00")
+                       # "x 4" ending a line, or before a column ("x4   USD 312.00")
+                       r"|[ \t][x\u00d7][ \t]?\d{1,5}(?=[ \t]*(?:\n|$)|[ \t]{2})"
                        # a count after a list's bullet, before a word ("- 12 barras raspadoras 47131175"; not before
                        # a unit, "- 1 szt. zestaw szyn SRTRK4": the first alternative's)
                        r"|(?<=\n)[ \t]*(?:>[ \t]*)*[-*\u2022][ \t]*\d{1,4}[ \t]+(?!" + _QTY_UNIT + r")(?=[^\W\d_]{2})")
@@ -1610,12 +1613,15 @@ _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?" + _QTY_UNIT + r"\s*"
 _CODE = re.compile(r"(?:of\s+|(?:[^\W\d_A-Z]{2,14}[ \t]+){1,3}(?=[A-Z0-9-]*\d))?"
                    r"([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
 # The code that starts a line (after a bullet or a list number), before its quantity
-_LINE_START_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7]|\d{1,3}[.)]|(?:Pos|Poz|Item|Line|Linha)\.?[ \t]*\d{1,3}[.:]?)?[ \t]*"
+_LINE_START_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7]|\d{1,3}[.)]|(?:Pos|Poz|Item|Line|Linha)\.?[ \t]*\d{1,3}"
+                              r"[.:]?)?[ \t]*"
                               r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)(?![\w#/-])")
-_LINE_END_CODE = re.compile(r"(?:(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*|[ \t]{2,})([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)"
+_LINE_END_CODE = re.compile(r"(?:(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*|[ \t]{2,})"
+                            r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)"
                             r"\)?[ \t.]*$")
-# The code right before a line's quantity, maybe with a dash between ("łożysko 86625830 – 1 szt.")
-_CODE_BEFORE_QTY = re.compile(r"(?<![\w#/.-])([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)[ \t]+(?:[\u2013\u2014-][ \t]+)?$")
+# The code right before a line's quantity, maybe with a dash between ("łożysko 86625830 - 1 szt.")
+_CODE_BEFORE_QTY = re.compile(r"(?<![\w#/.-])([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)[ \t]+"
+                              r"(?:[\u2013\u2014-][ \t]+)?$")
 _NEWLINE = re.compile(r"\n")
 # A document's number with its year ("CP-2025-0917", a Czech quote): an id, whatever part format it fits.
 _DOCUMENT_OF_YEAR = re.compile(r"[A-Z]{1,5}-20\d{2}-")

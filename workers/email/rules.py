@@ -42,7 +42,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r28"
+RULES_VERSION = "phase1-r29"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 

@@ -1749,8 +1749,7 @@ _PROBES = (
     Probe("table", r"(?<!\w)(?:case|ticket|complaint|claim|incident|caso|réclamation|reklamation)[ \t]*"
                    r"(?:no\.?|#|number|nr\.?|id)?(?:[ \t]*[|\t\n]| {2})"),
     Probe("table", _PRICE_HEADER_PROBE),  # the Japanese and Chinese words: _Extractor.tables
-    Probe("qty", r"(?<![\w.,])\d{1,5}\s?(?:x|\u00d7|pcs|pc|pz|stk|stück|unit|ea|szt|st\.|uds|un|unid|stuks|pièces|ks"
-                 r"|τεμ|adet)"),
+    Probe("qty", r"(?<![\w.,])\d{1,5}\s?" + _QTY_UNIT),
     Probe("qty", r"[ \t][x\u00d7][ \t]?\d"),
     Probe("qty", r"(?<=\n)[ \t>]*[-*\u2022][ \t]*\d"),
     Probe("amount", _AMOUNT_BEFORE + r"(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),

@@ -227,6 +227,12 @@ DEV_FLOOR = {
     "dev50": ({"po_numbers": (0.98, 0.94), "quote_numbers": (1.0, 0.96), "case_numbers": (0.94, 0.88),
                "part_numbers": (1.0, 0.92), "amounts": (1.0, 0.96), "dates": (1.0, 0.99),
                "phones": (0.99, 0.97), "emails": (1.0, 1.0)}, 0.97, 0.97),
+    "dev51": ({"po_numbers": (1.0, 0.94), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.95),
+               "part_numbers": (0.98, 0.76), "amounts": (1.0, 0.96), "dates": (0.99, 0.97),
+               "phones": (0.97, 0.95), "emails": (1.0, 1.0)}, 0.99, 0.97),
+    "dev52": ({"po_numbers": (0.89, 1.0), "quote_numbers": (1.0, 0.92), "case_numbers": (1.0, 0.82),
+               "part_numbers": (1.0, 0.88), "amounts": (0.98, 0.94), "dates": (1.0, 0.92),
+               "phones": (1.0, 0.98), "emails": (1.0, 1.0)}, 0.98, 0.96),
 }
 
 

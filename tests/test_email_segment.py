@@ -1021,6 +1021,7 @@ def test_forms_of_round_twenty_nine() -> None:
                           ("URGENTE", "La linea di preparazione ordini è FERMA da stamattina."),
                           ("Brakes", "All four Clarks are still grounded."), ("Chargers", "6 trucks still dead.")):
         assert decide(subject, body, "a@b.com").priority == "critical", body
-    # a rental fleet's trucks taken off hire is no stop
+    # a rental fleet's trucks taken off hire, a price list's blackout dates are no stop
     assert decide("Off-hire 4 x rental trucks", "Please off-hire them from today and collect.",
                   "a@b.ie").priority != "critical"
+    assert decide("Winter pricing", "The new rates have no blackout dates.", "a@b.com").priority != "critical"

@@ -599,7 +599,8 @@ CRITICAL = Rule("critical", re.compile(
     # sejle", "no podemos zarpar", "naka-blackout")
     r"|(?:cannot|can't|can not|not able to|unable to|not permitted to|not allowed to)\s+(?:sail|depart)"
     r"|(?:vessel|ship|ferry|barge|tanker)\s+(?:\w+\s+){0,3}?(?:is\s+|has\s+been\s+|was\s+)?(?:detained|off-hire|stuck"
-    r"|in blackout)|detained by|blackout|work (?:has )?stopped|standing idle"  # (not a rental's "off-hire")
+    r"|in blackout)|detained by|(?<!no )blackout(?!\s+(?:dates?|period|window|days?))"  # (not "blackout dates")
+    r"|work (?:has )?stopped|standing idle"  # (not a rental's "off-hire")
     r"|kan ikke (?:seile|sejle)|ligger (?:fortsatt |stadig |helt )?stille|no podemos zarpar|naka-?blackout"
     r"|(?:è|sono|siamo)\s+(?:ancora\s+)?ferm[oaie](?=\s+(?:da|dal|dalle|dalla|ancora|$)|\s*[.,;!])"
     r"|(?:trucks|forklifts|clarks|vehicles)\s+(?:are\s+)?(?:still\s+|now\s+)?(?:grounded|dead|off road|parked up)"

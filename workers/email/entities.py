@@ -789,21 +789,19 @@ class Entities:
 
 
 def _listed_code(token: str) -> bool:
-    """A code in an order line or a list of parts: five characters or more, in capitals, a letter and a digit."""
-    return (len(token) >= 5 and token.upper() == token and any(c.isdigit() for c in token)
-            and any(c.isalpha() for c in token))
+    """A code in an order line or a list of parts: five characters or more, in capitals, a letter and a digit; or a
+    catalogue number of digits alone ("1 x roof panel 47700128"), six digits or more, maybe with one or two dashes
+    ("90245-1120", "000-186-371"; not a phone's groups, "617-555-0193", "1-800-555-0199")."""
+    if len(token) >= 5 and token.upper() == token and any(c.isdigit() for c in token) and any(
+            c.isalpha() for c in token):
+        return True
+    digits = token.replace("-", "", 2)
+    return len(digits) >= 6 and digits.isdigit() and _NANP_SHAPE.fullmatch(token) is None
 
 
 def _id_prefix(value: str) -> str:
     """An id's letters before its first "-" or "/" ("SO-0099420", "ZS/2025/07/1184"), or the whole id."""
     return value.split("-", 1)[0].split("/", 1)[0]
-
-
-def _ordered_number(token: str) -> bool:
-    """A catalogue number of digits alone in an order line ("1 x roof panel 47700128"): six digits or more, maybe
-    with one or two dashes ("90245-1120", "000-186-371"; not a phone's groups, "617-555-0193", "1-800-555-0199")."""
-    digits = token.replace("-", "", 2)
-    return len(digits) >= 6 and digits.isdigit() and _NANP_SHAPE.fullmatch(token) is None
 
 
 def _add(seq: list[Any], value: Any) -> None:
@@ -1188,7 +1186,7 @@ class _Extractor:
         comma or "and", maybe after a few words in lower case or quantities."""
         while (m := _LISTED_NEXT.match(self.text, t)) is not None:
             token, (s, t) = m.group(1), m.span(1)
-            if (not (_listed_code(token) or _ordered_number(token)) or not self.free(s, t) or _SIZE.fullmatch(token)
+            if (not _listed_code(token) or not self.free(s, t) or _SIZE.fullmatch(token)
                     or cat.excluded(token, self.before_part(s))):
                 return
             _add(self.e.part_numbers, token)
@@ -1242,7 +1240,7 @@ class _Extractor:
                 candidates.append(before.span(1))
             for s, t in candidates:
                 token = text[s:t]
-                if not (_listed_code(token) or _ordered_number(token)) or not self.free(s, t):
+                if not _listed_code(token) or not self.free(s, t):
                     continue
                 if cat.excluded(token, self.before_part(s)):
                     continue

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 
@@ -78,20 +79,48 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-async def _under_load(redis_url: str, r: redis.Redis, change: object, seconds: float = 6.0
-                      ) -> tuple[list[str], list[str]]:
-    """Add jobs in small batches for `seconds`; call `change()` after a third of it. (ids before, ids after)."""
+def _workers(proc: subprocess.Popen[str]) -> list[psutil.Process]:
+    """The daemon's worker processes (by the title each one sets)."""
+    out = []
+    for child in psutil.Process(proc.pid).children():
+        try:
+            if " ".join(child.cmdline()).startswith("corral: worker"):
+                out.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _all_gone(processes: list[psutil.Process]) -> bool:
+    for p in processes:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            pass
+    return True
+
+
+async def _under_load(redis_url: str, proc: subprocess.Popen[str], change: Callable[[], None],
+                      seconds: float) -> tuple[list[str], list[str]]:
+    """Add jobs in small batches for `seconds`, and on until ten batches were added after the roll; call `change()`
+    after a third of it. (ids added before the workers of the change's time had all exited, ids added after.)"""
     before: list[str] = []
     after: list[str] = []
     started = time.monotonic()
-    changed_at = None
-    while time.monotonic() - started < seconds:
-        if changed_at is None and time.monotonic() - started > seconds / 3:
-            change()  # type: ignore[operator]
-            changed_at = time.monotonic()
+    old: list[psutil.Process] | None = None
+    while time.monotonic() - started < seconds or len(after) < 100:
+        if time.monotonic() - started > seconds + 60:
+            raise AssertionError(f"the workers of before the change still run a minute later: {old}")
+        if old is None and time.monotonic() - started > seconds / 3:
+            old = _workers(proc)
+            assert old, "no worker process found"
+            change()
+        # Only once the old workers have all exited must a job run the new code (the roll takes a fresh
+        # interpreter's start, seconds on a loaded machine).
+        rolled = old is not None and _all_gone(old)
         batch = await add_jobs(redis_url, Q, [("j", {}, {}) for _ in range(10)])
-        # Jobs added well after the change (the roll takes a fresh interpreter's start) must see the new code.
-        (after if changed_at is not None and time.monotonic() - changed_at > 3.0 else before).extend(batch)
+        (after if rolled else before).extend(batch)
         await asyncio.sleep(0.1)
     return before, after
 
@@ -100,11 +129,12 @@ async def _roll_under_load(folder: Path, redis_url: str, r: redis.Redis,
                            change: Callable[[subprocess.Popen[str]], None], *extra: str
                            ) -> tuple[list[str], list[str], str]:
     """Run the daemon (`extra` flags), `change(proc)` a third into 8 s of added jobs, stop it once all completed.
-    Every job ran once and those added well after the change ran v2. (ids before, ids after, the daemon's log)."""
+    Every job ran once and those added after the old workers exited ran v2. (ids before, ids after, the daemon's
+    log)."""
     proc = start(folder, redis_url, *extra)
     try:
         await wait_until(lambda: r.exists("corral:bull:daemons"), 20, "the daemon to report")
-        before, after = await _under_load(redis_url, r, lambda: change(proc), seconds=8.0)
+        before, after = await _under_load(redis_url, proc, lambda: change(proc), seconds=8.0)
         ids = before + after
         await wait_until(lambda: all_completed(r, ids), 30, "every job to complete")
         proc.send_signal(signal.SIGTERM)
@@ -115,7 +145,7 @@ async def _roll_under_load(folder: Path, redis_url: str, r: redis.Redis,
     log = proc.stderr.read() if proc.stderr else ""
     runs = r.hgetall("test:runs")
     assert sorted(int(runs[i.encode()]) for i in ids) == [1] * len(ids), "a job ran twice or never"
-    assert after and set(returned(r, after)) == {"v2"}, "jobs added after the change ran the old code"
+    assert set(returned(r, after)) == {"v2"}, "jobs added after the old workers exited ran the old code"
     return before, after, log
 
 

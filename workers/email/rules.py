@@ -7,7 +7,7 @@ import re
 import tomllib
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +24,7 @@ from workers.email.scan import (
     Probe,
     ProbeSet,
     aligned_lower,
+    first_words,
     in_cp1252,
     lower,
     matches,
@@ -59,32 +60,22 @@ class Rule:
     `starts`: a wider probe, for a pattern whose own probe hyperscan tracks the starts of at great cost (bounded
     repeats of words: DEADLINE's alone made 740 kB of the decision database's 1.7 MB, and a database that large
     leaves the processor's cache to the rest of Phase 1 cold). `gated`: the pattern itself is then a gate of the
-    scan (which tracks no start): where it matches nowhere, the wider probe's starts need not be tried.
-
-    `gate_only`: the scan only says whether the pattern can match anywhere in the message (a gate), and where it
-    can, the pattern runs over the part by itself. For a long pattern that rarely matches: tracking the starts of
-    CRITICAL's hundred alternatives made 6.4 MB of the decision database's 8.9 MB (round 29), for about one message
-    in twenty-five that has a stop at all."""
+    scan (which tracks no start): where it matches nowhere, the wider probe's starts need not be tried."""
 
     name: str
     pattern: re.Pattern[str]
     on_text: bool = False
     starts: str | None = None
     gated: bool = False
-    gate_only: bool = False
 
     def probes(self) -> list[Probe]:
         flags = self.pattern.flags & re.IGNORECASE
-        if self.gate_only:
-            return taken(Probe(self.name, self.pattern.pattern, flags, GATE))
         if self.starts is None:
             return taken(Probe(self.name, self.pattern.pattern, flags))
         found = taken(Probe(self.name, self.starts, flags))
         return [*found, *taken(Probe(self.name + "?", self.pattern.pattern, flags, GATE))] if self.gated else found
 
     def _may_match(self, now: Now) -> bool:
-        if self.gate_only:
-            return self.name in now.hits.gates
         return self.name in now.hits.offsets and (not self.gated or self.name + "?" in now.hits.gates)
 
     def finditer(self, now: Now, span: tuple[int, int]) -> Iterator[re.Match[str]]:
@@ -93,9 +84,9 @@ class Rule:
             return iter(())
         start, end = span
         text = now.text if self.on_text else now.low
-        if self.gate_only or ("cjk" in now.hits.gates and _has_cjk(self.pattern.pattern)):
-            # (Japanese and Chinese become one byte per character class in the probe scan: so alike that a match
-            # may hide behind another start; the plain scan then, only for such mail)
+        if "cjk" in now.hits.gates and _has_cjk(self.pattern.pattern):
+            # Japanese and Chinese become one byte per character class in the probe scan: so alike that a match
+            # may hide behind another start; the plain scan then (only for such mail)
             return self.pattern.finditer(text, start, end)
         return matches(self.pattern, text, now.hits, self.name, start, end)
 
@@ -105,7 +96,7 @@ class Rule:
     def search(self, now: Now, span: tuple[int, int]) -> bool:
         if not self._may_match(now):
             return False
-        if self.gate_only or ("cjk" in now.hits.gates and _has_cjk(self.pattern.pattern)):
+        if "cjk" in now.hits.gates and _has_cjk(self.pattern.pattern):
             return next(self.finditer(now, span), None) is not None
         return search(self.pattern, now.text if self.on_text else now.low, now.hits, self.name, *span) is not None
 
@@ -477,8 +468,8 @@ _WORD_STATE = {f"word:{state}:{w}": (state, len(w) if w in _LABELS else 0)
 _NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnothing|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
 
 # A Spanish operation, line or machine stopped. Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning
-# with this alternative's starts tracked (a database of it alone fails on the first email of dev.jsonl); CRITICAL is
-# a gate, which tracks no start. (Round 27 added machines: "perforadora detenida", "cosechadora de un cliente que está
+# with this alternative's starts tracked (a database of it alone fails on the first email of dev.jsonl): CRITICAL's
+# probe has its first words. (Round 27 added machines: "perforadora detenida", "cosechadora de un cliente que está
 # PARADA".)
 _STOPPED_NOUNS = r"(?:operación|producción|línea|planta|faena|equipo|perforadora|cosechadora|laminador|máquina)"
 _STOPPED = r"|" + _STOPPED_NOUNS + r"\s+(?:\w+\s+){0,4}(?:está\s+)?(?:detenid[oa]|parad[oa])"
@@ -617,7 +608,9 @@ CRITICAL = Rule("critical", re.compile(
     r"|kan ikke (?:seile|sejle)|ligger (?:fortsatt |stadig |helt )?stille|no podemos zarpar|naka-?blackout"
     r"|(?:è|sono|siamo)\s+(?:ancora\s+)?ferm[oaie](?=\s+(?:da|dal|dalle|dalla|ancora|$)|\s*[.,;!])"
     r"|(?:trucks|forklifts|clarks|vehicles)\s+(?:are\s+)?(?:still\s+|now\s+)?(?:grounded|dead|off road|parked up)"
-    r")(?!\w)"), gate_only=True)
+    r")(?!\w)"))
+# (its starts probe: each alternative's first words, behind a gate of the whole: scan.first_words)
+CRITICAL = replace(CRITICAL, starts=first_words(CRITICAL.pattern.pattern), gated=True)
 URGENT = Phrases(
     "urgent",  # the gate's name, then the phrases
     "urgent", "urgently", "asap", "a.s.a.p", "as soon as possible", "immediately", "right away", "by eod",

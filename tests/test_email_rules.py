@@ -152,7 +152,7 @@ _RULE_WORDS = ["delivered", "RMA", "Return Authorization", "in transit", "P.O.",
                "ASAP", "same day", "cancelled", "Competitor", "switching suppliers", "another vendor", "border",
                "know", "İ", "ǅ", "K", "ß", "\u212a", "\n", " ", ".", "-", "PÖ", "12 units", "3,000 pallets",
                "line", "is", "down", "still", "production", "línea", "está", "detenida", "blackout", "no", "dates",
-               "vessel", "detained", "è", "ferma", "steht", "Linie"]
+               "vessel", "detained", "è", "ferma", "steht", "Linie", "die Montagelinie 3 steht", "produktionen är nere"]
 
 
 @settings(deadline=None)  # (the first example loads the decision scan's database: a second or more on a slow machine)

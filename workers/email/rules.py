@@ -60,23 +60,36 @@ class Rule:
     `starts`: a wider probe, for a pattern whose own probe hyperscan tracks the starts of at great cost (bounded
     repeats of words: DEADLINE's alone made 740 kB of the decision database's 1.7 MB, and a database that large
     leaves the processor's cache to the rest of Phase 1 cold). `gated`: the pattern itself is then a gate of the
-    scan (which tracks no start): where it matches nowhere, the wider probe's starts need not be tried."""
+    scan (which tracks no start): where it matches nowhere, the wider probe's starts need not be tried. `plain`: the
+    alternatives `starts` does not cover, as a gate: where it matches, the pattern scans the part by itself."""
 
     name: str
     pattern: re.Pattern[str]
     on_text: bool = False
     starts: str | None = None
     gated: bool = False
+    plain: str | None = None
 
     def probes(self) -> list[Probe]:
         flags = self.pattern.flags & re.IGNORECASE
         if self.starts is None:
             return taken(Probe(self.name, self.pattern.pattern, flags))
         found = taken(Probe(self.name, self.starts, flags))
+        if self.plain is not None:
+            found += taken(Probe(self.name + "!", self.plain, flags, GATE))
         return [*found, *taken(Probe(self.name + "?", self.pattern.pattern, flags, GATE))] if self.gated else found
 
     def _may_match(self, now: Now) -> bool:
-        return self.name in now.hits.offsets and (not self.gated or self.name + "?" in now.hits.gates)
+        return self._plain_gate(now) or (
+            self.name in now.hits.offsets and (not self.gated or self.name + "?" in now.hits.gates))
+
+    def _plain_gate(self, now: Now) -> bool:
+        return self.plain is not None and self.name + "!" in now.hits.gates
+
+    def _plainly(self, now: Now) -> bool:
+        """Whether the pattern scans the part by itself: where `plain` matched, and for Japanese and Chinese (one
+        byte per character class in the probe scan: so alike that a match may hide behind another start)."""
+        return self._plain_gate(now) or ("cjk" in now.hits.gates and _has_cjk(self.pattern.pattern))
 
     def finditer(self, now: Now, span: tuple[int, int]) -> Iterator[re.Match[str]]:
         """Its matches within `span` of the message, as if that part were the whole text."""
@@ -84,9 +97,7 @@ class Rule:
             return iter(())
         start, end = span
         text = now.text if self.on_text else now.low
-        if "cjk" in now.hits.gates and _has_cjk(self.pattern.pattern):
-            # Japanese and Chinese become one byte per character class in the probe scan: so alike that a match
-            # may hide behind another start; the plain scan then (only for such mail)
+        if self._plainly(now):
             return self.pattern.finditer(text, start, end)
         return matches(self.pattern, text, now.hits, self.name, start, end)
 
@@ -96,7 +107,7 @@ class Rule:
     def search(self, now: Now, span: tuple[int, int]) -> bool:
         if not self._may_match(now):
             return False
-        if "cjk" in now.hits.gates and _has_cjk(self.pattern.pattern):
+        if self._plainly(now):
             return next(self.finditer(now, span), None) is not None
         return search(self.pattern, now.text if self.on_text else now.low, now.hits, self.name, *span) is not None
 
@@ -609,8 +620,10 @@ CRITICAL = Rule("critical", re.compile(
     r"|(?:è|sono|siamo)\s+(?:ancora\s+)?ferm[oaie](?=\s+(?:da|dal|dalle|dalla|ancora|$)|\s*[.,;!])"
     r"|(?:trucks|forklifts|clarks|vehicles)\s+(?:are\s+)?(?:still\s+|now\s+)?(?:grounded|dead|off road|parked up)"
     r")(?!\w)"))
-# (its starts probe: each alternative's first words, behind a gate of the whole: scan.first_words)
-CRITICAL = replace(CRITICAL, starts=first_words(CRITICAL.pattern.pattern), gated=True)
+# (its starts: each alternative's first words, behind a gate of the whole; a gate of those a class may start, where
+# it scans plainly: scan.first_words)
+_CRITICAL_WORDS, _CRITICAL_OTHERS = first_words(CRITICAL.pattern.pattern)
+CRITICAL = replace(CRITICAL, starts=_CRITICAL_WORDS, plain=_CRITICAL_OTHERS, gated=True)
 URGENT = Phrases(
     "urgent",  # the gate's name, then the phrases
     "urgent", "urgently", "asap", "a.s.a.p", "as soon as possible", "immediately", "right away", "by eod",

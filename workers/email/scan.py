@@ -501,26 +501,27 @@ def _outline(pattern: str) -> tuple[list[int], list[tuple[int, int]]]:
 _WORD_START = "(?<!\\w)(?:"
 
 
-def first_words(pattern: str, limit: int = 64) -> str:
-    """A wider probe for `(?<!\\w)(?:A|B|...)...`: where each alternative can start, by its literal first characters
-    ("(?:production\\s+)?lines?\\s*..." -> "production", "line"), or the alternative itself where a class may come
-    first ("\\w*linie\\s+steht"). For a long alternation of phrases (CRITICAL's two hundred): hyperscan tracks the
-    starts of literals at next to no cost, those of the whole alternation at a great one (6.4 MB of the decision
-    database's 8.9 MB in round 29). A pattern of another form is returned as it is."""
+def first_words(pattern: str, limit: int = 64) -> tuple[str, str | None]:
+    """Wider probes for `(?<!\\w)(?:A|B|...)...`: where each alternative can start, by its literal first characters
+    ("(?:production\\s+)?lines?\\s*..." -> "production", "line"), and the alternatives a class may start
+    ("\\w*linie\\s+steht"), or None. For a long alternation of phrases (CRITICAL's two hundred): hyperscan tracks
+    the starts of literals at next to no cost, those of the whole alternation at a great one (6.4 MB of the
+    decision database's 8.9 MB in round 29; 1.7 MB for the six that a class may start). A pattern of another form
+    is returned as it is, as the first."""
     outline = _outline(pattern)[1]
     if not pattern.startswith("(?<!\\w)") or len(outline) < 2 or not pattern.startswith("(?:", outline[1][0]):
-        return pattern
+        return pattern, None
     start, end = outline[1]
     literal: set[str] = set()
-    whole: list[str] = []
+    others: list[str] = []
     for alternative in _alternatives(pattern[start + 3:end - 1]):
         found = _literal_starts(list(sre_parse.parse(alternative)), 0, limit)
         if found is None:
-            whole.append(alternative)
+            others.append(alternative)
         else:
             literal |= found
-    words = "|".join(re.escape(w) for w in sorted(literal, key=lambda w: (-len(w), w)))
-    return "|".join(_WORD_START + part + ")" for part in (words, "|".join(whole)) if part)
+    words = _WORD_START + "|".join(re.escape(w) for w in sorted(literal, key=lambda w: (-len(w), w))) + ")"
+    return words, _WORD_START + "|".join(others) + ")" if others else None
 
 
 def _literal_starts(items: list[Any], i: int, limit: int) -> set[str] | None:

@@ -17,6 +17,10 @@ culprit; its kill count (`corral:kills` on its hash) goes up, and at `max_kills`
 held several jobs, none is counted: each goes back marked as a suspect (`corral:suspect`), and the next worker
 that takes a suspect runs it alone (workers.consumer). A suspect that kills its worker then is the culprit; a
 bystander finishes and is cleared. So only the job that brings workers down fails, however many shared its worker.
+A worker's slots may have fetched other jobs meanwhile, which wait for the lone one, held but not started: the
+lone job's `corral:alone` names its worker, so it is the culprit all the same, and the waiting jobs go back as they
+were (without it, a fresh worker whose slots all fetched suspects at once was killed again and again with none
+blamed).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import redis.exceptions
 
 from pool.policy import poison_verdict
 from workers.bullmq_scripts import AsyncScripts, QueueKeys, ScriptError, keep_jobs
-from workers.job import KILLS_FIELD, SUSPECT_FIELD
+from workers.job import ALONE_FIELD, KILLS_FIELD, SUSPECT_FIELD
 
 log = logging.getLogger("corral.supervisor")
 
@@ -117,11 +121,12 @@ async def hand_back_jobs(
     for job_id, token in await held_by(client, keys, worker_id, worker_name):
         jobs[job_id] = token or jobs.get(job_id, "")
     alone = len(jobs) == 1
+    lone = await _running_alone(client, keys, worker_id, jobs) if blame and not alone else None
     out: list[HandedBack] = []
     for job_id, token in jobs.items():
         move_with = await _reclaim(client, keys, job_id, token, f"{worker_id}:handback")
         kills = 0
-        if blame and alone:
+        if blame and (alone or job_id == lone):
             kills = await _count_kill(client, keys, job_id)
         if move_with is None:
             # Another worker has it now, or it finished: moving it would risk running it twice.
@@ -133,7 +138,7 @@ async def hand_back_jobs(
             if await _fail_poison(client, scripts, job_id, move_with, kills, reason, max_kills):
                 out.append(HandedBack(keys.queue, job_id, "failed", kills))
                 continue
-        suspect = blame and not alone
+        suspect = blame and not alone and lone is None
         if suspect:
             await client.hset(keys.job(job_id), SUSPECT_FIELD, reason[:200])
         code = await scripts.hand_back(job_id, move_with)
@@ -145,6 +150,17 @@ async def hand_back_jobs(
                      job_id, worker_id, code, extra={"queue": keys.queue, "job_id": job_id})
             out.append(HandedBack(keys.queue, job_id, "gone", kills))
     return out
+
+
+async def _running_alone(client: redis.asyncio.Redis, keys: QueueKeys, worker_id: str, jobs: Iterable[str]
+                         ) -> str | None:
+    """The job `worker_id` was running alone (a suspect; workers.consumer), if any: the others only waited."""
+    ids = list(jobs)
+    pipe = client.pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hget(keys.job(job_id), ALONE_FIELD)
+    marks = await pipe.execute()
+    return next((job_id for job_id, mark in zip(ids, marks, strict=True) if mark == worker_id), None)
 
 
 async def _count_kill(client: redis.asyncio.Redis, keys: QueueKeys, job_id: str) -> int:

@@ -70,6 +70,26 @@ async def test_a_memory_hog_fails_alone_among_bystanders(redis_url: str, r: redi
 
 KILLS, SUSPECT = "corral:kills", "corral:suspect"
 
+
+async def test_a_suspect_that_kills_its_worker_is_blamed_though_its_worker_held_others(redis_url: str,
+                                                                                      r: redis.Redis) -> None:
+    """Every job a suspect (as after a kill), the hog first: a fresh worker's slots fetch them all at once, the hog
+    runs alone while the others wait for it, held but not started. The kill blames the hog (the one that ran), not
+    no one: before, such a worker was killed again and again with every job handed back as a suspect."""
+    cfg = make_config(redis_url, [(Q, "tests.procs:hog", 6)], min_workers=1, max_workers=1, max_memory_mb=200,
+                      max_kills=2, autoscale=False)
+    jobs = [("hog", {"mb": 600, "hold": 30}, {"attempts": 10})] + [("hog", {"mb": 1, "hold": 0.5}, {})] * 5
+    ids = await add_jobs(redis_url, Q, jobs)
+    for i in ids:
+        r.hset(f"bull:{Q}:{i}", SUSPECT, "shared a killed worker")
+    async with RunningPool(cfg):
+        await wait_for(lambda: finished(r, ids), 90, "every job to finish")
+    hog = job_hash(r, Q, ids[0])
+    assert job_state(r, Q, ids[0]) == "failed" and hog[KILLS] == "2"
+    assert "killed its worker 2 times" in hog["failedReason"]
+    assert [job_state(r, Q, i) for i in ids[1:]] == ["completed"] * 5
+    assert all(KILLS not in job_hash(r, Q, i) for i in ids[1:])
+
 # (field, value, processor's job name, expected final state, words the failure reason must contain)
 CORRUPT = [
     ("opts", '{"attempts": "x"}', "echo", "failed", "'attempts'"),

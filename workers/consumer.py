@@ -56,6 +56,7 @@ from workers.errors import (
     WaitingError,
 )
 from workers.job import (
+    ALONE_FIELD,
     SUSPECT_FIELD,
     Job,
     JobHash,
@@ -369,10 +370,13 @@ class QueueConsumer:
                  extra={"queue": self.spec.name, "job_id": attempt.job_id})
         await gate.enter_alone()
         try:
+            # Other jobs this worker fetched meanwhile wait for the gate, held but not started: if this one kills
+            # the worker, the mark names it as the one that ran.
+            await self.scripts._command("HSET", self.keys.job(attempt.job_id), ALONE_FIELD, self.ctx.worker_id)
             return await self._attempt(attempt, parsed, pending)
         finally:
             # It ran alone and its worker lived: not the culprit.
-            await self.scripts._command("HDEL", self.keys.job(attempt.job_id), SUSPECT_FIELD)
+            await self.scripts._command("HDEL", self.keys.job(attempt.job_id), SUSPECT_FIELD, ALONE_FIELD)
             gate.leave_alone()
 
     async def _attempt(self, attempt: _Attempt, parsed: JobHash, pending: list[asyncio.Future[None]]

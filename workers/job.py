@@ -52,10 +52,12 @@ class JobHash:
 # Fields BullMQ's own scripts do arithmetic on (HINCRBY): a value that is not an integer makes the script stop
 # half-way. The consumer repairs them before any script touches the job (see QueueConsumer._repair).
 COUNTER_FIELDS = ("atm", "ats", "stc")
-# corral's own fields on a job hash (they go away with the job). Kills for cause counted against the job, and the
-# mark of a job that shared a killed worker with others, to be run alone next (pool/handback.py).
+# corral's own fields on a job hash (they go away with the job). Kills for cause counted against the job, the mark
+# of a job that shared a killed worker with others, to be run alone next, and the id of the worker running such a job
+# alone now: other jobs that worker holds meanwhile only wait (pool/handback.py).
 KILLS_FIELD = "corral:kills"
 SUSPECT_FIELD = "corral:suspect"
+ALONE_FIELD = "corral:alone"
 
 
 def _decode_json(raw: str | None, what: str, default: Any) -> Any:

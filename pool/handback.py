@@ -13,14 +13,14 @@ BullMQ's `maxStalledCount` is not applied here: whether a job dies for the crash
 which can tell a culprit from a bystander where the stalled check cannot.
 
 Blame (kills for cause only: memory, hang, crash): a job that was alone in its worker when the worker died is the
-culprit; its kill count (`corral:kills` on its hash) goes up, and at `max_kills` it ends failed. When the worker
-held several jobs, none is counted: each goes back marked as a suspect (`corral:suspect`), and the next worker
-that takes a suspect runs it alone (workers.consumer). A suspect that kills its worker then is the culprit; a
-bystander finishes and is cleared. So only the job that brings workers down fails, however many shared its worker.
-A worker's slots may have fetched other jobs meanwhile, which wait for the lone one, held but not started: the
-lone job's `corral:alone` names its worker, so it is the culprit all the same, and the waiting jobs go back as they
-were (without it, a fresh worker whose slots all fetched suspects at once was killed again and again with none
-blamed).
+culprit (alone among the jobs it still held: a job its last heartbeat named may have finished since); its kill count
+(`corral:kills` on its hash) goes up, and at `max_kills` it ends failed. When the worker held several jobs, none is
+counted: each goes back marked as a suspect (`corral:suspect`), and the next worker that takes a suspect runs it
+alone (workers.consumer). A suspect that kills its worker then is the culprit; a bystander finishes and is cleared.
+So only the job that brings workers down fails, however many shared its worker. A worker's slots may have fetched
+other jobs meanwhile, which wait for the lone one, held but not started: the lone job's `corral:alone` names its
+worker, so it is the culprit all the same, and the waiting jobs go back as they were (without it, a fresh worker
+whose slots all fetched suspects at once was killed again and again with none blamed).
 """
 
 from __future__ import annotations
@@ -120,20 +120,22 @@ async def hand_back_jobs(
     jobs = dict(recorded)
     for job_id, token in await held_by(client, keys, worker_id, worker_name):
         jobs[job_id] = token or jobs.get(job_id, "")
-    alone = len(jobs) == 1
-    lone = await _running_alone(client, keys, worker_id, jobs) if blame and not alone else None
     out: list[HandedBack] = []
+    held: dict[str, str] = {}  # job id -> the token to move it with
     for job_id, token in jobs.items():
         move_with = await _reclaim(client, keys, job_id, token, f"{worker_id}:handback")
-        kills = 0
-        if blame and (alone or job_id == lone):
-            kills = await _count_kill(client, keys, job_id)
         if move_with is None:
             # Another worker has it now, or it finished: moving it would risk running it twice.
             log.info("job %s of dead worker %s not handed back: no longer its own", job_id, worker_id,
                      extra={"queue": keys.queue, "job_id": job_id})
-            out.append(HandedBack(keys.queue, job_id, "gone", kills))
-            continue
+            out.append(HandedBack(keys.queue, job_id, "gone", 0))
+        else:
+            held[job_id] = move_with
+    # "Alone" is decided over the jobs it still held: its last heartbeat may name a job it finished since.
+    alone = len(held) == 1
+    lone = await _running_alone(client, keys, worker_id, held) if blame and not alone else None
+    for job_id, move_with in held.items():
+        kills = await _count_kill(client, keys, job_id) if blame and (alone or job_id == lone) else 0
         if kills and poison_verdict(kills, max_kills):
             if await _fail_poison(client, scripts, job_id, move_with, kills, reason, max_kills):
                 out.append(HandedBack(keys.queue, job_id, "failed", kills))

@@ -187,3 +187,34 @@ async def test_hand_back_writes_the_stalled_event_and_counter(redis_url: str, r:
     assert job_hash(r, Q, job)["stc"] == "1" and runs(r, job) == 2
     assert json.loads(job_hash(r, Q, job)["returnvalue"])["echo"] == {"seconds": 1}
     await asyncio.sleep(0)
+
+
+async def test_a_job_its_last_heartbeat_named_but_that_finished_since_does_not_shield_the_culprit(
+        redis_url: str, r: redis.Redis) -> None:
+    """The heartbeat lists what a worker held a moment ago: a job finished since is no bystander. The job the worker
+    still held alone when it was killed is the culprit (before, the stale entry made it "not alone": a suspect, no
+    kill counted, and a memory hog ran once more than max_kills)."""
+    import redis.asyncio
+
+    from pool.handback import hand_back_jobs
+    from workers.bullmq_scripts import AsyncScripts, QueueKeys
+
+    await add_jobs(redis_url, Q, [("j", {"n": i}, {}) for i in range(2)])
+    client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        scripts = AsyncScripts(client, QueueKeys("bull", Q), "w-name", 30_000)
+        done = (await scripts.move_to_active("w1:1")).job_id
+        assert done is not None
+        await scripts.move_to_finished(done, "w1:1", target="completed", value="null", keep={"count": -1},
+                                       attempts=1, attempts_made=0, max_metrics_size="", fetch_next=False, job_opts={})
+        hog = (await scripts.move_to_active("w1:2")).job_id
+        assert hog is not None
+        out = await hand_back_jobs(client, scripts, "w1", "w-name", [(done, "w1:1"), (hog, "w1:2")], blame=True,
+                                   reason="memory", max_kills=3)
+    finally:
+        await client.aclose()
+    by_id = {x.job_id: x for x in out}
+    assert (by_id[hog].outcome, by_id[hog].kills, by_id[hog].suspect) == ("waiting", 1, False)
+    assert by_id[done].outcome == "gone" and by_id[done].kills == 0
+    assert job_hash(r, Q, hog)[KILLS] == "1" and SUSPECT not in job_hash(r, Q, hog)
+    assert job_state(r, Q, hog) == "waiting" and KILLS not in job_hash(r, Q, done)

@@ -33,6 +33,7 @@ import json
 import pstats
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,11 +46,13 @@ from workers.email.locales import load_locales  # noqa: E402
 from workers.email.parts import load_parts  # noqa: E402
 from workers.email.rules import analyse, clear_caches, load_senders  # noqa: E402
 
+Email = tuple[str, str, str, datetime, dict[str, str] | None]  # analyse()'s arguments
+
 DEFAULT = [ROOT / "data" / "email_corpus.jsonl", ROOT / "data" / "email_eval" / "dev.jsonl",
            ROOT / "data" / "email_eval" / "dev2.jsonl"]
 
 
-def prepared(path: Path) -> list[tuple[str, str, str, datetime, dict[str, str] | None]]:
+def prepared(path: Path) -> list[Email]:
     """The arguments the processor passes, decoded once (validation is the job schema's, not Phase 1's)."""
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -59,39 +62,45 @@ def prepared(path: Path) -> list[tuple[str, str, str, datetime, dict[str, str] |
     return out
 
 
-def rate(emails: list[tuple[str, str, str, datetime, dict[str, str] | None]], seconds: float) -> tuple[float, float]:
+def warmed(emails: list[Email]) -> tuple[Callable[[Email], object], Callable[[], None]]:
+    """Phase 1 as the processor calls it, warmed up (regex caches, probe databases) on the first 50 emails: the
+    function that analyses one email, and the one that forgets what Phase 1 remembers across emails."""
     senders, locales, parts = load_senders(), load_locales(), load_parts()
-    for subject, body, sender, when, headers in emails[:50]:  # warm up regex caches
-        analyse(subject, body, sender, senders, received_at=when, headers=headers, locales=locales, parts=parts)
+
+    def one(email: Email) -> object:
+        subject, body, sender, when, headers = email
+        return analyse(subject, body, sender, senders, received_at=when, headers=headers, locales=locales, parts=parts)
+    for email in emails[:50]:
+        one(email)
+    return one, lambda: clear_caches(locales)
+
+
+def rate(emails: list[Email], seconds: float) -> tuple[float, float]:
+    one, forget = warmed(emails)
     done = 0
     start = time.process_time()
     while time.process_time() - start < seconds:
-        clear_caches(locales)  # each pass reads the corpus as new mail
-        for subject, body, sender, when, headers in emails:
-            analyse(subject, body, sender, senders, received_at=when, headers=headers, locales=locales, parts=parts)
+        forget()  # each pass reads the corpus as new mail
+        for email in emails:
+            one(email)
         done += len(emails)
     return done / (time.process_time() - start), sum(len(e[1]) for e in emails) / len(emails)
 
 
-def once(emails: list[tuple[str, str, str, datetime, dict[str, str] | None]], n: int) -> int:
-    senders, locales, parts = load_senders(), load_locales(), load_parts()
-    for subject, body, sender, when, headers in emails[:50]:
-        analyse(subject, body, sender, senders, received_at=when, headers=headers, locales=locales, parts=parts)
-    clear_caches(locales)
-
-    def one(subject: str, body: str, sender: str, when: datetime, headers: dict[str, str] | None) -> object:
-        return analyse(subject, body, sender, senders, received_at=when, headers=headers, locales=locales, parts=parts)
-    return len(list(itertools.starmap(one, emails[:n])))
+def once(emails: list[Email], n: int) -> int:
+    one, forget = warmed(emails)
+    forget()
+    return len(list(itertools.starmap(one, ((e,) for e in emails[:n]))))
 
 
-def profile(emails: list[tuple[str, str, str, datetime, dict[str, str] | None]], top: int) -> None:
-    senders, locales, parts = load_senders(), load_locales(), load_parts()
+def profile(emails: list[Email], top: int) -> None:
+    one, forget = warmed(emails)
     profiler = cProfile.Profile()
     for _ in range(5):
-        clear_caches(locales)
+        forget()
         profiler.enable()
-        for subject, body, sender, when, headers in emails:
-            analyse(subject, body, sender, senders, received_at=when, headers=headers, locales=locales, parts=parts)
+        for email in emails:
+            one(email)
         profiler.disable()
     pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
 

@@ -478,12 +478,6 @@ _WORD_STATE = {f"word:{state}:{w}": (state, len(w) if w in _LABELS else 0)
 # "not received", "noch nicht": a closing phrase after one of these is not one.
 _NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnothing|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
 
-# A Spanish operation, line or machine stopped. Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes scanning
-# with this alternative's starts tracked (a database of it alone fails on the first email of dev.jsonl): CRITICAL's
-# probe has its first words. (Round 27 added machines: "perforadora detenida", "cosechadora de un cliente que está
-# PARADA".)
-_STOPPED_NOUNS = r"(?:operación|producción|línea|planta|faena|equipo|perforadora|cosechadora|laminador|máquina)"
-_STOPPED = r"|" + _STOPPED_NOUNS + r"\s+(?:\w+\s+){0,4}(?:está\s+)?(?:detenid[oa]|parad[oa])"
 # How fast to act: production or a business stopped (critical), urgent with a real deadline (high). Lower case.
 CRITICAL = Rule("critical", re.compile(
     r"(?<!\w)(?:"
@@ -500,7 +494,12 @@ CRITICAL = Rule("critical", re.compile(
     r"|alle (?:benutzer|mitarbeiter|user) (?:sind )?betroffen|totalausfall"
     r"|arrêt de (?:la )?production|production (?:est )?arrêtée|ligne arrêtée|en panne|tous les utilisateurs"
     r"|caída total|sin servicio"
-    + _STOPPED +
+    # A Spanish operation, line or machine stopped. Vectorscan (the hyperscan wheel's engine, 5.4.12) crashes
+    # scanning with this alternative's starts tracked (a database of it alone fails on the first email of
+    # dev.jsonl): CRITICAL's probe has each alternative's first words (scan.first_words). (Round 27 added machines:
+    # "perforadora detenida", "cosechadora de un cliente que está PARADA".)
+    r"|(?:operación|producción|línea|planta|faena|equipo|perforadora|cosechadora|laminador|máquina)"
+    r"\s+(?:\w+\s+){0,4}(?:está\s+)?(?:detenid[oa]|parad[oa])"
     r"|no podemos (?:operar|facturar|despachar|atender|trabajar|vender)"
     r"|todos los usuarios|línea parada"
     r"|(?:linea|produzione) (?:di produzione )?fer\w+|fermo produzione|operai fermi|tutti gli utenti"

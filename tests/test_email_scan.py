@@ -192,7 +192,8 @@ _DECISION_WORDS = ["Delivered", "not received", "RMA", "return", "any update on"
                    "urgent", "ASAP", "line down", "all users affected", "need it today", "thanks", "FYI", "please",
                    "?", "do not reply", "out of the office", "we have received your request", "quote for", "PO",
                    "purchase order", "in transit", "Follow-Up", "dringend", "urgente", "Lieferung", "İ", "ß", "\n", " ",
-                   ".", "-", "expedite", "12 units", "cancel"]
+                   ".", "-", "expedite", "12 units", "cancel", "復旧", "已恢复", "נפתר", "تم حل", "ف", "данные",
+                   "生産停止"]
 
 
 @settings(max_examples=300, deadline=None)
@@ -227,6 +228,43 @@ def test_words_outside_cp1252_are_looked_up_in_python() -> None:
     hits = probe_set(parts).scan(same_length_lower(f"\n{body}"))
     segments = split_email(body, hits=hits, offset=1)
     assert segments == split_email(body) and segments.quoted.startswith("On Friday")
+
+
+_PHRASE = r"(?:(?<!\w)|(?<=[\u3040-\u30ff\u4e00-\u9fff]))"  # rules._PHRASE_START
+_FOREIGN_PROBES = [Probe("done", _PHRASE + r"(?:復旧)"), Probe("done", _PHRASE + r"(?:נפתר\w*)"),
+                   Probe("stop", r"(?<!\w)(?:line down|ف|تم (?:حل|إغلاق)|خط متوقف)"), Probe("word", r"(?<!\w)ok(?!\w)")]
+
+
+def test_start_probes_that_start_outside_cp1252_are_found_in_python() -> None:
+    """In the scan a letter outside cp1252 is the byte of its class: "復旧" as a probe matched any two such letters
+    (61 reports an email on dev2.jsonl for COMPLETION's strong phrases). Such probes, and such alternatives split from
+    a probe, are found in Python and never reported by hyperscan."""
+    assert scan.foreign_starts(_PHRASE + r"(?:復旧)") == ("復旧",)
+    assert scan.foreign_starts(r"(?<!\w)(?:ف|تم (?:حل|إغلاق))") == tuple(sorted(["ف", "تم إغلاق", "تم حل"]))
+    assert scan.foreign_starts(r"ab|ф") is None and scan.foreign_starts(r"\w+ф") is None
+    assert scan.foreign_starts(r"ф", re.IGNORECASE) is None  # (a literal would stand for its other cases too)
+    assert scan.apart(_FOREIGN_PROBES[2]) == [Probe("stop", r"(?<!\w)(?:line down)"),
+                                              Probe("stop", r"(?<!\w)(?:ف|تم (?:حل|إغلاق)|خط متوقف)")]
+    assert scan.apart(Probe("g", r"(?<!\w)(?:a|ф)", kind=scan.GATE)) == [Probe("g", r"(?<!\w)(?:a|ф)", kind=scan.GATE)]
+    probes = ProbeSet(_FOREIGN_PROBES)
+    text = "данные ок, 復旧 復旧済 ok; נפתרה ביום ف تم حل line down ابجد"
+    hits = probes.scan(text)
+    assert hits.offsets == probes.scan_python(text).offsets
+    assert hits.of("done") == [11, 14, 22] and hits.of("stop") == [33, 35, 41] and hits.of("word") == [18]
+    if scan.hyperscan is not None:
+        reported: list[int] = []
+        probes.db.scan(b"\n" + encode(text) + b"\n", match_event_handler=lambda pid, *_: reported.append(pid))
+        assert {probes.names[pid] for pid in reported} == {"word", "stop"}  # "ok", and "line down" alone
+        assert all(probes.probes[pid].pattern.isascii() for pid in reported)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["復旧", "復", "旧", "נפתר", "ф", "ف", "تم", "حل", "إغلاق", "line", "down", "ok", "ок",
+                                 "\n", ",", "x"]) | st.text(max_size=3), max_size=12).map(" ".join))
+def test_foreign_starts_are_every_start_python_finds(text: str) -> None:
+    probes = ProbeSet(_FOREIGN_PROBES)
+    low = text.lower()
+    assert probes.scan(low).offsets == probes.scan_python(low).offsets
 
 
 def test_a_start_passed_inside_another_probe_match_still_widens_the_offsets_tried() -> None:

@@ -443,23 +443,66 @@ def _split_alternation(pattern: str) -> tuple[str, str] | None:
     """The pattern as two whose matches together are its own: its top-level alternatives in two halves, else those
     of its widest top-level group that is not repeated, X(?:a|b)Y read as X(?:a)Y | X(?:b)Y. None when it has no such
     alternation."""
+    found = _alternation(pattern)
+    if found is None:
+        return None
+    group, inner = found
+    half = len(inner) // 2
+    return _joined(pattern, group, inner[:half]), _joined(pattern, group, inner[half:])
+
+
+def _alternation(pattern: str) -> tuple[tuple[int, int] | None, list[str]] | None:
+    """The alternatives _split_alternation splits: the top-level ones (group None), else those of the widest
+    top-level group that is not repeated (its span)."""
     alternatives = _alternatives(pattern)
     if len(alternatives) > 1:
-        half = len(alternatives) // 2
-        return "|".join(alternatives[:half]), "|".join(alternatives[half:])
-    best: tuple[int, int, list[str]] | None = None
+        return None, alternatives
+    best: tuple[tuple[int, int], list[str]] | None = None
     for s, e in _outline(pattern)[1]:
         # (not a repeated group: the halves of "(?:a|b)+" would not match "ab")
         whole = pattern.startswith("(?:", s) and pattern[e:e + 1] not in ("*", "+", "?", "{")
         inner = _alternatives(pattern[s + 3:e - 1]) if whole else []
-        if len(inner) > 1 and (best is None or e - s > best[1] - best[0]):
-            best = (s, e, inner)
-    if best is None:
+        if len(inner) > 1 and (best is None or e - s > best[0][1] - best[0][0]):
+            best = ((s, e), inner)
+    return best
+
+
+def _joined(pattern: str, group: tuple[int, int] | None, alternatives: Sequence[str]) -> str:
+    """`pattern` with only `alternatives` of its alternation (_alternation: at the top, or in `group`)."""
+    if group is None:
+        return "|".join(alternatives)
+    s, e = group
+    return pattern[:s] + "(?:" + "|".join(alternatives) + ")" + pattern[e:]
+
+
+def foreign_starts(pattern: str, flags: int = 0) -> tuple[str, ...] | None:
+    """The literal strings one of which starts every match of `pattern` (its lookarounds aside), when each of them
+    starts with a character outside cp1252 ("復旧", "تم حل"); else None."""
+    if flags & re.IGNORECASE:
+        return None  # (the literals would stand for their other cases too)
+    try:
+        found = _literal_starts(list(sre_parse.parse(pattern, flags)), 0, 64)
+    except re.error:
         return None
-    s, e, inner = best
-    half = len(inner) // 2
-    return (pattern[:s] + "(?:" + "|".join(inner[:half]) + ")" + pattern[e:],
-            pattern[:s] + "(?:" + "|".join(inner[half:]) + ")" + pattern[e:])
+    if not found or any(in_cp1252(w[0]) for w in found):
+        return None
+    return tuple(sorted(found))
+
+
+def apart(probe: Probe) -> list[Probe]:
+    """A start probe some of whose alternatives start with a character outside cp1252 ("ف" among CRITICAL's 528
+    first words) as two: those alternatives (found in Python: ProbeSet) and the others; else the probe itself."""
+    if probe.kind != START or foreign_starts(probe.pattern, probe.flags) is not None:
+        return [probe]
+    found = _alternation(probe.pattern)
+    if found is None:
+        return [probe]
+    group, inner = found
+    foreign = [a for a in inner if foreign_starts(_joined(probe.pattern, group, [a]), probe.flags) is not None]
+    if not foreign or len(foreign) == len(inner):
+        return [probe]
+    rest = [a for a in inner if a not in foreign]
+    return [replace(probe, pattern=_joined(probe.pattern, group, part)) for part in (rest, foreign)]
 
 
 def _alternatives(pattern: str) -> list[str]:
@@ -572,7 +615,7 @@ class ProbeSet:
     """Probes compiled into one hyperscan database: `scan(text)` reports them all in one pass."""
 
     def __init__(self, probes: Sequence[Probe]) -> None:
-        self.probes = tuple(probes)
+        self.probes = tuple(part for p in probes for part in apart(p))
         self.names = tuple(p.name for p in self.probes)
         self.kinds = tuple(p.kind for p in self.probes)
         self.widths = tuple(_fixed_width(p) for p in self.probes)
@@ -584,6 +627,19 @@ class ProbeSet:
         # Only those of a fixed width: for them no other start hides behind a reported one (see matches()).
         self._inexact = frozenset(i for i, p in enumerate(self.probes) if p.kind == START
                                   and self.widths[i] is not None and not all(map(in_cp1252, p.pattern)))
+        # Start probes every match of which starts with a character outside cp1252 ("復旧", "تم حل"): in the scan it is
+        # the byte of its class, so the probe matched any run of such letters of its length (61 reports an email
+        # on dev2.jsonl for the strong phrases of COMPLETION alone, each a callback). They are found with str.find
+        # in Python instead, where the scanned bytes hold the class byte of one of their first characters: each
+        # place of such a character, the literal strings one of which starts each match, their Python pattern.
+        self._foreign: dict[str, list[tuple[int, str]]] = {}  # first character -> (probe id, literal string)
+        for i, p in enumerate(self.probes):
+            words = foreign_starts(p.pattern, p.flags) if p.kind == START else None
+            for w in words or ():
+                self._foreign.setdefault(w[0], []).append((i, w))
+        self._foreign_bytes = bytes(sorted({_class_byte(c) for c in self._foreign}))
+        self._foreign_first = re.compile("[" + "".join(map(re.escape, sorted(self._foreign))) + "]" if self._foreign
+                                         else "(?!)")
         self.tails: list[int] = []  # per probe, the characters its hyperscan matches end late (to_hyperscan)
         self.db: Any = None
         if hyperscan is not None:
@@ -607,18 +663,25 @@ class ProbeSet:
     def _compile(self) -> Any:
         expressions: list[bytes] = []
         flags: list[int] = []
-        for p in self.probes:
+        ids: list[int] = []
+        foreign = {i for found in self._foreign.values() for i, _ in found}
+        for i, p in enumerate(self.probes):
+            if i in foreign:
+                self.tails.append(0)
+                continue
             try:
                 expression, tail = to_hyperscan(p.pattern, p.flags)
                 expressions.append(expression.encode("ascii"))
                 self.tails.append(tail)
             except (ValueError, KeyError) as e:
                 raise ValueError(f"probe {p.name} ({p.pattern!r}) cannot be converted: {e}") from e
-            if p.kind == START and self.widths[len(flags)] is not None:
+            if p.kind == START and self.widths[i] is not None:
                 flags.append(0)  # the start is the end less the width: no need for hyperscan to track it
             else:
                 flags.append(_hs_flag(p.kind))
-        ids = list(range(len(expressions)))
+            ids.append(i)
+        if not expressions:
+            return None  # (every probe is found in Python: scan_python)
 
         def compile_it() -> Any:
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -631,8 +694,11 @@ class ProbeSet:
         if self.db is None:
             return self.scan_python(low)
         found: list[tuple[int, int, int]] = []
-        self.db.scan(b"\n" + encode(low) + b"\n", match_event_handler=_collect, context=found)
+        scanned = b"\n" + encode(low) + b"\n"
+        self.db.scan(scanned, match_event_handler=_collect, context=found)
         spans: dict[str, list[tuple[int, int]]] = {}
+        if self._foreign and any(b in scanned for b in self._foreign_bytes):
+            self._find_foreign(low, spans)
         gates: set[str] = set()
         plan = self._plan
         for pid, start, end in found:
@@ -668,6 +734,16 @@ class ProbeSet:
                     furthest.append(far)
             offsets[name], reach[name] = starts, furthest
         return Hits(offsets, gates, reach)
+
+    def _find_foreign(self, low: str, spans: dict[str, list[tuple[int, int]]]) -> None:
+        """The starts of the probes found in Python (self._foreign), every one of them: so as spans that reach no
+        further than their start (no start hides inside them; see matches()). A literal string's place is where its
+        first character stands (a character class: one pass of `re` over the text, not a str.find per string)."""
+        for m in self._foreign_first.finditer(low):
+            at = m.start()
+            for pid, word in self._foreign[low[at]]:
+                if low.startswith(word, at) and self._python[pid].match(low, at) is not None:
+                    spans.setdefault(self.names[pid], []).append((at, at))
 
     def scan_python(self, low: str) -> Hits:
         """The same probes run by Python's engine (without hyperscan, and for tests): every start, slowly."""

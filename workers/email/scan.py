@@ -17,7 +17,9 @@ A probe is written as a Python regular expression, next to its rule, and convert
   is exactly where the rule may start; other lookarounds and `\\b` are dropped, which only widens the probe;
 - `\\w`, `\\d`, `\\s`, ranges and negated classes become byte classes that hold every byte any matching character
   can become.
-So a probe matches wherever its Python form does (and sometimes more): the rule finds what a plain scan would.
+So a probe matches wherever its Python form does (and sometimes more): the rule finds what a plain scan would. A
+start probe each match of which starts with a character outside cp1252 ("復旧") would match any run of such letters:
+ProbeSet finds it in Python instead.
 tests/test_email_scan.py checks this against plain scans on every email of the evaluation sets and on generated
 text.
 

@@ -9,8 +9,11 @@ import logging
 
 import pytest
 import redis
+import redis.asyncio
 
+from pool.handback import hand_back_jobs
 from tests.pool_harness import RunningPool, add_jobs, job_hash, job_state, make_config, runs, wait_for
+from workers.bullmq_scripts import AsyncScripts, QueueKeys
 
 Q = "poison"
 
@@ -194,11 +197,6 @@ async def test_a_job_its_last_heartbeat_named_but_that_finished_since_does_not_s
     """The heartbeat lists what a worker held a moment ago: a job finished since is no bystander. The job the worker
     still held alone when it was killed is the culprit (before, the stale entry made it "not alone": a suspect, no
     kill counted, and a memory hog ran once more than max_kills)."""
-    import redis.asyncio
-
-    from pool.handback import hand_back_jobs
-    from workers.bullmq_scripts import AsyncScripts, QueueKeys
-
     await add_jobs(redis_url, Q, [("j", {"n": i}, {}) for i in range(2)])
     client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
     try:

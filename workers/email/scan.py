@@ -631,9 +631,9 @@ class ProbeSet:
                                   and self.widths[i] is not None and not all(map(in_cp1252, p.pattern)))
         # Start probes every match of which starts with a character outside cp1252 ("復旧", "تم حل"): in the scan it is
         # the byte of its class, so the probe matched any run of such letters of its length (61 reports an email
-        # on dev2.jsonl for the strong phrases of COMPLETION alone, each a callback). They are found with str.find
-        # in Python instead, where the scanned bytes hold the class byte of one of their first characters: each
-        # place of such a character, the literal strings one of which starts each match, their Python pattern.
+        # on dev2.jsonl for the strong phrases of COMPLETION alone, each a callback). They are found in Python
+        # instead (_find_foreign), where the scanned bytes hold the class byte of one of their first characters:
+        # per such first character, the probes and the literal strings one of which starts each of their matches.
         self._foreign: dict[str, list[tuple[int, str]]] = {}  # first character -> (probe id, literal string)
         for i, p in enumerate(self.probes):
             words = foreign_starts(p.pattern, p.flags) if p.kind == START else None

@@ -27,7 +27,7 @@ from typing import Any
 import phonenumbers
 
 from workers.email.locales import Locale
-from workers.email.parts import TOKEN, PartCatalogue, load_parts
+from workers.email.parts import CUED_TOKEN, TOKEN, PartCatalogue, load_parts
 from workers.email.scan import (
     ASIAN_LETTERS,
     END,
@@ -61,6 +61,8 @@ _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref
            r"|neue[sn]?|nouveau|nouvelle|nuov[oa]|final|signed|firmad[oa]|signée?)(?![\w-])"
            # "reklamaci jsme zaevidovali pod číslem RK-25-0193", "zarejestrowaliśmy pod numerem REK/2025/0417"
            r"|(?:\w+\s+){0,3}?pod\s+(?:číslem|numerem)(?![\w-])"
+           # "complaint registered as CMP-25-0163", "ticket logged under 48812"
+           r"|(?:registered|logged|opened|raised|filed|created)\s+(?:as|under)(?![\w-])"
            r"|[#:\uff1a\u2116-]|は|\n>+))*\s*")
 _ID = r"(?:\(\s*#?|#)?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # "and" and "or" in the mailbox's languages: what joins the items of a list (ids, dates)
@@ -79,7 +81,8 @@ def _cue_rule(cues: str, cjk: bool = False) -> re.Pattern[str]:
 # Cues in Japanese and Chinese: they stand right after other words (no spaces between words).
 _QUOTE_CJK = (r"見積番号|見積書番号|見積no\.?|報價單號|报价单号|報價單|报价单|報價|报价|견적번호|견적서|견적"
               r"|ใบเสนอราคา(?:เลขที่)?")
-_PO_CJK = r"発注番号|注文番号|注文書番号|採購單號|采购单号|採購單|采购单|po号|po\s号"
+_PO_CJK = (r"発注番号|注文番号|注文書番号|採購單號|采购单号|採購單|采购单|po号|po\s号"
+           r"|발주\s?번호|발주서|주문\s?번호|주문(?=\s+[a-z0-9]+-)")  # Korean: order (number), "(주문 DH-25-0702)"
 _CASE_CJK = r"ケース番号|チケット番号|問い合わせ番号|問合せ番号|受付番号|案件番号|工單號|工单号|케이스|티켓"
 # (not "24 po": inches in Québec French; LPO: East Africa's and the Gulf's local purchase order)
 _PO_WORDS = (r"(?:p\.\s?o\.?|(?<!\d )po|pos|p/o|(?:local\s+)?purchase[\s-]*orders?|lpo"
@@ -117,12 +120,24 @@ ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|je
               r"|(?:nuestro|nosso|notre|votre|nos|vos|nostro|vostro|unsere?|ihre?|onze|uw)?\s*(?:" + _ORDER_NOUNS
               + r"))")
 ORDER = _cue_rule(ORDER_CUES)
+_ORDER_NOUN = re.compile(r"(?<![\w/])(?:" + _ORDER_NOUNS + r")")
 # A cue that, joined to its id by a dash, is the id's own prefix ("OC-2025-118", "ODA-25-0712"); "PO-4500123456" is
 # PO 4500123456 (the PO convention of the generated corpus and of every author since).
 _SHORT_CUE = re.compile(r"[a-z]{2,4}")
 _DAY_MONTH = re.compile(r"\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?")
 _NANP_SHAPE = re.compile(r"\d{3}-\d{3}-\d{4}")  # a North American phone number's groups
 _MARKETPLACE_ORDER = re.compile(r"\d{3}-\d{7}-\d{7}")
+
+
+def _order_id(value: str, cue: str) -> bool:
+    """A customer's order number after an order word: written with a "-" or "/" (_structured), or a number of five
+    digits or more after an order word of another language than English ("pedido 4700013390", "ordine 771203"):
+    the English "order" is as often the distributor's own, and so is a ten-digit number outside SAP's purchasing
+    ranges (4...: "pedido 3000123456" is a sales order)."""
+    if _structured(value):
+        return True
+    sap_range = 5 <= len(value) <= 9 or (len(value) == 10 and value[0] == "4")
+    return value.isdigit() and sap_range and "order" not in cue and _ORDER_NOUN.search(cue) is not None
 
 
 def _structured(value: str) -> bool:
@@ -164,9 +179,9 @@ QUOTE_BARE = re.compile(r"(?<![\w-])(q-(?:[a-z]{2}-)?\d{4}-\d{3,6}(?:-r(?:ev)?\d
 _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|escalation"  # no "Störung": "Störung C6000"
                r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
                r"|ticketnummer|(?:service|support)?fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|protocolo"
-               r"|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav)?|billet|ärende(?:nummer)?"
+               r"|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav(?![\w-]))?|billet|ärende(?:nummer)?"
                r"|zgłoszeni(?:e|em|a|u)|reclamo(?:\s+de\s+garantía)?|réclamation|sag(?:snummer|snr)?|saksnummer|sak"
-               r"|tiketti(?:numero[na]?)?|tiketin|tukipyyntö|talep|folio\s+de\s+(?:investigación|reclamo|incidencia)"
+               r"|tiketti(?:numero[na]?)?|tiketin|tukipyyntö|talep|taleb(?:iniz|in|i)|folio\s+de\s+(?:investigación|reclamo|incidencia)"
                r"|warranty\s+claim|claim(?=\s*(?:#|no\b|nr\b|number\b|[a-z]{2,4}-\d))"  # "warranty claim WC-AU-0912"
                r"|klaim"  # Indonesian and Malay: a warranty claim ("No. Klaim GRS-0625-017")
                # an Italian file, a warranty claim, a complaint ("pratica QA-25-0219", "reclamo de garantía GAR-MX-...")
@@ -195,7 +210,9 @@ CASE = _cue_rule(CASE_CUES)
 CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7}"
                        # with a country's or a site's letters: "CS-IE-7713", "JHB-SR-44190"
-                       r"|cs-[a-z]{2}-\d{4,10}|[a-z]{2,4}-(?:sr|cs|inc|tkt)-\d{4,10})(?![\w-])"
+                       r"|cs-[a-z]{2}-\d{4,10}|[a-z]{2,4}-(?:sr|cs|inc|tkt)-\d{4,10}"
+                       # a complaint's and a warranty claim's number with its year: "CMP-25-0147", "WC-25-0092"
+                       r"|(?:cmp|wc)-(?:\d{2}|20\d{2})-\d{3,6})(?![\w-])"
                        # a Jira issue key in a notification's subject, a helpdesk's "[#48213]" tag
                        r"|\[jira\]\s*\(([a-z][a-z0-9]{1,9}-\d{1,7})\)|\[#(\d{4,10})\]"
                        # a ticketing tool's tag in a subject: "[REQ-2025-118822] Received", "[CMP-2025-0117]"
@@ -792,7 +809,8 @@ def _listed_code(token: str) -> bool:
     """A code in an order line or a list of parts: five characters or more, in capitals, a letter and a digit; or a
     catalogue number of digits alone ("1 x roof panel 47700128"), six digits or more, maybe with one or two dashes
     ("90245-1120", "000-186-371"; not a phone's groups, "617-555-0193", "1-800-555-0199")."""
-    if len(token) >= 5 and token.upper() == token and any(c.isdigit() for c in token) and any(
+    capitals = _DIMENSION_X.sub("X", token)  # "KB-BSD-640x110": a size's "x" inside a code
+    if len(token) >= 5 and capitals.upper() == capitals and any(c.isdigit() for c in token) and any(
             c.isalpha() for c in token):
         return True
     digits = token.replace("-", "", 2)
@@ -906,7 +924,7 @@ class _Extractor:
                 _add(self.e.case_numbers, next(g for g in m.groups() if g).upper())
                 self.claim(*m.span())
         self.cued("po", PO, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES)
-        self.cued("order", ORDER, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES, accept=_structured)
+        self.cued("order", ORDER, self.e.po_numbers, po=True, not_prefixes=_NOT_PO_PREFIXES, accept=_order_id)
         self.cued("quote", QUOTE, self.e.quote_numbers, not_prefixes=_NOT_QUOTE_PREFIXES, not_parts=True)
         self.cued("case", CASE, self.e.case_numbers, not_prefixes=_NOT_CASE_PREFIXES)
         if self.hits is None or "cjk" in self.hits.gates:
@@ -923,7 +941,7 @@ class _Extractor:
         return m
 
     def cued(self, probe: str, rule: re.Pattern[str], into: list[str], *, po: bool = False,
-             not_prefixes: frozenset[str] = frozenset(), accept: Callable[[str], bool] | None = None,
+             not_prefixes: frozenset[str] = frozenset(), accept: Callable[[str, str], bool] | None = None,
              not_parts: bool = False) -> None:
         """`not_parts`: a manufacturer's part number after the cue is what the cue asks about, not its id ("RFQ:
         TPS54331DR, GRM21BR61E106KA73L"): left to the part rules."""
@@ -935,7 +953,8 @@ class _Extractor:
             first = m.group(1).upper()
             if not _valid_id(first) or _id_prefix(first) in not_prefixes:
                 continue
-            if accept is not None and not accept(first):
+            cue = text[m.start():m.start(1)]
+            if accept is not None and not accept(first, cue):
                 continue
             if (not_parts and self.parts is not None and self.parts.is_vendor_part(first)
                     and not _DOCUMENT_OF_YEAR.match(first)):
@@ -956,7 +975,7 @@ class _Extractor:
             while (more := _MORE.match(text, pos)) is not None:  # "POs 4500207714, 4500207715 and 4500207716"
                 value = more.group(1).upper()
                 if (not _valid_id(value) or value.isdigit() != digits_only or not self.free(*more.span(1))
-                        or _id_prefix(value) in not_prefixes or (accept is not None and not accept(value))):
+                        or _id_prefix(value) in not_prefixes or (accept is not None and not accept(value, cue))):
                     break
                 _add(into, value)
                 self.claim(*more.span(1))
@@ -1130,19 +1149,12 @@ class _Extractor:
                     self.claim(*m.span())
         if cat.cue is not None:
             for m in self.iter("part_cue", cat.cue, self.scan):
-                token = m.group(1).upper()
-                s, t = m.span(1)
-                if len(token) < 4 or not any(c.isdigit() for c in token) or not self.free(s, t):
-                    continue
-                if (token.isdigit() and len(token) < 5) or ("." in token and token.replace(".", "").isdigit()):
-                    continue  # (a short number, or a decimal one: "Tipo de cambio de referencia: 18.72")
-                if _YEAR_SEGMENT.search(token) and not cat.is_vendor_part(token):
-                    continue  # a document's number with its year ("réf. CTR-MA-2024-118": a contract)
-                if cat.excluded(token, self.before_part(s)):
-                    continue
-                _add(self.e.part_numbers, token)
-                self.claim(s, t)
-                self.listed_after(t, cat)
+                self.cued_part(m, cat)
+        for m in self.iter("part_ref", _PART_REF, self.scan):  # "(sapatas de freio, ref. WB-FS-2208-B)"
+            line = self.scan.rfind("\n", 0, m.start()) + 1
+            opened = self.scan.rfind("(", line, m.start())
+            if opened > self.scan.rfind(")", line, m.start()) and not _PAYMENT.search(self.scan, line, m.start()):
+                self.cued_part(m, cat)  # (not a payment's: "paid by bank transfer on 06/06 (ref. GCB-TT-558120)")
         excluded_end = -1  # where the last token excluded by a cue or prefix ends (none yet)
         for m in self.format_tokens():  # a manufacturer's format, anywhere (any case: "UDM-Pro")
             token = m.group(0)
@@ -1154,6 +1166,9 @@ class _Extractor:
             token = token.upper()
             if not cat.is_part_shape(token) or not self.free(s, t) or token.endswith(("-NR", "-NO")):
                 continue  # (a label: "CVR-nr.", "Art-Nr.")
+            if _MODEL_SHAPE.fullmatch(token) and _NAME_BEFORE.search(self.text, max(0, s - 20), s) and (
+                    not cat.is_vendor_part(token)):
+                continue  # a machine's model after its maker or line: "Komori Lithrone GL-640", "Horizon BQ-480"
             if _POSTCODE.fullmatch(token) and _TOWN_AFTER.match(self.text, t) and not cat.is_vendor_part(token):
                 continue  # "Ukmergės g. 280, LT-06115 Vilnius": a country's postcode before its town
             if token.isdigit() and self.text[s - 1:s] == "(" and _PARTY_LINE.match(
@@ -1179,6 +1194,24 @@ class _Extractor:
                 self.claim(s, t)
                 self.listed_after(t, cat)
         self.product_lines(cat)
+
+    def cued_part(self, m: re.Match[str], cat: PartCatalogue) -> None:
+        """The token a cue announces (group 1 of `m`, on the lower-cased text), unless it is too short, a number or
+        a document's, or a non-part cue or prefix says it is something else."""
+        token = m.group(1).upper()
+        s, t = m.span(1)
+        if len(token) < 4 or not any(c.isdigit() for c in token) or not self.free(s, t):
+            return
+        if (token.isdigit() and len(token) < 5) or ("." in token and _NUMBER_WITH_DOTS.fullmatch(token)):
+            return  # (a short number, or a decimal one: "Tipo de cambio de referencia: 18.72"; not a catalogue
+            # number in groups, "Art.-Nr. 0.0950.1234")
+        if _YEAR_SEGMENT.search(token) and not cat.is_vendor_part(token):
+            return  # a document's number with its year ("réf. CTR-MA-2024-118": a contract)
+        if cat.excluded(token, self.before_part(s)):
+            return
+        _add(self.e.part_numbers, token)
+        self.claim(s, t)
+        self.listed_after(t, cat)
 
     def listed_after(self, t: int, cat: PartCatalogue) -> None:
         """The codes listed after a part number its cue or maker announced ("DeWalt DCD791D2 drill kits x 15 and
@@ -1242,9 +1275,9 @@ class _Extractor:
                 token = text[s:t]
                 if not _listed_code(token) or not self.free(s, t):
                     continue
-                if cat.excluded(token, self.before_part(s)):
+                if cat.excluded(token.upper(), self.before_part(s)):
                     continue
-                _add(self.e.part_numbers, token)
+                _add(self.e.part_numbers, token.upper())
                 self.claim(s, t)
 
     # -- amounts
@@ -1597,10 +1630,14 @@ _TOWN_AFTER = re.compile(r"[ \t]+[^\W\d_][^\W\d_]+")
 # A line that names a party of an order or a payment, whose number in parentheses is its account's
 _PARTY_LINE = re.compile(r"[ \t>]*(?:(?:sold|ship|bill|deliver|invoice)[ -]to|payer|payee|customer|buyer|kunde|cliente"
                          r"|client|debitor|auftraggeber)", re.IGNORECASE)
+# A model's shape (letters, a dash, three digits) and a name right before it, a maker's or a product line's
+_DIMENSION_X = re.compile(r"(?<=\d)x(?=\d)")
+_MODEL_SHAPE = re.compile(r"[A-Z]{2,4}-\d{3}")
+_NAME_BEFORE = re.compile(r"(?<![\w-])[A-Z][a-z]{2,}[ \t]$")
 _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 # A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück", or "x 4" ending a line ("- QFX5120-48Y-AFI2  x 4").
 _QTY_UNIT = (r"(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?|st\.|uds\.?|un\.?|unid\.?|stuks|pièces"
-             r"|pcs|ks\.?|τεμ\.?|adet)(?![a-z0-9])")
+             r"|pcs|ks\.?|τεμ\.?|adet|nos\.?(?=[ \t]+[x\u00d7@]))(?![a-z0-9])")  # (India's "60 nos x EUR 412.00")
 _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?" + _QTY_UNIT + r"\s*"
                        # "x 4" ending a line, or before a column ("x4   USD 312.00")
                        r"|[ \t][x\u00d7][ \t]?\d{1,5}(?=[ \t]*(?:\n|$)|[ \t]{2})"
@@ -1611,8 +1648,8 @@ _QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?" + _QTY_UNIT + r"\s*"
 _CODE = re.compile(r"(?:of\s+|(?:[^\W\d_A-Z]{2,14}[ \t]+){1,3}(?=[A-Z0-9-]*\d))?"
                    r"([A-Za-z0-9](?:[A-Za-z0-9+=]|[-#/](?=[A-Za-z0-9]))*)(?![\w#/-])")
 # The code that starts a line (after a bullet or a list number), before its quantity
-_LINE_START_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7]|\d{1,3}[.)]|(?:Pos|Poz|Item|Line|Linha)\.?[ \t]*\d{1,3}"
-                              r"[.:]?)?[ \t]*"
+_LINE_START_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7][ \t]*)?"
+                              r"(?:\d{1,3}[.)]|(?:Pos|Poz|Item|Line|Linha)\.?[ \t]*\d{1,3}[.:]?)?[ \t]*"
                               r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)(?![\w#/-])")
 _LINE_END_CODE = re.compile(r"(?:(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*|[ \t]{2,})"
                             r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)"
@@ -1634,6 +1671,14 @@ _CANADIAN_TAX = re.compile(r"(?<![\w/-])(?:hst|qst|tvq)(?![\w-])")
 # A header's first cell of a line's position and another header after one space ("Pos. Artikel-Nr.")
 _POSITION_CELL = re.compile(r"((?:pos|pol|poz|nr|no|ln)\.?|line|item|#)[ \t](\S.*)", re.IGNORECASE)
 _YEAR_SEGMENT = re.compile(r"(?:^|-)20[0-3]\d-")
+# A number written with dots: a decimal one ("18.72"), thousands ("1.250.000"), a date ("17.06.2025"), a version
+# ("2.4.1"); not a catalogue number in groups of four or more digits ("0.0950.1234", "61.186.1311")
+_NUMBER_WITH_DOTS = re.compile(r"\d+\.\d+|\d{1,3}(?:\.\d{3})+|\d{1,2}\.\d{1,2}\.\d{2,4}|\d{1,3}(?:\.\d{1,3})+")
+# A line's reference after its goods, inside parentheses ("(sapatas de freio Wabtec, ref. WB-FS-2208-B)", "(rif.
+# 11031299-00)"): "ref" alone is no cue (a payment's, a message's, a booking's reference)
+_PAYMENT = re.compile(r"(?<![\w])(?:pa(?:id|y|yment|go|gamento|iement|gato|gamos)|bank|banco|banque|swift|mt103"
+                      r"|transfer|remittance|virement|bonifico|überweisung|zahlung|wire|eft|ach)(?![\w])")
+_PART_REF = re.compile(r"(?<![\w/])(?:ref|rif|réf)\.?:?[ \t]*(" + CUED_TOKEN + r")(?=[ \t]*[),;])")
 _WORD_IN_ID = re.compile(r"[a-z]{3}")
 # A part column's cell: a code with a digit, or one written in capitals with a dash ("CEU-EDU-LIC", a licence SKU)
 _PART_CELL = re.compile(r"\S*\d|[A-Z0-9]+(?:-[A-Z0-9]+)+$")
@@ -1729,7 +1774,7 @@ _PROBES = (
                         r"|cot-[a-z0-9]|soum-\d|pres-\d|кп-20\d)"),
     Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d|(?<![\w-])cs-[a-z]{2}-\d"
                        r"|(?<![\w-])[a-z]{2,4}-(?:sr|cs|inc|tkt)-\d|\[(?:job|case|ticket|call)\s"
-                       r"|\[(?:[a-z]{2}-)?(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-\d"),
+                       r"|\[(?:[a-z]{2}-)?(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-\d|(?<![\w-])(?:cmp|wc)-\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
     Probe("order", r"(?<![\w/])" + ORDER_CUES),
     Probe("quote", r"(?<![\w/])(?:" + QUOTE_CUES + r")"),
@@ -1747,6 +1792,7 @@ _PROBES = (
     Probe("table", r"(?<!\w)(?:case|ticket|complaint|claim|incident|caso|réclamation|reklamation)[ \t]*"
                    r"(?:no\.?|#|number|nr\.?|id)?(?:[ \t]*[|\t\n]| {2})"),
     Probe("table", _PRICE_HEADER_PROBE),  # the Japanese and Chinese words: _Extractor.tables
+    Probe("part_ref", r"(?<![\w/])(?:ref|rif|réf)"),
     Probe("qty", r"(?<![\w.,])\d{1,5}\s?" + _QTY_UNIT),
     Probe("qty", r"[ \t][x\u00d7][ \t]?\d"),
     Probe("qty", r"(?<=\n)[ \t>]*[-*\u2022][ \t]*\d"),

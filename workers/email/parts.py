@@ -21,7 +21,7 @@ PARTS_FILE = CATALOGUES / "parts.toml"
 TOKEN = r"[A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*"
 # After a cue, in quotes or not ("buyer part number 'HON-V8043E1012'"), a dot before a digit too ("P/N HVM11.0",
 # "TSM-445NEG9R.28"; not a sentence's end, "P/N 5512-QRT."). Lower case: the cue runs on the lower-cased text.
-_CUED_TOKEN = r"[a-z0-9](?:[a-z0-9+=]|[-#/](?=[a-z0-9])|\.(?=\d))*"
+CUED_TOKEN = r"[a-z0-9](?:[a-z0-9+=]|[-#/](?=[a-z0-9])|\.(?=\d))*"
 
 
 class _Format(BaseModel):
@@ -137,7 +137,7 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
         cue = re.compile(
             r"(?<![\w/])(?:" + words + r")(?![^\W\d_])"  # a whole word: not the "PN" of "PNM-C16083RVQ"
             r"(?:\s*(?:(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?)(?![a-z])|#|:|\.|-(?=\s)))*\s*"
-            r"['\"\u2018\u201c]?(" + _CUED_TOKEN + r")")  # run on the lower-cased text: no IGNORECASE, faster
+            r"['\"\u2018\u201c]?(" + CUED_TOKEN + r")")  # run on the lower-cased text: no IGNORECASE, faster
         # matched on a lower-cased cell (faster than re.IGNORECASE)
         column = re.compile(r"\s*(?:" + words + r")(?:\s*(?:numbers?|nos?\.?|nr\.?|nummer|n[°º]\.?|#|\.))*\s*$")
     before = None

@@ -618,6 +618,23 @@ CRITICAL = Rule("critical", re.compile(
     r"|kan ikke (?:seile|sejle)|ligger (?:fortsatt |stadig |helt )?stille|no podemos zarpar|naka-?blackout"
     r"|(?:è|sono|siamo)\s+(?:ancora\s+)?ferm[oaie](?=\s+(?:da|dal|dalle|dalla|ancora|$)|\s*[.,;!])"
     r"|(?:trucks|forklifts|clarks|vehicles)\s+(?:are\s+)?(?:still\s+|now\s+)?(?:grounded|dead|off road|parked up)"
+    # round 30: trains, trams and metros held out of service ("9 trains withdrawn", "12 of our 34 trainsets are
+    # stopped", "3 rames Regio 2N sont immobilisées", "2 treni fermi", "tranvía 12, que está parado", "5 trens
+    # parados", "pociągi wyłączone z eksploatacji"), service suspended; presses and binders stopped ("SM 102 steht
+    # seit", "Klebebinder steht", "Nossa SM 74 está PARADA", "relieuse ... est totalement arrêtée")
+    r"|(?:trains?|trainsets?|rakes?|trams?|locomotives?|locos|emus|dmus|railcars|metro cars)\s+(?:[\w-]+\s+){0,2}?"
+    r"(?:are\s+|is\s+|were\s+|have\s+been\s+|has\s+been\s+)?(?:still\s+)?(?:withdrawn|out of service|stopped|down"
+    r"|held|grounded|stabled|sidelined)(?!\s+(?:at|by|for)\s+(?:the\s+)?(?:signal|station|platform))"
+    r"|(?:service|operation|operations)\s+(?:\w+\s+){0,2}?suspended|suspended (?:the )?(?:service|operation)"
+    r"|(?:rames?|trains?|tramways?|métros?|motrices?)\s+(?:[\w-]+\s+){0,4}?(?:sont\s+|est\s+)?immobilisé\w*"
+    r"|(?:tram|treni|treno|convogli|elettrotreni|metro|tranvie)\s+(?:\w+\s+){0,2}?(?:è\s+|sono\s+)?ferm[oi]"
+    r"|(?:tren|trenes|tranvía|tranvías|unidades|trens|bondes|composições|frota)\s+(?:\S+\s+){0,4}?(?:está\s+|están\s+"
+    r"|estão\s+)?(?:parad[oa]s?|detenid[oa]s?|fuera de servicio)"
+    r"|wyłączon[eyaą]\s+z\s+(?:eksploatacji|ruchu)|(?:pociąg\w*|tramwaj\w*)\s+(?:\w+\s+){0,2}?(?:stoi|stoją)"
+    r"|(?:nossa|nosso|nuestra|nuestro)\s+(?:\S+\s+){0,3}?(?:está|continua|sigue)\s+parad[ao]"
+    r"|(?:\w*binder|rotation|falzapparat|druckwerk|[a-z]{1,4}\s?\d{2,3})\s+steht"
+    r"(?=\s*(?:[.,;:!?)–-]|$|seit|still|komplett|wieder|immer|schon|jetzt|heute|bereits))"
+    r"|(?:est|sont)\s+(?:totalement|complètement|entièrement)\s+arrêté\w*"
     r")(?!\w)"))
 # (its starts: each alternative's first words, behind a gate of the whole; a gate of those a class may start, where
 # it scans plainly: scan.first_words)
@@ -646,8 +663,9 @@ URGENT = Phrases(
 # "包装线已经全线停线": round 23).
 CRITICAL_CJK = ("業務が停止", "業務停止", "生産停止", "ライン停止", "全端末", "通信不可", "システム停止", "全部停止",
                 "生产停止", "无法使用", "販売停止", "停线", "停線", "停产", "停產", "产线停", "產線停", "가동 중단",
-                "생산 중단", "หยุดผลิต")
-URGENT_CJK = ("至急", "緊急", "紧急", "急件", "加急", "긴급", "ด่วน")
+                "생산 중단", "หยุดผลิต", "完全に停止", "停止しています", "정지된 상태", "정지 상태", "완전히 정지",
+                "인쇄기 정지", "멈춰 있습니다")
+URGENT_CJK = ("至急", "緊急", "紧急", "急件", "加急", "긴급", "ด่วน", "本日中")  # (本日中: within today)
 # A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
 DEADLINE = Rule("deadline", re.compile(
     r"(?<!\w)(?:need\w*|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per|voor"
@@ -660,10 +678,16 @@ DEADLINE = Rule("deadline", re.compile(
     r"|(?<!\w)(?:confirm|update|reply|respond|answer|call)\s+(?:\w+\s+){0,2}?(?:today|by tomorrow)(?!\w)"
     # round 28: a need in Spanish, Portuguese, Italian and Polish ("necesito que salga hoy", "precisamos até amanhã")
     r"|(?<!\w)(?:necesit\w+|precis\w+|serve|servono|potrzebuj\w+)\s+(?:\w+\s+){0,5}?(?:hoy|mañana|hoje|amanhã|oggi"
-    r"|domani|dzisiaj|dziś|jutro)(?!\w)"),
+    r"|domani|dzisiaj|dziś|jutro)(?!\w)"
+    # round 30: a document asked for today ("could you email them over today?"), Portuguese
+    # "ainda hoje" / "ainda esta manhã" (still today, this very morning)
+    r"|(?<!\w)(?:(?:could|can|would)\s+you|please|pls)\s+(?:please\s+)?(?:send|email|e-mail|reissue|re-issue)\s+"
+    r"(?:\w+\s+){0,3}?(?:today|by tomorrow|this morning)(?!\w)"  # (not "Mike will send the PO today")
+    r"|(?<!\w)ainda\s+(?:hoje|esta manhã|nesta manhã)(?!\w)"),
     starts=r"(?<!\w)(?:need|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per"
            r"|voor|até|do|pour|faut|besoin|today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen|aujourd'hui"
-           r"|confirm|update|reply|respond|answer|call|necesit|precis|serve|potrzebuj)",
+           r"|confirm|update|reply|respond|answer|call|necesit|precis|serve|potrzebuj|could|can|would|please|pls"
+           r"|ainda)",
     gated=True)
 # A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
 QUIET = Phrases(

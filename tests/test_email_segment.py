@@ -1025,3 +1025,52 @@ def test_forms_of_round_twenty_nine() -> None:
     assert decide("Off-hire 4 x rental trucks", "Please off-hire them from today and collect.",
                   "a@b.ie").priority != "critical"
     assert decide("Winter pricing", "The new rates have no blackout dates.", "a@b.com").priority != "critical"
+
+
+def test_forms_of_round_thirty_two() -> None:
+    """A printing-press spares distributor's and a rolling-stock spares supplier's mail: presses' part numbers
+    written with dots, a line's reference in parentheses, order lines after a bullet's position or in India's "nos",
+    bare order numbers after an order word in other languages, complaint numbers, trains and presses stopped."""
+    assert extract_entities("Wir brauchen:\n- 6x Greifer  M2.031.220F\n- 1x Feder  00.581.1182\n- 2x Walze "
+                            "61.187.2210\nKBA-Nr. 3B.448.102.02, Art.-Nr. 0.0951.2277, Komori 3B2-7713-020"
+                            ).part_numbers == ["M2.031.220F", "00.581.1182", "61.187.2210", "3B.448.102.02",
+                                               "0.0951.2277", "3B2-7713-020"]
+    assert extract_entities("Please ship the brake shoes (sapatas Wabtec, ref. WB-FX-3310-A) and the filters (rif. "
+                            "11044127-02); breakers 8WL6202-7AB, Liebherr 11020199-FM.").part_numbers == [
+        "WB-FX-3310-A", "11044127-02", "8WL6202-7AB", "11020199-FM"]
+    assert extract_entities("- Pos. 1 CRX-5521-0041: cantidad de 8 a 10 uds\n1. 4XD22-310-05 - 40 nos x EUR 212.00"
+                            ).part_numbers == ["CRX-5521-0041", "4XD22-310-05"]
+    # guards: a payment's reference in parentheses, a model after its maker's or line's name, a packing list
+    assert extract_entities("We paid by bank transfer on 06/06 (ref. GCB-TX-771204). Our Komori Lithrone GL-740 "
+                            "and the Horizon BQ-470 are fine; see packing list PL-5571; 1.250.000 units (Art.-Nr. "
+                            "17.06.2025)").part_numbers == []
+    assert extract_entities("Entrega atrasada – pedido 4700021187; ordine 771455; 발주번호 KR-2507-033; (주문 "
+                            "DH-25-0811)").po_numbers == ["4700021187", "771455", "KR-2507-033", "DH-25-0811"]
+    # guard: a ten-digit order number outside SAP's purchasing ranges is the distributor's sales order
+    assert extract_entities("Pedido 3000135521 não chegou").po_numbers == []
+    assert extract_entities("RE: SAFETY ALERT - CMP-25-0211; warranty WC-2025-0418; complaint registered as "
+                            "CMP-25-0219; Talebiniz #40912 güncellendi; Dossier SAV-2025-0422").case_numbers == [
+        "CMP-25-0211", "WC-2025-0418", "CMP-25-0219", "40912", "SAV-2025-0422"]
+    for subject, body in (("URGENT", "Four of our 20 trainsets are stopped after the storm."),
+                          ("Brakes", "6 trains withdrawn from service this morning."),
+                          ("Urgence", "2 rames Regio 2N sont immobilisées au technicentre."),
+                          ("URGENTE", "Il tram T-114 è fermo in deposito, la linea è sotto il minimo."),
+                          ("Frota", "Hoje temos 3 trens PARADOS por falta de compressor."),
+                          ("Freno", "El tranvía 9, que está parado en foso."),
+                          ("PILNE", "Dwa zespoły są wyłączone z eksploatacji."),
+                          ("Operations", "Line 3 service suspended on air-conditioned cars."),
+                          ("DRINGEND", "Unsere SM 74 steht seit heute früh."),
+                          ("Klebebinder", "Der Klebebinder steht komplett."),
+                          ("URGENTE", "Nossa XL 106 está PARADA desde ontem."),
+                          ("Relieuse", "Notre relieuse est totalement arrêtée."),
+                          ("至急", "印刷機が完全に停止しています。"), ("긴급", "인쇄기가 정지된 상태입니다.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    # guards: a train held at a signal is late, not out of service; "the offer stands" is no stop
+    assert decide("Delay", "Our train was held at the signal for 10 minutes.", "a@b.com").priority != "critical"
+    assert decide("Angebot", "Das Angebot steht, bitte bestätigen.", "a@b.de").priority != "critical"
+    for subject, body in (("Certificates", "Could you email them over today? PDFs are fine."),
+                          ("Proforma", "Podem enviar ainda esta manhã, por favor?"),
+                          ("請求書", "本日中に再発行いただけますでしょうか。")):
+        assert decide(subject, body, "a@b.com").priority == "high", body
+    # guard: what the sender will do today is no deadline asked of us
+    assert decide("Approved", "+1, approved. Mike will send the PO today.", "a@b.com").priority != "high"

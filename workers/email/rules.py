@@ -43,7 +43,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r29"
+RULES_VERSION = "phase1-r32"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -618,7 +618,7 @@ CRITICAL = Rule("critical", re.compile(
     r"|kan ikke (?:seile|sejle)|ligger (?:fortsatt |stadig |helt )?stille|no podemos zarpar|naka-?blackout"
     r"|(?:è|sono|siamo)\s+(?:ancora\s+)?ferm[oaie](?=\s+(?:da|dal|dalle|dalla|ancora|$)|\s*[.,;!])"
     r"|(?:trucks|forklifts|clarks|vehicles)\s+(?:are\s+)?(?:still\s+|now\s+)?(?:grounded|dead|off road|parked up)"
-    # round 30: trains, trams and metros held out of service ("9 trains withdrawn", "12 of our 34 trainsets are
+    # round 32: trains, trams and metros held out of service ("9 trains withdrawn", "12 of our 34 trainsets are
     # stopped", "3 rames Regio 2N sont immobilisées", "2 treni fermi", "tranvía 12, que está parado", "5 trens
     # parados", "pociągi wyłączone z eksploatacji"), service suspended; presses and binders stopped ("SM 102 steht
     # seit", "Klebebinder steht", "Nossa SM 74 está PARADA", "relieuse ... est totalement arrêtée")
@@ -627,7 +627,7 @@ CRITICAL = Rule("critical", re.compile(
     r"|held|grounded|stabled|sidelined)(?!\s+(?:at|by|for)\s+(?:the\s+)?(?:signal|station|platform))"
     r"|(?:service|operation|operations)\s+(?:\w+\s+){0,2}?suspended|suspended (?:the )?(?:service|operation)"
     r"|(?:rames?|trains?|tramways?|métros?|motrices?)\s+(?:[\w-]+\s+){0,4}?(?:sont\s+|est\s+)?immobilisé\w*"
-    r"|(?:tram|treni|treno|convogli|elettrotreni|metro|tranvie)\s+(?:\w+\s+){0,2}?(?:è\s+|sono\s+)?ferm[oi]"
+    r"|(?:tram|treni|treno|convogli|elettrotreni|metro|tranvie)\s+(?:[\w-]+\s+){0,2}?(?:è\s+|sono\s+)?ferm[oi]"
     r"|(?:tren|trenes|tranvía|tranvías|unidades|trens|bondes|composições|frota)\s+(?:\S+\s+){0,4}?(?:está\s+|están\s+"
     r"|estão\s+)?(?:parad[oa]s?|detenid[oa]s?|fuera de servicio)"
     r"|wyłączon[eyaą]\s+z\s+(?:eksploatacji|ruchu)|(?:pociąg\w*|tramwaj\w*)\s+(?:\w+\s+){0,2}?(?:stoi|stoją)"
@@ -679,7 +679,7 @@ DEADLINE = Rule("deadline", re.compile(
     # round 28: a need in Spanish, Portuguese, Italian and Polish ("necesito que salga hoy", "precisamos até amanhã")
     r"|(?<!\w)(?:necesit\w+|precis\w+|serve|servono|potrzebuj\w+)\s+(?:\w+\s+){0,5}?(?:hoy|mañana|hoje|amanhã|oggi"
     r"|domani|dzisiaj|dziś|jutro)(?!\w)"
-    # round 30: a document asked for today ("could you email them over today?"), Portuguese
+    # round 32: a document asked for today ("could you email them over today?"), Portuguese
     # "ainda hoje" / "ainda esta manhã" (still today, this very morning)
     r"|(?<!\w)(?:(?:could|can|would)\s+you|please|pls)\s+(?:please\s+)?(?:send|email|e-mail|reissue|re-issue)\s+"
     r"(?:\w+\s+){0,3}?(?:today|by tomorrow|this morning)(?!\w)"  # (not "Mike will send the PO today")

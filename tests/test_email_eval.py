@@ -240,6 +240,12 @@ DEV_FLOOR = {
     "dev54": ({"po_numbers": (1.0, 0.93), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.95),
                "part_numbers": (1.0, 0.79), "amounts": (1.0, 0.96), "dates": (1.0, 0.97),
                "phones": (0.98, 0.98), "emails": (1.0, 1.0)}, 0.96, 0.98),
+    "dev55": ({"po_numbers": (1.0, 0.95), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.92, 0.9), "amounts": (0.95, 0.95), "dates": (0.99, 1.0),
+               "phones": (0.99, 0.99), "emails": (1.0, 1.0)}, 0.99, 0.96),
+    "dev56": ({"po_numbers": (1.0, 0.96), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 1.0),
+               "part_numbers": (1.0, 1.0), "amounts": (1.0, 1.0), "dates": (1.0, 0.95),
+               "phones": (0.98, 1.0), "emails": (1.0, 1.0)}, 0.96, 0.98),
 }
 
 

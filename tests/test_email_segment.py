@@ -1074,3 +1074,46 @@ def test_forms_of_round_thirty_two() -> None:
         assert decide(subject, body, "a@b.com").priority == "high", body
     # guard: what the sender will do today is no deadline asked of us
     assert decide("Approved", "+1, approved. Mike will send the PO today.", "a@b.com").priority != "high"
+
+
+def test_forms_of_round_thirty_three() -> None:
+    """A mining spares supplier's and an IT distributor's mail: earth-moving makers' formats, machines' models that
+    are no parts, a column's "Nº Parte", a quantity after a column's spaces, Québec's "BC", EDI dates, a quote's
+    revision letter, tenge, and shovels, drills and trading floors down."""
+    assert extract_entities("Parts: 4T-6788 and 1R-1808 for the 793F; Komatsu 208-70-14270 and 21T-32-00210; Metso "
+                            "MM0412230; Warman G12147A04; Fortinet FG-200F-BDL-950-12").part_numbers == [
+        "4T-6788", "1R-1808", "21T-32-00210", "MM0412230", "G12147A04", "FG-200F-BDL-950-12"]
+    assert extract_entities("Pos | Nº Parte  | Descripción | Cant\n1   | 245-6318  | Cono        | 2\n\n- 4  x "
+                            "312-5520  Idler group\n").part_numbers == ["245-6318", "312-5520"]
+    # guards: haul trucks', dozers', shovels', crushers' and servers' models
+    assert extract_entities("Our 2 x 992K loaders, the D11T, Komatsu HD785-7 and PC4000-11, Hitachi EX5600-7, the "
+                            "MP1000 crusher and 3 x DL380 Gen11 servers").part_numbers == []
+    assert extract_entities("Bonjour, BC 771455 – livraison? Notre OC marco 4600012345; OC original: 4300012345"
+                            ).po_numbers == ["4600012345", "4300012345", "771455"]
+    assert "77133" not in extract_entities("votre BC-77133.").po_numbers  # (guard: not the digits alone)
+    assert extract_entities("Revised QT88412-B attached").quote_numbers == ["QT88412-B"]
+    assert sorted(extract_entities("PO Date         : 20250618\nRequested Ship  : 20250621\nInvoice  : 20250699\n"
+                                   "Ref 20250622", received=date(2025, 6, 18)).dates) == ["2025-06-18", "2025-06-21"]
+    assert sorted(extract_entities("It only showed up 6/9 and the customer goes live 7/8 so hurry",
+                                   received=date(2025, 6, 2)).dates) == ["2025-06-09", "2025-07-08"]
+    # guard: "delivered 2/2" is two parcels of two
+    assert extract_entities("Courier says delivered 2/2 but one box is missing.", received=date(2025, 2, 2)).dates == []
+    assert extract_entities("Сумма 12 480 000,00 тенге с НДС.").amounts == [{"value": 12480000.0, "currency": "KZT"}]
+    for subject, body in (("URGENT", "Shovel SH-03 is down since nightshift."),
+                          ("Drills", "All 3 drills are stopped from this morning."),
+                          ("LHD", "Mucking has stopped on the 4850 level."),
+                          ("Crusher", "We are losing about 1,200 tonnes per hour."),
+                          ("CAEX", "Tenemos el CAEX 118 (Cat 793F, S/N ABC01234) detenido desde anoche."),
+                          ("Motor", "El CAEX 212 está inoperativo desde el lunes."),
+                          ("СРОЧНО", "Щековая дробилка C160 стоит уже вторые сутки."),
+                          ("DARURAT", "Unit masih breakdown di pit 2."),
+                          ("VPN", "All 60 remote staff are locked out."),
+                          ("Switch", "The trading floor has been down since market open.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    # guard: a rig's communications down are no rig down
+    assert decide("Comms", "Rig 7 comms down again, SFP modules needed.", "a@b.com").priority != "critical"
+    for subject, body in (("Quote", "Kindly review and send your best price today."),
+                          ("Cotización", "¿Nos la pueden enviar hoy?"),
+                          ("Proforma", "Mohon dikirimkan proforma invoice hari ini."),
+                          ("Претензия", "Начисляется пеня 0,1% в день.")):
+        assert decide(subject, body, "a@b.com").priority == "high", body

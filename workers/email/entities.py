@@ -58,6 +58,7 @@ _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref
            r"|nostru)(?:\s+(?:le|la|el|the))?(?![\w-])"  # "notre bon de commande est le BC-2025-114"
            # "el presupuesto revisado P-25-0712-B", "our updated PO 4500..."
            r"|(?:revised|revisado|revisada|révisée?|rivist[oa]|updated|actualizad[oa]|aktualisierte[sn]?|new|nuev[oa]"
+           r"|original|marco|blanket|cadre"  # "OC original: 4300061877", "OC marco 4600009912" (a framework order)
            r"|neue[sn]?|nouveau|nouvelle|nuov[oa]|final|signed|firmad[oa]|signée?)(?![\w-])"
            # "reklamaci jsme zaevidovali pod číslem RK-25-0193", "zarejestrowaliśmy pod numerem REK/2025/0417"
            r"|(?:\w+\s+){0,3}?pod\s+(?:číslem|numerem)(?![\w-])"
@@ -120,6 +121,7 @@ ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|je
               r"|(?:nuestro|nosso|notre|votre|nos|vos|nostro|vostro|unsere?|ihre?|onze|uw)?\s*(?:" + _ORDER_NOUNS
               + r"))")
 ORDER = _cue_rule(ORDER_CUES)
+_BON_DE_COMMANDE = re.compile(r"(?<![\w/])bc(?![\w])")  # Québec's "BC 771203": a bon de commande, the buyer's
 _ORDER_NOUN = re.compile(r"(?<![\w/])(?:" + _ORDER_NOUNS + r")")
 # A cue that, joined to its id by a dash, is the id's own prefix ("OC-2025-118", "ODA-25-0712"); "PO-4500123456" is
 # PO 4500123456 (the PO convention of the generated corpus and of every author since).
@@ -137,7 +139,8 @@ def _order_id(value: str, cue: str) -> bool:
     if _structured(value):
         return True
     sap_range = 5 <= len(value) <= 9 or (len(value) == 10 and value[0] == "4")
-    return value.isdigit() and sap_range and "order" not in cue and _ORDER_NOUN.search(cue) is not None
+    return value.isdigit() and sap_range and "order" not in cue and (
+        _ORDER_NOUN.search(cue) is not None or (_BON_DE_COMMANDE.search(cue) is not None and not cue.endswith("-")))
 
 
 def _structured(value: str) -> bool:
@@ -168,7 +171,7 @@ QUOTE_CUES = (r"(?:proposta|propuesta|offre|offerta|oferta)\s+comerci(?:al|ale)"
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
 QUOTE_BARE = re.compile(r"(?<![\w-])(q-(?:[a-z]{2}-)?\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"  # Q-2025-0917, Q-JP-2025-0098
-                        r"|qt-?(?:[a-z]{2,4}-)?(?:\d{2}-){0,2}\d{4,8}(?:-r(?:ev)?\d{1,2}|-\d)?|quo-?\d{4,8}"
+                        r"|qt-?(?:[a-z]{2,4}-)?(?:\d{2}-){0,2}\d{4,8}(?:-r(?:ev)?\d{1,2}|-\d|-[a-z](?![\w-]))?|quo-?\d{4,8}"
                         r"|quo-[a-z]{2,4}-(?:\d{2,4}-)?\d{3,8}"  # QUO-MA-2025-0087
                         # cotización / cotação, soumission (Québec), presupuesto
                         r"|cot-(?:[a-z]{2,4}-)?(?:\d{2}-|20\d{2}-)?\d{4,8}|soum-\d{4,8}|pres-\d{4}-\d{3,6}"
@@ -268,6 +271,7 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "zł":
                     "nt$": "TWD", "ntd": "TWD", "đ": "VND", "rp": "IDR", "rp.": "IDR", "mad": "MAD", "лв": "BGN",
                     "лв.": "BGN", "дин": "RSD",
                     "дин.": "RSD", "din.": "RSD", "грн": "UAH", "грн.": "UAH", "₴": "UAH", "₸": "KZT", "₾": "GEL",
+                    "тенге": "KZT", "tenge": "KZT",
                     "₼": "AZN", "n": "NGN", "vnđ": "VND", "৳": "BDT", "tk": "BDT", "tk.": "BDT", "da": "DZD",
                     "dh": "MAD", "dhs": "MAD", "dt": "TND", "jd": "JOD", "bd": "BHD", "kd": "KWD", "ro": "OMR",
                     "rupee": "INR", "rupees": "INR", "pesos": "$", "de pesos": "$", "s/": "PEN",
@@ -295,13 +299,14 @@ _CUR_BEFORE = (r"(?:(?:usd|cad|aud|nzd|mxn|hkd|sgd|twd)\s\$"  # "USD $18,450.00"
                r"|(?:" + _CODES + r")(?![a-z])|(?<!-)(?:r|rm|php|rp\.?|(?<!/)n)(?=[^\S\n]{0,6}\d))")
 # A "$" after a number is its currency unless a number follows it ("30 $3,412.00": the next cell's price).
 _CUR_AFTER = (r"(?:\$(?![^\S\n]{0,6}\d)|€|£|zł|kč|₺|円|元|₩|원|บาท|₴|₸|₾|₼|kr(?![a-zà-ž])\.?|:-"
-              r"|(?:лв|дин|грн)(?![^\W\d_])\.?|din\.|vnđ|[đ₫](?![^\W\d_])|ntd(?![a-z])|₪|₦|₵|gh[¢₵]|cedis?(?![a-z])|(?:f\.?[^\S\n]?)?cfa(?![a-z])"
+              r"|(?:лв|дин|грн|тенге)(?![^\W\d_])\.?|din\.|vnđ|[đ₫](?![^\W\d_])|ntd(?![a-z])|₪|₦|₵|gh[¢₵]|cedis?(?![a-z])|(?:f\.?[^\S\n]?)?cfa(?![a-z])"
               # Arabic and Hebrew names after the number ("1,245,000 ريال سعودي", "14,900 ש״ח")
               r"|دولار(?: أمريكي)?|ريال(?: (?:سعودي|قطري|عماني))?|درهم(?: إماراتي)?|دينار|جنيه(?: مصري)?|شيكل"
               r"|ש[\"״]ח"
               # (no letter after it, in any script: not the "aud" of "20 audífonos")
               r"|(?:" + _CODES
-              + r"|euros?|dollars?|pounds?|rupees?|(?:de\s+)?pesos|tl|ft|lei|mad|da|dhs?|dt|jd|bd|kd|ro)(?![^\W\d_]))")
+              + r"|euros?|dollars?|pounds?|rupees?|(?:de\s+)?pesos|tenge|tl|ft|lei|mad|da|dhs?|dt|jd|bd|kd|ro)"
+              r"(?![^\W\d_]))")
 _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 4,85,600.00
         r"|\d{1,3}(?:[,.'\u2019\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
         r"|\d{1,3}(?: \d{3})+[.,]\d{2,3}(?!\d)"
@@ -496,6 +501,7 @@ _DATE_CUE_BEFORE = re.compile(
     r"|ordered|ve|v|semalam|pada|date\s+of|go-?live(?:\s+of)?"
     r"|promised|arrived|returned|submitted|received|shipped|dispatch|dispatched|invoiced|thurs|tues|weds"
     r"|followed\s+up|chased|expects?|expected|zítra|morgen|mañana|domani|demain|amanhã|jutro"
+    r"|live|(?:showed|turned|shows|turns)\s+up"  # "goes live 7/7", "it showed up 6/11"
     r"|förfallodag|forfallsdato|forfaldsdato|vencimiento|fällig)"
     r"|montag|dienstag|mittwoch|donnerstag|freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|miércoles"
     r"|jueves|viernes|lunedì|martedì|mercoledì|giovedì|venerdì|maandag|dinsdag|woensdag|donderdag|vrijdag"
@@ -563,6 +569,10 @@ _WEEKDAY_BEFORE = re.compile(r"(?<![^\W\d_])([a-z]{3,9})\.?,?[ \t]+$")
 
 # What before a day and month written "29.6" makes them a date, not a number: "until", "by", a weekday, Hebrew "עד"
 # (until).
+# A date written as eight digits in an EDI or ERP field ("PO Date       : 20250617", "DTM*002*20250620"), after a
+# date's label on its line: not an order's, an invoice's or a phone's digits
+_DATE_COMPACT = re.compile(r"(?<![\w/.-])(20[2-3]\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?![\w/.-])")
+_COMPACT_DATE_CUE = re.compile(r"(?:date|datum|fecha|data|ship|delivery|dtm\*\d{3})[^\n\d]{0,30}$")
 _DOT_DATE_CUE = re.compile(r"(?<![^\W\d_])(?:until|till|by|before|due|since|sunday|monday|tuesday|wednesday"
                            r"|thursday|friday|saturday|עד)[ \t]+$")
 
@@ -1387,6 +1397,11 @@ class _Extractor:
             if iso and self.free(*m.span()):
                 _add(e.dates, iso)
                 self.claim(*m.span())
+        for m in self.iter("date_compact", _DATE_COMPACT, text):  # an EDI or ERP field's "PO Date : 20250617"
+            iso = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            if iso and self.free(*m.span(1)) and _COMPACT_DATE_CUE.search(text, max(0, m.start() - 40), m.start()):
+                _add(e.dates, iso)
+                self.claim(m.start(1), m.end())
         for m in self.iter("date_cjk", DATE_CJK, text):
             written_year = _year(m.group(1)) if m.group(1) else None
             iso = (_iso(written_year, int(m.group(2)), int(m.group(3))) if written_year
@@ -1638,7 +1653,7 @@ _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 # A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück", or "x 4" ending a line ("- QFX5120-48Y-AFI2  x 4").
 _QTY_UNIT = (r"(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?|st\.|uds\.?|un\.?|unid\.?|stuks|pièces"
              r"|pcs|ks\.?|τεμ\.?|adet|nos\.?(?=[ \t]+[x\u00d7@]))(?![a-z0-9])")  # (India's "60 nos x EUR 412.00")
-_QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}\s?" + _QTY_UNIT + r"\s*"
+_QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}(?:\s|[ \t]{2})?" + _QTY_UNIT + r"\s*"  # (a column's spaces: "2  x")
                        # "x 4" ending a line, or before a column ("x4   USD 312.00")
                        r"|[ \t][x\u00d7][ \t]?\d{1,5}(?=[ \t]*(?:\n|$)|[ \t]{2})"
                        # a count after a list's bullet, before a word ("- 12 barras raspadoras 47131175"; not before
@@ -1765,6 +1780,7 @@ _PROBES = (
     Probe("date_digits", r"(?<![\w/.:,$€£#-])\d{1,4}[./-]\d"),
     Probe("date_spaced", DATE_SPACED.pattern),
     Probe("date_cjk", DATE_CJK.pattern),
+    Probe("date_compact", _DATE_COMPACT.pattern),
     Probe("date_dmy", r"(?<![\w.,/])\d{1,2}(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)(?:de\s+|of\s+)?(?:"
           + _MONTH_RE + r")"),
     Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
@@ -1793,7 +1809,7 @@ _PROBES = (
                    r"(?:no\.?|#|number|nr\.?|id)?(?:[ \t]*[|\t\n]| {2})"),
     Probe("table", _PRICE_HEADER_PROBE),  # the Japanese and Chinese words: _Extractor.tables
     Probe("part_ref", r"(?<![\w/])(?:ref|rif|réf)"),
-    Probe("qty", r"(?<![\w.,])\d{1,5}\s?" + _QTY_UNIT),
+    Probe("qty", r"(?<![\w.,])\d{1,5}(?:\s|[ \t]{2})?" + _QTY_UNIT),
     Probe("qty", r"[ \t][x\u00d7][ \t]?\d"),
     Probe("qty", r"(?<=\n)[ \t>]*[-*\u2022][ \t]*\d"),
     Probe("amount", _AMOUNT_BEFORE + r"(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),

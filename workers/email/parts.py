@@ -112,7 +112,8 @@ def _alternation(words: list[str]) -> str:
     # Longest first, so "part number" wins over "part"; spaces match any run of spaces, "." is optional.
     # (then alphabetically: the same pattern in every process, whatever the set's order; scan's disk cache needs it)
     ordered = sorted({w.strip().lower() for w in words if w.strip()}, key=lambda w: (-len(w), w))
-    return "|".join(re.escape(w).replace(r"\ ", r"\s+").replace(r"\.", r"\.?") for w in ordered)
+    return "|".join(re.escape(w).replace(r"\ ", r"\s+").replace(r"\.", r"\.?").replace("°", "[°º]")  # (Nº Parte)
+                    for w in ordered)
 
 
 @lru_cache(maxsize=4)

@@ -43,7 +43,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r32"
+RULES_VERSION = "phase1-r33"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -635,6 +635,26 @@ CRITICAL = Rule("critical", re.compile(
     r"|(?:\w*binder|rotation|falzapparat|druckwerk|[a-z]{1,4}\s?\d{2,3})\s+steht"
     r"(?=\s*(?:[.,;:!?)–-]|$|seit|still|komplett|wieder|immer|schon|jetzt|heute|bereits))"
     r"|(?:est|sont)\s+(?:totalement|complètement|entièrement)\s+arrêté\w*"
+    # round 33: mines and quarries: shovels, haul trucks, loaders, drills and crushers down, tonnes lost an hour
+    # ("CAEX 214 (Cat 793F, S/N ...) detenido", "all 4 drills are stopped", "mucking has stopped", "дробилка C160
+    # стоит", "unit masih breakdown", "perdemos aprox. 240 t/h"); offices and trading floors cut off ("all 85 remote
+    # staff are locked out", "trading floor has been down")
+    r"|(?:shovel|excavator|loader|lhd|drill|rig|crusher|dozer|mill|haul\s+truck)s?\s+"
+    r"(?:[\w-]*\d[\w-]*\s+|\([^)\n]{0,40}\)\s+){0,2}?(?:is\s+|are\s+"  # (its fleet number: not "rig 7 comms down")
+    r"|has\s+been\s+|have\s+been\s+)?(?:still\s+)?(?:completely\s+)?(?:down|stopped|halted|parked|broken down)"
+    r"|(?:all|every|\d+)\s+(?:of\s+(?:our|the)\s+)?(?:\w+\s+)?(?:drills|rigs|trucks|shovels|loaders|excavators|crushers)"
+    r"\s+(?:are\s+)?(?:still\s+)?(?:down|stopped|parked|standing)"
+    r"|(?:mucking|hauling|drilling|loading|crushing|milling|blasting|mining)\s+(?:has\s+|have\s+)?(?:stopped|halted)"
+    r"|(?:los(?:e|ing)|lost|perd\w+|теря\w+)\s+(?:\S+\s+){0,3}?[\d.,]+\s*(?:t|tonnes?|tons?|toneladas|тонн\w*|т)\s*"
+    r"(?:/\s*h|(?:an|per|a|por|в)\s+(?:hour|hora|час)\w*)"
+    r"|(?:caex|camión|camiones|pala|chancador[a]?|cargador|excavadora|perforadoras?)\s+(?:\S+\s+){0,6}?"
+    r"(?:está\s+|están\s+|sigue\s+)?(?:detenid[oa]s?|parad[oa]s?|inoperativ[oa]s?)"
+    r"|(?:está|están|quedó|sigue|siguen)\s+inoperativ[oa]s?"
+    r"|(?:дробилк\w*|экскаватор\w*|фабрик\w*|самосвал\w*|буров\w*)\s+(?:[\w.№-]+\s+){0,3}?(?:стоит|стоят|стоїть)"
+    r"|(?:masih|semuanya|semua unit)\s+breakdown|(?:produksi|hauling|tambang)\s+(?:[\w-]+\s+){0,4}?berhenti"
+    r"|(?:all\s+)?\d+\s+(?:[\w-]+\s+){0,2}?(?:staff|users|employees|terminals)\s+(?:[^\n.]{0,40}?\s)?(?:are\s+)?"
+    r"(?:locked out|affected|offline|cut off)"
+    r"|(?:trading|shop|production|warehouse)\s+floor\s+(?:has\s+been\s+|is\s+)?(?:still\s+)?down"
     r")(?!\w)"))
 # (its starts: each alternative's first words, behind a gate of the whole; a gate of those a class may start, where
 # it scans plainly: scan.first_words)
@@ -656,6 +676,7 @@ URGENT = Phrases(
     "επειγον", "επείγον", "επειγόντως", "kiire", "kriittinen", "kritiskt", "akut", "urgentní", "naléhavé",
     "kritické", "kritický", "kritikus", "κρίσιμο",
     "sürgős", "hitno", "nujno", "спешно", "срочно", "терміново", "skubu", "skubiai", "steidzami",
+    "пеня", "пени", "неустойка", "неустойку",  # Russian: a contract's penalty (round 33)
     "عاجل", "فوراً", "فورا", "بشكل عاجل", "דחוף", "בדחיפות",
 )
 # Stops and urgency in Japanese, Chinese, Korean and Thai, found as substrings: in CRITICAL's and URGENT's patterns
@@ -681,13 +702,16 @@ DEADLINE = Rule("deadline", re.compile(
     r"|domani|dzisiaj|dziś|jutro)(?!\w)"
     # round 32: a document asked for today ("could you email them over today?"), Portuguese
     # "ainda hoje" / "ainda esta manhã" (still today, this very morning)
-    r"|(?<!\w)(?:(?:could|can|would)\s+you|please|pls)\s+(?:please\s+)?(?:send|email|e-mail|reissue|re-issue)\s+"
-    r"(?:\w+\s+){0,3}?(?:today|by tomorrow|this morning)(?!\w)"  # (not "Mike will send the PO today")
+    r"|(?<!\w)(?:(?:could|can|would)\s+you|please|pls|kindly)\s+(?:please\s+)?(?:\w+\s+and\s+)?(?:send|email|e-mail"
+    r"|reissue|re-issue)\s+(?:\w+\s+){0,4}?(?:today|by tomorrow|this morning)(?!\w)"  # (not "Mike will send it today")
+    # round 33: Spanish and Indonesian ("¿nos la pueden enviar hoy?", "mohon dikirimkan proforma invoice hari ini")
+    r"|(?<!\w)(?:enviar|mandar|envíen|manden|envíenos|mándenos)\w*\s+(?:\w+\s+){0,2}?hoy(?!\w)"
+    r"|(?<!\w)mohon\s+(?:[\w-]+\s+){0,4}?hari ini(?!\w)"
     r"|(?<!\w)ainda\s+(?:hoje|esta manhã|nesta manhã)(?!\w)"),
     starts=r"(?<!\w)(?:need|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per"
            r"|voor|até|do|pour|faut|besoin|today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen|aujourd'hui"
            r"|confirm|update|reply|respond|answer|call|necesit|precis|serve|potrzebuj|could|can|would|please|pls"
-           r"|ainda)",
+           r"|ainda|kindly|enviar|mandar|envíen|manden|envíenos|mándenos|mohon)",
     gated=True)
 # A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
 QUIET = Phrases(

@@ -246,6 +246,12 @@ DEV_FLOOR = {
     "dev56": ({"po_numbers": (1.0, 0.96), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 1.0),
                "part_numbers": (1.0, 1.0), "amounts": (1.0, 1.0), "dates": (1.0, 0.95),
                "phones": (0.98, 1.0), "emails": (1.0, 1.0)}, 0.96, 0.98),
+    "dev57": ({"po_numbers": (1.0, 0.93), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.95),
+               "part_numbers": (0.97, 0.75), "amounts": (0.99, 1.0), "dates": (0.99, 0.99),
+               "phones": (0.98, 0.99), "emails": (1.0, 1.0)}, 0.96, 0.96),
+    "dev58": ({"po_numbers": (1.0, 0.94), "quote_numbers": (1.0, 1.0), "case_numbers": (0.94, 1.0),
+               "part_numbers": (0.97, 1.0), "amounts": (1.0, 0.98), "dates": (0.98, 1.0),
+               "phones": (0.97, 0.98), "emails": (1.0, 1.0)}, 0.97, 0.96),
 }
 
 

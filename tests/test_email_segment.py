@@ -1117,3 +1117,36 @@ def test_forms_of_round_thirty_three() -> None:
                           ("Proforma", "Mohon dikirimkan proforma invoice hari ini."),
                           ("Претензия", "Начисляется пеня 0,1% в день.")):
         assert decide(subject, body, "a@b.com").priority == "high", body
+
+
+def test_forms_of_round_thirty_four() -> None:
+    """A lift and escalator spares distributor's and a European IT distributor's mail: lift makers' and drives'
+    formats, HP's and Aruba's longer codes, Brother's label printers, a PO with its year before "PO", complaint and
+    repair-job numbers, and lifts, wards and offices stopped."""
+    assert extract_entities("KONE KM713710G02 and KM50025437; Otis GAA26145E1, ABA21700Y3; Mitsubishi "
+                            "P203703B000G02; Fuji FRN15LM1S-4E; Yaskawa CIMR-LE4A0031 with CDBR-4045D; Altivar "
+                            "ATV71HD18N4").part_numbers == [
+        "KM713710G02", "KM50025437", "GAA26145E1", "ABA21700Y3", "P203703B000G02", "FRN15LM1S-4E", "CIMR-LE4A0031",
+        "CDBR-4045D", "ATV71HD18N4"]
+    assert extract_entities("Options: U22N1PE or U23MZPE; 8 x JW047A kits; Brother TD-4420DN with RD-S07E5; Eaton "
+                            "5E1500IUSB; scheda Schindler 59322138; 零件編號 HT-MCB-GVF3").part_numbers == [
+        "HT-MCB-GVF3", "U22N1PE", "U23MZPE", "JW047A", "TD-4420DN", "RD-S07E5", "5E1500IUSB", "59322138"]
+    # guard: a lift's model after its maker's name
+    assert extract_entities("Our Schindler 3300 and the Otis GEN2 in block B").part_numbers == []
+    assert extract_entities("Shipment shows delivered – order 2025-PO-0722").po_numbers == ["2025-PO-0722"]
+    assert extract_entities("Número de reclamación interno: REC-2025-0121; 维修单号 RJ-2025-051; demande n° 48217"
+                            ).case_numbers == ["REC-2025-0121", "RJ-2025-051", "48217"]
+    assert extract_entities("お見積り QJ-250607-019 の内容で発注いたします。").quote_numbers == ["QJ-250607-019"]
+    for subject, body in (("URGENT", "Bed lift L2 at the hospital is out of service since 6am."),
+                          ("Trapped", "Two guests are trapped in lift 3 since 22:50."),
+                          ("URGENTE", "El montacamas del hospital lleva parado desde el lunes."),
+                          ("Lif", "Lif katil L1 di hospital rosak sejak Isnin."),
+                          ("ΕΠΕΙΓΟΝ", "Εγκλωβίστηκαν δύο άτομα στον ανελκυστήρα."), ("急", "電梯困咗人，已經停用。"),
+                          ("Wi-Fi", "Nurses can't scan meds on wards 3 to 6."),
+                          ("URGENTISSIMO", "Farmacia ospedaliera ferma, stampanti guaste."),
+                          ("RMA", "O sistema está em baixo há 2 dias."),
+                          ("AKUT", "Hela kontoret utan internet sedan i morse."),
+                          ("Power cut", "The whole network in building 4 is down.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    # guard: a lift's quote is no stop
+    assert decide("Quote", "Please quote the lift modernisation for block C.", "a@b.com").priority != "critical"

@@ -80,7 +80,7 @@ def _cue_rule(cues: str, cjk: bool = False) -> re.Pattern[str]:
 
 
 # Cues in Japanese and Chinese: they stand right after other words (no spaces between words).
-_QUOTE_CJK = (r"見積番号|見積書番号|見積no\.?|報價單號|报价单号|報價單|报价单|報價|报价|견적번호|견적서|견적"
+_QUOTE_CJK = (r"見積番号|見積書番号|見積no\.?|お見積り|報價單號|报价单号|報價單|报价单|報價|报价|견적번호|견적서|견적"
               r"|ใบเสนอราคา(?:เลขที่)?")
 _PO_CJK = (r"発注番号|注文番号|注文書番号|採購單號|采购单号|採購單|采购单|po号|po\s号"
            r"|발주\s?번호|발주서|주문\s?번호|주문(?=\s+[a-z0-9]+-)")  # Korean: order (number), "(주문 DH-25-0702)"
@@ -133,9 +133,10 @@ _MARKETPLACE_ORDER = re.compile(r"\d{3}-\d{7}-\d{7}")
 
 def _order_id(value: str, cue: str) -> bool:
     """A customer's order number after an order word: written with a "-" or "/" (_structured), or a number of five
-    digits or more after an order word of another language than English ("pedido 4700013390", "ordine 771203"):
-    the English "order" is as often the distributor's own, and so is a ten-digit number outside SAP's purchasing
-    ranges (4...: "pedido 3000123456" is a sales order)."""
+    digits or more after an order word of another language than English ("pedido 4700013390", "ordine 771203") or
+    after Québec's "BC" (bon de commande: "BC 771203"; not "votre BC-77120" cut to its digits): the English "order"
+    is as often the distributor's own, and so is a ten-digit number outside SAP's purchasing ranges (4...: "pedido
+    3000123456" is a sales order)."""
     if _structured(value):
         return True
     sap_range = 5 <= len(value) <= 9 or (len(value) == 10 and value[0] == "4")
@@ -153,7 +154,7 @@ def _structured(value: str) -> bool:
 # A PO id that carries "PO" itself: "PO-ACM-22817", "PO/2025/06/118", "KDG-PO-558210", "HDC/PO/2025/0457" (as
 # written, whole).
 PO_ALNUM = re.compile(r"(?<![\w/-])(?:[a-z]{2,5}[-/])?po[-/](?=[a-z0-9/-]*(?:[a-z]{2}|/))[a-z0-9]+(?:[-/][a-z0-9]+)+"
-                      r"(?![\w/-])|(?<![\w/-])[a-z]{2,5}-po-\d+(?:-[a-z0-9]+)*(?![\w/-])")
+                      r"(?![\w/-])|(?<![\w/-])(?:[a-z]{2,5}|20\d{2})-po-\d+(?:-[a-z0-9]+)*(?![\w/-])")  # 2025-PO-0719
 # SAP's default number range for purchase orders: ten digits from 4500000000. A customer's PO wherever it stands
 # (the distributor's own order numbers are in other ranges).
 PO_SAP = re.compile(r"(?<![\w/.,-])45\d{8}(?![\w/-]|[.,]\d)")
@@ -180,7 +181,7 @@ QUOTE_BARE = re.compile(r"(?<![\w-])(q-(?:[a-z]{2}-)?\d{4}-\d{3,6}(?:-r(?:ev)?\d
 
 # "request" alone only before "#", "(" or "no.": "Request #48812", "your request (48812)".
 _CASE_WORDS = (r"(?:case|cases|ticket|tickets|incident|service\s+request|sr|escalation"  # no "Störung": "Störung C6000"
-               r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))"
+               r"|request(?=\s*(?:#|\(|no\b|nr\b|number\b))|demande(?=\s*n[°º])"
                r"|ticketnummer|(?:service|support)?fall(?:nummer)?|vorgang(?:snummer)?|caso|incidencia|chamado|protocolo"
                r"|orden\s+de\s+servicio|ordem\s+de\s+serviço|dossier(?:\s+sav(?![\w-]))?|billet|ärende(?:nummer)?"
                r"|zgłoszeni(?:e|em|a|u)|reclamo(?:\s+de\s+garantía)?|réclamation|sag(?:snummer|snr)?|saksnummer|sak"
@@ -214,8 +215,9 @@ CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7}"
                        # with a country's or a site's letters: "CS-IE-7713", "JHB-SR-44190"
                        r"|cs-[a-z]{2}-\d{4,10}|[a-z]{2,4}-(?:sr|cs|inc|tkt)-\d{4,10}"
-                       # a complaint's and a warranty claim's number with its year: "CMP-25-0147", "WC-25-0092"
-                       r"|(?:cmp|wc)-(?:\d{2}|20\d{2})-\d{3,6})(?![\w-])"
+                       # a complaint's, a warranty claim's, a reclamación's and a repair job's number with its year:
+                       # "CMP-25-0147", "WC-25-0092", "REC-2025-0117", "RJ-2025-044"
+                       r"|(?:cmp|wc|rec|rj)-(?:\d{2}|20\d{2})-\d{3,6})(?![\w-])"
                        # a Jira issue key in a notification's subject, a helpdesk's "[#48213]" tag
                        r"|\[jira\]\s*\(([a-z][a-z0-9]{1,9}-\d{1,7})\)|\[#(\d{4,10})\]"
                        # a ticketing tool's tag in a subject: "[REQ-2025-118822] Received", "[CMP-2025-0117]"
@@ -567,12 +569,12 @@ _WEEKDAYS = {"mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2,
 _WEEKDAY_BEFORE = re.compile(r"(?<![^\W\d_])([a-z]{3,9})\.?,?[ \t]+$")
 
 
-# What before a day and month written "29.6" makes them a date, not a number: "until", "by", a weekday, Hebrew "עד"
-# (until).
 # A date written as eight digits in an EDI or ERP field ("PO Date       : 20250617", "DTM*002*20250620"), after a
 # date's label on its line: not an order's, an invoice's or a phone's digits
 _DATE_COMPACT = re.compile(r"(?<![\w/.-])(20[2-3]\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?![\w/.-])")
 _COMPACT_DATE_CUE = re.compile(r"(?:date|datum|fecha|data|ship|delivery|dtm\*\d{3})[^\n\d]{0,30}$")
+# What before a day and month written "29.6" makes them a date, not a number: "until", "by", a weekday, Hebrew "עד"
+# (until).
 _DOT_DATE_CUE = re.compile(r"(?<![^\W\d_])(?:until|till|by|before|due|since|sunday|monday|tuesday|wednesday"
                            r"|thursday|friday|saturday|עד)[ \t]+$")
 
@@ -1645,8 +1647,8 @@ _TOWN_AFTER = re.compile(r"[ \t]+[^\W\d_][^\W\d_]+")
 # A line that names a party of an order or a payment, whose number in parentheses is its account's
 _PARTY_LINE = re.compile(r"[ \t>]*(?:(?:sold|ship|bill|deliver|invoice)[ -]to|payer|payee|customer|buyer|kunde|cliente"
                          r"|client|debitor|auftraggeber)", re.IGNORECASE)
+_DIMENSION_X = re.compile(r"(?<=\d)x(?=\d)")  # a size's "x" between digits inside a code ("KB-BSD-640x110")
 # A model's shape (letters, a dash, three digits) and a name right before it, a maker's or a product line's
-_DIMENSION_X = re.compile(r"(?<=\d)x(?=\d)")
 _MODEL_SHAPE = re.compile(r"[A-Z]{2,4}-\d{3}")
 _NAME_BEFORE = re.compile(r"(?<![\w-])[A-Z][a-z]{2,}[ \t]$")
 _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
@@ -1689,10 +1691,11 @@ _YEAR_SEGMENT = re.compile(r"(?:^|-)20[0-3]\d-")
 # A number written with dots: a decimal one ("18.72"), thousands ("1.250.000"), a date ("17.06.2025"), a version
 # ("2.4.1"); not a catalogue number in groups of four or more digits ("0.0950.1234", "61.186.1311")
 _NUMBER_WITH_DOTS = re.compile(r"\d+\.\d+|\d{1,3}(?:\.\d{3})+|\d{1,2}\.\d{1,2}\.\d{2,4}|\d{1,3}(?:\.\d{1,3})+")
-# A line's reference after its goods, inside parentheses ("(sapatas de freio Wabtec, ref. WB-FS-2208-B)", "(rif.
-# 11031299-00)"): "ref" alone is no cue (a payment's, a message's, a booking's reference)
+# A payment's words: a reference on their line is the payment's, not a part's
 _PAYMENT = re.compile(r"(?<![\w])(?:pa(?:id|y|yment|go|gamento|iement|gato|gamos)|bank|banco|banque|swift|mt103"
                       r"|transfer|remittance|virement|bonifico|überweisung|zahlung|wire|eft|ach)(?![\w])")
+# A line's reference after its goods, inside parentheses ("(sapatas de freio Wabtec, ref. WB-FS-2208-B)", "(rif.
+# 11031299-00)"): "ref" alone is no cue (a payment's, a message's, a booking's reference)
 _PART_REF = re.compile(r"(?<![\w/])(?:ref|rif|réf)\.?:?[ \t]*(" + CUED_TOKEN + r")(?=[ \t]*[),;])")
 _WORD_IN_ID = re.compile(r"[a-z]{3}")
 # A part column's cell: a code with a digit, or one written in capitals with a dash ("CEU-EDU-LIC", a licence SKU)
@@ -1784,13 +1787,13 @@ _PROBES = (
     Probe("date_dmy", r"(?<![\w.,/])\d{1,2}(?:st|nd|rd|th|er|\.|º)?(?:\s+|-|/|\s*\.\s*)(?:de\s+|of\s+)?(?:"
           + _MONTH_RE + r")"),
     Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
-    Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}[-/])?po[-/]"),
+    Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}[-/]|20\d{2}-)?po[-/]"),
     Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
     Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2}-)?\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|quo-[a-z]{2,4}-"
                         r"|cot-[a-z0-9]|soum-\d|pres-\d|кп-20\d)"),
     Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d|(?<![\w-])cs-[a-z]{2}-\d"
                        r"|(?<![\w-])[a-z]{2,4}-(?:sr|cs|inc|tkt)-\d|\[(?:job|case|ticket|call)\s"
-                       r"|\[(?:[a-z]{2}-)?(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-\d|(?<![\w-])(?:cmp|wc)-\d"),
+                       r"|\[(?:[a-z]{2}-)?(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-\d|(?<![\w-])(?:cmp|wc|rec|rj)-\d"),
     Probe("po", r"(?<![\w/])(?:" + _PO_WORDS + r")"),  # a match that starts at "our" also matches at "PO"
     Probe("order", r"(?<![\w/])" + ORDER_CUES),
     Probe("quote", r"(?<![\w/])(?:" + QUOTE_CUES + r")"),

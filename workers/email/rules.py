@@ -43,7 +43,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r33"
+RULES_VERSION = "phase1-r34"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -655,6 +655,23 @@ CRITICAL = Rule("critical", re.compile(
     r"|(?:all\s+)?\d+\s+(?:[\w-]+\s+){0,2}?(?:staff|users|employees|terminals)\s+(?:[^\n.]{0,40}?\s)?(?:are\s+)?"
     r"(?:locked out|affected|offline|cut off)"
     r"|(?:trading|shop|production|warehouse)\s+floor\s+(?:has\s+been\s+|is\s+)?(?:still\s+)?down"
+    # round 34: lifts out of service and people trapped ("bed lift L4 at Royal Oldham out of service", "two guests are
+    # trapped in lift 3", "el montacamas del hospital lleva parado", "lif katil L1 di hospital rosak", "εγκλωβίστηκαν");
+    # a hospital's wards, pharmacy or a whole office cut off ("nurses can't scan meds", "farmacia ospedaliera ferma",
+    # "sistema em baixo", "hela kontoret utan internet", "whole network at the plant is down")
+    r"|(?:lift|elevator|escalator)s?\s+(?:[\w-]+\s+){0,4}?(?:is\s+|are\s+|has\s+been\s+)?(?:still\s+)?"
+    r"(?:out of service|out of order|broken down|down|stopped)"
+    r"|(?:people|guests|passengers|residents|patients|persons|someone|two|three|four|\d+)\s+(?:\w+\s+){0,2}?trapped"
+    r"|trapped in (?:the |a )?(?:lift|elevator|car)|εγκλωβ\w+"
+    r"|(?:elevador|ascensor|montacamas|montacargas|escalera mecánica)\s+(?:\S+\s+){0,5}?(?:lleva\s+|está\s+|sigue\s+)?"
+    r"(?:parad[oa]|detenid[oa]|fuera de servicio)"
+    r"|(?:lif|lift)\s+(?:\S+\s+){0,5}?rosak"
+    r"|can(?:'t|not) (?:scan|dispense|treat|admit|operate)"
+    r"|(?:farmacia|reparto|ospedale|magazzino|produzione)\s+(?:\w+\s+){0,2}?(?:è\s+)?ferm[ao]"
+    r"|(?:sistema|rede|servidor(?:es)?|produção)\s+(?:\w+\s+){0,2}?(?:está\s+)?em baixo"
+    r"|(?:hela|whole|entire|toda|todo|tutto|tutta|gesamte?s?)\s+(?:\w+\s+)?(?:utan|without|sin|sem|senza|ohne)\s+"
+    r"(?:internet|network|nätverk|red|rede|rete|netz)"
+    r"|(?:whole|entire)\s+(?:\w+\s+)?network\s+(?:[\w-]+\s+){0,4}?(?:is\s+)?(?:still\s+)?down"
     r")(?!\w)"))
 # (its starts: each alternative's first words, behind a gate of the whole; a gate of those a class may start, where
 # it scans plainly: scan.first_words)
@@ -685,7 +702,7 @@ URGENT = Phrases(
 CRITICAL_CJK = ("業務が停止", "業務停止", "生産停止", "ライン停止", "全端末", "通信不可", "システム停止", "全部停止",
                 "生产停止", "无法使用", "販売停止", "停线", "停線", "停产", "停產", "产线停", "產線停", "가동 중단",
                 "생산 중단", "หยุดผลิต", "完全に停止", "停止しています", "정지된 상태", "정지 상태", "완전히 정지",
-                "인쇄기 정지", "멈춰 있습니다")
+                "인쇄기 정지", "멈춰 있습니다", "困人", "困咗人", "被困", "停运", "停運")
 URGENT_CJK = ("至急", "緊急", "紧急", "急件", "加急", "긴급", "ด่วน", "本日中")  # (本日中: within today)
 # A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
 DEADLINE = Rule("deadline", re.compile(
@@ -704,10 +721,10 @@ DEADLINE = Rule("deadline", re.compile(
     # "ainda hoje" / "ainda esta manhã" (still today, this very morning)
     r"|(?<!\w)(?:(?:could|can|would)\s+you|please|pls|kindly)\s+(?:please\s+)?(?:\w+\s+and\s+)?(?:send|email|e-mail"
     r"|reissue|re-issue)\s+(?:\w+\s+){0,4}?(?:today|by tomorrow|this morning)(?!\w)"  # (not "Mike will send it today")
+    r"|(?<!\w)ainda\s+(?:hoje|esta manhã|nesta manhã)(?!\w)"
     # round 33: Spanish and Indonesian ("¿nos la pueden enviar hoy?", "mohon dikirimkan proforma invoice hari ini")
     r"|(?<!\w)(?:enviar|mandar|envíen|manden|envíenos|mándenos)\w*\s+(?:\w+\s+){0,2}?hoy(?!\w)"
-    r"|(?<!\w)mohon\s+(?:[\w-]+\s+){0,4}?hari ini(?!\w)"
-    r"|(?<!\w)ainda\s+(?:hoje|esta manhã|nesta manhã)(?!\w)"),
+    r"|(?<!\w)mohon\s+(?:[\w-]+\s+){0,4}?hari ini(?!\w)"),
     starts=r"(?<!\w)(?:need|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per"
            r"|voor|até|do|pour|faut|besoin|today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen|aujourd'hui"
            r"|confirm|update|reply|respond|answer|call|necesit|precis|serve|potrzebuj|could|can|would|please|pls"

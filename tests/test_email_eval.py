@@ -252,6 +252,12 @@ DEV_FLOOR = {
     "dev58": ({"po_numbers": (1.0, 0.94), "quote_numbers": (1.0, 1.0), "case_numbers": (0.94, 1.0),
                "part_numbers": (0.97, 1.0), "amounts": (1.0, 0.98), "dates": (0.98, 1.0),
                "phones": (0.97, 0.98), "emails": (1.0, 1.0)}, 0.97, 0.96),
+    "dev59": ({"po_numbers": (0.83, 0.96), "quote_numbers": (1.0, 1.0), "case_numbers": (0.94, 1.0),
+               "part_numbers": (0.96, 0.91), "amounts": (1.0, 1.0), "dates": (0.99, 0.97),
+               "phones": (1.0, 0.99), "emails": (1.0, 1.0)}, 0.99, 0.98),
+    "dev60": ({"po_numbers": (0.88, 0.95), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.96),
+               "part_numbers": (0.97, 0.85), "amounts": (0.97, 0.96), "dates": (1.0, 1.0),
+               "phones": (0.95, 0.94), "emails": (1.0, 1.0)}, 0.99, 0.99),
 }
 
 

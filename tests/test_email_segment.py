@@ -1150,3 +1150,44 @@ def test_forms_of_round_thirty_four() -> None:
         assert decide(subject, body, "a@b.com").priority == "critical", body
     # guard: a lift's quote is no stop
     assert decide("Quote", "Please quote the lift modernisation for block C.", "a@b.com").priority != "critical"
+
+
+def test_forms_of_round_thirty_five() -> None:
+    """A dental and veterinary supplies distributor's and a public-sector IT desk's mail: a quote's lines without a
+    header, a catalogue number in parentheses after the goods, a PO with its year after a Dutch "onze order" or an
+    Italian "ordinativo", a repair's cost estimate, Spanish numbers in the provinces' grouping, and practices that
+    cannot see their patients."""
+    assert extract_entities("As discussed:\n4417720 Motor assembly 24V   CHF 1'240.00\n"
+                            "88-31020 Filter cartridge - 96.00 EUR").part_numbers == ["4417720", "88-31020"]
+    assert extract_entities("Two more boxes of Tetric Flow refills (5532180) and a curing light (LED-PRO-3), please."
+                            ).part_numbers == ["5532180", "LED-PRO-3"]
+    assert extract_entities("Please send the correct U6-PROs this week.").part_numbers == ["U6-PRO"]
+    # guards: a position before a code; a tracking number, a tax id, a field's name, a phone's groups and a server's
+    # name in parentheses
+    assert extract_entities("000010 SMT1500RMI2U Smart-UPS   USD 812.00").part_numbers == ["SMT1500RMI2U"]
+    assert extract_entities("The tracking number you sent (1Z999AA10123456784) shows nothing. El CIF no cambia "
+                            "(A48123456). Sender ID (ISA06): ACME. Call Mr. Park (010-2233-7788). Disk failure in "
+                            "bay 3 (CBS-APP-02).").part_numbers == []
+    es = load_locales().for_sender("a@clinica.es")
+    assert extract_entities("Saludos,\nClínica Dental Sol | 93 220 41 80\n", locale=es).phones == ["+34932204180"]
+    assert extract_entities("Wij hebben te veel besteld op onze order 2025-0419.").po_numbers == ["2025-0419"]
+    assert extract_entities("Ordinativo di fornitura n. 2025/ORD/0934").po_numbers == ["2025/ORD/0934"]
+    assert extract_entities("Unser Kostenvoranschlag KV-2025-0412 anbei.").quote_numbers == ["KV-2025-0412"]
+    for subject, body in (("Autoclave", "We had to cancel all patients this afternoon."),
+                          ("Autoklav", "Wir müssen ab 12 Uhr alle Patienten absagen."),
+                          ("DRINGEND", "Praxis steht seit 8 Uhr."), ("SPOED", "We moeten iedereen doorverwijzen."),
+                          ("Autoklaven", "Vi har fått stänga mottagningen idag."),
+                          ("Sensore", "Abbiamo dovuto sospendere l'attività dello studio."),
+                          ("X-ray", "The whole clinic is without imaging since 9am."),
+                          ("URGENTE", "La red del hospital sigue caída."), ("URGENTE", "Operação parada no CD."),
+                          ("Server", "Il server è fermo: nessuno lavora."),
+                          ("Wi-Fi", "The whole east campus without Wi-Fi since Monday."),
+                          ("Chromebooks", "Students can't sign in since the update.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    for subject, body in (("Carts", "Summer school starts Monday and the carts are not here."),
+                          ("PO 4500225001", "We face liquidated damages from 7/1 if this slips.")):
+        assert decide(subject, body, "a@b.com").priority in ("high", "critical"), body
+    assert decide("Offertförfrågan", "Kan ni offerera 10 st tips?", "a@b.se").state == "QUOTE_PROCESSING"
+    # guard: an order that cannot be filled is no order filled
+    assert decide("SISTEMA FERMO", "Produzione bloccata, nessun ordine può essere evaso.", "a@b.it"
+                  ).state != "COMPLETION"

@@ -110,10 +110,11 @@ PO_CJK = _cue_rule(_PO_CJK, cjk=True)
 # 2025/318", "zamówienia ZAM/2025/0619"): a PO. Only ids written with a "-" or "/" (_structured): a bare number after
 # "order" is as often the distributor's own order number as the customer's. The English "order" only as a noun
 # (after "our", "your", "the" ...: "please order C9300-24P-A" names a part to order).
-_ORDER_NOUNS = (r"pedido|commandes?|ordine(?:\s+oda)?|oda|ordem|ordre|zamówieni(?:e|a|u|em)|objednáv(?:k[ayue]|ce)"
+_ORDER_NOUNS = (r"pedido|commandes?|ordine(?:\s+oda)?|oda|ordinativo(?:\s+di\s+fornitura)?|ordem|ordre"
+                r"|zamówieni(?:e|a|u|em)|objednáv(?:k[ayue]|ce)"
                 r"|bestelling|narudžb[aeiu]|porudžbin[aeiu]|naročil[aou]|comand(?:a|ă|ei)|zakázk[ayu]"
                 r"|rendelés(?:ünk|ét|e|szám)?|поръчк(?:а|ата|и)|заявк(?:а|ата)")
-ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|jeres)\s+orders?(?:\s+number)?"
+ORDER_CUES = (r"(?:(?:customer|your|our|my|the|client|vår|vårt|er|ert|vores|jeres|onze|uw)\s+orders?(?:\s+number)?"
               r"|orders?\s+number|order(?=\s*(?:no\b|nr\b|#|n°))"
               r"|(?:notre|votre)\s+bc|bc(?=\s*(?:n[°º]|\d{4}))"  # bon de commande
               # "order" right before an id of three parts or more: "order BRU-IT-44810", "order KAA/ICT/2025/044"
@@ -168,7 +169,9 @@ QUOTE_CUES = (r"(?:proposta|propuesta|offre|offerta|oferta)\s+comerci(?:al|ale)"
               r"|ponud(?:a|i|e|u|ba|bo|be|bi)|ponuk(?:a|u|y|e)|pasiūlym(?:as|o|ą)|piedāvājum[sau]"
               r"|pakkumi(?:ne|se|st)|оферт(?:а|и|ата)|soumission|penawaran"
               # Ukrainian and Russian commercial offers, Vietnamese "báo giá" (a price quote)
-              r"|(?:комерційн\w+\s+|коммерческ\w+\s+)?(?:пропозиці[яюї]|предложени[ея])|báo\s+giá")
+              r"|(?:комерційн\w+\s+|коммерческ\w+\s+)?(?:пропозиці[яюї]|предложени[ея])|báo\s+giá"
+              # a repair's cost estimate: "Kostenvoranschlag KV-2025-0388"
+              r"|kostenvoranschlag\w*")
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
 QUOTE_BARE = re.compile(r"(?<![\w-])(q-(?:[a-z]{2}-)?\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"  # Q-2025-0917, Q-JP-2025-0098
@@ -666,6 +669,8 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
         return None
     intl = raw.startswith("+") or raw.startswith("00")
     labelled = intl or cue or _NANP.fullmatch(raw.strip()) is not None
+    if not labelled and len(_DIGIT_GROUPS.findall(raw)) < 2:
+        return None  # (an unlabelled run of digits is read only when grouped as a country writes its numbers)
     nanp = _north_american(raw, intl, regions[0]) if labelled else None
     if nanp is not None:  # what phonenumbers would make of it, without its cost (20 us a number)
         return nanp + (f"x{ext}" if ext else "")
@@ -707,7 +712,14 @@ def _grouped_as_national(raw: str, number: phonenumbers.PhoneNumber) -> bool:
     its trunk and area or service code as the country writes them ("07", "0120")."""
     written = _DIGIT_GROUPS.findall(raw)
     national = _DIGIT_GROUPS.findall(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
-    return len(written) >= 2 and len(national) >= 2 and written[0] == national[0]
+    if len(written) < 2 or len(national) < 2:
+        return False
+    if written[0] == national[0]:
+        return True
+    # A Spanish number grouped as the provinces' codes were: "93 220 41 80", "91 577 42 10" (national format "932 20
+    # 41 80"); not other countries' (a Singapore or Guatemala id in pairs is no phone)
+    return (number.country_code == 34 and [len(g) for g in written] == [2, 3, 2, 2]
+            and national[0].startswith(written[0]))
 
 
 _DIGIT_GROUPS = re.compile(r"\d+")
@@ -860,6 +872,7 @@ class _Extractor:
         self._not_phone_ends: frozenset[int] | None = None
         self._not_part_ends: frozenset[int] | None = None
         self._unpriced: list[float] = []  # amounts of price columns that name no currency (resolve_unpriced)
+        self._priced: set[int] = set()  # where each line that holds an amount starts (priced_lines)
         self.e = Entities()
         self.taken = bytearray(len(text) + 1)  # 1 where an entity already claimed the character
 
@@ -894,6 +907,8 @@ class _Extractor:
             self.part_numbers(self.parts)
         self.amounts()
         self.resolve_unpriced()
+        if self.parts is not None:
+            self.priced_lines(self.parts)
         self.phones()
         # An id found as a PO, quote or case where a cue names it is that, wherever else it stands ("livraison
         # CMD-88120" in the subject of a mail whose text says "bon de commande CMD-88120"): not also a part.
@@ -1175,6 +1190,8 @@ class _Extractor:
                 continue  # all lower case: a word, a unit ("3yr", "24x7"), not a part number
             if _CAPITALISED_WORD.match(token):
                 continue  # "Sur-100", "Line-300": a word and a number
+            if token[-1:] == "s" and token[-2:-1].isupper() and token[:-1].isupper() and cat.is_part_shape(token[:-1]):
+                token, t = token[:-1], t - 1  # a plural: "send the correct U6-PROs"
             token = token.upper()
             if not cat.is_part_shape(token) or not self.free(s, t) or token.endswith(("-NR", "-NO")):
                 continue  # (a label: "CVR-nr.", "Art-Nr.")
@@ -1206,6 +1223,33 @@ class _Extractor:
                 self.claim(s, t)
                 self.listed_after(t, cat)
         self.product_lines(cat)
+        self.named_codes(cat)
+
+    def named_codes(self, cat: PartCatalogue) -> None:
+        """A code alone in parentheses right after the goods' name ("GC Fuji IX GP Extra capsules (000776)",
+        "Hu-Friedy scaler tips (SC13/147)"): the goods' catalogue number, whatever its vendor. Not a field's name
+        ("Sender ID (ISA06):"), a number of ten digits or more (tracking, tax ids), a phone's groups, nor the id a
+        noun before it names ("tracking number we got (1Z...)", "El CIF no cambia (A48123456)")."""
+        text = self.text
+        for m in _PAREN_CODE.finditer(text):
+            token, (s, t) = m.group(1), m.span(1)
+            if not text[m.start() - 1:m.start()].isalnum() or len(token) < 6 or text[m.end():m.end() + 1] == ":":
+                continue
+            digits = sum(c.isdigit() for c in token)
+            if digits >= 10 or (digits > 8 and token.replace("-", "").isdigit()) or not _listed_code(token):
+                continue  # (a phone's groups: "Mr. Yoon (010-2233-7788)")
+            if not self.free(s, t):
+                continue
+            line = text.rfind("\n", 0, s) + 1
+            if _PARTY_LINE.match(text, line) or _ID_NOUN_BEFORE.search(text, line, m.start()):
+                continue  # ("Sold-to: KESTREL DISTRIBUTION (0001234567)": the party's account number)
+            if cat.excluded(token.upper(), self.before_part(s)) or (
+                    _YEAR_SEGMENT.search(token) and not cat.is_vendor_part(token)):
+                continue
+            if _DEVICE_NAME.fullmatch(token):
+                continue  # a server's or a switch's name: "disk failure bay 3 (CBS-APP-02)"
+            _add(self.e.part_numbers, token.upper())
+            self.claim(s, t)
 
     def cued_part(self, m: re.Match[str], cat: PartCatalogue) -> None:
         """The token a cue announces (group 1 of `m`, on the lower-cased text), unless it is too short, a number or
@@ -1292,6 +1336,22 @@ class _Extractor:
                 _add(self.e.part_numbers, token.upper())
                 self.claim(s, t)
 
+    def priced_lines(self, cat: PartCatalogue) -> None:
+        """A line that starts with a code, then names goods and holds their price ("6694838 Moteur dossier Intego
+        CHF 1'186.00", "99-22300 SNAP 4Dx Plus x10 - 189,00 €/conf."): a quote's or an order's line written without
+        a table's header or a quantity, whose code is a part number, whatever its vendor."""
+        for start in sorted(self._priced):
+            m = _PRICED_LINE_CODE.match(self.text, start)
+            if m is None or _line_end(self.text, start) - start > 100:
+                continue  # (a sentence's line: an invoice's number, its payment and the amount paid)
+            token, (s, t) = m.group(1), m.span(1)
+            if not _listed_code(token) or not self.free(s, t) or cat.excluded(token.upper(), self.before_part(s)):
+                continue
+            if _YEAR_SEGMENT.search(token) and not cat.is_vendor_part(token):
+                continue  # a document's number with its year ("TKL-2025-0612")
+            _add(self.e.part_numbers, token.upper())
+            self.claim(s, t)
+
     # -- amounts
     def amounts(self) -> None:
         if self.hits is None:
@@ -1329,6 +1389,7 @@ class _Extractor:
                     continue
             _add(self.e.amounts, _amount(value * _factor(mult), currency))
             self.claim(*m.span())
+            self._priced.add(self.scan.rfind("\n", 0, m.start()) + 1)
             if i == 3:
                 self.totals_beside(m.start(), currency)
 
@@ -1671,6 +1732,21 @@ _LINE_START_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7][ \t]*)?"
 _LINE_END_CODE = re.compile(r"(?:(?<![A-Za-z0-9])[,:(|\u2013\u2014-]\s*|[ \t]{2,})"
                             r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)"
                             r"\)?[ \t.]*$")
+# A code alone in parentheses after a word
+_PAREN_CODE = re.compile(r" \(([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)\)")
+# A device's name: words and a zero-padded number ("CBS-APP-02", "DOH-AGG-01")
+_DEVICE_NAME = re.compile(r"[A-Z]+(?:-[A-Z]+)+-0\d")
+# Nouns of other ids before a code in parentheses (anywhere in its sentence before it): tracking, a carrier's label, tax
+# and company ids, contracts, lots, forms, frameworks, a vendor's number, an invoice, a security advisory
+_ID_NOUN_BEFORE = re.compile(r"(?i)(?<!\w)(?:track\w*|suivi|seguimiento|rastreio|sendungs\w*|gu[ií]a|label"
+                             r"|etikett\w*|vat|tax|cif|nif|cuit|rfc|cig|company (?:no|number)|contract\w*"
+                             r"|contrat\w*|lot|lots|lotto|lote|form|framework|vendor|proveedor|supplier|invoice"
+                             r"|factura|fattura|facture|rechnung|sz[aá]ml\w*|ticket|dangerous goods|advisory|bulletin)"
+                             r"(?!\w)[^\n(.;!?]*$")  # (not "return label attached; the size S (HS-1125813)")
+# The code that starts a line (after a bullet or a list number) and a word of the goods' name after it
+_PRICED_LINE_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7][ \t]*)?(?:\d{1,3}[.)][ \t]*)?"
+                               r"([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)[ \t]+(?:[-:\u2013\u2014][ \t]+)?"
+                               r"(?=[^\W\d_]{2,}(?![\w#/-]))")  # (a word: not "000010 SMT1500RMI2U", a position)
 # The code right before a line's quantity, maybe with a dash between ("łożysko 86625830 - 1 szt.")
 _CODE_BEFORE_QTY = re.compile(r"(?<![\w#/.-])([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)[ \t]+"
                               r"(?:[\u2013\u2014-][ \t]+)?$")

@@ -43,7 +43,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r34"
+RULES_VERSION = "phase1-r35"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -222,6 +222,8 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         # tenders (a price asked for by a public buyer)
         "tender", "tenders", "ausschreibung", "udbud", "udbuddet", "anbud", "upphandling", "licitación", "licitação",
         "appel d'offres", "aanbesteding", "przetarg", "ihale", "kilpailutus",
+        # a repair's cost estimate, a price quote in Norwegian and Danish (round 35)
+        "kostenvoranschlag", "pristilbud", "prisoverslag",
     ),
     "ORDER_MANAGEMENT": (
         "order", "orders", "purchase order", "po", "p.o", "invoice", "invoices", "cancel", "cancelled", "canceled",
@@ -285,6 +287,7 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"när kommer", r"wanneer komt", r"kiedy (?:dotrze|przyjdzie)",
         r"left our .{0,30}\b(?:dc|warehouse|depot)", r"(?:sono )?partit[ie] (?:stamattina|oggi|ieri)", r"partono",
         r"(?:sont )?partis hier", r"salió de", r"llegada estimada",
+        r"cu[aá]ndo (?:nos )?llega",  # (round 35: "¿Cuándo llega el pedido 2025/0877?")
     ),
     "COMPLETION": (
         r"(?:you|we) (?:can|may) close", r"(?:please )?close (?:this|it|the (?:ticket|case|rma|incident|request))",
@@ -297,6 +300,8 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:released|sent|made) (?:the )?payment", r"payment (?:released|sent|made|done)",
         r"erledigt", r"eingegangen", r"vollständig", r"geschlossen werden", r"läuft (?:seit .{0,20})?wieder",
         r"entwarnung", r"(?:clôturer|fermer) le (?:dossier|ticket)", r"nous convient", r"bien reçu",
+        # (round 35: goods received, an order filled)
+        r"merce ricevuta", r"(?:ordine|ordinativo) (?:n\. ?)?\S*\d\S* evaso",
         r"podéis cerrar", r"pueden cerrar", r"(?:todo |lo )recibido|recibido (?:todo|correctamente|conforme|completo)",
         r"funciona (?:perfectamente|bien)", r"operando normalmente",
         r"quedó instalado", r"risolto", r"ripartit[ao]", r"ricevut[oi]", r"alles binnen", r"compleet",
@@ -310,7 +315,7 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:ticket|fall|vorgang|case) kann (?:\w+\s+){0,3}?zu(?!\w)", r"(?:produziert|funktioniert|arbeitet) wieder",
         r"funcționează din nou", r"funziona (?:correttamente|di nuovo|regolarmente)", r"(?:è )?tutto a posto",
         r"(?:volvió a arrancar|arranc[óo] (?:a las|de nuevo|otra vez))", r"(?:ticket|case|rma) (?:\S+ )?to be closed",
-        r"(?:har|have|hemos|abbiamo) (?:\w+ ){0,2}?(?:betalt|paid|pagado|pagato) (?:\w+ )?"
+        r"(?:har|have|hemos|abbiamo) (?:\w+ ){0,2}?(?:betalt|betalat|paid|pagado|pagato) (?:\w+ )?"
         r"(?:faktura|invoice|factura|fattura)",
         r"aviso de pago", r"complemento de pago", r"fitted (?:yesterday|today|this morning)",
         r"cerramos (?:el|la) (?:reclamo|caso|ticket|incidencia|reclamación)",
@@ -388,6 +393,9 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:see|find|attached(?: is)?) (?:our |the |your |my )?(?:updated |revised )?(?:quote|quotation|offer)",
         # a vendor's special price for one project, asked for through the distributor
         r"deal reg(?:istration)?", r"(?:project|special|bid) pricing",
+        # round 35: a quote asked for in Swedish, a price negotiated in Norwegian ("Kan ni offerera 20 st",
+        # "Offertförfrågan", "Kan dere gå ned til NOK 9 200")
+        r"offertförfrågan", r"(?:kan|kunde) ni offerera", r"gå ned (?:til|till) (?:nok|sek|dkk|kr)",
     ),
     "ORDER_MANAGEMENT": (
         r"(?:please find|attached is|attached|enclosed|herewith|here is|below is)(?: below| attached| enclosed)?"
@@ -485,7 +493,7 @@ CRITICAL = Rule("critical", re.compile(
     r"|system|systems|network|server|servers|line|operations?|business)\s+(?:is\s+|are\s+|has\s+|have\s+)?(?:still\s+)?"
     r"(?:completely\s+)?(?:down|stopped|halted|offline|at a standstill)|production (?:outage|stop|standstill)"
     r"|outage|all users|users (?:are )?affected|nobody can work|no one can work"
-    r"|can(?:'t|not) (?:work|ship|operate|transact|trade|sell|process|print|log in|connect)"
+    r"|can(?:'t|not) (?:work|ship|operate|transact|trade|sell|process|print|log in|sign in|connect)"
     r"|(?:is |are )?still (?:completely |totally )?(?:down|offline|stopped)|(?:completely|totally) (?:down|offline)"
     r"|standstill|safety (?:issue|hazard|risk)|fire hazard|injur\w*"
     r"|produktionsstillstand|stillstand|steh(?:t|en) still|ausgefallen"
@@ -616,7 +624,7 @@ CRITICAL = Rule("critical", re.compile(
     r"|in blackout)|detained by|(?<!no )blackout(?!\s+(?:dates?|period|window|days?))"  # (not "blackout dates")
     r"|work (?:has )?stopped|standing idle"  # (not a rental's "off-hire")
     r"|kan ikke (?:seile|sejle)|ligger (?:fortsatt |stadig |helt )?stille|no podemos zarpar|naka-?blackout"
-    r"|(?:è|sono|siamo)\s+(?:ancora\s+)?ferm[oaie](?=\s+(?:da|dal|dalle|dalla|ancora|$)|\s*[.,;!])"
+    r"|(?:è|sono|siamo)\s+(?:ancora\s+)?ferm[oaie](?=\s+(?:da|dal|dalle|dalla|ancora|$)|\s*[.,;:!])"
     r"|(?:trucks|forklifts|clarks|vehicles)\s+(?:are\s+)?(?:still\s+|now\s+)?(?:grounded|dead|off road|parked up)"
     # round 32: trains, trams and metros held out of service ("9 trains withdrawn", "12 of our 34 trainsets are
     # stopped", "3 rames Regio 2N sont immobilisées", "2 treni fermi", "tranvía 12, que está parado", "5 trens
@@ -672,6 +680,25 @@ CRITICAL = Rule("critical", re.compile(
     r"|(?:hela|whole|entire|toda|todo|tutto|tutta|gesamte?s?)\s+(?:\w+\s+)?(?:utan|without|sin|sem|senza|ohne)\s+"
     r"(?:internet|network|nätverk|red|rede|rete|netz)"
     r"|(?:whole|entire)\s+(?:\w+\s+)?network\s+(?:[\w-]+\s+){0,4}?(?:is\s+)?(?:still\s+)?down"
+    # round 35: a practice, clinic or hospital that cannot see its patients: appointments cancelled, patients sent
+    # elsewhere, the practice closed or its work suspended ("had to cancel every imaging appointment today", "müssen
+    # ab Mittag alle Patienten absagen", "moeten iedereen doorverwijzen", "har fått stänga mottagningen", "abbiamo
+    # dovuto sospendere l'attività dello studio", "Praxis steht", "whole hospital is without imaging")
+    r"|cancel(?:led|ling)?\s+(?:all|every)\s+(?:\w+\s+){0,2}?(?:patients?|appointments?|surgeries|procedures)"
+    r"|(?:patients?|appointments?)\s+(?:\w+\s+){0,3}?(?:cancelled|turned away|sent home)"
+    r"|(?:alle|sämtliche)\s+(?:[\w-]+\s+){0,2}?(?:patienten|termine|op-termine)\s+(?:\w+\s+){0,2}?(?:absagen|abgesagt)"
+    r"|(?:praxis|klinik|ambulanz|zsva|sterilisation|zentralsterilisation)\s+steht"
+    r"|(?:iedereen|alle patiënten|patiënten)\s+(?:moeten\s+)?doorverwijzen"
+    r"|geen patiënten\s+(?:meer\s+)?(?:helpen|behandelen)"
+    r"|(?:stänga|stängt|stängd|stängde)\s+(?:\w+\s+){0,1}?(?:mottagningen|kliniken|praktiken)"
+    r"|(?:mottagningen|kliniken|praktiken)\s+(?:är\s+)?stängd"
+    r"|(?:sospendere|sospeso|sospesa)\s+(?:l'|l’)?attività|attività\s+(?:\w+\s+){0,2}?sospesa"
+    r"|(?:hospital|practice|clinic|surgery|ward)\s+is\s+(?:\w+\s+)?without\s+(?:imaging|x-ray|power|sterile)"
+    # (and a network or system down in Spanish, an operation or production stopped or blocked: "la red de URGENCIAS
+    # caída", "OPERAÇÃO PARADA", "l'intera produzione è bloccata", "whole junior campus without Wi-Fi")
+    r"|(?:red|sistema|servidor|servidores)\s+(?:\S+\s+){0,3}?caíd[oa]s?"
+    r"|(?:operação|operación)\s+(?:\w+\s+)?parad[ao]|(?:produzione|produção|producción)\s+(?:\w+\s+){0,2}?bloccat[ao]"
+    r"|(?:whole|entire)\s+(?:\w+\s+){2}without\s+(?:internet|network|wi-?fi|wifi)"
     r")(?!\w)"))
 # (its starts: each alternative's first words, behind a gate of the whole; a gate of those a class may start, where
 # it scans plainly: scan.first_words)
@@ -685,7 +712,7 @@ URGENT = Phrases(
     "emergencia", "emergência", "emergenza", "notfall",
     "pénalité", "pénalités", "penale", "penali", "penalización", "penalidad", "penalidade", "multa contratual",
     "priority basis", "losing orders", "losing sales", "losing money", "losing business",
-    "losing customers",
+    "losing customers", "liquidated damages", "out of time",
     "schnellstmöglich", "so schnell wie möglich", "vertragsstrafe", "urgente", "urgence", "en urgence",
     "immédiatement", "au plus vite", "dès que possible", "inmediato", "de inmediato", "lo antes posible", "subito",
     "il prima possibile", "spoed", "zo snel mogelijk", "o mais rápido possível", "brådskande", "pilne", "pilnie",
@@ -724,11 +751,16 @@ DEADLINE = Rule("deadline", re.compile(
     r"|(?<!\w)ainda\s+(?:hoje|esta manhã|nesta manhã)(?!\w)"
     # round 33: Spanish and Indonesian ("¿nos la pueden enviar hoy?", "mohon dikirimkan proforma invoice hari ini")
     r"|(?<!\w)(?:enviar|mandar|envíen|manden|envíenos|mándenos)\w*\s+(?:\w+\s+){0,2}?hoy(?!\w)"
-    r"|(?<!\w)mohon\s+(?:[\w-]+\s+){0,4}?hari ini(?!\w)"),
+    r"|(?<!\w)mohon\s+(?:[\w-]+\s+){0,4}?hari ini(?!\w)"
+    # round 35: what the goods are for starts within days ("summer school starts Monday", "Opening is Monday",
+    # "state testing starts tomorrow")
+    r"|(?<!\w)(?:opening|school|testing|term|go-live|induction|classes|rollout)\s+(?:\w+\s+){0,2}?(?:is|starts?"
+    r"|begins?|opens)\s+(?:on\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow)(?!\w)"),
     starts=r"(?<!\w)(?:need|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per"
            r"|voor|até|do|pour|faut|besoin|today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen|aujourd'hui"
            r"|confirm|update|reply|respond|answer|call|necesit|precis|serve|potrzebuj|could|can|would|please|pls"
-           r"|ainda|kindly|enviar|mandar|envíen|manden|envíenos|mándenos|mohon)",
+           r"|ainda|kindly|enviar|mandar|envíen|manden|envíenos|mándenos|mohon|opening|school|testing|term|go-live"
+           r"|induction|classes|rollout)",
     gated=True)
 # A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
 QUIET = Phrases(

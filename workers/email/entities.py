@@ -1228,8 +1228,9 @@ class _Extractor:
     def named_codes(self, cat: PartCatalogue) -> None:
         """A code alone in parentheses right after the goods' name ("GC Fuji IX GP Extra capsules (000776)",
         "Hu-Friedy scaler tips (SC13/147)"): the goods' catalogue number, whatever its vendor. Not a field's name
-        ("Sender ID (ISA06):"), a number of ten digits or more (tracking, tax ids), a phone's groups, nor the id a
-        noun before it names ("tracking number we got (1Z...)", "El CIF no cambia (A48123456)")."""
+        ("Sender ID (ISA06):"), a number of ten digits or more (tracking, tax ids), a phone's groups, a device's name
+        ("CBS-APP-02"), nor the id a noun before it in its sentence names ("tracking number we got (1Z...)", "El CIF
+        no cambia (A48123456)")."""
         text = self.text
         for m in _PAREN_CODE.finditer(text):
             token, (s, t) = m.group(1), m.span(1)

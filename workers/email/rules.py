@@ -685,9 +685,10 @@ CRITICAL = Rule("critical", re.compile(
     # ab Mittag alle Patienten absagen", "moeten iedereen doorverwijzen", "har fått stänga mottagningen", "abbiamo
     # dovuto sospendere l'attività dello studio", "Praxis steht", "whole hospital is without imaging")
     r"|cancel(?:led|ling)?\s+(?:all|every)\s+(?:\w+\s+){0,2}?(?:patients?|appointments?|surgeries|procedures)"
-    r"|(?:patients?|appointments?)\s+(?:\w+\s+){0,3}?(?:cancelled|turned away|sent home)"
+    r"|(?:patients|appointments)\s+(?:\w+\s+){0,3}?(?:cancelled|turned away|sent home)"
     r"|(?:alle|sämtliche)\s+(?:[\w-]+\s+){0,2}?(?:patienten|termine|op-termine)\s+(?:\w+\s+){0,2}?(?:absagen|abgesagt)"
-    r"|(?:praxis|klinik|ambulanz|zsva|sterilisation|zentralsterilisation)\s+steht"
+    r"|(?:praxis|klinik|ambulanz|zsva|sterilisation|zentralsterilisation)\s+steht"  # (not "steht Ihnen zur Verfügung")
+    r"(?=\s*(?:[.,;:!?)\u2013-]|$|seit|still|komplett|heute|bereits|schon))"
     r"|(?:iedereen|alle patiënten|patiënten)\s+(?:moeten\s+)?doorverwijzen"
     r"|geen patiënten\s+(?:meer\s+)?(?:helpen|behandelen)"
     r"|(?:stänga|stängt|stängd|stängde)\s+(?:\w+\s+){0,1}?(?:mottagningen|kliniken|praktiken)"

@@ -841,6 +841,17 @@ def _listed_code(token: str) -> bool:
     return len(digits) >= 6 and digits.isdigit() and _NANP_SHAPE.fullmatch(token) is None
 
 
+def _on_party_line(text: str, at: int) -> bool:
+    """Whether the line holding `at` names a party of an order or a payment (_PARTY_LINE: "Sold-to:", "Payer")."""
+    return _PARTY_LINE.match(text, text.rfind("\n", 0, at) + 1) is not None
+
+
+def _dated_document(token: str, cat: PartCatalogue) -> bool:
+    """A document's number with its year ("réf. CTR-MA-2024-118", "TKL-2025-0612"), unless a manufacturer's own
+    format says it is a part."""
+    return _YEAR_SEGMENT.search(token) is not None and not cat.is_vendor_part(token)
+
+
 def _id_prefix(value: str) -> str:
     """An id's letters before its first "-" or "/" ("SO-0099420", "ZS/2025/07/1184"), or the whole id."""
     return value.split("-", 1)[0].split("/", 1)[0]
@@ -1200,8 +1211,7 @@ class _Extractor:
                 continue  # a machine's model after its maker or line: "Komori Lithrone GL-640", "Horizon BQ-480"
             if _POSTCODE.fullmatch(token) and _TOWN_AFTER.match(self.text, t) and not cat.is_vendor_part(token):
                 continue  # "Ukmergės g. 280, LT-06115 Vilnius": a country's postcode before its town
-            if token.isdigit() and self.text[s - 1:s] == "(" and _PARTY_LINE.match(
-                    self.text, self.text.rfind("\n", 0, s) + 1):
+            if token.isdigit() and self.text[s - 1:s] == "(" and _on_party_line(self.text, s):
                 continue  # "Sold-to: KESTREL DISTRIBUTION (0001234567)": the party's account number
             if cat.excluded(token, self.before_part(s)) or (
                     excluded_end >= 0 and _ID_RANGE.fullmatch(self.scan, excluded_end, s)):
@@ -1241,11 +1251,9 @@ class _Extractor:
                 continue  # (a phone's groups: "Mr. Yoon (010-2233-7788)")
             if not self.free(s, t):
                 continue
-            line = text.rfind("\n", 0, s) + 1
-            if _PARTY_LINE.match(text, line) or _ID_NOUN_BEFORE.search(text, line, m.start()):
+            if _on_party_line(text, s) or _ID_NOUN_BEFORE.search(text, text.rfind("\n", 0, s) + 1, m.start()):
                 continue  # ("Sold-to: KESTREL DISTRIBUTION (0001234567)": the party's account number)
-            if cat.excluded(token.upper(), self.before_part(s)) or (
-                    _YEAR_SEGMENT.search(token) and not cat.is_vendor_part(token)):
+            if cat.excluded(token.upper(), self.before_part(s)) or _dated_document(token, cat):
                 continue
             if _DEVICE_NAME.fullmatch(token):
                 continue  # a server's or a switch's name: "disk failure bay 3 (CBS-APP-02)"
@@ -1262,8 +1270,8 @@ class _Extractor:
         if (token.isdigit() and len(token) < 5) or ("." in token and _NUMBER_WITH_DOTS.fullmatch(token)):
             return  # (a short number, or a decimal one: "Tipo de cambio de referencia: 18.72"; not a catalogue
             # number in groups, "Art.-Nr. 0.0950.1234")
-        if _YEAR_SEGMENT.search(token) and not cat.is_vendor_part(token):
-            return  # a document's number with its year ("réf. CTR-MA-2024-118": a contract)
+        if _dated_document(token, cat):
+            return
         if cat.excluded(token, self.before_part(s)):
             return
         _add(self.e.part_numbers, token)
@@ -1348,8 +1356,8 @@ class _Extractor:
             token, (s, t) = m.group(1), m.span(1)
             if not _listed_code(token) or not self.free(s, t) or cat.excluded(token.upper(), self.before_part(s)):
                 continue
-            if _YEAR_SEGMENT.search(token) and not cat.is_vendor_part(token):
-                continue  # a document's number with its year ("TKL-2025-0612")
+            if _dated_document(token, cat):
+                continue
             _add(self.e.part_numbers, token.upper())
             self.claim(s, t)
 

@@ -258,6 +258,12 @@ DEV_FLOOR = {
     "dev60": ({"po_numbers": (0.88, 0.95), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.96),
                "part_numbers": (0.97, 0.85), "amounts": (0.97, 0.96), "dates": (1.0, 1.0),
                "phones": (0.95, 0.94), "emails": (1.0, 1.0)}, 0.99, 0.99),
+    "dev61": ({"po_numbers": (1.0, 1.0), "quote_numbers": (1.0, 0.96), "case_numbers": (0.94, 1.0),
+               "part_numbers": (0.98, 0.96), "amounts": (1.0, 1.0), "dates": (1.0, 0.98),
+               "phones": (1.0, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.99),
+    "dev62": ({"po_numbers": (1.0, 1.0), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.96),
+               "part_numbers": (0.97, 0.88), "amounts": (0.98, 0.99), "dates": (0.99, 1.0),
+               "phones": (0.98, 0.95), "emails": (1.0, 1.0)}, 0.97, 0.98),
 }
 
 

@@ -1195,3 +1195,61 @@ def test_forms_of_round_thirty_five() -> None:
     # guard: an order that cannot be filled is no order filled
     assert decide("SISTEMA FERMO", "Produzione bloccata, nessun ordine può essere evaso.", "a@b.it"
                   ).state != "COMPLETION"
+
+
+def test_forms_of_round_thirty_six() -> None:
+    """A generating sets' and UPS spares distributor's and an IT reseller's mail: engines' and batteries' makers and
+    controllers' formats, Indonesian part columns, a goods line that ends in its quantity, a customer's RFQ and a
+    quote's "/Q/" reference, times of day in Indonesian, numbers read in the country of the addresses, and sites on
+    their batteries or without mains."""
+    found = extract_entities("Please send Perkins 2645K011 and Cummins 3935649. A spare DSE7320 and AVR E000-24030/1P.")
+    assert sorted(found.part_numbers) == ["2645K011", "3935649", "DSE7320", "E000-24030/1P"]
+    assert extract_entities("No | Kode Part | Deskripsi | Qty\n1  | 01182672 | Filter oli | 50\n").part_numbers == [
+        "01182672"]
+    assert extract_entities("Needs:\n- water pump 3800984 x1\n- fan belt 3911560 x2\n").part_numbers == [
+        "3800984", "3911560"]
+    # guards: engines' models, a phone's extension, a courier's waybill, a dispatch job, an acknowledgement's reference
+    assert extract_entities("Perkins 1103/1104 gensets and an MTU 16V4000. Call (312) 555-0100 x4412\nguía interna "
+                            "MTY-558120, Priority Dispatch job KC-883124, logged under reference AP-77120."
+                            ).part_numbers == []
+    assert extract_entities("RFQ/TWL/0625/117 - Perkins filters").quote_numbers == ["RFQ/TWL/0625/117"]
+    assert extract_entities("Please find our offer, ref. NDI/Q/25-26/0412:").quote_numbers == ["NDI/Q/25-26/0412"]
+    assert extract_entities("بناءً على عرض السعر رقم Q-DXB-25-0561").quote_numbers == ["Q-DXB-25-0561"]
+    assert extract_entities("No. tiket kami: TT-250614-0087").case_numbers == ["TT-250614-0087"]
+    assert extract_entities("Gloves $48.90/case/10RM").case_numbers == []  # guard: a unit after a case word
+    table = load_locales()
+    east_africa = table.for_sender("j.otieno@norvale.com", timedelta(hours=3))
+    assert extract_entities("From: Farm <farm@lakeviewroses.co.ke>\nRegards, Samuel - 0720 553 118",
+                            locale=east_africa).phones == ["+254720553118"]
+    jakarta = table.for_sender("sales@norvale.com", timedelta(hours=7))
+    assert extract_entities("Teknisi kami, Bpk. Rudi (0812-2099-4410), sudah dalam perjalanan.",
+                            locale=jakarta).phones == ["+6281220994410"]
+    assert extract_entities("HP engineer Tom Reyes will join your bridge (1-888-555-0143) at 9:45."
+                            ).phones == ["8885550143"]
+    assert extract_entities("ASN number:       7000451230", locale=table.locale("en-GB")).phones == []
+    when = date(2025, 6, 14)
+    assert extract_entities("Estimasi tiba pukul 08.15, jam 20.45 berangkat. We are manning it 24/7.",
+                            received=when).dates == []
+    assert extract_entities("The new ETA is 24/07.", locale=table.locale("en-GB"), received=when).dates == [
+        "2025-07-24"]
+    for subject, body in (("URGENT", "Hall B is on UPS batteries with roughly 25 min autonomy left."),
+                          ("GEN-2", "GEN-2 failed to start on mains fail."),
+                          ("[CRITICAL] UPS-B2 - On Battery - Utility failure", "Event: UPS on battery"),
+                          ("عاجل جداً", "توقف المولد أثناء انقطاع الكهرباء"), ("URGENT!!", "Genset mati total."),
+                          ("Tindak lanjut", "Genset RS belum menyala sejak jam 05.00."),
+                          ("SPS", "Keld Lane SPS on manual - POLLUTION RISK"),
+                          ("URGENTE", "Sucursal 114 sin red ni punto de venta."),
+                          ("CRITICAL", "POS terminals down at 12 stores after the update."),
+                          ("NOTFALL", "Core-Switch defekt, alle Linien stehen."),
+                          ("UPS", "There is a burning smell in the server room.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    assert decide("【至急】新店舗", "POS端末 未着のため開店不可", "a@b.jp").priority == "critical"
+    # guards: a laptop that is dead, printers without a connection
+    for subject, body in (("Klaim garansi", "3 unit laptop mati total setelah update."),
+                          ("Ticket", "Las impresoras HP sin conexión desde ayer.")):
+        assert decide(subject, body, "a@b.com").priority != "critical", body
+    # the answer to a stop is high (the stop is its subject's); a reply that says the stop itself is critical
+    assert decide("RE: URGENT - site on UPS batteries", "Our engineer is on his way, ETA 45 min.",
+                  "oncall@dist.com").priority == "high"
+    assert decide("RE: URGENT - site on UPS batteries", "Hall B is still on UPS batteries, where is he?",
+                  "dc@b.com").priority == "critical"

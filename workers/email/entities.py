@@ -54,7 +54,7 @@ US = Locale("en-US", "US", day_first=False, decimal_comma=False)
 _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref\.?|reference|id|numero|número|numéro"
            r"|numer|číslo|numaras\u0131|numarasi|br\.?|αρ\.?|αριθμός)(?![a-z])"
            r"|(?:is|was|are|ist|war|wird|est|es|era|è|foi|är|er|var|sera|será|sarà|č\.?|ma|(?:will|should|would)\s+be"
-           r"|stays|remains|still|noastr[ăa]"
+           r"|stays|remains|still|noastr[ăa]|kami|anda"  # (Indonesian: "No. tiket kami: TT-250614-0087")
            r"|nostru)(?:\s+(?:le|la|el|the))?(?![\w-])"  # "notre bon de commande est le BC-2025-114"
            # "el presupuesto revisado P-25-0712-B", "our updated PO 4500..."
            r"|(?:revised|revisado|revisada|révisée?|rivist[oa]|updated|actualizad[oa]|aktualisierte[sn]?|new|nuev[oa]"
@@ -64,7 +64,7 @@ _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref
            r"|(?:\w+\s+){0,3}?pod\s+(?:číslem|numerem)(?![\w-])"
            # "complaint registered as CMP-25-0163", "ticket logged under 48812"
            r"|(?:registered|logged|opened|raised|filed|created)\s+(?:as|under)(?![\w-])"
-           r"|[#:\uff1a\u2116-]|は|\n>+))*\s*")
+           r"|[#:\uff1a\u2116/-]|は|\n>+))*\s*")
 _ID = r"(?:\(\s*#?|#)?\s*([a-z0-9](?:[a-z0-9]|[-/](?=[a-z0-9]))*)"
 # "and" and "or" in the mailbox's languages: what joins the items of a list (ids, dates)
 _CONJUNCTIONS = r"and|und|et|y|e|or|oder|ou|o|a|og|och|en|i"
@@ -174,7 +174,10 @@ QUOTE_CUES = (r"(?:proposta|propuesta|offre|offerta|oferta)\s+comerci(?:al|ale)"
               r"|kostenvoranschlag\w*")
 QUOTE = _cue_rule(QUOTE_CUES)
 QUOTE_CJK = _cue_rule(_QUOTE_CJK, cjk=True)
-QUOTE_BARE = re.compile(r"(?<![\w-])(q-(?:[a-z]{2}-)?\d{4}-\d{3,6}(?:-r(?:ev)?\d{1,2})?"  # Q-2025-0917, Q-JP-2025-0098
+# Q-2025-0917, Q-JP-2025-0098, Q-DXB-25-0561; a quote's "/Q/" after a company's (and a site's) letters, then its number:
+# "NDI/Q/25-26/0412", "NX/MAA/Q/25-26/0187", "CVI/Q/2025/06/0217"
+QUOTE_BARE = re.compile(r"(?<![\w-])(q-(?:[a-z]{2,3}-)?(?:\d{4}|\d{2}(?=-\d{4}))-\d{3,6}(?:-r(?:ev)?\d{1,2})?"
+                        r"|(?:[a-z]{2,5}/){1,3}(?:q|qt|quo)(?:/[a-z0-9]+(?:-[a-z0-9]+)*)*/\d{3,6}"
                         r"|qt-?(?:[a-z]{2,4}-)?(?:\d{2}-){0,2}\d{4,8}(?:-r(?:ev)?\d{1,2}|-\d|-[a-z](?![\w-]))?|quo-?\d{4,8}"
                         r"|quo-[a-z]{2,4}-(?:\d{2,4}-)?\d{3,8}"  # QUO-MA-2025-0087
                         # cotización / cotação, soumission (Québec), presupuesto
@@ -546,8 +549,9 @@ _DURATION_AFTER = re.compile(r"[ \t]*(?:(?:working|business|calendar|work|werk|a
 _OF_AFTER = re.compile(r"\s+(?:of|de|di|van|von)\s+(?:the|our|all|them|your|this|that|these|those|it|les?|la|los|las"
                        r"|del?|het|den|die|der)\b", re.IGNORECASE)
 _VERSION_BEFORE = re.compile(r"(?:version|rev\.?|v|ver\.?|release|firmware|fw|build)\s*$")
-# A time of day, not a date: "klo 14.02" (Finnish), "kl. 13.05" (Nordic), "kello 11.20".
-_TIME_BEFORE = re.compile(r"(?<![^\W\d_])(?:klo|kl\.?|kello|ore|hrs?\.?)\s*$")
+# A time of day, not a date: "klo 14.02" (Finnish), "kl. 13.05" (Nordic), "kello 11.20", "pukul 08.15" and "jam
+# 20.45" (Indonesian and Malay).
+_TIME_BEFORE = re.compile(r"(?<![^\W\d_])(?:klo|kl\.?|kello|ore|hrs?\.?|pukul|jam)\s*$")
 
 
 def _iso(y: int, m: int, d: int) -> str | None:
@@ -648,7 +652,7 @@ _NOT_PHONE_CUE = re.compile(
     r"|ičo|dič|ico|dic|cvr(?:-nr)?|trn|tin|ein|vkn|vergi\s+no|con\s+note|consignment|guía|guia|remito|factura"
     r"|fatura|faktura"
     r"|sipariş|objednávka|伝票番号|問い合わせ番号|お問い合わせ番号|注文番号|受付番号|job|shipment|waybill|awb"
-    r"|delivery\s+note|lieferschein)"
+    r"|delivery\s+note|lieferschein|asn|pro|bill\s+of\s+lading|b/l|container)"  # (a freight bill's "PRO 0487712231")
     r"(?:\s+(?:confirmation|number|no\.?|nr\.?|id|ref|code))*\s*(?:no\.?|number|nr\.?|#|:|\uff1a)*\s*[:#(]?\s*$",
 )
 _COUNTRY_CODE = re.compile(r"\+([1-9]\d{0,2})[\s(]")
@@ -668,7 +672,7 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
     if not 7 <= digits <= 15:
         return None
     intl = raw.startswith("+") or raw.startswith("00")
-    labelled = intl or cue or _NANP.fullmatch(raw.strip()) is not None
+    labelled = intl or cue or _nanp_written(raw)
     if not labelled and len(_DIGIT_GROUPS.findall(raw)) < 2:
         return None  # (an unlabelled run of digits is read only when grouped as a country writes its numbers)
     nanp = _north_american(raw, intl, regions[0]) if labelled else None
@@ -751,6 +755,15 @@ def _north_american(raw: str, intl: bool, region: str) -> str | None:
     return digits if len(digits) == 10 and digits[0] not in "01" and digits[3] not in "01" else None
 
 
+def _nanp_written(raw: str) -> bool:
+    """Whether `raw` is written as North American numbers are, maybe after a parenthesis that closes after it
+    ("bridge (1-888-555-0143)")."""
+    shape = raw.strip()
+    if shape[:1] == "(" and ")" not in shape:
+        shape = shape[1:]
+    return _NANP.fullmatch(shape) is not None
+
+
 def _nanp_shape(national: int) -> bool:
     """Ten digits, area code and exchange each starting 2-9: what every North American number looks like."""
     digits = str(national)
@@ -783,7 +796,7 @@ _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|b
                 r"|celkem|fiyat|tutar|toplam|hinta|summa|beløb|belopp|wartość|egységár|összeg|preț|valoare|τιμή|αξία|単価|金額|価格|合計|小計|单价|金额|价格|總價"
                 r"|cijena|ukupno|iznos|znesek|vrednost|kaina|(?<![a-z])(?:suma|hind)(?![a-z])|цена|ціна|сума|сумма|вартість|стойност"
                 r"|стоимость"
-                r"|总价|合计|단가|금액|합계|공급가액|ราคา|จำนวนเงิน|đơn\s+giá|thành\s+tiền|harga"
+                r"|总价|合计|단가|금액|합계|공급가액|ราคา|จำนวนเงิน|đơn\s+giá|thành\s+tiền|harga|jumlah"
                 r"|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|(?<![a-z])extension(?![a-z])|net\s+value"
                 r"|line\s+total")
 _PRICE_WORD = re.compile(_PRICE_WORDS)
@@ -999,11 +1012,13 @@ class _Extractor:
                 continue
             if _WORD_IN_ID.search(self.text, *m.span(1)):
                 continue  # "quote 3-year support": ids are not written with lower-case words
+            if text[m.start(1) - 1] == "/" and not _structured(first):
+                continue  # "RFQ/TWL/0625/117" is an id of its own, "$48.90/case/10RM" a unit
             if " - " in text[m.start():m.start(1)] and sum(map(str.isdigit, first)) < 4:
                 continue  # "RFQ - DL380 Gen11 refresh": a subject's dash, then what it is about (a model)
             if po and first.startswith("PO-") and first[3:].isdigit():
                 first = first[3:]  # "PO-4500123456": the label, then the digits
-            elif (text[m.start(1) - 1] == "-" and _SHORT_CUE.fullmatch(text, m.start(), m.start(1) - 1)
+            elif (text[m.start(1) - 1] in "-/" and _SHORT_CUE.fullmatch(text, m.start(), m.start(1) - 1)
                   and text[m.start():m.start(1) - 1] != "po"):
                 first = f"{text[m.start():m.start(1)]}{first}".upper()  # "OC-2025-118": the label is its prefix
             _add(into, first)
@@ -1070,6 +1085,8 @@ class _Extractor:
                     currency = next((c for k, c in found.values() if k == "amount"), None)
                 elif header is not None and abs(len(cells) - len(header)) <= 1:
                     self._row(cells, kinds, len(header), line, offset)
+                elif header is not None and _totals_row(cells, len(header)):  # "Total | 5,082,500.00 | 254,125.00"
+                    self._row(cells, {i: k for i, k in kinds.items() if k[0] == "amount"}, len(header), line, offset)
                 elif currency is not None and _may_be_total(line):
                     self._total(line, currency)
                 else:
@@ -1334,6 +1351,8 @@ class _Extractor:
                 if head:
                     candidates.append(head.span(1))
             before = _CODE_BEFORE_QTY.search(text, start, q.start())  # "- pas wariatora 84475455 - 1 szt."
+            if before is None and text[q.start()] in " \t":  # "- water pump 3800984 x1" (a word before the code:
+                before = _GOODS_CODE_BEFORE_X.search(text, start, q.start())  # not a phone's "555-0100 x4412")
             if before and "|" not in text[start:end]:  # (not in a table's cell: "Catalyst IE3300 8x GE")
                 candidates.append(before.span(1))
             for s, t in candidates:
@@ -1593,6 +1612,8 @@ class _Extractor:
             return None  # "1.50" is a number; "25.06." and "25.06" (zero-padded month) are dates
         padded = len(first) == 2 and len(second) == 2 and (first[0] == "0" or second[0] == "0")
         a, b = int(first), int(second)
+        if sep == "/" and first == "24" and second == "7" and not _after_date_cue(text, m.start()):
+            return None  # "we are manning it 24/7.": round the clock ("due 24/7", "ETA 24/07." are dates)
         # "7/25", "6/30": no fraction (whose denominators are few) and no "24/7"; "1/2" and "5/10" want a cue
         plain = sep == "/" and (a, b) != (24, 7) and max(a, b) > 12 and b not in _DENOMINATORS
         # "followed up 6/10 and 6/11", "6/9, 6/10": the next of a list of dates is one too
@@ -1625,15 +1646,18 @@ class _Extractor:
                              for m in (_COUNTRY_CODE.finditer(self.scan) if "+" in self.scan else ())]
             self._dialled = [(at, r) for at, r in self._dialled if r != "ZZ"]
             dialled = [r for _, r in self._dialled]
-            regions = [self.locale.region]
-            if self.locale.guessed:  # the currencies the email names and its "+CC" numbers say more than a UTC offset
-                named = [_CURRENCY_REGION[a["currency"]] for a in self.e.amounts if a["currency"] in _CURRENCY_REGION]
-                regions = list(dict.fromkeys([*named, self.locale.region, *dialled, *self.locale.other_regions]))
+            domains: list[str] = []
             for address in self.e.emails:
                 tld = address.rsplit(".", 1)[-1].upper()
                 region = "GB" if tld == "UK" else tld
-                if len(tld) == 2 and region not in regions and phonenumbers.country_code_for_region(region):
-                    regions.append(region)
+                if len(tld) == 2 and phonenumbers.country_code_for_region(region):
+                    domains.append(region)
+            regions = [self.locale.region]
+            if self.locale.guessed:  # the currencies the email names say more than a UTC offset; the countries of
+                # its addresses and "+CC" numbers more than the offset's other ones (".co.ke": Kenyan, not Romanian)
+                named = [_CURRENCY_REGION[a["currency"]] for a in self.e.amounts if a["currency"] in _CURRENCY_REGION]
+                regions = [*named, self.locale.region, *domains, *dialled, *self.locale.other_regions]
+            regions = list(dict.fromkeys([*regions, *domains]))
             regions.extend(r for r in dict.fromkeys(dialled) if r not in regions)
             self._regions = tuple(regions)
         return self._regions
@@ -1671,7 +1695,7 @@ class _Extractor:
                 if not other_id:
                     raw = (m.group(1) or "") + m.group(2)
                     # a cue ("Tel:", "call") is needed only by a national number not shaped like a North American one
-                    cue = (raw.startswith(("+", "00")) or _NANP.fullmatch(raw.strip()) is not None
+                    cue = (raw.startswith(("+", "00")) or _nanp_written(raw)
                            or _PHONE_CUE.search(before) is not None)
                     regions = self.phone_regions() if raw.startswith(("+", "00")) else self.regions_at(s, t)
                     value = _phone(raw, m.group(3), regions, cue)
@@ -1759,6 +1783,8 @@ _PRICED_LINE_CODE = re.compile(r"[ \t]*(?:[-*\u2022\u00b7][ \t]*)?(?:\d{1,3}[.)]
 # The code right before a line's quantity, maybe with a dash between ("łożysko 86625830 - 1 szt.")
 _CODE_BEFORE_QTY = re.compile(r"(?<![\w#/.-])([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)[ \t]+"
                               r"(?:[\u2013\u2014-][ \t]+)?$")
+# The code that ends the goods' words, right before a line's closing "x 4"
+_GOODS_CODE_BEFORE_X = re.compile(r"(?<=[^\W\d_][ \t])([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)$")
 _NEWLINE = re.compile(r"\n")
 # A document's number with its year ("CP-2025-0917", a Czech quote): an id, whatever part format it fits.
 _DOCUMENT_OF_YEAR = re.compile(r"[A-Z]{1,5}-20\d{2}-")
@@ -1809,6 +1835,13 @@ _PRICE_HEADER_PROBE = "|".join([_PRICE_HEADER_PROBE, *(w for w in _foreign_price
 def _line_end(text: str, start: int) -> int:
     end = text.find("\n", start)
     return len(text) if end < 0 else end
+
+
+def _totals_row(cells: list[str], width: int) -> bool:
+    """A table's totals row under its last columns: a total's word, then numbers only, two cells or more fewer than
+    the header's (its label spans the columns of ids and dates: "Total | 5,082,500.00 | 254,125.00 | 4,828,375.00")."""
+    return (2 < len(cells) < width - 1 and _TOTAL_WORD.match(cells[0]) is not None
+            and all(_NUMBER_CELL.fullmatch(c) for c in cells[1:]))
 
 
 def _may_be_total(line: str) -> bool:
@@ -1874,8 +1907,8 @@ _PROBES = (
     Probe("date_mdy", r"(?<![\w])(?:" + _MONTH_RE + r")(?![a-z])"),
     Probe("po_alnum", r"(?<![\w/-])(?:[a-z]{2,5}[-/]|20\d{2}-)?po[-/]"),
     Probe("po_sap", r"(?<![\w/.,-])45\d{8}"),
-    Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2}-)?\d{4}-\d|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|quo-[a-z]{2,4}-"
-                        r"|cot-[a-z0-9]|soum-\d|pres-\d|кп-20\d)"),
+    Probe("quote_bare", r"(?<![\w-])(?:q-(?:[a-z]{2,3}-)?\d{2}|qt-?(?:[a-z]{2,4}-)?\d|quo-?\d|quo-[a-z]{2,4}-"
+                        r"|cot-[a-z0-9]|soum-\d|pres-\d|кп-20\d|[a-z]{2,5}/(?:[a-z]{2,5}/){0,2}(?:q|qt|quo)/)"),
     Probe("case_bare", r"(?<![\w-])(?:(?:inc|ritm|cs|tkt|cas)-?|req)\d|\[jira\]|\[#\d|(?<![\w-])cs-[a-z]{2}-\d"
                        r"|(?<![\w-])[a-z]{2,4}-(?:sr|cs|inc|tkt)-\d|\[(?:job|case|ticket|call)\s"
                        r"|\[(?:[a-z]{2}-)?(?:req|cmp|case|sr|tkt|inc|cs|hd|sd)-\d|(?<![\w-])(?:cmp|wc|rec|rj)-\d"),

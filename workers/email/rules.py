@@ -43,7 +43,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r35"
+RULES_VERSION = "phase1-r36"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -700,6 +700,21 @@ CRITICAL = Rule("critical", re.compile(
     r"|(?:red|sistema|servidor|servidores)\s+(?:\S+\s+){0,3}?caíd[oa]s?"
     r"|(?:operação|operación)\s+(?:\w+\s+)?parad[ao]|(?:produzione|produção|producción)\s+(?:\w+\s+){0,2}?bloccat[ao]"
     r"|(?:whole|entire)\s+(?:\w+\s+){2}without\s+(?:internet|network|wi-?fi|wifi)"
+    # round 36: a site on its batteries or without mains, its standby generator dead ("Hall B is on UPS batteries",
+    # "theatre block on UPS", "[CRITICAL] UPS-B2 - On Battery", "GEN-2 failed to start on mains fail", "توقف المولد
+    # أثناء انقطاع الكهرباء", "Genset mati total" (not a laptop's "mati total": dead), "genset RS belum menyala"); a
+    # pollution risk; a store without its network or tills ("Sucursal 114 sin red ni punto de venta", "POS terminals
+    # down at 12 stores"); all lines standing ("alle Linien stehen"); a burning smell
+    r"|(?:site|hall|building|hospital|theatres?|theatre\s+block|data\s*cent(?:er|re)|ward|icu|block|server\s+room"
+    r"|ups(?:-\w+)?)\s+(?:(?!was\s|were\s|been\s)[\w-]+\s+){0,2}?(?:is\s+|are\s+)?(?:still\s+)?(?:on|running on)\s+"
+    r"(?:ups|batter(?:y|ies)"
+    r"|ups\s+batter(?:y|ies))|on\s+battery\s+-|\[critical\]"
+    r"|(?:mains|utility|grid)\s+(?:fail(?:ed|ure|s)?|loss|lost)|انقطاع الكهرباء|توقف المولد"
+    r"|(?:genset|generator|listrik|bts)\s+mati(?:\s+total)?"
+    r"|(?:genset|generator)\s+(?:[\w-]+\s+){0,4}?(?:belum|tidak)\s+(?:bisa\s+)?(?:menyala|hidup|start)"
+    r"|pollution risk|sin\s+(?:red|sistema|punto de venta|operar)(?:\s+ni\s+(?:\w+\s+){0,2}?\w+)?"
+    r"|(?:pos|point[\s-]of[\s-]sale)\s+(?:terminals?|systems?|tills?)\s+(?:are\s+|is\s+)?(?:still\s+)?(?:down|offline)"
+    r"|(?:linien|maschinen|anlagen|bänder)\s+stehen|burning smell|smell of burning"
     r")(?!\w)"))
 # (its starts: each alternative's first words, behind a gate of the whole; a gate of those a class may start, where
 # it scans plainly: scan.first_words)
@@ -730,7 +745,8 @@ URGENT = Phrases(
 CRITICAL_CJK = ("業務が停止", "業務停止", "生産停止", "ライン停止", "全端末", "通信不可", "システム停止", "全部停止",
                 "生产停止", "无法使用", "販売停止", "停线", "停線", "停产", "停產", "产线停", "產線停", "가동 중단",
                 "생산 중단", "หยุดผลิต", "完全に停止", "停止しています", "정지된 상태", "정지 상태", "완전히 정지",
-                "인쇄기 정지", "멈춰 있습니다", "困人", "困咗人", "被困", "停运", "停運")
+                "인쇄기 정지", "멈춰 있습니다", "困人", "困咗人", "被困", "停运", "停運",
+                "開店不可", "開店できない", "営業できない")  # (round 36: a store that cannot open)
 URGENT_CJK = ("至急", "緊急", "紧急", "急件", "加急", "긴급", "ด่วน", "本日中")  # (本日中: within today)
 # A deadline of today or tomorrow in a request ("need it today", "by tomorrow"); "received today" is no deadline.
 DEADLINE = Rule("deadline", re.compile(
@@ -1005,18 +1021,32 @@ def urgency_score(text: str) -> int:
     return _urgency(now, now.new)
 
 
-def _urgency(now: Now, span: tuple[int, int]) -> int:
+def _urgency(now: Now, span: tuple[int, int], reply: bool = False) -> int:
     """0..10: 5 per distinct sign that production or a business has stopped (at most two), 2 per distinct urgent
     word or today/tomorrow deadline (at most 4). Only on the subject and new text: a quoted "urgent" is someone
-    else's."""
-    critical = set(CRITICAL.findall(now, span))
+    else's. In a reply, a stop that only its subject names is an urgent sign, not a stop: the thread's, and the
+    reply ("our engineer is on his way") is high, not critical (round 36)."""
+    critical = _stops(now, span)
     urgent = set(URGENT.findall(now, span))
     if "cjk" in now.hits.gates:  # Japanese, Chinese, Korean and Thai: looked up in the text (no spaces between words)
         part = now.low[span[0]:span[1]]
-        critical.update(w for w in CRITICAL_CJK if w in part)
         urgent.update(w for w in URGENT_CJK if w in part)
+    if reply and critical and span[0] < now.new[0]:
+        told = _stops(now, now.new)
+        urgent.update(critical - told)
+        critical = told
     deadlines = len(DEADLINE.findall(now, span))
     return min(URGENCY_CAP, 5 * min(len(critical), 2) + min(4, 2 * (len(urgent) + deadlines)))
+
+
+def _stops(now: Now, span: tuple[int, int]) -> set[str]:
+    """The distinct signs in `span` that production or a business has stopped (CRITICAL; CRITICAL_CJK looked up in
+    the text)."""
+    found = set(CRITICAL.findall(now, span))
+    if "cjk" in now.hits.gates:
+        part = now.low[span[0]:span[1]]
+        found.update(w for w in CRITICAL_CJK if w in part)
+    return found
 
 
 def is_quiet(new_text: str) -> bool:
@@ -1100,7 +1130,7 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
         scores = _combine(own, _points(now, now.subject), 0.5 if reply else 1.0)
         state = _state(now, scores, model, thread_of(subject))
         closing = _closes(state, own, scores) or _short_close(state, now, reply)
-    score = _urgency(now, now.new if closing else now.whole)
+    score = _urgency(now, now.new if closing else now.whole, reply)
     if auto or closing or _notification(sender_email, now):
         return Decision(state, 0 if auto else score, "low", auto)
     return Decision(state, score, priority_for(score, quiet), auto)

@@ -18,7 +18,12 @@ const url = process.env.REDIS_URL || `redis://${password ? `:${password}@` : ''}
 const connection = new IORedis(url, { maxRetriesPerRequest: null });
 
 const queue = new Queue(queueName, { connection });
-const events = new QueueEvents(queueName, { connection: connection.duplicate() });
+// The events stream's newest id before the job is added: QueueEvents reads on from it, so the job's "completed"
+// cannot pass between waitUntilFinished's first look at the job and QueueEvents' first read of the stream (from "$",
+// its default: a job finished within those milliseconds was never reported, and the wait timed out).
+const newest = await connection.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1);
+const lastEventId = newest.length ? newest[0][0] : '0-0';
+const events = new QueueEvents(queueName, { connection: connection.duplicate(), lastEventId });
 await events.waitUntilReady();
 const job = await queue.add(name, JSON.parse(json), { removeOnComplete: 1000, removeOnFail: 5000 });
 console.log(`added job ${job.id} to ${queueName}`);

@@ -80,7 +80,7 @@ def test_held_out_figures_do_not_fall_below_their_measurement() -> None:
 # 0.77, 0.78, 0.81, 0.84, 0.84; dev10 0.74, 0.78, 0.75, 0.77, 0.77 (rounds 4 to 8); dev11 0.81, 0.82 and dev12 0.79,
 # 0.84 (rounds 8 and 9); dev14 0.68, 0.74 (rounds 8 and 9); dev13 0.80, 0.86, 0.87, dev15 0.60, 0.65, 0.67 and dev16
 # 0.68, 0.71, 0.75 (rounds 8 to 10); dev17 0.76, 0.80 and dev18 0.84, 0.82 (rounds 10 and 11); dev19 0.87, 0.87,
-# 0.89 and dev20 0.88, 0.85, 0.87 (rounds 10 to 12). dev16 labels few POs
+# 0.89 and dev20 0.88, 0.85, 0.87 (rounds 10 to 12). dev16 and dev63 label few POs
 # that stand only in a reply's subject: its PO precision is low.
 DEV_FLOOR = {
     "dev3": ({"po_numbers": (0.96, 0.98), "quote_numbers": (1.0, 0.96), "case_numbers": (1.0, 0.96),
@@ -264,6 +264,12 @@ DEV_FLOOR = {
     "dev62": ({"po_numbers": (1.0, 1.0), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.96),
                "part_numbers": (0.97, 0.88), "amounts": (0.98, 0.99), "dates": (0.99, 1.0),
                "phones": (0.98, 0.95), "emails": (1.0, 1.0)}, 0.97, 0.98),
+    "dev63": ({"po_numbers": (0.75, 1.0), "quote_numbers": (1.0, 1.0), "case_numbers": (0.89, 1.0),
+               "part_numbers": (0.99, 0.99), "amounts": (0.97, 0.97), "dates": (1.0, 1.0),
+               "phones": (1.0, 0.98), "emails": (1.0, 1.0)}, 0.97, 0.98),
+    "dev64": ({"po_numbers": (1.0, 0.94), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.95),
+               "part_numbers": (0.94, 0.76), "amounts": (0.98, 0.98), "dates": (0.99, 0.99),
+               "phones": (0.99, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.97),
 }
 
 

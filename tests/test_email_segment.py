@@ -1253,3 +1253,44 @@ def test_forms_of_round_thirty_six() -> None:
                   "oncall@dist.com").priority == "high"
     assert decide("RE: URGENT - site on UPS batteries", "Hall B is still on UPS batteries, where is he?",
                   "dc@b.com").priority == "critical"
+
+
+def test_forms_of_round_thirty_seven() -> None:
+    """A truck, bus and trailer parts distributor's and a Latin American IT distributor's mail: makers' codes after
+    the goods' words or a dashed word, trucks' makers, MAHLE's spaced filters, phones read where they are grouped as
+    written, the rand at home by a company's form, a Nordic "MSEK", fleets off the road and stores without tills."""
+    found = extract_entities("Need 3 x Knorr-Bremse foot brake valve II37819004, WABCO ECAS valves 4728800640, "
+                             "the Bosch-Injektor 0445120123, BPW Bremstrommeln 0310677590 and 10x Mahle oliefilter "
+                             "OX 153/7D.")
+    assert sorted(found.part_numbers) == ["0310677590", "0445120123", "4728800640", "II37819004", "OX 153/7D"]
+    assert extract_entities("o nobreak APC SMC1500I-2UBR (S/N AS1932123456)").part_numbers == ["SMC1500I-2UBR"]
+    # guards: a credit note's number, a registration plate, a maker's series
+    assert extract_entities("emitimos la nota de crédito NC-55120; placa ABX-452; Haldex automatic slack adjuster "
+                            "80040C").part_numbers == []
+    table = load_locales()
+    guessed = table.for_sender("thandi@trucona.eu", timedelta(hours=2))
+    signature = ("24 x adjuster @ R 1 145,00 = R 27 480,00 excl. VAT\nBranch Sales | Trucona SA (Pty) Ltd\n"
+                 "Tel: 011 392 4410 | Cell: 082 555 0193")
+    found = extract_entities(signature, locale=guessed)
+    assert found.phones == ["+27113924410", "+27825550193"]
+    assert [(a["value"], a["currency"]) for a in found.amounts] == [(1145.0, "ZAR"), (27480.0, "ZAR")]
+    # guard: the sender's own country (its domain says it) needs only the number to be valid there
+    egypt = table.for_sender("s.abdelaziz@nilemech.com.eg")
+    assert extract_entities("Tel: +20 2 2735 1180 | Mob: 0100 123 4567", locale=egypt).phones == [
+        "+20227351180", "+201001234567"]
+    brazil = table.for_sender("compras@loja.com.br")
+    assert extract_entities("Fone: (11) 4448-2200 r. 31", locale=brazil).phones == ["+551144482200x31"]
+    assert [(a["value"], a["currency"]) for a in extract_entities("Uppskattad årsvolym ca 3,2 MSEK.").amounts] == [
+        (3200000.0, "SEK")]
+    assert extract_entities("Návrh jsme Vám poslali 2. 6. a od té doby nic.", locale=table.locale("cs-CZ"),
+                            received=date(2025, 6, 20)).dates == ["2025-06-02"]
+    assert extract_entities("DHL Express - Envío entregado 4512938821\nNúmero de guía: 4512938821").po_numbers == []
+    for subject, body in (("SPOED!!", "14 bussen rijden niet, accu's dood."),
+                          ("AKUT", "Vi kan inte köra linjerna i dag."),
+                          ("PILNE", "Cała flota chłodni stoi."),
+                          ("ALARM", "Z zajezdni nie wyjechało 8 autobusów."),
+                          ("Säkerhetsrisk: bromscylindrar", "Vi stoppar all användning."),
+                          ("CRÍTICO", "Lojas sem PDV desde as 8h."), ("TIENDA SIN CAJAS", "No imprimen boletas."),
+                          ("Red", "Todas las sucursales sin internet."),
+                          ("CALL CENTER CAÍDO", "200 agentes sin conexión.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body

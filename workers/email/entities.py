@@ -237,7 +237,9 @@ CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7}"
 _OTHER_ID_BEFORE = re.compile(r"(?:invoice|inv|rechnung|facture|factura|fattura|tracking|awb|waybill|s/n|serial|tel"
                               r"|phone|fax"
                               r"|mobile|iban|account|konto|utr|ref|sales\s+order|so|order\s+confirmation|our\s+order"
-                              r"|auftrag|auftragsbestätigung|ordernummer|delivery|lieferschein)\b[^\n\d]{0,8}$")
+                              r"|auftrag|auftragsbestätigung|ordernummer|delivery|lieferschein"
+                              # a courier's waybill and shipment ("Número de guía: 4512938821", "Envío entregado")
+                              r"|gu[ií]a|env[ií]o(?:\s+entregado)?|shipment|consignment|sendung)\b[^\n\d]{0,8}$")
 
 
 # Ids after an order cue that are the distributor's or something else: sales and webshop orders, invoices, returns.
@@ -325,7 +327,8 @@ _NUM = (r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping:
 _MULT = (r"(?:\s?(?:k|m|mn|mm|bn|b|million|millions|mio\.?|mrd\.?|billion|thousand|tsd\.?|lakhs?|lacs?|crores?"
          r"|cr|mil|millones|millón|milhões|milhão|millió|milliárd|mln|mld|tys\.?|万|億|milyon|milyar|مليون|مليار"
          r"|מיליון)"
-         r"(?![^\W\d_]))?")  # not the k of "können"
+         # not the k of "können"; a Nordic "MSEK", "kNOK" (millions, thousands of the currency)
+         r"(?:(?![^\W\d_])|(?<=[km])(?=(?:sek|nok|dkk|isk|eur)(?![^\W\d_]))))?")
 # Not inside a word, but right after Japanese or Chinese ("約¥2,000,000の損失"): they write no spaces.
 _AMOUNT_BEFORE = r"(?:(?<![\w$€£])|(?<=[\u3040-\u30ff\u4e00-\u9fff]))"
 AMOUNT = re.compile(
@@ -510,7 +513,8 @@ _DATE_CUE_BEFORE = re.compile(
     r"|promised|arrived|returned|submitted|received|shipped|dispatch|dispatched|invoiced|thurs|tues|weds"
     r"|followed\s+up|chased|expects?|expected|zítra|morgen|mañana|domani|demain|amanhã|jutro"
     r"|live|(?:showed|turned|shows|turns)\s+up"  # "goes live 7/7", "it showed up 6/11"
-    r"|förfallodag|forfallsdato|forfaldsdato|vencimiento|fällig)"
+    r"|förfallodag|forfallsdato|forfaldsdato|vencimiento|fällig"
+    r"|poslali|zaslali|odeslali|odoslali|wysłali\w*|wysłano)"  # Czech, Slovak, Polish "sent" ("poslali 2. 6.")
     r"|montag|dienstag|mittwoch|donnerstag|freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|miércoles"
     r"|jueves|viernes|lunedì|martedì|mercoledì|giovedì|venerdì|maandag|dinsdag|woensdag|donderdag|vrijdag"
     r"|segunda|terça|quarta|quinta|sexta|måndag|tisdag|onsdag|torsdag|fredag|mandag|tirsdag|poniedziałek|wtorek"
@@ -623,7 +627,7 @@ PHONE = re.compile(
     # "(내선 213)", "5678 تحويلة 140", "9900 שלוחה 204", "4455 ต่อ 212", "3366 #205"
     r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:[,/|\u2013\u2014-]\s*)?[(\uff08]?\s*"
     r"(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?"
-    r"|poste|interno|int\.?|anexo|ramal|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning"
+    r"|poste|interno|int\.?|anexo|ramal|r\.|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning"
     r"|内線|內線|分機|分机|转|轉|내선|تحويلة|داخلي|שלוחה|ต่อ|#)\s*[:\uff1a.]?\s*"
     r"(\d{1,6})[)\uff09]?)?(?![\w/=&%]|[.,]\d|-\d)",
 )
@@ -661,11 +665,12 @@ URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+")
 
 
 @lru_cache(maxsize=4096)
-def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> str | None:
+def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool, guess: bool = False) -> str | None:
     """A phone number in its normal form, or None (remembered: signatures repeat, and phonenumbers takes about
     20 us a number). A national number ("030 1234 5678", "04 72 33 18 90") is read in
     the first of `regions` (the sender's, then the countries of addresses and numbers in the text) where it is a
-    valid number; North American numbers only need to be possible (the 555 numbers of examples are not valid).
+    valid number (written in groups: see below); North American numbers only need to be possible (the 555 numbers of
+    examples are not valid).
     A national number without a cue ("Tel:", "call") must be written in groups that start as that country writes
     its numbers ("07 3221 8450" in Australia, "0120-01-9625" in Japan): other digit runs are ids, not phones."""
     digits = sum(map(str.isdigit, raw))
@@ -678,19 +683,34 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool) -> st
     nanp = _north_american(raw, intl, regions[0]) if labelled else None
     if nanp is not None:  # what phonenumbers would make of it, without its cost (20 us a number)
         return nanp + (f"x{ext}" if ext else "")
-    number = None
-    for region in (regions[:1] if intl else regions):
+    number = fallback = None
+    # A labelled national number written in groups is read in the first region where it is valid and grouped as that
+    # country writes it ("011 392 4410": Johannesburg's, not Ireland's "(01) 1392 4410"), else in the first where it
+    # is valid (not then as North American: "98250 77441" is Indian); the sender's own country, when its domain says
+    # it (not `guess`ed from the UTC offset), needs only the number to be valid there.
+    grouped = not intl and len(_DIGIT_GROUPS.findall(raw)) >= 2
+    for i, region in enumerate(regions[:1] if intl else regions):
         try:
             candidate = phonenumbers.parse(raw, region)
         except phonenumbers.NumberParseException:
             continue
         if candidate.country_code == 1:
-            if labelled and _nanp_shape(candidate.national_number or 0) and not candidate.italian_leading_zero:
+            if (labelled and fallback is None and _nanp_shape(candidate.national_number or 0)
+                    and not candidate.italian_leading_zero):
                 number = candidate
                 break
-        elif _valid(candidate) and (labelled or _grouped_as_national(raw, candidate)):
+        elif not _valid(candidate):
+            continue
+        elif not labelled:
+            if _grouped_as_national(raw, candidate):
+                number = candidate
+                break
+        elif not grouped or (i == 0 and not guess) or _grouped_as_national(raw, candidate):
             number = candidate
             break
+        elif fallback is None:
+            fallback = candidate
+    number = number or fallback
     if number is None:
         return None
     national = str(number.national_number)
@@ -1238,7 +1258,7 @@ class _Extractor:
             self.claim(s, t)
         if cat.maker is not None:  # "Makita GA5030R", "Klein 11055", "Siemens Cerberus PRO FC2020-AA"
             for m in self.iter("part_maker", cat.maker, self.text):
-                i = 1 if m.group(1) else 2
+                i = next(k for k in (1, 2, 3, 4) if m.group(k))
                 token, (s, t) = m.group(i), m.span(i)
                 if len(token) < (5 if token.isdigit() else 7 if token.isalnum() else 4) or not self.free(s, t):
                     continue  # (a short code of letters and digits is a model's series: "Schneider ATV320")
@@ -1698,10 +1718,11 @@ class _Extractor:
                     cue = (raw.startswith(("+", "00")) or _nanp_written(raw)
                            or _PHONE_CUE.search(before) is not None)
                     regions = self.phone_regions() if raw.startswith(("+", "00")) else self.regions_at(s, t)
-                    value = _phone(raw, m.group(3), regions, cue)
+                    guess = self.locale.guessed and regions[0] == self.locale.region
+                    value = _phone(raw, m.group(3), regions, cue, guess)
                     if value is None:  # "(07) 5430 9100 (24/7)", "(24x7)" (not an extension): without its last groups
                         for cut in _shorter(m.group(2)):
-                            value = _phone((m.group(1) or "") + cut, None, regions, cue)
+                            value = _phone((m.group(1) or "") + cut, None, regions, cue, guess)
                             if value:
                                 t = m.start(2) + len(cut)
                                 break
@@ -1864,15 +1885,17 @@ _AMOUNT_REACH = 64
 
 
 def _home(region: str, names: str, calling_code: str, sign: str = "") -> tuple[str, re.Pattern[str]]:
-    """A local currency token's country, and what in a text says the currency is at home: its names or sign, or a
-    phone number of the country."""
+    """A local currency token's country, and what in a text says the currency is at home: its names or `sign` (a
+    pattern: its sign, or what only that country writes), or a phone number of the country."""
     said = (sign + "|" if sign else "") + r"\b(?:" + names + r")\b"
     return region, re.compile(said + r"|\+" + calling_code + r"(?=[\s(.-])")
 
 
 # Keyed by the token without its dot ("Rp." is "rp"). After a number: the Maghreb's and the Gulf's dinars and dirhams,
 # the forint's "Ft".
-_LOCAL_CURRENCY = {"r": _home("ZA", "zar|rands?", "27"), "rm": _home("MY", "myr|ringgit", "60"),
+# (South Africa's: also its companies' "(Pty) Ltd" and its ".co.za" addresses)
+_LOCAL_CURRENCY = {"r": _home("ZA", "zar|rands?", "27", r"\(pty\)\s+ltd|\.co\.za\b"),
+                   "rm": _home("MY", "myr|ringgit", "60"),
                    "php": _home("PH", "pesos?|philippines?", "63", "₱"), "rp": _home("ID", "idr|rupiah", "62"),
                    "mad": _home("MA", "dirhams?", "212"), "n": _home("NG", "ngn|naira", "234", "₦"),
                    "da": _home("DZ", "dzd|dinars?", "213"), "dh": _home("MA", "mad|dirhams?", "212"),
@@ -1971,7 +1994,7 @@ def _build_probe_set(parts: PartCatalogue) -> ProbeSet:
     if parts.spaced is not None:
         probes.append(Probe("part_spaced", parts.spaced.pattern, re.IGNORECASE))
     if parts.maker_words:
-        probes.append(Probe("part_maker", r"(?<![\w-])(?:" + parts.maker_words + r")[ \t]"))
+        probes.append(Probe("part_maker", r"(?<![\w-])(?:" + parts.maker_words + r")[ \t-]"))
     return ProbeSet(probes + _format_probes(parts.format_patterns))
 
 

@@ -95,16 +95,27 @@ class PartCatalogue:
 def _maker_pattern(makers: list[str]) -> re.Pattern[str] | None:
     """A maker's name as listed or in capitals ("Axis", "AXIS"), then the code it makes: right after the name, or
     after a product line's one or two capitalised words ("Siemens Cerberus PRO FC2020-AA") when the code has a
-    letter and a digit (a number alone after such words is a model's: "DIVAR IP 5000")."""
+    letter and a digit (a number alone after such words is a model's: "DIVAR IP 5000"), or after one to three words
+    of the goods, or one joined to the name by a dash, when it has six letters and digits or more, a digit among
+    them (every maker's code then passes Extractor.part_numbers' length check: "Haldex automatic slack adjuster
+    80040C", six letters and digits, is read as a series' name there)."""
     names = sorted({n.strip() for m in makers for n in (m, m.upper()) if m.strip()}, key=lambda n: (-len(n), n))
     if not names:
         return None
     name = "|".join(re.escape(n).replace(r"\ ", r"[ \t]+") for n in names)
     code = r"[A-Z0-9](?:[A-Z0-9+=]|[-#/.](?=[A-Z0-9]))*"
-    return re.compile(r"(?<![\w-])(?:" + name + r")[ \t]+"
+    goods_code = r"(?=[A-Z0-9]*\d)(?=[A-Z0-9]{6,}(?![\w#/-]))(" + code + r")"  # six letters and digits, a digit
+    return re.compile(r"(?<![\w-])(?:" + name + r")(?:[ \t]+"
                       # the code right after the name, with a digit; or after a line's words, with a letter and a digit
                       r"(?:(?=[A-Z0-9+=#/.-]*\d)(" + code + r")"
-                      r"|(?:[A-Z][A-Za-z]+[ \t]+){1,2}(?=[A-Z0-9-]*[A-Z])(?=[A-Z-]*\d)(" + code + r"))"
+                      r"|(?:[A-Z][A-Za-z]+[ \t]+){1,2}(?=[A-Z0-9-]*[A-Z])(?=[A-Z-]*\d)(" + code + r")"
+                      # or after the goods' words (in lower case, or German nouns; an acronym or a size among them):
+                      # "Knorr-Bremse foot brake valve II37819004", "WABCO ECAS valves 4728800640", "BPW
+                      # Bremstrommeln 0310677590" (six letters and digits or more)
+                      r"|(?:(?:[a-zäöüåéèíóáúçñ]{3,}|[A-ZÄÖÜ][a-zäöüß]{3,}|[A-Z]{2,5}|[A-Z]\d)[ \t]+){1,3}"
+                      + goods_code + r")"
+                      # or after the goods' word joined to the name by a dash ("Bosch-Injektor 0445120123")
+                      r"|-[a-zäöüåéèA-ZÄÖÜ][a-zäöüåéè]+[ \t]+" + goods_code + r")"
                       r"(?![\w#/-]|\.\w)")
 
 

@@ -43,7 +43,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r36"
+RULES_VERSION = "phase1-r37"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -715,6 +715,20 @@ CRITICAL = Rule("critical", re.compile(
     r"|pollution risk|sin\s+(?:red|sistema|punto de venta|operar)(?:\s+ni\s+(?:\w+\s+){0,2}?\w+)?"
     r"|(?:pos|point[\s-]of[\s-]sale)\s+(?:terminals?|systems?|tills?)\s+(?:are\s+|is\s+)?(?:still\s+)?(?:down|offline)"
     r"|(?:linien|maschinen|anlagen|bänder)\s+stehen|burning smell|smell of burning"
+    # round 37: buses, coaches and fleets off the road, routes not run ("14 bussen rijden niet", "kan inte köra
+    # linjerna", "cała flota chłodni stoi", "z zajezdni nie wyjechało 8 autobusów", "nie jesteśmy w stanie obsłużyć
+    # rozkładu"); a safety risk in the mailbox's languages ("Säkerhetsrisk"); stores, branches, a hospital or a call
+    # centre without their network or tills ("lojas sem PDV", "TIENDA SIN CAJAS", "Todas las sucursales sin internet",
+    # "hospital sem rede", "CALL CENTER CAÍDO", "200 agentes sin conexión")
+    r"|(?:bussen|busse|buses|bussar|autobus[yóuw]*|coaches|trams)\s+(?:\w+\s+){0,2}?(?:rijden niet|fahren nicht"
+    r"|stehen|stoi|stoją|stand still|not running|are off the road|off road)"
+    r"|kan inte köra (?:linjerna|trafiken|bussarna)|(?:cała|całą|hela)\s+(?:flota|flottan)\s+(?:\w+\s+)?(?:stoi|står)"
+    r"|nie wyjecha\w*\s+(?:\w+\s+){0,3}?autobus\w*|nie jesteśmy w stanie obsłużyć"
+    r"|säkerhetsrisk|sicherheitsrisiko|veiligheidsrisico|riesgo de seguridad|risco de segurança"
+    r"|(?:lojas?|tiendas?|sucursal(?:es)?|hospital|call center|filia(?:l|is))\s+(?:\w+\s+){0,2}?(?:sin|sem)\s+"
+    r"(?:internet|conexión|conexão|rede|red|cajas|caixas|pdv|sistema)"
+    r"|call center\s+(?:\w+\s+)?caído|(?:agentes|usuarios|usuários|empleados|funcionários)\s+(?:sin|sem)\s+"
+    r"(?:conexión|conexão|sistema|acceso|acesso|internet)"
     r")(?!\w)"))
 # (its starts: each alternative's first words, behind a gate of the whole; a gate of those a class may start, where
 # it scans plainly: scan.first_words)

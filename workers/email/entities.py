@@ -678,7 +678,8 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool, guess
         return None
     intl = raw.startswith("+") or raw.startswith("00")
     labelled = intl or cue or _nanp_written(raw)
-    if not labelled and len(_DIGIT_GROUPS.findall(raw)) < 2:
+    groups = len(_DIGIT_GROUPS.findall(raw))
+    if not labelled and groups < 2:
         return None  # (an unlabelled run of digits is read only when grouped as a country writes its numbers)
     nanp = _north_american(raw, intl, regions[0]) if labelled else None
     if nanp is not None:  # what phonenumbers would make of it, without its cost (20 us a number)
@@ -688,7 +689,7 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool, guess
     # country writes it ("011 392 4410": Johannesburg's, not Ireland's "(01) 1392 4410"), else in the first where it
     # is valid (not then as North American: "98250 77441" is Indian); the sender's own country, when its domain says
     # it (not `guess`ed from the UTC offset), needs only the number to be valid there.
-    grouped = not intl and len(_DIGIT_GROUPS.findall(raw)) >= 2
+    grouped = not intl and groups >= 2
     for i, region in enumerate(regions[:1] if intl else regions):
         try:
             candidate = phonenumbers.parse(raw, region)
@@ -1634,8 +1635,8 @@ class _Extractor:
         a, b = int(first), int(second)
         if sep == "/" and first == "24" and second == "7" and not _after_date_cue(text, m.start()):
             return None  # "we are manning it 24/7.": round the clock ("due 24/7", "ETA 24/07." are dates)
-        # "7/25", "6/30": no fraction (whose denominators are few) and no "24/7"; "1/2" and "5/10" want a cue
-        plain = sep == "/" and (a, b) != (24, 7) and max(a, b) > 12 and b not in _DENOMINATORS
+        # "7/25", "6/30": no fraction (whose denominators are few; "24/7" is out above); "1/2" and "5/10" want a cue
+        plain = sep == "/" and max(a, b) > 12 and b not in _DENOMINATORS
         # "followed up 6/10 and 6/11", "6/9, 6/10": the next of a list of dates is one too
         listed = self._last_short_date >= 0 and _DATE_LIST_JOIN.fullmatch(text, self._last_short_date, m.start())
         # a sentence's dot makes "25.06." and "6/10." dates, not "lines 3-4."
@@ -1677,9 +1678,7 @@ class _Extractor:
                 # its addresses and "+CC" numbers more than the offset's other ones (".co.ke": Kenyan, not Romanian)
                 named = [_CURRENCY_REGION[a["currency"]] for a in self.e.amounts if a["currency"] in _CURRENCY_REGION]
                 regions = [*named, self.locale.region, *domains, *dialled, *self.locale.other_regions]
-            regions = list(dict.fromkeys([*regions, *domains]))
-            regions.extend(r for r in dict.fromkeys(dialled) if r not in regions)
-            self._regions = tuple(regions)
+            self._regions = tuple(dict.fromkeys([*regions, *domains, *dialled]))
         return self._regions
 
     def regions_at(self, s: int, t: int) -> tuple[str, ...]:

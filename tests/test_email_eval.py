@@ -270,6 +270,12 @@ DEV_FLOOR = {
     "dev64": ({"po_numbers": (1.0, 0.94), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.95),
                "part_numbers": (0.94, 0.76), "amounts": (0.98, 0.98), "dates": (0.99, 0.99),
                "phones": (0.99, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.97),
+    "dev65": ({"po_numbers": (1.0, 0.95), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.97, 0.77), "amounts": (0.98, 0.96), "dates": (1.0, 1.0),
+               "phones": (0.98, 0.99), "emails": (1.0, 1.0)}, 0.97, 0.96),
+    "dev66": ({"po_numbers": (1.0, 0.95), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.83),
+               "part_numbers": (0.96, 0.68), "amounts": (1.0, 0.99), "dates": (1.0, 1.0),
+               "phones": (0.96, 0.93), "emails": (1.0, 1.0)}, 0.97, 0.98),
 }
 
 

@@ -1294,3 +1294,47 @@ def test_forms_of_round_thirty_seven() -> None:
                           ("Red", "Todas las sucursales sin internet."),
                           ("CALL CENTER CAÍDO", "200 agentes sin conexión.")):
         assert decide(subject, body, "a@b.com").priority == "critical", body
+
+
+def test_forms_of_round_thirty_eight() -> None:
+    """A telecom network construction materials distributor's and a laboratory instruments distributor's mail: codes
+    of capitals and dashes under a cue, a vendor's code behind a non-part prefix, fibre and lab makers, counts in
+    thousands, four-digit catalogue numbers after "Nr."/"no.", signature phones in their own cells, Greek extensions,
+    "ticket interno", a remittance's columns, and subscribers cut off, crews stood on site, labs stopped."""
+    assert extract_entities("Please add 40 pcs of the field tips (ref. FBPT-SC-APC).").part_numbers == ["FBPT-SC-APC"]
+    assert extract_entities("P/N CS-FDX-24-IP67, qty 3").part_numbers == ["CS-FDX-24-IP67"]
+    assert extract_entities("Prices for CommScope FOSC-450-D6 and Nokia G-2425G-A?").part_numbers == [
+        "FOSC-450-D6", "G-2425G-A"]
+    assert extract_entities("Confirmed 2,500 x G-010G-Q; 12 buc. HG8245X6 to follow.").part_numbers == [
+        "G-010G-Q", "HG8245X6"]
+    assert extract_entities("Der Rotor (Art.-Nr. 5624) ist gebrochen, cat. no. 1706 bitte auch.").part_numbers == [
+        "5624", "1706"]
+    # guards: a return's and an order's number under a cue, a splicer's model and its "+", a year after "Nr."
+    assert extract_entities("Part No. RMA-TW-25-0177; Item: SO-STD-0045; Fujikura 70S+ splicer; Artikel-Nr. "
+                            "2024").part_numbers == []
+    table = load_locales()
+    greece = table.for_sender("s.k@thessfiber.gr")
+    found = extract_entities("Sofia K.\nThess Fiber O.E. | 2310 555 018 | www.thessfiber.gr\nΤηλ.: 210 677 4400, "
+                             "εσωτ. 214", locale=greece)
+    assert found.phones == ["+302310555018", "+302106774400x214"]
+    # guard: a table's amount in its own cell is no phone
+    assert extract_entities("Item | Qty | Total\nDrum | 3 | 31,500,000 |", locale=greece).phones == []
+    assert extract_entities("Numero ticket interno: TT-GE-2025-06-1457.").case_numbers == ["TT-GE-2025-06-1457"]
+    remittance = ("Invoice No.      Gross Amt    Discount   Net Paid\n"
+                  "INV-2025-30871   3,415.00     -          3,415.00\n"
+                  "INV-2025-31102   12,880.50    257.61     12,622.89\n      Total paid (USD)        16,037.89")
+    assert sorted(a["value"] for a in extract_entities(remittance).amounts) == [
+        257.61, 3415.0, 12622.89, 12880.5, 16037.89]
+    for subject, body in (("GUASTO", "Circa 1.800 clienti FTTH sono isolati da stasera."),
+                          ("Backbone", "An excavator hit our duct this morning: fibre cut near the exchange."),
+                          ("Conduit", "Our crew is standing on site with nothing to install."),
+                          ("URGENTE", "Tenemos tres cuadrillas paradas en obra."),
+                          ("URGENT", "The -80 freezer has failed overnight."),
+                          ("QC", "Batch release is stopped until the column arrives."),
+                          ("SICHERHEITSVORFALL", "Rotor gebrochen."),
+                          ("Spoed", "Alle spoedbepalingen liggen stil."),
+                          ("OLT", "2,400 subscribers are offline in Cebu.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    for subject, body in (("Call", "Our team is standing by for your call."),
+                          ("Freezer", "To not keep your freezer down we will send a loan unit.")):
+        assert decide(subject, body, "a@b.com").priority != "critical", body

@@ -59,7 +59,8 @@ _FILLER = (r"(?:\s*(?:(?:numbers?|nos?\.?|num\.?|nr\.?|nummer|n\.?[°º.]\.?|ref
            # "el presupuesto revisado P-25-0712-B", "our updated PO 4500..."
            r"|(?:revised|revisado|revisada|révisée?|rivist[oa]|updated|actualizad[oa]|aktualisierte[sn]?|new|nuev[oa]"
            r"|original|marco|blanket|cadre"  # "OC original: 4300061877", "OC marco 4600009912" (a framework order)
-           r"|neue[sn]?|nouveau|nouvelle|nuov[oa]|final|signed|firmad[oa]|signée?)(?![\w-])"
+           r"|neue[sn]?|nouveau|nouvelle|nuov[oa]|final|signed|firmad[oa]|signée?"
+           r"|intern[oa]|internal)(?![\w-])"  # "Numero ticket interno: TT-GE-2025-06-1457"
            # "reklamaci jsme zaevidovali pod číslem RK-25-0193", "zarejestrowaliśmy pod numerem REK/2025/0417"
            r"|(?:\w+\s+){0,3}?pod\s+(?:číslem|numerem)(?![\w-])"
            # "complaint registered as CMP-25-0163", "ticket logged under 48812"
@@ -624,10 +625,10 @@ PHONE = re.compile(
     r"(?<![\w/=&?#%.,+-])((?:\+|00)\s?)?(\(?\d[\d \t().\-/\u00a0]{5,24}\d)"
     # an extension, perhaps in parentheses, perhaps after a label of the number or a dash or slash: "(ext. 233)",
     # "(代表) 内線 215", "400 \u2013 ext. 2214" (en dash), "45 00 / ext. 1180", "960415 | Ext 4415", "3456 转 802",
-    # "(내선 213)", "5678 تحويلة 140", "9900 שלוחה 204", "4455 ต่อ 212", "3366 #205"
+    # "(내선 213)", "5678 تحويلة 140", "9900 שלוחה 204", "4455 ต่อ 212", "3366 #205", "4400, εσωτ. 214"
     r"(?:(?:\s*[(\uff08][^()\uff08\uff09\n\d]{1,12}[)\uff09])?\s*(?:[,/|\u2013\u2014-]\s*)?[(\uff08]?\s*"
     r"(?:ext\.?|extn\.?|extension|x\.?|durchwahl|dw\.?"
-    r"|poste|interno|int\.?|anexo|ramal|r\.|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning"
+    r"|poste|interno|int\.?|anexo|ramal|r\.|wewn?\.?|dahili|lokal|local|loc\.?|ankn\.?|anknytning|εσωτ\.?|εσωτερικό"
     r"|内線|內線|分機|分机|转|轉|내선|تحويلة|داخلي|שלוחה|ต่อ|#)\s*[:\uff1a.]?\s*"
     r"(\d{1,6})[)\uff09]?)?(?![\w/=&%]|[.,]\d|-\d)",
 )
@@ -748,6 +749,8 @@ def _grouped_as_national(raw: str, number: phonenumbers.PhoneNumber) -> bool:
 
 
 _DIGIT_GROUPS = re.compile(r"\d+")
+_SIGNATURE_BARS = frozenset("|·•")  # what separates a signature line's cells
+_THOUSANDS = re.compile(r"\d{1,3}(?:([.,])\d{3})(?:\1\d{3})+")  # a table's amount: "31,500,000", "1.250.000"
 
 
 def forget_phones() -> None:
@@ -819,7 +822,8 @@ _PRICE_WORDS = (r"price|preis|prix|precio|prezzo|prijs|preço|pris|cena|amount|b
                 r"|стоимость"
                 r"|总价|合计|단가|금액|합계|공급가액|ราคา|จำนวนเงิน|đơn\s+giá|thành\s+tiền|harga|jumlah"
                 r"|cost|msrp|rrp|uvp|extended|(?<![a-z])ext\.?(?![a-z])|(?<![a-z])extension(?![a-z])|net\s+value"
-                r"|line\s+total")
+                # (a remittance's "Gross Amt | Discount | Net Paid")
+                r"|line\s+total|(?<![a-z])amt(?![a-z])|net\s+paid|discount")
 _PRICE_WORD = re.compile(_PRICE_WORDS)
 # A priced column when its header also names a currency: "unit", "net", "value", "rate", "gross", "paid", "due",
 # "balance" and "target" too ("Unit (EUR)", "Rate (Rs.)", "Gross (INR)", "Target (USD)"); and any header
@@ -1195,7 +1199,7 @@ class _Extractor:
                   and not (value.isdigit() and value[0] == "0" and len(value) <= 6)):  # "00010": an ERP's line
                 # number, under "Item" (not Eppendorf's "0030000889")
                 token = value.upper()
-                if self.parts is not None and not self.parts.excluded(token, None):
+                if self.parts is not None and not self.parts.excluded(token, None, cued=True):
                     _add(self.e.part_numbers, token)
                     self.claim(*span)
             elif kind == "amount":
@@ -1261,7 +1265,8 @@ class _Extractor:
             for m in self.iter("part_maker", cat.maker, self.text):
                 i = next(k for k in (1, 2, 3, 4) if m.group(k))
                 token, (s, t) = m.group(i), m.span(i)
-                if len(token) < (5 if token.isdigit() else 7 if token.isalnum() else 4) or not self.free(s, t):
+                alnum = token.rstrip("+").isalnum()  # ("Fujikura 90S+": a model's series and its "+")
+                if len(token) < (5 if token.isdigit() else 7 if alnum else 4) or not self.free(s, t):
                     continue  # (a short code of letters and digits is a model's series: "Schneider ATV320")
                 if not token.isalnum() and not token[:1].isdigit() and sum(c.isalnum() for c in token) < 6:
                     continue  # a model's series letters with a dot or dash: "New Holland T7.270", "Kubota M7-172"
@@ -1303,18 +1308,29 @@ class _Extractor:
         a document's, or a non-part cue or prefix says it is something else."""
         token = m.group(1).upper()
         s, t = m.span(1)
-        if len(token) < 4 or not any(c.isdigit() for c in token) or not self.free(s, t):
+        if len(token) < 4 or not self.free(s, t):
             return
-        if (token.isdigit() and len(token) < 5) or ("." in token and _NUMBER_WITH_DOTS.fullmatch(token)):
+        if not any(c.isdigit() for c in token) and not _CAPITALS_CODE.fullmatch(self.text, s, t):
+            return  # a word ("Part No. TBD"), not a code of capitals and dashes ("ref. HS-LISA-SCAPC-FC")
+        if (token.isdigit() and len(token) < 5 and not self.numbered_cue(m)) or (
+                "." in token and _NUMBER_WITH_DOTS.fullmatch(token)):
             return  # (a short number, or a decimal one: "Tipo de cambio de referencia: 18.72"; not a catalogue
             # number in groups, "Art.-Nr. 0.0950.1234")
         if _dated_document(token, cat):
             return
-        if cat.excluded(token, self.before_part(s)):
+        if cat.excluded(token, self.before_part(s), cued=True):
             return
         _add(self.e.part_numbers, token)
         self.claim(s, t)
         self.listed_after(t, cat)
+
+    @staticmethod
+    def numbered_cue(m: re.Match[str]) -> bool:
+        """Whether a cue that names a number ("Art.-Nr. 5624", "cat. no. 1706", "Part # 4471") announces a
+        four-digit token, which is then a catalogue number, not a year ("Artikel 2024")."""
+        token = m.group(1)
+        return (len(token) == 4 and _NUMBERED_CUE_END.search(m.string, m.start(), m.start(1)) is not None
+                and not _YEAR.fullmatch(token))
 
     def listed_after(self, t: int, cat: PartCatalogue) -> None:
         """The codes listed after a part number its cue or maker announced ("DeWalt DCD791D2 drill kits x 15 and
@@ -1702,6 +1718,18 @@ class _Extractor:
             self._not_phone_ends = frozenset(self.hits.of("not_phone_cue"))
         return s + 1 in self._not_phone_ends  # the probe ends after the number's first character
 
+    def alone_on_line(self, m: re.Match[str]) -> bool:
+        """A number in three groups or more on a line of its own or in a cell of a signature's line ("Thess Fiber O.E. |
+        2310 555 018 | www.thessfiber.gr"): labelled by where it stands, whatever grouping the country's metadata gives
+        it ("231 055 5018")."""
+        text = self.text
+        s, t = m.span()
+        line = text.rfind("\n", 0, s) + 1
+        end = text.find("\n", t)
+        before, after = text[line:s].strip(" \t>"), text[t:len(text) if end < 0 else end].strip()
+        return ((not before or before[-1] in _SIGNATURE_BARS) and (not after or after[0] in _SIGNATURE_BARS)
+                and len(_DIGIT_GROUPS.findall(m.group(2))) >= 3 and not _THOUSANDS.fullmatch(m.group(2)))
+
     def phones(self) -> None:
         text = self.scan
         pos = 0
@@ -1715,7 +1743,7 @@ class _Extractor:
                     raw = (m.group(1) or "") + m.group(2)
                     # a cue ("Tel:", "call") is needed only by a national number not shaped like a North American one
                     cue = (raw.startswith(("+", "00")) or _nanp_written(raw)
-                           or _PHONE_CUE.search(before) is not None)
+                           or _PHONE_CUE.search(before) is not None or self.alone_on_line(m))
                     regions = self.phone_regions() if raw.startswith(("+", "00")) else self.regions_at(s, t)
                     guess = self.locale.guessed and regions[0] == self.locale.region
                     value = _phone(raw, m.group(3), regions, cue, guess)
@@ -1768,8 +1796,10 @@ _NAME_BEFORE = re.compile(r"(?<![\w-])[A-Z][a-z]{2,}[ \t]$")
 _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
 # A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück", or "x 4" ending a line ("- QFX5120-48Y-AFI2  x 4").
 _QTY_UNIT = (r"(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?|st\.|uds\.?|un\.?|unid\.?|stuks|pièces"
-             r"|pcs|ks\.?|τεμ\.?|adet|nos\.?(?=[ \t]+[x\u00d7@]))(?![a-z0-9])")  # (India's "60 nos x EUR 412.00")
-_QTY_MARK = re.compile(r"(?<![\w.,])\d{1,5}(?:\s|[ \t]{2})?" + _QTY_UNIT + r"\s*"  # (a column's spaces: "2  x")
+             # (India's "60 nos x EUR 412.00", Romania's "17 buc.")
+             r"|pcs|ks\.?|τεμ\.?|adet|buc\.?|nos\.?(?=[ \t]+[x\u00d7@]))(?![a-z0-9])")
+_QTY_COUNT = r"(?<![\w.,])(?:\d{1,3}[,.]\d{3}|\d{1,5})"  # (in thousands too: "5,000 x G-010G-Q")
+_QTY_MARK = re.compile(_QTY_COUNT + r"(?:\s|[ \t]{2})?" + _QTY_UNIT + r"\s*"  # (a column's spaces: "2  x")
                        # "x 4" ending a line, or before a column ("x4   USD 312.00")
                        r"|[ \t][x\u00d7][ \t]?\d{1,5}(?=[ \t]*(?:\n|$)|[ \t]{2})"
                        # a count after a list's bullet, before a word ("- 12 barras raspadoras 47131175"; not before
@@ -1829,8 +1859,13 @@ _PAYMENT = re.compile(r"(?<![\w])(?:pa(?:id|y|yment|go|gamento|iement|gato|gamos
 # 11031299-00)"): "ref" alone is no cue (a payment's, a message's, a booking's reference)
 _PART_REF = re.compile(r"(?<![\w/])(?:ref|rif|réf)\.?:?[ \t]*(" + CUED_TOKEN + r")(?=[ \t]*[),;])")
 _WORD_IN_ID = re.compile(r"[a-z]{3}")
+# A cue's end that names a number: "nr.", "no.", "number", "nummer", "#" (then ":" perhaps)
+_NUMBERED_CUE_END = re.compile(r"(?<![a-z])(?:n[or]|number|nummer|numéro|número|numero|#)\.?[ \t]*[:#]?[ \t]*$")
+_YEAR = re.compile(r"(?:19|20)\d\d")
 # A part column's cell: a code with a digit, or one written in capitals with a dash ("CEU-EDU-LIC", a licence SKU)
 _PART_CELL = re.compile(r"\S*\d|[A-Z0-9]+(?:-[A-Z0-9]+)+$")
+# A code of capitals in dashed groups, as written ("CEU-EDU-LIC", "FBPT-SC-APC"): a part under a cue, digit or not
+_CAPITALS_CODE = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)+")
 _RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
 _DATE_CELL = re.compile(r"\d{1,2}([./-])\d{1,2}\1\d{2,4}")
 
@@ -1952,7 +1987,7 @@ _PROBES = (
                    r"(?:no\.?|#|number|nr\.?|id)?(?:[ \t]*[|\t\n]| {2})"),
     Probe("table", _PRICE_HEADER_PROBE),  # the Japanese and Chinese words: _Extractor.tables
     Probe("part_ref", r"(?<![\w/])(?:ref|rif|réf)"),
-    Probe("qty", r"(?<![\w.,])\d{1,5}(?:\s|[ \t]{2})?" + _QTY_UNIT),
+    Probe("qty", _QTY_COUNT + r"(?:\s|[ \t]{2})?" + _QTY_UNIT),
     Probe("qty", r"[ \t][x\u00d7][ \t]?\d"),
     Probe("qty", r"(?<=\n)[ \t>]*[-*\u2022][ \t]*\d"),
     Probe("amount", _AMOUNT_BEFORE + r"(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from workers.email import CATALOGUES
 
 _LEADING_LETTERS = re.compile(r"[A-Z]*")
+# A vendor's group after the prefix: letters and digits ("CS-FDT-16-IP68", "KB-VV120-T") or a word of four letters or
+# more ("FACT-PLINTH-600"); not a country's or a type's short letters ("RMA-TW-25-0177", "SO-STD-0045")
+_LETTERED_TAIL = re.compile(r"-(?:[A-Z0-9]*(?:[A-Z]\d|\d[A-Z])|[A-Z]{4,}(?![A-Z]))")
 PARTS_FILE = CATALOGUES / "parts.toml"
 
 # A token that may be a part number: upper-case letters and digits, with "-", "#", "+", "=" or "/" inside.
@@ -71,12 +74,14 @@ class PartCatalogue:
     def is_part_shape(self, token: str) -> bool:
         return self.formats.fullmatch(token) is not None
 
-    def excluded(self, token: str, before: str | None) -> bool:
+    def excluded(self, token: str, before: str | None, cued: bool = False) -> bool:
         """`before`: the text right before the token (a few dozen characters, any case); None: no non-part cue can
         end there (the caller knows it from the probe scan). A token of a listed non-part prefix is no part unless
-        it has a manufacturer's own format."""
+        it has a manufacturer's own format, or a part's cue or column announces it and letters follow its prefix
+        ("Part No. CS-FDH-3000-288": a vendor's code; "Item: SO-0099301" stays an order)."""
         head = token.split("-", 1)[0] if "-" in token else _LEADING_LETTERS.match(token).group(0)  # type: ignore[union-attr]
-        if head in self.not_part_prefixes and not self.is_vendor_part(token):
+        if head in self.not_part_prefixes and not self.is_vendor_part(token) and not (
+                cued and _LETTERED_TAIL.search(token, len(head))):
             return True  # (a manufacturer's own format is a part whatever its letters: SN74LVC1G08DBVR, not a serial)
         if self.not_parts.fullmatch(token):
             return True

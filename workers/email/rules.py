@@ -43,7 +43,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r37"
+RULES_VERSION = "phase1-r38"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -729,6 +729,24 @@ CRITICAL = Rule("critical", re.compile(
     r"(?:internet|conexión|conexão|rede|red|cajas|caixas|pdv|sistema)"
     r"|call center\s+(?:\w+\s+)?caído|(?:agentes|usuarios|usuários|empleados|funcionários)\s+(?:sin|sem)\s+"
     r"(?:conexión|conexão|sistema|acceso|acesso|internet)"
+    # round 38: a network's subscribers cut off ("2,400 subscribers are offline", "1.800 clienti FTTH ... isolati", "63
+    # clientes sem serviço", "has now been without service for 3 days"), a fibre or cable cut; crews and teams stood on
+    # site ("crew ... is standing on site", "45 installation teams are halted", "dos cuadrillas paradas", "echipă ...
+    # blocate"); a lab's testing or release stopped, a freezer or an incubator failed; a safety incident reported in
+    # German ("Sicherheitsvorfall"; not the English one: a distributor's replies say it of what they log)
+    r"|(?:[\d.,]+|all|our)\s+(?:[\w-]+\s+){0,2}?(?:subscribers|subs|customers|clients|homes|households|premises"
+    r"|clientes|clienti|abonados|assinantes|utenti|abonnés)\s+(?:[\w-]+\s+){0,4}?(?:are\s+|sono\s+|están\s+|estão\s+"
+    r"|have\s+|has\s+)?(?:still\s+|now\s+)?(?:offline|down|isolat[ie]|isolated|without\s+(?:service|internet)"
+    r"|sin servicio|sem serviço|senza servizio|lost\s+(?:comms|service|connectivity|internet))"
+    r"|(?:been|are|is|left)\s+without\s+(?:service|internet|connectivity)(?!\s+(?:agreement|contract|plan|desk))"
+    r"|fib(?:re|er)\s+cut|cable\s+cut|taglio\s+(?:del\s+)?cavo|corte\s+de\s+(?:fibra|cabo|cable)"
+    r"|(?:crews?|teams?|gangs?|labourers|laborers|workers|installers|cuadrillas?|equipas?|equipes?|echip[aeă]|squadr[ae])"
+    r"\s+(?:[\w-]+\s+){0,6}?(?:is\s+|are\s+|están\s+|está\s+|sono\s+)?(?:still\s+)?(?:standing(?!\s+by)|idle|halted"
+    r"|parad[ao]s?|blocat[eăa]?|ferm[ei])"
+    r"|(?:testing|release|batch|batches|run|analysis|analyses|qc)\s+(?:[\w-]+\s+){0,3}?(?:is\s+|are\s+|has\s+been\s+"
+    r"|have\s+been\s+)?(?:completely\s+)?stopped"
+    r"|(?:freezer|fridge|incubator|refrigerator|cold\s+room)s?\s+(?:[\w-]+\s+){0,2}?(?:has\s+)?(?:failed|(?:is|are)\s+down)"
+    r"|sicherheitsvorfall|liggen\s+(?:\w+\s+){0,3}?stil"
     r")(?!\w)"))
 # (its starts: each alternative's first words, behind a gate of the whole; a gate of those a class may start, where
 # it scans plainly: scan.first_words)

@@ -750,7 +750,8 @@ def _grouped_as_national(raw: str, number: phonenumbers.PhoneNumber) -> bool:
 
 _DIGIT_GROUPS = re.compile(r"\d+")
 _SIGNATURE_BARS = frozenset("|·•")  # what separates a signature line's cells
-_THOUSANDS = re.compile(r"\d{1,3}(?:([.,])\d{3})(?:\1\d{3})+")  # a table's amount: "31,500,000", "1.250.000"
+# A table's amount, not a phone in its cell: "1.250.000" (and any number with a comma: "31,500,000", "12,880.50")
+_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3}){2,}")
 
 
 def forget_phones() -> None:
@@ -1728,7 +1729,8 @@ class _Extractor:
         end = text.find("\n", t)
         before, after = text[line:s].strip(" \t>"), text[t:len(text) if end < 0 else end].strip()
         return ((not before or before[-1] in _SIGNATURE_BARS) and (not after or after[0] in _SIGNATURE_BARS)
-                and len(_DIGIT_GROUPS.findall(m.group(2))) >= 3 and not _THOUSANDS.fullmatch(m.group(2)))
+                and len(_DIGIT_GROUPS.findall(m.group(2))) >= 3 and "," not in m.group(2)
+                and not _THOUSANDS.fullmatch(m.group(2)))
 
     def phones(self) -> None:
         text = self.scan

@@ -78,7 +78,7 @@ class PartCatalogue:
         """`before`: the text right before the token (a few dozen characters, any case); None: no non-part cue can
         end there (the caller knows it from the probe scan). A token of a listed non-part prefix is no part unless
         it has a manufacturer's own format, or a part's cue or column announces it and letters follow its prefix
-        ("Part No. CS-FDH-3000-288": a vendor's code; "Item: SO-0099301" stays an order)."""
+        ("Part No. CS-FDT-16-IP68": a vendor's code; "Item: SO-0099301" stays an order)."""
         head = token.split("-", 1)[0] if "-" in token else _LEADING_LETTERS.match(token).group(0)  # type: ignore[union-attr]
         if head in self.not_part_prefixes and not self.is_vendor_part(token) and not (
                 cued and _LETTERED_TAIL.search(token, len(head))):

@@ -1864,10 +1864,10 @@ _WORD_IN_ID = re.compile(r"[a-z]{3}")
 # A cue's end that names a number: "nr.", "no.", "number", "nummer", "#" (then ":" perhaps)
 _NUMBERED_CUE_END = re.compile(r"(?<![a-z])(?:n[or]|number|nummer|numéro|número|numero|#)\.?[ \t]*[:#]?[ \t]*$")
 _YEAR = re.compile(r"(?:19|20)\d\d")
-# A part column's cell: a code with a digit, or one written in capitals with a dash ("CEU-EDU-LIC", a licence SKU)
-_PART_CELL = re.compile(r"\S*\d|[A-Z0-9]+(?:-[A-Z0-9]+)+$")
 # A code of capitals in dashed groups, as written ("CEU-EDU-LIC", "FBPT-SC-APC"): a part under a cue, digit or not
 _CAPITALS_CODE = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)+")
+# A part column's cell: a code with a digit, or one written in capitals with a dash ("CEU-EDU-LIC", a licence SKU)
+_PART_CELL = re.compile(r"\S*\d|" + _CAPITALS_CODE.pattern + "$")
 _RULE_CHARS = frozenset("-=|+_ :")  # a line of only these draws a table's rules
 _DATE_CELL = re.compile(r"\d{1,2}([./-])\d{1,2}\1\d{2,4}")
 

@@ -276,6 +276,12 @@ DEV_FLOOR = {
     "dev66": ({"po_numbers": (1.0, 0.95), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.83),
                "part_numbers": (0.96, 0.68), "amounts": (1.0, 0.99), "dates": (1.0, 1.0),
                "phones": (0.96, 0.93), "emails": (1.0, 1.0)}, 0.97, 0.98),
+    "dev67": ({"po_numbers": (1.0, 1.0), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.98, 0.85), "amounts": (0.99, 0.99), "dates": (1.0, 0.99),
+               "phones": (0.98, 0.98), "emails": (1.0, 1.0)}, 0.98, 0.99),
+    "dev68": ({"po_numbers": (1.0, 0.97), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.97, 0.74), "amounts": (0.99, 0.96), "dates": (0.99, 0.98),
+               "phones": (0.97, 0.98), "emails": (1.0, 1.0)}, 1.0, 1.0),
 }
 
 

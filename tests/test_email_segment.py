@@ -1338,3 +1338,57 @@ def test_forms_of_round_thirty_eight() -> None:
     for subject, body in (("Call", "Our team is standing by for your call."),
                           ("Freezer", "To not keep your freezer down we will send a loan unit.")):
         assert decide(subject, body, "a@b.com").priority != "critical", body
+
+
+def test_forms_of_round_thirty_nine() -> None:
+    """A medical equipment service-parts distributor's and a forest machines' and sawmills' spares distributor's mail:
+    the code after a word naming goods or after a count and the goods' words, medical and forest makers, Estonian and
+    Arabic cues, national numbers in a quoted sender's signature, hospitals' devices and theatres out of service,
+    mills standing and shifts sent home, a machine running again in a short last reply, chasers in the Baltic
+    languages."""
+    assert extract_entities("Please send 8 replacement batteries 35723 and door assemblies K041209.").part_numbers == [
+        "35723", "K041209"]
+    assert extract_entities("A sonda Canon PVT-375BT avariou; la cuchilla ref. 97-0716-110.").part_numbers == [
+        "PVT-375BT", "97-0716-110"]
+    assert extract_entities("Pedimos 20 sensores de SpO2 M1191B y 20 loops of 18HX072E.").part_numbers == [
+        "M1191B", "18HX072E"]
+    assert sorted(extract_entities("Tihendikomplekt (Ponsse 0054761), Komatsu osa nr 5061473.").part_numbers) == [
+        "0054761", "5061473"]
+    # guards: a drive's series, ratings, a series' sizes, a table's serial after a goods' cell, a battery's capacity, a
+    # media standard, a size in a product's name, a time, a parcel's number, a supplier's order after its maker, a
+    # model named as such
+    for text in ("Kiln ID fan ACS880 tripped.", "Honeywell actuator 1800N, 0-10V", "Dichtsatz PV040/046/063, NBR",
+                 "1     Kit      SGH1234ABCD    Approved", "battery 12000 mAh", "Módulo SFP 1000BASE-SX",
+                 "- 30 Dell 24 monitors P2425H", "1 hour billed to KDS-ZA-0042.", "We got 2 cartons 4471203.",
+                 "Your order (Baxter SO 88214417) shipped.", "We cut scope: 10 units of the 7050SX3."):
+        assert extract_entities(text).part_numbers == [], text
+    table = load_locales()
+    finland = table.for_sender("logistics@kuusikkoparts.fi")
+    quoted = ("Hi Knut, Bring clears it today.\n\nAino\n+358 3 4100 2240\n\nFrom: Knut Røed <knut@trysilsag.no>\n"
+              "Sent: Tuesday, 4 November 2025 07:30\nSubject: Sendingen\n\nSend fakturaen.\n\nKnut\nTlf 62 45 12 80")
+    assert extract_entities(quoted, locale=finland).phones == ["+358341002240", "+4762451280"]
+    # guard: a quoted sender at a .com address names no country (not Colombia's "co")
+    us = table.for_sender("ops@prairieline.com")
+    assert extract_entities("On Thu, Jun 19, 2025 at 7:30 AM Eric <eric@northgate-dist.com> wrote:\n> Eric\n"
+                            "> 901-555-0134", locale=us).phones == ["9015550134"]
+    for subject, body in (("URGENT", "3 Evita V500 ventilators out of service since last night."),
+                          ("SPOED", "Op de IC liggen 2 bedden zonder bewaking."),
+                          ("Dringend", "OK 3 ligt stil sinds vanochtend."),
+                          ("URGENTE", "A sala 2 do bloco operatório está parada."),
+                          ("Scanner", "Our CT is down again and patients are being referred to other centres."),
+                          ("Edger", "The sawline is down and I had to send the day shift home."),
+                          ("Haveri", "Sagbruket har stått siden i går."),
+                          ("Haveri", "Vi har haveri, andra skiftet är hemskickat."),
+                          ("Kiire", "Kone seisoo metsässä."),
+                          ("Arrêt", "La scierie est arrêtée depuis 3 h."),
+                          ("Latvija", "Zāģētava stāv kopš rīta.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    for subject, body in (("CT tube", "The CT scanner price is down to EUR 1.2m, see the quote."),
+                          ("Monitor", "Monitor sensors are in stock, shipping today.")):
+        assert decide(subject, body, "a@b.com").priority != "critical", body
+    for subject, body in (("RE: URGENTE - prensa parada", "Válvula instalada; prensa rodando desde as 16h. Obrigada!"),
+                          ("RE: SAWLINE DOWN", "Craig found it. Line's been running since 11:45. Cheers."),
+                          ("SV: Complaint - wrong chains!!", "Kedjorna kom idag. Tack, då är vi klara.")):
+        found = decide(subject, body, "a@b.com")
+        assert (found.state, found.priority) == ("COMPLETION", "low"), body
+    assert decide("Tellimus EM-7781", "Tere, mis seis on meie tellimusega EM-7781?", "a@b.ee").state == "IN_PROGRESS"

@@ -915,6 +915,7 @@ class _Extractor:
         self.hits = hits
         self._regions: tuple[str, ...] | None = None
         self._dialled: list[tuple[int, str]] = []  # where each "+CC" number stands, and its region
+        self._quoted: list[tuple[int, str]] | None = None  # where a quoted header names its sender's country
         self._day_first: bool | None = None
         self._numeric_dates: list[re.Match[str]] = []  # DATE_DIGITS' matches (dates), read by day_first too
         self._last_short_date = -1  # where the last day and month without a year read as a date ended
@@ -1277,7 +1278,65 @@ class _Extractor:
                 self.claim(s, t)
                 self.listed_after(t, cat)
         self.product_lines(cat)
+        self.goods_codes(cat)
+        self.counted_codes(cat)
         self.named_codes(cat)
+
+    def goods_codes(self, cat: PartCatalogue) -> None:
+        """The code right after a word naming goods ("8 replacement batteries 35723", "door assemblies K041209",
+        "sonda Canon PVT-375BT"): a code in capitals with a letter and a digit, or a catalogue number of five to
+        twelve digits (more is a tracking number or a tax id), whatever its vendor."""
+        if cat.goods is None:
+            return
+        for m in self.iter("part_goods", cat.goods, self.text):
+            token, (s, t) = m.group(1), m.span(1)
+            digits = sum(c.isdigit() for c in token)
+            if digits > 12 or not ((token.isdigit() and len(token) >= 5) or (len(token) >= 6 and _listed_code(token))):
+                continue
+            if _SERIES_OR_MEASURE.fullmatch(token):
+                continue  # "fan ACS880", "actuator 1800N, 0-10V", "Dichtsatz PV040/046/063": a series, a rating
+            if not self.free(s, t) or _SIZE.fullmatch(token) or _dated_document(token, cat):
+                continue
+            if cat.excluded(token, self.before_part(s)):
+                continue
+            _add(self.e.part_numbers, token)
+            self.claim(s, t)
+            self.listed_after(t, cat)
+
+    def counted_codes(self, cat: PartCatalogue) -> None:
+        """A count in a sentence, then up to three words of the goods, then a code in capitals with a letter and a
+        digit, six characters or more ("Pedimos 20 sensores SpO2 Philips M1191B", "des 2 portes K041210", "20 loops
+        of 18HX072E"): the goods' part number, whatever its vendor. A number alone is not taken there (an order's, a
+        parcel's: "2 cartons 4471203"); a word with a stop or a comma after it ends the goods' words."""
+        text = self.text
+        for m in self.iter("count", _COUNT_BEFORE_GOODS, text):
+            line = text.rfind("\n", 0, m.start()) + 1
+            if (_NAMED_BEFORE_COUNT.search(text, max(line, m.start() - 40), m.start())
+                    and not _FIRST_WORD.fullmatch(text, line, m.start())):
+                continue  # a size in a product's name, "Dell 24 monitors P2425H"; not "Pedimos 20 sensores ..."
+            if _NOT_GOODS_AFTER_COUNT.match(text, m.end()):
+                continue  # "1 hour billed to KDS-ZA-0042": a time, not goods
+            pos, referred = m.end(), False
+            for _ in range(4):
+                run = _RUN.match(text, pos)
+                if run is None:
+                    break
+                token = run.group(0).rstrip(".,;:!?)")
+                s, t = run.start(), run.start() + len(token)
+                if (len(token) >= 6 and (referred or not token.replace("-", "").isdigit()) and "/" not in token
+                        and _TOKEN.fullmatch(token) and _listed_code(token)):
+                    if (self.free(s, t) and not _SERIES_OR_MEASURE.fullmatch(token)
+                            and not _dated_document(token, cat) and not cat.excluded(token, self.before_part(s))):
+                        _add(self.e.part_numbers, token)
+                        self.claim(s, t)
+                    break
+                word = run.group(0)
+                if (not _GOODS_WORD.fullmatch(word) or word.lower() in _NOT_GOODS_WORDS
+                        or text[run.end():run.end() + 1] not in (" ", "\t")):
+                    break  # (the goods' words stay on their line, one space apart: the probe's form)
+                # (a number after a reference's word: "cuchillos ref. 97-0715-220")
+                referred = _REF_WORD.fullmatch(run.group(0)) is not None
+                pos = run.end() + 1
 
     def named_codes(self, cat: PartCatalogue) -> None:
         """A code alone in parentheses right after the goods' name ("GC Fuji IX GP Extra capsules (000776)",
@@ -1702,14 +1761,33 @@ class _Extractor:
         """phone_regions(), led by the region of a "+CC" number in the same paragraph as a national number at s:t:
         a quoted Danish signature's "Mobil 21 47 88 09" under its "Tlf. +45 98 44 12 00" is Danish, whoever sends."""
         regions = self.phone_regions()
-        if not self._dialled:
-            return regions
         text = self.scan
         start, end = text.rfind("\n\n", 0, s), text.find("\n\n", t)
         near = [r for at, r in self._dialled if start < at and (end < 0 or at < end)]
+        if not near:  # the country of the quoted message's sender ("From: Knut <knut@trysilsag.no>"), if any
+            near = [r for at, r in self.quoted_senders() if at < s]
         if not near or near[-1] == regions[0]:
             return regions
         return (near[-1], *(r for r in regions if r != near[-1]))
+
+    def quoted_senders(self) -> list[tuple[int, str]]:
+        """Where each quoted message's header ("From: Knut Røed <knut@trysilsag.no>", "On Mon, 4 Aug 2025, Lars
+        <lars@dalaskog.se> wrote:") names a sender at a country's domain, and that country: a national number in
+        that message's signature is written as there ("Tlf 62 45 12 80": Norwegian, though a Finn replies)."""
+        if self._quoted is None:
+            self._quoted = []
+            text, at, line_end = self.scan, self.scan.find("@"), -1
+            while at >= 0:  # only the lines that hold an address (a scan of every line cost 2% of Phase 1's time)
+                if at > line_end:
+                    line, line_end = text.rfind("\n", 0, at) + 1, _line_end(text, at)
+                    m = _QUOTED_SENDER.match(text, line, line_end)
+                    if m is not None:
+                        tld = (m.group(1) or m.group(2)).upper()
+                        region = "GB" if tld == "UK" else tld
+                        if phonenumbers.country_code_for_region(region):
+                            self._quoted.append((line, region))
+                at = text.find("@", at + 1)
+        return self._quoted
 
     def after_not_phone_cue(self, s: int) -> bool:
         """Whether a non-phone cue ("meeting ID", "PO", "IBAN") may end right before offset `s`."""
@@ -1767,6 +1845,13 @@ class _Extractor:
 
 
 _NEXT_WORD = re.compile(r"[\d(]+[^\d(]")
+# A quoted message's header line naming its sender's address at a country's domain (group 1), or a reply's
+# attribution line ("On ..., Lars <lars@dalaskog.se> wrote:", group 2); on the lower-cased text
+_QUOTED_SENDER = re.compile(
+    r"[ \t>]*(?:from|von|de|van|från|fra|od|da|lähettäjä|saatja|kimden|від|от)[ \t]*:[^\n@]*"
+    r"@[\w.-]+\.([a-z]{2})(?![\w-])"
+    r"|[^\n@]*@[\w.-]+\.([a-z]{2})(?![\w-])>?[^\n@]*(?:wrote|schrieb|a écrit|escribió|escreveu|ha scritto|schreef"
+    r"|skrev|kirjoitti|napisał|kirjutas|rakstīja|írta|napsal|yazdı)")
 _SPACED_GROUPS = re.compile(r"\d+(?: \d+)*")
 _GROUP_START = re.compile(r"\s*[/(]")
 
@@ -1838,6 +1923,28 @@ _CODE_BEFORE_QTY = re.compile(r"(?<![\w#/.-])([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z
 # The code that ends the goods' words, right before a line's closing "x 4"
 _GOODS_CODE_BEFORE_X = re.compile(r"(?<=[^\W\d_][ \t])([A-Z0-9](?:[A-Z0-9+=]|[-#/](?=[A-Z0-9]))*)$")
 _NEWLINE = re.compile(r"\n")
+# A count in a sentence before the goods' words or a code ("20 sensores", "2 x GE ECG cable"; not a decimal's, a
+# time's or an id's digits: "1.5 m", "10:30 am", "#12 ...")
+_COUNT_BEFORE_GOODS = re.compile(r"(?<![\w.,/:#-])\d{1,4}(?:[ \t]?[x\u00d7])?[ \t](?=[^\W_])")
+_RUN = re.compile(r"[^\s|]+")
+# A word in capitals or a code right before a count: a name's or a type's number ("Dell 24", "4WRPEH 6")
+_NAMED_BEFORE_COUNT = re.compile(r"(?<![\w-])[A-Z0-9][\w-]*[ \t]$")
+# A line's first word, after its bullet or number and a quote's marks ("1. Pedimos "): a sentence's first word
+_FIRST_WORD = re.compile(r"[ \t>]*(?:[-*\u2022]|\d{1,3}[.)])?[ \t]*[^\W\d_]+[ \t]")
+# Units of time after a count: "1 hour billed to ...", "2 days late"
+_NOT_GOODS_AFTER_COUNT = re.compile(r"(?i:hours?|hrs?|days?|weeks?|months?|years?|minutes?|mins?|seconds?|am|pm"
+                                    r"|shifts?|nights?|times?)(?![^\W\d_])")
+# A word of the goods between a count and its code: a word of letters, a gas's or a measure's short name ("O2",
+# "SpO2"), "ref.", "nº"
+# Words that end the goods' words: a model named as such ("10 units of the 7050SX3"), a clause ("the extra 40 would
+# run OLT-CB-00301 to ...")
+_NOT_GOODS_WORDS = frozenset(("the", "a", "an", "would", "will", "to", "for", "from", "with", "on", "in", "at", "by",
+                              "is", "are", "was", "were", "run", "be"))
+_REF_WORD = re.compile(r"(?i:ref|réf|n[°º])\.?")
+_GOODS_WORD = re.compile(r"(?:(?![A-Z])[^\W\d_]){2,16}|[A-Z][a-z]?[A-Z]?\d|" + _REF_WORD.pattern)
+# A model's series (letters, then up to four digits: "ACS880"), a series' sizes ("PV040/046/063") or a rating
+# ("1800N", "0-10V"): what a goods' word names before its code, no code
+_SERIES_OR_MEASURE = re.compile(r"[A-Z]{1,4}\d{1,4}|[A-Z]*\d+(?:/\d+)+|\d{1,4}(?:-\d{1,4})?[A-Z]{1,3}")
 # A document's number with its year ("CP-2025-0917", a Czech quote): an id, whatever part format it fits.
 _DOCUMENT_OF_YEAR = re.compile(r"[A-Z]{1,5}-20\d{2}-")
 # A size or a rating, not a part: "32GB", "1.92TB", "800W", "18V", "3000VA", "5AH", "40MM"
@@ -1992,6 +2099,9 @@ _PROBES = (
     Probe("qty", _QTY_COUNT + r"(?:\s|[ \t]{2})?" + _QTY_UNIT),
     Probe("qty", r"[ \t][x\u00d7][ \t]?\d"),
     Probe("qty", r"(?<=\n)[ \t>]*[-*\u2022][ \t]*\d"),
+    # (to a token with a digit within the goods' words: a count before words alone, "3 days ago", is no lead)
+    Probe("count", r"(?<![\w.,/:#-])\d{1,4}(?:[ \t]?[x\u00d7])?[ \t](?:[^\W\d_]{2,16}[ \t]|[a-z]{1,3}\d[ \t]"
+                   r"|(?:ref|réf|n[°º])\.?[ \t]){0,3}[a-z0-9-]*\d"),
     Probe("amount", _AMOUNT_BEFORE + r"(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),
     # The currency after the number: where it ends (the number's start is found in Python, _Extractor.amounts)
     Probe("amount_after", r"\d" + _MULT + r"\s?(?:" + _CUR_AFTER + r")", kind=END),
@@ -2031,6 +2141,8 @@ def _build_probe_set(parts: PartCatalogue) -> ProbeSet:
         probes.append(Probe("part_spaced", parts.spaced.pattern, re.IGNORECASE))
     if parts.maker_words:
         probes.append(Probe("part_maker", r"(?<![\w-])(?:" + parts.maker_words + r")[ \t-]"))
+    if parts.goods_words:
+        probes.append(Probe("part_goods", r"(?<![\w-])(?:" + parts.goods_words + r")[ \t]"))
     return ProbeSet(probes + _format_probes(parts.format_patterns))
 
 

@@ -47,6 +47,7 @@ class _File(BaseModel):
     not_part_cues: list[str] = Field(default_factory=list)
     not_parts: list[str] = Field(default_factory=list)
     makers: list[str] = Field(default_factory=list)
+    goods: list[str] = Field(default_factory=list)
     formats: list[_Format] = Field(default_factory=list)
 
 
@@ -65,6 +66,9 @@ class PartCatalogue:
     # A manufacturer's name as written, maybe a product line's one or two capitalised words, then a code (group 1)
     maker: re.Pattern[str] | None = None
     maker_words: str = ""              # the names as one alternation (lower case): where a name can stand
+    # A word naming goods, maybe a maker's or a line's one or two capitalised words or "ref.", then a code (group 1)
+    goods: re.Pattern[str] | None = None
+    goods_words: str = ""              # the words as one alternation (lower case): where one can stand
 
     def is_vendor_part(self, token: str) -> bool:
         """A manufacturer's own format (not a generic shape): what an id cue before it ("RFQ: TPS54331DR") asks
@@ -124,6 +128,19 @@ def _maker_pattern(makers: list[str]) -> re.Pattern[str] | None:
                       r"(?![\w#/-]|\.\w)")
 
 
+def _goods_pattern(words: str) -> re.Pattern[str] | None:
+    """A word naming goods ("battery", "Ventil", "sonda"; any case), then the code it names: right after the word,
+    or after a maker's or a line's one or two capitalised words ("batteries Philips M4607A", "sonda Canon
+    PVT-375BT") or a reference's word ("probe ref. 989605371271"). Not a measure written after the number ("battery
+    12000 mAh", "filter 10 micron")."""
+    if not words:
+        return None
+    # (one space between the words: a table's column gap after a goods' cell, "Kit      SGH1234ABCD", is no sentence)
+    return re.compile(r"(?<![\w-])(?i:" + words + r") (?:[A-Z][A-Za-z]+ ){0,2}"
+                      r"(?:(?i:ref|réf|nr|no|n[°º])\.?:? ?)?(" + TOKEN + r")(?![\w#/+-]|[.,]\d)"
+                      r"(?![ \t]?(?i:mah|ah|wh|kwh|v|w|kw|mm|cm|m|kg|g|rpm|bar|psi|hz|l|ml|µm|micron|%)(?![^\W\d_]))")
+
+
 def _alternation(words: list[str]) -> str:
     # Longest first, so "part number" wins over "part"; spaces match any run of spaces, "." is optional.
     # (then alphabetically: the same pattern in every process, whatever the set's order; scan's disk cache needs it)
@@ -168,4 +185,5 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
                          re.compile("|".join(f"(?:{p})" for p in raw.not_parts) if raw.not_parts else r"(?!)"),
                          re.compile(r"(?<![\w.$€£¥-])(?:" + "|".join(f"(?:{p})" for p in spaced)
                                     + r")(?![\w/-]|[.,]\w)") if spaced else None,
-                         _maker_pattern(raw.makers), _alternation(raw.makers))
+                         _maker_pattern(raw.makers), _alternation(raw.makers),
+                         _goods_pattern(_alternation(raw.goods)), _alternation(raw.goods))

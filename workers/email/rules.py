@@ -43,7 +43,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r38"
+RULES_VERSION = "phase1-r39"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -267,6 +267,9 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"in plaats van .{0,60}\b(?:besteld|bestelde)", r"au lieu d[eu]s? .{0,60}\bcommandé",
         r"(?:statt|anstelle) de[rsn]?\b.{0,40}\bbestellt", r"instead of .{0,80}\b(?:we (?:have )?received|we got)",
         r"(?:dalle|écran|ecran)s? fissurée?s?", r"(?:arrivée?s?|livrée?s?|reçue?s?) endommagée?s?",
+        # round 39: a warranty claim in Estonian and Finnish, wrong goods in Latvian ("Garantiinõue", "naži ir
+        # nepareizi")
+        r"garantiinõue", r"takuuvaatimus", r"(?:ir|bija) nepareiz\w*",
     ),
     "SHIPPING": (
         r"(?:delivery|shipment|order|goods|parcel|package) (?:is |are |was )?(?:now )?(?:overdue|late|delayed)",
@@ -288,6 +291,10 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"left our .{0,30}\b(?:dc|warehouse|depot)", r"(?:sono )?partit[ie] (?:stamattina|oggi|ieri)", r"partono",
         r"(?:sont )?partis hier", r"salió de", r"llegada estimada",
         r"cu[aá]ndo (?:nos )?llega",  # (round 35: "¿Cuándo llega el pedido 2025/0877?")
+        # round 39: goods held in customs in Norwegian and Swedish, not yet arrived in Latvian ("står fortsatt i
+        # tollen", "asmeņi vēl nav atnākuši. Kur ir krava?")
+        r"(?:står|sitter|ligger) (?:fortsatt |fremdeles |fortfarande |still )?i (?:tollen|tullen)",
+        r"vēl nav (?:atnākuš\w*|piegādāt\w*|saņemt\w*)", r"kur ir (?:krava|sūtījums)",
     ),
     "COMPLETION": (
         r"(?:you|we) (?:can|may) close", r"(?:please )?close (?:this|it|the (?:ticket|case|rma|incident|request))",
@@ -379,6 +386,14 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:both|all) (?:accepted|approved|went through)", r"(?:saw|seen) the \w+ (?:notice )?come through",
         r"(?:lazo|sistema|servicio|línea) \S* ?restablecid[oa]", r"funcionou[,.!]",
         r"(?:sistema|alarme) armad[oa]", r"mise en service effectuée", r"fonctionnent? (?:à nouveau|correctement|bien)",
+        # round 39: a machine running since, a part received and installed, a matter done, in a short last reply
+        # ("Line's been running since 11:45", "prensa rodando desde as 16:20", "Placa recebida às 18h10 e instalada",
+        # "O Primus ... já arrancou", "Voor ons is dit afgerond")
+        r"(?:running|rodando|produzindo|produciendo) (?:again )?(?:since|desde)", r"já arrancou",
+        r"recebid[ao]s? (?:\S+ ){0,3}?e instalad[ao]s?", r"(?:is|zijn|werd|werden) (?:\w+ )?afgerond",
+        r"(?:damos|doy) (?:\w+ ){1,2}por cerrad[oa]", r"(?:då )?är vi klara", r"(?:all|both) (?:\d+ )?lines? complete",
+        r"(?:is|werd) (?:vandaag |gisteren )?betaald", r"(?:sager|kjører|produserer) igjen",
+        r"(?:sågar|kör|producerar) igen",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
@@ -416,6 +431,11 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"grazie per il vostro ordine", r"obrigad[oa] pela sua encomenda", r"bedankt voor uw bestelling",
         r"tack för din beställning", r"zmian[aęy] (?:ilości|zamówienia)", r"změn[auy] objednávky",
         r"(?:vi )?beställer (?:härmed|följande)", r"(?:wij )?bestellen (?:hierbij|graag)", r"zamawiamy",
+        # round 39: an order placed in Latvian and Portuguese, a need of counted goods in the mailbox's languages
+        # ("Lūdzam pieņemt pasūtījumu", "Segue o pedido de compra 4500318820", "Behöver: 2 st SKF 22222 EK")
+        r"pieņemt (?:mūsu )?pasūtījumu", r"segue (?:o |nosso )?pedido de compra",
+        r"(?:behöver|tarvitsen|tarvitsemme|necesitamos|precisamos|benötigen|potrzebujemy)\s*:?\s+\d+\s?"
+        r"(?:x|\u00d7|pcs|st|kpl|stk|szt|uds|un|unid)(?!\w)",
     ),
     "IN_PROGRESS": (
         r"any (?:update|news|progress)", r"update on", r"following up", r"follow(?:ing)? up on", r"chasing",
@@ -440,6 +460,10 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"gibt es (?:schon|bereits|inzwischen|mittlerweile) ", r"in behandeling", r"wachten op",
         r"stato (?:attuale|avanzamento)",
         r"(?:any|an) update (?:on|regarding|about)",
+        # round 39: chasers and updates in Estonian, Finnish and Latvian ("mis seis on meie tellimusega", "kas ... on
+        # mingeid uudiseid?", "joko Ponsse vastasi?", "selvittelemme vielä", "kāpēc vēl nav nosūtīts? Kas notiek?")
+        r"mis seis on", r"mingeid uudiseid", r"joko \w+ (?:vastasi|vastannut|ilmoitti)",
+        r"selvitt?(?:elemme|ämme) vielä", r"kāpēc vēl nav", r"kas notiek\?", r"onko .{0,40}\btullut jo",
     ),
 }
 _STATE_ORDER = ("COMPLETION", "IN_PROGRESS", "RETURNS", "SHIPPING", "QUOTE_PROCESSING", "ORDER_MANAGEMENT")
@@ -747,6 +771,34 @@ CRITICAL = Rule("critical", re.compile(
     r"|have\s+been\s+)?(?:completely\s+)?stopped"
     r"|(?:freezer|fridge|incubator|refrigerator|cold\s+room)s?\s+(?:[\w-]+\s+){0,2}?(?:has\s+)?(?:failed|(?:is|are)\s+down)"
     r"|sicherheitsvorfall|liggen\s+(?:\w+\s+){0,3}?stil"
+    # round 39: a hospital's devices out of service, its beds without monitoring, patients sent elsewhere, theatres
+    # standing ("3 Evita V500 ventilators out of service", "our CT is down again", "2 bedden zonder bewaking", "OK 3
+    # ligt stil", "sala 2 do bloco operatório está parada", "quirófano 2 parado", "cannot run infusions"); a mill's
+    # line down and its shift sent home ("sawline is down", "send the day shift home", "skiftet är hemskickat",
+    # "équipe de jour est renvoyée à la maison", "2 shifts idle", "la scierie est arrêtée"); machines and mills standing
+    # in the Nordics and the Baltics ("Kone seisoo", "Kuorimo on seis", "Masin seisab", "sagbruket har stått stille",
+    # "zāģētava stāv"); a dangerous situation or a fire reported in Finnish and Swedish
+    r"|(?:ventilators?|monitors?|scanners?|ct|mri|x-ray|anaesthesia machines?|anesthesia machines?|defibrillators?"
+    r"|infusion pumps?|dialysis machines?)\s+(?:\w[\w-]*\s+){0,4}?(?:(?:is\s+|are\s+)?(?:still\s+|now\s+)?"
+    r"(?:out of service|non-functional|not functional|inoperative)|(?:is|are)\s+(?:still\s+|now\s+)?down"
+    r"(?!\s+(?:to|from|the)))"
+    r"|(?:beds?|bedden|camas|leitos|betten|lits)\s+(?:\w+\s+){0,2}?(?:without|zonder|sin|sem|ohne|sans)\s+"
+    r"(?:\w+\s+)?(?:monitoring|bewaking|monitorización|monitorização|überwachung|surveillance)"
+    r"|(?:referr(?:ed|ing)|divert(?:ed|ing))\s+(?:\w+\s+){0,2}?patients|patients\s+(?:are\s+)?(?:being\s+)?"
+    r"(?:referred|diverted)\s+to|patiënten\s+(?:\w+\s+)?verplaatsen"
+    r"|(?:ok|or|ic|operatiekamer|\w+kamer)\s+\d*\s*ligt\s+(?:\w+\s+){0,3}?stil"
+    r"|(?:quirófanos?|salas?|bloco|bloque)\s+(?:\S+\s+){0,4}?(?:está\s+|sigue\s+|estão\s+|están\s+)?parad[ao]s?"
+    r"|can(?:'t|not)\s+(?:run|perform|do)\s+(?:any\s+)?(?:infusions|surgeries|scans|procedures|dialysis)"
+    r"|cancel(?:led)?\s+today's\s+(?:patients|surgeries|procedures|list)"
+    r"|(?:suspender|cancelar|suspendido|cancelado|suspendemos)\s+(?:\w+\s+)?(?:intervenciones|cirugías|operaciones"
+    r"|cirurgias)"
+    r"|\w*line\s+(?:has\s+been|is|was)\s+(?:still\s+)?down|stopped dead|shifts?\s+idle"
+    r"|(?:sent|send|sending)\s+(?:\w+\s+){0,3}?shifts?\s+home|skiftet\s+(?:\w+\s+){0,2}?(?:sendt hjem|hemskickat"
+    r"|hemskickad)|équipe\s+(?:[\w-]+\s+){0,3}?renvoyée\s+à\s+la\s+maison"
+    r"|(?:scierie|usine|atelier|déligneuse)\s+(?:[\w-]+\s+){0,2}?(?:est\s+)?arrêtée"
+    r"|seisoo|(?:kone|kuorimo|tehdas|saha)\s+on\s+seis|(?:masin|masinad|saeveski|tehas)\s+seisab"
+    r"|(?:sågverket|sagbruket|sagverket|bruket|fabriken|anläggningen)\s+(?:\w+\s+){0,2}?(?:står|har\s+stått)"
+    r"|(?:zāģētava|rūpnīca|līnija|ražotne)\s+stāv|vaaratilanne|brand i (?:\w+aggregat\w*|maskin\w*|fabriken)"
     r")(?!\w)"))
 # (its starts: each alternative's first words, behind a gate of the whole; a gate of those a class may start, where
 # it scans plainly: scan.first_words)

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -23,7 +24,7 @@ import redis.asyncio
 
 from pool import plugins
 from pool.config import ConfigError, CorralConfig, load_config, parse_queue_flag
-from pool.embedded_redis import EmbeddedRedis, EmbeddedRedisError, client_url
+from pool.embedded_redis import EmbeddedRedis, EmbeddedRedisError, client_url, refused_login
 from pool.failures import describe as describe_failures
 from pool.fleet import is_live
 from pool.metrics import read_snapshots
@@ -195,7 +196,7 @@ def _jobtype_command(args: argparse.Namespace, cfg: CorralConfig) -> int:
 
     def redis_url() -> str:
         url = _redis_url_for_client(args, cfg)
-        problem = _redis_problem(url)
+        problem = _client_redis_problem(url, cfg)
         if problem:
             raise CommandError(problem, 1)
         return url
@@ -268,13 +269,19 @@ def _run(cfg: CorralConfig, reload_config: Callable[[], CorralConfig] | None, wa
             log.info("embedded redis-server stopped")
 
 
-def _redis_problem(url: str) -> str | None:
+def _redis_problem(url: str, password_dir: Path | None = None) -> str | None:
+    """Why `url` cannot serve corral, or None. `password_dir`: where a client command looked for the embedded
+    server's password (a login refused is then explained by it)."""
     try:
         version_ = asyncio.run(server_version(url, connect_timeout=3))
     except RedisUrlError as e:
         return str(e)
     except ValueError as e:
         return f"Redis URL {redact(url)!r} is not valid: {e}"
+    except redis.exceptions.AuthenticationError as e:
+        if password_dir is None:
+            return f"Redis at {redact(url)} refused the login: {e}"
+        return refused_login(redact(url), e, password_dir)
     except (redis.exceptions.RedisError, OSError) as e:
         return f"cannot reach Redis at {redact(url)}: {e}"
     if tuple(int(x) for x in version_.split(".")[:2]) < (6, 2):
@@ -288,10 +295,14 @@ def _redis_url_for_client(args: argparse.Namespace, cfg: CorralConfig) -> str:
     return cfg.redis.url or client_url(cfg.redis.embedded_port, cfg.embedded_dir)
 
 
+def _client_redis_problem(url: str, cfg: CorralConfig) -> str | None:
+    return _redis_problem(url, None if cfg.redis.url else cfg.embedded_dir)
+
+
 def _status(args: argparse.Namespace, cfg: CorralConfig) -> int:
     url = _redis_url_for_client(args, cfg)
     prefix = cfg.redis.prefix
-    problem = _redis_problem(url)
+    problem = _client_redis_problem(url, cfg)
     if problem:
         return _fail(problem, 1)
 
@@ -319,7 +330,7 @@ def _cancel(args: argparse.Namespace, cfg: CorralConfig) -> int:
     from workers.redis_clients import pubsub_client
 
     url = _redis_url_for_client(args, cfg)
-    problem = _redis_problem(url)
+    problem = _client_redis_problem(url, cfg)
     if problem:
         return _fail(problem, 1)
 
@@ -343,7 +354,7 @@ def _watch(args: argparse.Namespace, cfg: CorralConfig) -> int:
     from pool.watch import watch
 
     url = _redis_url_for_client(args, cfg)
-    problem = _redis_problem(url)
+    problem = _client_redis_problem(url, cfg)
     if problem:
         return _fail(problem, 1)
     try:

@@ -138,6 +138,16 @@ def client_url(port: int, directory: str | Path) -> str:
     return _url(port, password)
 
 
+def refused_login(url: str, error: Exception, directory: str | Path) -> str:
+    """What a client tells its user when Redis refuses it for want of the right password: the usual cause is a
+    command run outside the daemon's working folder, where the embedded server's password file is not."""
+    where = Path(directory) / PASSWORD_FILE
+    found = f"the password in {where} was sent" if where.exists() else f"there is no {where}"
+    return (f"Redis at {url} refused the login ({error}): {found}. Run this in the folder the daemon runs in "
+            "(corral's commands also take --data-dir), or give the password in the URL: "
+            "redis://:PASSWORD@HOST:PORT/0")
+
+
 def _url(port: int, password: str) -> str:
     return f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
 

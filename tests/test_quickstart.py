@@ -51,7 +51,26 @@ def test_run_in_an_empty_folder_then_push_from_python_and_from_node(tmp_path: Pa
                                  "--timeout", "1"], cwd=tmp_path, env={**env, "REDIS_URL": url},
                                 capture_output=True, text=True, timeout=60)
         assert failed.returncode == 2 and "not finished after 1 s" in failed.stderr, failed.stderr
+        _refused_logins_are_named(tmp_path, port, env)
     finally:
         daemon.terminate()
         code = daemon.wait(60)
     assert code == 0, daemon.stderr.read() if daemon.stderr else ""
+
+
+def _refused_logins_are_named(folder: Path, port: int, env: dict[str, str]) -> None:
+    """Without the password (a command run outside the daemon's folder, a URL without it) each client says that
+    Redis refused the login and where the password was looked for, instead of the add script's protocol error."""
+    bare = f"redis://127.0.0.1:{port}/0"
+    for cmd in ([sys.executable, str(ROOT / "scripts/push.py"), "hello", "{}"],
+                ["node", str(ROOT / "scripts/node/push.mjs"), "hello", "{}"]):
+        res = subprocess.run(cmd, cwd=folder, env={**env, "REDIS_URL": bare}, capture_output=True, text=True,
+                             timeout=60)
+        assert res.returncode == 2 and "refused the login" in res.stderr, (cmd, res.stdout, res.stderr)
+        assert "Protocol error" not in res.stderr and "added job" not in res.stdout, res.stdout + res.stderr
+    elsewhere = folder / "elsewhere"
+    elsewhere.mkdir()
+    res = subprocess.run([sys.executable, "-m", "pool.cli", "status", "--embedded-port", str(port)], cwd=elsewhere,
+                         env=env, capture_output=True, text=True, timeout=30)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "refused the login" in res.stderr and "there is no data/redis/password" in res.stderr, res.stderr

@@ -896,6 +896,14 @@ def _id_prefix(value: str) -> str:
     return value.split("-", 1)[0].split("/", 1)[0]
 
 
+def _domain_region(tld: str) -> str | None:
+    """The country whose national numbers an address at this top-level domain writes (".no": NO, ".uk": GB), or
+    None for a generic or unknown domain."""
+    tld = tld.upper()
+    region = "GB" if tld == "UK" else tld
+    return region if len(tld) == 2 and phonenumbers.country_code_for_region(region) else None
+
+
 def _add(seq: list[Any], value: Any) -> None:
     if value not in seq:
         seq.append(value)
@@ -1293,15 +1301,8 @@ class _Extractor:
             digits = sum(c.isdigit() for c in token)
             if digits > 12 or not ((token.isdigit() and len(token) >= 5) or (len(token) >= 6 and _listed_code(token))):
                 continue
-            if _SERIES_OR_MEASURE.fullmatch(token):
-                continue  # "fan ACS880", "actuator 1800N, 0-10V", "Dichtsatz PV040/046/063": a series, a rating
-            if not self.free(s, t) or _SIZE.fullmatch(token) or _dated_document(token, cat):
-                continue
-            if cat.excluded(token, self.before_part(s)):
-                continue
-            _add(self.e.part_numbers, token)
-            self.claim(s, t)
-            self.listed_after(t, cat)
+            if not _SIZE.fullmatch(token) and self.take_code(token, s, t, cat):
+                self.listed_after(t, cat)
 
     def counted_codes(self, cat: PartCatalogue) -> None:
         """A count in a sentence, then up to three words of the goods, then a code in capitals with a letter and a
@@ -1325,10 +1326,7 @@ class _Extractor:
                 s, t = run.start(), run.start() + len(token)
                 if (len(token) >= 6 and (referred or not token.replace("-", "").isdigit()) and "/" not in token
                         and _TOKEN.fullmatch(token) and _listed_code(token)):
-                    if (self.free(s, t) and not _SERIES_OR_MEASURE.fullmatch(token)
-                            and not _dated_document(token, cat) and not cat.excluded(token, self.before_part(s))):
-                        _add(self.e.part_numbers, token)
-                        self.claim(s, t)
+                    self.take_code(token, s, t, cat)
                     break
                 word = run.group(0)
                 if (not _GOODS_WORD.fullmatch(word) or word.lower() in _NOT_GOODS_WORDS
@@ -1337,6 +1335,17 @@ class _Extractor:
                 # (a number after a reference's word: "cuchillos ref. 97-0715-220")
                 referred = _REF_WORD.fullmatch(run.group(0)) is not None
                 pos = run.end() + 1
+
+    def take_code(self, token: str, s: int, t: int, cat: PartCatalogue) -> bool:
+        """Take the code at s:t that its context names as goods' (goods_codes, counted_codes), unless another rule
+        claimed it or it is a series or a rating ("fan ACS880", "actuator 1800N, 0-10V", "Dichtsatz PV040/046/063"),
+        a dated document's number or excluded."""
+        if (not self.free(s, t) or _SERIES_OR_MEASURE.fullmatch(token) or _dated_document(token, cat)
+                or cat.excluded(token, self.before_part(s))):
+            return False
+        _add(self.e.part_numbers, token)
+        self.claim(s, t)
+        return True
 
     def named_codes(self, cat: PartCatalogue) -> None:
         """A code alone in parentheses right after the goods' name ("GC Fuji IX GP Extra capsules (000776)",
@@ -1745,9 +1754,7 @@ class _Extractor:
             dialled = [r for _, r in self._dialled]
             domains: list[str] = []
             for address in self.e.emails:
-                tld = address.rsplit(".", 1)[-1].upper()
-                region = "GB" if tld == "UK" else tld
-                if len(tld) == 2 and phonenumbers.country_code_for_region(region):
+                if region := _domain_region(address.rsplit(".", 1)[-1]):
                     domains.append(region)
             regions = [self.locale.region]
             if self.locale.guessed:  # the currencies the email names say more than a UTC offset; the countries of
@@ -1781,11 +1788,8 @@ class _Extractor:
                 if at > line_end:
                     line, line_end = text.rfind("\n", 0, at) + 1, _line_end(text, at)
                     m = _QUOTED_SENDER.match(text, line, line_end)
-                    if m is not None:
-                        tld = (m.group(1) or m.group(2)).upper()
-                        region = "GB" if tld == "UK" else tld
-                        if phonenumbers.country_code_for_region(region):
-                            self._quoted.append((line, region))
+                    if m is not None and (region := _domain_region(m.group(1) or m.group(2))):
+                        self._quoted.append((line, region))
                 at = text.find("@", at + 1)
         return self._quoted
 
@@ -1925,6 +1929,11 @@ _GOODS_CODE_BEFORE_X = re.compile(r"(?<=[^\W\d_][ \t])([A-Z0-9](?:[A-Z0-9+=]|[-#
 _NEWLINE = re.compile(r"\n")
 # A count in a sentence before the goods' words or a code ("20 sensores", "2 x GE ECG cable"; not a decimal's, a
 # time's or an id's digits: "1.5 m", "10:30 am", "#12 ...")
+# counted_codes' probes: a count, up to three goods' words, a code. A lower-cased token with a letter and a digit
+# in either order (a code counted_codes takes has both)
+_COUNT_PROBE = r"(?<![\w.,/:#-])\d{1,4}(?:[ \t]?[x\u00d7])?[ \t]"
+_COUNT_PROBE_WORDS = r"(?:[^\W\d_]{2,16}[ \t]|[a-z]{1,3}\d[ \t]|(?:ref|réf|n[°º])\.?[ \t]){1,3}"
+_LETTER_AND_DIGIT = r"[a-z0-9+=#-]*(?:[a-z][a-z0-9+=#-]*\d|\d[a-z0-9+=#-]*[a-z])"
 _COUNT_BEFORE_GOODS = re.compile(r"(?<![\w.,/:#-])\d{1,4}(?:[ \t]?[x\u00d7])?[ \t](?=[^\W_])")
 _RUN = re.compile(r"[^\s|]+")
 # A word in capitals or a code right before a count: a name's or a type's number ("Dell 24", "4WRPEH 6")
@@ -2099,9 +2108,12 @@ _PROBES = (
     Probe("qty", _QTY_COUNT + r"(?:\s|[ \t]{2})?" + _QTY_UNIT),
     Probe("qty", r"[ \t][x\u00d7][ \t]?\d"),
     Probe("qty", r"(?<=\n)[ \t>]*[-*\u2022][ \t]*\d"),
-    # (to a token with a digit within the goods' words: a count before words alone, "3 days ago", is no lead)
-    Probe("count", r"(?<![\w.,/:#-])\d{1,4}(?:[ \t]?[x\u00d7])?[ \t](?:[^\W\d_]{2,16}[ \t]|[a-z]{1,3}\d[ \t]"
-                   r"|(?:ref|réf|n[°º])\.?[ \t]){0,3}[a-z0-9-]*\d"),
+    # To what counted_codes can take: after up to three goods' words a token with a letter and a digit, or (after a
+    # reference's word) six digits or dashes. Not a count before words alone ("3 days ago") nor a number's digit groups
+    # ("+91 80 4123 4567", "12 juin 2025": nine in ten leads on dev.jsonl; 3.8% of Phase 1.s instructions there).
+    Probe("count", _COUNT_PROBE + _LETTER_AND_DIGIT),
+    Probe("count", _COUNT_PROBE + _COUNT_PROBE_WORDS + _LETTER_AND_DIGIT),
+    Probe("count", _COUNT_PROBE + _COUNT_PROBE_WORDS + r"[0-9-]{5,}\d"),
     Probe("amount", _AMOUNT_BEFORE + r"(?:" + _CUR_BEFORE + r")[^\S\n]{0,6}\d"),
     # The currency after the number: where it ends (the number's start is found in Python, _Extractor.amounts)
     Probe("amount_after", r"\d" + _MULT + r"\s?(?:" + _CUR_AFTER + r")", kind=END),

@@ -67,7 +67,7 @@ def test_held_out_figures_do_not_fall_below_their_measurement() -> None:
         c = report.entities[kind]
         assert c.precision >= precision and c.recall >= recall, (kind, c)
     workflow, near = report.accuracy(report.workflow), report.accuracy(report.priority_near)
-    # 98 of 111 (round 13; 97 in round 12, 98 in round 11; 101 in round 18, 100 in round 19)
+    # 98 of 111 (round 13; 97 in round 12, 98 in round 11; 101 in round 18, 100 in round 19, 99 in round 40)
     assert workflow is not None and workflow >= 0.882
     assert near is not None and near >= 0.99
 
@@ -282,6 +282,12 @@ DEV_FLOOR = {
     "dev68": ({"po_numbers": (1.0, 0.97), "quote_numbers": (1.0, 0.95), "case_numbers": (1.0, 1.0),
                "part_numbers": (0.97, 0.74), "amounts": (0.99, 0.96), "dates": (0.99, 0.98),
                "phones": (0.97, 0.98), "emails": (1.0, 1.0)}, 1.0, 1.0),
+    "dev69": ({"po_numbers": (0.68, 0.93), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 1.0),
+               "part_numbers": (0.9, 0.92), "amounts": (1.0, 0.96), "dates": (0.96, 0.97),
+               "phones": (1.0, 1.0), "emails": (1.0, 1.0)}, 0.99, 0.96),
+    "dev70": ({"po_numbers": (1.0, 0.89), "quote_numbers": (1.0, 1.0), "case_numbers": (0.92, 0.96),
+               "part_numbers": (0.97, 0.84), "amounts": (0.98, 0.98), "dates": (1.0, 1.0),
+               "phones": (1.0, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.98),
 }
 
 

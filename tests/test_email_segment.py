@@ -1392,3 +1392,48 @@ def test_forms_of_round_thirty_nine() -> None:
         found = decide(subject, body, "a@b.com")
         assert (found.state, found.priority) == ("COMPLETION", "low"), body
     assert decide("Tellimus EM-7781", "Tere, mis seis on meie tellimusega EM-7781?", "a@b.ee").state == "IN_PROGRESS"
+
+
+def test_forms_of_round_forty() -> None:
+    """An aviation spares distributor's and a water-treatment distributor's mail: aviation and Hach part formats, a
+    distributor's stock code, an instrument family before its model's size, a count after a sentence's determiner,
+    round-the-clock "7/24", Turkish Airlines' flights, newsletters, aircraft on the ground and towns without water,
+    and states said in Turkish, Indonesian, Polish, Italian and Spanish."""
+    assert extract_entities("- ABS0604-3 and NAS1149F0332P shipped today; MS21042L3 follows.").part_numbers == [
+        "ABS0604-3", "NAS1149F0332P", "MS21042L3"]
+    assert extract_entities("1. PR-1782B2 - sealant - 20 cartridge").part_numbers == ["PR-1782B2"]
+    assert extract_entities("The Hach DR300 colorimeter (LPV445.99.00110) is fine.").part_numbers == [
+        "LPV445.99.00110"]
+    assert extract_entities("We need a pump (your stock code HV-FLY3127-59) today.").part_numbers == ["HV-FLY3127-59"]
+    assert extract_entities("Motor (WEG 12578841), poz. 2 (łożyska 4203578), COD vials 2125915.").part_numbers == [
+        "12578841", "4203578", "2125915"]
+    assert extract_entities("We dispute it. The 2 drums of HV-CHM-NAOCL25 came later.").part_numbers == [
+        "HV-CHM-NAOCL25"]
+    # guards: an instrument family's model ("Promag W 400"), not MANN-FILTER's W 712/75; a certificate's number
+    assert extract_entities("caudalímetros Promag W 400 (6 und.) y filtro MANN W 712/75").part_numbers == ["W 712/75"]
+    assert extract_entities("cert. nos. CAL-250612-01 to CAL-250612-04 are attached").part_numbers == []
+    sent = date(2025, 6, 10)
+    assert extract_entities("Acil AOG talepleriniz için 7/24 AOG masamızı arayın.", received=sent).dates == []
+    assert extract_entities("We have until 7/24 to dispute in the portal.", received=sent).dates == ["2025-07-24"]
+    assert extract_entities("Freight: next flight out on TK78 tonight, USD 1,380.00").amounts == [
+        {"value": 1380.0, "currency": "USD"}]
+    newsletter = analyse("July price update", "New sealant shelf-life rules from 1 July.", "news@asci.example",
+                         headers={"Precedence": "bulk"})
+    assert (newsletter.auto_reply, newsletter.priority) == (False, "low")
+    for subject, body in (("AOG - TC-KPA", "TC-KPA uçağımız Antalya'da AOG durumunda."),
+                          ("Bleed valve", "Pesawat kami dalam status AOG di Makassar sejak tadi malam."),
+                          ("ETA", "Our only air ambulance is grounded waiting on this kit."),
+                          ("Booster", "Mvutshini has been without water since Saturday night."),
+                          ("AWARIA", "Od godz. 4:00 cała gmina jest bez wody."),
+                          ("SPS", "Both pumps down and we are spilling to the brook.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    for subject, body in (("RFQ", "Please quote the below for stock, routine (not AOG)."),
+                          ("Contacts", "For AOG requirements call our AOG desk 24/7.")):
+        assert decide(subject, body, "a@b.com").priority != "critical", body
+    for subject, body, state in (
+            ("Repair", "Nothing further needed from you.", "COMPLETION"),
+            ("Tamir durumu - ünite", "Ünite hakkında bilgi alabilir miyiz?", "IN_PROGRESS"),
+            ("RE: AOG PK-NAT", "Apakah sudah ada nomor AWB?", "SHIPPING"),
+            ("RE: Cotización", "Aprobada la cotización QT88519. Le envío adjunta nuestra orden de compra.",
+             "ORDER_MANAGEMENT")):
+        assert decide(subject, body, "a@b.com").state == state, body

@@ -1234,8 +1234,9 @@ class _Extractor:
     def part_numbers(self, cat: PartCatalogue) -> None:
         if cat.spaced is not None:  # "0 986 494 113", "HU 7020 Z": as written, its spaces one each
             for m in self.iter("part_spaced", cat.spaced, self.text):
-                if self.free(*m.span()):
-                    _add(self.e.part_numbers, " ".join(m.group(0).split()).upper())
+                token = " ".join(m.group(0).split()).upper()
+                if self.free(*m.span()) and not cat.after_non_part_cue(self.before_part(m.start())):
+                    _add(self.e.part_numbers, token)  # (not after a non-part cue: "Promag W 400" is no MANN filter)
                     self.claim(*m.span())
         if cat.cue is not None:
             for m in self.iter("part_cue", cat.cue, self.scan):
@@ -1312,9 +1313,11 @@ class _Extractor:
         text = self.text
         for m in self.iter("count", _COUNT_BEFORE_GOODS, text):
             line = text.rfind("\n", 0, m.start()) + 1
-            if (_NAMED_BEFORE_COUNT.search(text, max(line, m.start() - 40), m.start())
-                    and not _FIRST_WORD.fullmatch(text, line, m.start())):
-                continue  # a size in a product's name, "Dell 24 monitors P2425H"; not "Pedimos 20 sensores ..."
+            named = _NAMED_BEFORE_COUNT.search(text, max(line, m.start() - 40), m.start())
+            if (named and not _FIRST_WORD.fullmatch(text, line, m.start())
+                    and text[named.start():m.start()].strip().lower() not in _COUNT_DETERMINERS):
+                continue  # a size in a product's name, "Dell 24 monitors P2425H"; not "Pedimos 20 sensores ...", "The
+                # 2 drums of HV-CHM-NAOCL25"
             if _NOT_GOODS_AFTER_COUNT.match(text, m.end()):
                 continue  # "1 hour billed to KDS-ZA-0042": a time, not goods
             pos, referred = m.end(), False
@@ -1718,8 +1721,9 @@ class _Extractor:
             return None  # "1.50" is a number; "25.06." and "25.06" (zero-padded month) are dates
         padded = len(first) == 2 and len(second) == 2 and (first[0] == "0" or second[0] == "0")
         a, b = int(first), int(second)
-        if sep == "/" and first == "24" and second == "7" and not _after_date_cue(text, m.start()):
-            return None  # "we are manning it 24/7.": round the clock ("due 24/7", "ETA 24/07." are dates)
+        if sep == "/" and (first, second) in (("24", "7"), ("7", "24")) and not _after_date_cue(text, m.start()):
+            return None  # "we are manning it 24/7.", "7/24 AOG desk": round the clock ("due 24/7", "until 7/24",
+            # "ETA 24/07." are dates)
         # "7/25", "6/30": no fraction (whose denominators are few; "24/7" is out above); "1/2" and "5/10" want a cue
         plain = sep == "/" and max(a, b) > 12 and b not in _DENOMINATORS
         # "followed up 6/10 and 6/11", "6/9, 6/10": the next of a list of dates is one too
@@ -1936,6 +1940,8 @@ _COUNT_PROBE_WORDS = r"(?:[^\W\d_]{2,16}[ \t]|[a-z]{1,3}\d[ \t]|(?:ref|réf|n[°
 _LETTER_AND_DIGIT = r"[a-z0-9+=#-]*(?:[a-z][a-z0-9+=#-]*\d|\d[a-z0-9+=#-]*[a-z])"
 _COUNT_BEFORE_GOODS = re.compile(r"(?<![\w.,/:#-])\d{1,4}(?:[ \t]?[x\u00d7])?[ \t](?=[^\W_])")
 _RUN = re.compile(r"[^\s|]+")
+# Capitalised words before a count that name no product: a sentence's determiner ("The 2 drums", "All 4 units")
+_COUNT_DETERMINERS = frozenset(("the", "these", "those", "our", "your", "all", "both", "only", "another", "plus"))
 # A word in capitals or a code right before a count: a name's or a type's number ("Dell 24", "4WRPEH 6")
 _NAMED_BEFORE_COUNT = re.compile(r"(?<![\w-])[A-Z0-9][\w-]*[ \t]$")
 # A line's first word, after its bullet or number and a quote's marks ("1. Pedimos "): a sentence's first word
@@ -2054,7 +2060,8 @@ _LOCAL_CURRENCY = {"r": _home("ZA", "zar|rands?", "27", r"\(pty\)\s+ltd|\.co\.za
                    "dhs": _home("MA", "mad|dirhams?", "212"), "dt": _home("TN", "tnd|dinars?", "216"),
                    "jd": _home("JO", "jod|dinars?", "962"), "bd": _home("BH", "bhd|dinars?", "973"),
                    "kd": _home("KW", "kwd|dinars?", "965"), "ro": _home("OM", "omr|rials?", "968"),
-                   "ft": _home("HU", "huf|forints?", "36")}  # elsewhere feet: "1x 14 ft container", "6 ft"
+                   "ft": _home("HU", "huf|forints?", "36"),  # elsewhere feet: "1x 14 ft container", "6 ft"
+                   "tk": _home("BD", "bdt|taka", "880", "৳|\\.com\\.bd\\b")}  # elsewhere a flight: "on TK78 tonight"
 _HAN, _KANA = re.compile(r"[\u4e00-\u9fff]"), re.compile(r"[\u3040-\u30ff]")
 _DOLLARS = r"(usd|cad|aud|nzd|hkd|sgd|twd|mxn|cop|clp|ars)(?![^\W\d_])"  # the ISO codes of "$" currencies
 _DOLLAR_AFTER = re.compile(r"[^\S\n]?" + _DOLLARS)

@@ -87,11 +87,12 @@ class PartCatalogue:
         if head in self.not_part_prefixes and not self.is_vendor_part(token) and not (
                 cued and _LETTERED_TAIL.search(token, len(head))):
             return True  # (a manufacturer's own format is a part whatever its letters: SN74LVC1G08DBVR, not a serial)
-        if self.not_parts.fullmatch(token):
-            return True
-        if before is None or self.not_part_before is None:
-            return False
-        return self.not_part_before.search(before) is not None
+        return self.not_parts.fullmatch(token) is not None or self.after_non_part_cue(before)
+
+    def after_non_part_cue(self, before: str | None) -> bool:
+        """Whether a non-part cue ("RMA", "S/N", "Promag") ends `before` (see excluded)."""
+        return before is not None and self.not_part_before is not None and (
+            self.not_part_before.search(before) is not None)
 
     @property
     def not_part_probe(self) -> str | None:

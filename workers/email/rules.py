@@ -36,6 +36,7 @@ from workers.email.segment import (
     forget_sender_names,
     is_acknowledgement,
     is_auto_reply,
+    is_mass_mail,
     is_out_of_office,
     split_email,
 )
@@ -43,7 +44,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r39"
+RULES_VERSION = "phase1-r40"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -270,6 +271,10 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         # round 39: a warranty claim in Estonian and Finnish, wrong goods in Latvian ("Garantiinõue", "naži ir
         # nepareizi")
         r"garantiinõue", r"takuuvaatimus", r"(?:ir|bija) nepareiz\w*",
+        # round 40: a charge disputed, a credit asked for, a failed unit's warranty assessment ("We dispute debit
+        # note DN-77120", "cancel the invoice or issue a credit note", "for strip down and warranty assessment")
+        r"we (?:must |have to )?dispute", r"(?:issue|raise|send)(?: us)? a credit (?:note|memo)",
+        r"cancel the (?:invoice|debit note|charge)", r"warranty assessment",
     ),
     "SHIPPING": (
         r"(?:delivery|shipment|order|goods|parcel|package) (?:is |are |was )?(?:now )?(?:overdue|late|delayed)",
@@ -295,6 +300,14 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         # tollen", "asmeņi vēl nav atnākuši. Kur ir krava?")
         r"(?:står|sitter|ligger) (?:fortsatt |fremdeles |fortfarande |still )?i (?:tollen|tullen)",
         r"vēl nav (?:atnākuš\w*|piegādāt\w*|saņemt\w*)", r"kur ir (?:krava|sūtījums)",
+        # round 40: a delivery chased by its van, its waybill or its whereabouts; goods held (at a border) in
+        # Spanish and Indonesian ("nothing has turned up yet", "Need the AWB", "Apakah sudah ada nomor AWB?", "where
+        # it actually is?", "el embarque ... está detenido en Nuevo Laredo", "Kiriman tertahan di Bea Cukai")
+        r"nothing has (?:turned|shown) up", r"(?:news|sign) (?:on|of) the (?:van|courier|driver|truck|lorry)",
+        r"still no sign of", r"need the (?:awb|tracking|waybill)", r"(?:sudah )?ada nomor (?:awb|resi)",
+        r"where (?:is it|it (?:actually |really )?is)\?", r"firm (?:ship|dispatch|delivery) dates?",
+        r"(?:didn't|did not) ship", r"(?:embarque|envío|pedido|mercancía|carga) .{0,40}\bdetenid[oa]",
+        r"tertahan di (?:bea cukai|pabean)",
     ),
     "COMPLETION": (
         r"(?:you|we) (?:can|may) close", r"(?:please )?close (?:this|it|the (?:ticket|case|rma|incident|request))",
@@ -394,6 +407,19 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:damos|doy) (?:\w+ ){1,2}por cerrad[oa]", r"(?:då )?är vi klara", r"(?:all|both) (?:\d+ )?lines? complete",
         r"(?:is|werd) (?:vandaag |gisteren )?betaald", r"(?:sager|kjører|produserer) igjen",
         r"(?:sågar|kör|producerar) igen",
+        # round 40: a part released, a matter closed, a repair done, said by the customer or the distributor
+        # ("part released to stores", "I'm closing Ticket 405518", "Reklamację uważamy za zamkniętą", "la pratica
+        # CS-20977 si può chiudere", "Damos conformidad al servicio", "fitted and tested by 01:30", "Both
+        # consignments are now received", "impianto in marcia regolare")
+        r"released (?:in)?to (?:stores|stock|service)",
+        r"(?:i'm|i am|we're|we are) (?:now )?closing (?:the |this |your )?(?:ticket|case|claim|rma|complaint)",
+        r"nothing further (?:is )?(?:needed|required)",
+        r"uważamy za zamknięt\w*", r"(?:kontrola|odbiór) (?:odbiorcza |jakościowa )?bez uwag",
+        r"si può chiudere", r"installat[ao] e funzionante",
+        r"damos (?:la |nuestra )?conformidad", r"(?:operando|funcionando) desde", r"fitted and tested",
+        r"(?:both|all) (?:\w+ )?(?:consignments|parcels|packages|deliveries) (?:are |have )?(?:now )?(?:been )?"
+        r"received",
+        r"in marcia regolare", r"intervento chiuso", r"water (?:was|is|has been) restored",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
@@ -411,6 +437,11 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         # round 35: a quote asked for in Swedish, a price negotiated in Norwegian ("Kan ni offerera 20 st",
         # "Offertförfrågan", "Kan dere gå ned til NOK 9 200")
         r"offertförfrågan", r"(?:kan|kunde) ni offerera", r"gå ned (?:til|till) (?:nok|sek|dkk|kr)",
+        # round 40: a quote asked for outright or in Indonesian, a tender's invitation and its bulletins ("Could you
+        # please quote exchange", "Mohon segera informasikan ketersediaan unit ..., harga", "Invitation to Bid",
+        # "To all prospective bidders")
+        r"(?:could|can|would) you (?:please |kindly )?quote", r"informasikan ketersediaan",
+        r"invitation to (?:bid|tender)", r"(?:bid|tender) bulletin", r"prospective bidders",
     ),
     "ORDER_MANAGEMENT": (
         r"(?:please find|attached is|attached|enclosed|herewith|here is|below is)(?: below| attached| enclosed)?"
@@ -436,6 +467,13 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"pieņemt (?:mūsu )?pasūtījumu", r"segue (?:o |nosso )?pedido de compra",
         r"(?:behöver|tarvitsen|tarvitsemme|necesitamos|precisamos|benötigen|potrzebujemy)\s*:?\s+\d+\s?"
         r"(?:x|\u00d7|pcs|st|kpl|stk|szt|uds|un|unid)(?!\w)",
+        # round 40: a quote approved with its order, an order booked or its acceptance confirmed, a part shipment
+        # agreed, a ship-to changed ("Aprobada la cotización QT88519. Le envío adjunta nuestra orden de compra",
+        # "Se emitió la orden de servicio", "Booked as SO-0101944", "potwierdzamy przyjęcie zamówienia", "yes part
+        # ship is fine", "change the ship-to on PO SJP-10447")
+        r"aprobad[oa] (?:la )?cotización", r"se emitió la orden", r"booked as (?:our )?(?:so|sales order|order)\b",
+        r"potwierdzamy przyjęcie zamówienia", r"part[- ]ship(?:ment|ping)? is (?:fine|ok)",
+        r"(?:change|update|amend) the (?:ship-?to|delivery address)",
     ),
     "IN_PROGRESS": (
         r"any (?:update|news|progress)", r"update on", r"following up", r"follow(?:ing)? up on", r"chasing",
@@ -464,6 +502,11 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         # mingeid uudiseid?", "joko Ponsse vastasi?", "selvittelemme vielä", "kāpēc vēl nav nosūtīts? Kas notiek?")
         r"mis seis on", r"mingeid uudiseid", r"joko \w+ (?:vastasi|vastannut|ilmoitti)",
         r"selvitt?(?:elemme|ämme) vielä", r"kāpēc vēl nav", r"kas notiek\?", r"onko .{0,40}\btullut jo",
+        # round 40: how a job or a repair is going, in Turkish, Spanish, Italian and Arabic ("Tamir durumu", "...
+        # bilgi alabilir miyiz?", "¿Cómo va la fabricación del tablero?", "non abbiamo ancora ricevuto la
+        # conferma d'ordine ... Potete aggiornarci?", "آخر المستجدات")
+        r"tamir durumu", r"bilgi alabilir miyiz", r"c[oó]mo va(?:n)? (?:la|el|los|las) ",
+        r"non abbiamo ancora ricevuto (?:la |alcuna )?conferma", r"potete aggiornarci", r"آخر المستجدات",
     ),
 }
 _STATE_ORDER = ("COMPLETION", "IN_PROGRESS", "RETURNS", "SHIPPING", "QUOTE_PROCESSING", "ORDER_MANAGEMENT")
@@ -799,6 +842,17 @@ CRITICAL = Rule("critical", re.compile(
     r"|seisoo|(?:kone|kuorimo|tehdas|saha)\s+on\s+seis|(?:masin|masinad|saeveski|tehas)\s+seisab"
     r"|(?:sågverket|sagbruket|sagverket|bruket|fabriken|anläggningen)\s+(?:\w+\s+){0,2}?(?:står|har\s+stått)"
     r"|(?:zāģētava|rūpnīca|līnija|ražotne)\s+stāv|vaaratilanne|brand i (?:\w+aggregat\w*|maskin\w*|fabriken)"
+    # round 40: an aircraft on the ground, said as its status ("is AOG", "Noted AOG", "dalam status AOG", "AOG at
+    # Changi", "AOG durumunda"; not "routine (not AOG)" nor an AOG desk), grounded or hard down; a town, a ward or
+    # farms without water, sewage spilling or overflowing, a boil water notice ("Mvutshini without water", "gmina
+    # ... jest bez wody", "3,200 ha sin riego", "spilling to the brook", "riool loopt over")
+    r"|(?:is|are|still|now|status|noted|understood,?|dalam status|masih|pesawat masih)\s+aog"
+    r"|aog\s+(?:at|in|on|since|situation|durumunda|sejak|di|w|en)|aog!"
+    r"|(?:aircraft|(?:air)?plane|aeroplane|jet|helicopter|air ambulance|caravan|uçağı\w*|uçak|samolot|pesawat)"
+    r"\s+(?:[\w-]+\s+){0,3}?(?:is\s+|has\s+been\s+|stoi\s+)?(?:still\s+)?(?:grounded|hard down|uziemiony|yerde)"
+    r"|(?:been|is|are|left|remain\w*|jest|será|están?)\s+(?:\w+\s+){0,2}?(?:without|bez|sin|sem|zonder)\s+(?:piped\s+)?"
+    r"(?:water|wody|agua|água|water\s+supply)|sin\s+riego|boil\s+water\s+notice"
+    r"|spilling\s+(?:to|into)\s+(?:the\s+)?(?:brook|river|watercourse|stream|sea)|riool\s+loopt\s+over"
     r")(?!\w)"))
 # (its starts: each alternative's first words, behind a gate of the whole; a gate of those a class may start, where
 # it scans plainly: scan.first_words)
@@ -1194,11 +1248,11 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
            now: Now | None = None, model: WorkflowModel | None = None) -> Decision:
     """Workflow state, urgency and priority of a message, from its subject and new text (a pure function).
 
-    An out-of-office reply is START_POINT and low; any auto-reply or system notification is low. A short thanks or
-    FYI with no state words of its own is START_POINT whatever the thread's subject says. A message that closes the
-    matter (_closes, _short_close) is low: the thread's urgent subject is history. A reply's subject counts half. `now`:
-    Now.of(subject without its RE:, new_text), if the caller has it. `model`: the learned model that files the state
-    (_state; default: the shipped one, WorkflowModel.empty() for the rules alone)."""
+    An out-of-office reply is START_POINT and low; any auto-reply, newsletter or system notification is low. A short
+    thanks or FYI with no state words of its own is START_POINT whatever the thread's subject says. A message that
+    closes the matter (_closes, _short_close) is low: the thread's urgent subject is history. A reply's subject counts
+    half. `now`: Now.of(subject without its RE:, new_text), if the caller has it. `model`: the learned model that
+    files the state (_state; default: the shipped one, WorkflowModel.empty() for the rules alone)."""
     reply = _SUBJECT_PREFIX.match(subject) is not None
     if now is None:
         now = Now.of(_SUBJECT_PREFIX.sub("", subject), new_text)
@@ -1215,8 +1269,9 @@ def decide(subject: str, new_text: str, sender_email: str, headers: Mapping[str,
         state = _state(now, scores, model, thread_of(subject))
         closing = _closes(state, own, scores) or _short_close(state, now, reply)
     score = _urgency(now, now.new if closing else now.whole, reply)
-    if auto or closing or _notification(sender_email, now):
-        return Decision(state, 0 if auto else score, "low", auto)
+    mass = is_mass_mail(headers)
+    if auto or mass or closing or _notification(sender_email, now):
+        return Decision(state, 0 if auto or mass else score, "low", auto)
     return Decision(state, score, priority_for(score, quiet), auto)
 
 

@@ -84,8 +84,11 @@ def main() -> int:
         data = json.loads(args.data)
     except ValueError as e:
         ap.error(f"data is not JSON: {e}")
-    password_dir = None if args.redis_url else embedded_dir()
-    url = args.redis_url or client_url(EMBEDDED_PORT, embedded_dir())
+    if args.redis_url:
+        url, password_dir = args.redis_url, None
+    else:
+        password_dir = embedded_dir()
+        url = client_url(EMBEDDED_PORT, password_dir)
     return asyncio.run(push(url, args.queue, args.name, data, args.timeout, password_dir))
 
 

@@ -1933,12 +1933,12 @@ _GOODS_CODE_BEFORE_X = re.compile(r"(?<=[^\W\d_][ \t])([A-Z0-9](?:[A-Z0-9+=]|[-#
 _NEWLINE = re.compile(r"\n")
 # A count in a sentence before the goods' words or a code ("20 sensores", "2 x GE ECG cable"; not a decimal's, a
 # time's or an id's digits: "1.5 m", "10:30 am", "#12 ...")
-# counted_codes' probes: a count, up to three goods' words, a code. A lower-cased token with a letter and a digit
-# in either order (a code counted_codes takes has both)
 _COUNT_PROBE = r"(?<![\w.,/:#-])\d{1,4}(?:[ \t]?[x\u00d7])?[ \t]"
+_COUNT_BEFORE_GOODS = re.compile(_COUNT_PROBE + r"(?=[^\W_])")
+# counted_codes' probes: the count, up to three goods' words, a code. A lower-cased token with a letter and a digit
+# in either order (a code counted_codes takes has both)
 _COUNT_PROBE_WORDS = r"(?:[^\W\d_]{2,16}[ \t]|[a-z]{1,3}\d[ \t]|(?:ref|réf|n[°º])\.?[ \t]){1,3}"
 _LETTER_AND_DIGIT = r"[a-z0-9+=#-]*(?:[a-z][a-z0-9+=#-]*\d|\d[a-z0-9+=#-]*[a-z])"
-_COUNT_BEFORE_GOODS = re.compile(r"(?<![\w.,/:#-])\d{1,4}(?:[ \t]?[x\u00d7])?[ \t](?=[^\W_])")
 _RUN = re.compile(r"[^\s|]+")
 # Capitalised words before a count that name no product: a sentence's determiner ("The 2 drums", "All 4 units")
 _COUNT_DETERMINERS = frozenset(("the", "these", "those", "our", "your", "all", "both", "only", "another", "plus"))
@@ -1949,13 +1949,13 @@ _FIRST_WORD = re.compile(r"[ \t>]*(?:[-*\u2022]|\d{1,3}[.)])?[ \t]*[^\W\d_]+[ \t
 # Units of time after a count: "1 hour billed to ...", "2 days late"
 _NOT_GOODS_AFTER_COUNT = re.compile(r"(?i:hours?|hrs?|days?|weeks?|months?|years?|minutes?|mins?|seconds?|am|pm"
                                     r"|shifts?|nights?|times?)(?![^\W\d_])")
-# A word of the goods between a count and its code: a word of letters, a gas's or a measure's short name ("O2",
-# "SpO2"), "ref.", "nº"
 # Words that end the goods' words: a model named as such ("10 units of the 7050SX3"), a clause ("the extra 40 would
 # run OLT-CB-00301 to ...")
 _NOT_GOODS_WORDS = frozenset(("the", "a", "an", "would", "will", "to", "for", "from", "with", "on", "in", "at", "by",
                               "is", "are", "was", "were", "run", "be"))
 _REF_WORD = re.compile(r"(?i:ref|réf|n[°º])\.?")
+# A word of the goods between a count and its code: a word of letters, a gas's or a measure's short name ("O2",
+# "SpO2"), "ref.", "nº"
 _GOODS_WORD = re.compile(r"(?:(?![A-Z])[^\W\d_]){2,16}|[A-Z][a-z]?[A-Z]?\d|" + _REF_WORD.pattern)
 # A model's series (letters, then up to four digits: "ACS880"), a series' sizes ("PV040/046/063") or a rating
 # ("1800N", "0-10V"): what a goods' word names before its code, no code
@@ -2117,7 +2117,7 @@ _PROBES = (
     Probe("qty", r"(?<=\n)[ \t>]*[-*\u2022][ \t]*\d"),
     # To what counted_codes can take: after up to three goods' words a token with a letter and a digit, or (after a
     # reference's word) six digits or dashes. Not a count before words alone ("3 days ago") nor a number's digit groups
-    # ("+91 80 4123 4567", "12 juin 2025": nine in ten leads on dev.jsonl; 3.8% of Phase 1.s instructions there).
+    # ("+91 80 4123 4567", "12 juin 2025": nine in ten leads on dev.jsonl; 3.8% of Phase 1's instructions there).
     Probe("count", _COUNT_PROBE + _LETTER_AND_DIGIT),
     Probe("count", _COUNT_PROBE + _COUNT_PROBE_WORDS + _LETTER_AND_DIGIT),
     Probe("count", _COUNT_PROBE + _COUNT_PROBE_WORDS + r"[0-9-]{5,}\d"),

@@ -67,7 +67,7 @@ def test_held_out_figures_do_not_fall_below_their_measurement() -> None:
         c = report.entities[kind]
         assert c.precision >= precision and c.recall >= recall, (kind, c)
     workflow, near = report.accuracy(report.workflow), report.accuracy(report.priority_near)
-    # 98 of 111 (round 13; 97 in round 12, 98 in round 11; 101 in round 18, 100 in round 19, 99 in round 40)
+    # 98 of 111 (round 13; 97 in round 12, 98 in round 11; 101 in round 18, 100 in round 19, 99 in rounds 40 and 41)
     assert workflow is not None and workflow >= 0.882
     assert near is not None and near >= 0.99
 
@@ -288,6 +288,12 @@ DEV_FLOOR = {
     "dev70": ({"po_numbers": (1.0, 0.89), "quote_numbers": (1.0, 1.0), "case_numbers": (0.92, 0.96),
                "part_numbers": (0.97, 0.84), "amounts": (0.98, 0.98), "dates": (1.0, 1.0),
                "phones": (1.0, 0.99), "emails": (1.0, 1.0)}, 0.98, 0.98),
+    "dev71": ({"po_numbers": (1.0, 1.0), "quote_numbers": (1.0, 0.72), "case_numbers": (0.88, 0.85),
+               "part_numbers": (0.99, 1.0), "amounts": (0.98, 0.97), "dates": (0.99, 0.96),
+               "phones": (0.98, 0.99), "emails": (1.0, 1.0)}, 1.0, 0.94),
+    "dev72": ({"po_numbers": (0.96, 0.94), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.96),
+               "part_numbers": (0.96, 0.88), "amounts": (0.99, 0.97), "dates": (0.98, 0.98),
+               "phones": (1.0, 1.0), "emails": (1.0, 1.0)}, 0.98, 0.98),
 }
 
 

@@ -1437,3 +1437,54 @@ def test_forms_of_round_forty() -> None:
             ("RE: Cotización", "Aprobada la cotización QT88519. Le envío adjunta nuestra orden de compra.",
              "ORDER_MANAGEMENT")):
         assert decide(subject, body, "a@b.com").state == state, body
+
+
+def test_forms_of_round_forty_one() -> None:
+    """A bearings and power-transmission distributor's and a forecourt-equipment distributor's mail: bearings,
+    housings, sleeves, greases, belts and gear units as SKF, FAG, SEW and Optibelt write them, chains, nozzles and
+    car-wash parts, Nigeria's landlines, a ticket's number with its day's count, fuel stations that cannot sell,
+    deadlines in French, Romanian and Turkish, and states said by forecourts and in Turkish and Czech."""
+    assert extract_entities("Please quote 4 x 23148 CCK/C3W33 and 4 x SAF 23148 KATL housings.").part_numbers == [
+        "23148 CCK/C3W33", "SAF 23148 KATL"]
+    sent = date(2025, 6, 10)
+    found = extract_entities("Fan bearings NU 2218 ECP and NJ 2312 ECJ, plus 1 pail LGWA 2/18.", received=sent)
+    assert (found.part_numbers, found.dates) == (["NU 2218 ECP", "NJ 2312 ECJ", "LGWA 2/18"], [])
+    sleeves = "Sleeves: 2 x H 2318 and AOH 24040 G; stainless W 6208-2RS1 for the filler."
+    assert extract_entities(sleeves).part_numbers == ["H 2318", "AOH 24040 G", "W 6208-2RS1"]
+    assert extract_entities("Spares 22320-E1-K-C3 and UCP212D1 are in stock.").part_numbers == [
+        "22320-E1-K-C3", "UCP212D1"]
+    assert extract_entities("Gear unit KA77B DRN100LS4/TF, belts SPC 3550 LW and XPA 1207.").part_numbers == [
+        "KA77B DRN100LS4/TF", "SPC 3550 LW", "XPA 1207"]
+    assert extract_entities("The RS80-1-RP chain and 4 x 21GU-0100 nozzles; Kärcher 6.295-773.0.").part_numbers == [
+        "6.295-773.0", "RS80-1-RP", "21GU-0100"]
+    # guards: a count of pallets, not a tapered bearing; a Dutch compound, not UniFi's UF- codes
+    assert extract_entities("We shipped 32000 X 2 pallets of labels.").part_numbers == []
+    assert extract_entities("Levering membraanmodules UF-installatie").part_numbers == []
+    assert extract_entities("Tel: +234 1 463 7700 | Mobile: +234 803 412 7756").phones == [
+        "+23414637700", "+2348034127756"]
+    assert extract_entities("Job logged as KL-SR-20250712-03 for the morning.").case_numbers == ["KL-SR-20250712-03"]
+    for subject, body in (("Site 41", "Fuel leak at pump 4, we stopped all sales."),
+                          ("Station", "Depuis 7h plus aucune distribution sur la station."),
+                          ("Faro", "O posto de Faro está completamente parado desde as 7h."),
+                          ("Depot", "Geen enkele truck kan tanken in de stelplaats."),
+                          ("Πρατήριο", "Κλείσαμε το πρατήριο λόγω βλάβης."),
+                          ("Car wash", "Bay 2 is flooding the forecourt."),
+                          ("OPT", "Our outdoor terminals cannot take card payments since 9pm.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    for subject, body in (("Opening hours", "The site is closed on Sunday for the holiday."),
+                          ("Stocktake", "Our depot closed for stocktake next Friday, please deliver Monday.")):
+        assert decide(subject, body, "a@b.com").priority != "critical", body
+    # "we restarted the controller twice, nothing": not a line running again
+    assert decide("URGENT - station", "On a redémarré le contrôleur deux fois, rien. Plus aucune distribution.",
+                  "a@b.fr").priority == "critical"
+    for subject, body in (("Annulation commande 4500", "Merci de confirmer l'annulation aujourd'hui."),
+                          ("Teklif talebi", "Bugün bilgi verebilir misiniz?"),
+                          ("Anulare comandă", "Vă rog să confirmați anularea azi.")):
+        assert decide(subject, body, "a@b.com").priority == "high", body
+    for subject, body, state in (
+            ("RE: Pump 3", "Pump back in use since this morning, thanks.", "COMPLETION"),
+            ("RE: Glyfada", "Glyfada reopened at 09:05 after the repair.", "COMPLETION"),
+            ("RE: İade", "RMA-TR-25-0301 kapatılmıştır.", "COMPLETION"),
+            ("Qualitätsmeldung 200004999", "Zu Ihrer Lieferung wurde eine Qualitätsmeldung angelegt; bitte "
+             "8D-Bericht senden.", "RETURNS")):
+        assert decide(subject, body, "a@b.com").state == state, body

@@ -221,7 +221,8 @@ CASE = _cue_rule(CASE_CUES)
 CASE_CJK = _cue_rule(_CASE_CJK, cjk=True)
 CASE_BARE = re.compile(r"(?<![\w-])((?:inc|ritm|cs|tkt|cas)-?\d{4,10}|req\d{7}"
                        # with a country's or a site's letters: "CS-IE-7713", "JHB-SR-44190"
-                       r"|cs-[a-z]{2}-\d{4,10}|[a-z]{2,4}-(?:sr|cs|inc|tkt)-\d{4,10}"
+                       # (a day's count after a date: "KL-SR-20250610-07")
+                       r"|cs-[a-z]{2}-\d{4,10}|[a-z]{2,4}-(?:sr|cs|inc|tkt)-(?:\d{6,10}-\d{1,4}|\d{4,10})"
                        # a complaint's, a warranty claim's, a reclamación's and a repair job's number with its year:
                        # "CMP-25-0147", "WC-25-0092", "REC-2025-0117", "RJ-2025-044"
                        r"|(?:cmp|wc|rec|rj)-(?:\d{2}|20\d{2})-\d{3,6})(?![\w-])"
@@ -716,7 +717,7 @@ def _phone(raw: str, ext: str | None, regions: tuple[str, ...], cue: bool, guess
     if number is None:
         return None
     national = str(number.national_number)
-    if number.italian_leading_zero:
+    if number.italian_leading_zero and number.country_code != 234:  # (Nigeria's "01 277 4410": a trunk prefix)
         national = "0" * (number.number_of_leading_zeros or 1) + national
     value = national if number.country_code == 1 else f"+{number.country_code}{national}"
     return value + (f"x{ext}" if ext else "")
@@ -728,9 +729,17 @@ _FICTIONAL = re.compile(r"(?:11[3-8]4960|1[2-6]14960|1914980|2079460|2896496|292
                         r"|3069990)\d{3}")
 
 
+# Nigeria's landlines as still written in signatures: an area code and a seven-digit (Lagos "+234 1 277 4410", Abuja
+# "+234 9 461 2345") or six-digit number ("+234 84 123456"), which phonenumbers' metadata now finds too short.
+_NG_LANDLINE = re.compile(r"[1-9]\d{7}")
+
+
 def _valid(number: phonenumbers.PhoneNumber) -> bool:
-    return phonenumbers.is_valid_number(number) or (
-        number.country_code == 44 and _FICTIONAL.fullmatch(str(number.national_number)) is not None)
+    if phonenumbers.is_valid_number(number):
+        return True
+    national = str(number.national_number)
+    return ((number.country_code == 44 and _FICTIONAL.fullmatch(national) is not None)
+            or (number.country_code == 234 and _NG_LANDLINE.fullmatch(national) is not None))
 
 
 def _grouped_as_national(raw: str, number: phonenumbers.PhoneNumber) -> bool:
@@ -749,6 +758,7 @@ def _grouped_as_national(raw: str, number: phonenumbers.PhoneNumber) -> bool:
 
 
 _DIGIT_GROUPS = re.compile(r"\d+")
+_CAPITALS_BEFORE = re.compile(r"(?<![\w-])[A-Z]{2,5} $")  # "LGHP " before "2/18"
 _SIGNATURE_BARS = frozenset("|·•")  # what separates a signature line's cells
 # A table's amount, not a phone in its cell: "1.250.000" (and any number with a comma: "31,500,000", "12,880.50")
 _THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3}){2,}")
@@ -1252,8 +1262,8 @@ class _Extractor:
             s, t = m.span()
             if token == self.scan[s:t] and _HAS_LETTER.search(token):
                 continue  # all lower case: a word, a unit ("3yr", "24x7"), not a part number
-            if _CAPITALISED_WORD.match(token):
-                continue  # "Sur-100", "Line-300": a word and a number
+            if _CAPITALISED_WORD.match(token) or _LETTERS_THEN_WORD.fullmatch(token):
+                continue  # "Sur-100", "Line-300": a word and a number; "UF-installatie": a Dutch compound
             if token[-1:] == "s" and token[-2:-1].isupper() and token[:-1].isupper() and cat.is_part_shape(token[:-1]):
                 token, t = token[:-1], t - 1  # a plural: "send the correct U6-PROs"
             token = token.upper()
@@ -1672,6 +1682,16 @@ class _Extractor:
             _add(self.e.dates, iso)
             self.claim(m.start(), end + (1 if iso and third is None and after[:1] == "." else 0))
 
+    def _in_spaced_part(self, start: int, end: int) -> bool:
+        """Whether a manufacturer's format written with a space, starting with the capitals right before `start`,
+        covers the text up to `end` (the dates run before the parts)."""
+        cat = self.parts
+        if cat is None or cat.spaced is None:
+            return False
+        before = _CAPITALS_BEFORE.search(self.text, max(0, start - 8), start)
+        found = cat.spaced.match(self.text, before.start()) if before else None
+        return found is not None and found.end() >= end
+
     def day_first(self) -> bool:
         """How this email writes a day and a month in figures: as its own dates show it where they can ("16/06/2025"
         is day-first, "06/16/2025" month-first; a statement of account from a generic domain), else as the sender's
@@ -1710,6 +1730,8 @@ class _Extractor:
             return None
         if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
             return None
+        if sep == "/" and self._in_spaced_part(m.start(), m.end()):
+            return None  # SKF's grease "LGHP 2/18", not the 18th of February
         if sep == "." and _TIME_BEFORE.search(text, max(0, m.start() - 8), m.start()):
             return None
         if _DURATION_AFTER.match(text, m.end()) or _OF_AFTER.match(text, m.end()):
@@ -1889,6 +1911,9 @@ _DIMENSION_X = re.compile(r"(?<=\d)x(?=\d)")  # a size's "x" between digits insi
 _MODEL_SHAPE = re.compile(r"[A-Z]{2,4}-\d{3}")
 _NAME_BEFORE = re.compile(r"(?<![\w-])[A-Z][a-z]{2,}[ \t]$")
 _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]{2,}(?![A-Za-z])")
+# Letters, a dash and a lower-case word: a compound's first part and its word ("UF-installatie", "IT-afdeling"),
+# not a code ("UDM-Pro" is capitalised, "U6-Lite" too)
+_LETTERS_THEN_WORD = re.compile(r"[A-Z]{2,5}-[a-zà-ÿ]{5,}")
 # A quantity ordered: "2 x", "6x", "15 pz.", "40 pcs", "10 Stück", or "x 4" ending a line ("- QFX5120-48Y-AFI2  x 4").
 _QTY_UNIT = (r"(?:x|\u00d7|pcs\.?|pc\.?|pz\.?|stk\.?|stück|units?|ea\.?|szt\.?|st\.|uds\.?|un\.?|unid\.?|stuks|pièces"
              # (India's "60 nos x EUR 412.00", Romania's "17 buc.")

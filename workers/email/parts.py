@@ -180,6 +180,7 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
         before = re.compile(r"(?<![\w/])(?:" + _alternation(raw.not_part_cues)
                             + r")(?:\s*(?:numbers?|nos?\.?|nr\.?|ref\.?|reference|#|:|\.))*\s*$", re.IGNORECASE)
     vendor = [p for f in raw.formats if not f.generic and not f.spaced for p in f.patterns]
+    goods = _alternation(raw.goods)
     return PartCatalogue(formats, cue, column, frozenset(p.upper() for p in raw.not_part_prefixes), before,
                          words if raw.cues else "", tuple(patterns),
                          re.compile("|".join(f"(?:{p})" for p in vendor) if vendor else r"(?!)"),
@@ -187,4 +188,4 @@ def load_parts(path: str = str(PARTS_FILE)) -> PartCatalogue:
                          re.compile(r"(?<![\w.$€£¥-])(?:" + "|".join(f"(?:{p})" for p in spaced)
                                     + r")(?![\w/-]|[.,]\w)") if spaced else None,
                          _maker_pattern(raw.makers), _alternation(raw.makers),
-                         _goods_pattern(_alternation(raw.goods)), _alternation(raw.goods))
+                         _goods_pattern(goods), goods)

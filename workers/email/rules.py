@@ -44,7 +44,7 @@ from workers.email.workflow_model import WorkflowModel, features, load_workflow_
 
 # The rules' round (docs/email.md): stored with each result (processor.ANALYSIS_VERSION), so that results of older
 # rules can be found and analysed again. Rounds 11 to 19 left it at "phase1-2026.12.15" (rounds 6 to 10).
-RULES_VERSION = "phase1-r40"
+RULES_VERSION = "phase1-r41"
 SENDERS_FILE = CATALOGUES / "senders.toml"
 
 
@@ -170,6 +170,8 @@ WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
         "кредитно известие", "кредит-нота", "reklamację", "reklamaci", "reklamaciu",
         # Hebrew, Arabic, Indonesian and Malay, Vietnamese: warranty claims and returns
         "אחריות", "ضمان", "الضمان", "garansi", "klaim", "bảo hành", "đổi trả",
+        # round 41: a customer's quality notification and its 8D report, a wrong product in Turkish
+        "qualitätsmeldung", "8d-bericht", "8d report", "yanlış ürün",
     ),
     "SHIPPING": (
         "ship", "ships", "shipped", "shipping", "shipment", "shipments", "tracking", "track", "delivery",
@@ -347,7 +349,9 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r" (?:and|y|e|et|und) (?:installed|instalad[oa]s?|installat[oi]|installés?|installiert|conferid[oa]s?)",
         r"tudo conferido", r"(?:back|coming back) (?:online|to normal|in operation)",
         r"voltaram a (?:operar|funcionar)", r"volvi(?:ó|eron) a (?:operar|funcionar)", r"(?:está|están) en marcha",
-        r"(?:est|sont) repartis?", r"(?:a|ont) redémarré", r"(?:sono|è) ripart", r"wieder (?:online|in betrieb)",
+        r"(?:est|sont) repartis?", r"(?:sono|è) ripart", r"wieder (?:online|in betrieb)",
+        # (not "On a redémarré le contrôleur deux fois, rien": we restarted it, in vain)
+        r"(?<!on )(?:a|ont) redémarré(?! (?:le|la|les|l'|un|une|deux|trois|plusieurs|\w+ fois)\b)",
         r"case closed", r"squared away", r"(?:mag|kan|mogen|kunnen) (?:\w+ ){0,4}dicht", r"kunnen weer",
         r"werkt(?: alles)? weer", r"(?:kan|får|kunna) stänga", r"igång igen", r"fungerar igen", r"można zamknąć",
         r"(?:produkcja|linia|serwer) (?:ruszył[aoy]?|wstał|działa)", r"(?:alt|alle|alles|allt) er (?:mottatt|levert)",
@@ -420,6 +424,16 @@ STRONG_PHRASES: dict[str, tuple[str, ...]] = {
         r"(?:both|all) (?:\w+ )?(?:consignments|parcels|packages|deliveries) (?:are |have )?(?:now )?(?:been )?"
         r"received",
         r"in marcia regolare", r"intervento chiuso", r"water (?:was|is|has been) restored",
+        # round 41: a pump or a site back in use, a site reopened, goods received in good condition, a false alarm,
+        # a file closed in Portuguese ("pump back in use", "Glyfada reopened at 09:05", "all 18 items received in
+        # good condition", "Fausse alerte", "Processo encerrado", "Chegou a tempo")
+        r"(?:pump|it|unit|machine|dispenser|station|site) (?:is |was )?(?:now )?back in (?:use|service)",
+        r"re-?opened (?:at|this morning|today|yesterday)",
+        r"(?:all|both) (?:\d+ )?(?:\w+ )?(?:items|pieces|pcs|parts|units) (?:were |have been |are )?received",
+        r"received in (?:good|perfect) (?:condition|order)", r"fausse alerte", r"false alarm",
+        r"processo encerrado", r"chegou a tempo", r"clôturer l'enquête",
+        r"kapatıl(?:mıştır|dı)", r"považuj\w* (?:\S+ ){0,3}za uzavřen\w*", r"proběhl[oa]? v pořádku",
+        r"reparti(?:e|s|es)? à \d",
     ),
     "QUOTE_PROCESSING": (
         r"(?:send|give|provide)(?: us| me)?(?: through)? (?:a |your |an updated |the )?(?:quote|quotation|price)",
@@ -853,6 +867,25 @@ CRITICAL = Rule("critical", re.compile(
     r"|(?:been|is|are|left|remain\w*|jest|será|están?)\s+(?:\w+\s+){0,2}?(?:without|bez|sin|sem|zonder)\s+(?:piped\s+)?"
     r"(?:water|wody|agua|água|water\s+supply)|sin\s+riego|boil\s+water\s+notice"
     r"|spilling\s+(?:to|into)\s+(?:the\s+)?(?:brook|river|watercourse|stream|sea)|riool\s+loopt\s+over"
+    # round 41: a fuel station or a depot that can no longer sell or fuel ("site shut", "the site is still CLOSED",
+    # "stopped all sales", "plus aucune distribution", "posto parado", "geen enkele bus kan tanken", "κλείσαμε το
+    # πρατήριο", "toate posturile ... oprite"), fuel spilt or leaking, a bay or a forecourt flooding
+    r"|(?:site|sites|station|stations|forecourt|depot)\s+(?:is\s+|are\s+|has\s+been\s+)?(?:still\s+|now\s+)?"
+    r"(?:completely\s+|effectively\s+)?(?:shut(?:\s+down)?|closed)(?!\s+(?:on|for|from|between|during|over|until|this"
+    r"|next|every|at|to)\b)"
+    r"|(?:stopped|halted|suspended)\s+all\s+(?:\w+\s+)?(?:sales|dispensing|fuell?ing|refuell?ing|pumps)"
+    r"|can(?:'t|not)\s+(?:take\s+(?:card\s+)?payments|discharge|dispense|refuel|fuel)"
+    r"|plus\s+aucune?\s+(?:distribution|distributeur|pompe|vente)|fermer\s+les\s+pistes"
+    r"|(?:ne\s+pouvons|ne\s+peut)\s+plus\s+(?:vendre|distribuer)"
+    r"|postos?\s+(?:\S+\s+){0,4}?(?:está\s+|estão\s+)?(?:completamente\s+)?parad[oa]s?|(?:continuamos|seguimos)\s+parad[oa]s"
+    r"|seguimos\s+sin\s+poder\s+(?:vender|operar|trabajar|repostar|despachar)"
+    r"|volledige\s+stilstand|geen\s+enkele\s+\w+\s+kan\s+(?:tanken|rijden|vertrekken)"
+    r"|(?:toate\s+)?(?:posturile|pompele|stațiile)\s+(?:\S+\s+){0,4}?oprite|am\s+oprit\s+toate"
+    r"|πρατήριο\s+(?:είναι\s+)?(?:ακόμα\s+)?κλειστό|κλείσαμε\s+το\s+πρατήριο"
+    r"|(?:fuel|diesel|petrol|gasoline|unleaded)\s+(?:leak|spill)\w*|διαρροή\s+καυσίμου|scurgere\s+(?:de\s+)?(?:motorină|benzină|combustibil)"
+    r"|fuite\s+de\s+carburant|derrame\s+de\s+(?:combustible|gasóleo|gasolina)"
+    r"|(?:bay|forecourt|floor|basement|plant room)\s+(?:is\s+)?flooding"
+    r"|flooding\s+(?:the\s+)?(?:bay|forecourt|floor|basement)"
     r")(?!\w)"))
 # (its starts: each alternative's first words, behind a gate of the whole; a gate of those a class may start, where
 # it scans plainly: scan.first_words)
@@ -910,12 +943,18 @@ DEADLINE = Rule("deadline", re.compile(
     # round 35: what the goods are for starts within days ("summer school starts Monday", "Opening is Monday",
     # "state testing starts tomorrow")
     r"|(?<!\w)(?:opening|school|testing|term|go-live|induction|classes|rollout)\s+(?:\w+\s+){0,2}?(?:is|starts?"
-    r"|begins?|opens)\s+(?:on\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow)(?!\w)"),
+    r"|begins?|opens)\s+(?:on\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow)(?!\w)"
+    # round 41: an answer or a date wanted today in French, Romanian and Turkish ("confirmer l'annulation
+    # aujourd'hui", "si je n'ai pas de date d'intervention aujourd'hui", "confirmați anularea azi", "bugün bilgi
+    # verebilir misiniz"), a call with management today
+    r"|(?<!\w)(?:confirmer|confirmez|confirmați|confirmaţi|date|réponse|confirmation)\s+(?:[\w'’-]+\s+){0,3}?"
+    r"(?:aujourd'hui|aujourd’hui|azi|astăzi)(?!\w)|(?<!\w)bugün\s+(?:\w+\s+)?(?:bilgi|dönüş|cevap|yanıt)"
+    r"|(?<!\w)call\s+with\s+(?:\w+\s+){0,2}?(?:management|director|md|ceo)\s+today(?!\w)"),
     starts=r"(?<!\w)(?:need|by|until|before|latest|for|bis|spätestens|avant|d'ici|para|antes de|hasta|entro|per"
            r"|voor|até|do|pour|faut|besoin|today|tomorrow|hoy|mañana|hoje|oggi|heute|vandaag|morgen|aujourd'hui"
            r"|confirm|update|reply|respond|answer|call|necesit|precis|serve|potrzebuj|could|can|would|please|pls"
            r"|ainda|kindly|enviar|mandar|envíen|manden|envíenos|mándenos|mohon|opening|school|testing|term|go-live"
-           r"|induction|classes|rollout)",
+           r"|induction|classes|rollout|confirmer|confirmez|confirmați|confirmaţi|date|réponse|confirmation|bugün)",
     gated=True)
 # A message that asks for nothing: FYI, thanks, newsletters, notifications. Lower case.
 QUIET = Phrases(

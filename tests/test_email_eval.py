@@ -294,6 +294,12 @@ DEV_FLOOR = {
     "dev72": ({"po_numbers": (0.96, 0.94), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.96),
                "part_numbers": (0.96, 0.88), "amounts": (0.99, 0.97), "dates": (0.98, 0.98),
                "phones": (1.0, 1.0), "emails": (1.0, 1.0)}, 0.98, 0.98),
+    "dev73": ({"po_numbers": (0.98, 0.95), "quote_numbers": (1.0, 0.96), "case_numbers": (1.0, 0.96),
+               "part_numbers": (0.97, 0.88), "amounts": (1.0, 0.99), "dates": (0.99, 0.94),
+               "phones": (0.99, 0.97), "emails": (1.0, 1.0)}, 0.97, 0.97),
+    "dev74": ({"po_numbers": (0.9, 0.96), "quote_numbers": (1.0, 1.0), "case_numbers": (1.0, 0.96),
+               "part_numbers": (0.97, 0.71), "amounts": (1.0, 0.99), "dates": (0.99, 0.94),
+               "phones": (0.95, 0.97), "emails": (1.0, 1.0)}, 0.98, 0.96),
 }
 
 

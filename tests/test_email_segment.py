@@ -1488,3 +1488,47 @@ def test_forms_of_round_forty_one() -> None:
             ("Qualitätsmeldung 200004999", "Zu Ihrer Lieferung wurde eine Qualitätsmeldung angelegt; bitte "
              "8D-Bericht senden.", "RETURNS")):
         assert decide(subject, body, "a@b.com").state == state, body
+
+
+def test_forms_of_round_forty_two() -> None:
+    """A commercial-kitchen distributor's and a rolling-stock distributor's mail: kitchens, shops and canteens that
+    cannot cook or open, a site without refrigeration, gas smelt, wagons, trams and trains standing or out of
+    service, departures cancelled; a maker's code with a dash after the goods' words, Unox; day and month written
+    with spaces after a Czech shipping word, Hungarian dates year first; a completion that asks nothing is low."""
+    for subject, body in (("Kuchyně", "Kuchyně bez myčky nemůže vydávat obědy."),
+                          ("Cucina", "Stasera la cucina è praticamente ferma."),
+                          ("Cuisine", "Notre cuisine centrale à l'arrêt depuis ce matin."),
+                          ("Filiale Graz", "Die Filiale ist seit 9 Uhr geschlossen."),
+                          ("Spülküche", "Die Spülküche ist gesperrt."),
+                          ("Konyha", "Áll a konyha, nincs gőz."),
+                          ("Restoran", "Restoran bugün kapalı."),
+                          ("Cold room", "The kitchen is still without cold storage."),
+                          ("Fryer", "Strong gas smell behind the fryer."),
+                          ("Depo", "Tři tramvaje stojí v depu."),
+                          ("Drift", "To togsæt er taget ude af drift."),
+                          ("Dienst", "Vier treinstellen zijn uit dienst genomen."),
+                          ("Wagons", "All 12 wagons built from that heat have been withdrawn."),
+                          ("Ritten", "Vandaag vallen er ritten uit."),
+                          ("Peak", "We cancelled 14 departures this morning.")):
+        assert decide(subject, body, "a@b.com").priority == "critical", body
+    for subject, body in (("Station 3", "Station 3 is running without power redundancy."),
+                          ("Kantine", "Die Kantine ist am Freitag geschlossen."),
+                          ("Küche", "Die Küche ist zu klein für zwei Öfen."),
+                          ("Hours", "Our kitchen is closed on Mondays."),
+                          ("UPS", "I've logged it as a safety incident with the vendor.")):
+        assert decide(subject, body, "a@b.com").priority != "critical", body
+    assert extract_entities("- 2 x Hoshizaki ice maker KM-515MAJ with bin, USD 6,380.00").part_numbers == ["KM-515MAJ"]
+    assert extract_entities("Notre technicien pense que c'est la carte (Unox KPE1268A).").part_numbers == ["KPE1268A"]
+    assert extract_entities("Call the Bosch service line 0800-123-456 today.").part_numbers == []
+    sent = date(2025, 5, 12)
+    assert extract_entities("Pozice 1 a 2 expedujeme 14. 5. přes DPD.", received=sent).dates == ["2025-05-14"]
+    assert extract_entities("Zásilka ze 14. 5. nedorazila.", received=sent).dates == ["2025-05-14"]
+    assert extract_entities("A 2025. 06. 18-án vásárolt panel.", received=sent).dates == ["2025-06-18"]
+    assert extract_entities("2025. szept. 9., kedd 10:05 időpontban", received=sent).dates == ["2025-09-09"]
+    assert extract_entities("Viz body 1. 2. a 3. smlouvy.", received=sent).dates == []
+    paid = ("Guten Tag,\n\ndie Rechnung RE-2025-0211 über 912,40 € wurde heute überwiesen. Damit ist das Konto "
+            "ausgeglichen.")
+    done = decide("Zahlung RE-2025-0211", paid, "buchhaltung@firma.at")
+    assert (done.state, done.priority) == ("COMPLETION", "low")
+    asked = decide("Zahlung RE-2025-0211", paid + " Können Sie das bestätigen?", "buchhaltung@firma.at")
+    assert (asked.state, asked.priority) == ("COMPLETION", "medium")

@@ -427,18 +427,18 @@ _MONTH_NAMES = {  # English, German, French, Spanish, Italian, Dutch, Nordic, Po
     1: "january jan januar jänner janvier janv enero ene gennaio gen januari styczeń stycznia janeiro január "
        "tammikuu tammikuuta ocak ledna leden",
     2: "february feb februar février févr fevrier febrero febbraio februari luty lutego fevereiro fev "
-       "február helmikuu helmikuuta şubat února únor",
-    3: "march mar märz mär mrz mrt mars marzo maart marts mars marca março március maaliskuu maaliskuuta mart "
+       "február febr helmikuu helmikuuta şubat února únor",
+    3: "march mar märz mär mrz mrt mars marzo maart marts mars marca março március márc maaliskuu maaliskuuta mart "
        "března březen",
-    4: "april apr avril avr abril abr aprile kwiecień kwietnia április huhtikuu huhtikuuta nisan dubna duben",
-    5: "may mai mayo maggio mag mei maj maja maio május toukokuu toukokuuta may\u0131s května květen",
-    6: "june jun juni juin junio giugno giu czerwiec czerwca junho június kesäkuu kesäkuuta haziran června "
+    4: "april apr avril avr abril abr aprile kwiecień kwietnia április ápr huhtikuu huhtikuuta nisan dubna duben",
+    5: "may mai mayo maggio mag mei maj maja maio május máj toukokuu toukokuuta may\u0131s května květen",
+    6: "june jun juni juin junio giugno giu czerwiec czerwca junho június jún kesäkuu kesäkuuta haziran června "
        "červen",
-    7: "july jul juli juillet juil julio luglio lug lipiec lipca julho július heinäkuu heinäkuuta temmuz "
+    7: "july jul juli juillet juil julio luglio lug lipiec lipca julho július júl heinäkuu heinäkuuta temmuz "
        "července červenec",
     8: "august aug août aout agosto ago augustus augusti sierpień sierpnia augusztus elokuu elokuuta ağustos "
        "srpna srpen",
-    9: "september sep sept septembre septiembre settembre set setembro wrzesień września szeptember syyskuu "
+    9: "september sep sept septembre septiembre settembre set setembro wrzesień września szeptember szept syyskuu "
        "syyskuuta eylül září",
     10: "october oct oktober okt octobre octubre ottobre ott outubro out październik października október "
         "lokakuu lokakuuta ekim října říjen",
@@ -498,8 +498,10 @@ _SHORT_RANGE_TAIL = re.compile(r"[-\u2013](\d{1,2})/(\d{1,2})(?![\w/]|[.,]\d)") 
 _DENOMINATORS = frozenset({2, 3, 4, 5, 6, 8, 10, 12, 16, 32, 64, 100})
 # "14. 5. 2025" (Czech, Slovak, Hungarian day-first with spaces); "2025年6月26日", "6月27日" (Japanese, Chinese),
 # "2025년 6월 9일" (Korean).
-# "30. 5. 2025." (a sentence's dot may follow), "do pátku 20. 6." (without a year: after a cue, _DATE_CUE_BEFORE)
-DATE_SPACED = re.compile(r"(?<![\w.,/-])(\d{1,2})\.\s(\d{1,2})\.(?:\s(\d{4})(?!\d|\.\d)|(?![\d\w]|\s\d))")
+# "30. 5. 2025." (a sentence's dot may follow), "do pátku 20. 6." (without a year: after a cue, _DATE_CUE_BEFORE);
+# year first (groups 4 to 6), as Hungarian and Korean write it: "2025. 06. 18-án", "2025. 6. 9."
+DATE_SPACED = re.compile(r"(?<![\w.,/-])(?:(\d{1,2})\.\s(\d{1,2})\.(?:\s(\d{4})(?!\d|\.\d)|(?![\d\w]|\s\d))"
+                         r"|(20\d\d)\.\s(\d{1,2})\.\s(\d{1,2})(?=\.(?!\d)|-[^\W\d_]|[\s,;:)]|$))")
 DATE_CJK = re.compile(r"(?<!\d)(?:(\d{4})\s?[年년]\s?)?(\d{1,2})\s?[月월]\s?(\d{1,2})\s?[日일]")
 # A day and month without a year ("6/27", "15/09", "25.06.", "23-06") that is not zero-padded and has no trailing dot
 # needs a date word before it: "1/2 of the pallets" is no date.
@@ -516,7 +518,11 @@ _DATE_CUE_BEFORE = re.compile(
     r"|followed\s+up|chased|expects?|expected|zítra|morgen|mañana|domani|demain|amanhã|jutro"
     r"|live|(?:showed|turned|shows|turns)\s+up"  # "goes live 7/7", "it showed up 6/11"
     r"|förfallodag|forfallsdato|forfaldsdato|vencimiento|fällig"
-    r"|poslali|zaslali|odeslali|odoslali|wysłali\w*|wysłano)"  # Czech, Slovak, Polish "sent" ("poslali 2. 6.")
+    r"|poslali|zaslali|odeslali|odoslali|wysłali\w*|wysłano"  # Czech, Slovak, Polish "sent" ("poslali 2. 6.")
+    # shipping, delivery and arrival, and "from", in Czech, Slovak, Polish, Croatian and Slovene ("expedujeme 14. 5.",
+    # "doručení 21. 5.", "zásilka ze 14. 5.")
+    r"|ze|zo|expedujeme|expedice|expedícia|odešleme|odošleme|doručení|doručenie|dodání|dodanie|dorazí|príde"
+    r"|dostawa|dostawy|wysyłka|isporuka|dostava|dobava)"
     r"|montag|dienstag|mittwoch|donnerstag|freitag|lundi|mardi|mercredi|jeudi|vendredi|lunes|martes|miércoles"
     r"|jueves|viernes|lunedì|martedì|mercoledì|giovedì|venerdì|maandag|dinsdag|woensdag|donderdag|vrijdag"
     r"|segunda|terça|quarta|quinta|sexta|måndag|tisdag|onsdag|torsdag|fredag|mandag|tirsdag|poniedziałek|wtorek"
@@ -1598,7 +1604,9 @@ class _Extractor:
         for m in self._numeric_dates:
             self.numeric_date(m, text)
         for m in self.iter("date_spaced", DATE_SPACED, text):
-            if m.group(3):
+            if m.group(4):
+                iso = _iso(int(m.group(4)), int(m.group(5)), int(m.group(6)))
+            elif m.group(3):
                 iso = _iso(int(m.group(3)), int(m.group(2)), int(m.group(1)))
             elif self.received is not None and _after_date_cue(text, m.start()):
                 iso = _nearest(int(m.group(2)), int(m.group(1)), self.received)

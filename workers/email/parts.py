@@ -114,7 +114,10 @@ def _maker_pattern(makers: list[str]) -> re.Pattern[str] | None:
         return None
     name = "|".join(re.escape(n).replace(r"\ ", r"[ \t]+") for n in names)
     code = r"[A-Z0-9](?:[A-Z0-9+=]|[-#/.](?=[A-Z0-9]))*"
-    goods_code = r"(?=[A-Z0-9]*\d)(?=[A-Z0-9]{6,}(?![\w#/-]))(" + code + r")"  # six letters and digits, a digit
+    # six letters and digits, a digit among them; with a dash, a dot or a slash between them, a letter too (not a
+    # phone's or a date's groups: "Hoshizaki ice maker KM-515MAJ", not "service line 0800-123-456")
+    goods_code = (r"(?:(?=[A-Z0-9]*\d)(?=[A-Z0-9]{6,}(?![\w#/-]))"
+                  r"|(?=[A-Z0-9/.-]*\d)(?=[0-9/.-]*[A-Z])(?=(?:[-/.]?[A-Z0-9]){6,}(?![\w#/-])))(" + code + r")")
     return re.compile(r"(?<![\w-])(?:" + name + r")(?:[ \t]+"
                       # the code right after the name, with a digit; or after a line's words, with a letter and a digit
                       r"(?:(?=[A-Z0-9+=#/.-]*\d)(" + code + r")"

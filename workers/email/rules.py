@@ -568,6 +568,8 @@ _WORD_STATE = {f"word:{state}:{w}": (state, len(w) if w in _LABELS else 0)
 _NEGATED = re.compile(r"(?:\bnot|n't|\bno|\bnothing|\bnever|nicht|\bpas|\bnon|\bnão|\bnie|\bnog)\s+(?:\w+\s+){0,2}$")
 
 # How fast to act: production or a business stopped (critical), urgent with a real deadline (high). Lower case.
+# After "closed" or "shut": a planned closure's time ("closed on Sunday", "closed for stocktake") is no stop.
+_NOT_PLANNED = r"(?!\s+(?:on|for|from|between|during|over|until|this|next|every|at|to)\b)"
 CRITICAL = Rule("critical", re.compile(
     r"(?<!\w)(?:"
     r"(?:production\s+)?lines?\s*\d*\s+(?:is\s+|are\s+)?(?:still\s+)?down|(?:production|plant|site|factory|warehouse"
@@ -871,8 +873,7 @@ CRITICAL = Rule("critical", re.compile(
     # "stopped all sales", "plus aucune distribution", "posto parado", "geen enkele bus kan tanken", "κλείσαμε το
     # πρατήριο", "toate posturile ... oprite"), fuel spilt or leaking, a bay or a forecourt flooding
     r"|(?:site|sites|station|stations|forecourt|depot)\s+(?:is\s+|are\s+|has\s+been\s+)?(?:still\s+|now\s+)?"
-    r"(?:completely\s+|effectively\s+)?(?:shut(?:\s+down)?|closed)(?!\s+(?:on|for|from|between|during|over|until|this"
-    r"|next|every|at|to)\b)"
+    r"(?:completely\s+|effectively\s+)?(?:shut(?:\s+down)?|closed)" + _NOT_PLANNED +
     r"|(?:stopped|halted|suspended)\s+all\s+(?:\w+\s+)?(?:sales|dispensing|fuell?ing|refuell?ing|pumps)"
     r"|can(?:'t|not)\s+(?:take\s+(?:card\s+)?payments|discharge|dispense|refuel|fuel)"
     r"|plus\s+aucune?\s+(?:distribution|distributeur|pompe|vente)|fermer\s+les\s+pistes"
@@ -898,8 +899,8 @@ CRITICAL = Rule("critical", re.compile(
     r"|(?:spülküche|küche|filiale|markt|restaurant|kantine|mensa)\s+(?:ist|bleibt)\s+(?:seit\s+\S+(?:\s+uhr)?\s+)?"
     r"(?:geschlossen|gesperrt|zu(?=\s*(?:[,.;:!)]|$)))(?![\w-])"  # (not "ist zu klein")
     r"|(?:küche|keller|halle|lager)\s+(?:steht\s+|ist\s+)?unter\s+wasser|au(?:ß|ss)er\s+betrieb"
-    r"|kitchen\s+(?:is\s+)?(?:still\s+)?(?:flooded|under\s+water|closed|shut)"
-    r"(?!\s+(?:on|for|from|between|during|over|until|this|next|every|at|to)\b)"  # (not "closed on Mondays")
+    # (not "closed on Mondays")
+    r"|kitchen\s+(?:is\s+)?(?:still\s+)?(?:flooded|under\s+water|closed|shut)" + _NOT_PLANNED +
     r"|(?:kuchyně|kuchyň|provoz|výroba)\s+(?:\S+\s+){0,3}?(?:nemůže|nemůžeme|nemohou|nemôže)\s+"
     r"(?:vydávat|vařit|vyrábět|pracovat|fungovat)|havári[ea]"
     r"|áll\s+a\s+(?:konyha|gyártás|termelés|gyár|üzem|gépsor)|(?:konyha|gyártás|termelés|üzem|gépsor)\s+"
